@@ -1,0 +1,1 @@
+"""The ledger engine: banks, residents, accounts, append-only transfers, the hash chain."""

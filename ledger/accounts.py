@@ -1,0 +1,65 @@
+"""The chart of accounts: each bank's system accounts, and where a resident's points land."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import CNY, PTS, Account, Household, Resident
+
+#: System accounts every bank opens with: (ledger, code, Chinese name).
+SYSTEM_ACCOUNTS = (
+    (PTS, "issued", "积分发放"),
+    (PTS, "penalties", "扣分"),
+    (PTS, "redeemed", "积分兑换"),
+    (PTS, "expired", "积分清零"),
+    (CNY, "fund", "综治基金"),
+    (CNY, "source:town", "镇投入"),
+    (CNY, "source:village", "村投入"),
+    (CNY, "source:sponsor", "社会赞助"),
+    (CNY, "source:donor", "村民捐献"),
+    (CNY, "spent:goods", "兑换物资"),
+    (CNY, "spent:projects", "微项目"),
+)
+
+
+def open_system_accounts(session: Session, bank_id: int) -> None:
+    """Open a new bank's system accounts."""
+    session.add_all(Account(bank_id=bank_id, ledger=ledger, code=code, name=name, kind="system")
+                    for ledger, code, name in SYSTEM_ACCOUNTS)
+    session.flush()
+
+
+def system_account(session: Session, bank_id: int, ledger: str, code: str) -> Account:
+    """Return one of the bank's system accounts."""
+    return session.execute(select(Account).where(
+        Account.bank_id == bank_id, Account.ledger == ledger, Account.code == code)).scalar_one()
+
+
+def household_account(session: Session, household: Household) -> Account:
+    """Return the household's points account, opening it on first use."""
+    return _get_or_open(session, household.bank_id, f"household:{household.id}",
+                        name=household.name or household.code, kind="household",
+                        household_id=household.id)
+
+
+def resident_account(session: Session, resident: Resident) -> Account:
+    """Return the resident's own points account, opening it on first use."""
+    return _get_or_open(session, resident.bank_id, f"resident:{resident.id}", name=resident.name,
+                        kind="resident", resident_id=resident.id)
+
+
+def points_account(session: Session, resident: Resident, account_unit: str) -> Account:
+    """Return the account a resident's points land in: their own, or their household's."""
+    if account_unit == "household":
+        return household_account(session, session.get(Household, resident.household_id))
+    return resident_account(session, resident)
+
+
+def _get_or_open(session: Session, bank_id: int, code: str, **fields) -> Account:
+    account = session.execute(select(Account).where(
+        Account.bank_id == bank_id, Account.ledger == PTS, Account.code == code)).scalar_one_or_none()
+    if account is None:
+        account = Account(bank_id=bank_id, ledger=PTS, code=code, **fields)
+        session.add(account)
+        session.flush()
+    return account

@@ -1,0 +1,48 @@
+"""The hash chain: a canonical encoding of a transfer and the hash that links it to the last."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from typing import Any, Sequence
+
+#: The columns a transfer's hash covers, in order. Its own id is not among them: the chain
+#: is identified by (bank, seq), which is known before the row is written.
+CHAINED_COLUMNS = (
+    "bank_id", "seq", "ledger", "debit_id", "credit_id", "amount", "kind",
+    "rule_code", "rule_version", "doer_id", "occurred_on", "recorded_at", "recorded_by",
+    "memo", "reverses_id", "idempotency_key", "request_hash",
+)
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def _plain(value: Any) -> Any:
+    # Dates and times as the same text on every database and in every session timezone:
+    # UTC, "YYYY-MM-DD HH:MM:SS.ffffff", no offset.
+    if isinstance(value, datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def canonical(values: Sequence[Any]) -> bytes:
+    """Encode a transfer's chained values (in CHAINED_COLUMNS order) as canonical UTF-8 JSON."""
+    return _dumps([_plain(v) for v in values]).encode("utf-8")
+
+
+def link(prev_hash: str, values: Sequence[Any]) -> str:
+    """Return the hash of a transfer: sha256 over the previous hash and its canonical encoding."""
+    h = hashlib.sha256(prev_hash.encode("ascii"))
+    h.update(b"\n")
+    h.update(canonical(values))
+    return h.hexdigest()
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """Hash a request so a retried one can be told from a different one under the same key."""
+    return hashlib.sha256(_dumps_sorted([method, path, body]).encode("utf-8")).hexdigest()

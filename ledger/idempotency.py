@@ -1,0 +1,37 @@
+"""Idempotency keys: a retried write returns its first outcome and writes nothing."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .clock import Clock
+from .errors import IdempotencyMismatch
+from .models import IdempotencyRecord
+from .posting import Idempotency
+
+
+def replay(session: Session, bank_id: int, idem: Idempotency | None) -> tuple[int, dict] | None:
+    """Return (status, outcome) stored under the key, or None if the key is new.
+
+    Call it under the bank's posting lock, so two retries arriving together cannot both miss.
+    """
+    if idem is None:
+        return None
+    record = session.execute(select(IdempotencyRecord).where(
+        IdempotencyRecord.bank_id == bank_id, IdempotencyRecord.key == idem.key)).scalar_one_or_none()
+    if record is None:
+        return None
+    if record.request_hash != idem.request_hash:
+        raise IdempotencyMismatch()
+    return record.status, json.loads(record.outcome)
+
+
+def remember(session: Session, bank_id: int, idem: Idempotency | None, status: int, outcome: dict,
+             *, clock: Clock) -> None:
+    """Store the outcome of a write under its key, in the write's own transaction."""
+    if idem is None:
+        return
+    session.add(IdempotencyRecord(bank_id=bank_id, key=idem.key, request_hash=idem.request_hash,
+                                  status=status, outcome=json.dumps(outcome), created_at=clock.now()))

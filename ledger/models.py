@@ -1,0 +1,165 @@
+"""The ledger's tables: banks, rule versions, households, residents, accounts, transfers."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+#: An integer key that is 64-bit on PostgreSQL and still the rowid alias on SQLite.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+PTS = "PTS"
+CNY = "CNY"
+LEDGERS = (PTS, CNY)
+GENESIS_HASH = "0" * 64
+
+
+class Bank(SQLModel, table=True):
+    __tablename__ = "banks"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=100)
+    #: Head of the bank's hash chain: the last sequence number posted and its hash.
+    head_seq: int = Field(default=0, sa_type=BigInteger)
+    head_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    created_at: datetime
+
+
+class RuleVersion(SQLModel, table=True):
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("bank_id", "version"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    version: int
+    content_hash: str = Field(max_length=64)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    source_name: str = Field(default="", max_length=255)
+    loaded_at: datetime
+    loaded_by: str = Field(default="", max_length=80)
+
+
+class Household(SQLModel, table=True):
+    __tablename__ = "households"
+    __table_args__ = (UniqueConstraint("bank_id", "code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    code: str = Field(max_length=40)
+    name: str = Field(default="", max_length=100)
+    active: bool = True
+    created_at: datetime
+
+
+class Resident(SQLModel, table=True):
+    __tablename__ = "residents"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    household_id: int = Field(foreign_key="households.id", index=True)
+    name: str = Field(max_length=50)
+    phone: Optional[str] = Field(default=None, max_length=20)
+    #: Search keys: full pinyin without tones ("zhangsan") and initials ("zs").
+    pinyin: str = Field(default="", max_length=300)
+    initials: str = Field(default="", max_length=60)
+    active: bool = True
+    created_at: datetime
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("bank_id", "ledger", "code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id", index=True)
+    ledger: str = Field(max_length=3)
+    #: Stable name within the bank and ledger: "issued", "resident:17", "household:7" ...
+    code: str = Field(max_length=60)
+    name: str = Field(default="", max_length=100)
+    kind: str = Field(max_length=12)  # system | resident | household
+    resident_id: Optional[int] = Field(default=None, foreign_key="residents.id")
+    household_id: Optional[int] = Field(default=None, foreign_key="households.id")
+    #: Kept in step with transfers in the same transaction, so a read is one row.
+    balance: int = Field(default=0, sa_type=BigInteger)
+
+
+class Transfer(SQLModel, table=True):
+    """One movement of a positive amount from a debit account to a credit account.
+
+    Append-only: the database refuses UPDATE and DELETE (see the first migration).
+    """
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("bank_id", "seq"),
+        Index("ix_transfers_doer", "bank_id", "doer_id", "seq"),
+        Index("ix_transfers_rule_doer_day", "bank_id", "doer_id", "rule_code", "occurred_on"),
+        Index("ix_transfers_occurred", "bank_id", "occurred_on"),
+        Index("ux_transfers_reverses", "reverses_id", unique=True,
+              sqlite_where=text("reverses_id IS NOT NULL"),
+              postgresql_where=text("reverses_id IS NOT NULL")),
+    )
+
+    id: Optional[int] = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    bank_id: int = Field(foreign_key="banks.id")
+    seq: int = Field(sa_type=BigInteger)
+    ledger: str = Field(max_length=3)
+    debit_id: int = Field(foreign_key="accounts.id", index=True)
+    credit_id: int = Field(foreign_key="accounts.id", index=True)
+    amount: int = Field(sa_type=BigInteger)
+    kind: str = Field(max_length=20)
+    rule_code: Optional[str] = Field(default=None, max_length=40)
+    rule_version: Optional[int] = None
+    doer_id: Optional[int] = Field(default=None, foreign_key="residents.id")
+    occurred_on: date
+    recorded_at: datetime
+    recorded_by: str = Field(max_length=80)
+    memo: Optional[str] = Field(default=None, sa_column=Column(Text))
+    reverses_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id")
+    idempotency_key: Optional[str] = Field(default=None, max_length=200)
+    request_hash: Optional[str] = Field(default=None, max_length=64)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class PendingDeed(SQLModel, table=True):
+    """A deed whose rule needs a reviewer: held here, outside every balance, until decided."""
+
+    __tablename__ = "pending_deeds"
+    __table_args__ = (Index("ix_pending_bank_status", "bank_id", "status"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    resident_id: int = Field(foreign_key="residents.id", index=True)
+    rule_code: str = Field(max_length=40)
+    rule_version: int
+    quantity: int
+    points: int
+    occurred_on: date
+    memo: Optional[str] = Field(default=None, sa_column=Column(Text))
+    status: str = Field(default="pending", max_length=10)  # pending | approved | rejected
+    submitted_by: str = Field(max_length=80)
+    submitted_at: datetime
+    decided_by: Optional[str] = Field(default=None, max_length=80)
+    decided_at: Optional[datetime] = None
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    transfer_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id")
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first outcome of a retried write, so a retry returns it and writes nothing."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("bank_id", "key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: int
+    #: What the outcome was made of, as JSON: {"transfers": [ids]} or {"pending": [ids]}.
+    outcome: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime

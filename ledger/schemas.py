@@ -1,0 +1,188 @@
+"""The ledger's request and response shapes (marshmallow), also the source of the OpenAPI document."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from marshmallow import ValidationError as SchemaError
+
+MEMO_MAX = 500
+
+
+class PositiveInt(fields.Integer):
+    """A whole number above zero, as a JSON number: not a string, not 1.5, not true."""
+
+    def __init__(self, **kw):
+        super().__init__(strict=True, validate=validate.Range(min=1, error="Must be a positive integer."),
+                         **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            raise SchemaError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+def _text(max_len: int, **kw):
+    return fields.String(validate=[validate.Length(min=1, max=max_len),
+                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
+
+
+class HouseholdIn(Schema):
+    code = _text(40, required=True)
+    name = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
+
+
+class HouseholdOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    active = fields.Boolean()
+
+
+class ResidentIn(Schema):
+    name = _text(50, required=True)
+    household = _text(40, required=True, metadata={"description": "the household's code"})
+    phone = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$",
+                                                   error="Not a valid phone number."))
+
+
+class ResidentOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    household = fields.String(attribute="household_code")
+    phone = fields.String(allow_none=True)
+    active = fields.Boolean()
+    pinyin = fields.String()
+    initials = fields.String()
+
+
+class DeedIn(Schema):
+    rule = _text(40, required=True, metadata={"description": "rule code from the rules in force"})
+    residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200),
+                            metadata={"description": "resident ids: all are posted or none"})
+    quantity = PositiveInt(load_default=1, metadata={"description": "units of the rule (次 or 小时)"})
+    occurred_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD, not in the future"})
+    memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
+
+
+class ReasonIn(Schema):
+    reason = _text(MEMO_MAX, required=True)
+
+
+class OptionalReasonIn(Schema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
+
+
+class TransferOut(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    ledger = fields.String()
+    kind = fields.String(metadata={"description": "deed, penalty, reversal, ..."})
+    resident = fields.Integer(attribute="doer_id", allow_none=True)
+    account = fields.String(allow_none=True, metadata={"description": "the resident-side account"})
+    debit = fields.String()
+    credit = fields.String()
+    amount = fields.Integer(metadata={"description": "always positive: it moves from debit to credit"})
+    points = fields.Integer(allow_none=True,
+                            metadata={"description": "signed effect on the resident-side account"})
+    rule = fields.String(attribute="rule_code", allow_none=True)
+    rule_version = fields.Integer(allow_none=True)
+    occurred_on = fields.Date()
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
+    memo = fields.String(allow_none=True)
+    reverses = fields.Integer(attribute="reverses_id", allow_none=True)
+    hash = fields.String()
+
+
+class PendingOut(Schema):
+    id = fields.Integer()
+    resident = fields.Integer(attribute="resident_id")
+    rule = fields.String(attribute="rule_code")
+    rule_version = fields.Integer()
+    quantity = fields.Integer()
+    points = fields.Integer()
+    occurred_on = fields.Date()
+    memo = fields.String(allow_none=True)
+    status = fields.String()
+    submitted_by = fields.String()
+    submitted_at = fields.DateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+    transfer = fields.Integer(attribute="transfer_id", allow_none=True)
+
+
+class DeedOut(Schema):
+    transfers = fields.List(fields.Nested(TransferOut))
+
+
+class PendingListOut(Schema):
+    pending = fields.List(fields.Nested(PendingOut))
+
+
+class AccountOut(Schema):
+    resident = fields.Integer()
+    name = fields.String()
+    household = fields.String()
+    account_unit = fields.String()
+    account = fields.String()
+    balance = fields.Integer()
+    household_balance = fields.Integer()
+    earned_this_month = fields.Integer()
+    penalties_this_month = fields.Integer()
+    as_of = fields.Date()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    transfers = fields.Integer()
+    head = fields.String()
+    first_bad_seq = fields.Integer(allow_none=True)
+    problems = fields.List(fields.Dict())
+
+
+class CapsOut(Schema):
+    day = fields.Integer()
+    week = fields.Integer()
+    month = fields.Integer()
+    year = fields.Integer()
+
+
+class RuleOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    category = fields.String()
+    points = fields.Integer()
+    unit = fields.String()
+    caps = fields.Nested(CapsOut)
+    review = fields.Boolean()
+    notice = fields.String()
+    valid_from = fields.Date(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+
+
+class RulesOut(Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+    account_unit = fields.String()
+    rules = fields.List(fields.Nested(RuleOut))
+
+
+class ErrorOut(Schema):
+    error = fields.String()
+    message = fields.String()
+    fields_ = fields.Dict(data_key="fields")
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """Return the schema of a page of items: {"items": [...], "next_cursor": ...}."""
+    return type(f"{item_schema.__name__.removesuffix('Out')}Page", (Schema,), {
+        "items": fields.List(fields.Nested(item_schema)),
+        "next_cursor": fields.String(allow_none=True),
+    })
+
+
+ResidentPage = page_of(ResidentOut)
+TransferPage = page_of(TransferOut)
+PendingPage = page_of(PendingOut)
+HouseholdPage = page_of(HouseholdOut)

@@ -1,0 +1,312 @@
+"""The ledger's HTTP API: households, residents, deeds, review, reversal, balances, verify, rules."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import select
+
+from web.api import clock, idempotency, load, page, page_args
+from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
+
+from . import schemas, services
+from .db import get_session
+from .models import Household
+from .verify import verify_bank
+
+bp = Blueprint("ledger", __name__, url_prefix="/api/v1")
+
+_resident = schemas.ResidentOut()
+_transfer = schemas.TransferOut()
+_pending = schemas.PendingOut()
+
+
+@bp.get("/health")
+def health():
+    """Say whether the service and its database answer.
+    ---
+    get:
+      security: []
+      responses:
+        200: {description: "the service answers"}
+    """
+    get_session().execute(select(1))
+    return jsonify({"status": "ok", "database": "ok"})
+
+
+@bp.post("/banks/<bank>/households")
+def create_household(bank):
+    """Register a household.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: HouseholdIn}}}
+      responses:
+        201: {content: {application/json: {schema: HouseholdOut}}}
+        409: {description: "household_exists", content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, WRITERS)
+    data = load(schemas.HouseholdIn())
+    household = services.create_household(get_session(), bank, code=data["code"].strip(),
+                                           name=data["name"], clock=clock())
+    return jsonify(schemas.HouseholdOut().dump(household)), 201
+
+
+@bp.post("/banks/<bank>/residents")
+def create_resident(bank):
+    """Register a resident in a household.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: ResidentIn}}}
+      responses:
+        201: {content: {application/json: {schema: ResidentOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, WRITERS)
+    data = load(schemas.ResidentIn())
+    resident = services.create_resident(get_session(), bank, name=data["name"].strip(),
+                                        household=data["household"].strip(), phone=data["phone"],
+                                        clock=clock())
+    return jsonify(_resident_json(resident, data["household"].strip())), 201
+
+
+@bp.get("/banks/<bank>/residents")
+def list_residents(bank):
+    """Find residents by name, full pinyin (zhangsan) or initials (zs).
+    ---
+    get:
+      parameters:
+        - {name: q, in: query, schema: {type: string}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        200: {content: {application/json: {schema: ResidentPage}}}
+    """
+    from flask import request
+
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    limit, after = page_args()
+    session = get_session()
+    found = services.search_residents(session, bank, request.args.get("q"), limit=limit + 1,
+                                      after=after)
+    codes = dict(session.execute(select(Household.id, Household.code).where(
+        Household.id.in_({r.household_id for r in found}))).all()) if found else {}
+    result = page(found, limit, lambda r: r.id)
+    result["items"] = [_resident_json(r, codes[r.household_id]) for r in result["items"]]
+    return jsonify(result)
+
+
+@bp.get("/banks/<bank>/residents/<int:resident_id>")
+def show_resident(bank, resident_id):
+    """Show one resident.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: ResidentOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    session = get_session()
+    resident = services.get_resident(session, bank, resident_id)
+    return jsonify(_resident_json(resident, session.get(Household, resident.household_id).code))
+
+
+@bp.post("/banks/<bank>/deeds")
+def post_deed(bank):
+    """Log one rule's deed (or penalty) for one or more residents: all of them or none.
+    ---
+    post:
+      parameters:
+        - {name: Idempotency-Key, in: header, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: DeedIn}}}
+      responses:
+        201: {description: "posted", content: {application/json: {schema: DeedOut}}}
+        202: {description: "held for a reviewer", content: {application/json: {schema: PendingListOut}}}
+        409: {description: "cap_exceeded, period_sealed, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.DeedIn())
+    session = get_session()
+    outcome = services.post_deed(session, bank, rule_code=data["rule"], resident_ids=data["residents"],
+                                 quantity=data["quantity"], occurred_on=data["occurred_on"],
+                                 memo=data["memo"], by=user.name, clock=clock(),
+                                 idem=idempotency())
+    return _deed_answer(session, outcome)
+
+
+@bp.get("/banks/<bank>/pending")
+def list_pending(bank):
+    """List deeds waiting for a reviewer, oldest first.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: PendingPage}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    limit, after = page_args()
+    found = services.list_pending(get_session(), bank, limit=limit + 1, after=after)
+    result = page(found, limit, lambda p: p.id)
+    result["items"] = _pending.dump(result["items"], many=True)
+    return jsonify(result)
+
+
+@bp.post("/banks/<bank>/pending/<int:pending_id>/approve")
+def approve_pending(bank, pending_id):
+    """Approve a pending deed: it is posted now, its caps checked again.
+    ---
+    post:
+      responses:
+        201: {content: {application/json: {schema: DeedOut}}}
+        409: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, REVIEWERS)
+    session = get_session()
+    outcome = services.decide_pending(session, bank, pending_id, approve=True, reason=None,
+                                      by=user.name, clock=clock(), idem=idempotency())
+    return _deed_answer(session, outcome)
+
+
+@bp.post("/banks/<bank>/pending/<int:pending_id>/reject")
+def reject_pending(bank, pending_id):
+    """Reject a pending deed with a reason; nothing is posted.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: ReasonIn}}}
+      responses:
+        200: {content: {application/json: {schema: PendingOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, REVIEWERS)
+    data = load(schemas.ReasonIn())
+    outcome = services.decide_pending(get_session(), bank, pending_id, approve=False,
+                                      reason=data["reason"].strip(), by=user.name, clock=clock(),
+                                      idem=idempotency())
+    return jsonify(_pending.dump(outcome.pending[0])), 200
+
+
+@bp.post("/banks/<bank>/transfers/<int:transfer_id>/reverse")
+def reverse_transfer(bank, transfer_id):
+    """Reverse a transfer: post its mirror, naming it and the reason.
+    ---
+    post:
+      parameters:
+        - {name: Idempotency-Key, in: header, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: ReasonIn}}}
+      responses:
+        201: {content: {application/json: {schema: {type: object, properties: {transfer: TransferOut}}}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_reversed", content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.ReasonIn())
+    session = get_session()
+    reversal = services.reverse_transfer(session, bank, transfer_id, reason=data["reason"].strip(),
+                                         by=user.name, clock=clock(), idem=idempotency())
+    return jsonify({"transfer": _transfers_json(session, [reversal])[0]}), 201
+
+
+@bp.get("/banks/<bank>/transfers/<int:transfer_id>")
+def show_transfer(bank, transfer_id):
+    """Show one transfer.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: TransferOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    session = get_session()
+    return jsonify(_transfers_json(session, [services.get_transfer(session, bank, transfer_id)])[0])
+
+
+@bp.get("/banks/<bank>/residents/<int:resident_id>/account")
+def resident_account(bank, resident_id):
+    """A resident's balance, their household's, and this month's points.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: AccountOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    summary = services.account_summary(get_session(), bank, resident_id, clock=clock())
+    return jsonify(schemas.AccountOut().dump(summary))
+
+
+@bp.get("/banks/<bank>/residents/<int:resident_id>/transfers")
+def resident_transfers(bank, resident_id):
+    """A resident's transfers, newest first.
+    ---
+    get:
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        200: {content: {application/json: {schema: TransferPage}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    limit, before = page_args()
+    session = get_session()
+    found = services.resident_transfers(session, bank, resident_id, limit=limit + 1, before=before)
+    result = page(found, limit, lambda t: t.seq)
+    result["items"] = _transfers_json(session, result["items"])
+    return jsonify(result)
+
+
+@bp.get("/banks/<bank>/verify")
+def verify(bank):
+    """Recompute the bank's hash chain, sequence and balances.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: VerifyOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    return jsonify(verify_bank(get_session(), bank).as_dict())
+
+
+@bp.get("/banks/<bank>/rules")
+def rules_in_force(bank):
+    """The rules in force today, and the version they belong to.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: RulesOut}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    version, book = services.rulebook(get_session(), bank.id)
+    return jsonify({"version": version.version, "content_hash": version.content_hash,
+                    "account_unit": book.settings.account_unit,
+                    "rules": [r.as_dict() for r in book.in_force(clock().today())]})
+
+
+def _resident_json(resident, household_code: str) -> dict:
+    return _resident.dump({**resident.model_dump(), "household_code": household_code})
+
+
+def _transfers_json(session, transfers) -> list[dict]:
+    codes = services.account_codes(session, [t.debit_id for t in transfers] +
+                                   [t.credit_id for t in transfers])
+    out = []
+    for t in transfers:
+        debit, credit = codes[t.debit_id], codes[t.credit_id]
+        if _is_holder(credit):
+            account, points = credit, t.amount
+        elif _is_holder(debit):
+            account, points = debit, -t.amount
+        else:
+            account, points = None, None
+        out.append(_transfer.dump({**t.model_dump(), "debit": debit, "credit": credit,
+                                   "account": account, "points": points}))
+    return out
+
+
+def _is_holder(code: str) -> bool:
+    return code.startswith(("resident:", "household:"))
+
+
+def _deed_answer(session, outcome):
+    if outcome.status == 202:
+        return jsonify({"pending": _pending.dump(outcome.pending, many=True)}), 202
+    return jsonify({"transfers": _transfers_json(session, outcome.transfers)}), outcome.status

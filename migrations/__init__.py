@@ -1,0 +1,38 @@
+"""Schema migrations (Alembic): every table from the first one on, upgraded in place."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+HERE = Path(__file__).resolve().parent
+
+
+def config(url: str) -> Config:
+    """Return an Alembic config for this project's migrations against `url`."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    from ledger.db import normalize_url
+
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Create or migrate the schema at `url`; running it again changes nothing."""
+    command.upgrade(config(url), revision)
+
+
+def current(url: str) -> str | None:
+    """Return the revision the database at `url` is at."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from ledger.db import normalize_url
+
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+    engine.dispose()
+    return rev

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages Zongzhi needs outside Python, or say exactly what to install.
+#
+# Pango renders the printable notices (WeasyPrint); Noto CJK gives them Chinese glyphs;
+# poppler-utils (pdftotext, pdffonts, pdftoppm) lets the tests read the PDFs back.
+set -euo pipefail
+
+packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Zongzhi needs these system packages (Debian names): ${missing[*]}" >&2
+  echo "This machine has no apt-get: install their equivalents, then run make again." >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Zongzhi needs these system packages: ${missing[*]}" >&2
+  echo "Install them with:" >&2
+  echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,186 @@
+"""Fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL.
+
+The schema is built once per run by the real migrations; each test then starts from a copy
+(SQLite) or from emptied tables (PostgreSQL), so the suite stays fast and every test is alone.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import migrations
+from ledger.clock import FixedClock
+from ledger.db import normalize_url
+from zongzhi.tables import metadata
+
+POSTGRES_URL = os.environ.get("ZONGZHI_TEST_POSTGRES_URL")
+
+#: Wednesday 15 October 2026, 10:00 in the village.
+NOW = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+
+#: A small rule file most tests share; each test that needs others writes its own.
+RULES = textwrap.dedent("""\
+    bank:
+      account_unit: person
+    rules:
+      - code: patrol
+        name: 夜间巡逻
+        category: 社会治安
+        points: 2
+        unit: 小时
+        caps: {day: 8, month: 60}
+      - code: cleanup
+        name: 环境整治
+        category: 环境卫生
+        points: 3
+        unit: 次
+      - code: mediation
+        name: 调解纠纷
+        category: 矛盾纠纷调解
+        points: 10
+        unit: 次
+        review: true
+        notice: category_only
+        caps: {month: 30}
+      - code: litter
+        name: 乱扔垃圾
+        category: 环境卫生
+        points: -5
+        unit: 次
+    """)
+
+HOUSEHOLD_RULES = RULES.replace("account_unit: person", "account_unit: household")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request, tmp_path_factory, worker_id):
+    """The database under test: a template to copy (SQLite) or a migrated database (PostgreSQL)."""
+    if request.param == "sqlite":
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        migrations.upgrade(f"sqlite:///{template}")
+        yield {"name": "sqlite", "template": template}
+        return
+    if not POSTGRES_URL:
+        pytest.skip("ZONGZHI_TEST_POSTGRES_URL is not set")
+    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    name = f"zongzhi_test_{worker_id}_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = normalize_url(POSTGRES_URL).rsplit("/", 1)[0] + f"/{name}"
+    migrations.upgrade(url)
+    yield {"name": "postgresql", "url": url}
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    """A URL to an empty, fully migrated database for this test alone."""
+    if backend["name"] == "sqlite":
+        path = tmp_path / "zongzhi.db"
+        shutil.copy(backend["template"], path)
+        return f"sqlite:///{path}"
+    engine = create_engine(backend["url"])
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        # Emptying the append-only table needs its guard off; only the test harness does this.
+        conn.execute(text("SET session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return backend["url"]
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(at=NOW)
+
+
+@pytest.fixture
+def app(database_url, clock, tmp_path):
+    from zongzhi.app import create_app
+
+    app = create_app({"DATABASE_URL": database_url, "CLOCK": clock, "TESTING": True,
+                      "SECRET_KEY": "test"})
+    yield app
+    app.extensions["zongzhi.engine"].dispose()
+
+
+@pytest.fixture
+def session(app):
+    s = app.extensions["zongzhi.sessions"]()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(session, clock):
+    """Small factories for test data: banks, households, residents, users with tokens."""
+    return Factory(session, clock)
+
+
+class Factory:
+    def __init__(self, session, clock):
+        self.session, self.clock = session, clock
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def bank(self, code="hp", name="和平村综治银行", rules=RULES):
+        from ledger import services
+
+        return services.create_bank(self.session, code, name, rules_text=rules,
+                                    source_name="test.yaml", by="test", clock=self.clock)
+
+    def household(self, bank, code=None, name=None):
+        from ledger import services
+
+        return services.create_household(self.session, bank, code=code or f"H{self._next():03d}",
+                                         name=name, clock=self.clock)
+
+    def resident(self, bank, name="张三", household=None, phone=None):
+        from ledger import services
+
+        household = household or self.household(bank)
+        return services.create_resident(self.session, bank, name=name, household=household.code,
+                                        phone=phone, clock=self.clock)
+
+    def user(self, bank, role="clerk", name=None):
+        from web.auth import create_user
+
+        return create_user(self.session, name or f"{role}{self._next()}",
+                           bank_code=bank.code if bank else None, role=role,
+                           password="correct horse battery", clock=self.clock)
+
+    def token(self, bank, role="clerk") -> dict:
+        """Create a user of the bank with the role and return the Authorization header for it."""
+        from web.auth import create_token
+
+        user = self.user(bank, role)
+        return {"Authorization": f"Bearer {create_token(self.session, user.name, clock=self.clock)}"}
+
+    def deed(self, bank, rule, residents, *, quantity=1, occurred_on=None, memo=None, idem=None):
+        from ledger import services
+
+        return services.post_deed(self.session, bank, rule_code=rule,
+                                  resident_ids=[r.id for r in residents], quantity=quantity,
+                                  occurred_on=occurred_on or self.clock.today(), memo=memo,
+                                  by="test", clock=self.clock, idem=idem)

@@ -1,0 +1,80 @@
+"""Verify catches tampering done behind the database's back."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from ledger.models import Bank
+from ledger.verify import verify_bank
+from zongzhi.cli import main
+
+
+def _drop_guards(conn):
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("DROP TRIGGER transfers_no_update"))
+        conn.execute(text("DROP TRIGGER transfers_no_delete"))
+    else:
+        conn.execute(text("ALTER TABLE transfers DISABLE TRIGGER USER"))
+
+
+@pytest.fixture
+def ledger_with_five(make, session):
+    bank = make.bank()
+    people = [make.resident(bank, name=n) for n in ("张三", "李四")]
+    for _ in range(5):
+        make.deed(bank, "cleanup", people[:1])
+    return bank
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    ("UPDATE transfers SET amount = amount + 10 WHERE seq = 3", "hash_mismatch"),
+    ("UPDATE transfers SET memo = '改过' WHERE seq = 3", "hash_mismatch"),
+    ("UPDATE transfers SET hash = 'ab' || substr(hash, 3) WHERE seq = 3", "broken_link"),
+    ("DELETE FROM transfers WHERE seq = 3", "sequence_gap"),
+])
+def test_verify_names_the_first_transfer_that_was_tampered_with(app, session, ledger_with_five,
+                                                                tamper, problem):
+    engine = app.extensions["zongzhi.engine"]
+    with engine.begin() as conn:
+        _drop_guards(conn)
+        conn.execute(text(tamper))
+    report = verify_bank(session, session.get(Bank, ledger_with_five.id))
+    assert not report.ok
+    assert report.first_bad_seq == 3
+    assert problem in {p["problem"] for p in report.problems}
+
+
+def test_verify_catches_a_balance_edited_without_a_transfer(app, session, ledger_with_five):
+    with app.extensions["zongzhi.engine"].begin() as conn:
+        conn.execute(text("UPDATE accounts SET balance = balance + 100 WHERE kind = 'resident'"))
+    report = verify_bank(session, session.get(Bank, ledger_with_five.id))
+    kinds = {p["problem"] for p in report.problems}
+    assert not report.ok
+    assert {"balance_mismatch", "unbalanced_ledger"} <= kinds
+
+
+def test_verify_command_exits_1_naming_the_bad_seq(app, session, ledger_with_five, database_url,
+                                                   monkeypatch):
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", "hp"])
+    assert ok.exit_code == 0, ok.output
+    assert "OK, 5 transfers" in ok.output
+    with app.extensions["zongzhi.engine"].begin() as conn:
+        _drop_guards(conn)
+        conn.execute(text("UPDATE transfers SET amount = 1 WHERE seq = 4"))
+    broken = runner.invoke(main, ["verify", "hp"])
+    assert broken.exit_code == 1
+    assert "seq 4" in broken.output
+
+
+def test_verify_endpoint_reports_ok_and_head(client, make, session, ledger_with_five):
+    headers = make.token(ledger_with_five, "supervisor")
+    answer = client.get("/api/v1/banks/hp/verify", headers=headers)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    bank = session.get(Bank, ledger_with_five.id)
+    session.refresh(bank)
+    assert body["ok"] is True and body["transfers"] == 5 and body["problems"] == []
+    assert body["head"] == bank.head_hash

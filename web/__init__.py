@@ -1,0 +1,1 @@
+"""What every blueprint shares: users and tokens, the bank-scope and role checks, error bodies."""

@@ -1,0 +1,99 @@
+"""Who is asking and what they may do: bearer tokens, roles, and the wall between banks."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from ledger.clock import Clock
+from ledger.db import get_session, transaction
+from ledger.errors import ConflictError, Forbidden, NotFound, Unauthorized, ValidationError
+from ledger.models import Bank
+from ledger.services import get_bank
+
+from .models import ROLES, ApiToken, User
+
+#: Role groups, as the API document lists who may do what.
+EVERY_ROLE = frozenset(ROLES)
+READERS = frozenset({"admin", "clerk", "reviewer", "supervisor"})
+WRITERS = frozenset({"admin", "clerk", "reviewer"})
+REVIEWERS = frozenset({"admin", "reviewer"})
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(session: Session, name: str, *, bank_code: str | None, role: str,
+                password: str, clock: Clock) -> User:
+    """Create a user of one bank (or a county admin of every bank) with a hashed password."""
+    problems = {}
+    if role not in ROLES:
+        problems["role"] = [f"角色须为以下之一：{', '.join(ROLES)}"]
+    if not name or len(name) > 80:
+        problems["name"] = ["用户名不能为空，最长 80 个字符"]
+    if len(password or "") < 8:
+        problems["password"] = ["密码至少 8 个字符"]
+    if role != "admin" and not bank_code:
+        problems["bank"] = ["除县级管理员外，用户必须属于一个银行"]
+    if problems:
+        raise ValidationError(problems)
+    with transaction(session):
+        bank = get_bank(session, bank_code) if bank_code else None
+        if session.execute(select(User.id).where(User.name == name)).first():
+            raise ConflictError(f"用户 {name} 已存在", f"user {name} already exists", code="user_exists")
+        # werkzeug's default is scrypt: memory-hard, so a stolen table is slow to crack.
+        user = User(name=name, bank_id=bank.id if bank else None, role=role,
+                    password_hash=generate_password_hash(password), created_at=clock.now())
+        session.add(user)
+    return user
+
+
+def create_token(session: Session, user_name: str, *, clock: Clock) -> str:
+    """Issue an API token for a user; only its hash is kept, so it is shown this once."""
+    with transaction(session):
+        user = session.execute(select(User).where(User.name == user_name)).scalar_one_or_none()
+        if user is None:
+            raise NotFound("用户", "user")
+        token = secrets.token_urlsafe(32)
+        session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=clock.now()))
+    return token
+
+
+def current_user() -> User:
+    """Return the user whose bearer token came with this request, or raise Unauthorized."""
+    if "user" in g:
+        return g.user
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    session = get_session()
+    user = session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token.strip()), ApiToken.revoked_at.is_(None),
+               User.active.is_(True))).scalar_one_or_none()
+    if user is None:
+        raise Unauthorized()
+    g.user = user
+    return user
+
+
+def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
+    """Return the bank named in the path if the user may act on it with one of `roles`.
+
+    Another bank's, or one that does not exist, is 404 alike: existence never leaks. A bank
+    the user belongs to but a role that may not do this is 403.
+    """
+    user = current_user()
+    session = get_session()
+    bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+    if bank is None or (user.role != "admin" and user.bank_id != bank.id):
+        raise NotFound("银行", "bank")
+    if user.role not in roles:
+        raise Forbidden()
+    return bank, user

@@ -1,0 +1,52 @@
+"""The one error body of the API: every refusal as JSON with a 4xx status, never a 500 for bad input."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import ZongzhiError
+
+from .i18n import language, translate_fields
+
+log = logging.getLogger(__name__)
+
+_HTTP = {
+    400: ("bad_request", "请求格式有误", "the request is malformed"),
+    401: ("unauthorized", "需要有效的令牌", "a valid token is required"),
+    403: ("forbidden", "当前角色无权执行此操作", "your role may not do this"),
+    404: ("not_found", "找不到该资源", "not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "method not allowed"),
+    413: ("too_large", "请求内容过大", "the request is too large"),
+    415: ("unsupported_media_type", "请求内容须为 JSON", "the body must be JSON"),
+    429: ("too_many_requests", "请求过于频繁，请稍后再试", "too many requests, try again later"),
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """Build the API's error body."""
+    return {"error": code, "message": message, "fields": fields or {}}
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error under the API as the JSON error body."""
+
+    @app.errorhandler(ZongzhiError)
+    def _domain(err: ZongzhiError):
+        lang = language()
+        return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), err.status
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        if not request.path.startswith("/api/"):
+            return err
+        code, zh, en = _HTTP.get(err.code, ("error", err.name, err.name))
+        return jsonify(error_body(code, en if language() == "en" else zh)), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        body = error_body("internal_error", "服务器内部错误，请稍后再试" if language() != "en"
+                          else "internal error, please try again later")
+        return jsonify(body), 500

@@ -1,0 +1,33 @@
+"""Users of the office screens and the API, and their bearer tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "clerk", "reviewer", "supervisor", "desk")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True, index=True)
+    #: None for a county admin, who sees every bank.
+    bank_id: Optional[int] = Field(default=None, foreign_key="banks.id", index=True)
+    role: str = Field(max_length=12)
+    password_hash: str = Field(default="", max_length=255)
+    active: bool = True
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    #: sha256 of the token; the token itself is shown once and never stored.
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    revoked_at: Optional[datetime] = None

@@ -1,0 +1,1 @@
+"""综治银行 (Zongzhi Bank): the app factory, its settings, the command line."""

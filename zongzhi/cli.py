@@ -1,0 +1,259 @@
+"""The `zongzhi` command line: schema, banks, rules, users, tokens, verify, export, serving."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ledger.errors import ZongzhiError
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seed_data" / "rules" / "default.yaml"
+
+
+def _app():
+    from .app import create_app
+
+    return create_app()
+
+
+def _session(app):
+    return app.extensions["zongzhi.sessions"]()
+
+
+def _clock(app):
+    return app.extensions["zongzhi.clock"]
+
+
+def _fail(err: ZongzhiError) -> None:
+    click.echo(f"错误 error: {err.message}", err=True)
+    for field, problems in err.fields.items():
+        for problem in problems:
+            click.echo(f"  {field}: {problem}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """综治银行 Zongzhi Bank: a points bank for villages and neighbourhoods."""
+
+
+@main.group()
+def db():
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade():
+    """Create or migrate the schema (safe to run again)."""
+    import migrations
+
+    app = _app()
+    migrations.upgrade(app.config["DATABASE_URL"])
+    click.echo(f"schema at revision {migrations.current(app.config['DATABASE_URL'])}")
+
+
+@main.group()
+def bank():
+    """Banks."""
+
+
+@bank.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="the bank's name, e.g. 和平村综治银行")
+@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False),
+              help="rule file (default: seed_data/rules/default.yaml)")
+def bank_create(code, name, rules_file):
+    """Open a new bank with its first rule version."""
+    from ledger import services
+
+    path = Path(rules_file) if rules_file else DEFAULT_RULES
+    app = _app()
+    with app.app_context():
+        session = _session(app)
+        try:
+            created = services.create_bank(session, code, name, rules_text=path.read_text("utf-8"),
+                                           source_name=str(path), by="cli", clock=_clock(app))
+        except ZongzhiError as err:
+            _fail(err)
+        version, _ = services.rulebook(session, created.id)
+        click.echo(f"bank {created.code} created, rules version {version.version} {version.content_hash}")
+
+
+@main.group()
+def rules():
+    """Rule files."""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def rules_check(file):
+    """Validate a rule file: every problem as FILE:LINE: field: message."""
+    import rules as rulefiles
+
+    try:
+        text = Path(file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        click.echo(f"{file}:1: file: {err}")
+        sys.exit(1)
+    problems = rulefiles.check(text, file)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        sys.exit(1)
+    click.echo(f"{file}: OK", err=True)
+
+
+@rules.command("load")
+@click.argument("code")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def rules_load(code, file):
+    """Install a new rule version for a bank; prints its content hash."""
+    from ledger import services
+
+    app = _app()
+    with app.app_context():
+        session = _session(app)
+        try:
+            target = services.get_bank(session, code)
+            version = services.load_rules(session, target, Path(file).read_text("utf-8"),
+                                          source_name=file, by="cli", clock=_clock(app))
+        except ZongzhiError as err:
+            _fail(err)
+        click.echo(version.content_hash)
+
+
+@main.group()
+def user():
+    """Users."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--bank", "bank_code", help="the bank's code (not for a county admin)")
+@click.option("--role", required=True, type=click.Choice(["admin", "clerk", "reviewer", "supervisor", "desk"]))
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def user_create(name, bank_code, role, password_stdin):
+    """Create a user of one bank, or a county admin of every bank."""
+    from web.auth import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    app = _app()
+    with app.app_context():
+        try:
+            created = create_user(_session(app), name, bank_code=bank_code, role=role,
+                                  password=password, clock=_clock(app))
+        except ZongzhiError as err:
+            _fail(err)
+        click.echo(f"user {created.name} ({created.role}) created", err=True)
+
+
+@main.group()
+def token():
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+def token_create(name):
+    """Issue an API token for a user: the token alone on stdout."""
+    from web.auth import create_token
+
+    app = _app()
+    with app.app_context():
+        try:
+            click.echo(create_token(_session(app), name, clock=_clock(app)))
+        except ZongzhiError as err:
+            _fail(err)
+
+
+@main.command()
+@click.argument("code")
+def verify(code):
+    """Recompute the hash chain and balances; exit 1 naming the first bad transfer."""
+    from ledger import services
+    from ledger.verify import verify_bank
+
+    app = _app()
+    with app.app_context():
+        session = _session(app)
+        try:
+            report = verify_bank(session, services.get_bank(session, code))
+        except ZongzhiError as err:
+            _fail(err)
+    if report.ok:
+        click.echo(f"{code}: OK, {report.transfers} transfers, head {report.head}")
+        return
+    first = report.first_bad_seq
+    click.echo(f"{code}: BROKEN" + (f" at transfer seq {first}" if first else ""))
+    for problem in report.problems:
+        where = f"seq {problem['seq']}: " if "seq" in problem else ""
+        click.echo(f"  {where}{problem['problem']}: {problem['message']}")
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("code")
+@click.option("--format", "fmt", type=click.Choice(["csv", "beancount"]), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+def export(code, fmt, output):
+    """Write the bank's transfers as CSV or as a beancount journal."""
+    from ledger import export as exporter
+    from ledger import services
+
+    app = _app()
+    with app.app_context():
+        session = _session(app)
+        try:
+            target = services.get_bank(session, code)
+        except ZongzhiError as err:
+            _fail(err)
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            count = (exporter.write_csv if fmt == "csv" else exporter.write_beancount)(session, target, out)
+    click.echo(f"{count} transfers written to {output}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host, port, threads):
+    """Serve the app (production: waitress)."""
+    from waitress import serve as waitress_serve
+
+    app = _app()
+    click.echo(f"综治银行 serving on http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=threads)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(host, port):
+    """Seed the demo village into the database if it is empty, and serve it."""
+    import migrations
+    from seed_data import demo as demo_village
+    from waitress import serve as waitress_serve
+
+    app = _app()
+    migrations.upgrade(app.config["DATABASE_URL"])
+    with app.app_context():
+        info = demo_village.seed_if_empty(_session(app), clock=_clock(app))
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")
+    click.echo(f"  open          {base}/")
+    click.echo(f"  API document  {base}/api/v1/openapi.json")
+    click.echo(f"  clerk login   {info['clerk']} / {info['clerk_password']}")
+    click.echo(f"  clerk token   {info['clerk_token']}")
+    click.echo(f"  try           curl -H 'Authorization: Bearer {info['clerk_token']}' "
+               f"{base}/api/v1/banks/{info['bank_code']}/residents/{info['resident_id']}/account")
+    click.echo("")
+    waitress_serve(app, host=host, port=port, threads=8)
+
+
+if __name__ == "__main__":
+    main()

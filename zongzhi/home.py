@@ -1,0 +1,27 @@
+"""The front page: the banks on this server, their totals and the head of each hash chain."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from sqlalchemy import func, select
+
+from ledger.db import get_session
+from ledger.models import PTS, Account, Bank, Resident, Transfer
+
+bp = Blueprint("home", __name__, template_folder="templates")
+
+
+@bp.get("/")
+def index():
+    session = get_session()
+    residents = dict(session.execute(select(Resident.bank_id, func.count())
+                                     .where(Resident.active.is_(True)).group_by(Resident.bank_id)).all())
+    issued = dict(session.execute(select(Account.bank_id, -Account.balance).where(
+        Account.ledger == PTS, Account.code == "issued")).all())
+    outstanding = dict(session.execute(select(Account.bank_id, func.sum(Account.balance)).where(
+        Account.ledger == PTS, Account.kind != "system").group_by(Account.bank_id)).all())
+    last_day = dict(session.execute(select(Transfer.bank_id, func.max(Transfer.occurred_on))
+                                    .group_by(Transfer.bank_id)).all())
+    banks = [{"bank": b, "residents": residents.get(b.id, 0), "issued": issued.get(b.id, 0),
+              "outstanding": outstanding.get(b.id, 0), "last_day": last_day.get(b.id)}
+             for b in session.execute(select(Bank).order_by(Bank.code)).scalars()]
+    return render_template("home.html", banks=banks)
