@@ -425,7 +425,7 @@ def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Cl
         "household_balance": home + members_own,
         "earned_this_month": int(month.get("deed", 0)),
         "penalties_this_month": int(month.get("penalty", 0)),
-        "as_of": today.isoformat(),
+        "as_of": today,
     }
 
 

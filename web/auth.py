@@ -13,7 +13,6 @@ from ledger.clock import Clock
 from ledger.db import get_session, transaction
 from ledger.errors import ConflictError, Forbidden, NotFound, Unauthorized, ValidationError
 from ledger.models import Bank
-from ledger.services import get_bank
 
 from .models import ROLES, ApiToken, User
 
@@ -40,10 +39,13 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
         problems["password"] = ["密码至少 8 个字符"]
     if role != "admin" and not bank_code:
         problems["bank"] = ["除县级管理员外，用户必须属于一个银行"]
+    bank = session.execute(select(Bank).where(Bank.code == bank_code)).scalar_one_or_none() \
+        if bank_code else None
+    if bank_code and bank is None:
+        problems["bank"] = [f"银行 {bank_code} 不存在"]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
-        bank = get_bank(session, bank_code) if bank_code else None
         if session.execute(select(User.id).where(User.name == name)).first():
             raise ConflictError(f"用户 {name} 已存在", f"user {name} already exists", code="user_exists")
         # werkzeug's default is scrypt: memory-hard, so a stolen table is slow to crack.

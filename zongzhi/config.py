@@ -12,7 +12,7 @@ ENVIRONMENT = {
 }
 
 #: Large enough for a long memo to be refused field by field (422), not as a whole (413).
-MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+MAX_CONTENT_LENGTH = 4 * 1024 * 1024
 
 
 def from_environment(instance_path: str) -> dict:

@@ -21,7 +21,9 @@ def build(app: Flask) -> dict:
     for name in ("ErrorOut", "HouseholdIn", "HouseholdOut", "ResidentIn", "ResidentOut", "DeedIn",
                  "DeedOut", "PendingOut", "PendingListOut", "ReasonIn", "TransferOut", "AccountOut",
                  "VerifyOut", "RulesOut", "ResidentPage", "TransferPage", "PendingPage"):
-        spec.components.schema(name, schema=getattr(schemas, name))
+        # A schema nested in one registered earlier is already there under its own name.
+        if name not in spec.components.schemas:
+            spec.components.schema(name, schema=getattr(schemas, name))
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.rule.startswith("/api/v1/") and rule.endpoint != "openapi.document":

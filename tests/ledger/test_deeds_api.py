@@ -20,6 +20,7 @@ def village(make):
 
 
 def _transfers(session):
+    session.rollback()  # end the last read, so the count sees what the requests committed since
     return session.execute(select(func.count()).select_from(Transfer)).scalar()
 
 

@@ -1,0 +1,242 @@
+"""Reading a rule file: YAML with line numbers, the schema, then the checks across rules.
+
+Problems are values that know their file and line; they are all collected and reported at
+once, and nothing is built from a file that has any.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import yaml
+from marshmallow import ValidationError as SchemaError
+
+from .messages import to_chinese
+from .model import CAP_PERIODS, DEFAULT_CATEGORIES, Cycle, Rule, RuleBook, Settings, Title
+from .schemas import RuleFileSchema
+
+MAX_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a rule file, and where."""
+
+    source: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.field}: {self.message}"
+
+
+class RuleFileInvalid(Exception):
+    """A rule file with problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def check(text: str, source: str = "<rules>") -> list[Problem]:
+    """Return every problem of a rule file, or an empty list if it is valid."""
+    try:
+        parse(text, source)
+    except RuleFileInvalid as invalid:
+        return invalid.problems
+    return []
+
+
+def parse(text: str, source: str = "<rules>") -> RuleBook:
+    """Read a rule file into a RuleBook, or raise RuleFileInvalid listing every problem."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise RuleFileInvalid([Problem(source, 1, "file", f"规则文件超过 {MAX_BYTES} 字节")])
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        what = getattr(err, "problem", None) or str(err)
+        raise RuleFileInvalid([Problem(source, mark.line + 1 if mark else 1, "yaml",
+                                       f"YAML 格式错误：{what}")]) from None
+    if not isinstance(data, dict):
+        raise RuleFileInvalid([Problem(source, 1, "file",
+                                       "规则文件须为包含 rules 的 YAML 映射")])
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    _walk(root, "", lines, problems, source)
+    try:
+        loaded = RuleFileSchema().load(data)
+    except SchemaError as err:
+        problems += [Problem(source, _line_of(path, lines), path, to_chinese(message))
+                     for path, message in _flatten(err.normalized_messages())]
+        loaded = None
+    problems += _cross_check(data, lines, source)
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.field))
+        raise RuleFileInvalid(problems)
+    return _build(loaded, text, lines)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, but a date that does not exist (2026-13-01) stays text for the schema."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _walk(node, path: str, lines: dict[str, int], problems: list[Problem], source: str) -> None:
+    """Record the line of every path (rules[0].points) and catch keys written twice."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            name = str(key.value)
+            child = f"{path}.{name}" if path else name
+            if name in seen:
+                problems.append(Problem(source, key.start_mark.line + 1, child, "同一字段写了两次"))
+            seen.add(name)
+            _walk(value, child, lines, problems, source)
+            # A problem with a field points at its key's line, where a reader looks for it.
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, f"{path}[{i}]", lines, problems, source)
+
+
+def _line_of(path: str, lines: dict[str, int]) -> int:
+    # A missing field has no line of its own: use the nearest thing that encloses it.
+    while path not in lines and path:
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return lines.get(path, 1)
+
+
+def _flatten(messages, path: str = ""):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                child = f"{path}[{key}]"
+            elif key == "_schema":
+                child = path
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            yield from _flatten(value, child)
+    elif isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, (dict, list)):
+                yield from _flatten(message, path)
+            else:
+                yield path or "file", str(message)
+    else:
+        yield path or "file", str(messages)
+
+
+def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem]:
+    """The checks no single field can make: categories, caps against points, code versions.
+
+    They read the raw file, each only where the fields it needs have the right type, so one
+    malformed field does not hide the problems of its neighbours.
+    """
+    problems = []
+    bank = data.get("bank") if isinstance(data.get("bank"), dict) else {}
+    extra = bank.get("categories") if isinstance(bank.get("categories"), list) else []
+    categories = set(DEFAULT_CATEGORIES) | {c for c in extra if isinstance(c, str)}
+
+    def add(path: str, message: str) -> None:
+        problems.append(Problem(source, _line_of(path, lines), path, message))
+
+    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    by_code: dict[str, list[tuple[int, dict]]] = {}
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        at = f"rules[{i}]"
+        category, points = rule.get("category"), rule.get("points")
+        caps = rule.get("caps") if isinstance(rule.get("caps"), dict) else {}
+        if isinstance(category, str) and category not in categories:
+            add(f"{at}.category", f"未知类别「{category}」，可选：{'、'.join(sorted(categories))}，"
+                                  "或在 bank.categories 中增加")
+        if _is_int(points) and points < 0 and caps:
+            add(f"{at}.caps", "扣分规则不设上限")
+        for period, cap in caps.items():
+            if _is_int(points) and _is_int(cap) and 0 < cap < points:
+                add(f"{at}.caps.{period}", f"上限 {cap} 分小于一次（{points} 分）的分值")
+        code = rule.get("code")
+        if not isinstance(code, str):
+            continue
+        span = _validity(rule)
+        for j, earlier in by_code.get(code, []):
+            if span is None or earlier is None or not _overlap(earlier, span):
+                continue
+            where = _line_of(f"rules[{j}]", lines)
+            if span == earlier == (date.min, date.max):
+                add(f"{at}.code", f"规则代码 {code} 重复（第 {where} 行已有）")
+            else:
+                add(f"{at}.valid_from", f"规则 {code} 的有效期与第 {where} 行的同代码规则重叠")
+        by_code.setdefault(code, []).append((i, span))
+    cycle = bank.get("cycle") if isinstance(bank.get("cycle"), dict) else {}
+    titles = cycle.get("titles") if isinstance(cycle.get("titles"), list) else []
+    for k, title in enumerate(titles):
+        category = title.get("category") if isinstance(title, dict) else None
+        if isinstance(category, str) and category not in categories:
+            add(f"bank.cycle.titles[{k}].category", f"未知类别「{category}」")
+    months = cycle.get("redemption_months")
+    if isinstance(months, list) and len(set(map(repr, months))) != len(months):
+        add("bank.cycle.redemption_months", "月份重复")
+    return problems
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validity(rule: dict) -> tuple[date, date] | None:
+    # None when a date is malformed: the schema reports that, and overlap cannot be judged.
+    bounds = []
+    for key, open_end in (("valid_from", date.min), ("valid_until", date.max)):
+        value = rule.get(key)
+        if value is None:
+            bounds.append(open_end)
+        elif isinstance(value, date):
+            bounds.append(value)
+        else:
+            try:
+                bounds.append(date.fromisoformat(str(value)))
+            except ValueError:
+                return None
+    return bounds[0], bounds[1]
+
+
+def _overlap(a: tuple[date, date], b: tuple[date, date]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def content_hash(text: str) -> str:
+    """Return the hash a rule version is known by: sha256 of its text, line endings normalised."""
+    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+def _build(loaded: dict, text: str, lines: dict[str, int]) -> RuleBook:
+    # A section left out of the file takes the model's defaults, field by field.
+    bank = {k: v for k, v in loaded["bank"].items() if v is not None}
+    cycle = {k: v for k, v in bank.pop("cycle", {}).items() if v is not None}
+    bank.pop("name", None)
+    if "titles" in cycle:
+        cycle["titles"] = tuple(Title(**t) for t in cycle["titles"])
+    if "redemption_months" in cycle:
+        cycle["redemption_months"] = tuple(sorted(cycle["redemption_months"]))
+    extra = tuple(c for c in bank.pop("categories", ()) if c not in DEFAULT_CATEGORIES)
+    settings = Settings(**bank, categories=DEFAULT_CATEGORIES + extra, cycle=Cycle(**cycle))
+    rules = tuple(Rule(**{**r, "caps": {p: r["caps"][p] for p in CAP_PERIODS if p in r["caps"]}},
+                       line=lines.get(f"rules[{i}]", 0))
+                  for i, r in enumerate(loaded["rules"]))
+    return RuleBook(source=text, content_hash=content_hash(text), settings=settings, rules=rules)

@@ -1,0 +1,125 @@
+"""The rule file's shape (marshmallow): each field's type and range, before cross-checks."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from .model import ACCOUNT_UNITS, NOTICE_MODES, UNITS
+
+
+class StrictInteger(fields.Integer):
+    """A whole number written as one: not "2", not 2.5, not true."""
+
+    def __init__(self, **kw):
+        super().__init__(strict=True, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            raise SchemaError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+class YamlDate(fields.Date):
+    """A date as YAML gives it (already a date) or as ISO text."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if not isinstance(value, str):
+            raise SchemaError("Not a valid date.")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+class ClockTime(fields.Field):
+    """A time of day written "HH:MM"."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        # YAML 1.1 reads an unquoted 21:00 as the sexagesimal number 1260.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return time(value // 60, value % 60)
+        try:
+            return time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
+        except ValueError:
+            pass
+        raise SchemaError("Not a valid time.")
+
+
+def _text(max_len: int, **kw):
+    return fields.String(validate=[validate.Length(min=1, max=max_len),
+                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CapsSchema(_Strict):
+    day = StrictInteger(validate=validate.Range(min=1))
+    week = StrictInteger(validate=validate.Range(min=1))
+    month = StrictInteger(validate=validate.Range(min=1))
+    year = StrictInteger(validate=validate.Range(min=1))
+
+
+class RuleSchema(_Strict):
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+    name = _text(50, required=True)
+    category = _text(20, required=True)
+    points = StrictInteger(required=True, validate=[
+        validate.Range(min=-10_000, max=10_000),
+        validate.NoneOf([0], error="Must not be zero.")])
+    unit = fields.String(load_default="次", validate=validate.OneOf(UNITS))
+    caps = fields.Nested(CapsSchema, load_default=dict)
+    review = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    notice = fields.String(load_default="full", validate=validate.OneOf(NOTICE_MODES))
+    valid_from = YamlDate(load_default=None)
+    valid_until = YamlDate(load_default=None)
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+
+    @validates_schema
+    def _validity_in_order(self, data, **kw):
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end and end < start:
+            raise SchemaError("有效期结束日早于开始日", "valid_until")
+
+
+class TitleSchema(_Strict):
+    name = _text(20, required=True)
+    count = StrictInteger(required=True, validate=validate.Range(min=1, max=1000))
+    unit = fields.String(load_default="person", validate=validate.OneOf(ACCOUNT_UNITS))
+    category = fields.String(load_default=None)
+
+
+class CycleSchema(_Strict):
+    day_close = ClockTime(load_default=time(21, 0))
+    notice_day = StrictInteger(load_default=1, validate=validate.Range(min=1, max=28))
+    notice_time = ClockTime(load_default=time(8, 0))
+    objection_days = StrictInteger(load_default=7, validate=validate.Range(min=1, max=28))
+    redemption_months = fields.List(StrictInteger(validate=validate.Range(min=1, max=12)),
+                                    load_default=lambda: [1, 4, 7, 10],
+                                    validate=validate.Length(min=1, max=12))
+    redemption_days = StrictInteger(load_default=7, validate=validate.Range(min=1, max=28))
+    commendation_month = StrictInteger(load_default=1, validate=validate.Range(min=1, max=12))
+    commendation_day = StrictInteger(load_default=10, validate=validate.Range(min=1, max=28))
+    titles = fields.List(fields.Nested(TitleSchema), load_default=None)
+
+
+class BankSchema(_Strict):
+    name = fields.String(load_default=None)
+    account_unit = fields.String(load_default="person", validate=validate.OneOf(ACCOUNT_UNITS))
+    negative_balance_may_redeem = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    categories = fields.List(_text(20), load_default=list)
+    point_value_fen = StrictInteger(load_default=10, validate=validate.Range(min=0, max=100_000))
+    coverage_warning_percent = StrictInteger(load_default=100,
+                                             validate=validate.Range(min=0, max=1000))
+    cycle = fields.Nested(CycleSchema, load_default=dict)
+
+
+class RuleFileSchema(_Strict):
+    bank = fields.Nested(BankSchema, load_default=dict)
+    rules = fields.List(fields.Nested(RuleSchema), required=True,
+                        validate=validate.Length(min=1, error="至少要有一条规则"))
+

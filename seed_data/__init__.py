@@ -1,0 +1,1 @@
+"""The demo village and the default rule files."""

@@ -1,0 +1,154 @@
+"""The demo village: 和平村, about 120 residents in 40 households, three months of deeds.
+
+Everything goes through the same services a clerk and a reviewer use, on the days the deeds
+happened, so the demo ledger verifies like a real one. The names and the deeds are drawn from
+a fixed random seed: every fresh demo is the same village.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import services
+from ledger.clock import Clock, FixedClock
+from ledger.errors import CapExceeded
+from ledger.models import Bank, Resident
+from web.auth import create_token, create_user
+from web.models import User
+
+BANK_CODE = "heping"
+BANK_NAME = "和平村综治银行"
+RULES_FILE = Path(__file__).resolve().parent / "rules" / "default.yaml"
+USERS = (  # name, role, password
+    ("clerk", "clerk", "heping-clerk"),
+    ("reviewer", "reviewer", "heping-reviewer"),
+    ("supervisor", "supervisor", "heping-supervisor"),
+    ("desk", "desk", "heping-desk"),
+    ("county", "admin", "county-admin"),
+)
+
+SURNAMES = ["熊", "熊", "熊", "万", "万", "刘", "刘", "黄", "胡", "李", "陈", "曾", "涂", "邹", "喻"]
+GIVEN_MALE = ["建国", "国强", "志明", "长根", "水生", "春生", "德华", "细伢", "火根", "冬生", "伟",
+              "军", "勇", "俊杰", "浩然", "子轩", "家豪", "明亮", "光荣", "根发"]
+GIVEN_FEMALE = ["秀英", "桂英", "春花", "冬梅", "小红", "丽萍", "美华", "金凤", "玉兰", "月娥",
+                "芳", "婷", "思琪", "雨涵", "欣怡", "佳怡", "淑珍", "翠萍"]
+
+
+def seed_if_empty(session: Session, *, clock: Clock) -> dict:
+    """Seed the demo village unless it is there; return what to print: logins and a token."""
+    bank = session.execute(select(Bank).where(Bank.code == BANK_CODE)).scalar_one_or_none()
+    if bank is None:
+        bank = _seed(session, clock)
+    resident_id = session.execute(select(Resident.id).where(Resident.bank_id == bank.id)
+                                  .order_by(Resident.id).limit(1)).scalar_one()
+    token = create_token(session, "clerk", clock=clock)
+    return {"bank_code": bank.code, "bank_name": bank.name, "clerk": "clerk",
+            "clerk_password": dict((n, p) for n, _, p in USERS)["clerk"],
+            "clerk_token": token, "resident_id": resident_id}
+
+
+def _seed(session: Session, clock: Clock) -> Bank:
+    rng = random.Random(20261001)
+    today = clock.today()
+    start = today - timedelta(days=91)
+    opening = _at(start - timedelta(days=1), clock)
+    bank = services.create_bank(session, BANK_CODE, BANK_NAME, rules_text=RULES_FILE.read_text("utf-8"),
+                                source_name="seed_data/rules/default.yaml", by="demo", clock=opening)
+    for name, role, password in USERS:
+        if session.execute(select(User.id).where(User.name == name)).first() is None:
+            create_user(session, name, bank_code=None if role == "admin" else BANK_CODE, role=role,
+                        password=password, clock=opening)
+    people = _register(session, bank, rng, opening)
+    adults = [r for r in people if r["adult"]]
+    day = start
+    while day <= today:
+        _one_day(session, bank, rng, day, adults, _at(day, clock), fresh=day > today - timedelta(days=5))
+        day += timedelta(days=1)
+    return bank
+
+
+def _at(day: date, clock: Clock) -> FixedClock:
+    """A clock standing at 20:00 of that day in the village, when the clerk logs the day."""
+    evening = datetime.combine(day, time(20, 0), tzinfo=clock.tz).astimezone(timezone.utc)
+    return FixedClock(tz=clock.tz, at=evening)
+
+
+def _register(session, bank, rng, clock) -> list[dict]:
+    people = []
+    for n in range(1, 41):
+        surname = SURNAMES[(n * 7) % len(SURNAMES)]
+        head = surname + rng.choice(GIVEN_MALE)
+        household = services.create_household(session, bank, code=f"{n:03d}", name=f"{head}户",
+                                              clock=clock)
+        members = [(head, True), (rng.choice(SURNAMES) + rng.choice(GIVEN_FEMALE), True)]
+        members += [(surname + rng.choice(GIVEN_MALE + GIVEN_FEMALE), rng.random() < 0.5)
+                    for _ in range(rng.choice([0, 1, 1, 2]))]
+        if rng.random() < 0.3:
+            members.append((surname + rng.choice(["长根", "老根", "秀英", "桂英"]), True))
+        for name, adult in members:
+            phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if adult and rng.random() < 0.7 else None
+            resident = services.create_resident(session, bank, name=name, household=household.code,
+                                                phone=phone, clock=clock)
+            people.append({"id": resident.id, "adult": adult})
+    return people
+
+
+def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh: bool) -> None:
+    ids = [p["id"] for p in adults]
+
+    def deed(rule, who, quantity=1, memo=None):
+        try:
+            return services.post_deed(session, bank, rule_code=rule, resident_ids=who,
+                                      quantity=quantity, occurred_on=day, memo=memo, by="clerk",
+                                      clock=clock)
+        except CapExceeded:
+            return None
+
+    if day.weekday() in (1, 4, 5):  # the patrol team goes out three nights a week
+        deed("night_patrol", rng.sample(ids, rng.randint(4, 8)), rng.choice([2, 3]), "夜间巡逻 东西片")
+    if day.weekday() == 6:  # Sunday clean-up of the lanes
+        deed("cleanup", rng.sample(ids, rng.randint(6, 15)), 1, "村道清扫")
+        for who in rng.sample(ids, 12):
+            deed("front_door", [who])
+    if rng.random() < 0.5:
+        deed("volunteer", rng.sample(ids, rng.randint(1, 3)), rng.randint(1, 4),
+             rng.choice(["敬老院帮扶", "留守儿童辅导", "防疫值守", "帮五保户收稻"]))
+    for who in rng.sample(ids, rng.randint(3, 10)):
+        deed("sorting", [who])
+    if rng.random() < 0.25:
+        deed("good_deed", [rng.choice(ids)], 1, rng.choice(["拾金不昧", "护送迷路老人回家", "帮邻居修屋顶"]))
+    if day.day in (12, 26):
+        deed("law_class", rng.sample(ids, rng.randint(10, 20)), 1, "普法讲座")
+    if rng.random() < 0.15:
+        _mediation(session, bank, rng, day, ids, clock, decide=not fresh)
+    if rng.random() < 0.06:
+        deed(rng.choice(["littering", "dumping", "straw_burning"]), [rng.choice(ids)], 1,
+             rng.choice(["河边倒垃圾", "柴堆占道", "田间焚烧秸秆"]))
+    if rng.random() < 0.04:
+        outcome = deed("cleanup", [rng.choice(ids)], 1, "登记")
+        if outcome and outcome.transfers:
+            services.reverse_transfer(session, bank, outcome.transfers[0].id,
+                                      reason="登记错人，当天未参加清扫", by="clerk", clock=clock)
+
+
+def _mediation(session, bank, rng, day, ids, clock, *, decide: bool) -> None:
+    """A mediation is logged, then a reviewer approves most and rejects a few; some stay pending."""
+    try:
+        outcome = services.post_deed(session, bank, rule_code="mediation",
+                                     resident_ids=[rng.choice(ids)], quantity=1, occurred_on=day,
+                                     memo="调解邻里宅基地纠纷", by="clerk", clock=clock)
+    except CapExceeded:
+        return
+    if not decide:
+        return  # recent ones still wait in the reviewer's queue
+    reviewer_clock = replace(clock, at=clock.at + timedelta(days=1))
+    for pending in outcome.pending:
+        approve = rng.random() < 0.8
+        services.decide_pending(session, bank, pending.id, approve=approve,
+                                reason=None if approve else "双方未签调解协议，暂不记分",
+                                by="reviewer", clock=reviewer_clock)
