@@ -95,6 +95,9 @@ def database_url(backend, tmp_path):
     engine = create_engine(backend["url"])
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
+        # A connection the last test leaked must not hold a lock that makes this wait forever.
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
         # Emptying the append-only table needs its guard off; only the test harness does this.
         conn.execute(text("SET session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
+from sqlalchemy.orm import Session
 
+from ledger.clock import Clock
 from ledger.errors import ZongzhiError
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seed_data" / "rules" / "default.yaml"
@@ -17,12 +21,17 @@ def _app():
     return create_app()
 
 
-def _session(app):
-    return app.extensions["zongzhi.sessions"]()
-
-
-def _clock(app):
-    return app.extensions["zongzhi.clock"]
+@contextmanager
+def _opened() -> Iterator[tuple[Session, Clock]]:
+    """Open the app's database for one command: a session and the clock, closed afterwards."""
+    app = _app()
+    session = app.extensions["zongzhi.sessions"]()
+    try:
+        with app.app_context():
+            yield session, app.extensions["zongzhi.clock"]
+    finally:
+        session.close()
+        app.extensions["zongzhi.engine"].dispose()
 
 
 def _fail(err: ZongzhiError) -> None:
@@ -49,8 +58,10 @@ def db_upgrade():
     import migrations
 
     app = _app()
-    migrations.upgrade(app.config["DATABASE_URL"])
-    click.echo(f"schema at revision {migrations.current(app.config['DATABASE_URL'])}")
+    url = app.config["DATABASE_URL"]
+    app.extensions["zongzhi.engine"].dispose()
+    migrations.upgrade(url)
+    click.echo(f"schema at revision {migrations.current(url)}")
 
 
 @main.group()
@@ -68,12 +79,10 @@ def bank_create(code, name, rules_file):
     from ledger import services
 
     path = Path(rules_file) if rules_file else DEFAULT_RULES
-    app = _app()
-    with app.app_context():
-        session = _session(app)
+    with _opened() as (session, clock):
         try:
             created = services.create_bank(session, code, name, rules_text=path.read_text("utf-8"),
-                                           source_name=str(path), by="cli", clock=_clock(app))
+                                           source_name=str(path), by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
         version, _ = services.rulebook(session, created.id)
@@ -111,13 +120,11 @@ def rules_load(code, file):
     """Install a new rule version for a bank; prints its content hash."""
     from ledger import services
 
-    app = _app()
-    with app.app_context():
-        session = _session(app)
+    with _opened() as (session, clock):
         try:
             target = services.get_bank(session, code)
             version = services.load_rules(session, target, Path(file).read_text("utf-8"),
-                                          source_name=file, by="cli", clock=_clock(app))
+                                          source_name=file, by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
         click.echo(version.content_hash)
@@ -141,11 +148,10 @@ def user_create(name, bank_code, role, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    app = _app()
-    with app.app_context():
+    with _opened() as (session, clock):
         try:
-            created = create_user(_session(app), name, bank_code=bank_code, role=role,
-                                  password=password, clock=_clock(app))
+            created = create_user(session, name, bank_code=bank_code, role=role,
+                                  password=password, clock=clock)
         except ZongzhiError as err:
             _fail(err)
         click.echo(f"user {created.name} ({created.role}) created", err=True)
@@ -162,10 +168,9 @@ def token_create(name):
     """Issue an API token for a user: the token alone on stdout."""
     from web.auth import create_token
 
-    app = _app()
-    with app.app_context():
+    with _opened() as (session, clock):
         try:
-            click.echo(create_token(_session(app), name, clock=_clock(app)))
+            click.echo(create_token(session, name, clock=clock))
         except ZongzhiError as err:
             _fail(err)
 
@@ -177,9 +182,7 @@ def verify(code):
     from ledger import services
     from ledger.verify import verify_bank
 
-    app = _app()
-    with app.app_context():
-        session = _session(app)
+    with _opened() as (session, clock):
         try:
             report = verify_bank(session, services.get_bank(session, code))
         except ZongzhiError as err:
@@ -204,9 +207,7 @@ def export(code, fmt, output):
     from ledger import export as exporter
     from ledger import services
 
-    app = _app()
-    with app.app_context():
-        session = _session(app)
+    with _opened() as (session, clock):
         try:
             target = services.get_bank(session, code)
         except ZongzhiError as err:
@@ -240,8 +241,9 @@ def demo(host, port):
 
     app = _app()
     migrations.upgrade(app.config["DATABASE_URL"])
-    with app.app_context():
-        info = demo_village.seed_if_empty(_session(app), clock=_clock(app))
+    with _opened() as (session, clock):
+        click.echo("正在准备演示村 (preparing the demo village) ...")
+        info = demo_village.seed_if_empty(session, clock=clock)
     base = f"http://{host}:{port}"
     click.echo("")
     click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")

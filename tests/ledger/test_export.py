@@ -330,24 +330,9 @@ def test_an_empty_bank_exports_a_journal_of_zero_balances(session, make, tmp_pat
 # --- CSV --------------------------------------------------------------------------------------
 
 def _run_cli(monkeypatch, database_url, *args):
-    """Invoke the command line on the test's database, closing the sessions it leaves open."""
-    # The command never closes its session, and an idle transaction on PostgreSQL would block
-    # the next test's TRUNCATE until the garbage collector happened to free it.
+    """Invoke the command line on the test's database."""
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
-    opened = []
-
-    def tracked(app):
-        opened.append((app, real(app)))
-        return opened[-1][1]
-
-    real = cli._session
-    monkeypatch.setattr(cli, "_session", tracked)
-    try:
-        return CliRunner().invoke(cli.main, list(args))
-    finally:
-        for app, session in opened:
-            session.close()
-            app.extensions["zongzhi.engine"].dispose()
+    return CliRunner().invoke(cli.main, list(args))
 
 
 def _read_csv(path):
