@@ -19,13 +19,24 @@ def config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Create or migrate the schema at `url`; running it again changes nothing."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Create or migrate the schema at `url`; running it again changes nothing.
+
+    Each package's tables grow on a branch of their own from the first schema, so the target
+    is every head.
+    """
     command.upgrade(config(url), revision)
 
 
-def current(url: str) -> str | None:
-    """Return the revision the database at `url` is at."""
+def heads() -> tuple[str, ...]:
+    """Return the newest revision of every branch, as the scripts define them."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(config("sqlite://")).get_heads()))
+
+
+def current(url: str) -> tuple[str, ...]:
+    """Return the revisions the database at `url` is at (one per branch)."""
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
@@ -33,6 +44,6 @@ def current(url: str) -> str | None:
 
     engine = create_engine(normalize_url(url))
     with engine.connect() as conn:
-        rev = MigrationContext.configure(conn).get_current_revision()
+        revs = MigrationContext.configure(conn).get_current_heads()
     engine.dispose()
-    return rev
+    return tuple(sorted(revs))

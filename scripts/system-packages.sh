@@ -2,10 +2,13 @@
 # Install the Debian packages Zongzhi needs outside Python, or say exactly what to install.
 #
 # Pango renders the printable notices (WeasyPrint); Noto CJK gives them Chinese glyphs;
-# poppler-utils (pdftotext, pdffonts, pdftoppm) lets the tests read the PDFs back.
+# Hanazono and BabelStone Han cover the rare characters (CJK Extension B and beyond) Noto lacks;
+# poppler-utils (pdftotext, pdffonts, pdftoppm) and zbar-tools (zbarimg) let the tests read the
+# PDFs and QR codes back; Chromium is the headless browser the page tests drive.
 set -euo pipefail
 
-packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk fonts-hanazono fonts-babelstone-han
+          poppler-utils zbar-tools chromium)
 
 missing=()
 for p in "${packages[@]}"; do

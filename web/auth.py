@@ -4,10 +4,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import g, request
+from flask import Flask, g, has_request_context, request
+from flask_login import LoginManager
+from flask_login import current_user as session_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ledger.clock import Clock
 from ledger.db import get_session, transaction
@@ -67,10 +69,19 @@ def create_token(session: Session, user_name: str, *, clock: Clock) -> str:
 
 
 def current_user() -> User:
-    """Return the user whose bearer token came with this request, or raise Unauthorized."""
+    """Return who is asking: the bearer token's user, else the signed-in user of the screens.
+
+    Raise Unauthorized when neither: the API answers 401, a page sends them to sign in.
+    """
     if "user" in g:
         return g.user
     header = request.headers.get("Authorization", "")
+    if not header:
+        signed_in = session_user._get_current_object() if has_request_context() else None
+        if signed_in is None or not signed_in.is_authenticated:
+            raise Unauthorized()
+        g.user = signed_in
+        return signed_in
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
@@ -99,3 +110,22 @@ def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
     if user.role not in roles:
         raise Forbidden()
     return bank, user
+
+
+def check_password(session: Session, name: str, password: str) -> User | None:
+    """Return the active user with this name and password, or None."""
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+def init_app(app: Flask) -> None:
+    """Signed-in sessions for the screens (Flask-Login); the API uses bearer tokens instead."""
+    manager = LoginManager(app)
+    manager.login_view = "web.login"
+
+    @manager.user_loader
+    def _load(user_id: str):
+        user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None

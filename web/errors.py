@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from ledger.errors import ZongzhiError
+from ledger.errors import Unauthorized, ZongzhiError
 
 from .i18n import language, translate_fields
 
@@ -35,18 +35,34 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ZongzhiError)
     def _domain(err: ZongzhiError):
         lang = language()
-        return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), err.status
+        fields = translate_fields(err.fields, lang)
+        if wants_json():
+            return jsonify(error_body(err.code, err.text(lang), fields)), err.status
+        if isinstance(err, Unauthorized):
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return render_template("error.html", status=err.status, message=err.text(lang),
+                               fields=fields), err.status
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        if not request.path.startswith("/api/"):
-            return err
         code, zh, en = _HTTP.get(err.code, ("error", err.name, err.name))
-        return jsonify(error_body(code, en if language() == "en" else zh)), err.code
+        message = en if language() == "en" else zh
+        if not wants_json():
+            if err.code == 400 and getattr(err, "description", ""):
+                message = err.description  # Flask-WTF's CSRF refusal says what went wrong
+            return render_template("error.html", status=err.code, message=message), err.code
+        return jsonify(error_body(code, message)), err.code
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        body = error_body("internal_error", "服务器内部错误，请稍后再试" if language() != "en"
-                          else "internal error, please try again later")
-        return jsonify(body), 500
+        message = ("服务器内部错误，请稍后再试" if language() != "en"
+                   else "internal error, please try again later")
+        if not wants_json():
+            return render_template("error.html", status=500, message=message), 500
+        return jsonify(error_body("internal_error", message)), 500
+
+
+def wants_json() -> bool:
+    """Say whether this request is the API's (JSON errors) rather than a screen's (HTML pages)."""
+    return request.path.startswith("/api/")

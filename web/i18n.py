@@ -1,19 +1,65 @@
-"""The reader's language, and field messages translated for it."""
+"""The reader's language: Chinese by default, English on request; Flask-Babel for the screens."""
 from __future__ import annotations
 
-from flask import has_request_context, request
+from pathlib import Path
 
+from flask import Flask, has_request_context, request
+from flask_babel import Babel
+
+from ledger import formatting
 from rules.messages import to_chinese
 
 LANGUAGES = ("zh", "en")
+#: The cookie a page's language switch sets.
+COOKIE = "lang"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def language() -> str:
-    """Return the request's language: Chinese unless the client prefers English."""
+    """Return the request's language: ?lang=, then the page's switch, then (API) Accept-Language.
+
+    Screens and paper are Chinese unless someone switches; a browser's English preference
+    alone does not change a village office's screens.
+    """
     if not has_request_context():
         return "zh"
-    asked = request.args.get("lang") or request.accept_languages.best_match(LANGUAGES, default="zh")
+    asked = request.args.get("lang") or request.cookies.get(COOKIE)
+    if not asked and request.path.startswith("/api/"):
+        asked = request.accept_languages.best_match(LANGUAGES, default="zh")
     return "en" if asked == "en" else "zh"
+
+
+def babel_locale() -> str:
+    return "en" if language() == "en" else "zh_Hans_CN"
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Babel over every package's translations, and the formatting filters."""
+    directories = sorted(str(p) for p in ROOT.glob("*/translations") if p.is_dir())
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(directories) or "translations")
+    Babel(app, locale_selector=babel_locale)
+
+    @app.after_request
+    def _remember_switch(response):
+        asked = request.args.get("lang")
+        if asked in LANGUAGES and not request.path.startswith("/api/"):
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax",
+                                httponly=True)
+        return response
+
+    @app.context_processor
+    def _language():
+        return {"lang": language()}
+
+    app.jinja_env.filters.update(
+        yuan=lambda fen: formatting.yuan(fen, language()),
+        day=lambda d: formatting.day(d, language()),
+        points=formatting.points,
+        signed_points=formatting.signed_points,
+        mask_phone=formatting.mask_phone,
+        mask_name=formatting.mask_name,
+    )
 
 
 def translate_fields(fields, lang: str):

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
+from flask_login import UserMixin
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "clerk", "reviewer", "supervisor", "desk")
 
 
-class User(SQLModel, table=True):
+class User(UserMixin, SQLModel, table=True):
     __tablename__ = "users"
 
     id: Optional[int] = Field(default=None, primary_key=True)

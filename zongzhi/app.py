@@ -3,15 +3,21 @@ from __future__ import annotations
 
 import os
 import secrets
+from importlib import import_module
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from ledger import db
 from ledger.clock import Clock
 
 from . import config as settings
+
+#: The packages with screens or endpoints: each has views.py with one blueprint `bp` (and may
+#: have `init_app(app)` there for what else it sets up), registered in floor order.
+PACKAGES = ("web", "ledger")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -30,11 +36,21 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from web import errors
+    from web import auth, errors, i18n
     errors.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    csrf = CSRFProtect(app)
 
-    from ledger.views import bp as ledger_bp
-    app.register_blueprint(ledger_bp)
+    for name in PACKAGES:
+        views = import_module(f"{name}.views")
+        app.register_blueprint(views.bp)
+        if hasattr(views, "init_app"):
+            views.init_app(app)
+    # The API authenticates by bearer token, not by cookie, so it has no forms to protect.
+    for blueprint in app.blueprints.values():
+        if (blueprint.url_prefix or "").startswith("/api/"):
+            csrf.exempt(blueprint)
 
     from . import home, openapi
     app.register_blueprint(home.bp)

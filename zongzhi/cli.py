@@ -61,7 +61,7 @@ def db_upgrade():
     url = app.config["DATABASE_URL"]
     app.extensions["zongzhi.engine"].dispose()
     migrations.upgrade(url)
-    click.echo(f"schema at revision {migrations.current(url)}")
+    click.echo(f"schema at revision {', '.join(migrations.current(url))}")
 
 
 @main.group()

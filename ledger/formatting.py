@@ -1,0 +1,70 @@
+"""How numbers, money, dates and personal details read on screen and paper, in Chinese or English.
+
+Plain functions, so reports, screens and tests format alike. Money is integer fen throughout
+the ledger; only here does it become yuan, and never through a float.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def yuan(fen: int | None, lang: str = "zh") -> str:
+    """Return fen as money: 1250 -> ¥12.50, -5 -> -¥0.05, 1234567 -> ¥12,345.67."""
+    if fen is None:
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def points(value: int | None) -> str:
+    """Return points with thousands separators and an explicit sign only when negative."""
+    return "—" if value is None else f"{int(value):,}"
+
+
+def signed_points(value: int) -> str:
+    """Return a movement of points: +6, -5."""
+    return f"{int(value):+,}"
+
+
+def day(value: date | datetime | None, lang: str = "zh") -> str:
+    """Return a date as a reader expects: 2026年10月5日, or 5 Oct 2026."""
+    if value is None:
+        return "—"
+    if lang == "en":
+        return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def month(year: int, month_no: int, lang: str = "zh") -> str:
+    """Return a month: 2026年10月, or Oct 2026."""
+    if lang == "en":
+        return f"{_MONTHS_EN[month_no - 1]} {year}"
+    return f"{year}年{month_no}月"
+
+
+def quarter(year: int, quarter_no: int, lang: str = "zh") -> str:
+    """Return a quarter: 2026年第四季度, or Q4 2026."""
+    if lang == "en":
+        return f"Q{quarter_no} {year}"
+    return f"{year}年第{'一二三四'[quarter_no - 1]}季度"
+
+
+def mask_phone(phone: str | None) -> str:
+    """Return a phone number with its middle hidden: 13812345678 -> 138****5678."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: str) -> str:
+    """Return a name for a public wall: the surname and a star per other character (王*, 欧阳**)."""
+    chars = list(name or "")
+    if len(chars) <= 1:
+        return name or ""
+    return chars[0] + "*" * (len(chars) - 1)
