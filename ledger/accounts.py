@@ -12,7 +12,9 @@ SYSTEM_ACCOUNTS = (
     (PTS, "penalties", "扣分"),
     (PTS, "redeemed", "积分兑换"),
     (PTS, "expired", "积分清零"),
-    (CNY, "fund", "综治基金"),
+    (CNY, "fund", "综治基金（不限用途）"),
+    (CNY, "fund:goods", "综治基金（限购兑换物资）"),
+    (CNY, "fund:projects", "综治基金（限微项目）"),
     (CNY, "source:town", "镇投入"),
     (CNY, "source:village", "村投入"),
     (CNY, "source:sponsor", "社会赞助"),
@@ -30,9 +32,15 @@ def open_system_accounts(session: Session, bank_id: int) -> None:
 
 
 def system_account(session: Session, bank_id: int, ledger: str, code: str) -> Account:
-    """Return one of the bank's system accounts."""
-    return session.execute(select(Account).where(
-        Account.bank_id == bank_id, Account.ledger == ledger, Account.code == code)).scalar_one()
+    """Return one of the bank's system accounts, opening it if the bank predates it."""
+    account = session.execute(select(Account).where(
+        Account.bank_id == bank_id, Account.ledger == ledger, Account.code == code)).scalar_one_or_none()
+    if account is None:
+        name = next(n for lg, c, n in SYSTEM_ACCOUNTS if (lg, c) == (ledger, code))
+        account = Account(bank_id=bank_id, ledger=ledger, code=code, name=name, kind="system")
+        session.add(account)
+        session.flush()
+    return account
 
 
 def household_account(session: Session, household: Household) -> Account:

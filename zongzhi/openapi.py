@@ -1,6 +1,8 @@
 """The OpenAPI document, generated from the views' docstrings and the marshmallow schemas."""
 from __future__ import annotations
 
+from importlib import import_module
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
@@ -11,19 +13,26 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
 def build(app: Flask) -> dict:
     """Describe every endpoint under /api/v1."""
-    from ledger import schemas
+    from marshmallow import Schema
 
     spec = APISpec(title="综治银行 Zongzhi Bank API", version="1.0.0", openapi_version="3.0.3",
                    plugins=[FlaskPlugin(), MarshmallowPlugin()],
                    info={"description": "Points bank for villages: deeds, balances, verification."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.options["security"] = [{"bearer": []}]
-    for name in ("ErrorOut", "HouseholdIn", "HouseholdOut", "ResidentIn", "ResidentOut", "DeedIn",
-                 "DeedOut", "PendingOut", "PendingListOut", "ReasonIn", "TransferOut", "AccountOut",
-                 "VerifyOut", "RulesOut", "ResidentPage", "TransferPage", "PendingPage"):
-        # A schema nested in one registered earlier is already there under its own name.
-        if name not in spec.components.schemas:
-            spec.components.schema(name, schema=getattr(schemas, name))
+    # Every schema a package defines in its schemas.py is a component, under its class name,
+    # so a view's docstring can name it.
+    from .app import PACKAGES
+
+    for package in PACKAGES:
+        try:
+            module = import_module(f"{package}.schemas")
+        except ModuleNotFoundError:
+            continue
+        for name, value in vars(module).items():
+            if (isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__
+                    and name not in spec.components.schemas):
+                spec.components.schema(name, schema=value)
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if rule.rule.startswith("/api/v1/") and rule.endpoint != "openapi.document":

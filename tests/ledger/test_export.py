@@ -183,7 +183,7 @@ def test_beancount_accounts_are_named_from_their_codes_and_opened_by_the_first_t
     assert opened[PTS, f"resident:{village.li.id}"] == f"Liabilities:Points:Resident:R{village.li.id}"
     assert (opened[PTS, f"household:{village.zhangs.id}"]
             == f"Liabilities:Points:Household:H{village.zhangs.id}")
-    assert opened[CNY, "fund"] == "Assets:Fund"
+    assert opened[CNY, "fund"] == "Assets:Fund:Unrestricted"
     assert opened[CNY, "source:town"] == "Income:Fund:Town"
     assert opened[CNY, "source:donor"] == "Income:Fund:Donor"
     assert opened[CNY, "spent:goods"] == "Expenses:Fund:Goods"
@@ -192,7 +192,7 @@ def test_beancount_accounts_are_named_from_their_codes_and_opened_by_the_first_t
     # The bank was created on 15 October; the town's grant is dated 30 September.
     assert {e.date for e in opens} == {date(2026, 9, 30)}
     names = {e.account: e.meta["name"] for e in opens}
-    assert names["Assets:Fund"] == "综治基金"
+    assert names["Assets:Fund:Unrestricted"] == "综治基金（不限用途）"
     assert names[f"Liabilities:Points:Resident:R{village.zhang.id}"] == "张三"
     assert names[f"Liabilities:Points:Household:H{village.zhangs.id}"] == "张家"
 
@@ -234,10 +234,10 @@ def test_money_is_written_in_exact_yuan(session, village, tmp_path):
     path = tmp_path / "hp.beancount"
     _export_beancount(session, village.bank, path)
     journal = path.read_text("utf-8")
-    assert "  Assets:Fund -12.05 CNY\n" in journal
+    assert "  Assets:Fund:Unrestricted -12.05 CNY\n" in journal
     assert "  Expenses:Fund:Goods 12.05 CNY\n" in journal
     assert "  Income:Fund:Town -1250.00 CNY\n" in journal
-    assert " balance Assets:Fund 1237.95 ~ 0.00 CNY\n" in journal
+    assert " balance Assets:Fund:Unrestricted 1237.95 ~ 0.00 CNY\n" in journal
 
 
 def test_a_memo_with_quotes_backslashes_newlines_and_rare_characters_survives(session, make,
@@ -265,7 +265,7 @@ def test_a_memo_with_quotes_backslashes_newlines_and_rare_characters_survives(se
 @pytest.mark.parametrize("ledger, code, account, problem", [
     (PTS, "resident:{wang}", "Liabilities:Points:Resident:R{wang}", "(1 too little)"),
     # One fen: more than beancount's inferred tolerance would forgive on a two-decimal amount.
-    (CNY, "fund", "Assets:Fund", "(0.01 too little)"),
+    (CNY, "fund", "Assets:Fund:Unrestricted", "(0.01 too little)"),
 ])
 def test_a_tampered_balance_makes_bean_check_fail(app, session, village, tmp_path, ledger, code,
                                                   account, problem):
@@ -323,7 +323,7 @@ def test_an_empty_bank_exports_a_journal_of_zero_balances(session, make, tmp_pat
     assert (checked.returncode, checked.stderr) == (0, ""), checked.stdout + checked.stderr
     entries, _ = _load(path)
     balances = [e for e in entries if isinstance(e, Balance)]
-    assert len(balances) == len(_stored_balances(session, bank)) == 11
+    assert len(balances) == len(_stored_balances(session, bank)) == len(accounts.SYSTEM_ACCOUNTS)
     assert {(e.date, e.amount.number) for e in balances} == {(date(2026, 10, 16), 0)}
 
 

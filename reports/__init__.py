@@ -1,0 +1,1 @@
+"""Printed and public reports: the monthly notice, commendations, disclosures, receipts, cards."""
