@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 import rules as rulefiles
 
-from . import accounts, idempotency
+from . import accounts, audit, idempotency
 from .clock import Clock
 from .db import transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
@@ -55,7 +55,9 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
         session.add(bank)
         session.flush()
         accounts.open_system_accounts(session, bank.id)
-        _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
+        version = _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="bank_create", subject=f"bank:{bank.id}",
+                     detail={"code": code, "rules_version": version.version}, clock=clock)
     return bank
 
 
@@ -68,7 +70,11 @@ def load_rules(session: Session, bank: Bank, text: str, *, source_name: str, by:
         current = _current_version(session, bank.id)
         if current is not None and current.content_hash == book.content_hash:
             return current
-        return _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
+        version = _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="rules_load",
+                     subject=f"rules:{version.version}",
+                     detail={"hash": version.content_hash, "source": source_name}, clock=clock)
+        return version
 
 
 def rulebook(session: Session, bank_id: int) -> tuple[RuleVersion, rulefiles.RuleBook]:
@@ -215,6 +221,12 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
                                             idempotency=idem), [])
         idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
                              clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by,
+                     action="deed_pending" if outcome.pending else (
+                         "penalty" if points < 0 else "deed"),
+                     subject=f"rule:{rule.code}",
+                     detail={"residents": resident_ids, "quantity": quantity, "points": points,
+                             "occurred_on": occurred_on, **_outcome_ids(outcome)}, clock=clock)
     return outcome
 
 
@@ -264,6 +276,10 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             outcome = DeedOutcome(201, [transfer], [])
         idempotency.remember(session, bank.id, idem, outcome.status, {
             "transfers": [t.id for t in outcome.transfers], "pending": [deed.id]}, clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="approve" if approve else "reject",
+                     subject=f"pending:{deed.id}",
+                     detail={"reason": reason, "transfers": [t.id for t in outcome.transfers]},
+                     clock=clock)
     return outcome
 
 
@@ -394,6 +410,9 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
         [reversal] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
         idempotency.remember(session, bank.id, idem, 201, {"transfers": [reversal.id], "pending": []},
                              clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="reversal",
+                     subject=f"transfer:{original.id}", detail={"reason": reason, "reversal": reversal.id},
+                     clock=clock)
     return reversal
 
 

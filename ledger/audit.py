@@ -1,0 +1,36 @@
+"""The audit log: who did what, when, in which bank; written in the same transaction as the act."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Column, Index, Text
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+from .clock import Clock
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_bank_at", "bank_id", "at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    #: None for what concerns no single bank (a county admin signing in, say).
+    bank_id: Optional[int] = Field(default=None, foreign_key="banks.id")
+    at: datetime
+    actor: str = Field(max_length=80)
+    #: What happened, as a stable code: login, deed, reversal, approve, reject, rules_load, import ...
+    action: str = Field(max_length=40)
+    #: What it happened to, e.g. "transfer:17", "resident:5", "pending:3".
+    subject: Optional[str] = Field(default=None, max_length=80)
+    detail: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+def record(session: Session, *, bank_id: int | None, actor: str, action: str,
+           subject: str | None = None, detail: dict | None = None, clock: Clock) -> None:
+    """Add an entry to the audit log; the caller's transaction commits it with the act itself."""
+    session.add(AuditEntry(bank_id=bank_id, at=clock.now(), actor=actor, action=action,
+                           subject=subject,
+                           detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None))
