@@ -51,11 +51,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# This file is named like the package it measures: put the project root first and drop bench/
+# (which Python puts on the path when the script is run), so `import ledger` is the package.
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not in (ROOT, BENCH_DIR)]
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import migrations  # noqa: E402
@@ -628,7 +630,7 @@ def _bench(name, url, engine, sf, size: Size, rng: random.Random, workdir: Path)
 
 def _count_transfers(sf) -> int:
     with sf() as session:
-        return session.execute(select(text("count(*)")).select_from(TRANSFERS)).scalar()
+        return session.execute(select(func.count()).select_from(TRANSFERS)).scalar()
 
 
 # --- backends ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 import shutil
 import textwrap
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +20,7 @@ from ledger.db import normalize_url
 from zongzhi.tables import metadata
 
 POSTGRES_URL = os.environ.get("ZONGZHI_TEST_POSTGRES_URL")
+CHROMIUM = "/usr/bin/chromium"
 
 #: Wednesday 15 October 2026, 10:00 in the village.
 NOW = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
@@ -187,3 +189,41 @@ class Factory:
                                   resident_ids=[r.id for r in residents], quantity=quantity,
                                   occurred_on=occurred_on or self.clock.today(), memo=memo,
                                   by="test", clock=self.clock, idem=idem)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on a free local port, for the browser; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's), driven by Playwright; one per test worker."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def artifacts():
+    """The folder where browser tests leave screenshots for a person to look at (not committed)."""
+    folder = Path(__file__).resolve().parent / "artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder
