@@ -2,22 +2,17 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from marshmallow import ValidationError as SchemaError
+
+from rules.schemas import StrictInteger
 
 MEMO_MAX = 500
 
 
-class PositiveInt(fields.Integer):
+class PositiveInt(StrictInteger):
     """A whole number above zero, as a JSON number: not a string, not 1.5, not true."""
 
     def __init__(self, **kw):
-        super().__init__(strict=True, validate=validate.Range(min=1, error="Must be a positive integer."),
-                         **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        if isinstance(value, bool):
-            raise SchemaError("Not a valid integer.")
-        return super()._deserialize(value, attr, data, **kw)
+        super().__init__(validate=validate.Range(min=1, error="Must be a positive integer."), **kw)
 
 
 def _text(max_len: int, **kw):
