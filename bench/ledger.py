@@ -16,11 +16,19 @@ What it measures, each against a baseline:
    8-resident team deed, versus the same calls made to the service function directly.
 3. balance read latency (``services.account_summary``, what the API serves) p50/p99 when the
    big bank holds ~10,000 transfers (the baseline) and again when the database holds all of
-   them. Target: p99 < 5 ms, and no growth with history.
+   them. The database is copied at 10,000 and the final reads alternate between the copy and
+   the full database, so a busy machine slows both sides alike. Target: p99 < 5 ms, and no
+   growth with history.
 4. ``verify_bank`` on the big bank in transfers/s versus a plain streaming SELECT of the same
    rows without hashing. Target: 100,000 transfers/s.
 5. ``write_csv`` and ``write_beancount`` of the big bank versus a streaming SELECT of the rows
    they export.
+
+Two "where the time goes" rows count the statements a post_deed and an account_summary send
+and the time spent inside the driver, which tells database time from Python time. Each backend
+prints the machine's load average: on a shared machine the absolute figures drop, the ratios
+(each taken side by side with its baseline) much less. On 2 cores --small takes about a minute
+per backend and the default size about ten minutes on SQLite, most of it building.
 
 Run it from the project root:
 
@@ -44,6 +52,7 @@ import math
 import os
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -57,8 +66,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not in (ROOT, BENCH_DIR)]
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
@@ -162,6 +172,11 @@ _START = time.perf_counter()
 
 def say(message: str) -> None:
     print(f"[{time.perf_counter() - _START:7.1f}s] {message}", flush=True)
+
+
+def load() -> str:
+    """The machine's load average: figures taken on a busy machine are lower than they should be."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
 
 
 def rate(count: int, seconds: float) -> float:
@@ -298,7 +313,11 @@ TRANSFERS = Transfer.__table__
 
 
 class RawInserter:
-    """The baseline: the same transfer row inserted with one plain INSERT per committed transaction."""
+    """The baseline: the same transfer row inserted with one plain INSERT per committed transaction.
+
+    It writes to a bank of its own ("raw-baseline") whose chain and balances it does not keep:
+    that bank is the one bank of the county that would not verify.
+    """
 
     def __init__(self, engine, bank: BankInfo):
         self.conn = engine.connect()
@@ -397,10 +416,12 @@ def interleaved(a, b, count: int, rounds: int = 5) -> tuple[float, float]:
 def measure_posting(engine, sf, bank: BankInfo, raw_bank: BankInfo, size: Size) -> dict:
     raw, service = RawInserter(engine, raw_bank), ServicePoster(sf, bank)
     try:
-        raw(50), service.deeds(50)  # warm-up
+        raw(50)  # warm-up
+        service.deeds(50)
         t_service, t_raw = interleaved(service.deeds, raw, size.posts)
     finally:
-        raw.close(), service.close()
+        raw.close()
+        service.close()
     return {"service": rate(size.posts, t_service), "raw": rate(size.posts, t_raw)}
 
 
@@ -408,34 +429,122 @@ def measure_http(url: str, sf, bank: BankInfo, size: Size) -> dict:
     http, service = HttpPoster(url, bank), ServicePoster(sf, bank)
     singles, teams = size.posts // 2, size.posts // 8
     try:
-        http.deeds(20), service.deeds(20)  # warm-up
+        http.deeds(20)  # warm-up
+        service.deeds(20)
         t_http1, t_svc1 = interleaved(http.deeds, service.deeds, singles)
         t_http8, t_svc8 = interleaved(lambda n: http.deeds(n, team=8),
                                       lambda n: service.deeds(n, team=8), teams)
     finally:
-        http.close(), service.close()
+        http.close()
+        service.close()
     return {"http1": rate(singles, t_http1), "svc1": rate(singles, t_svc1),
             "http8": rate(teams, t_http8), "svc8": rate(teams, t_svc8)}
 
 
 # --- figure 3: balance reads -------------------------------------------------------------------
 
-def measure_reads(sf, bank: BankInfo, count: int, rng: random.Random) -> tuple[float, float]:
-    """Return p50 and p99 (ms) of account_summary, one fresh session per read as in a request."""
+def detached_bank(sf, bank: BankInfo) -> Bank:
     with sf() as session:
         bank_row = session.get(Bank, bank.id)
         session.expunge(bank_row)
+    return bank_row
+
+
+def read_summary(sf, bank_row: Bank, resident: int) -> float:
+    """One balance read as the API serves it: a fresh session, account_summary, close; seconds."""
+    t0 = time.perf_counter()
+    session = sf()
+    summary = services.account_summary(session, bank_row, resident, clock=CLOCK)
+    session.close()
+    seconds = time.perf_counter() - t0
+    assert summary["resident"] == resident
+    return seconds
+
+
+def measure_reads(sf, bank: BankInfo, count: int, rng: random.Random) -> tuple[float, float]:
+    """Return p50 and p99 (ms) of account_summary over `count` reads of random residents."""
+    bank_row = detached_bank(sf, bank)
     sample = [rng.choice(bank.residents) for _ in range(count)]
-    latencies = []
-    for i, resident in enumerate([*sample[:50], *sample]):
-        t0 = time.perf_counter()
-        session = sf()
-        summary = services.account_summary(session, bank_row, resident, clock=CLOCK)
-        session.close()
-        if i >= 50:  # the first 50 warm up
-            latencies.append((time.perf_counter() - t0) * 1000)
-        assert summary["resident"] == resident
+    for resident in sample[:50]:  # warm-up
+        read_summary(sf, bank_row, resident)
+    latencies = [read_summary(sf, bank_row, resident) * 1000 for resident in sample]
     return percentile(latencies, 50), percentile(latencies, 99)
+
+
+def measure_reads_side_by_side(early_sf, late_sf, bank: BankInfo, count: int,
+                               rng: random.Random) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50 and p99 (ms) on the early copy and on the full database, reads alternating between them.
+
+    Alternating read by read, both sides see the same machine: a busy neighbour slows both.
+    """
+    early_bank, late_bank = detached_bank(early_sf, bank), detached_bank(late_sf, bank)
+    sample = [rng.choice(bank.residents) for _ in range(count)]
+    for resident in sample[:50]:  # warm-up
+        read_summary(early_sf, early_bank, resident)
+        read_summary(late_sf, late_bank, resident)
+    early, late = [], []
+    for resident in sample:
+        early.append(read_summary(early_sf, early_bank, resident) * 1000)
+        late.append(read_summary(late_sf, late_bank, resident) * 1000)
+    return (percentile(early, 50), percentile(early, 99)), (percentile(late, 50), percentile(late, 99))
+
+
+# --- where the time goes -----------------------------------------------------------------------
+
+class Anatomy:
+    """Count the statements a block sends and the time the driver spends on them (COMMIT aside)."""
+
+    def __init__(self, engine):
+        self.engine, self.statements, self.seconds, self.by_sql = engine, 0, 0.0, {}
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, *args):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, *args):
+        seconds = time.perf_counter() - conn.info.pop("bench_t0")
+        self.statements += 1
+        self.seconds += seconds
+        key = " ".join(statement.split())[:60]
+        self.by_sql[key] = self.by_sql.get(key, 0.0) + seconds
+
+    def per(self, ops: int) -> str:
+        return (f"{self.statements / ops:.1f} statements, {self.seconds / ops * 1000:.2f} ms in the "
+                f"driver of {self.wall / ops * 1000:.2f} ms")
+
+    def slowest(self, ops: int) -> str:
+        sql, seconds = max(self.by_sql.items(), key=lambda kv: kv[1])
+        return f"{seconds / ops * 1000:.2f} ms per op in: {sql}"
+
+
+def measure_anatomy(engine, sf, village: BankInfo, raw_bank: BankInfo, big: BankInfo,
+                    ops: int = 100) -> dict[str, Anatomy]:
+    """Run a few deeds, raw inserts and balance reads again, counting what they send."""
+    service, raw = ServicePoster(sf, village), RawInserter(engine, raw_bank)
+    raw.seq = 10**9  # clear of the seqs the timed run used
+    bank_row = detached_bank(sf, big)
+    try:
+        with Anatomy(engine) as deed:
+            service.deeds(ops)
+        with Anatomy(engine) as insert_:
+            raw(ops)
+        with Anatomy(engine) as read:
+            for resident in big.residents[:ops]:
+                read_summary(sf, bank_row, resident)
+    finally:
+        service.close()
+        raw.close()
+    return {"deed": deed, "raw": insert_, "read": read}
 
 
 # --- figure 4 and 5: verify and export ---------------------------------------------------------
@@ -490,9 +599,13 @@ def run_export(sf, bank_id: int, writer, path: Path) -> tuple[int, float, int]:
     return count, seconds, size
 
 
-def best_of(fn, times: int = 2):
-    """Run fn `times` times; return the result with the least time (its last element)."""
-    return min((fn() for _ in range(times)), key=lambda r: r[-1])
+def best_of(*fns, times: int = 2) -> list:
+    """Run the functions in turn, `times` rounds; return each one's result with the least time.
+
+    Each result is a tuple whose last element is its time in seconds.
+    """
+    results = [[fn() for fn in fns] for _ in range(times)]
+    return [min(column, key=lambda r: r[-1]) for column in zip(*results)]
 
 
 # --- one backend -------------------------------------------------------------------------------
@@ -509,23 +622,21 @@ def describe_durability(engine) -> str:
         return f"PostgreSQL {version} {settings}"
 
 
-def bench_backend(name: str, url: str, size: Size, workdir: Path) -> list[Row]:
-    """Build the county at `url` (an empty database), measure, and return the table rows."""
-    rng = random.Random(2026)
-    say(f"{name}: migrating {make_url(url).render_as_string(hide_password=True)}")
-    migrations.upgrade(url)
-    engine = make_engine(url)
-    sf = session_factory(engine)
-    rows: list[Row] = []
+def bench_backend(backend, size: Size) -> list[Row]:
+    """Build the county in the backend's empty database, measure, and return the table rows."""
+    say(f"{backend.name}: migrating {make_url(backend.url).render_as_string(hide_password=True)}")
+    migrations.upgrade(backend.url)
+    engine = make_engine(backend.url)
     try:
-        say(f"{name}: {describe_durability(engine)}")
-        rows = _bench(name, url, engine, sf, size, rng, workdir)
+        say(f"{backend.name}: {describe_durability(engine)}; {load()}")
+        return _bench(backend, engine, size, random.Random(2026))
     finally:
         engine.dispose()
-    return rows
 
 
-def _bench(name, url, engine, sf, size: Size, rng: random.Random, workdir: Path) -> list[Row]:
+def _bench(backend, engine, size: Size, rng: random.Random) -> list[Row]:
+    name, url, workdir = backend.name, backend.url, backend.workdir
+    sf = session_factory(engine)
     build_t0 = time.perf_counter()
     banks = open_banks(sf, size.banks)
     big, raw_bank, village = banks[0], banks[-1], banks[1]
@@ -541,8 +652,10 @@ def _bench(name, url, engine, sf, size: Size, rng: random.Random, workdir: Path)
     analyze(engine)
     say(f"{name}: big bank v000 ({len(big.residents):,} residents) at {len(early_days):,} transfers "
         f"in {time.perf_counter() - t0:.1f}s")
-    early_p50, early_p99 = measure_reads(sf, big, size.reads, random.Random(7))
-    say(f"{name}: account_summary at {len(early_days):,} transfers: p50 {early_p50:.2f} ms, p99 {early_p99:.2f} ms")
+    p50, p99 = measure_reads(sf, big, size.reads, random.Random(7))
+    say(f"{name}: account_summary at {len(early_days):,} transfers: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(as measured now; the table compares a copy of this state side by side with the full one)")
+    early_url = backend.snapshot(engine)
 
     t0 = time.perf_counter()
     post_history(sf, big, old_days, rng)
@@ -559,30 +672,40 @@ def _bench(name, url, engine, sf, size: Size, rng: random.Random, workdir: Path)
         f"({rate(size.transfers - len(early_days), time.perf_counter() - t0):,.0f} transfers/s after the snapshot)")
 
     # Figure 4: verify, and the plain scan of the same rows; each twice, the best of each counts.
-    scan_rows, scan_s = best_of(lambda: verify_scan(sf, big.id))
-    report, verify_s = best_of(lambda: run_verify(sf, big.id))
+    (scan_rows, scan_s), (report, verify_s) = best_of(lambda: verify_scan(sf, big.id),
+                                                      lambda: run_verify(sf, big.id))
     say(f"{name}: verify v000: {'OK' if report.ok else 'FAILED ' + str(report.problems[:3])}, "
         f"{report.transfers:,} transfers in {verify_s:.2f}s; plain scan {scan_rows:,} rows in {scan_s:.2f}s")
     other_report, _ = run_verify(sf, banks[-2].id)
     say(f"{name}: verify {banks[-2].code}: {'OK' if other_report.ok else 'FAILED'}, {other_report.transfers:,} transfers")
 
     # Figure 5: export, against the scan of the rows it exports.
-    ex_rows, ex_s = best_of(lambda: export_scan(sf, big.id))
+    [(ex_rows, ex_s)] = best_of(lambda: export_scan(sf, big.id))
     csv_n, csv_s, csv_bytes = run_export(sf, big.id, write_csv, workdir / "export.csv")
     bean_n, bean_s, bean_bytes = run_export(sf, big.id, write_beancount, workdir / "export.beancount")
     say(f"{name}: write_csv {csv_n:,} rows in {csv_s:.2f}s ({csv_bytes / 1e6:.0f} MB); "
         f"write_beancount {bean_n:,} in {bean_s:.2f}s ({bean_bytes / 1e6:.0f} MB); scan {ex_s:.2f}s")
 
-    # Figure 3 again, now that the database holds everything.
-    late_p50, late_p99 = measure_reads(sf, big, size.reads, random.Random(7))
-    say(f"{name}: account_summary at {total:,} transfers: p50 {late_p50:.2f} ms, p99 {late_p99:.2f} ms")
+    # Figure 3 again, now that the database holds everything, side by side with the early copy.
+    early_engine = make_engine(early_url)
+    try:
+        (early_p50, early_p99), (late_p50, late_p99) = measure_reads_side_by_side(
+            session_factory(early_engine), sf, big, size.reads, random.Random(7))
+    finally:
+        early_engine.dispose()
+    say(f"{name}: account_summary, reads alternating: at {len(early_days):,} transfers p50 {early_p50:.2f} ms "
+        f"p99 {early_p99:.2f} ms; at {total:,} p50 {late_p50:.2f} ms p99 {late_p99:.2f} ms")
 
     # Figures 1 and 2: posting.
     posting = measure_posting(engine, sf, village, raw_bank, size)
     say(f"{name}: post_deed {posting['service']:,.0f}/s, raw INSERT {posting['raw']:,.0f}/s")
+    anatomy = measure_anatomy(engine, sf, village, raw_bank, big)
+    say(f"{name}: per post_deed: {anatomy['deed'].per(100)}; per raw INSERT: {anatomy['raw'].per(100)}")
+    say(f"{name}: per account_summary: {anatomy['read'].per(100)}; slowest {anatomy['read'].slowest(100)}")
     http = measure_http(url, sf, village, size)
     say(f"{name}: HTTP single {http['http1']:,.0f} req/s (service {http['svc1']:,.0f}/s); "
         f"HTTP team of 8 {http['http8']:,.0f} req/s (service {http['svc8']:,.0f}/s)")
+    say(f"{name}: measurements done; {load()}")
     village_report, _ = run_verify(sf, village.id)
     say(f"{name}: verify {village.code} after service and HTTP posting: "
         f"{'OK' if village_report.ok else 'FAILED ' + str(village_report.problems[:3])}, "
@@ -602,17 +725,20 @@ def _bench(name, url, engine, sf, size: Size, rng: random.Random, workdir: Path)
         row("1 post_deed, 1 resident, own txn", fmt_rate(posting["service"], "transfers/s"),
             fmt_rate(posting["raw"], "raw INSERT/s"), f"{service_share:.0%}", ">= 40% of raw",
             verdict(service_share >= 0.40)),
+        row("1 where a post_deed's time goes", anatomy["deed"].per(100), anatomy["raw"].per(100),
+            "", "", "info"),
         row("2 HTTP deed, 1 resident", fmt_rate(http["http1"], "req/s = transfers/s"),
             fmt_rate(http["svc1"], "service/s"), f"{http['http1'] / http['svc1']:.0%}", "", "info"),
         row("2 HTTP deed, team of 8", f"{http['http8']:,.0f} req/s = {8 * http['http8']:,.0f} transfers/s",
             f"{http['svc8']:,.0f} service calls/s = {8 * http['svc8']:,.0f} transfers/s",
             f"{http['http8'] / http['svc8']:.0%}", "", "info"),
         row(f"3 account_summary p50 @ {total:,}", f"{late_p50:.2f} ms",
-            f"{early_p50:.2f} ms @ {len(early_days):,}", f"{late_p50 / early_p50:.2f}x",
+            f"{early_p50:.2f} ms @ {len(early_days):,} (copy)", f"{late_p50 / early_p50:.2f}x",
             "no growth (<= 1.5x)", verdict(late_p50 <= 1.5 * early_p50)),
         row(f"3 account_summary p99 @ {total:,}", f"{late_p99:.2f} ms",
-            f"{early_p99:.2f} ms @ {len(early_days):,}", f"{late_p99 / early_p99:.2f}x", "< 5 ms",
+            f"{early_p99:.2f} ms @ {len(early_days):,} (copy)", f"{late_p99 / early_p99:.2f}x", "< 5 ms",
             verdict(late_p99 < 5.0)),
+        row("3 where an account_summary's time goes", anatomy["read"].per(100), "", "", "", "info"),
         row(f"4 verify_bank v000 ({report.transfers:,})", fmt_rate(verify_rate, "transfers/s"),
             fmt_rate(scan_rate, "rows/s scan"), f"{verify_rate / scan_rate:.0%}", ">= 100,000/s",
             verdict(report.ok and verify_rate >= 100_000)),
@@ -635,30 +761,81 @@ def _count_transfers(sf) -> int:
 
 # --- backends ----------------------------------------------------------------------------------
 
-def run_sqlite(size: Size) -> list[Row]:
-    workdir = Path(tempfile.mkdtemp(prefix="zongzhi_bench_"))
-    try:
-        return bench_backend("sqlite", f"sqlite:///{workdir / 'bench.db'}", size, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+class SqliteBackend:
+    """A database file in a temporary directory, deleted with everything in it at the end."""
+
+    name = "sqlite"
+
+    def __init__(self):
+        self.workdir = Path(tempfile.mkdtemp(prefix="zongzhi_bench_"))
+        self.path = self.workdir / "bench.db"
+        self.url = f"sqlite:///{self.path}"
+
+    def snapshot(self, engine) -> str:
+        """Copy the database as it is now (SQLite's online backup); return the copy's URL."""
+        copy = self.workdir / "early.db"
+        source, target = sqlite3.connect(self.path), sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return f"sqlite:///{copy}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def run_postgres(admin_url: str, size: Size) -> list[Row]:
-    name = f"zongzhi_bench_{os.getpid()}"
-    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    workdir = Path(tempfile.mkdtemp(prefix="zongzhi_bench_"))
+class PostgresBackend:
+    """A database zongzhi_bench_<pid> created on the server of `admin_url`, dropped at the end."""
+
+    name = "postgresql"
+
+    def __init__(self, admin_url: str):
+        self.admin_url = normalize_url(admin_url)
+        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.workdir = Path(tempfile.mkdtemp(prefix="zongzhi_bench_"))
+        self.database = f"zongzhi_bench_{os.getpid()}"
+        self.created: list[str] = []
+        try:
+            self.url = self._create(self.database)
+        except Exception:
+            self.close()
+            raise
+
+    def _create(self, database: str, template: str | None = None) -> str:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            self.created.append(database)
+            conn.execute(text(f'CREATE DATABASE "{database}"' + (f' TEMPLATE "{template}"' if template else "")))
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def snapshot(self, engine) -> str:
+        """Copy the database as it is now (CREATE DATABASE ... TEMPLATE); return the copy's URL."""
+        engine.dispose()  # a template may have no open sessions
+        for attempt in range(20):
+            try:
+                return self._create(f"{self.database}_early", template=self.database)
+            except OperationalError:  # autovacuum was visiting: try again in a moment
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        with self.admin.connect() as conn:
+            for database in reversed(self.created):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        self.admin.dispose()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        say(f"postgresql: dropped {', '.join(self.created)}")
+
+
+def run(backend_factory, size: Size) -> list[Row]:
+    backend = backend_factory()
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(normalize_url(admin_url)).set(database=name).render_as_string(hide_password=False)
-        return bench_backend("postgresql", url, size, workdir)
+        return bench_backend(backend, size)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        shutil.rmtree(workdir, ignore_errors=True)
-        say(f"postgresql: dropped database {name}")
+        backend.close()
 
 
 def print_table(rows: list[Row]) -> None:
@@ -687,9 +864,9 @@ def main(argv: list[str] | None = None) -> int:
         or os.environ.get("ZONGZHI_TEST_POSTGRES_URL"))
     say(f"size: {size.banks} banks, {size.residents:,} residents, {size.transfers:,} transfers; "
         f"{size.posts} posts per side; {size.reads} reads per snapshot; python {sys.version.split()[0]}")
-    rows = run_sqlite(size)
+    rows = run(SqliteBackend, size)
     if postgres:
-        rows += run_postgres(postgres, size)
+        rows += run(lambda: PostgresBackend(postgres), size)
     else:
         say("postgresql: skipped (no --postgres-url, ZONGZHI_BENCH_POSTGRES_URL or ZONGZHI_TEST_POSTGRES_URL)")
     print_table(rows)

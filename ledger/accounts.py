@@ -19,8 +19,12 @@ SYSTEM_ACCOUNTS = (
     (CNY, "source:village", "村投入"),
     (CNY, "source:sponsor", "社会赞助"),
     (CNY, "source:donor", "村民捐献"),
+    (CNY, "stock:goods", "兑换物资库存"),
     (CNY, "spent:goods", "兑换物资"),
     (CNY, "spent:projects", "微项目"),
+    # In-kind gifts (微心愿) at their stated value: never cash, so never in the fund's balance.
+    (CNY, "inkind:received", "实物捐赠（待确认）"),
+    (CNY, "inkind:given", "实物捐赠（已送达）"),
 )
 
 
@@ -63,11 +67,16 @@ def points_account(session: Session, resident: Resident, account_unit: str) -> A
     return resident_account(session, resident)
 
 
-def _get_or_open(session: Session, bank_id: int, code: str, **fields) -> Account:
+def money_account(session: Session, bank_id: int, code: str, *, name: str, kind: str) -> Account:
+    """Return a CNY account opened as the bank needs it (a micro-project's "project:12"), opening it on first use."""
+    return _get_or_open(session, bank_id, code, ledger=CNY, name=name[:100], kind=kind)
+
+
+def _get_or_open(session: Session, bank_id: int, code: str, *, ledger: str = PTS, **fields) -> Account:
     account = session.execute(select(Account).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.code == code)).scalar_one_or_none()
+        Account.bank_id == bank_id, Account.ledger == ledger, Account.code == code)).scalar_one_or_none()
     if account is None:
-        account = Account(bank_id=bank_id, ledger=PTS, code=code, **fields)
+        account = Account(bank_id=bank_id, ledger=ledger, code=code, **fields)
         session.add(account)
         session.flush()
     return account

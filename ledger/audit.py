@@ -14,7 +14,9 @@ from .clock import Clock
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_bank_at", "bank_id", "at"),)
+    __table_args__ = (Index("ix_audit_bank_at", "bank_id", "at"),
+                      Index("ix_audit_action_actor_at", "action", "actor", "at"),
+                      Index("ix_audit_action_subject_at", "action", "subject", "at"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     #: None for what concerns no single bank (a county admin signing in, say).
@@ -34,3 +36,18 @@ def record(session: Session, *, bank_id: int | None, actor: str, action: str,
     session.add(AuditEntry(bank_id=bank_id, at=clock.now(), actor=actor, action=action,
                            subject=subject,
                            detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None))
+
+
+def entries(session: Session, bank_id: int, *, action: str | None = None, actor: str | None = None,
+            before: int | None = None, limit: int = 100) -> list[AuditEntry]:
+    """Return the bank's audit entries newest first, optionally one action or one actor's."""
+    from sqlalchemy import select
+
+    stmt = select(AuditEntry).where(AuditEntry.bank_id == bank_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if before is not None:
+        stmt = stmt.where(AuditEntry.id < before)
+    return list(session.execute(stmt.order_by(AuditEntry.id.desc()).limit(limit)).scalars())

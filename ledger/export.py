@@ -30,6 +30,7 @@ BEANCOUNT_ACCOUNTS = {
     (CNY, "source:village"): "Income:Fund:Village",
     (CNY, "source:sponsor"): "Income:Fund:Sponsor",
     (CNY, "source:donor"): "Income:Fund:Donor",
+    (CNY, "stock:goods"): "Assets:Fund:Stock",
     (CNY, "spent:goods"): "Expenses:Fund:Goods",
     (CNY, "spent:projects"): "Expenses:Fund:Projects",
 }

@@ -62,11 +62,32 @@ class Resident(SQLModel, table=True):
     household_id: int = Field(foreign_key="households.id", index=True)
     name: str = Field(max_length=50)
     phone: Optional[str] = Field(default=None, max_length=20)
-    #: Search keys: full pinyin without tones ("zhangsan") and initials ("zs").
+    #: Search keys: full pinyin without tones ("zhangsan") and initials ("zs"); several of each,
+    #: space-separated, when the name has several readings (曾: "zengsan cengsan").
     pinyin: str = Field(default="", max_length=300)
     initials: str = Field(default="", max_length=60)
+    #: Relation to the head of household (户主, 配偶, 子, ...), as the roster says.
+    relation: str = Field(default="", max_length=20)
+    #: The name's reading as a clerk recorded it, for characters pypinyin does not know.
+    reading: str = Field(default="", max_length=300)
     active: bool = True
     created_at: datetime
+
+
+class ResidentMove(SQLModel, table=True):
+    """A resident moving from one household to another: the history stays with the resident."""
+
+    __tablename__ = "resident_moves"
+    __table_args__ = (Index("ix_resident_moves_resident", "bank_id", "resident_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    resident_id: int = Field(foreign_key="residents.id")
+    from_household_id: int = Field(foreign_key="households.id")
+    to_household_id: int = Field(foreign_key="households.id")
+    moved_at: datetime
+    moved_by: str = Field(max_length=80)
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text))
 
 
 class Account(SQLModel, table=True):

@@ -9,18 +9,19 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Callable
 
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 import rules as rulefiles
 
-from . import accounts, audit, idempotency
+from . import accounts, audit, idempotency, names, periods
 from .clock import Clock
 from .db import transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
-from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, RuleVersion, Transfer)
+from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
+                     Transfer)
 from .posting import Draft, Idempotency, lock_chain, post
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -113,30 +114,252 @@ def _add_rule_version(session, bank, book, source_name, *, by, clock) -> RuleVer
 
 # --- households and residents ----------------------------------------------------------------
 
+#: Relations to the head of household a roster may name (free text is refused, so a typo in
+#: a spreadsheet is caught rather than stored).
+RELATIONS = ("户主", "配偶", "子", "女", "儿媳", "女婿", "孙子", "孙女", "外孙", "外孙女", "父亲",
+             "母亲", "公公", "婆婆", "岳父", "岳母", "兄弟", "姐妹", "其他")
+NAME_MAX = 50
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """Return a phone number as digits (13812345678, 07958123456), or raise ValueError saying why.
+
+    Spaces, dashes and a +86 prefix are dropped; a mobile has 11 digits and starts with 1, a
+    landline starts with its area code's 0 and has 10 to 12 digits.
+    """
+    if raw is None or not str(raw).strip():
+        return None
+    text = re.sub(r"[\s\-()（）]", "", str(raw).strip())
+    if text.startswith("+86"):
+        text = text[3:]
+    elif text.startswith("0086"):
+        text = text[4:]
+    if not text.isascii() or not text.isdigit():
+        raise ValueError("电话号码只能包含数字")
+    if text.startswith("1"):
+        if len(text) != 11:
+            raise ValueError(f"电话号码有 {len(text)} 位数字，手机号应为 11 位")
+    elif text.startswith("0"):
+        if not 10 <= len(text) <= 12:
+            raise ValueError(f"电话号码有 {len(text)} 位数字，座机号（含区号）应为 10 到 12 位")
+    else:
+        raise ValueError("电话号码应以 1（手机）或 0（座机区号）开头")
+    return text
+
+
+def person_problems(*, name: str | None, phone: str | None, relation: str | None,
+                    reading: str | None) -> tuple[dict, dict]:
+    """Check a resident's fields; return (clean values, problems by field), all problems at once."""
+    problems: dict[str, list[str]] = {}
+    clean: dict = {}
+    name = (name or "").strip()
+    if not name:
+        problems["name"] = ["姓名不能为空"]
+    elif len(name) > NAME_MAX:
+        problems["name"] = [f"姓名最长 {NAME_MAX} 个字"]
+    elif any(ch in "<>\"'\\/@#$%^&*=+|{}[];:?!" or not ch.isprintable() for ch in name):
+        problems["name"] = ["姓名不能包含符号或控制字符"]
+    clean["name"] = name
+    try:
+        clean["phone"] = normalize_phone(phone)
+    except ValueError as err:
+        problems["phone"] = [str(err)]
+    relation = (relation or "").strip()
+    if relation and relation not in RELATIONS:
+        problems["relation"] = [f"与户主关系须为以下之一：{'、'.join(RELATIONS)}"]
+    clean["relation"] = relation
+    reading = " ".join((reading or "").split())
+    if reading and "name" not in problems:
+        try:
+            names.parse_reading(reading, name)
+        except ValueError as err:
+            problems["reading"] = [str(err)]
+    clean["reading"] = reading
+    return clean, problems
+
+
 def create_household(session: Session, bank: Bank, *, code: str, name: str | None,
-                     clock: Clock) -> Household:
+                     clock: Clock, by: str | None = None) -> Household:
     """Register a household under a code the village already uses (a house number, say)."""
+    code, name = (code or "").strip(), (name or "").strip()
+    problems = {}
+    if not code or len(code) > 40:
+        problems["code"] = ["户号不能为空，最长 40 个字符"]
+    if len(name) > 100:
+        problems["name"] = ["户名最长 100 个字"]
+    if problems:
+        raise ValidationError(problems)
     with transaction(session):
         if session.execute(select(Household.id).where(Household.bank_id == bank.id,
                                                       Household.code == code)).first():
             raise ConflictError(f"户号 {code} 已存在", f"household {code} already exists",
-                                code="household_exists")
-        household = Household(bank_id=bank.id, code=code, name=name or "", created_at=clock.now())
+                                code="household_exists", fields={"code": [f"户号 {code} 已存在"]})
+        household = Household(bank_id=bank.id, code=code, name=name, created_at=clock.now())
         session.add(household)
+        session.flush()
+        if by:
+            audit.record(session, bank_id=bank.id, actor=by, action="household_create",
+                         subject=f"household:{household.id}", detail={"code": code, "name": name},
+                         clock=clock)
     return household
 
 
-def create_resident(session: Session, bank: Bank, *, name: str, household: str,
-                    phone: str | None, clock: Clock) -> Resident:
-    """Register a resident in an existing household."""
+def get_household(session: Session, bank: Bank, household_id: int) -> Household:
+    """Return the bank's household, or NotFound if unknown or another bank's."""
+    household = session.get(Household, household_id)
+    if household is None or household.bank_id != bank.id:
+        raise NotFound("户", "household")
+    return household
+
+
+def update_household(session: Session, bank: Bank, household_id: int, *, name: str | None,
+                     active: bool, by: str, clock: Clock) -> Household:
+    """Rename a household, or deactivate it once nobody active lives in it (or reactivate it)."""
+    name = (name or "").strip()
+    if len(name) > 100:
+        raise ValidationError({"name": ["户名最长 100 个字"]})
     with transaction(session):
-        home = find_household(session, bank, household)
+        household = get_household(session, bank, household_id)
+        if not active and household.active:
+            members = session.execute(select(func.count()).where(
+                Resident.household_id == household.id, Resident.active.is_(True))).scalar()
+            if members:
+                raise ConflictError(
+                    f"户内还有 {members} 名在册居民，请先迁出或停用", f"{members} active residents still "
+                    "live in this household: move or deactivate them first", code="household_not_empty",
+                    fields={"active": [f"户内还有 {members} 名在册居民"]})
+        before = {"name": household.name, "active": household.active}
+        household.name, household.active = name, active
+        session.flush()
+        account = session.execute(select(Account).where(
+            Account.bank_id == bank.id, Account.household_id == household.id)).scalar_one_or_none()
+        if account is not None:
+            account.name = name or household.code
+        audit.record(session, bank_id=bank.id, actor=by, action="household_update",
+                     subject=f"household:{household.id}",
+                     detail={"before": before, "after": {"name": name, "active": active}}, clock=clock)
+    return household
+
+
+def list_households(session: Session, bank: Bank, q: str | None = None, *, limit: int = 200,
+                    after: int | None = None) -> list[tuple[Household, int]]:
+    """Return the bank's households with their active member counts, by code."""
+    members = (select(Resident.household_id, func.count().label("n"))
+               .where(Resident.bank_id == bank.id, Resident.active.is_(True))
+               .group_by(Resident.household_id).subquery())
+    stmt = (select(Household, func.coalesce(members.c.n, 0))
+            .outerjoin(members, members.c.household_id == Household.id)
+            .where(Household.bank_id == bank.id))
+    if q and q.strip():
+        needle = "%" + _escape_like(q.strip()) + "%"
+        stmt = stmt.where(or_(Household.code.like(needle, escape="\\"),
+                              Household.name.like(needle, escape="\\")))
+    if after is not None:
+        stmt = stmt.where(Household.id > after)
+    return [(h, n) for h, n in session.execute(stmt.order_by(Household.code).limit(limit)).all()]
+
+
+def household_members(session: Session, bank: Bank, household: Household) -> list[Resident]:
+    """Return the residents registered in a household, active first."""
+    return list(session.execute(select(Resident).where(
+        Resident.bank_id == bank.id, Resident.household_id == household.id)
+        .order_by(Resident.active.desc(), Resident.id)).scalars())
+
+
+def create_resident(session: Session, bank: Bank, *, name: str, household: str,
+                    phone: str | None, clock: Clock, relation: str | None = None,
+                    reading: str | None = None, by: str | None = None) -> Resident:
+    """Register a resident in an existing household."""
+    clean, problems = person_problems(name=name, phone=phone, relation=relation, reading=reading)
+    with transaction(session):
+        home = find_household(session, bank, (household or "").strip())
         if home is None or not home.active:
-            raise ValidationError({"household": [f"户号 {household} 不存在或已停用"]})
-        resident = Resident(bank_id=bank.id, household_id=home.id, name=name, phone=phone,
-                            created_at=clock.now(), **search_keys(name))
+            problems["household"] = [f"户号 {household} 不存在或已停用"]
+        if problems:
+            raise ValidationError(problems)
+        resident = Resident(bank_id=bank.id, household_id=home.id, created_at=clock.now(),
+                            **clean, **names.search_keys(clean["name"], clean["reading"]))
         session.add(resident)
+        session.flush()
+        if by:
+            audit.record(session, bank_id=bank.id, actor=by, action="resident_create",
+                         subject=f"resident:{resident.id}", detail={"household": home.code},
+                         clock=clock)
     return resident
+
+
+def update_resident(session: Session, bank: Bank, resident_id: int, *, name: str,
+                    phone: str | None, relation: str | None, reading: str | None, by: str,
+                    clock: Clock) -> Resident:
+    """Correct a resident's name, phone, relation or recorded reading; the keys follow."""
+    clean, problems = person_problems(name=name, phone=phone, relation=relation, reading=reading)
+    if problems:
+        raise ValidationError(problems)
+    with transaction(session):
+        resident = get_resident(session, bank, resident_id)
+        changed = sorted(k for k, v in clean.items() if getattr(resident, k) != v)
+        for key, value in {**clean, **names.search_keys(clean["name"], clean["reading"])}.items():
+            setattr(resident, key, value)
+        account = session.execute(select(Account).where(
+            Account.bank_id == bank.id, Account.resident_id == resident.id)).scalar_one_or_none()
+        if account is not None:
+            account.name = clean["name"]
+        if changed:
+            # Which fields changed, not their values: the log is no place for phone numbers.
+            audit.record(session, bank_id=bank.id, actor=by, action="resident_update",
+                         subject=f"resident:{resident.id}", detail={"changed": changed}, clock=clock)
+    return resident
+
+
+def set_resident_active(session: Session, bank: Bank, resident_id: int, active: bool, *,
+                        reason: str | None, by: str, clock: Clock) -> Resident:
+    """Deactivate a resident (no new deeds; their history stays) or bring them back."""
+    reason = (reason or "").strip()
+    with transaction(session):
+        resident = get_resident(session, bank, resident_id)
+        if not active and not reason:
+            raise ValidationError({"reason": ["停用须写明原因"]})
+        if resident.active == active:
+            return resident
+        if active and not get_household(session, bank, resident.household_id).active:
+            raise ValidationError({"household": ["所在户已停用，请先迁入其他户"]})
+        resident.active = active
+        audit.record(session, bank_id=bank.id, actor=by,
+                     action="resident_activate" if active else "resident_deactivate",
+                     subject=f"resident:{resident.id}", detail={"reason": reason or None}, clock=clock)
+    return resident
+
+
+def move_resident(session: Session, bank: Bank, resident_id: int, *, household: str,
+                  reason: str | None, by: str, clock: Clock) -> Resident:
+    """Move a resident to another household; past transfers stay where they were posted."""
+    with transaction(session):
+        resident = get_resident(session, bank, resident_id)
+        target = find_household(session, bank, (household or "").strip())
+        if target is None or not target.active:
+            raise ValidationError({"household": [f"户号 {household} 不存在或已停用"]})
+        if target.id == resident.household_id:
+            raise ValidationError({"household": ["已在该户，无需迁移"]})
+        session.add(ResidentMove(bank_id=bank.id, resident_id=resident.id,
+                                 from_household_id=resident.household_id, to_household_id=target.id,
+                                 moved_at=clock.now(), moved_by=by, reason=(reason or "").strip() or None))
+        source = resident.household_id
+        resident.household_id = target.id
+        audit.record(session, bank_id=bank.id, actor=by, action="resident_move",
+                     subject=f"resident:{resident.id}",
+                     detail={"from": source, "to": target.id, "reason": reason}, clock=clock)
+    return resident
+
+
+def resident_moves(session: Session, bank: Bank, resident: Resident) -> list[tuple[ResidentMove, str, str]]:
+    """Return a resident's moves between households, oldest first, with both household codes."""
+    source, target = aliased(Household), aliased(Household)
+    return [tuple(row) for row in session.execute(
+        select(ResidentMove, source.code, target.code)
+        .join(source, source.id == ResidentMove.from_household_id)
+        .join(target, target.id == ResidentMove.to_household_id)
+        .where(ResidentMove.bank_id == bank.id, ResidentMove.resident_id == resident.id)
+        .order_by(ResidentMove.id)).all()]
 
 
 def find_household(session: Session, bank: Bank, code: str) -> Household | None:
@@ -145,11 +368,9 @@ def find_household(session: Session, bank: Bank, code: str) -> Household | None:
                                                    Household.code == code)).scalar_one_or_none()
 
 
-def search_keys(name: str) -> dict[str, str]:
-    """Return the pinyin search keys of a name: full pinyin and initials, lower case."""
-    syllables = lazy_pinyin(name, errors="default")
-    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")
-    return {"pinyin": "".join(syllables).lower()[:300], "initials": "".join(initials).lower()[:60]}
+def search_keys(name: str, reading: str | None = None) -> dict[str, str]:
+    """Return the pinyin search keys of a name (see ledger.names)."""
+    return names.search_keys(name, reading)
 
 
 def get_resident(session: Session, bank: Bank, resident_id: int) -> Resident:
@@ -160,18 +381,51 @@ def get_resident(session: Session, bank: Bank, resident_id: int) -> Resident:
     return resident
 
 
+def _escape_like(text: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", text)
+
+
 def search_residents(session: Session, bank: Bank, q: str | None, *, limit: int,
-                     after: int | None) -> list[Resident]:
+                     after: int | None, active_only: bool = False) -> list[Resident]:
     """Find residents by name, full pinyin or initials; ordered by id, from `after` on."""
     stmt = select(Resident).where(Resident.bank_id == bank.id)
-    if q:
-        needle = "%" + re.sub(r"([\\%_])", r"\\\1", q.strip().lower()) + "%"
-        stmt = stmt.where(or_(Resident.name.like(needle, escape="\\"),
-                              Resident.pinyin.like(needle.replace(" ", ""), escape="\\"),
-                              Resident.initials.like(needle, escape="\\")))
+    if active_only:
+        stmt = stmt.where(Resident.active.is_(True))
+    needle = names.normalize_query(q or "")
+    if needle:
+        like = "%" + _escape_like(needle) + "%"
+        stmt = stmt.where(or_(Resident.name.like("%" + _escape_like(q.strip()) + "%", escape="\\"),
+                              Resident.pinyin.like(like, escape="\\"),
+                              Resident.initials.like(like, escape="\\")))
     if after is not None:
         stmt = stmt.where(Resident.id > after)
     return list(session.execute(stmt.order_by(Resident.id).limit(limit)).scalars())
+
+
+def find_residents(session: Session, bank: Bank, q: str, *, limit: int = 20,
+                   active_only: bool = True) -> list[Resident]:
+    """Return the residents a clerk most likely means by `q`, best first (for the screens).
+
+    Exact names first, then names or keys that start with what was typed, then the rest.
+    """
+    needle = names.normalize_query(q)
+    if not needle:
+        return []
+    found = search_residents(session, bank, q, limit=500, after=None, active_only=active_only)
+
+    def rank(r: Resident) -> tuple:
+        keys = (r.pinyin.split() + r.initials.split())
+        if r.name == q.strip():
+            score = 0
+        elif needle in keys:
+            score = 1
+        elif r.name.startswith(q.strip()) or any(k.startswith(needle) for k in keys):
+            score = 2
+        else:
+            score = 3
+        return (score, not r.active, len(r.name), r.id)
+
+    return sorted(found, key=rank)[:limit]
 
 
 # --- deeds ------------------------------------------------------------------------------------
@@ -200,6 +454,7 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
             return _outcome(session, *replayed)
         version, book = rulebook(session, bank.id)
         rule = _rule_for(book, rule_code, occurred_on, clock)
+        periods.check_open(session, bank.id, occurred_on)
         residents = _active_residents(session, bank, resident_ids)
         points = rulefiles.deed_points(rule, quantity)
         if rule.review:
@@ -263,6 +518,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             rule = _rule_at_version(session, bank.id, deed.rule_version, deed.rule_code,
                                     deed.occurred_on)
             resident = session.get(Resident, deed.resident_id)
+            periods.check_open(session, bank.id, deed.occurred_on)
             if not resident.active:
                 raise ValidationError({"resident": ["该居民已停用，不能入账"]})
             # The deed no longer reserves its own allowance once it is decided.
@@ -385,6 +641,14 @@ def _outcome(session: Session, status: int, ids: dict) -> DeedOutcome:
 
 # --- reversals --------------------------------------------------------------------------------
 
+#: What else a reversal must undo, by the original transfer's kind. A wing that posts transfers
+#: with side effects outside the ledger (stock taken at the desk, say) registers a hook here; the
+#: ledger calls it inside the reversal's transaction, under the posting lock, after the mirror is
+#: posted, as hook(session, bank, original, reversal, by=, clock=). A hook may post more
+#: transfers, or refuse the reversal by raising a ZongzhiError (then nothing is written).
+REVERSAL_HOOKS: dict[str, Callable] = {}
+
+
 def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: str, by: str,
                      clock: Clock, idem: Idempotency | None = None) -> Transfer:
     """Post the mirror of a transfer, naming it and the reason; a transfer is reversed once."""
@@ -408,6 +672,9 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
                       rule_version=original.rule_version, doer_id=original.doer_id, memo=reason,
                       reverses_id=original.id)
         [reversal] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
+        hook = REVERSAL_HOOKS.get(original.kind)
+        if hook is not None:
+            hook(session, bank, original, reversal, by=by, clock=clock)
         idempotency.remember(session, bank.id, idem, 201, {"transfers": [reversal.id], "pending": []},
                              clock=clock)
         audit.record(session, bank_id=bank.id, actor=by, action="reversal",
@@ -476,3 +743,85 @@ def account_codes(session: Session, ids) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Account.id, Account.code).where(Account.id.in_(set(ids)))).all())
+
+
+def remaining_allowances(session: Session, bank: Bank, resident_ids: list[int], capped_rules,
+                         on: date) -> dict[str, int]:
+    """Return, per capped rule, the least any of these residents may still earn under it on `on`.
+
+    Two queries whatever the number of residents and rules: what stands posted and what is
+    held for review, over the widest period any cap spans.
+    """
+    capped_rules = [r for r in capped_rules if r.caps]
+    if not resident_ids or not capped_rules:
+        return {}
+    bounds = [rulefiles.period_bounds(p, on) for r in capped_rules for p in r.caps]
+    start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    codes = [r.code for r in capped_rules]
+    reversal = aliased(Transfer)
+    rows = session.execute(select(Transfer.doer_id, Transfer.rule_code, Transfer.occurred_on,
+                                  func.sum(Transfer.amount)).where(
+        Transfer.bank_id == bank.id, Transfer.doer_id.in_(resident_ids), Transfer.kind == "deed",
+        Transfer.rule_code.in_(codes), Transfer.occurred_on.between(start, end),
+        ~exists().where(reversal.reverses_id == Transfer.id))
+        .group_by(Transfer.doer_id, Transfer.rule_code, Transfer.occurred_on)).all()
+    rows += session.execute(select(PendingDeed.resident_id, PendingDeed.rule_code,
+                                   PendingDeed.occurred_on, func.sum(PendingDeed.points)).where(
+        PendingDeed.bank_id == bank.id, PendingDeed.resident_id.in_(resident_ids),
+        PendingDeed.status == "pending", PendingDeed.rule_code.in_(codes),
+        PendingDeed.occurred_on.between(start, end))
+        .group_by(PendingDeed.resident_id, PendingDeed.rule_code, PendingDeed.occurred_on)).all()
+    remaining = {}
+    for rule in capped_rules:
+        least = None
+        for rid in resident_ids:
+            for period, cap in rule.caps.items():
+                lo, hi = rulefiles.period_bounds(period, on)
+                used = sum(int(n) for who, code, day, n in rows
+                           if who == rid and code == rule.code and lo <= day <= hi)
+                left = max(cap - used, 0)
+                least = left if least is None else min(least, left)
+        remaining[rule.code] = least
+    return remaining
+
+
+def resident_history(session: Session, bank: Bank, resident: Resident, *, since: date | None = None,
+                     until: date | None = None, kind: str | None = None, rule: str | None = None,
+                     limit: int = 200) -> list[Transfer]:
+    """Return a resident's transfers newest first, filtered by date, kind and rule."""
+    stmt = select(Transfer).where(Transfer.bank_id == bank.id, Transfer.doer_id == resident.id)
+    if since:
+        stmt = stmt.where(Transfer.occurred_on >= since)
+    if until:
+        stmt = stmt.where(Transfer.occurred_on <= until)
+    if kind:
+        stmt = stmt.where(Transfer.kind == kind)
+    if rule:
+        stmt = stmt.where(Transfer.rule_code == rule)
+    return list(session.execute(stmt.order_by(Transfer.seq.desc()).limit(limit)).scalars())
+
+
+def reversals_of(session: Session, bank: Bank, transfer_ids) -> dict[int, Transfer]:
+    """Return the reversal of each of these transfers that has one, by the original's id."""
+    ids = list(set(transfer_ids))
+    if not ids:
+        return {}
+    return {t.reverses_id: t for t in session.execute(select(Transfer).where(
+        Transfer.bank_id == bank.id, Transfer.reverses_id.in_(ids))).scalars()}
+
+
+def residents_by_id(session: Session, bank: Bank, ids) -> dict[int, Resident]:
+    """Return the bank's residents with these ids, by id."""
+    ids = [i for i in set(ids) if i is not None]
+    if not ids:
+        return {}
+    return {r.id: r for r in session.execute(select(Resident).where(
+        Resident.bank_id == bank.id, Resident.id.in_(ids))).scalars()}
+
+
+def get_pending(session: Session, bank: Bank, pending_id: int) -> PendingDeed:
+    """Return the bank's pending deed, or NotFound if unknown or another bank's."""
+    deed = session.get(PendingDeed, pending_id)
+    if deed is None or deed.bank_id != bank.id:
+        raise NotFound("待审核记录", "pending deed")
+    return deed

@@ -13,7 +13,8 @@ import yaml
 from marshmallow import ValidationError as SchemaError
 
 from .messages import to_chinese
-from .model import CAP_PERIODS, DEFAULT_CATEGORIES, Cycle, Rule, RuleBook, Settings, Title
+from .model import (CAP_PERIODS, DEFAULT_CATEGORIES, Criterion, Cycle, Foundation, Rule, RuleBook,
+                    Settings, Title)
 from .schemas import RuleFileSchema
 
 MAX_BYTES = 1_000_000
@@ -192,7 +193,28 @@ def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem
     months = cycle.get("redemption_months")
     if isinstance(months, list) and len(set(map(repr, months))) != len(months):
         add("bank.cycle.redemption_months", "月份重复")
+    problems += _check_foundation(data, rules, add)
     return problems
+
+
+def _check_foundation(data: dict, rules: list, add) -> list[Problem]:
+    """The foundation section: criterion codes once each; credit rules that exist and earn."""
+    section = data.get("foundation") if isinstance(data.get("foundation"), dict) else {}
+    criteria = section.get("criteria") if isinstance(section.get("criteria"), list) else []
+    seen = set()
+    for i, criterion in enumerate(criteria):
+        code = criterion.get("code") if isinstance(criterion, dict) else None
+        if isinstance(code, str) and code in seen:
+            add(f"foundation.criteria[{i}].code", f"评审标准 {code} 重复")
+        seen.add(code)
+    points = {r.get("code"): r.get("points") for r in rules if isinstance(r, dict)}
+    for key in ("volunteer_rule", "donor_rule"):
+        code = section.get(key)
+        if isinstance(code, str) and code not in points:
+            add(f"foundation.{key}", f"未知规则 {code}")
+        elif isinstance(code, str) and _is_int(points[code]) and points[code] < 0:
+            add(f"foundation.{key}", f"规则 {code} 是扣分规则，不能用于记功")
+    return []
 
 
 def _is_int(value) -> bool:
@@ -239,4 +261,8 @@ def _build(loaded: dict, text: str, lines: dict[str, int]) -> RuleBook:
     rules = tuple(Rule(**{**r, "caps": {p: r["caps"][p] for p in CAP_PERIODS if p in r["caps"]}},
                        line=lines.get(f"rules[{i}]", 0))
                   for i, r in enumerate(loaded["rules"]))
-    return RuleBook(source=text, content_hash=content_hash(text), settings=settings, rules=rules)
+    found = {k: v for k, v in loaded["foundation"].items() if v is not None}
+    if "criteria" in found:
+        found["criteria"] = tuple(Criterion(**c) for c in found["criteria"])
+    return RuleBook(source=text, content_hash=content_hash(text), settings=settings, rules=rules,
+                    foundation=Foundation(**found))

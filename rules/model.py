@@ -10,6 +10,7 @@ UNITS = ("次", "小时")
 NOTICE_MODES = ("full", "category_only", "hidden")
 ACCOUNT_UNITS = ("person", "household")
 CAP_PERIODS = ("day", "week", "month", "year")
+EXPIRY_MODES = ("year_end",)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Title:
     count: int
     unit: str = "person"
     category: str | None = None
+    #: A threshold title: only those with at least this many points are named.
+    min_points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,35 @@ class Settings:
     #: Below this coverage (fund / points outstanding, in percent) the council is warned.
     coverage_warning_percent: int = 100
     cycle: Cycle = field(default_factory=Cycle)
+    #: "year_end": a year's remaining points expire after its commendation; None: they never do.
+    expiry: str | None = None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One thing micro-project reviewers score (0–5), and its weight in the total."""
+
+    code: str
+    name: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class Foundation:
+    """How the community foundation reviews and decides (the rule file's `foundation:` section)."""
+
+    criteria: tuple[Criterion, ...] = (
+        Criterion("need", "居民需求", 40),
+        Criterion("feasibility", "可行性", 30),
+        Criterion("participation", "居民参与", 30),
+    )
+    #: Council members who must attend a meeting for its decision to count.
+    quorum: int = 5
+    #: Rule that credits volunteers on an awarded project; rule that credits a resident donor.
+    volunteer_rule: str | None = None
+    donor_rule: str | None = None
+    #: Days a donor has to deliver a claimed wish before it goes back on the wall.
+    claim_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -99,6 +131,7 @@ class RuleBook:
     content_hash: str
     settings: Settings
     rules: tuple[Rule, ...]
+    foundation: Foundation = field(default_factory=Foundation)
 
     def knows(self, code: str) -> bool:
         """Say whether any version of the rule exists in this book."""

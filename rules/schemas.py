@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from .model import ACCOUNT_UNITS, NOTICE_MODES, UNITS
+from .model import ACCOUNT_UNITS, EXPIRY_MODES, NOTICE_MODES, UNITS
 
 
 class StrictInteger(fields.Integer):
@@ -91,6 +91,8 @@ class TitleSchema(_Strict):
     count = StrictInteger(required=True, validate=validate.Range(min=1, max=1000))
     unit = fields.String(load_default="person", validate=validate.OneOf(ACCOUNT_UNITS))
     category = fields.String(load_default=None)
+    #: A threshold title (星级文明户): only those with at least this many points, up to `count`.
+    min_points = StrictInteger(load_default=None, validate=validate.Range(min=1))
 
 
 class CycleSchema(_Strict):
@@ -116,10 +118,29 @@ class BankSchema(_Strict):
     coverage_warning_percent = StrictInteger(load_default=100,
                                              validate=validate.Range(min=0, max=1000))
     cycle = fields.Nested(CycleSchema, load_default=dict)
+    #: year_end: what is left of a year's points expires after the annual commendation.
+    expiry = fields.String(load_default=None, validate=validate.OneOf(EXPIRY_MODES))
+
+
+class CriterionSchema(_Strict):
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+    name = _text(20, required=True)
+    weight = StrictInteger(required=True, validate=validate.Range(min=1, max=100))
+
+
+class FoundationSchema(_Strict):
+    criteria = fields.List(fields.Nested(CriterionSchema), load_default=None,
+                           validate=validate.Length(min=1, max=20))
+    quorum = StrictInteger(load_default=None, validate=validate.Range(min=1, max=100))
+    volunteer_rule = fields.String(load_default=None)
+    donor_rule = fields.String(load_default=None)
+    claim_days = StrictInteger(load_default=None, validate=validate.Range(min=1, max=90))
 
 
 class RuleFileSchema(_Strict):
     bank = fields.Nested(BankSchema, load_default=dict)
+    foundation = fields.Nested(FoundationSchema, load_default=dict)
     rules = fields.List(fields.Nested(RuleSchema), required=True,
                         validate=validate.Length(min=1, error="至少要有一条规则"))
 

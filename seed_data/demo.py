@@ -18,6 +18,9 @@ from ledger import services
 from ledger.clock import Clock, FixedClock
 from ledger.errors import CapExceeded
 from ledger.models import Bank, Resident
+from cards.services import issue_cards
+from ledger.errors import ZongzhiError
+from redemption import services as desk_services
 from web.auth import create_token, create_user
 from web.models import User
 
@@ -47,9 +50,11 @@ def seed_if_empty(session: Session, *, clock: Clock) -> dict:
     resident_id = session.execute(select(Resident.id).where(Resident.bank_id == bank.id)
                                   .order_by(Resident.id).limit(1)).scalar_one()
     token = create_token(session, "clerk", clock=clock)
+    # A card's token is known only when it is issued: each demo start reissues this one card.
+    [card] = issue_cards(session, bank, resident_ids=[resident_id], by="demo", clock=clock)
     return {"bank_code": bank.code, "bank_name": bank.name, "clerk": "clerk",
             "clerk_password": dict((n, p) for n, _, p in USERS)["clerk"],
-            "clerk_token": token, "resident_id": resident_id}
+            "clerk_token": token, "resident_id": resident_id, "card_token": card.token}
 
 
 def _seed(session: Session, clock: Clock) -> Bank:
@@ -69,7 +74,52 @@ def _seed(session: Session, clock: Clock) -> Bank:
     while day <= today:
         _one_day(session, bank, rng, day, adults, _at(day, clock), fresh=day > today - timedelta(days=5))
         day += timedelta(days=1)
+    _desk(session, bank, rng, start, today, clock, [p["id"] for p in adults])
+    issue_cards(session, bank, whole_bank=True, by="demo", clock=opening)
     return bank
+
+
+#: The demo's shelf: (sku, name, points, cost in fen, units bought, limit per window).
+CATALOG = (
+    ("rice5", "大米 5kg", 30, 3500, 40, 2),
+    ("oil", "菜籽油 1.8L", 20, 2800, 30, 2),
+    ("soap", "洗衣皂 4块", 5, 600, 80, None),
+    ("towel", "毛巾", 4, 500, 0, None),
+    ("kettle", "电热水壶", 60, 8900, 5, 1),
+)
+
+
+def _desk(session, bank, rng, start: date, today: date, clock, ids: list[int]) -> None:
+    """The fund's receipts, a stocked shelf, and a morning of redemptions in the last window."""
+    opening = _at(start - timedelta(days=1), clock)
+    for source, donor, fen, restriction in (("town", "和平镇人民政府", 500_000, None),
+                                            ("village", "和平村村委会", 200_000, None),
+                                            ("sponsor", "县农商行", 300_000, "goods"),
+                                            ("donor", "熊建国", 20_000, "projects")):
+        desk_services.record_receipt(session, bank, source=source, donor=donor,
+                                     received_on=start - timedelta(days=1), amount_fen=fen,
+                                     restriction=restriction, memo=None, by="clerk", clock=opening)
+    for sku, name, points, cost, bought, limit in CATALOG:
+        desk_services.create_item(session, bank, sku=sku, name=name, points=points, cost_fen=cost,
+                                  limit_per_window=limit, by="clerk", clock=opening)
+        if bought:
+            desk_services.stock_in(session, bank, sku, quantity=bought, source="purchase",
+                                   cost_fen=None, donor=None, by="clerk", clock=opening)
+    desk_services.stock_in(session, bank, "towel", quantity=60, source="donation", cost_fen=30_000,
+                           donor="县纺织厂", donor_source="sponsor", by="clerk", clock=opening)
+    # The last day of the last window inside the demo's three months, if there is one.
+    window = next((w for w in reversed(desk_services.windows_in_force(session, bank, start.year,
+                                                                      today.year))
+                   if start <= w.opens_on <= today), None)
+    if window is None:
+        return
+    morning = _at(min(window.closes_on, today), clock)
+    for who in rng.sample(ids, min(25, len(ids))):
+        items = [(sku, 1) for sku, *_ in rng.sample(CATALOG, rng.randint(1, 2))]
+        try:
+            desk_services.redeem(session, bank, resident_id=who, items=items, by="desk", clock=morning)
+        except ZongzhiError:
+            continue  # not enough points yet, or a limit: the desk moves on to the next
 
 
 def _at(day: date, clock: Clock) -> FixedClock:

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from flask import Flask, g, has_request_context, request
 from flask_login import LoginManager
 from flask_login import current_user as session_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ledger import audit
+from ledger.audit import AuditEntry
 from ledger.clock import Clock
 from ledger.db import get_session, transaction
-from ledger.errors import ConflictError, Forbidden, NotFound, Unauthorized, ValidationError
+from ledger.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError,
+                           ZongzhiError)
 from ledger.models import Bank
 
 from .models import ROLES, ApiToken, User
@@ -23,6 +27,15 @@ EVERY_ROLE = frozenset(ROLES)
 READERS = frozenset({"admin", "clerk", "reviewer", "supervisor"})
 WRITERS = frozenset({"admin", "clerk", "reviewer"})
 REVIEWERS = frozenset({"admin", "reviewer"})
+#: Who may read the audit log: the supervisor above all, and the council reviewer.
+AUDITORS = frozenset({"admin", "reviewer", "supervisor"})
+
+#: Sign-in throttling: failures allowed per name and per address within the window.
+FAILURES_PER_NAME = 5
+FAILURES_PER_ADDRESS = 20
+FAILURE_WINDOW = timedelta(minutes=15)
+#: Checked when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("no such user")
 
 
 def _digest(token: str) -> str:
@@ -77,6 +90,10 @@ def current_user() -> User:
         return g.user
     header = request.headers.get("Authorization", "")
     if not header:
+        if request.path.startswith("/api/") and request.method not in ("GET", "HEAD", "OPTIONS"):
+            # The API has no CSRF tokens, so a cookie alone never lets it write: only a bearer
+            # token, which another site's form cannot send.
+            raise Unauthorized()
         signed_in = session_user._get_current_object() if has_request_context() else None
         if signed_in is None or not signed_in.is_authenticated:
             raise Unauthorized()
@@ -115,8 +132,43 @@ def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
 def check_password(session: Session, name: str, password: str) -> User | None:
     """Return the active user with this name and password, or None."""
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
         return None
+    if not user.active or not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user
+
+
+class TooManyAttempts(ZongzhiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self):
+        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+        super().__init__(f"登录失败次数过多，请 {minutes} 分钟后再试",
+                         f"too many failed sign-ins, try again in {minutes} minutes")
+
+
+def sign_in(session: Session, name: str, password: str, *, address: str, clock: Clock) -> User | None:
+    """Check a sign-in, throttled by name and by address, and write it to the audit log.
+
+    Return the user, or None for a wrong name or password; raise TooManyAttempts once a name
+    or an address has failed too often lately, without even checking the password.
+    """
+    name, subject = (name or "")[:80], f"ip:{address or '?'}"[:80]
+    since = clock.now() - FAILURE_WINDOW
+    recent = select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "login_failed", AuditEntry.at > since)
+    by_name = session.execute(recent.where(AuditEntry.actor == name)).scalar()
+    by_address = session.execute(recent.where(AuditEntry.subject == subject)).scalar()
+    if by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS:
+        raise TooManyAttempts()
+    user = check_password(session, name, password)
+    known = session.execute(select(User.bank_id).where(User.name == name)).first()
+    with transaction(session):
+        audit.record(session, bank_id=known[0] if known else None, actor=name,
+                     action="login" if user else "login_failed", subject=subject, clock=clock)
     return user
 
 

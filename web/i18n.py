@@ -59,7 +59,16 @@ def init_app(app: Flask) -> None:
         signed_points=formatting.signed_points,
         mask_phone=formatting.mask_phone,
         mask_name=formatting.mask_name,
+        when=lambda moment: _when(app, moment),
     )
+
+
+def _when(app: Flask, moment) -> str:
+    """Return a timestamp as the village reads it: its date and time in the bank's timezone."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(app.extensions["zongzhi.clock"].tz) if moment.tzinfo else moment
+    return f"{formatting.day(local, language())} {local:%H:%M}"
 
 
 def translate_fields(fields, lang: str):

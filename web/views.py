@@ -3,32 +3,46 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
-from ledger.db import get_session
+from ledger import audit
+from ledger.db import get_session, transaction
 
-from .auth import check_password
+from . import security
+from .api import clock
+from .auth import AUDITORS, TooManyAttempts, scoped_bank, sign_in
+from .i18n import language
 
 bp = Blueprint("web", __name__, template_folder="templates")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        user = check_password(get_session(), request.form.get("name", "").strip(),
-                              request.form.get("password", ""))
+        try:
+            user = sign_in(get_session(), request.form.get("name", "").strip(),
+                           request.form.get("password", ""), address=request.remote_addr or "",
+                           clock=clock())
+        except TooManyAttempts as refused:
+            return render_template("login.html", error=refused.text(language())), 429
         if user is not None:
+            session.clear()  # nothing from before signing in carries over into the new session
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        error = _("用户名或密码不正确")
-    return render_template("login.html", error=error), 401 if error else 200
+        error, status = _("用户名或密码不正确"), 401
+    return render_template("login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        db = get_session()
+        with transaction(db):
+            audit.record(db, bank_id=current_user.bank_id, actor=current_user.name, action="logout",
+                         clock=clock())
     logout_user()
     return redirect(url_for("web.login"))
 
@@ -38,3 +52,24 @@ def _safe_next(target: str | None) -> str:
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("home.index")
+
+
+@bp.get("/banks/<bank>/audit")
+def audit_log(bank):
+    """The audit log of one bank, newest first: who did what and when."""
+    bank, _user = scoped_bank(bank, AUDITORS)
+    action = request.args.get("action", "").strip() or None
+    actor = request.args.get("actor", "").strip() or None
+    before = request.args.get("before", type=int)
+    found = audit.entries(get_session(), bank.id, action=action, actor=actor, before=before,
+                          limit=PAGE + 1)
+    more = len(found) > PAGE
+    return render_template("audit.html", bank=bank, entries=found[:PAGE], action=action or "",
+                           actor=actor or "", next_before=found[PAGE - 1].id if more else None)
+
+
+PAGE = 100
+
+
+def init_app(app: Flask) -> None:
+    security.init_app(app)

@@ -253,8 +253,81 @@ def demo(host, port):
     click.echo(f"  clerk token   {info['clerk_token']}")
     click.echo(f"  try           curl -H 'Authorization: Bearer {info['clerk_token']}' "
                f"{base}/api/v1/banks/{info['bank_code']}/residents/{info['resident_id']}/account")
+    if info.get("card_token"):
+        click.echo(f"  resident card {base}/c/{info['card_token']}")
+        click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk  (desk / heping-desk)")
     click.echo("")
+    from cycle.scheduler import start_background
+
+    click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")
+    start_background(app)
     waitress_serve(app, host=host, port=port, threads=8)
+
+
+@main.group("cycle")
+def cycle_group():
+    """The cycle's jobs, by hand."""
+
+
+@cycle_group.command("run")
+@click.argument("job")
+@click.option("--bank", "bank_code", required=True, help="a bank's code, or all")
+@click.option("--period", required=True,
+              help="daily 2026-10-05, monthly/seal 2026-10, quarterly/quarterly_close 2026-Q4, annual 2026")
+def cycle_run(job, bank_code, period):
+    """Run one job of the cycle for a period (idempotent): JOB is daily, monthly, seal,
+    quarterly, quarterly_close or annual."""
+    import logging
+
+    from sqlalchemy import select
+
+    from cycle import jobs, runs
+    from ledger import services
+    from ledger.models import Bank
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with _opened() as (session, clock):
+        try:
+            chosen = jobs.get_job(job)
+            wanted = jobs.parse(chosen, period)
+            banks = (list(session.execute(select(Bank).order_by(Bank.code)).scalars()) if bank_code == "all"
+                     else [services.get_bank(session, bank_code)])
+        except ZongzhiError as err:
+            _fail(err)
+        sessions = _app_sessions(session)
+        failed = 0
+        with click.progressbar(length=len(banks), label=f"{chosen.name} {wanted.key}", file=sys.stderr,
+                               show_pos=True) as bar:
+            def progress(outcome):
+                nonlocal failed
+                failed += outcome.status == "failed"
+                click.echo(("\n" if len(banks) > 1 else "") + outcome.line())
+                bar.update(1)
+
+            runs.run_by_hand(sessions, banks, chosen, wanted, clock=clock, progress=progress)
+    click.echo(f"{len(banks) - failed} of {len(banks)} banks done or already done, {failed} failed",
+               err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _app_sessions(session):
+    from ledger.db import session_factory
+
+    return session_factory(session.get_bind())
+
+
+@main.command()
+def scheduler():
+    """Run the scheduled cycle in the foreground (Ctrl-C stops it)."""
+    import logging
+
+    from cycle.scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = _app()
+    click.echo(f"综治银行 scheduler: timezone {app.config['TIMEZONE']}; Ctrl-C to stop", err=True)
+    run_forever(app)
 
 
 if __name__ == "__main__":

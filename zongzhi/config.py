@@ -9,6 +9,11 @@ ENVIRONMENT = {
     "ZONGZHI_DATABASE_URL": ("DATABASE_URL", None),
     "ZONGZHI_SECRET_KEY": ("SECRET_KEY", None),
     "ZONGZHI_TIMEZONE": ("TIMEZONE", "Asia/Shanghai"),
+    # Where residents' phones reach this server: the address printed in card QR codes
+    # (default: the address the clerk's browser used when the cards were printed).
+    "ZONGZHI_PUBLIC_URL": ("PUBLIC_URL", None),
+    # "1": session cookies only over HTTPS even when the proxy does not say so.
+    "ZONGZHI_SECURE_COOKIES": ("SECURE_COOKIES", None),
 }
 
 #: Large enough for a long memo to be refused field by field (422), not as a whole (413).

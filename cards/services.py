@@ -1,0 +1,355 @@
+"""Card services: issue, reissue and revoke cards; find a card by its token; the page it opens.
+
+A card's token is a random secret of 192 bits; only its sha256 is stored, so the token exists
+only on the card (and in the answer that issued it). Reissuing a holder's card revokes the old
+one in the same transaction: a lost card stops working the moment the new one is printed.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger import services as ledger_services
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import NotFound, ValidationError
+from ledger.models import PTS, Account, Bank, Household, Resident, Transfer
+
+from reports.ranking import competition_ranks
+
+from .models import Card
+
+TOKEN_BYTES = 24  # 192 bits
+NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # nothing to misread: no 0/O, 1/I/L
+TOKEN_IN_TEXT = re.compile(r"(?:/c/)?([A-Za-z0-9_-]{22,64})/?\s*$")
+#: Months of entries the page shows: this one and the two before; at most so many entries,
+#: so the page stays small on a slow phone connection.
+MONTHS_SHOWN = 3
+ENTRIES_SHOWN = 80
+
+
+def digest(token: str) -> str:
+    """Return the stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_in(text: str) -> str | None:
+    """Return the token in what a scanner typed (the card's URL) or a person pasted, if any."""
+    match = TOKEN_IN_TEXT.search((text or "").strip())
+    return match.group(1) if match else None
+
+
+def _new_number(session: Session, bank_id: int) -> str:
+    while True:
+        raw = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+        number = f"{raw[:4]}-{raw[4:]}"
+        if not session.execute(select(Card.id).where(Card.bank_id == bank_id,
+                                                     Card.number == number)).first():
+            return number
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A card just issued, with its token: the one moment the token is known to the server."""
+
+    card: Card
+    token: str
+    name: str
+    household_code: str
+    household_name: str
+
+
+def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None = None,
+                household_codes: list[str] | None = None, whole_bank: bool = False, by: str,
+                clock: Clock) -> list[IssuedCard]:
+    """Issue new cards (revoking the old ones) for residents, households, or the whole bank.
+
+    Household cards exist only when the bank keeps points per household. The whole bank means
+    every active resident, and every active household too when points are per household.
+    """
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    if household_codes and unit != "household":
+        raise ValidationError({"households": ["本村积分以个人为单位，不发户卡"]})
+    with transaction(session):
+        residents, households = _holders(session, bank, resident_ids, household_codes, whole_bank, unit)
+        homes = {h.id: h for h in session.execute(select(Household).where(
+            Household.id.in_({r.household_id for r in residents} | {h.id for h in households})))
+            .scalars()}
+        now = clock.now()
+        issued = []
+        for holder in [*households, *residents]:
+            is_home = isinstance(holder, Household)
+            column = Card.household_id if is_home else Card.resident_id
+            session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
+                                               Card.revoked_at.is_(None))
+                            .values(revoked_at=now, revoked_by=by))
+            token = secrets.token_urlsafe(TOKEN_BYTES)
+            card = Card(bank_id=bank.id, resident_id=None if is_home else holder.id,
+                        household_id=holder.id if is_home else None, token_hash=digest(token),
+                        number=_new_number(session, bank.id), issued_at=now, issued_by=by)
+            session.add(card)
+            session.flush()
+            home = holder if is_home else homes[holder.household_id]
+            issued.append(IssuedCard(card, token, home.name or home.code if is_home else holder.name,
+                                     home.code, home.name))
+        audit.record(session, bank_id=bank.id, actor=by, action="cards_issue",
+                     subject=f"cards:{len(issued)}",
+                     detail={"residents": [r.id for r in residents],
+                             "households": [h.code for h in households]}, clock=clock)
+    return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
+
+
+def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
+    if whole_bank:
+        residents = list(session.execute(select(Resident).where(
+            Resident.bank_id == bank.id, Resident.active.is_(True)).order_by(Resident.id)).scalars())
+        households = list(session.execute(select(Household).where(
+            Household.bank_id == bank.id, Household.active.is_(True)).order_by(Household.code))
+            .scalars()) if unit == "household" else []
+        return residents, households
+    resident_ids, household_codes = resident_ids or [], household_codes or []
+    if not resident_ids and not household_codes:
+        raise ValidationError({"residents": ["请选择居民或住户"]})
+    found = {r.id: r for r in session.execute(select(Resident).where(
+        Resident.bank_id == bank.id, Resident.id.in_(resident_ids))).scalars()}
+    homes = {h.code: h for h in session.execute(select(Household).where(
+        Household.bank_id == bank.id, Household.code.in_(household_codes))).scalars()}
+    problems = {}
+    bad = [f"居民 {i} 不存在或已停用" for i in resident_ids if i not in found or not found[i].active]
+    if bad:
+        problems["residents"] = bad
+    bad = [f"户号 {c} 不存在或已停用" for c in household_codes if c not in homes or not homes[c].active]
+    if bad:
+        problems["households"] = bad
+    if problems:
+        raise ValidationError(problems)
+    return ([found[i] for i in dict.fromkeys(resident_ids)],
+            [homes[c] for c in dict.fromkeys(household_codes)])
+
+
+def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
+                household_code: str | None = None, by: str, clock: Clock) -> int:
+    """Revoke a holder's card(s) at once; return how many were revoked."""
+    with transaction(session):
+        if resident_id is not None:
+            holder = ledger_services.get_resident(session, bank, resident_id)
+            column = Card.resident_id
+        else:
+            holder = ledger_services.find_household(session, bank, household_code or "")
+            if holder is None:
+                raise NotFound("住户", "household")
+            column = Card.household_id
+        count = session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
+                                                   Card.revoked_at.is_(None))
+                                .values(revoked_at=clock.now(), revoked_by=by)).rowcount
+        audit.record(session, bank_id=bank.id, actor=by, action="card_revoke",
+                     subject=f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
+                     detail={"revoked": count}, clock=clock)
+    return count
+
+
+def find_card(session: Session, token: str) -> Card | None:
+    """Return the live card with this token, or None (unknown, revoked, or not a token at all)."""
+    if not token or len(token) > 64:
+        return None
+    return session.execute(select(Card).where(Card.token_hash == digest(token),
+                                              Card.revoked_at.is_(None))).scalar_one_or_none()
+
+
+def card_holder(session: Session, bank: Bank, token: str) -> Resident | Household | None:
+    """Return whom a scanned card belongs to in this bank, or None."""
+    card = find_card(session, token)
+    if card is None or card.bank_id != bank.id:
+        return None
+    if card.resident_id is not None:
+        return session.get(Resident, card.resident_id)
+    return session.get(Household, card.household_id)
+
+
+# --- the page a card opens -----------------------------------------------------------------------
+
+def _month_start(day: date, back: int = 0) -> date:
+    year, month = day.year, day.month - back
+    while month < 1:
+        year, month = year - 1, month + 12
+    return date(year, month, 1)
+
+
+def _accounts_by_code(session: Session, bank_id: int, codes: list[str]) -> dict[str, Account]:
+    if not codes:
+        return {}
+    return {a.code: a for a in session.execute(select(Account).where(
+        Account.bank_id == bank_id, Account.ledger == PTS, Account.code.in_(codes))).scalars()}
+
+
+def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
+    """Return what a card's page shows: the holder, balances, recent entries, rank, the desk.
+
+    Nothing about any other resident but the holder's rank among them.
+    """
+    bank = session.get(Bank, card.bank_id)
+    version, book = ledger_services.rulebook(session, bank.id)
+    unit = book.settings.account_unit
+    today = clock.today()
+    if card.resident_id is not None:
+        resident = session.get(Resident, card.resident_id)
+        household = session.get(Household, resident.household_id)
+        name = resident.name
+    else:
+        resident = None
+        household = session.get(Household, card.household_id)
+        name = household.name or household.code
+    members = list(session.execute(select(Resident.id).where(
+        Resident.household_id == household.id)).scalars())
+    doers = [resident.id] if resident is not None else members
+    codes = [f"household:{household.id}"] + [f"resident:{m}" for m in members]
+    held = _accounts_by_code(session, bank.id, codes)
+    home_account = held.get(f"household:{household.id}")
+    if unit == "household":
+        holder = home_account
+        balance = home_account.balance if home_account else 0
+        household_balance = balance
+    else:
+        # Household cards exist only when points are per household: here the card is a resident's.
+        holder = held.get(f"resident:{resident.id}")
+        balance = holder.balance if holder else 0
+        household_balance = sum(a.balance for c, a in held.items() if c.startswith("resident:"))
+    since = _month_start(today, MONTHS_SHOWN - 1)
+    entries = _entries(session, bank, doers, since, {a.id for a in held.values()}, book)
+    truncated = len(entries) > ENTRIES_SHOWN
+    entries = entries[:ENTRIES_SHOWN]
+    months = []
+    for back in range(MONTHS_SHOWN):
+        start = _month_start(today, back)
+        rows = [e for e in entries if e["month"] == (start.year, start.month)]
+        months.append({"start": start, "entries": rows, "net": sum(e["points"] for e in rows)})
+    scores = month_scores(session, bank, today, unit)
+    places = {account: place for place, (account, _) in competition_ranks(
+        scores.items(), score=lambda kv: kv[1], tiebreak=lambda kv: kv[0])}
+    place = places.get(holder.id) if holder is not None else None
+    rank = {"place": place, "of": len(scores), "unit": unit,
+            "score": scores.get(holder.id, 0) if holder is not None else 0}
+    return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank), "resident": resident, "household": household,
+            "unit": unit, "balance": balance, "household_balance": household_balance,
+            "months": months, "truncated": truncated, "rank": rank, "settings": book.settings, "today": today, "members": members}
+
+
+def _entries(session, bank, doers, since, own_accounts, book) -> list[dict]:
+    if not doers:
+        return []
+    # One query per member on the index (bank, doer, seq), newest first, the months filtered
+    # here: given a date condition, SQLite's planner takes the date index instead and reads
+    # every entry of the whole bank in those months.
+    rows = []
+    for doer in doers:
+        rows += [t for t in session.execute(select(Transfer).where(
+            Transfer.bank_id == bank.id, Transfer.doer_id == doer, Transfer.ledger == PTS)
+            .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1)).scalars()
+            if t.occurred_on >= since]
+    out = []
+    # Newest first by the day it happened (entries are often logged a day or two late).
+    for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
+        if t.credit_id in own_accounts:
+            points = t.amount
+        elif t.debit_id in own_accounts:
+            points = -t.amount
+        else:
+            continue
+        rule = book.rule_for(t.rule_code, t.occurred_on) if t.rule_code else None
+        if t.kind == "reversal":
+            what = "冲正" + (f"：{rule.name}" if rule else "")
+        elif t.kind == "redemption":
+            what = t.memo or "兑换"
+        elif rule is not None:
+            what = rule.name
+        else:
+            what = t.rule_code or t.kind
+        out.append({"id": t.id, "day": t.occurred_on, "month": (t.occurred_on.year, t.occurred_on.month),
+                    "what": what, "points": points, "kind": t.kind, "doer": t.doer_id})
+    return out
+
+
+_scores_cache: dict[tuple, tuple[str, dict]] = {}
+_scores_lock = threading.Lock()
+
+
+def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int, int]:
+    """Return this month's points by holder account (resident's or household's), from the ledger.
+
+    What a holder earned less what was taken as penalties (reversals counted), redemptions
+    aside. Cached per bank until its chain head moves, so a busy page does not re-add the month.
+    """
+    first = _month_start(day)
+    key = (bank.id, unit, first)
+    # The chain head's hash names the ledger's whole content: a new entry anywhere changes it.
+    head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
+    with _scores_lock:
+        cached = _scores_cache.get(key)
+    if cached and cached[0] == head:
+        return cached[1]
+    system = dict(session.execute(select(Account.code, Account.id).where(
+        Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
+    sources = [system[c] for c in ("issued", "penalties") if c in system]
+    where = (Transfer.bank_id == bank.id, Transfer.ledger == PTS,
+             Transfer.occurred_on.between(first, day))
+    scores: dict[int, int] = {}
+    for account, total in session.execute(select(Transfer.credit_id, func.sum(Transfer.amount))
+                                          .where(*where, Transfer.debit_id.in_(sources))
+                                          .group_by(Transfer.credit_id)):
+        scores[account] = scores.get(account, 0) + int(total)
+    for account, total in session.execute(select(Transfer.debit_id, func.sum(Transfer.amount))
+                                          .where(*where, Transfer.credit_id.in_(sources))
+                                          .group_by(Transfer.debit_id)):
+        scores[account] = scores.get(account, 0) - int(total)
+    kind = "household" if unit == "household" else "resident"
+    kinds = dict(session.execute(select(Account.id, Account.kind).where(
+        Account.id.in_(list(scores)))).all()) if scores else {}
+    scores = {a: s for a, s in scores.items() if kinds.get(a) == kind}
+    with _scores_lock:
+        if len(_scores_cache) > 1000:
+            _scores_cache.clear()
+        _scores_cache[key] = (head, scores)
+    return scores
+
+
+def current_notice(session: Session, bank: Bank) -> dict | None:
+    """Return the latest monthly notice put up (its month, and when objections close), if any."""
+    from reports.models import Snapshot
+
+    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at).where(
+        Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
+        .order_by(Snapshot.period.desc()).limit(1)).first()
+    return {"month": row.period, "closes_at": row.window_closes_at} if row else None
+
+
+def holders_overview(session: Session, bank: Bank, *, q: str | None = None,
+                     limit: int = 500) -> dict:
+    """Return residents (found by name or pinyin) and households, each with its live card, if any."""
+    residents = ledger_services.search_residents(session, bank, q, limit=limit, after=None)
+    households = list(session.execute(select(Household).where(
+        Household.bank_id == bank.id, Household.active.is_(True)).order_by(Household.code)
+        .limit(limit)).scalars())
+    live = session.execute(select(Card.resident_id, Card.household_id, Card.number, Card.issued_at)
+                           .where(Card.bank_id == bank.id, Card.revoked_at.is_(None))).all()
+    by_resident = {c.resident_id: c for c in live if c.resident_id is not None}
+    by_household = {c.household_id: c for c in live if c.household_id is not None}
+    codes = {h.id: h.code for h in households}
+    codes.update(dict(session.execute(select(Household.id, Household.code).where(
+        Household.id.in_({r.household_id for r in residents}))).all()) if residents else {})
+    return {"residents": [{"resident": r, "household": codes.get(r.household_id, ""),
+                           "card": by_resident.get(r.id)} for r in residents if r.active],
+            "households": [{"household": h, "card": by_household.get(h.id)} for h in households]}
+
+
+def member_names(session: Session, ids: list[int]) -> list[tuple[int, str]]:
+    """Return (id, name) of a household card's members, for choosing who objects."""
+    return [(r.id, r.name) for r in session.execute(
+        select(Resident).where(Resident.id.in_(ids)).order_by(Resident.id)).scalars()]

@@ -1,0 +1,249 @@
+"""The resident's page a card opens (no login), and the clerk's card issue, revocation and sheets."""
+from __future__ import annotations
+
+from flask import (Blueprint, Response, current_app, jsonify, render_template, request, url_for)
+from werkzeug.routing import BuildError
+
+from ledger import services as ledger_services
+from ledger.db import get_session
+from ledger.errors import ZongzhiError
+from web.api import clock, load
+from web.auth import WRITERS, scoped_bank
+
+from . import schemas, services, sheet
+from .guard import GuessLimiter
+
+bp = Blueprint("cards", __name__, template_folder="templates")
+
+
+def _limiter() -> GuessLimiter:
+    return current_app.extensions["zongzhi.card_guesses"]
+
+
+def _base_url() -> str:
+    return current_app.config.get("PUBLIC_URL") or request.url_root
+
+
+# --- the resident's page -------------------------------------------------------------------------
+
+def _card_or_refusal(token: str):
+    """Return (card, None) or (None, refusal response): unknown tokens count as guesses."""
+    address = request.remote_addr or "?"
+    if _limiter().blocked(address):
+        return None, (render_template("cards/missing.html", limited=True), 429,
+                      {"Retry-After": str(int(_limiter().window))})
+    card = services.find_card(get_session(), token)
+    if card is None:
+        _limiter().failed(address)
+        return None, (render_template("cards/missing.html", limited=False), 404)
+    return card, None
+
+
+@bp.get("/c/<token>")
+def card_page(token):
+    card, refusal = _card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    page = services.card_page(session, card, clock=clock())
+    from redemption.services import next_window
+
+    page["window"] = next_window(session, page["bank"], page["today"], cycle=page["settings"].cycle)
+    page["notice_url"] = _notice_url(page["bank"], page["notice"])
+    # Only months with entries carry objection links; the form itself offers every open month.
+    _mark_open_months(session, page, only_with_entries=True)
+    response = Response(render_template("cards/page.html", token=token, **page))
+    # The page is the holder's alone: no shared cache keeps it, no referrer carries the token.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _mark_open_months(session, page, *, only_with_entries: bool = False) -> None:
+    from reports.objections import objection_window
+
+    for month in page["months"]:
+        key = f"{month['start'].year:04d}-{month['start'].month:02d}"
+        month["open"] = (bool(month["entries"]) or not only_with_entries) and \
+            objection_window(session, page["bank"].id, key, clock())[0]
+
+
+def _notice_url(bank, notice) -> str | None:
+    if notice is None:
+        return None
+    try:
+        return url_for("reports.public_notice", bank=bank.code, month=notice["month"])
+    except BuildError:
+        return None
+
+
+@bp.route("/c/<token>/object", methods=["GET", "POST"])
+def object_to_entry(token):
+    """File an objection to one of the holder's entries, or to a deed missing from a month."""
+    card, refusal = _card_or_refusal(token)
+    if refusal:
+        return refusal
+    from reports.objections import file_objection
+
+    session = get_session()
+    page = services.card_page(session, card, clock=clock())
+    entries = {e["id"]: e for m in page["months"] for e in m["entries"]}
+    chosen = request.values.get("entry", type=int)
+    entry = entries.get(chosen)
+    error, done = None, None
+    if request.method == "POST":
+        # The objection is the resident's who did the entry (a household card's member), or the
+        # card holder's own for a missing deed.
+        resident_id = entry["doer"] if entry else (
+            page["resident"].id if page["resident"] else request.form.get("resident", type=int))
+        if resident_id not in page["members"]:
+            resident_id = None
+        try:
+            if resident_id is None:
+                raise ZongzhiError("请选择是哪位家庭成员提出异议", "choose the household member objecting",
+                                   code="validation_error")
+            done = file_objection(session, page["bank"], resident_id=resident_id,
+                                  transfer_id=entry["id"] if entry else None,
+                                  month=None if entry else request.form.get("month"),
+                                  text=request.form.get("text", ""),
+                                  filed_by=f"card:{card.number}", clock=clock())
+        except ZongzhiError as err:
+            from web.i18n import language
+
+            error = err.text(language())
+            if err.fields:
+                error += "：" + "；".join(p for problems in err.fields.values() for p in problems)
+    _mark_open_months(session, page)
+    choices = services.member_names(session, page["members"]) if page["resident"] is None else []
+    return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
+                           choices=choices, **page), (422 if error else 200)
+
+
+# --- issuing, revoking, printing (the clerk) -----------------------------------------------------
+
+def _issued_json(issued) -> dict:
+    return schemas.CardOut().dump({"token": issued.token, "number": issued.card.number,
+                                   "url": sheet.card_url(_base_url(), issued.token)})
+
+
+@bp.post("/api/v1/banks/<bank>/residents/<int:resident_id>/card")
+def issue_resident_card(bank, resident_id):
+    """Issue a resident a new card, revoking the old one at once.
+    ---
+    post:
+      responses:
+        201: {content: {application/json: {schema: CardOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    ledger_services.get_resident(session, bank, resident_id)
+    [issued] = services.issue_cards(session, bank, resident_ids=[resident_id], by=user.name,
+                                    clock=clock())
+    return jsonify(_issued_json(issued)), 201
+
+
+@bp.post("/api/v1/banks/<bank>/households/<code>/card")
+def issue_household_card(bank, code):
+    """Issue a household a new card (points kept per household), revoking the old one.
+    ---
+    post:
+      responses:
+        201: {content: {application/json: {schema: CardOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    if ledger_services.find_household(session, bank, code) is None:
+        from ledger.errors import NotFound
+
+        raise NotFound("住户", "household")
+    [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock())
+    return jsonify(_issued_json(issued)), 201
+
+
+@bp.post("/api/v1/banks/<bank>/residents/<int:resident_id>/card/revoke")
+def revoke_resident_card(bank, resident_id):
+    """Revoke a resident's card at once (lost, or taken).
+    ---
+    post:
+      responses:
+        200: {content: {application/json: {schema: RevokedOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    count = services.revoke_card(get_session(), bank, resident_id=resident_id, by=user.name,
+                                 clock=clock())
+    return jsonify({"revoked": count})
+
+
+@bp.post("/api/v1/banks/<bank>/households/<code>/card/revoke")
+def revoke_household_card(bank, code):
+    """Revoke a household's card at once.
+    ---
+    post:
+      responses:
+        200: {content: {application/json: {schema: RevokedOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    count = services.revoke_card(get_session(), bank, household_code=code, by=user.name,
+                                 clock=clock())
+    return jsonify({"revoked": count})
+
+
+@bp.post("/api/v1/banks/<bank>/card-sheets")
+def card_sheet(bank):
+    """Print card sheets (A4 PDF, 8 or 10 a page): issues new cards, revoking the old ones.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: CardSheetIn}}}
+      responses:
+        200: {description: "the sheet", content: {application/pdf: {}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.CardSheetIn())
+    return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
+                           data["per_page"])
+
+
+def _sheet_response(bank, user, residents, households, whole, per_page):
+    session = get_session()
+    issued = services.issue_cards(session, bank, resident_ids=residents, household_codes=households,
+                                  whole_bank=whole, by=user.name, clock=clock())
+    pdf = sheet.render_sheet(issued, bank=bank, base_url=_base_url(), per_page=per_page,
+                             when=clock().now())
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="cards-{bank.code}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/banks/<bank>/cards", methods=["GET", "POST"])
+def cards_screen(bank):
+    """The clerk's screen: choose residents (or the whole bank) and print their cards."""
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    if request.method == "POST":
+        residents = [int(v) for v in request.form.getlist("resident") if v.isdigit()]
+        households = request.form.getlist("household")
+        per_page = 8 if request.form.get("per_page") == "8" else 10
+        return _sheet_response(bank, user, residents, households, request.form.get("all") == "1",
+                               per_page)
+    rows = services.holders_overview(session, bank, q=request.args.get("q"))
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    return render_template("cards/cards.html", bank=bank, rows=rows, unit=unit,
+                           q=request.args.get("q", ""))
+
+
+def init_app(app) -> None:
+    """The guard against guessing tokens; the API's endpoints need no CSRF token."""
+    app.extensions["zongzhi.card_guesses"] = GuessLimiter(
+        limit=int(app.config.get("CARD_GUESS_LIMIT", 20)),
+        window_seconds=float(app.config.get("CARD_GUESS_WINDOW", 600)))
+    csrf = app.extensions["csrf"]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
+            csrf.exempt(app.view_functions[rule.endpoint])

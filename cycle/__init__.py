@@ -1,0 +1,1 @@
+"""The scheduled cycle: daily close, monthly notice and seal, quarterly window, annual commendation."""

@@ -1,0 +1,183 @@
+"""The cycle's jobs: what each does, for which period, and when it falls due for a bank.
+
+| job | period | due (bank's time, from its rule file) | does |
+|---|---|---|---|
+| daily | 2026-10-05 | that day at `day_close` (21:00) | closes the day's register |
+| monthly | 2026-10 | `notice_day` of the next month at `notice_time` | freezes the notice, opens objections |
+| seal | 2026-10 | when the notice's objection window closes | seals the month |
+| quarterly | 2026-Q4 | the quarter's redemption month, day 1, at `notice_time` | opens the regular redemption window; freezes the summary of the quarter before |
+| quarterly_close | 2026-Q4 | the day after the window's last day, 00:00 | closes the window |
+| annual | 2026 | `commendation_month`/`commendation_day` of the next year at `notice_time` | freezes the commendation from the sealed months; then year-end expiry if the rules ask |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+import rules as rulefiles
+from ledger import periods
+from ledger import services as ledger_services
+from ledger.clock import Clock
+from ledger.errors import ConflictError, ValidationError
+from ledger.models import Bank
+from ledger.periods import Period
+from reports import commendation, services as reports
+from reports import expiry
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    kind: str  # the period kind: day, month, quarter, year
+    #: (session, bank, cycle, period, clock) -> when it falls due (aware), or None if it never does
+    due: Callable
+    #: (session, bank, period, by, clock) -> a one-line result
+    run: Callable
+    description: str
+
+
+def _at(clock: Clock, day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=clock.tz)
+
+
+def _next_month_start(period: Period) -> date:
+    return period.end + timedelta(days=1)
+
+
+# --- when -------------------------------------------------------------------------------------
+
+def _daily_due(session, bank, cycle: rulefiles.Cycle, period: Period, clock):
+    return _at(clock, period.start, cycle.day_close)
+
+
+def _monthly_due(session, bank, cycle, period, clock):
+    return _at(clock, _next_month_start(period).replace(day=cycle.notice_day), cycle.notice_time)
+
+
+def _seal_due(session, bank, cycle, period, clock):
+    notice = reports.get_snapshot(session, bank.id, "notice", period.key)
+    return notice.window_closes_at if notice is not None else None
+
+
+def _quarterly_due(session, bank, cycle, period, clock):
+    window = commendation.redemption_window(cycle, period)
+    opens = _at(clock, window[0] if window else period.start, cycle.notice_time)
+    # After the notice of the month before, whose figures the summary reads.
+    return max(opens, _monthly_due(session, bank, cycle, period.previous().months()[-1], clock))
+
+
+def _quarterly_close_due(session, bank, cycle, period, clock):
+    window = commendation.redemption_window(cycle, period)
+    return _at(clock, window[1] + timedelta(days=1), time(0)) if window else None
+
+
+def _annual_due(session, bank, cycle, period, clock):
+    return _at(clock, date(period.start.year + 1, cycle.commendation_month, cycle.commendation_day),
+               cycle.notice_time)
+
+
+# --- what -------------------------------------------------------------------------------------
+
+def _daily(session, bank, period, by, clock) -> str:
+    snapshot = reports.close_day(session, bank, period.key, by=by, clock=clock)
+    content = reports.content_of(snapshot)
+    late = len(content["pending_overdue"])
+    return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"
+            + (f"；{late} 条待审核超过一天" if late else ""))
+
+
+def _monthly(session, bank, period, by, clock) -> str:
+    snapshot = reports.publish_notice(session, bank, period, by=by, clock=clock)
+    closes = snapshot.window_closes_at.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M")
+    return f"公示 {snapshot.content_hash[:12]}，异议截止 {closes}"
+
+
+def _seal(session, bank, period, by, clock) -> str:
+    seal = reports.seal_month(session, bank, period, by=by, clock=clock)
+    return f"封账，链头 #{seal.head_seq}"
+
+
+def _quarterly(session, bank, period, by, clock) -> str:
+    from redemption import services as redemption
+
+    _, book = ledger_services.rulebook(session, bank.id)
+    window = commendation.redemption_window(book.settings.cycle, period)
+    opened = ""
+    if window:
+        redemption.open_window(session, bank, opens_on=window[0], closes_on=window[1], kind="regular",
+                               by=by, clock=clock, memo=f"{period.key} 季兑换")
+        opened = f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()}；"
+    snapshot = reports.summarize_quarter(session, bank, period, by=by, clock=clock)
+    return f"{opened}季度汇总 {snapshot.content_hash[:12]}"
+
+
+def _quarterly_close(session, bank, period, by, clock) -> str:
+    from sqlalchemy import select
+
+    from redemption import services as redemption
+    from redemption.models import RedemptionWindow
+
+    _, book = ledger_services.rulebook(session, bank.id)
+    window = commendation.redemption_window(book.settings.cycle, period)
+    if window is None:
+        return "本季度没有常规兑换期"
+    stored = session.execute(select(RedemptionWindow.id).where(
+        RedemptionWindow.bank_id == bank.id, RedemptionWindow.kind == "regular",
+        RedemptionWindow.opens_on == window[0])).scalar()
+    if stored is None:
+        raise ConflictError(f"{period.key} 的兑换期尚未开启", f"the window of {period.key} was never opened",
+                            code="window_missing")
+    redemption.close_window(session, bank, stored, by=by, clock=clock)
+    return f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()} 已关闭"
+
+
+def _annual(session, bank, period, by, clock) -> str:
+    snapshot = reports.commend_year(session, bank, period, by=by, clock=clock)
+    content = reports.content_of(snapshot)
+    named = sum(len(a["awardees"]) for a in content["awards"])
+    expired = expiry.expire_year(session, bank, period, by=by, clock=clock)
+    return f"表彰 {named} 人次 {snapshot.content_hash[:12]}" + (
+        f"；{len(expired)} 个账户积分清零" if expired else "")
+
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    Job("daily", "day", _daily_due, _daily, "日登分：关闭当天登分簿"),
+    Job("monthly", "month", _monthly_due, _monthly, "月公示：冻结上月公示，开始异议期"),
+    Job("seal", "month", _seal_due, _seal, "封账：异议期满后封存该月"),
+    Job("quarterly", "quarter", _quarterly_due, _quarterly, "季兑换：开启兑换期，冻结季度汇总"),
+    Job("quarterly_close", "quarter", _quarterly_close_due, _quarterly_close, "季兑换：关闭兑换期"),
+    Job("annual", "year", _annual_due, _annual, "年表彰：评比并清零（如规则要求）"),
+)}
+#: Order among jobs falling due at the same moment: a month's notice before the quarter's summary.
+ORDER = {name: i for i, name in enumerate(JOBS)}
+
+
+def get_job(name: str) -> Job:
+    """Return the job with this name, or refuse it naming the jobs there are."""
+    if name not in JOBS:
+        raise ValidationError({"job": [f"未知任务 {name}；可用：{', '.join(JOBS)}"]},
+                              "未知任务", "unknown job")
+    return JOBS[name]
+
+
+def parse(job: Job, text: str) -> Period:
+    """Parse a period for a job (daily 2026-10-05, monthly 2026-10, quarterly 2026-Q4, annual 2026)."""
+    return periods.parse_period(job.kind, text)
+
+
+def due_at(session: Session, bank: Bank, job: Job, period: Period, clock: Clock) -> datetime | None:
+    """Return when a job falls due for a bank and period, by the bank's rules in force."""
+    _, book = ledger_services.rulebook(session, bank.id)
+    return job.due(session, bank, book.settings.cycle, period, clock)
+
+
+def periods_since(kind: str, first: date, last: date) -> list[Period]:
+    """Return every period of a kind from the one holding `first` to the one holding `last`."""
+    found, p = [], periods.period_of(kind, first)
+    while p.start <= last:
+        found.append(p)
+        p = p.next()
+    return found

@@ -1,0 +1,194 @@
+"""Running jobs: claim a (job, bank, period) in the job-runs table, run it, record the outcome.
+
+The claim is the lock between scheduler processes: the table's unique key lets exactly one
+process insert a run. A run still marked running after its lease is taken to belong to a dead
+process and may be taken over; a failed run is tried again (by hand always, by the scheduler up
+to MAX_ATTEMPTS times).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import ZongzhiError
+from ledger.models import Bank
+
+from . import jobs
+from .models import JobRun
+
+log = logging.getLogger("zongzhi.cycle")
+
+LEASE = timedelta(minutes=30)
+MAX_ATTEMPTS = 3
+ACTOR = "cycle"
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one (job, bank, period): ran, skipped (done or taken elsewhere), or failed."""
+
+    job: str
+    bank: str
+    period: str
+    status: str  # done | skipped | busy (another process is running it) | failed
+    message: str
+
+    def line(self) -> str:
+        mark = {"done": "完成 done", "skipped": "跳过 skipped", "busy": "其他进程运行中 busy",
+                "failed": "失败 FAILED"}[self.status]
+        return f"{self.bank} {self.job} {self.period}: {mark} — {self.message}"
+
+
+def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock,
+          retry_failed: bool = True) -> JobRun | None:
+    """Claim a run for this process; None if it is done, running elsewhere, or failed too often."""
+    now = clock.now()
+    me = owner_name()
+    try:
+        with transaction(session):
+            run = session.execute(select(JobRun).where(
+                JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period)).scalar_one_or_none()
+            if run is None:
+                run = JobRun(job=job, bank_id=bank_id, period=period, status="running", owner=me,
+                             attempts=1, started_at=now, lease_until=now + LEASE)
+                session.add(run)
+                session.flush()
+                return run
+            session.refresh(run)
+            stale = run.status == "running" and run.lease_until <= now
+            again = run.status == "failed" and (retry_failed or run.attempts < MAX_ATTEMPTS)
+            if not (stale or again):
+                return None
+            taken = session.execute(update(JobRun).where(
+                JobRun.id == run.id, JobRun.status == run.status, JobRun.attempts == run.attempts)
+                .values(status="running", owner=me, attempts=run.attempts + 1, started_at=now,
+                        lease_until=now + LEASE, finished_at=None, error=None)).rowcount
+            if taken != 1:
+                return None
+            session.refresh(run)
+            return run
+    except IntegrityError:
+        # Another process inserted the same run first: it is theirs.
+        session.rollback()
+        return None
+
+
+def finish(session: Session, run: JobRun, *, ok: bool, message: str, clock: Clock) -> None:
+    """Record how a claimed run ended."""
+    with transaction(session):
+        session.execute(update(JobRun).where(JobRun.id == run.id).values(
+            status="done" if ok else "failed", finished_at=clock.now(),
+            result=message if ok else None, error=None if ok else message[:4000]))
+
+
+def run_one(sessions: sessionmaker, bank: Bank, job: jobs.Job, period, *, clock: Clock,
+            retry_failed: bool = True) -> Outcome:
+    """Claim and run one job for one bank and period, in sessions of its own."""
+    with sessions() as session:
+        run = claim(session, job.name, bank.id, period.key, clock=clock, retry_failed=retry_failed)
+        if run is None:
+            existing = session.execute(select(JobRun.status, JobRun.owner).where(
+                JobRun.job == job.name, JobRun.bank_id == bank.id, JobRun.period == period.key)).one_or_none()
+            why = f"已{ {'done': '完成', 'running': '由其他进程运行中', 'failed': '多次失败'}.get(existing[0], existing[0])}" \
+                  f"（{existing[1]}）" if existing else "无"
+            busy = existing is not None and existing[0] == "running"
+            return Outcome(job.name, bank.code, period.key, "busy" if busy else "skipped", why)
+        try:
+            work = session.get(Bank, bank.id)
+            message = job.run(session, work, period, ACTOR, clock)
+        except Exception as err:  # one failure is recorded and logged; the others go on
+            session.rollback()
+            message = err.message if isinstance(err, ZongzhiError) else f"{type(err).__name__}: {err}"
+            if not isinstance(err, ZongzhiError):
+                log.error("%s %s %s failed:\n%s", bank.code, job.name, period.key, traceback.format_exc())
+            finish(session, run, ok=False, message=message, clock=clock)
+            log.warning("%s %s %s: failed — %s", bank.code, job.name, period.key, message)
+            return Outcome(job.name, bank.code, period.key, "failed", message)
+        finish(session, run, ok=True, message=message, clock=clock)
+        log.info("%s %s %s: done — %s", bank.code, job.name, period.key, message)
+        return Outcome(job.name, bank.code, period.key, "done", message)
+
+
+def run_by_hand(sessions: sessionmaker, banks: list[Bank], job: jobs.Job, period, *, clock: Clock,
+                progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run a job for a period in each bank in turn; a bank where it is not due yet is refused."""
+    outcomes = []
+    for bank in banks:
+        with sessions() as session:
+            due = jobs.due_at(session, session.get(Bank, bank.id), job, period, clock)
+        if due is None or clock.now() < due:
+            when = due.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M") if due else "—"
+            outcome = Outcome(job.name, bank.code, period.key, "failed",
+                              f"尚未到期（到期时间 {when}），未做任何更改 / not due yet, nothing written")
+        else:
+            outcome = run_one(sessions, bank, job, period, clock=clock, retry_failed=True)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+    return outcomes
+
+
+def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[datetime, int, jobs.Job, object]]:
+    """Return every run due for a bank and not done yet, in order: missed periods first."""
+    from ledger import services as ledger_services
+
+    _, book = ledger_services.rulebook(session, bank.id)
+    cycle = book.settings.cycle
+    now = clock.now()
+    first = bank.created_at.astimezone(clock.tz).date()
+    today = now.astimezone(clock.tz).date()
+    settled = {(job, period) for job, period in session.execute(select(JobRun.job, JobRun.period).where(
+        JobRun.bank_id == bank.id, JobRun.status == "done")).all()}
+    found = []
+    for job in jobs.JOBS.values():
+        for period in jobs.periods_since(job.kind, first, today):
+            if (job.name, period.key) in settled:
+                continue
+            due = job.due(session, bank, cycle, period, clock)
+            # Runs that fell due before the bank existed (a quarter's window opened before it
+            # was founded) are not its business.
+            if due is not None and bank.created_at <= due <= now:
+                found.append((due, jobs.ORDER[job.name], job, period))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return found
+
+
+def sweep(sessions: sessionmaker, *, clock: Clock, bank_ids: Iterable[int] | None = None) -> list[Outcome]:
+    """Run everything due in every bank (or in those named), catching up on missed periods in order."""
+    with sessions() as session:
+        stmt = select(Bank).order_by(Bank.id)
+        if bank_ids is not None:
+            stmt = stmt.where(Bank.id.in_(list(bank_ids)))
+        banks = list(session.execute(stmt).scalars())
+    outcomes = []
+    for bank in banks:
+        try:
+            with sessions() as session:
+                due = due_runs(session, session.get(Bank, bank.id), clock=clock)
+        except Exception:  # a bank whose rules cannot be read must not stop the others
+            log.exception("%s: cannot work out its due jobs", bank.code)
+            continue
+        for _, _, job, period in due:
+            outcome = run_one(sessions, bank, job, period, clock=clock, retry_failed=False)
+            outcomes.append(outcome)
+            if outcome.status == "busy":
+                # Another process is working through this bank: its later runs depend on this one
+                # (a window is closed after it is opened), so they are left to that process or
+                # to the next sweep.
+                break
+    return outcomes

@@ -1,0 +1,373 @@
+"""The foundation's request and response shapes (marshmallow), also the source of the OpenAPI document."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from ledger.schemas import MEMO_MAX, PositiveInt
+
+from . import workflow as wf
+
+TEXT_MAX = 5000
+PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$", error="Not a valid phone number.")
+
+
+def _text(max_len: int, **kw):
+    return fields.String(validate=[validate.Length(min=1, max=max_len),
+                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
+
+
+def _count(**kw):
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=1000), **kw)
+
+
+def _optional(field_type=fields.String, **kw):
+    return field_type(load_default=None, allow_none=True, **kw)
+
+
+# --- applicants ---------------------------------------------------------------------------------
+
+class ApplicantIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("group", "station")),
+                         metadata={"description": "group: a resident group; station: a welfare station (公益站)"})
+    name = _text(100, required=True)
+    phone = _optional(validate=PHONE)
+    members = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=500),
+                          metadata={"description": "resident ids of the members"})
+
+
+class ApplicantMemberOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class ApplicantOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    members = fields.List(fields.Nested(ApplicantMemberOut))
+
+
+class ReviewerLinkIn(Schema):
+    resident = PositiveInt(required=True, metadata={"description": "the resident this reviewer is"})
+
+
+class ReviewerLinkOut(Schema):
+    user = fields.Integer(attribute="user_id")
+    resident = fields.Integer(attribute="resident_id")
+    linked_by = fields.String()
+    linked_at = fields.DateTime()
+
+
+# --- applications -------------------------------------------------------------------------------
+
+class BudgetLineIn(Schema):
+    item = _text(100, required=True)
+    amount = PositiveInt(required=True, metadata={"description": "fen"})
+
+
+class BudgetLineOut(Schema):
+    item = fields.String()
+    amount = fields.Integer()
+
+
+class ApplicationIn(Schema):
+    applicant = PositiveInt(required=True)
+    title = _text(100, required=True)
+    purpose = _text(TEXT_MAX, required=True)
+    budget = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(min=1, max=50),
+                         metadata={"description": "budget lines; they must add up to amount_requested"})
+    amount_requested = PositiveInt(required=True, metadata={"description": "fen"})
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+
+
+class ApplicationOut(Schema):
+    id = fields.Integer()
+    applicant = fields.Integer(attribute="applicant_id")
+    applicant_name = fields.String()
+    title = fields.String()
+    purpose = fields.String()
+    state = fields.String(metadata={"enum": list(wf.STATES)})
+    amount_requested = fields.Integer()
+    amount_awarded = fields.Integer(allow_none=True)
+    decline_reason = fields.String(allow_none=True)
+    disbursed = fields.Integer()
+    spent = fields.Integer()
+    returned = fields.Integer()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    entered_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ApplicationTransitionOut(Schema):
+    action = fields.String()
+    from_state = fields.String(data_key="from")
+    to_state = fields.String(data_key="to")
+    by = fields.String()
+    at = fields.DateTime()
+    note = fields.String(allow_none=True)
+
+
+class ApplicationAttachmentOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    on_behalf_of = fields.String(allow_none=True)
+    entered_by = fields.String()
+    entered_at = fields.DateTime()
+    progress = fields.Integer(attribute="progress_id", allow_none=True)
+
+
+class CouncilDecisionOut(Schema):
+    met_on = fields.Date()
+    attendees = fields.List(fields.String())
+    quorum = fields.Integer()
+    votes_for = fields.Integer()
+    votes_against = fields.Integer()
+    abstaining = fields.Integer()
+    minutes = fields.String()
+    outcome = fields.String()
+    amount = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    weighted_score = fields.Integer(allow_none=True, metadata={"description": "hundredths: 375 is 3.75"})
+    recorded_by = fields.String()
+    recorded_at = fields.DateTime()
+
+
+class ProjectTrancheOut(Schema):
+    id = fields.Integer()
+    application = fields.Integer(attribute="application_id")
+    amount = fields.Integer()
+    from_restricted = fields.Integer(metadata={"description": "drawn from fund:projects"})
+    from_unrestricted = fields.Integer(metadata={"description": "drawn from fund"})
+    paid_on = fields.Date()
+    memo = fields.String(allow_none=True)
+    by = fields.String()
+
+
+class ProjectProgressOut(Schema):
+    id = fields.Integer()
+    reported_on = fields.Date()
+    percent = fields.Integer()
+    text = fields.String()
+    by = fields.String()
+
+
+class ProjectVolunteerOut(Schema):
+    resident = fields.Integer()
+    name = fields.String()
+    transfer = fields.Integer(allow_none=True)
+    pending = fields.Integer(allow_none=True)
+    points = fields.Integer(allow_none=True)
+    occurred_on = fields.Date(allow_none=True)
+
+
+class ApplicationDetailOut(ApplicationOut):
+    budget = fields.List(fields.Nested(BudgetLineOut))
+    spent_lines = fields.List(fields.Nested(BudgetLineOut))
+    completion_report = fields.String(allow_none=True)
+    transitions = fields.List(fields.Nested(ApplicationTransitionOut))
+    attachments = fields.List(fields.Nested(ApplicationAttachmentOut))
+    decision = fields.Nested(CouncilDecisionOut, allow_none=True)
+    tranches = fields.List(fields.Nested(ProjectTrancheOut))
+    progress = fields.List(fields.Nested(ProjectProgressOut))
+    volunteers = fields.List(fields.Nested(ProjectVolunteerOut))
+    actions = fields.List(fields.String(), metadata={"description": "the moves the asker may make now"})
+
+
+class MoveNoteIn(Schema):
+    note = _optional(validate=validate.Length(max=MEMO_MAX))
+
+
+class ConflictIn(Schema):
+    note = _text(MEMO_MAX, required=True, metadata={"description": "why the reviewer stands aside"})
+
+
+class ReviewScoreIn(Schema):
+    criterion = _text(40, required=True)
+    score = fields.Integer(strict=True, required=True, validate=validate.Range(min=wf.SCORE_MIN, max=wf.SCORE_MAX))
+    comment = _optional(validate=validate.Length(max=MEMO_MAX))
+
+
+class ReviewScoresIn(Schema):
+    scores = fields.List(fields.Nested(ReviewScoreIn), required=True, validate=validate.Length(min=1, max=20),
+                         metadata={"description": "one entry per criterion of the bank's rules"})
+
+    @validates_schema
+    def _once_each(self, data, **kw):
+        codes = [s["criterion"] for s in data.get("scores", [])]
+        if len(set(codes)) != len(codes):
+            raise SchemaError("每项评审标准只能评一次", "scores")
+
+
+class PanelSeatOut(Schema):
+    user = fields.Integer()
+    name = fields.String()
+    recused = fields.String(allow_none=True, metadata={"description": "member | household | declared"})
+    scored = fields.Boolean()
+
+
+class ReviewScoreOut(Schema):
+    reviewer = fields.String()
+    criterion = fields.String()
+    weight = fields.Integer()
+    score = fields.Integer()
+    comment = fields.String(allow_none=True)
+
+
+class ReviewOut(Schema):
+    complete = fields.Boolean(metadata={"description": "every reviewer not recused has scored"})
+    panel = fields.List(fields.Nested(PanelSeatOut))
+    scores = fields.List(fields.Nested(ReviewScoreOut),
+                         metadata={"description": "the asker's own until the review is complete, then all"})
+    weighted_score = fields.Integer(allow_none=True, metadata={"description": "hundredths"})
+
+
+class CouncilDecisionIn(Schema):
+    met_on = fields.Date(required=True, metadata={"description": "the council meeting's date"})
+    attendees = fields.List(_text(50), required=True, validate=validate.Length(min=1, max=100))
+    votes_for = _count(required=True)
+    votes_against = _count(required=True)
+    abstaining = _count(required=True)
+    minutes = _text(TEXT_MAX, required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf((wf.AWARDED, wf.DECLINED)))
+    amount = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen, for an award"})
+    reason = _optional(validate=validate.Length(max=MEMO_MAX))
+
+
+class ProjectFundOut(Schema):
+    restricted = fields.Integer(metadata={"description": "fund:projects balance"})
+    unrestricted = fields.Integer(metadata={"description": "fund balance"})
+    committed = fields.Integer(metadata={"description": "awarded but not yet paid"})
+    free = fields.Integer(metadata={"description": "what a new award may use"})
+
+
+class ProjectTrancheIn(Schema):
+    amount = PositiveInt(required=True, metadata={"description": "fen"})
+    memo = _optional(validate=validate.Length(max=MEMO_MAX))
+
+
+class ProjectProgressIn(Schema):
+    reported_on = fields.Date(required=True)
+    percent = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=100))
+    text = _text(TEXT_MAX, required=True)
+
+
+class ProjectCompletionIn(Schema):
+    spent = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(max=50),
+                        metadata={"description": "what the project spent; the rest returns to the fund"})
+    report = _text(TEXT_MAX, required=True)
+
+
+class ProjectVolunteersIn(Schema):
+    residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200))
+    quantity = PositiveInt(load_default=1)
+    occurred_on = fields.Date(required=True)
+    memo = _optional(validate=validate.Length(max=MEMO_MAX))
+    rule = _optional(metadata={"description": "default: the rule file's foundation.volunteer_rule"})
+
+
+# --- wishes -----------------------------------------------------------------------------------------
+
+class WishIn(Schema):
+    resident = PositiveInt(required=True, metadata={"description": "whose wish it is"})
+    title = _text(100, required=True)
+    description = _text(TEXT_MAX, required=True)
+    estimated_value = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen"})
+
+
+class WishReasonIn(Schema):
+    reason = _optional(validate=validate.Length(max=MEMO_MAX))
+
+
+class WishDonorIn(Schema):
+    resident = PositiveInt(load_default=None, allow_none=True,
+                           metadata={"description": "a resident donor; else kind, name and phone"})
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("person", "unit")))
+    name = _optional(validate=validate.Length(max=100))
+    phone = _optional(validate=PHONE)
+
+    @validates_schema
+    def _who(self, data, **kw):
+        if data.get("resident"):
+            return
+        if not data.get("kind"):
+            raise SchemaError("非本村居民须注明 person 或 unit", "kind")
+        if not (data.get("name") or "").strip() or not data.get("phone"):
+            raise SchemaError("非本村居民须填写姓名和电话", "name")
+
+
+class WishClaimIn(Schema):
+    donors = fields.List(fields.Nested(WishDonorIn), required=True, validate=validate.Length(min=1, max=20))
+    deadline = fields.Date(load_default=None, allow_none=True,
+                           metadata={"description": "default: today + foundation.claim_days"})
+
+
+class WishGiftIn(Schema):
+    donor = PositiveInt(required=True)
+    value = PositiveInt(required=True, metadata={"description": "stated value in fen"})
+
+
+class WishDeliverIn(Schema):
+    gifts = fields.List(fields.Nested(WishGiftIn), required=True, validate=validate.Length(min=1, max=20))
+    delivered_on = fields.Date(required=True)
+
+
+class WishConfirmIn(Schema):
+    thanks = _text(MEMO_MAX, required=True, metadata={"description": "the resident's thank-you note"})
+
+
+class WishDonorOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    resident = fields.Integer(attribute="resident_id", allow_none=True)
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    value = fields.Integer(allow_none=True)
+
+
+class WishClaimOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    deadline = fields.Date()
+    claimed_by = fields.String()
+    claimed_at = fields.DateTime()
+    delivered_on = fields.Date(allow_none=True)
+    donors = fields.List(fields.Nested(WishDonorOut))
+
+
+class WishOut(Schema):
+    id = fields.Integer()
+    resident = fields.Integer(attribute="resident_id")
+    title = fields.String()
+    description = fields.String()
+    estimated_value = fields.Integer(allow_none=True)
+    state = fields.String(metadata={"enum": list(wf.WISH_STATES)})
+    collected_by = fields.String()
+    collected_at = fields.DateTime()
+    verified_by = fields.String(allow_none=True)
+    reject_reason = fields.String(allow_none=True)
+    thanks = fields.String(allow_none=True)
+    fulfilled_on = fields.Date(allow_none=True)
+    claim = fields.Nested(WishClaimOut, allow_none=True)
+
+
+class ExpiredWishesOut(Schema):
+    wishes = fields.List(fields.Integer(), metadata={"description": "wishes put back on the wall"})
+
+
+def _page(item: type[Schema], name: str) -> type[Schema]:
+    return type(name, (Schema,), {"items": fields.List(fields.Nested(item)),
+                                  "next_cursor": fields.String(allow_none=True)})
+
+
+ApplicationPage = _page(ApplicationOut, "ApplicationPage")
+WishPage = _page(WishOut, "WishPage")
+ApplicantList = _page(ApplicantOut, "ApplicantList")

@@ -1,0 +1,169 @@
+"""Periods of the cycle (day, month, quarter, year) and the seal that closes a month for good.
+
+A month is open until its notice's objection window ends; then it is sealed and nothing more
+may be dated inside it. The seal records who sealed it, when, and the chain head at that moment,
+so a printed notice can be checked against the ledger years later.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import BigInteger, UniqueConstraint, select
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+from .clock import Clock
+from .errors import ConflictError, PeriodSealed, ValidationError
+from .posting import lock_chain
+
+KINDS = ("day", "month", "quarter", "year")
+
+_PATTERNS = {
+    "day": (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), "YYYY-MM-DD，例如 2026-10-05"),
+    "month": (re.compile(r"^(\d{4})-(\d{2})$"), "YYYY-MM，例如 2026-10"),
+    "quarter": (re.compile(r"^(\d{4})-Q(\d)$"), "YYYY-Qn，例如 2026-Q4"),
+    "year": (re.compile(r"^(\d{4})$"), "YYYY，例如 2026"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """One day, month, quarter or year: its kind, its key (2026-10) and its first and last day."""
+
+    start: date
+    end: date
+    kind: str
+    key: str
+
+    def __str__(self) -> str:
+        return self.key
+
+    def next(self) -> "Period":
+        """Return the period of the same kind that follows this one."""
+        return period_of(self.kind, self.end + timedelta(days=1))
+
+    def previous(self) -> "Period":
+        """Return the period of the same kind before this one."""
+        return period_of(self.kind, self.start - timedelta(days=1))
+
+    def months(self) -> list["Period"]:
+        """Return the months this period covers (a day or a month gives its own month)."""
+        months, m = [], period_of("month", self.start)
+        while m.start <= self.end:
+            months.append(m)
+            m = m.next()
+        return months
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
+    """Parse a period written as the command line and the API write it; refuse one that does not exist."""
+    if kind not in _PATTERNS:
+        raise ValidationError({"kind": [f"周期类型须为以下之一：{', '.join(KINDS)}"]})
+    pattern, shape = _PATTERNS[kind]
+    match = pattern.match((text or "").strip())
+    problem = None
+    if not match:
+        problem = f"格式须为 {shape}"
+    else:
+        parts = [int(p) for p in match.groups()]
+        year = parts[0]
+        try:
+            if kind == "day":
+                start = date(year, parts[1], parts[2])
+            elif kind == "month":
+                start = date(year, parts[1], 1)
+            elif kind == "quarter":
+                if not 1 <= parts[1] <= 4:
+                    raise ValueError("quarter must be 1..4")
+                start = date(year, 3 * parts[1] - 2, 1)
+            else:
+                start = date(year, 1, 1)
+            if year < 2000:
+                raise ValueError("year before 2000")
+        except ValueError:
+            problem = f"{text} 不是一个存在的日期或周期（{shape}）"
+    if problem:
+        raise ValidationError({field: [problem]}, "周期有误", "the period is not valid")
+    return period_of(kind, start)
+
+
+def period_of(kind: str, day: date) -> Period:
+    """Return the period of this kind that contains the day."""
+    if kind == "day":
+        return Period(day, day, "day", day.isoformat())
+    if kind == "month":
+        last = calendar.monthrange(day.year, day.month)[1]
+        return Period(day.replace(day=1), day.replace(day=last), "month", f"{day.year:04d}-{day.month:02d}")
+    if kind == "quarter":
+        q = (day.month - 1) // 3 + 1
+        start = date(day.year, 3 * q - 2, 1)
+        end = period_of("month", date(day.year, 3 * q, 1)).end
+        return Period(start, end, "quarter", f"{day.year:04d}-Q{q}")
+    if kind == "year":
+        return Period(date(day.year, 1, 1), date(day.year, 12, 31), "year", f"{day.year:04d}")
+    raise ValueError(f"unknown period kind {kind!r}")
+
+
+def month_key(day: date) -> str:
+    """Return the month a day falls in, as 2026-10."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+class PeriodSeal(SQLModel, table=True):
+    """A sealed month of one bank: who sealed it, when, and the chain head at that moment."""
+
+    __tablename__ = "period_seals"
+    __table_args__ = (UniqueConstraint("bank_id", "month"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    bank_id: int = Field(foreign_key="banks.id")
+    #: The month, written 2026-10.
+    month: str = Field(max_length=7)
+    sealed_at: datetime
+    sealed_by: str = Field(max_length=80)
+    head_seq: int = Field(sa_type=BigInteger)
+    head_hash: str = Field(max_length=64)
+
+
+def is_sealed(session: Session, bank_id: int, day: date) -> bool:
+    """Say whether the month that contains `day` is sealed for the bank."""
+    return session.execute(select(PeriodSeal.id).where(
+        PeriodSeal.bank_id == bank_id, PeriodSeal.month == month_key(day))).first() is not None
+
+
+def check_open(session: Session, bank_id: int, day: date) -> None:
+    """Refuse (409 period_sealed) anything dated inside a sealed month."""
+    if is_sealed(session, bank_id, day):
+        key = month_key(day)
+        raise PeriodSealed(f"{key} 已封账，不能再登记该月日期的记录（{day.isoformat()}）",
+                           f"{key} is sealed: nothing more may be dated inside it ({day.isoformat()})",
+                           fields={"occurred_on": [f"{key} 已封账"]})
+
+
+def get_seal(session: Session, bank_id: int, month: str) -> PeriodSeal | None:
+    """Return the month's seal, if it is sealed."""
+    return session.execute(select(PeriodSeal).where(
+        PeriodSeal.bank_id == bank_id, PeriodSeal.month == month)).scalar_one_or_none()
+
+
+def seal_month(session: Session, bank_id: int, month: str, *, by: str, clock: Clock) -> PeriodSeal:
+    """Seal a month under the bank's posting lock, recording the chain head; the caller commits.
+
+    Sealing a sealed month again is refused: the first seal is the one that counts.
+    """
+    period = parse_period("month", month)
+    head_seq, head_hash = lock_chain(session, bank_id)
+    if get_seal(session, bank_id, period.key) is not None:
+        raise ConflictError(f"{period.key} 已封账", f"{period.key} is already sealed", code="already_sealed")
+    seal = PeriodSeal(bank_id=bank_id, month=period.key, sealed_at=clock.now(), sealed_by=by,
+                      head_seq=head_seq, head_hash=head_hash)
+    session.add(seal)
+    session.flush()
+    return seal

@@ -1,0 +1,162 @@
+"""What the clerk's screens need beyond the ledger's services: the rule picker, the resident
+lookup of the deed form, the county overview and opening a bank from a template.
+
+Writes still go through ledger.services (and web.auth for users); this module reads, and
+opens a bank with its first clerk in one go.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger import names, services
+from ledger.clock import Clock
+from ledger.errors import ValidationError
+from ledger.models import PTS, Account, Bank, Household, PendingDeed, Resident, Transfer
+from rules.model import Rule
+from web.auth import create_user
+from web.models import User
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "seed_data" / "rules"
+
+
+# --- the rule picker --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """A rule as the deed form offers it: what it is worth and what the team may still earn."""
+
+    rule: Rule
+    #: Least points any selected resident may still earn under it in its tightest cap, or None.
+    remaining: int | None
+    keys: str
+
+    @property
+    def code(self) -> str:
+        return self.rule.code
+
+
+def rule_choices(session: Session, bank: Bank, *, penalties: bool, resident_ids: list[int],
+                 on: date) -> list[tuple[str, list[RuleChoice]]]:
+    """Return the rules in force on `on`, grouped by category in file order.
+
+    Deeds or penalties only; each with the allowance left for the selected residents.
+    """
+    _, book = services.rulebook(session, bank.id)
+    rules = [r for r in book.in_force(on) if (r.points < 0) == penalties]
+    remaining = services.remaining_allowances(session, bank, resident_ids, rules, on)
+    groups: dict[str, list[RuleChoice]] = {}
+    for r in rules:
+        initials = "".join(lazy_pinyin(r.name, style=Style.FIRST_LETTER, errors="ignore")).lower()
+        groups.setdefault(r.category, []).append(
+            RuleChoice(r, remaining.get(r.code), f"{r.code} {initials} {''.join(lazy_pinyin(r.name))}"))
+    return list(groups.items())
+
+
+def match_rule(groups: list[tuple[str, list[RuleChoice]]], q: str) -> list[RuleChoice]:
+    """Return the rules a typed search means: by code, name, pinyin or its initials."""
+    needle = names.normalize_query(q)
+    if not needle:
+        return []
+    every = [c for _category, choices in groups for c in choices]
+    exact = [c for c in every if needle in (c.code, c.rule.name) or needle in c.keys.split()]
+    return exact or [c for c in every if needle in c.keys or needle in c.rule.name]
+
+
+# --- the deed form's resident lookup ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lookup:
+    """One search term of the deed form and who it found."""
+
+    term: str
+    found: list[Resident]
+
+    @property
+    def unique(self) -> Resident | None:
+        """The one resident the term means, if it means one (a single hit, or one exact name)."""
+        if len(self.found) == 1:
+            return self.found[0]
+        exact = [r for r in self.found if r.name == self.term]
+        return exact[0] if len(exact) == 1 else None
+
+
+def look_up(session: Session, bank: Bank, text: str) -> list[Lookup]:
+    """Split what the clerk typed into terms (spaces, commas) and find active residents for each."""
+    terms = [t for t in re.split(r"[\s,，、;；]+", text or "") if t]
+    return [Lookup(t, services.find_residents(session, bank, t, limit=8)) for t in terms[:30]]
+
+
+def active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:
+    """Return the bank's active residents among these ids, in the order given."""
+    found = services.residents_by_id(session, bank, ids)
+    return [found[i] for i in dict.fromkeys(ids) if i in found and found[i].active]
+
+
+# --- the county overview ----------------------------------------------------------------------
+
+def bank_overview(session: Session, *, clock: Clock) -> list[dict]:
+    """Return every bank with its residents, households, points issued this month and outstanding."""
+    today = clock.today()
+    month_start = today.replace(day=1)
+    residents = dict(session.execute(select(Resident.bank_id, func.count()).where(
+        Resident.active.is_(True)).group_by(Resident.bank_id)).all())
+    households = dict(session.execute(select(Household.bank_id, func.count()).where(
+        Household.active.is_(True)).group_by(Household.bank_id)).all())
+    issued = dict(session.execute(select(Transfer.bank_id, func.sum(Transfer.amount)).where(
+        Transfer.ledger == PTS, Transfer.kind == "deed",
+        Transfer.occurred_on.between(month_start, today)).group_by(Transfer.bank_id)).all())
+    outstanding = dict(session.execute(select(Account.bank_id, func.sum(Account.balance)).where(
+        Account.ledger == PTS, Account.kind.in_(("resident", "household")))
+        .group_by(Account.bank_id)).all())
+    pending = dict(session.execute(select(PendingDeed.bank_id, func.count()).where(
+        PendingDeed.status == "pending").group_by(PendingDeed.bank_id)).all())
+    return [{"bank": b, "residents": residents.get(b.id, 0), "households": households.get(b.id, 0),
+             "issued_this_month": int(issued.get(b.id) or 0),
+             "outstanding": int(outstanding.get(b.id) or 0), "pending": pending.get(b.id, 0)}
+            for b in session.execute(select(Bank).order_by(Bank.code)).scalars()]
+
+
+def rule_templates() -> list[dict]:
+    """Return the rule files a new bank can start from (seed_data/rules/*.yaml)."""
+    out = []
+    for path in sorted(TEMPLATES.glob("*.yaml")):
+        first = next((line.lstrip("# ").strip() for line in path.read_text("utf-8").splitlines()
+                      if line.startswith("#") and line.strip("# ")), path.stem)
+        out.append({"name": path.stem, "title": first})
+    return out
+
+
+def open_bank(session: Session, *, code: str, name: str, template: str, clerk: str | None,
+              password: str | None, by: str, clock: Clock) -> Bank:
+    """Open a bank from a rule template, and its first clerk if one is named.
+
+    Everything is checked before anything is written, so a bad clerk name opens no bank.
+    """
+    problems: dict[str, list[str]] = {}
+    templates = {t["name"] for t in rule_templates()}
+    if template not in templates:
+        problems["template"] = ["请选择一个规则模板"]
+    clerk = (clerk or "").strip()
+    if clerk:
+        if len(clerk) > 80:
+            problems["clerk"] = ["用户名最长 80 个字符"]
+        elif session.execute(select(User.id).where(User.name == clerk)).first():
+            problems["clerk"] = [f"用户 {clerk} 已存在"]
+        if len(password or "") < 8:
+            problems["password"] = ["密码至少 8 个字符"]
+    if problems:
+        raise ValidationError(problems)
+    path = TEMPLATES / f"{template}.yaml"
+    bank = services.create_bank(session, (code or "").strip(), (name or "").strip(),
+                                rules_text=path.read_text("utf-8"), source_name=path.name, by=by,
+                                clock=clock)
+    if clerk:
+        create_user(session, clerk, bank_code=bank.code, role="clerk", password=password, clock=clock)
+    return bank

@@ -1,0 +1,566 @@
+"""The village office's screens: residents and households, deeds and penalties, reversals,
+the reviewer's queue, the day's register, the roster, and the county admin's banks.
+
+Server-rendered forms that work without JavaScript. Every page names its bank in the path and
+checks it (another bank's answers 404); every form carries its CSRF token.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ledger import roster, services
+from ledger.chain import request_fingerprint
+from ledger.db import get_session
+from ledger.errors import Forbidden, ValidationError, ZongzhiError
+from ledger.models import Household, PendingDeed, Transfer
+from ledger.posting import Idempotency
+from reports.register import day_register
+from web.api import clock
+from web.auth import (AUDITORS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user,
+                      scoped_bank)
+from web.i18n import language, translate_fields
+
+from . import services as office
+
+bp = Blueprint("office", __name__, template_folder="templates")
+
+MEMO_MAX = 500
+KINDS = ("deed", "penalty", "reversal")
+
+
+def _render(template: str, status: int = 200, **context):
+    return render_template(f"office/{template}", roles={"writer": _user().role in WRITERS,
+                                                        "reviewer": _user().role in REVIEWERS,
+                                                        "auditor": _user().role in AUDITORS},
+                           **context), status
+
+
+def _user():
+    return current_user()
+
+
+def _refusal(err: ZongzhiError) -> tuple[str, dict]:
+    """Return a domain error's message and field problems in the reader's language."""
+    lang = language()
+    return err.text(lang), translate_fields(err.fields, lang)
+
+
+def _day(value: str | None, field: str, problems: dict, *, default: date | None = None) -> date | None:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems[field] = [_("须为 YYYY-MM-DD 格式的日期")]
+        return default
+
+
+# --- the bank's front page --------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/")
+def index(bank):
+    bank, user = scoped_bank(bank, EVERY_ROLE)
+    session = get_session()
+    register = day_register(session, bank, clock().today(), clock=clock())
+    pending = services.list_pending(session, bank, limit=501, after=None)
+    return _render("index.html", bank=bank, register=register, pending=len(pending))
+
+
+# --- residents --------------------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/residents")
+def residents(bank):
+    bank, _user_ = scoped_bank(bank, EVERY_ROLE)
+    session = get_session()
+    q = request.args.get("q", "").strip()
+    if q:
+        found = services.find_residents(session, bank, q, limit=100, active_only=False)
+    else:
+        found = services.search_residents(session, bank, None, limit=100,
+                                          after=request.args.get("after", type=int))
+    codes = _household_codes(session, found)
+    return _render("residents.html", bank=bank, q=q, residents=found, codes=codes,
+                   next_after=found[-1].id if not q and len(found) == 100 else None)
+
+
+def _household_codes(session, residents) -> dict[int, str]:
+    ids = {r.household_id for r in residents}
+    if not ids:
+        return {}
+    from sqlalchemy import select
+
+    return dict(session.execute(select(Household.id, Household.code).where(Household.id.in_(ids))).all())
+
+
+@bp.route("/banks/<bank>/residents/new", methods=["GET", "POST"])
+def new_resident(bank):
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    form = {"household": request.args.get("household", ""), **request.form.to_dict()}
+    message, problems = None, {}
+    if request.method == "POST":
+        try:
+            resident = services.create_resident(
+                session, bank, name=form.get("name", ""), household=form.get("household", ""),
+                phone=form.get("phone"), relation=form.get("relation"), reading=form.get("reading"),
+                by=user.name, clock=clock())
+        except ZongzhiError as err:
+            message, problems = _refusal(err)
+        else:
+            flash(_("已登记居民 %(name)s", name=resident.name))
+            return redirect(url_for("office.resident", bank=bank.code, resident_id=resident.id))
+    return _render("resident_form.html", 422 if problems else 200, bank=bank, form=form,
+                   resident=None, message=message, problems=problems,
+                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+
+
+def _unknown(name: str) -> list[str]:
+    from ledger.names import unknown_characters
+
+    return unknown_characters(name or "")
+
+
+@bp.route("/banks/<bank>/residents/<int:resident_id>/edit", methods=["GET", "POST"])
+def edit_resident(bank, resident_id):
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    resident = services.get_resident(session, bank, resident_id)
+    household = session.get(Household, resident.household_id)
+    form = {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
+            "reading": resident.reading, **request.form.to_dict()}
+    message, problems = None, {}
+    if request.method == "POST":
+        try:
+            services.update_resident(session, bank, resident.id, name=form.get("name", ""),
+                                     phone=form.get("phone"), relation=form.get("relation"),
+                                     reading=form.get("reading"), by=user.name, clock=clock())
+        except ZongzhiError as err:
+            message, problems = _refusal(err)
+        else:
+            flash(_("已保存"))
+            return redirect(url_for("office.resident", bank=bank.code, resident_id=resident.id))
+    return _render("resident_form.html", 422 if problems else 200, bank=bank, form=form,
+                   resident=resident, household=household, message=message, problems=problems,
+                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+
+
+@bp.post("/banks/<bank>/residents/<int:resident_id>/active")
+def resident_active(bank, resident_id):
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    active = request.form.get("active") == "1"
+    try:
+        resident = services.set_resident_active(session, bank, resident_id, active,
+                                                reason=request.form.get("reason"), by=user.name,
+                                                clock=clock())
+    except ValidationError as err:
+        message, problems = _refusal(err)
+        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
+    else:
+        flash(_("已恢复 %(name)s", name=resident.name) if active else
+              _("已停用 %(name)s，今后不能再为其登分", name=resident.name))
+    return redirect(url_for("office.resident", bank=bank.code, resident_id=resident_id))
+
+
+@bp.post("/banks/<bank>/residents/<int:resident_id>/move")
+def move_resident(bank, resident_id):
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    try:
+        resident = services.move_resident(session, bank, resident_id,
+                                          household=request.form.get("household", ""),
+                                          reason=request.form.get("reason"), by=user.name, clock=clock())
+    except ValidationError as err:
+        message, problems = _refusal(err)
+        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
+        return redirect(url_for("office.edit_resident", bank=bank.code, resident_id=resident_id))
+    flash(_("已迁入户 %(code)s", code=session.get(Household, resident.household_id).code))
+    return redirect(url_for("office.resident", bank=bank.code, resident_id=resident_id))
+
+
+def _history_filters() -> tuple[dict, dict]:
+    problems: dict = {}
+    filters = {"since": _day(request.args.get("since"), "since", problems),
+               "until": _day(request.args.get("until"), "until", problems),
+               "kind": request.args.get("kind") if request.args.get("kind") in KINDS else None,
+               "rule": request.args.get("rule", "").strip() or None}
+    return filters, problems
+
+
+@bp.get("/banks/<bank>/residents/<int:resident_id>")
+def resident(bank, resident_id):
+    bank, user = scoped_bank(bank, EVERY_ROLE)
+    session = get_session()
+    person = services.get_resident(session, bank, resident_id)
+    summary = services.account_summary(session, bank, person.id, clock=clock())
+    filters, problems = _history_filters()
+    history = services.resident_history(session, bank, person, **filters) if user.role in READERS else []
+    reversed_by = services.reversals_of(session, bank, [t.id for t in history])
+    originals = {t.id: t for t in _originals(session, bank, history)}
+    _version, book = services.rulebook(session, bank.id)
+    return _render("resident.html", 422 if problems else 200, bank=bank, person=person,
+                   household=session.get(Household, person.household_id), summary=summary,
+                   history=history, reversed_by=reversed_by, originals=originals,
+                   rule_names=_rule_names(book), filters=request.args, problems=problems,
+                   moves=services.resident_moves(session, bank, person),
+                   rules=sorted({(r.code, r.name) for r in book.rules}))
+
+
+def _originals(session, bank, transfers) -> list[Transfer]:
+    ids = [t.reverses_id for t in transfers if t.reverses_id]
+    if not ids:
+        return []
+    from sqlalchemy import select
+
+    return list(session.execute(select(Transfer).where(Transfer.bank_id == bank.id,
+                                                       Transfer.id.in_(ids))).scalars())
+
+
+def _rule_names(book) -> dict[str, str]:
+    return {r.code: r.name for r in book.rules}
+
+
+def _signed(transfer: Transfer, original: Transfer | None = None) -> int:
+    """Return a points transfer's effect on the resident: + deed, − penalty, a reversal's mirror."""
+    if transfer.kind == "deed":
+        return transfer.amount
+    if transfer.kind == "penalty":
+        return -transfer.amount
+    if transfer.kind == "reversal" and original is not None:
+        return -_signed(original)
+    return 0
+
+
+@bp.app_template_filter("effect")
+def _effect(transfer, originals=None):
+    return _signed(transfer, (originals or {}).get(transfer.reverses_id))
+
+
+@bp.get("/banks/<bank>/residents/<int:resident_id>/statement")
+def statement(bank, resident_id):
+    bank, user = scoped_bank(bank, READERS)
+    session = get_session()
+    person = services.get_resident(session, bank, resident_id)
+    summary = services.account_summary(session, bank, person.id, clock=clock())
+    filters, problems = _history_filters()
+    history = list(reversed(services.resident_history(session, bank, person, limit=5000, **filters)))
+    originals = {t.id: t for t in _originals(session, bank, history)}
+    _version, book = services.rulebook(session, bank.id)
+    total = sum(_signed(t, originals.get(t.reverses_id)) for t in history)
+    return _render("statement.html", 422 if problems else 200, bank=bank, person=person,
+                   household=session.get(Household, person.household_id), summary=summary,
+                   history=history, originals=originals, rule_names=_rule_names(book), total=total,
+                   filters=filters, today=clock().today())
+
+
+# --- households -------------------------------------------------------------------------------
+
+@bp.route("/banks/<bank>/households", methods=["GET", "POST"])
+def households(bank):
+    bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
+    session = get_session()
+    message, problems = None, {}
+    if request.method == "POST":
+        try:
+            household = services.create_household(session, bank, code=request.form.get("code", ""),
+                                                  name=request.form.get("name"), by=user.name,
+                                                  clock=clock())
+        except ZongzhiError as err:
+            message, problems = _refusal(err)
+        else:
+            flash(_("已登记户 %(code)s", code=household.code))
+            return redirect(url_for("office.household", bank=bank.code, household_id=household.id))
+    q = request.args.get("q", "").strip()
+    found = services.list_households(session, bank, q, limit=500)
+    return _render("households.html", 422 if problems else 200, bank=bank, households=found, q=q,
+                   message=message, problems=problems, form=request.form)
+
+
+@bp.route("/banks/<bank>/households/<int:household_id>", methods=["GET", "POST"])
+def household(bank, household_id):
+    bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
+    session = get_session()
+    home = services.get_household(session, bank, household_id)
+    message, problems = None, {}
+    if request.method == "POST":
+        try:
+            services.update_household(session, bank, home.id, name=request.form.get("name"),
+                                      active=request.form.get("active") == "1", by=user.name,
+                                      clock=clock())
+        except ZongzhiError as err:
+            message, problems = _refusal(err)
+        else:
+            flash(_("已保存"))
+            return redirect(url_for("office.household", bank=bank.code, household_id=home.id))
+    members = services.household_members(session, bank, home)
+    summary = services.account_summary(session, bank, members[0].id, clock=clock()) if members else None
+    return _render("household.html", 409 if problems else 200, bank=bank, home=home, members=members,
+                   summary=summary, message=message, problems=problems)
+
+
+# --- roster -----------------------------------------------------------------------------------
+
+@bp.route("/banks/<bank>/roster", methods=["GET", "POST"])
+def roster_import(bank):
+    bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
+    report, message, problems = None, None, {}
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            problems = {"file": [_("请选择要导入的 .xlsx 或 .csv 文件")]}
+        else:
+            try:
+                report = roster.import_roster(get_session(), bank, upload.filename, upload.read(),
+                                              by=user.name, clock=clock())
+            except ZongzhiError as err:
+                message, problems = _refusal(err)
+    status = 422 if problems or (report and not report.imported) else 200
+    return _render("roster.html", status, bank=bank, report=report, message=message, problems=problems,
+                   columns=roster.COLUMNS)
+
+
+@bp.get("/banks/<bank>/roster.xlsx")
+def roster_export(bank):
+    bank, _user_ = scoped_bank(bank, READERS)
+    return _xlsx(roster.roster_xlsx(get_session(), bank), f"{bank.code}-roster.xlsx")
+
+
+@bp.get("/banks/<bank>/ledger.xlsx")
+def ledger_export(bank):
+    bank, _user_ = scoped_bank(bank, READERS)
+    return _xlsx(roster.ledger_xlsx(get_session(), bank), f"{bank.code}-ledger.xlsx")
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- deeds and penalties ----------------------------------------------------------------------
+
+@bp.route("/banks/<bank>/deeds/new", methods=["GET", "POST"], defaults={"penalties": False})
+@bp.route("/banks/<bank>/penalties/new", methods=["GET", "POST"], defaults={"penalties": True})
+def deed_form(bank, penalties):
+    """Log one rule for one resident or a whole team; a penalty needs its reason."""
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    today = clock().today()
+    form = request.form if request.method == "POST" else request.args
+    problems: dict[str, list[str]] = {}
+    message = None
+    selected_ids = [int(i) for i in form.getlist("r") if i.isdigit()]
+    if not selected_ids and form.get("residents"):
+        selected_ids = [int(i) for i in form.get("residents", "").split(",") if i.isdigit()]
+    selected = office.active_residents(session, bank, selected_ids)
+    occurred_on = _day(form.get("occurred_on"), "occurred_on", problems, default=today)
+    lookups = office.look_up(session, bank, form.get("q", "")) if request.method == "POST" else []
+    for found in lookups:
+        if found.unique and found.unique.id not in {r.id for r in selected}:
+            selected.append(found.unique)
+    groups = office.rule_choices(session, bank, penalties=penalties,
+                                 resident_ids=[r.id for r in selected], on=occurred_on or today)
+    rule_code = form.get("rule", "")
+    rule_matches = office.match_rule(groups, form.get("rule_q", ""))
+    if len(rule_matches) == 1:
+        rule_code = rule_matches[0].code
+    elif form.get("rule_q", "").strip():
+        problems["rule_q"] = [_("“%(q)s”匹配到 %(n)d 条规则，请在列表中选择", q=form.get("rule_q"),
+                                n=len(rule_matches))]
+    posted = None
+    wants_post = request.method == "POST" and not form.get("q", "").strip() and "rule_q" not in problems
+    if wants_post:
+        problems.update(_deed_problems(form, selected, rule_code, groups, penalties))
+        if not problems:
+            body = {"rule": rule_code, "residents": [r.id for r in selected],
+                    "quantity": int(form["quantity"]), "occurred_on": occurred_on.isoformat(),
+                    "memo": form.get("memo", "").strip() or None}
+            idem = Idempotency(form.get("idem", ""), request_fingerprint("POST", request.path, body))
+            try:
+                outcome = services.post_deed(session, bank, rule_code=rule_code,
+                                             resident_ids=body["residents"], quantity=body["quantity"],
+                                             occurred_on=occurred_on, memo=body["memo"], by=user.name,
+                                             clock=clock(), idem=idem)
+            except ZongzhiError as err:
+                message, field_problems = _refusal(err)
+                problems.update({k: v for k, v in field_problems.items() if k != "residents"})
+            else:
+                posted = outcome
+    if posted is not None:
+        return redirect(url_for("office.deed_form", bank=bank.code, penalties=penalties,
+                                posted=",".join(str(t.id) for t in posted.transfers),
+                                pending=",".join(str(p.id) for p in posted.pending)))
+    done = _done(session, bank) if request.method == "GET" else None
+    status = 200
+    if problems or message:
+        status = 409 if message and not problems else 422
+    keep = request.method == "POST" and not posted
+    return _render("deed_form.html", status, bank=bank, penalties=penalties, groups=groups,
+                   selected=selected, lookups=[lk for lk in lookups if not lk.unique],
+                   rule_code=rule_code, occurred_on=occurred_on or today, today=today,
+                   quantity=form.get("quantity", "1") if keep else "1",
+                   memo=form.get("memo", "") if keep else "",
+                   idem=form.get("idem") if keep and form.get("idem") else uuid.uuid4().hex,
+                   problems=problems, message=message, done=done)
+
+
+def _deed_problems(form, selected, rule_code, groups, penalties) -> dict:
+    problems = {}
+    if not selected:
+        problems["residents"] = [_("请先查找并勾选居民")]
+    if not any(c.code == rule_code for _category, choices in groups for c in choices):
+        problems["rule"] = [_("请选择规则")]
+    quantity = form.get("quantity", "").strip()
+    if not quantity.isdigit() or not 1 <= int(quantity) <= 1000:
+        problems["quantity"] = [_("数量须为 1 到 1000 之间的整数")]
+    memo = form.get("memo", "").strip()
+    if penalties and not memo:
+        problems["memo"] = [_("扣分须写明原因")]
+    if len(memo) > MEMO_MAX:
+        problems["memo"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+    idem = form.get("idem", "")
+    if not idem or len(idem) > 200:
+        problems["idem"] = [_("表单已失效，请重新打开")]
+    return problems
+
+
+def _done(session, bank) -> dict | None:
+    ids = [int(i) for i in request.args.get("posted", "").split(",") if i.isdigit()]
+    pending_ids = [int(i) for i in request.args.get("pending", "").split(",") if i.isdigit()]
+    if not ids and not pending_ids:
+        return None
+    from sqlalchemy import select
+
+    transfers = list(session.execute(select(Transfer).where(
+        Transfer.bank_id == bank.id, Transfer.id.in_(ids)).order_by(Transfer.seq)).scalars()) if ids else []
+    pending = list(session.execute(select(PendingDeed).where(
+        PendingDeed.bank_id == bank.id, PendingDeed.id.in_(pending_ids))).scalars()) if pending_ids else []
+    people = services.residents_by_id(session, bank, [t.doer_id for t in transfers] +
+                                      [p.resident_id for p in pending])
+    return {"transfers": transfers, "pending": pending, "people": people}
+
+
+# --- transfers and reversals ------------------------------------------------------------------
+
+@bp.route("/banks/<bank>/transfers/<int:transfer_id>", methods=["GET", "POST"])
+def transfer(bank, transfer_id):
+    """One entry, linked both ways to its reversal; a writer may reverse it with a reason."""
+    bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
+    session = get_session()
+    entry = services.get_transfer(session, bank, transfer_id)
+    message, problems = None, {}
+    if request.method == "POST":
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            problems["reason"] = [_("冲正须写明原因")]
+        elif len(reason) > MEMO_MAX:
+            problems["reason"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+        else:
+            idem = Idempotency(request.form.get("idem", "")[:200] or uuid.uuid4().hex,
+                               request_fingerprint("POST", request.path, {"reason": reason}))
+            try:
+                services.reverse_transfer(session, bank, entry.id, reason=reason, by=user.name,
+                                          clock=clock(), idem=idem)
+            except ZongzhiError as err:
+                message, problems = _refusal(err)
+            else:
+                flash(_("已冲正，冲正记录与原记录相互关联"))
+                return redirect(url_for("office.transfer", bank=bank.code, transfer_id=entry.id))
+    reversal = services.reversals_of(session, bank, [entry.id]).get(entry.id)
+    original = services.get_transfer(session, bank, entry.reverses_id) if entry.reverses_id else None
+    people = services.residents_by_id(session, bank, [entry.doer_id])
+    codes = services.account_codes(session, [entry.debit_id, entry.credit_id])
+    _version, book = services.rulebook(session, bank.id)
+    status = 200 if not (message or problems) else (409 if message and not problems else 422)
+    return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,
+                   person=people.get(entry.doer_id), codes=codes, rule_names=_rule_names(book),
+                   message=message, problems=problems, idem=uuid.uuid4().hex)
+
+
+# --- the reviewer's queue ---------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/pending")
+def pending(bank):
+    bank, user = scoped_bank(bank, READERS)
+    session = get_session()
+    waiting = services.list_pending(session, bank, limit=500, after=None)
+    _version, book = services.rulebook(session, bank.id)
+    people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
+    return _render("pending.html", bank=bank, waiting=waiting, people=people,
+                   rule_names=_rule_names(book), problems=request.args.get("problem_id", type=int))
+
+
+@bp.post("/banks/<bank>/pending/<int:pending_id>/<any(approve, reject):decision>")
+def decide(bank, pending_id, decision):
+    bank, user = scoped_bank(bank, REVIEWERS)
+    session = get_session()
+    services.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
+    approve = decision == "approve"
+    reason = request.form.get("reason", "").strip()
+    if not approve and not reason:
+        flash(_("驳回须写明原因"))
+        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+    if len(reason) > MEMO_MAX:
+        flash(_("备注最长 %(n)d 个字", n=MEMO_MAX))
+        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+    try:
+        outcome = services.decide_pending(session, bank, pending_id, approve=approve,
+                                          reason=reason or None, by=user.name, clock=clock())
+    except ZongzhiError as err:
+        if err.status == 404:
+            raise
+        message, problems = _refusal(err)
+        flash(" ".join([message] + [p for ps in problems.values() for p in ps]))
+        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+    if approve:
+        flash(_("已通过并入账（流水 #%(seq)d）", seq=outcome.transfers[0].seq))
+    else:
+        flash(_("已驳回"))
+    return redirect(url_for("office.pending", bank=bank.code))
+
+
+# --- the day's register -----------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/register")
+def register(bank):
+    """The day's register (登分簿), printable on A4 with lines for the clerk's and reviewer's signatures."""
+    bank, user = scoped_bank(bank, READERS)
+    problems: dict = {}
+    day = _day(request.args.get("day"), "day", problems, default=clock().today())
+    if day > clock().today():
+        problems["day"] = [_("日期不能晚于今天")]
+        day = clock().today()
+    sheet = day_register(get_session(), bank, day, clock=clock())
+    return _render("register.html", 422 if problems else 200, bank=bank, sheet=sheet, day=day,
+                   problems=problems)
+
+
+# --- the county admin -------------------------------------------------------------------------
+
+@bp.route("/admin/banks", methods=["GET", "POST"])
+def admin_banks():
+    """Every bank with its totals; a county admin opens a new bank from a rule template."""
+    user = current_user()
+    if user.role != "admin":
+        raise Forbidden()
+    session = get_session()
+    message, problems = None, {}
+    if request.method == "POST":
+        try:
+            bank = office.open_bank(session, code=request.form.get("code", ""),
+                                    name=request.form.get("name", ""),
+                                    template=request.form.get("template", ""),
+                                    clerk=request.form.get("clerk"), password=request.form.get("password"),
+                                    by=user.name, clock=clock())
+        except ZongzhiError as err:
+            message, problems = _refusal(err)
+        else:
+            flash(_("已开设 %(name)s", name=bank.name))
+            return redirect(url_for("office.admin_banks"))
+    return _render("admin_banks.html", 422 if problems or message else 200,
+                   banks=office.bank_overview(session, clock=clock()), templates=office.rule_templates(),
+                   form=request.form, message=message, problems=problems, today=clock().today())
+

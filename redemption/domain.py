@@ -1,0 +1,158 @@
+"""The desk's arithmetic as plain functions: windows, quarters, coverage, limits, stock at cost.
+
+No Flask, no database: the services pass in plain values and act on what comes back.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterable, Sequence
+
+QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of days when the desk is open: regular (from the rules) or extra (the council's)."""
+
+    opens_on: date
+    closes_on: date
+    kind: str = "regular"
+    #: The stored window's id; None for a regular window derived from the rule file's dates.
+    id: int | None = None
+
+    def contains(self, day: date) -> bool:
+        return self.opens_on <= day <= self.closes_on
+
+    def overlaps(self, other: "Window") -> bool:
+        return self.opens_on <= other.closes_on and other.opens_on <= self.closes_on
+
+
+def regular_windows(year: int, months: Sequence[int], days: int) -> list[Window]:
+    """Return the year's regular windows: the first `days` days of each redemption month."""
+    out = []
+    for month in sorted(set(months)):
+        last = calendar.monthrange(year, month)[1]
+        out.append(Window(date(year, month, 1), date(year, month, min(days, last))))
+    return out
+
+
+def merge_windows(stored: Iterable[Window], derived: Iterable[Window]) -> list[Window]:
+    """Return the windows in force: the stored ones, and each derived regular window whose month
+    has no stored regular window yet (once the cycle opens or closes a quarter's window, its
+    record is what counts). Closed stored windows are passed in already shortened or left out."""
+    stored = list(stored)
+    taken = {(w.opens_on.year, w.opens_on.month) for w in stored if w.kind == "regular"}
+    merged = stored + [w for w in derived if (w.opens_on.year, w.opens_on.month) not in taken]
+    return sorted(merged, key=lambda w: (w.opens_on, w.closes_on))
+
+
+def window_on(day: date, windows: Iterable[Window]) -> Window | None:
+    """Return the window open on `day` (the one closing last if several), or None."""
+    open_now = [w for w in windows if w.contains(day)]
+    return max(open_now, key=lambda w: w.closes_on) if open_now else None
+
+
+def next_window(day: date, windows: Iterable[Window]) -> Window | None:
+    """Return the window open on `day`, else the first one that opens after it, else None."""
+    current = window_on(day, windows)
+    if current:
+        return current
+    later = [w for w in windows if w.opens_on > day]
+    return min(later, key=lambda w: w.opens_on) if later else None
+
+
+# --- quarters ------------------------------------------------------------------------------------
+
+def quarter_of(day: date) -> tuple[int, int]:
+    """Return (year, quarter number) of a day."""
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    """Return the first and last day of a quarter."""
+    first = date(year, 3 * quarter - 2, 1)
+    last_month = 3 * quarter
+    return first, date(year, last_month, calendar.monthrange(year, last_month)[1])
+
+
+def parse_quarter(text: str) -> tuple[int, int]:
+    """Parse "2026-Q4" into (2026, 4); ValueError if it is not one."""
+    match = QUARTER.match(text or "")
+    if not match or not 2000 <= int(match.group(1)) <= 2999:
+        raise ValueError(f"not a quarter: {text!r} (YYYY-Qn, e.g. 2026-Q4)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def previous_day(day: date) -> date:
+    return day - timedelta(days=1)
+
+
+# --- coverage ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Coverage:
+    """The fund against the points it must honour, in fen; percent is None when no points are out."""
+
+    points_outstanding: int
+    point_value_fen: int
+    liability_fen: int
+    available_fen: int
+    percent: int | None
+    warning_percent: int
+    warning: bool
+
+
+def coverage(points_outstanding: int, point_value_fen: int, available_fen: int,
+             warning_percent: int) -> Coverage:
+    """Value the points outstanding and say how much of it the fund covers, and whether to warn.
+
+    The percent is rounded down (a council should never read 100% when it is 99.9%), and the
+    warning fires strictly below the threshold.
+    """
+    liability = max(0, points_outstanding) * point_value_fen
+    percent = None if liability == 0 else max(0, available_fen) * 100 // liability
+    warning = percent is not None and percent < warning_percent
+    return Coverage(points_outstanding, point_value_fen, liability, available_fen, percent,
+                    warning_percent, warning)
+
+
+# --- the desk ------------------------------------------------------------------------------------
+
+def remaining_allowance(limit: int | None, already: int) -> int | None:
+    """Return how many more units a holder may take in this window; None when unlimited."""
+    return None if limit is None else max(0, limit - already)
+
+
+def cost_of_taking(quantity: int, stock: int, stock_value_fen: int) -> int:
+    """Return the cost at which `quantity` units leave a stock of `stock` worth `stock_value_fen`.
+
+    Moving average in whole fen: the share is rounded down, and the last unit out takes what is
+    left, so the stock's value reaches zero exactly when the stock does.
+    """
+    if not 0 < quantity <= stock:
+        raise ValueError(f"cannot take {quantity} of {stock}")
+    if quantity == stock:
+        return stock_value_fen
+    return stock_value_fen * quantity // stock
+
+
+def affordable(balance: int, total_points: int) -> bool:
+    """Say whether a balance pays for a redemption without going below zero."""
+    return total_points <= balance
+
+
+def split_payment(amount: int, restricted: int, unrestricted: int) -> tuple[int, int] | None:
+    """Pay `amount` from goods-only money first, then from unrestricted money; None if short.
+
+    Returns (from restricted, from unrestricted).
+    """
+    from_restricted = min(amount, max(0, restricted))
+    rest = amount - from_restricted
+    if rest > max(0, unrestricted):
+        return None
+    return from_restricted, rest

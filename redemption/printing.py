@@ -1,0 +1,60 @@
+"""The desk's paper: A6 receipts, the quarter's desk summary and the fund's disclosure, as PDF."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+
+from flask import render_template
+from sqlalchemy.orm import Session
+
+from ledger.clock import Clock
+from ledger.models import Bank, Household, Resident
+from reports.pdf import render_pdf
+
+from . import services
+
+RECEIPT_CSS = """
+@page { size: A6; margin: 7mm 7mm 9mm; @bottom-center { content: none; } }
+html { font-size: 9pt; }
+h1 { font-size: 12pt; margin: 0 0 2mm; }
+th, td { padding: 0.8mm 1.2mm; }
+"""
+
+#: Money columns of one width on every table of a page, so the figures line up down the page.
+TABLE_CSS = "td.num, th.num { width: 32mm; white-space: nowrap; }"
+
+
+def receipt_context(session: Session, bank: Bank, redemption_id: int) -> dict:
+    """Return what a receipt shows: who, what, for how many points, the balance left."""
+    outcome = services.get_redemption(session, bank, redemption_id)
+    resident = session.get(Resident, outcome.redemption.resident_id)
+    return {"bank": bank, "redemption": outcome.redemption, "lines": outcome.lines,
+            "reversed": services.reversed_lines(session, outcome.lines), "resident": resident,
+            "household": session.get(Household, resident.household_id),
+            "first_seq": min((t.seq for t in outcome.transfers), default=None)}
+
+
+def _stamp(day) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=timezone.utc)
+
+
+def receipt_pdf(session: Session, bank: Bank, redemption_id: int) -> bytes:
+    """Render a redemption's receipt as an A6 PDF."""
+    context = receipt_context(session, bank, redemption_id)
+    html = render_template("redemption/receipt_pdf.html", **context)
+    return render_pdf(html, css=RECEIPT_CSS, when=context["redemption"].recorded_at)
+
+
+def summary_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock: Clock) -> bytes:
+    """Render the quarter's desk summary as an A4 PDF."""
+    data = services.desk_summary(session, bank, year, quarter)
+    html = render_template("redemption/summary_pdf.html", **data, printed_on=clock.today())
+    return render_pdf(html, css=TABLE_CSS, when=_stamp(min(data["last"], clock.today())))
+
+
+def disclosure_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock: Clock) -> bytes:
+    """Render the quarter's financial disclosure (财务公开) as an A4 PDF with signature lines."""
+    data = services.disclosure(session, bank, year, quarter, clock=clock)
+    items = {i.id: i for i in services.list_items(session, bank)}
+    html = render_template("redemption/disclosure.html", **data, items=items,
+                           sources=services.SOURCE_NAMES)
+    return render_pdf(html, css=TABLE_CSS, when=_stamp(data["as_of"]))

@@ -1,0 +1,566 @@
+"""The desk's API and screens: catalog, stock, windows, redemptions, receipts, the fund."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+                   url_for)
+
+from ledger import services as ledger_services
+from ledger.chain import request_fingerprint
+from ledger.db import get_session
+from ledger.errors import ValidationError, ZongzhiError
+from ledger.models import Household
+from ledger.posting import Idempotency
+from ledger.schemas import TransferOut
+from web.api import clock, idempotency, load, page, page_args
+from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
+
+from . import domain, printing, schemas, services
+
+bp = Blueprint("redemption", __name__, template_folder="templates")
+
+#: Who may hand out goods: the desk operator (and the county admin, who may do anything).
+REDEEMERS = frozenset({"admin", "desk"})
+#: Who may read the desk's figures: the readers and the desk.
+DESK_READERS = READERS | {"desk"}
+API = "/api/v1/banks/<bank>"
+
+
+# --- JSON shapes -----------------------------------------------------------------------------------
+
+def _item_json(item) -> dict:
+    return schemas.CatalogItemOut().dump(item)
+
+
+_transfer_out = TransferOut()
+_redemption_out = schemas.RedemptionOut(exclude=("transfers",))
+_redemption_in = schemas.RedemptionIn()
+
+
+def _transfers_json(session, transfers) -> list[dict]:
+    codes = ledger_services.account_codes(session, [t.debit_id for t in transfers] +
+                                          [t.credit_id for t in transfers])
+    out = []
+    for t in transfers:
+        debit, credit = codes[t.debit_id], codes[t.credit_id]
+        holder = debit if debit.startswith(("resident:", "household:")) else None
+        out.append(_transfer_out.dump({**t.model_dump(), "debit": debit, "credit": credit,
+                                       "account": holder, "points": -t.amount if holder else None}))
+    return out
+
+
+def _window_json(window) -> dict | None:
+    return schemas.WindowOut().dump(asdict(window)) if window else None
+
+
+def _redemption_json(session, bank, outcome) -> dict:
+    r = outcome.redemption
+    undone = services.reversed_lines(session, outcome.lines)
+    account = ledger_services.account_codes(session, [r.account_id])[r.account_id]
+    body = _redemption_out.dump({
+        **r.model_dump(), "account": account,
+        "window": {"id": None, "opens_on": r.window_opens_on, "closes_on": r.window_closes_on,
+                   "kind": ""},
+        "lines": [{**line.model_dump(), "reversed": line.id in undone} for line in outcome.lines],
+        "receipt_pdf": url_for("redemption.api_receipt_pdf", bank=bank.code, redemption_id=r.id)})
+    return {**body, "transfers": _transfers_json(session, outcome.transfers)}
+
+
+def _receipt_json(receipt, gone: bool, skus: dict) -> dict:
+    return schemas.FundReceiptOut().dump({**receipt.model_dump(), "reversed": gone,
+                                          "item": skus.get(receipt.item_id)})
+
+
+def _quarter(text: str) -> tuple[int, int]:
+    try:
+        return domain.parse_quarter(text)
+    except ValueError:
+        raise ValidationError({"quarter": ["须为 YYYY-Qn，例如 2026-Q4"]}) from None
+
+
+def _pdf(data: bytes, name: str) -> Response:
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+# --- catalog and stock (API) -----------------------------------------------------------------------
+
+@bp.post(f"{API}/catalog")
+def api_create_item(bank):
+    """Add goods to the catalog.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: CatalogIn}}}
+      responses:
+        201: {content: {application/json: {schema: CatalogItemOut}}}
+        409: {description: "sku_exists", content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.CatalogIn())
+    item = services.create_item(get_session(), bank, sku=data["sku"], name=data["name"].strip(),
+                                points=data["points"], cost_fen=data["cost_fen"],
+                                limit_per_window=data["limit_per_window"], active=data["active"],
+                                by=user.name, clock=clock())
+    return jsonify(_item_json(item)), 201
+
+
+@bp.patch(f"{API}/catalog/<sku>")
+def api_change_item(bank, sku):
+    """Change an item's name, price, cost, limit, or take it off the shelf (active: false).
+    ---
+    patch:
+      requestBody: {content: {application/json: {schema: CatalogChangeIn}}}
+      responses:
+        200: {content: {application/json: {schema: CatalogItemOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    changes = load(schemas.CatalogChangeIn())
+    item = services.update_item(get_session(), bank, sku, changes=changes, by=user.name, clock=clock())
+    return jsonify(_item_json(item))
+
+
+@bp.get(f"{API}/catalog")
+def api_catalog(bank):
+    """The catalog: every item with its price in points and what is in stock.
+    ---
+    get:
+      parameters:
+        - {name: active, in: query, schema: {type: boolean}, description: "only what is offered"}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        200: {content: {application/json: {schema: CatalogPage}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    limit, after = page_args()
+    found = services.list_items(get_session(), bank, limit=limit + 1, after=after,
+                                include_inactive=request.args.get("active") not in ("1", "true"))
+    result = page(found, limit, lambda i: i.id)
+    result["items"] = [_item_json(i) for i in result["items"]]
+    return jsonify(result)
+
+
+@bp.post(f"{API}/catalog/<sku>/stock")
+def api_stock_in(bank, sku):
+    """Put goods on the shelf: a purchase the fund pays, or a gift at its stated value.
+    ---
+    post:
+      parameters:
+        - {name: Idempotency-Key, in: header, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: StockIn}}}
+      responses:
+        201: {content: {application/json: {schema: StockOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "insufficient_funds, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.StockIn())
+    session = get_session()
+    outcome = services.stock_in(session, bank, sku, quantity=data["quantity"], source=data["source"],
+                                cost_fen=data["cost_fen"], donor=(data["donor"] or "").strip() or None,
+                                donor_source=data["donor_source"], by=user.name, clock=clock(),
+                                idem=idempotency())
+    item = services.get_item(session, bank, sku, fresh=True)
+    return jsonify({**_item_json(item), "movement": outcome.movement.id,
+                    "transfers": _transfers_json(session, outcome.transfers)}), 201
+
+
+# --- windows (API) --------------------------------------------------------------------------------
+
+@bp.post(f"{API}/redemption-windows")
+def api_add_window(bank):
+    """Add an extra redemption window the council decided (before Spring Festival, say).
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: WindowIn}}}
+      responses:
+        201: {content: {application/json: {schema: WindowOut}}}
+        409: {description: "window_overlaps", content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, REVIEWERS)
+    data = load(schemas.WindowIn())
+    window = services.open_window(get_session(), bank, opens_on=data["opens_on"],
+                                  closes_on=data["closes_on"], kind="extra", memo=data["memo"],
+                                  by=user.name, clock=clock())
+    return jsonify(schemas.WindowOut().dump(window)), 201
+
+
+@bp.get(f"{API}/redemption-windows")
+def api_windows(bank):
+    """The redemption windows of this year and the next: regular and extra, the current, the next.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: WindowsOut}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    session, today = get_session(), clock().today()
+    windows = services.windows_in_force(session, bank, today.year, today.year + 1)
+    return jsonify({"current": _window_json(domain.window_on(today, windows)),
+                    "next": _window_json(domain.next_window(today, windows)),
+                    "items": [_window_json(w) for w in windows]})
+
+
+@bp.post(f"{API}/redemption-windows/<int:window_id>/close")
+def api_close_window(bank, window_id):
+    """Close a window from today on.
+    ---
+    post:
+      responses:
+        200: {content: {application/json: {schema: WindowOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, REVIEWERS)
+    window = services.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
+    return jsonify(schemas.WindowOut().dump(window))
+
+
+# --- redemptions (API) ----------------------------------------------------------------------------
+
+@bp.post(f"{API}/redemptions")
+def api_redeem(bank):
+    """Exchange a resident's points for goods: points, stock and the goods' cost in one go.
+    ---
+    post:
+      parameters:
+        - {name: Idempotency-Key, in: header, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: RedemptionIn}}}
+      responses:
+        201: {content: {application/json: {schema: RedemptionOut}}}
+        409: {description: "insufficient_points, out_of_stock, window_closed, limit_exceeded, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, REDEEMERS)
+    data = load(_redemption_in)
+    session = get_session()
+    outcome = services.redeem(session, bank, resident_id=data["resident"],
+                              items=[(i["sku"], i["quantity"]) for i in data["items"]],
+                              by=user.name, clock=clock(), idem=idempotency())
+    return jsonify(_redemption_json(session, bank, outcome)), 201
+
+
+@bp.get(f"{API}/redemptions/<int:redemption_id>")
+def api_redemption(bank, redemption_id):
+    """One redemption, its lines (and whether each was reversed) and its transfers.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: RedemptionOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, DESK_READERS)
+    session = get_session()
+    return jsonify(_redemption_json(session, bank, services.get_redemption(session, bank, redemption_id)))
+
+
+@bp.get(f"{API}/redemptions/<int:redemption_id>/receipt.pdf")
+def api_receipt_pdf(bank, redemption_id):
+    """The redemption's receipt, A6, with the new balance.
+    ---
+    get:
+      responses:
+        200: {description: "the receipt", content: {application/pdf: {}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, DESK_READERS)
+    return _pdf(printing.receipt_pdf(get_session(), bank, redemption_id), f"receipt-{redemption_id}.pdf")
+
+
+@bp.get(f"{API}/desk-summary/<quarter>")
+def api_desk_summary(bank, quarter):
+    """The quarter's desk summary: items given, points redeemed, cost, stock left (.pdf to print).
+    ---
+    get:
+      parameters:
+        - {name: quarter, in: path, schema: {type: string}, description: "2026-Q4, or 2026-Q4.pdf"}
+      responses:
+        200: {description: "the summary as JSON, or as a PDF"}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, DESK_READERS)
+    as_pdf = quarter.endswith(".pdf")
+    year, number = _quarter(quarter.removesuffix(".pdf"))
+    if as_pdf:
+        return _pdf(printing.summary_pdf(get_session(), bank, year, number, clock=clock()),
+                    f"desk-{bank.code}-{year}-Q{number}.pdf")
+    summary = services.desk_summary(get_session(), bank, year, number)
+    return jsonify({k: v for k, v in summary.items() if k != "bank"} | {"quarter": f"{year}-Q{number}"})
+
+
+# --- the fund (API) -------------------------------------------------------------------------------
+
+@bp.post(f"{API}/fund/receipts")
+def api_record_receipt(bank):
+    """Record money given to the fund: its source, the donor, the day, and any restriction.
+    ---
+    post:
+      parameters:
+        - {name: Idempotency-Key, in: header, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: FundReceiptIn}}}
+      responses:
+        201: {content: {application/json: {schema: FundReceiptOut}}}
+        409: {content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.FundReceiptIn())
+    receipt = services.record_receipt(get_session(), bank, source=data["source"],
+                                      donor=(data["donor"] or "").strip() or None,
+                                      received_on=data["received_on"], amount_fen=data["amount_fen"],
+                                      restriction=data["restriction"], memo=data["memo"],
+                                      by=user.name, clock=clock(), idem=idempotency())
+    return jsonify(_receipt_json(receipt, False, {})), 201
+
+
+@bp.get(f"{API}/fund/receipts")
+def api_receipts(bank):
+    """Receipts of the fund, money and goods, newest first.
+    ---
+    get:
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
+        - {name: cursor, in: query, schema: {type: string}}
+      responses:
+        200: {content: {application/json: {schema: FundReceiptPage}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    limit, before = page_args()
+    session = get_session()
+    found = services.list_receipts(session, bank, limit=limit + 1, before=before)
+    result = page(found, limit, lambda row: row[0].id)
+    skus = {i.id: i.sku for i in services.list_items(session, bank)}
+    result["items"] = [_receipt_json(r, gone, skus) for r, gone in result["items"]]
+    return jsonify(result)
+
+
+@bp.get(f"{API}/fund")
+def api_fund(bank):
+    """The fund today and its coverage of the points outstanding.
+    ---
+    get:
+      responses:
+        200: {content: {application/json: {schema: FundOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    position = services.fund_position(get_session(), bank)
+    return jsonify(schemas.FundOut().dump({**position, "coverage": asdict(position["coverage"])}))
+
+
+@bp.get(f"{API}/fund/disclosures/<quarter>")
+def api_disclosure(bank, quarter):
+    """The quarter's financial disclosure (财务公开), as a PDF to sign and post: 2026-Q4.pdf.
+    ---
+    get:
+      parameters:
+        - {name: quarter, in: path, schema: {type: string}, description: "2026-Q4.pdf"}
+      responses:
+        200: {description: "the disclosure", content: {application/pdf: {}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    year, number = _quarter(quarter.removesuffix(".pdf"))
+    return _pdf(printing.disclosure_pdf(get_session(), bank, year, number, clock=clock()),
+                f"disclosure-{bank.code}-{year}-Q{number}.pdf")
+
+
+# --- screens: the desk ----------------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/desk")
+def desk(bank):
+    """The desk: scan a card or search a name, then pick goods for the resident found."""
+    bank, user = scoped_bank(bank, REDEEMERS)
+    session = get_session()
+    context = {"bank": bank, "q": request.args.get("q", ""), "found": None, "holder": None,
+               "members": None, "catalog": [], "error": None}
+    resident_id = request.args.get("resident", type=int)
+    household = request.args.get("household")
+    if resident_id:
+        context.update(_holder_context(session, bank, resident_id))
+    elif household:
+        context["household"], context["members"] = services.household_members(session, bank, household)
+    elif context["q"]:
+        context["found"] = ledger_services.search_residents(session, bank, context["q"], limit=30,
+                                                            after=None)
+    context["window"] = services.next_window(session, bank, clock().today())
+    context["today"] = clock().today()
+    return render_template("redemption/desk.html", **context)
+
+
+def _holder_context(session, bank, resident_id) -> dict:
+    resident = ledger_services.get_resident(session, bank, resident_id)
+    return {"holder": services.holder_view(session, bank, resident, clock=clock()),
+            "catalog": services.list_items(session, bank, include_inactive=False),
+            "key": uuid.uuid4().hex}
+
+
+@bp.post("/banks/<bank>/desk/scan")
+def desk_scan(bank):
+    """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
+    bank, _ = scoped_bank(bank, REDEEMERS)
+    text = request.form.get("scan", "").strip()
+    from cards.services import card_holder, token_in
+
+    token = token_in(text) if "/c/" in text or len(text) >= 22 else None
+    if token:
+        holder = card_holder(get_session(), bank, token)
+        if holder is None:
+            flash("找不到这张卡：可能已挂失补办，或不是本村的卡")
+            return redirect(url_for("redemption.desk", bank=bank.code))
+        if isinstance(holder, Household):
+            return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))
+        return redirect(url_for("redemption.desk", bank=bank.code, resident=holder.id))
+    return redirect(url_for("redemption.desk", bank=bank.code, q=text))
+
+
+@bp.post("/banks/<bank>/desk/redeem")
+def desk_redeem(bank):
+    """Confirm the goods picked: one redemption, then its receipt."""
+    bank, user = scoped_bank(bank, REDEEMERS)
+    session = get_session()
+    resident_id = request.form.get("resident", type=int) or 0
+    items = []
+    for key, value in request.form.items():
+        if key.startswith("qty:") and value.strip() not in ("", "0"):
+            try:
+                quantity = int(value)
+            except ValueError:
+                quantity = 0
+            items.append((key[4:], quantity))
+    key = request.form.get("key", "")[:200]
+    body = {"resident": resident_id, "items": sorted(items)}
+    try:
+        if not items:
+            raise ValidationError({"items": ["请至少选一样物品"]})
+        if any(q <= 0 for _, q in items):
+            raise ValidationError({"items": ["数量须为正整数"]})
+        idem = Idempotency(key, request_fingerprint("POST", request.path, body)) if key else None
+        outcome = services.redeem(session, bank, resident_id=resident_id, items=items,
+                                  by=user.name, clock=clock(), idem=idem)
+    except ZongzhiError as err:
+        from web.i18n import language
+
+        context = {"bank": bank, "q": "", "found": None, "members": None,
+                   "window": services.next_window(session, bank, clock().today()),
+                   "today": clock().today(), "picked": dict(items),
+                   "error": err.text(language()) + "".join(
+                       f"（{p}）" for problems in err.fields.values() for p in problems)}
+        context.update(_holder_context(session, bank, resident_id) if resident_id else
+                       {"holder": None, "catalog": []})
+        return render_template("redemption/desk.html", **context), err.status
+    return redirect(url_for("redemption.receipt", bank=bank.code,
+                            redemption_id=outcome.redemption.id))
+
+
+@bp.get("/banks/<bank>/desk/receipts/<int:redemption_id>")
+def receipt(bank, redemption_id):
+    """The receipt to print (A6) and hand over with the goods."""
+    bank, user = scoped_bank(bank, DESK_READERS)
+    session = get_session()
+    context = printing.receipt_context(session, bank, redemption_id)
+    context["may_reverse"] = (user.role in WRITERS
+                              and context["redemption"].occurred_on == clock().today())
+    return render_template("redemption/receipt_page.html", **context)
+
+
+@bp.get("/banks/<bank>/desk/receipts/<int:redemption_id>.pdf")
+def receipt_pdf(bank, redemption_id):
+    bank, _ = scoped_bank(bank, DESK_READERS)
+    return _pdf(printing.receipt_pdf(get_session(), bank, redemption_id), f"receipt-{redemption_id}.pdf")
+
+
+@bp.post("/banks/<bank>/desk/receipts/<int:redemption_id>/lines/<int:line_id>/reverse")
+def reverse_line(bank, redemption_id, line_id):
+    """Undo one line of today's redemption (a mistake at the desk): points back, goods back."""
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    outcome = services.get_redemption(session, bank, redemption_id)
+    line = next((l for l in outcome.lines if l.id == line_id), None)
+    if line is None:
+        abort(404)
+    reason = request.form.get("reason", "").strip() or "兑换台当天更正"
+    ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason[:500],
+                                     by=user.name, clock=clock())
+    flash(f"已冲正：{line.name}×{line.quantity}，积分与库存已退回")
+    return redirect(url_for("redemption.receipt", bank=bank.code, redemption_id=redemption_id))
+
+
+@bp.get("/banks/<bank>/desk/summary")
+def summary(bank):
+    """The quarter's desk summary, to print: ?quarter=2026-Q4 (default: this quarter)."""
+    bank, _ = scoped_bank(bank, DESK_READERS)
+    year, number = _quarter(request.args.get("quarter") or
+                            "%d-Q%d" % domain.quarter_of(clock().today()))
+    data = services.desk_summary(get_session(), bank, year, number)
+    return render_template("redemption/summary_page.html", **data)
+
+
+# --- screens: the fund ----------------------------------------------------------------------------
+
+@bp.route("/banks/<bank>/fund", methods=["GET", "POST"])
+def fund(bank):
+    """The fund: balances, coverage of the points out, receipts; a form to record a receipt."""
+    bank, user = scoped_bank(bank, READERS)
+    session = get_session()
+    error = None
+    if request.method == "POST":
+        if user.role not in WRITERS:
+            abort(403)
+        try:
+            data = load(schemas.FundReceiptIn(), _receipt_form())
+            services.record_receipt(session, bank, source=data["source"],
+                                    donor=(data["donor"] or "").strip() or None,
+                                    received_on=data["received_on"], amount_fen=data["amount_fen"],
+                                    restriction=data["restriction"], memo=data["memo"],
+                                    by=user.name, clock=clock())
+            flash("已登记收入")
+            return redirect(url_for("redemption.fund", bank=bank.code))
+        except ZongzhiError as err:
+            error = err
+    today = clock().today()
+    year, number = domain.quarter_of(today)
+    previous = (year, number - 1) if number > 1 else (year - 1, 4)
+    skus = {i.id: i for i in services.list_items(session, bank)}
+    return render_template("redemption/fund.html", bank=bank, position=services.fund_position(session, bank),
+                           receipts=services.list_receipts(session, bank, limit=100), items=skus,
+                           quarters=[(year, number), previous], may_write=user.role in WRITERS,
+                           error=error, today=today, sources=services.SOURCE_NAMES), (422 if error else 200)
+
+
+def _receipt_form() -> dict:
+    form = request.form
+    data = {"source": form.get("source", ""), "received_on": form.get("received_on", ""),
+            "donor": form.get("donor") or None, "restriction": form.get("restriction") or None,
+            "memo": form.get("memo") or None}
+    yuan = form.get("amount_yuan", "").strip()
+    fen = _yuan_to_fen(yuan)
+    if fen is None:
+        raise ValidationError({"amount_yuan": ["须为金额，例如 1200 或 1200.50"]})
+    data["amount_fen"] = fen
+    return data
+
+
+def _yuan_to_fen(text: str) -> int | None:
+    """Parse "1,200.5" yuan into 120050 fen exactly, without floats; None if it is not money."""
+    import re
+
+    text = text.replace(",", "").replace("，", "")
+    match = re.fullmatch(r"(\d{1,12})(?:\.(\d{1,2}))?", text)
+    if not match:
+        return None
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def init_app(app) -> None:
+    """The API's endpoints need no CSRF token (bearer tokens, no cookies)."""
+    csrf = app.extensions["csrf"]
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
+            csrf.exempt(app.view_functions[rule.endpoint])

@@ -1,0 +1,155 @@
+"""The monthly public notice (月公示): what it shows, built from the ledger as plain data.
+
+`build_notice` is pure: residents, households, each resident's points per rule, the rules and
+the month-end balances go in; the notice's rows come out, ranked. `gather_notice` reads those
+inputs from the database for one bank and month.
+
+What a row shows follows each rule's `notice` setting: a `full` rule is itemised and counted in
+its category; a `category_only` rule only in its category's total (or the penalty total);
+a `hidden` rule only in the month's net.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import rules as rulefiles
+from ledger.models import PTS, Bank, Household, Resident, Transfer
+from ledger.periods import Period
+
+from .queries import DEED_KINDS, RuleLookup, balances_on, original_alias, signed_points_column
+from .ranking import competition_ranks
+
+HOW_TO_OBJECT = ("如对本公示有异议，请在异议截止时间前到村综治银行（记分员处）或通过积分卡页面提出，"
+                 "写明对哪一条记录或哪一项缺漏有异议及理由；理事会审核后答复，"
+                 "确有差错的在本期更正并公示。异议期满后该月封账。")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    household_id: int
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Home:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A resident's points under one rule version in the month (signed), and how many entries."""
+
+    resident_id: int
+    rule_code: str
+    rule_version: int | None
+    points: int
+    entries: int = 1
+
+
+def build_notice(*, residents: list[Person], households: list[Home], movements: list[Movement],
+                 rule_of, categories: tuple[str, ...], balances: dict[str, int],
+                 account_unit: str, on: date) -> dict:
+    """Return the notice's rows: residents and households, each ranked by the month's net.
+
+    `rule_of(code, version, on)` returns the Rule a movement was posted under. Equal nets share
+    a rank; residents are then listed by id, households by code.
+    """
+    by_resident: dict[int, dict] = {}
+    for m in movements:
+        row = by_resident.setdefault(m.resident_id, _blank(categories))
+        rule = rule_of(m.rule_code, m.rule_version, on)
+        row["net"] += m.points
+        row["entries"] += m.entries
+        if rule is None or rule.notice == "hidden":
+            continue
+        if rule.is_penalty:
+            row["penalties"] += m.points
+        else:
+            row["categories"][rule.category] = row["categories"].get(rule.category, 0) + m.points
+        if rule.notice == "full":
+            row["details"][rule.name] = row["details"].get(rule.name, 0) + m.points
+    homes = {h.id: h for h in households}
+    shown = [p for p in residents if p.active or p.id in by_resident
+             or balances.get(f"resident:{p.id}", 0)]
+    person_rows = []
+    for p in shown:
+        row = by_resident.get(p.id) or _blank(categories)
+        own = balances.get(f"resident:{p.id}", 0)
+        person_rows.append({
+            "id": p.id, "name": p.name, "household": homes[p.household_id].code,
+            "categories": {c: row["categories"].get(c, 0) for c in categories},
+            "details": [{"rule": name, "points": pts} for name, pts in sorted(row["details"].items()) if pts],
+            "penalties": row["penalties"], "net": row["net"],
+            "balance": own if account_unit == "person" else None,
+        })
+    ranked = competition_ranks(person_rows, lambda r: r["net"], lambda r: r["id"])
+    residents_out = [{**row, "rank": rank} for rank, row in ranked]
+
+    members: dict[int, list[dict]] = {}
+    for row, p in zip(person_rows, shown):
+        members.setdefault(p.household_id, []).append(row)
+    home_rows = []
+    for home in households:
+        rows = members.get(home.id, [])
+        if not rows and not balances.get(f"household:{home.id}", 0):
+            continue
+        home_rows.append({
+            "id": home.id, "code": home.code, "name": home.name, "members": len(rows),
+            "categories": {c: sum(r["categories"][c] for r in rows) for c in categories},
+            "penalties": sum(r["penalties"] for r in rows), "net": sum(r["net"] for r in rows),
+            "balance": balances.get(f"household:{home.id}", 0)
+            + sum(balances.get(f"resident:{r['id']}", 0) for r in rows),
+        })
+    ranked_homes = competition_ranks(home_rows, lambda r: r["net"], lambda r: r["code"])
+    households_out = [{**row, "rank": rank} for rank, row in ranked_homes]
+    earned = sum(sum(r["categories"].values()) for r in residents_out)
+    totals = {"residents": len(residents_out), "households": len(households_out), "earned": earned,
+              "penalties": sum(r["penalties"] for r in residents_out),
+              "net": sum(r["net"] for r in residents_out),
+              "categories": {c: sum(r["categories"][c] for r in residents_out) for c in categories}}
+    return {"residents": residents_out, "households": households_out, "totals": totals}
+
+
+def _blank(categories) -> dict:
+    return {"categories": {}, "details": {}, "penalties": 0, "net": 0, "entries": 0}
+
+
+def month_movements(session: Session, bank_id: int, start: date, end: date) -> list[Movement]:
+    """Return each resident's signed points per rule version for entries dated start..end."""
+    original = original_alias()
+    signed = signed_points_column(original.kind)
+    rows = session.execute(
+        select(Transfer.doer_id, Transfer.rule_code, Transfer.rule_version, func.sum(signed),
+               func.count())
+        .outerjoin(original, original.id == Transfer.reverses_id)
+        .where(Transfer.bank_id == bank_id, Transfer.ledger == PTS, Transfer.doer_id.is_not(None),
+               Transfer.occurred_on.between(start, end),
+               Transfer.kind.in_(DEED_KINDS) | ((Transfer.kind == "reversal")
+                                                & original.kind.in_(DEED_KINDS)))
+        .group_by(Transfer.doer_id, Transfer.rule_code, Transfer.rule_version)).all()
+    return [Movement(doer, code, version, int(points), int(count))
+            for doer, code, version, points, count in rows]
+
+
+def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.RuleBook) -> dict:
+    """Read one bank's month from the database and build the notice's rows."""
+    residents = [Person(*row) for row in session.execute(
+        select(Resident.id, Resident.name, Resident.household_id, Resident.active)
+        .where(Resident.bank_id == bank.id).order_by(Resident.id)).all()]
+    households = [Home(*row) for row in session.execute(
+        select(Household.id, Household.code, Household.name)
+        .where(Household.bank_id == bank.id).order_by(Household.code)).all()]
+    lookup = RuleLookup(session, bank.id)
+    return build_notice(residents=residents, households=households,
+                        movements=month_movements(session, bank.id, month.start, month.end),
+                        rule_of=lookup.rule, categories=book.settings.categories,
+                        balances=balances_on(session, bank.id, month.end),
+                        account_unit=book.settings.account_unit, on=month.end)

@@ -1,0 +1,208 @@
+"""Objections (异议) to a month's entries: filed while the month is open, decided by a reviewer.
+
+A month is open to objections until its notice's window closes (then it is sealed). An upheld
+objection is corrected in the current open period — a reversal of the entry, or the missing
+deed posted today — and the correction is linked to the objection.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit, periods
+from ledger import services as ledger_services
+from ledger.chain import request_fingerprint
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import ConflictError, NotFound, ValidationError
+from ledger.models import PTS, Bank, Resident, Transfer
+from ledger.posting import Idempotency, lock_chain
+
+from .models import Objection, Snapshot
+
+TEXT_MAX = 500
+CORRECTIONS = ("reverse", "deed")
+
+
+class WindowClosed(ConflictError):
+    code = "objection_window_closed"
+
+
+def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -> tuple[bool, object]:
+    """Say whether a month takes objections now, and until when (None if its notice is not out yet).
+
+    Open while the month is not sealed and, once its notice is out, until the notice's window closes.
+    A month still to come takes none.
+    """
+    period = periods.parse_period("month", month, field="month")
+    if period.start > clock.today():
+        return False, None
+    if periods.get_seal(session, bank_id, period.key) is not None:
+        return False, None
+    closes = session.execute(select(Snapshot.window_closes_at).where(
+        Snapshot.bank_id == bank_id, Snapshot.kind == "notice", Snapshot.period == period.key)).scalar()
+    if closes is not None and clock.now() >= closes:
+        return False, closes
+    return True, closes
+
+
+def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_id: int | None,
+                   month: str | None, text: str, filed_by: str, clock: Clock) -> Objection:
+    """File a resident's objection against an entry, or against a deed missing from a month.
+
+    Refuse a resident or an entry of another bank (as unknown), a month that is not open to
+    objections, and an empty text; nothing is written then.
+    """
+    text = (text or "").strip()
+    problems = {}
+    if not text or len(text) > TEXT_MAX:
+        problems["text"] = [f"异议内容不能为空，最长 {TEXT_MAX} 个字符"]
+    if transfer_id is None and not month:
+        problems["month"] = ["对缺漏记录提出异议时须写明月份（YYYY-MM）"]
+    if problems:
+        raise ValidationError(problems)
+    with transaction(session):
+        resident = session.get(Resident, resident_id)
+        if resident is None or resident.bank_id != bank.id:
+            raise NotFound("居民", "resident")
+        if transfer_id is not None:
+            entry = session.get(Transfer, transfer_id)
+            if entry is None or entry.bank_id != bank.id or entry.ledger != PTS:
+                raise NotFound("流水", "transfer")
+            entry_month = periods.month_key(entry.occurred_on)
+            if month and periods.parse_period("month", month, field="month").key != entry_month:
+                raise ValidationError({"month": [f"该记录属于 {entry_month}，不是 {month}"]})
+            month = entry_month
+        month = periods.parse_period("month", month, field="month").key
+        open_now, closes = objection_window(session, bank.id, month, clock)
+        if not open_now:
+            raise WindowClosed(f"{month} 不在异议期内（异议期已结束、已封账或该月尚未开始）",
+                               f"{month} is not open to objections (the window has closed, the month "
+                               f"is sealed, or it has not begun)",
+                               fields={"month": [f"{month} 不在异议期内"]})
+        objection = Objection(bank_id=bank.id, resident_id=resident.id, transfer_id=transfer_id,
+                              month=month, text=text, filed_by=filed_by, filed_at=clock.now())
+        session.add(objection)
+        session.flush()
+        audit.record(session, bank_id=bank.id, actor=filed_by, action="objection",
+                     subject=f"objection:{objection.id}",
+                     detail={"resident": resident.id, "transfer": transfer_id, "month": month},
+                     clock=clock)
+    return objection
+
+
+def get_objection(session: Session, bank: Bank, objection_id: int) -> Objection:
+    """Return the bank's objection, or NotFound."""
+    objection = session.get(Objection, objection_id)
+    if objection is None or objection.bank_id != bank.id:
+        raise NotFound("异议", "objection")
+    return objection
+
+
+def list_objections(session: Session, bank: Bank, *, status: str | None = None,
+                    month: str | None = None, limit: int = 50, after: int | None = None) -> list[Objection]:
+    """Return the bank's objections, oldest first, optionally of one status or month."""
+    stmt = select(Objection).where(Objection.bank_id == bank.id)
+    if status:
+        stmt = stmt.where(Objection.status == status)
+    if month:
+        stmt = stmt.where(Objection.month == periods.parse_period("month", month, field="month").key)
+    if after is not None:
+        stmt = stmt.where(Objection.id > after)
+    return list(session.execute(stmt.order_by(Objection.id).limit(limit)).scalars())
+
+
+def reject_objection(session: Session, bank: Bank, objection_id: int, *, reason: str, by: str,
+                     clock: Clock) -> Objection:
+    """Reject an open objection with a reason; nothing is posted."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["驳回异议须写明理由"]})
+    with transaction(session):
+        lock_chain(session, bank.id)
+        objection = _open(session, bank, objection_id)
+        objection.status, objection.reason = "rejected", reason
+        objection.decided_by, objection.decided_at = by, clock.now()
+        session.flush()
+        audit.record(session, bank_id=bank.id, actor=by, action="objection_reject",
+                     subject=f"objection:{objection.id}", detail={"reason": reason}, clock=clock)
+    return objection
+
+
+def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correction: str,
+                     reason: str, by: str, clock: Clock, rule: str | None = None,
+                     quantity: int = 1) -> Objection:
+    """Uphold an objection and post its correction today, linked to it.
+
+    `correction` is "reverse" (the entry objected to is reversed) or "deed" (the missing deed
+    of `rule` is posted for the resident, approved at once if its rule needs review: the
+    reviewer deciding the objection is the one who would approve it). The correction goes
+    through the ledger's own services under a key derived from the objection, so a retry
+    after a failure half-way posts nothing twice.
+    """
+    reason = (reason or "").strip()
+    problems = {}
+    if correction not in CORRECTIONS:
+        problems["correction"] = [f"须为以下之一：{', '.join(CORRECTIONS)}"]
+    if not reason:
+        problems["reason"] = ["支持异议须写明理由"]
+    if correction == "deed" and not rule:
+        problems["rule"] = ["补登记录须写明规则"]
+    if problems:
+        raise ValidationError(problems)
+    objection = get_objection(session, bank, objection_id)
+    if objection.status != "open":
+        raise _decided(objection)
+    memo = f"异议 #{objection.id} 更正：{reason}"
+    fingerprint = request_fingerprint("OBJECTION", str(objection.id), {
+        "correction": correction, "rule": rule, "quantity": quantity})
+    key = f"objection:{objection.id}"
+    if correction == "reverse":
+        if objection.transfer_id is None:
+            raise ValidationError({"correction": ["该异议针对缺漏记录，应补登（deed），不能冲正"]})
+        posted = ledger_services.reverse_transfer(session, bank, objection.transfer_id, reason=memo,
+                                                  by=by, clock=clock, idem=Idempotency(key, fingerprint))
+    else:
+        outcome = ledger_services.post_deed(session, bank, rule_code=rule,
+                                            resident_ids=[objection.resident_id], quantity=quantity,
+                                            occurred_on=clock.today(), memo=memo, by=by, clock=clock,
+                                            idem=Idempotency(key, fingerprint))
+        if outcome.pending:
+            outcome = ledger_services.decide_pending(
+                session, bank, outcome.pending[0].id, approve=True, reason=memo, by=by, clock=clock,
+                idem=Idempotency(f"{key}:approve", fingerprint))
+        [posted] = outcome.transfers
+    with transaction(session):
+        lock_chain(session, bank.id)
+        objection = session.get(Objection, objection_id)
+        session.refresh(objection)
+        if objection.status == "upheld" and objection.correction_id == posted.id:
+            return objection
+        if objection.status != "open":
+            raise _decided(objection)
+        objection.status, objection.reason, objection.correction_id = "upheld", reason, posted.id
+        objection.decided_by, objection.decided_at = by, clock.now()
+        session.flush()
+        audit.record(session, bank_id=bank.id, actor=by, action="objection_uphold",
+                     subject=f"objection:{objection.id}",
+                     detail={"reason": reason, "correction": correction, "transfer": posted.id},
+                     clock=clock)
+    return objection
+
+
+def _open(session: Session, bank: Bank, objection_id: int) -> Objection:
+    objection = get_objection(session, bank, objection_id)
+    if objection.status != "open":
+        raise _decided(objection)
+    return objection
+
+
+def _decided(objection: Objection) -> ConflictError:
+    return ConflictError(f"该异议已处理（{objection.status}）",
+                         f"this objection was already decided ({objection.status})", code="already_decided")
+
+
+def objections_of_month(session: Session, bank_id: int, month: str) -> list[Objection]:
+    """Return every objection filed against a month, oldest first."""
+    return list(session.execute(select(Objection).where(
+        Objection.bank_id == bank_id, Objection.month == month).order_by(Objection.id)).scalars())

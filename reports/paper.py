@@ -1,0 +1,294 @@
+"""Paper: the notice, the day's register, the honour roll and certificates, as HTML and PDF.
+
+Templates render outside Flask too (the scheduler, the command line, the bench), through one
+Jinja environment over `reports/templates`. PDFs go through `reports.pdf`'s page setup; the
+fast path (the default) skips WeasyPrint's full HTML user-agent stylesheet, which a printed
+report does not need, and reuses parsed stylesheets.
+
+The notice's tables are most of its cost: WeasyPrint lays out and draws every cell as its own
+box. On paper, each row that surely fits prints instead as one line of a monospaced CJK face,
+its fields padded to columns that are whole numbers of half-width cells, so the figures stand
+exactly under their headings and one 500-resident notice is a few hundred boxes, not thousands.
+A row with a character of uncertain width (or a value too long for its column) prints cell by
+cell as before, aligned the same way.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ledger import formatting
+
+from .pdf import BASE_CSS, qr_png_data_uri
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+#: What a report needs of a browser's default styles, and nothing more.
+LEAN_UA_CSS = """
+html, body, div, h1, h2, p { display: block }
+head, style, script, title, meta, link { display: none }
+table { display: table; box-sizing: border-box; border-spacing: 2px }
+colgroup { display: table-column-group } col { display: table-column }
+thead { display: table-header-group } tbody { display: table-row-group }
+tfoot { display: table-footer-group } tr { display: table-row }
+td, th { display: table-cell; vertical-align: middle } th { text-align: center }
+h1 { margin: .67em 0 } h2 { margin: .83em 0 } p { margin: 1em 0 }
+small { font-size: smaller } br::before { content: "\\A"; white-space: pre-line }
+img { display: inline-block }
+"""
+
+#: The font chain of the notice's table lines: a monospaced CJK face (every half-width character
+#: 0.5em, every ideograph 1em), then the rare-character fonts, whose ideographs are 1em too.
+MONO_CHAIN = ('"Noto Sans Mono CJK SC", "Noto Serif CJK SC", "HanaMinA", "HanaMinB", '
+              '"BabelStone Han", monospace')
+#: One half-width character of the table lines at their 8.5pt: the notice's columns are whole
+#: numbers of these, so a row's cells can print as one line of text (one box, not a dozen) and
+#: still stand exactly under the column headings.
+CELL_PT = 4.25
+#: A4 less the page's side margins (14mm each).
+CONTENT_PT = 182 / 25.4 * 72
+
+#: The notice's own page: compact rows, fixed columns, the footer block, normal weight only
+#: (one face per font keeps the embedded fonts small).
+NOTICE_CSS = """
+html { font-size: 8.5pt; }
+h1, h2, th, b { font-weight: normal; }
+h1 { font-size: 15pt; }
+h2 { font-size: 11pt; }
+.meta { text-align: center; font-size: 8.5pt; margin: 0 0 3mm; }
+table.rows { table-layout: fixed; border-collapse: separate; border-spacing: 0;
+             border-top: 0.8pt solid #333; border-bottom: 0.8pt solid #333; }
+table.rows th, table.rows td { border: none; }
+table.rows th { border-bottom: 0.6pt solid #333; }
+table.rows td { white-space: nowrap; padding: 0.6mm 4.25pt; border-bottom: 0.3pt solid #bbb; }
+table.rows th { padding: 0.8mm 4.25pt; font-size: 8pt; }
+table.rows td.detail { white-space: normal; font-size: 7pt; color: #333; }
+table.rows td.line { white-space: pre; padding-left: 0; padding-right: 0; font-size: 8.5pt;
+                     font-family: %(mono)s; }
+col.c-rank { width: 25.5pt } col.c-name { width: 46.75pt } col.c-hh { width: 34pt }
+col.c-num { width: 34pt } col.c-bal { width: 38.25pt } col.c-detail { width: auto }
+tr.total td { background: #f3f3f3; }
+.foot { display: flex; justify-content: space-between; margin-top: 4mm; page-break-inside: avoid; }
+.object { width: 140mm; font-size: 8pt; }
+.qr { text-align: center; font-size: 7.5pt; }
+.qr img { width: 26mm; height: 26mm; }
+.hash { font-size: 7pt; color: #444; margin-top: 3mm; word-break: break-all; }
+""".replace("%(mono)s", MONO_CHAIN)
+
+REGISTER_CSS = """
+html { font-size: 9pt; }
+h1, h2, th { font-weight: normal; }
+.meta { text-align: center; }
+.hash { font-size: 7pt; color: #444; word-break: break-all; }
+"""
+
+LANDSCAPE_CSS = """
+@page { size: A4 landscape; margin: 14mm; }
+h1, h2 { font-weight: normal; }
+"""
+
+HONOUR_CSS = LANDSCAPE_CSS + """
+h1.roll-title { font-size: 26pt; color: #b3261e; letter-spacing: 4pt; }
+.awards { display: flex; flex-wrap: wrap; }
+.award { width: 48%; margin: 0 1% 4mm; }
+.award h2 { color: #b3261e; border-bottom: 0.6pt solid #b3261e; }
+.awardee { display: inline-block; margin: 0 6mm 2mm 0; font-size: 14pt; }
+.awardee small { font-size: 8pt; color: #555; }
+.hash { font-size: 7pt; color: #444; word-break: break-all; }
+"""
+
+CERTIFICATE_CSS = LANDSCAPE_CSS + """
+@page { margin: 12mm; @bottom-center { content: none; } }
+.cert { border: 3mm double #b3261e; height: 170mm; padding: 14mm 24mm; text-align: left; }
+.cert-title { font-size: 44pt; color: #b3261e; text-align: center; letter-spacing: 20pt; margin-bottom: 10mm; }
+.cert-name { font-size: 22pt; margin-bottom: 6mm; }
+.cert-text { font-size: 16pt; text-indent: 2em; line-height: 1.8; }
+.cert-award { font-size: 30pt; color: #b3261e; text-align: center; margin: 6mm 0; }
+.cert-sign { font-size: 14pt; text-align: right; margin-top: 16mm; line-height: 1.8; }
+"""
+
+_env: Environment | None = None
+
+
+def environment() -> Environment:
+    """Return the Jinja environment of printed reports (Chinese, as paper is)."""
+    global _env
+    if _env is None:
+        env = Environment(loader=FileSystemLoader([str(TEMPLATES), str(TEMPLATES.parent.parent / "web" / "templates")]),
+                          autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"])
+        env.install_null_translations(newstyle=True)
+        env.filters.update(points=formatting.points, signed_points=formatting.signed_points,
+                           day=formatting.day)
+        _env = env
+    return _env
+
+
+def notice_view(content: dict, tz: ZoneInfo) -> dict:
+    """Return the notice's content with what the page prints: the month's title, local times."""
+    year, month = (int(p) for p in content["month"].split("-"))
+    published = datetime.fromisoformat(content["published_at"]).astimezone(tz)
+    deadline = datetime.fromisoformat(content["objection_deadline"]).astimezone(tz)
+    return {**content, "month_title": formatting.month(year, month),
+            "published_local": published.strftime("%Y年%m月%d日 %H:%M"),
+            "deadline_local": deadline.strftime("%Y年%m月%d日 %H:%M")}
+
+
+#: Residents' columns before 明细, in half-width cells: (width, right-aligned).
+_RESIDENT_COLUMNS = {"rank": 6, "name": 11, "hh": 8, "num": 8, "bal": 9}
+
+
+#: Wide characters whose glyphs in the chain are all 1em: CJK ideographs (all planes), CJK
+#: punctuation and strokes, kana, hangul, full-width forms.
+_WIDE = ((0x2E80, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFF00, 0xFF60),
+         (0xFFE0, 0xFFE6), (0x20000, 0x3FFFF))
+
+
+def _cells(text: str) -> int | None:
+    """How many half-width cells `text` takes in the monospaced chain, or None if not sure."""
+    n = 0
+    for ch in text:
+        if " " <= ch <= "~":
+            n += 1
+        elif unicodedata.east_asian_width(ch) in "WF" and any(a <= ord(ch) <= b for a, b in _WIDE):
+            n += 2
+        else:
+            return None
+    return n
+
+
+def _line(fields) -> str | None:
+    """One table row as a line of text: each (text, width, right) field padded to its width,
+    a cell's worth of space on the side of its padding; None if a value may not fit."""
+    out = []
+    for i, (text, width, right) in enumerate(fields):
+        text = str(text)
+        # An em dash (0.894em) is taken for two cells only at a line's end, where it shifts nothing.
+        used = 2 if text == "—" and i == len(fields) - 1 else _cells(text)
+        if used is None or used > width - 1:
+            return None
+        pad = " " * (width - used - 1)
+        out.append(pad + text + " " if right else " " + text + pad)
+    return "".join(out)
+
+
+def notice_paper_view(content: dict, tz: ZoneInfo) -> dict:
+    """`notice_view`, plus each row of the two tables as one line of monospaced text (or None
+    where a row prints cell by cell), and the households table's column widths."""
+    view = notice_view(content, tz)
+    cats = view["categories"]
+    w = _RESIDENT_COLUMNS
+    residents = [{**r, "line": _line(
+        [(r["rank"], w["rank"], False), (r["name"], w["name"], False), (r["household"], w["hh"], False)]
+        + [(r["categories"][c] or "", w["num"], True) for c in cats]
+        + [(r["penalties"] or "", w["num"], True), (r["net"], w["num"], True),
+           ("—" if r["balance"] is None else r["balance"], w["bal"], True)])}
+        for r in view["residents"]]
+    # The households table shares the width out evenly; the last column (累计积分) takes the rest.
+    home = int(CONTENT_PT / (len(cats) + 7) / CELL_PT)
+    households = [{**h, "line": _line(
+        [(h["rank"], home, False), (h["code"], home, False), (h["name"], home, False),
+         (h["members"], home, True)]
+        + [(h["categories"][c] or "", home, True) for c in cats]
+        + [(h["penalties"] or "", home, True), (h["net"], home, True)])}
+        for h in view["households"]]
+    return {**view, "residents": residents, "households": households,
+            "home_columns": [f"{home * CELL_PT:g}pt"] * (len(cats) + 6)}
+
+
+def notice_html(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: ZoneInfo,
+                lines: bool = True) -> str:
+    """Return the notice as a standalone HTML document for printing; `lines` prints the table
+    rows as lines of text (fast), otherwise every row cell by cell (what the bench calls naive)."""
+    return environment().get_template("reports/notice_paper.html").render(
+        n=(notice_paper_view if lines else notice_view)(content, tz), snapshot_hash=snapshot_hash,
+        qr=qr_png_data_uri(qr_url) if qr_url else None)
+
+
+def to_pdf(html: str, css: str, *, when: datetime | None = None, fast: bool = True) -> bytes:
+    """Render a report's HTML to PDF; `fast` is the subset-font path, otherwise the plain one."""
+    if not fast:
+        from .pdf import render_pdf
+
+        return render_pdf(html, css=css, when=when)
+    stamp = (when or datetime(2000, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc)
+    document = _LeanHTML(string=html).render(stylesheets=[_css(BASE_CSS + css)])
+    document.metadata.created = document.metadata.modified = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return document.write_pdf()
+
+
+_stylesheets: dict[str, object] = {}
+
+
+def _css(text: str):
+    # A parsed stylesheet is reused by every render in the process.
+    if text not in _stylesheets:
+        from weasyprint import CSS
+
+        _stylesheets[text] = CSS(string=text)
+    return _stylesheets[text]
+
+
+class _LeanUA:
+    css = None
+
+
+def _lean_ua():
+    if _LeanUA.css is None:
+        from weasyprint import CSS
+
+        _LeanUA.css = CSS(string=LEAN_UA_CSS)
+    return _LeanUA.css
+
+
+try:
+    from weasyprint import HTML as _HTML
+
+    class _LeanHTML(_HTML):
+        """WeasyPrint's HTML with a user-agent stylesheet cut down to what reports use."""
+
+        def _ua_stylesheets(self, forms=False):
+            return [_lean_ua()]
+
+        def _ph_stylesheets(self):
+            return []
+except ImportError:  # pragma: no cover - WeasyPrint is a dependency
+    _LeanHTML = None
+
+
+def notice_pdf(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: ZoneInfo,
+               fast: bool = True) -> bytes:
+    """Render a frozen notice to PDF; the same snapshot gives the same bytes."""
+    when = datetime.fromisoformat(content["published_at"])
+    return to_pdf(notice_html(content, snapshot_hash, qr_url=qr_url, tz=tz), NOTICE_CSS, when=when,
+                  fast=fast)
+
+
+def register_pdf(bank, register, *, head: dict | None, overdue: int, when: datetime | None) -> bytes:
+    """Render the day's register (登分簿) for signing."""
+    html = environment().get_template("reports/register_paper.html").render(
+        bank=bank, reg=register, head=head, overdue=overdue,
+        day_title=formatting.day(register.day))
+    return to_pdf(html, REGISTER_CSS, when=when)
+
+
+def honour_roll_pdf(content: dict, snapshot_hash: str, *, when: datetime | None) -> bytes:
+    """Render the year's honour roll (光荣榜), A4 landscape."""
+    html = environment().get_template("reports/honour_roll.html").render(y=content, snapshot_hash=snapshot_hash)
+    return to_pdf(html, HONOUR_CSS, when=when)
+
+
+def certificate_pdf(content: dict, award: dict, awardee: dict, *, issued: str,
+                    when: datetime | None) -> bytes:
+    """Render one certificate (奖状) for one awardee, A4 landscape."""
+    html = environment().get_template("reports/certificate.html").render(
+        y=content, a=award, w=awardee, issued=issued)
+    return to_pdf(html, CERTIFICATE_CSS, when=when)
+
+
+def dumps(content: dict) -> str:
+    return json.dumps(content, ensure_ascii=False)

@@ -1,0 +1,234 @@
+"""The reports' services: freeze a period (day, notice, quarter, year), seal a month, read them back.
+
+Each service owns its transaction. A frozen snapshot is canonical JSON with its sha256; freezing
+the same period again returns the first snapshot unchanged, so printing twice prints the same.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import audit, periods
+from ledger import services as ledger_services
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import ConflictError, NotFound
+from ledger.models import Bank
+from ledger.periods import Period, PeriodSeal, parse_period
+from ledger.posting import lock_chain
+
+from . import commendation as commendations
+from . import notice as notices
+from .models import Snapshot
+from .objections import objections_of_month
+from .register import day_register, overdue_pending
+
+log = logging.getLogger(__name__)
+
+
+# --- snapshots ---------------------------------------------------------------------------------
+
+def canonical_json(content: dict) -> str:
+    """Encode a snapshot's content canonically: sorted keys, no spaces, UTF-8 text."""
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def get_snapshot(session: Session, bank_id: int, kind: str, period: str) -> Snapshot | None:
+    """Return the frozen snapshot of a period, if it was frozen."""
+    return session.execute(select(Snapshot).where(
+        Snapshot.bank_id == bank_id, Snapshot.kind == kind, Snapshot.period == period)).scalar_one_or_none()
+
+
+def content_of(snapshot: Snapshot) -> dict:
+    """Return a snapshot's content as data."""
+    return json.loads(snapshot.content)
+
+
+def _freeze(session: Session, bank: Bank, kind: str, period: str, content: dict, head: tuple[int, str],
+            *, by: str, clock: Clock, window_closes_at: datetime | None = None) -> Snapshot:
+    text = canonical_json(content)
+    snapshot = Snapshot(bank_id=bank.id, kind=kind, period=period, content=text,
+                        content_hash=content_hash(text), head_seq=head[0], head_hash=head[1],
+                        created_at=clock.now(), created_by=by, window_closes_at=window_closes_at)
+    session.add(snapshot)
+    session.flush()
+    audit.record(session, bank_id=bank.id, actor=by, action=f"freeze_{kind}", subject=f"{kind}:{period}",
+                 detail={"hash": snapshot.content_hash, "head_seq": head[0]}, clock=clock)
+    return snapshot
+
+
+def _local(clock: Clock, day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=clock.tz)
+
+
+def _not_over(period: Period, clock: Clock) -> ConflictError:
+    return ConflictError(f"{period.key} 尚未结束，不能出报表", f"{period.key} is not over yet",
+                         code="period_not_over")
+
+
+# --- 日登分: the daily close -----------------------------------------------------------------
+
+def close_day(session: Session, bank: Bank, day: date | str, *, by: str, clock: Clock) -> Snapshot:
+    """Close a day's register: its entries' count and points per rule, the chain head, and the
+    reminder of deeds waiting for review for more than a day."""
+    period = parse_period("day", day) if isinstance(day, str) else periods.period_of("day", day)
+    if period.start > clock.today():
+        raise _not_over(period, clock)
+    with transaction(session):
+        head = lock_chain(session, bank.id)
+        existing = get_snapshot(session, bank.id, "day", period.key)
+        if existing:
+            return existing
+        register = day_register(session, bank, period.start, clock=clock)
+        cutoff = min(clock.now(), _local(clock, period.start + timedelta(days=1), time(0))) - timedelta(days=1)
+        waiting = overdue_pending(session, bank, before=cutoff)
+        content = {
+            "bank": {"code": bank.code, "name": bank.name}, "day": period.key,
+            "count": register.count, "points": register.points,
+            "first_seq": register.entries[0].seq if register.entries else None,
+            "last_seq": register.entries[-1].seq if register.entries else None,
+            "totals": register.as_dict()["totals"],
+            "head": {"seq": head[0], "hash": head[1]},
+            "pending_overdue": [{"id": p.id, "resident_id": p.resident_id, "rule": p.rule_code,
+                                 "occurred_on": p.occurred_on.isoformat(),
+                                 "submitted_at": p.submitted_at.isoformat()} for p in waiting],
+        }
+        snapshot = _freeze(session, bank, "day", period.key, content, head, by=by, clock=clock)
+    if waiting:
+        log.warning("%s %s: %d deed(s) waiting for review for more than a day (ids %s)", bank.code,
+                    period.key, len(waiting), ", ".join(str(p.id) for p in waiting[:20]))
+    return snapshot
+
+
+# --- 月公示: the monthly notice and its seal ----------------------------------------------------
+
+def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str, clock: Clock) -> Snapshot:
+    """Freeze a finished month's notice and open its objection window."""
+    period = parse_period("month", month) if isinstance(month, str) else month
+    if period.end >= clock.today():
+        raise _not_over(period, clock)
+    with transaction(session):
+        head = lock_chain(session, bank.id)
+        existing = get_snapshot(session, bank.id, "notice", period.key)
+        if existing:
+            return existing
+        _, book = ledger_services.rulebook(session, bank.id)
+        cycle = book.settings.cycle
+        published = clock.now()
+        closes = published + timedelta(days=cycle.objection_days)
+        content = {
+            "bank": {"code": bank.code, "name": bank.name}, "month": period.key,
+            "published_at": published.isoformat(),
+            "objection_deadline": closes.astimezone(clock.tz).isoformat(timespec="minutes"),
+            "objection_days": cycle.objection_days, "how_to_object": notices.HOW_TO_OBJECT,
+            "account_unit": book.settings.account_unit,
+            "categories": list(book.settings.categories),
+            "rules_version": book.content_hash,
+            "head": {"seq": head[0], "hash": head[1]},
+            **notices.gather_notice(session, bank, period, book),
+        }
+        return _freeze(session, bank, "notice", period.key, content, head, by=by, clock=clock,
+                       window_closes_at=closes)
+
+
+def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:
+    """Return a month's frozen notice, or NotFound if it is not out (yet)."""
+    period = parse_period("month", month, field="month")
+    snapshot = get_snapshot(session, bank.id, "notice", period.key)
+    if snapshot is None:
+        raise NotFound(f"{period.key} 的公示", f"notice of {period.key}")
+    return snapshot
+
+
+def seal_month(session: Session, bank: Bank, month: str | Period, *, by: str, clock: Clock) -> PeriodSeal:
+    """Seal a month once its notice's objection window has closed; sealing again returns the seal."""
+    period = parse_period("month", month) if isinstance(month, str) else month
+    with transaction(session):
+        lock_chain(session, bank.id)
+        sealed = periods.get_seal(session, bank.id, period.key)
+        if sealed:
+            return sealed
+        notice = get_snapshot(session, bank.id, "notice", period.key)
+        if notice is None:
+            raise ConflictError(f"{period.key} 尚未公示，不能封账", f"{period.key} has no notice yet",
+                                code="notice_missing")
+        if clock.now() < notice.window_closes_at:
+            closes = notice.window_closes_at.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M")
+            raise ConflictError(f"{period.key} 的异议期到 {closes} 才结束", f"the objection window "
+                                f"of {period.key} is open until {closes}", code="objection_window_open")
+        seal = periods.seal_month(session, bank.id, period.key, by=by, clock=clock)
+        open_objections = [o.id for o in objections_of_month(session, bank.id, period.key)
+                           if o.status == "open"]
+        audit.record(session, bank_id=bank.id, actor=by, action="seal", subject=f"month:{period.key}",
+                     detail={"head_seq": seal.head_seq, "head_hash": seal.head_hash,
+                             "open_objections": open_objections}, clock=clock)
+    return seal
+
+
+# --- 季兑换 and 年表彰 ----------------------------------------------------------------------------
+
+def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by: str,
+                      clock: Clock) -> Snapshot:
+    """Freeze the quarter's summary: the three months before its redemption window, from their notices."""
+    period = parse_period("quarter", quarter) if isinstance(quarter, str) else quarter
+    with transaction(session):
+        head = lock_chain(session, bank.id)
+        existing = get_snapshot(session, bank.id, "quarter", period.key)
+        if existing:
+            return existing
+        _, book = ledger_services.rulebook(session, bank.id)
+        window = commendations.redemption_window(book.settings.cycle, period)
+        covered = commendations.summary_months(period)
+        if covered[-1].end >= clock.today():
+            raise _not_over(covered[-1], clock)
+        created_month = periods.period_of("month", bank.created_at.astimezone(clock.tz).date())
+        frozen, hashes = {}, {}
+        for m in covered:
+            snapshot = get_snapshot(session, bank.id, "notice", m.key)
+            if snapshot is not None:
+                frozen[m.key], hashes[m.key] = content_of(snapshot), snapshot.content_hash
+            elif m.end >= created_month.start:
+                raise ConflictError(f"{m.key} 尚未公示，不能汇总本季度", f"{m.key} has no notice yet",
+                                    code="notice_missing")
+        content = {"bank": {"code": bank.code, "name": bank.name}, "quarter": period.key,
+                   "window": {"opens_on": window[0].isoformat(), "closes_on": window[1].isoformat()}
+                   if window else None,
+                   "head": {"seq": head[0], "hash": head[1]},
+                   **commendations.quarter_summary(frozen, [m.key for m in covered], hashes)}
+        return _freeze(session, bank, "quarter", period.key, content, head, by=by, clock=clock)
+
+
+def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, clock: Clock) -> Snapshot:
+    """Freeze the year's commendation from its sealed months: rankings, titles and awardees."""
+    period = parse_period("year", year) if isinstance(year, str) else year
+    if period.end >= clock.today():
+        raise _not_over(period, clock)
+    with transaction(session):
+        head = lock_chain(session, bank.id)
+        existing = get_snapshot(session, bank.id, "year", period.key)
+        if existing:
+            return existing
+        created = bank.created_at.astimezone(clock.tz).date()
+        needed = [m for m in period.months() if m.end >= created]
+        sealed = {s for s in session.execute(select(PeriodSeal.month).where(
+            PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_([m.key for m in needed]))).scalars()}
+        missing = [m.key for m in needed if m.key not in sealed]
+        if missing:
+            raise ConflictError(f"以下月份尚未封账，不能评比：{', '.join(missing)}",
+                                f"these months are not sealed yet: {', '.join(missing)}",
+                                code="months_not_sealed")
+        _, book = ledger_services.rulebook(session, bank.id)
+        content = {"bank": {"code": bank.code, "name": bank.name}, "year": period.key,
+                   "head": {"seq": head[0], "hash": head[1]},
+                   "sealed_months": [m.key for m in needed],
+                   **commendations.gather_year(session, bank, period, book)}
+        return _freeze(session, bank, "year", period.key, content, head, by=by, clock=clock)

@@ -1,0 +1,74 @@
+"""Card sheets: A4, 8 or 10 a page; every QR code on the paper opens its holder's page."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ..redemption.conftest import csrf_token, sign_in
+
+
+def _decode(pdf: bytes, folder: Path) -> list[str]:
+    """Rasterise the sheet as a printer would (150 dpi) and read every QR code on it."""
+    (folder / "sheet.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(folder / "sheet.pdf"), str(folder / "page")],
+                   check=True)
+    urls = []
+    for image in sorted(folder.glob("page*.png")):
+        found = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", str(image)],
+                               capture_output=True, text=True)
+        urls += [line for line in found.stdout.splitlines() if line]
+    return urls
+
+
+def _pages(pdf: bytes) -> int:
+    info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "A4" in info
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+@pytest.mark.parametrize("per_page", [8, 10])
+def test_every_qr_code_on_a_sheet_opens_its_holders_page(client, desk, make, tmp_path, per_page):
+    people = [desk.wang, desk.wang2, desk.li] + [make.resident(desk.bank, f"熊{n}号") for n in range(8)]
+    answer = client.post("/api/v1/banks/hp/card-sheets", json={"all": True, "per_page": per_page},
+                         headers=desk.clerk)
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert _pages(answer.data) == 2
+    urls = _decode(answer.data, tmp_path)
+    assert len(urls) == len(people) == len(set(urls))
+    names = set()
+    for url in urls:
+        assert url.startswith("http://localhost/c/")
+        page = client.get(url.removeprefix("http://localhost"))
+        assert page.status_code == 200
+        names |= {p.name for p in people if f"<h1>{p.name}</h1>" in page.get_data(as_text=True)}
+    assert names == {p.name for p in people}
+
+
+def test_a_sheet_for_a_selection_reissues_only_those_cards(client, desk):
+    first = client.post(f"/api/v1/banks/hp/residents/{desk.li.id}/card", headers=desk.clerk).get_json()
+    answer = client.post("/api/v1/banks/hp/card-sheets", json={"residents": [desk.wang.id]},
+                         headers=desk.clerk)
+    assert answer.status_code == 200
+    assert client.get("/c/" + first["token"]).status_code == 200
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "residents"), ({"residents": [999]}, "residents"), ({"per_page": 9, "all": True}, "per_page"),
+    ({"households": ["E01"]}, "households"),
+])
+def test_bad_sheet_requests_are_refused(client, desk, body, field):
+    answer = client.post("/api/v1/banks/hp/card-sheets", json=body, headers=desk.clerk)
+    assert answer.status_code == 422 and field in answer.get_json()["fields"]
+
+
+def test_the_clerk_prints_a_selection_from_the_cards_screen(client, desk, make, tmp_path):
+    sign_in(client, make, desk.bank, "clerk", "jifenyuan")
+    screen = client.get("/banks/hp/cards?q=wang")
+    assert screen.status_code == 200 and "王大" in screen.get_data(as_text=True)
+    answer = client.post("/banks/hp/cards", data={
+        "resident": [str(desk.wang.id), str(desk.li.id)], "per_page": "8",
+        "csrf_token": csrf_token(client, "/banks/hp/cards")})
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert len(_decode(answer.data, tmp_path)) == 2

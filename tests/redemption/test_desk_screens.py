@@ -1,0 +1,97 @@
+"""The desk's screen: scan a card, pick goods, confirm, print the receipt; undo a mistake."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+from sqlalchemy import func, select
+
+from redemption.models import Redemption
+
+from .conftest import csrf_token, sign_in
+
+
+def _desk(client, make, desk):
+    desk.money(100_000)
+    desk.item()
+    desk.points(desk.wang, 90)
+    sign_in(client, make, desk.bank, "desk", "taizi")
+
+
+def test_a_scanned_card_opens_its_holder_and_a_confirmed_pick_prints_a_receipt(client, make, desk, session):
+    card = client.post(f"/api/v1/banks/hp/residents/{desk.wang.id}/card", headers=desk.clerk).get_json()
+    _desk(client, make, desk)
+    screen = client.get("/banks/hp/desk").get_data(as_text=True)
+    assert 'id="scan" name="scan" autofocus' in screen
+    scanned = client.post("/banks/hp/desk/scan", data={"scan": card["url"] + "\n",
+                                                       "csrf_token": csrf_token(client, "/banks/hp/desk")})
+    assert scanned.status_code == 302 and scanned.location.endswith(f"resident={desk.wang.id}")
+    holder = client.get(scanned.location).get_data(as_text=True)
+    assert "王大" in holder and ">90<" in holder and "大米 5kg" in holder
+    key = re.search(r'name="key" value="([0-9a-f]+)"', holder).group(1)
+    form = {"resident": desk.wang.id, "key": key, "qty:rice": "2",
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)}
+    done = client.post("/banks/hp/desk/redeem", data=form)
+    assert done.status_code == 302
+    again = client.post("/banks/hp/desk/redeem", data=form)          # a double click
+    assert again.location == done.location
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(Redemption)).scalar() == 1
+    receipt = client.get(done.location).get_data(as_text=True)
+    assert "积分兑换凭证" in receipt and "兑换后余额" in receipt and "30 分" in receipt
+    pdf = client.get(done.location + ".pdf")
+    info = subprocess.run(["pdfinfo", "-"], input=pdf.data, capture_output=True, check=True).stdout.decode()
+    assert "297.638 x 419.528 pts" in info                               # A6
+    assert desk.balance(desk.wang) == 30 and desk.stock() == 8
+
+
+def test_a_name_typed_at_the_desk_searches_by_pinyin(client, make, desk):
+    _desk(client, make, desk)
+    scanned = client.post("/banks/hp/desk/scan", data={"scan": "wd", "csrf_token": csrf_token(client, "/banks/hp/desk")})
+    found = client.get(scanned.location).get_data(as_text=True)
+    assert "王大" in found and "李四" not in found
+
+
+def test_a_refused_pick_says_why_and_takes_nothing(client, make, desk):
+    _desk(client, make, desk)
+    holder = client.get(f"/banks/hp/desk?resident={desk.wang.id}").get_data(as_text=True)
+    answer = client.post("/banks/hp/desk/redeem", data={
+        "resident": desk.wang.id, "key": "k1", "qty:rice": "4",
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)})
+    assert answer.status_code == 409
+    assert "积分不足" in answer.get_data(as_text=True)
+    assert desk.balance(desk.wang) == 90 and desk.stock() == 10
+
+
+def test_a_clerk_undoes_a_same_day_mistake_from_the_receipt(client, make, desk):
+    desk.money(100_000)
+    desk.item()
+    desk.points(desk.wang, 90)
+    body = desk.redeem(client, desk.wang, [("rice", 1)]).get_json()
+    sign_in(client, make, desk.bank, "clerk", "jifen")
+    path = f"/banks/hp/desk/receipts/{body['id']}"
+    page = client.get(path).get_data(as_text=True)
+    assert "当天更正" in page
+    line = body["lines"][0]["id"]
+    answer = client.post(f"{path}/lines/{line}/reverse", data={"reason": "拿错了", "csrf_token": csrf_token(client, path)})
+    assert answer.status_code == 302
+    assert desk.balance(desk.wang) == 90 and desk.stock() == 10
+    assert "已冲正" in client.get(path).get_data(as_text=True)
+
+
+def test_the_desk_screen_needs_a_desk_user(client, make, desk):
+    assert client.get("/banks/hp/desk").status_code == 302                  # to sign in
+    sign_in(client, make, desk.bank, "supervisor", "jian")
+    assert client.get("/banks/hp/desk").status_code == 403
+
+
+def test_a_household_card_asks_which_member_is_at_the_desk(client, make, household_desk):
+    d = household_desk
+    card = client.post("/api/v1/banks/hp/households/E01/card", headers=d.clerk).get_json()
+    sign_in(client, make, d.bank, "desk", "taizi")
+    scanned = client.post("/banks/hp/desk/scan", data={"scan": card["url"],
+                                                       "csrf_token": csrf_token(client, "/banks/hp/desk")})
+    assert scanned.location.endswith("household=E01")
+    page = client.get(scanned.location).get_data(as_text=True)
+    assert "王大" in page and "王二" in page and "李四" not in page
+    assert client.get("/banks/hp/desk?household=NOPE").status_code == 404

@@ -1,0 +1,157 @@
+"""The monthly notice: a frozen snapshot that prints the same twice, with every name's real glyphs."""
+import subprocess
+from datetime import date
+
+import pytest
+
+from ledger import services as ledger_services
+from reports import paper, services
+
+from .helpers import RARE_NAMES, at, deed, pdf_text
+
+
+@pytest.fixture
+def september(session, make):
+    """A bank with September's deeds: a patrol team, a cleanup, a hidden-ish mediation, a penalty."""
+    bank = make.bank()
+    home = make.household(bank, code="H001", name="王家")
+    other = make.household(bank, code="H002", name="李家")
+    people = [make.resident(bank, name=n, household=home if i < 2 else other) for i, n in enumerate(RARE_NAMES)]
+    zhang = make.resident(bank, name="张三", household=other)
+    deed(session, bank, "patrol", people[:3], date(2026, 9, 5), make.clock, quantity=2)
+    deed(session, bank, "cleanup", [people[3]], date(2026, 9, 6), make.clock)
+    deed(session, bank, "litter", [zhang], date(2026, 9, 7), make.clock)
+    pending = deed(session, bank, "mediation", [zhang], date(2026, 9, 8), make.clock).pending[0]
+    ledger_services.decide_pending(session, bank, pending.id, approve=True, reason=None, by="rev",
+                                   clock=make.clock)
+    deed(session, bank, "patrol", [zhang], date(2026, 10, 2), make.clock)  # October: not on September's notice
+    return bank, people, zhang
+
+
+def test_notice_rows_rank_ties_alike_and_follow_each_rules_visibility(session, september, clock):
+    bank, people, zhang = september
+    snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    notice = services.content_of(snapshot)
+    rows = {r["name"]: r for r in notice["residents"]}
+    assert rows["张三"]["rank"] == 1                                       # 10 - 5
+    assert [rows[n]["rank"] for n in RARE_NAMES[:3]] == [2, 2, 2]          # 4 points each: a tie
+    assert [r["name"] for r in notice["residents"][1:4]] == list(RARE_NAMES[:3])  # listed by id
+    assert rows["李𬌗"]["rank"] == 5
+    assert rows["王䶮"]["details"] == [{"rule": "夜间巡逻", "points": 4}]
+    # mediation is category_only: in its category, never itemised
+    assert rows["张三"]["categories"]["矛盾纠纷调解"] == 10
+    assert rows["张三"]["details"] == [{"rule": "乱扔垃圾", "points": -5}]
+    assert rows["张三"]["penalties"] == -5 and rows["张三"]["net"] == 5
+    assert rows["张三"]["balance"] == 5   # at the month's end: October's patrol not yet
+    homes = {h["code"]: h for h in notice["households"]}
+    assert homes["H001"]["net"] == 8 and homes["H002"]["net"] == 4 + 3 + 5
+    assert notice["head"]["seq"] == snapshot.head_seq
+
+
+def test_hidden_rules_count_only_in_the_net():
+    from reports.notice import Home, Movement, Person, build_notice
+    from rules import Rule
+
+    hidden = Rule("gambling", "赌博", "法治建设", -20, "次", notice="hidden")
+    shown = Rule("patrol", "夜间巡逻", "社会治安", 2, "小时")
+    rules = {"gambling": hidden, "patrol": shown}
+    built = build_notice(residents=[Person(1, "甲", 1)], households=[Home(1, "H1", "")],
+                         movements=[Movement(1, "gambling", 1, -20), Movement(1, "patrol", 1, 6)],
+                         rule_of=lambda code, v, on: rules[code], categories=("法治建设", "社会治安"),
+                         balances={"resident:1": -14}, account_unit="person", on=date(2026, 9, 30))
+    [row] = built["residents"]
+    assert row["net"] == -14 and row["penalties"] == 0
+    assert row["categories"] == {"法治建设": 0, "社会治安": 6}
+    assert row["details"] == [{"rule": "夜间巡逻", "points": 6}]
+
+
+def test_publishing_again_returns_the_first_snapshot_unchanged(session, september, clock):
+    bank, people, _ = september
+    first = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    deed(session, bank, "cleanup", [people[0]], date(2026, 9, 20), clock)  # late entry, still open
+    again = services.publish_notice(session, bank, "2026-09", by="cycle", clock=at(2026, 10, 16))
+    assert (again.id, again.content_hash, again.content) == (first.id, first.content_hash, first.content)
+
+
+def test_a_month_not_over_has_no_notice(session, make, clock):
+    bank = make.bank()
+    with pytest.raises(Exception) as refused:
+        services.publish_notice(session, bank, "2026-10", by="cycle", clock=clock)
+    assert refused.value.code == "period_not_over"
+    assert services.get_snapshot(session, bank.id, "notice", "2026-10") is None
+
+
+def test_notice_pdf_embeds_cjk_fonts_and_prints_every_rare_name(session, september, clock, tmp_path):
+    bank, _, _ = september
+    snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    content = services.content_of(snapshot)
+    data = paper.notice_pdf(content, snapshot.content_hash, qr_url="http://x/n/hp/2026-09/abc", tz=clock.tz)
+    text, fonts = pdf_text(data, tmp_path)
+    for name in RARE_NAMES:
+        assert name in text
+    lines = [line.split() for line in fonts.splitlines()[2:]]
+    assert lines and all(cols[-5] == "yes" for cols in lines)          # every font embedded
+    assert any("CJK" in cols[0] for cols in lines)
+    assert "第1页/共1页" in text.replace(" ", "")
+    assert snapshot.content_hash in text and content["head"]["hash"] in text
+    assert "理事会" in text and "监事" in text and "异议截止" in text
+    # printing twice prints the same
+    assert paper.notice_pdf(content, snapshot.content_hash, qr_url="http://x/n/hp/2026-09/abc",
+                            tz=clock.tz) == data
+
+
+def test_notice_pdf_qr_opens_the_online_notice(session, september, make, client, clock, tmp_path):
+    bank, _, _ = september
+    snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    answer = client.get("/api/v1/banks/hp/notices/2026-09.pdf", headers=make.token(bank, "supervisor"))
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    (tmp_path / "n.pdf").write_bytes(answer.data)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(tmp_path / "n.pdf"), str(tmp_path / "page")], check=True)
+    page = sorted(tmp_path.glob("page*.png"))[-1]
+    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(page)], capture_output=True, text=True).stdout.strip()
+    assert decoded.endswith(f"/n/hp/2026-09/{snapshot.content_hash[:16]}")
+    public = client.get(decoded.replace("http://localhost", ""))
+    assert public.status_code == 200 and "吉𠮷" in public.get_data(as_text=True)
+    assert client.get(f"/n/hp/2026-09/{'0' * 16}").status_code == 404
+
+
+def test_notice_api_answers_json_and_walls_banks(session, september, make, client, clock):
+    bank, _, _ = september
+    services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    answer = client.get("/api/v1/banks/hp/notices/2026-09", headers=make.token(bank, "clerk"))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["month"] == "2026-09" and len(body["snapshot_hash"]) == 64 and body["sealed"] is None
+    other = make.bank(code="xz", name="新庄村综治银行")
+    assert client.get("/api/v1/banks/hp/notices/2026-09", headers=make.token(other, "clerk")).status_code == 404
+    assert client.get("/api/v1/banks/hp/notices/2026-08", headers=make.token(bank, "clerk")).status_code == 404
+    bad = client.get("/api/v1/banks/hp/notices/2026-13", headers=make.token(bank, "clerk"))
+    assert bad.status_code == 422 and "month" in bad.get_json()["fields"]
+
+
+def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path):
+    from .helpers import TZ
+
+    row = {"id": 1, "rank": 1, "name": "吉𠮷", "household": "H001", "details": [], "penalties": -5,
+           "net": 5, "balance": None, "categories": {"社会治安": 10, "环境卫生": 0}}
+    long_name = {**row, "id": 2, "rank": 2, "name": "阿卜杜·热合曼"}
+    home = {"id": 1, "rank": 1, "code": "H001", "name": "王家", "members": 2, "penalties": -5, "net": 5,
+            "balance": 5, "categories": {"社会治安": 10, "环境卫生": 0}}
+    content = {"bank": {"code": "hp", "name": "黄坡村综治银行"}, "month": "2026-09",
+               "published_at": "2026-10-01T00:00:00+00:00", "objection_deadline": "2026-10-08T08:00+08:00",
+               "objection_days": 7, "how_to_object": "请到记分员处提出异议。", "account_unit": "household",
+               "categories": ["社会治安", "环境卫生"], "head": {"seq": 1, "hash": "ab" * 32},
+               "residents": [row, long_name], "households": [home],
+               "totals": {"residents": 2, "households": 1, "earned": 20, "penalties": -10, "net": 10,
+                          "categories": {"社会治安": 20, "环境卫生": 0}}}
+    view = paper.notice_paper_view(content, TZ)
+    first, second = view["residents"]
+    # whole columns of half-width cells: rank 6, name 11, household 8, each number 8, balance 9
+    assert first["line"] == (" 1    " + " 吉𠮷      " + " H001   " + "     10 " + "        "
+                             + "     -5 " + "      5 " + "      — ")
+    assert second["line"] is None                        # "·" is of no sure width: printed cell by cell
+    assert view["households"][0]["line"].split() == ["1", "H001", "王家", "2", "10", "-5", "5"]
+    data = paper.notice_pdf(content, "cd" * 32, qr_url=None, tz=TZ)
+    text, _ = pdf_text(data, tmp_path)
+    assert "吉𠮷" in text and "阿卜杜·热合曼" in text
+    assert paper.notice_pdf(content, "cd" * 32, qr_url=None, tz=TZ) == data

@@ -1,0 +1,172 @@
+"""Hardening: password hashes, sign-in throttling, CSRF on every form, cookies, headers, audit log."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from ledger.audit import AuditEntry
+from web.models import User
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def bank(make):
+    return make.bank()
+
+
+def _sign_in(client, name, password=PASSWORD):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
+
+
+def _actions(session, actor):
+    session.rollback()
+    return session.execute(select(AuditEntry.action).where(AuditEntry.actor == actor)
+                           .order_by(AuditEntry.id)).scalars().all()
+
+
+def test_passwords_are_stored_with_a_memory_hard_hash(make, bank, session):
+    make.user(bank, "clerk", name="wang")
+    stored = session.execute(select(User.password_hash).where(User.name == "wang")).scalar()
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+
+
+def test_sign_ins_are_throttled_by_name_and_written_to_the_audit_log(client, make, bank, session):
+    make.user(bank, "clerk", name="wang")
+    make.user(bank, "clerk", name="li")
+    for _ in range(5):
+        assert _sign_in(client, "wang", "wrong password").status_code == 401
+    refused = _sign_in(client, "wang")  # the right password, but too late
+    assert refused.status_code == 429
+    assert "登录失败次数过多" in refused.get_data(as_text=True)
+    assert _sign_in(client, "li").status_code == 302  # another name is not locked out
+    assert _actions(session, "wang") == ["login_failed"] * 5
+    assert _actions(session, "li") == ["login"]
+
+
+def test_sign_ins_are_throttled_by_address_across_names(client, make, bank):
+    make.user(bank, "clerk", name="wang")
+    for n in range(20):
+        _sign_in(client, f"guess{n}", "wrong password")
+    assert _sign_in(client, "wang").status_code == 429
+
+
+def test_signing_out_is_audited_and_needs_the_csrf_token(client, make, bank, session):
+    make.user(bank, "clerk", name="wang")
+    _sign_in(client, "wang")
+    assert client.post("/logout").status_code == 400
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert _actions(session, "wang") == ["login", "logout"]
+
+
+def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, session):
+    """Walks every page the URL map has, as a clerk and as the county admin, and reads each form."""
+    from tests.web.test_walls import _ids_of, _urls
+
+    home = make.household(bank, "E01")
+    resident = make.resident(bank, "王大", home)
+    make.deed(bank, "patrol", [resident])
+    make.deed(bank, "mediation", [resident])
+    ids = _ids_of(session, bank.id)
+    forms_seen = 0
+    for user in (make.user(bank, "reviewer", name="li"), make.user(None, "admin", name="county")):
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["_user_id"] = str(user.id)
+        for rule in app.url_map.iter_rules():
+            if "GET" not in rule.methods or rule.rule.startswith("/api/") or rule.endpoint == "static":
+                continue
+            for url in _urls(rule, bank.code, ids):
+                answer = client.get(url)
+                if answer.mimetype != "text/html":
+                    continue
+                for form in re.findall(r"<form\b[^>]*>.*?</form>", answer.get_data(as_text=True), re.S | re.I):
+                    if re.search(r'method="post"', form, re.I):
+                        forms_seen += 1
+                        assert 'name="csrf_token"' in form, f"{url}: a form without its CSRF token"
+    assert forms_seen >= 15
+
+
+def test_a_screen_form_posted_without_its_token_is_refused_and_changes_nothing(app, make, bank, session):
+    from ledger.models import Household
+
+    user = make.user(bank, "clerk", name="wang")
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = str(user.id)
+    answer = client.post("/banks/hp/households", data={"code": "E09"})
+    assert answer.status_code == 400
+    assert session.execute(select(Household).where(Household.code == "E09")).first() is None
+
+
+def test_the_api_takes_writes_only_with_a_bearer_token_never_with_a_session_cookie(app, make, bank):
+    user = make.user(bank, "clerk", name="wang")
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = str(user.id)
+    assert client.get("/api/v1/banks/hp/residents").status_code == 200
+    refused = client.post("/api/v1/banks/hp/households", json={"code": "E01"})
+    assert refused.status_code == 401 and refused.get_json()["error"] == "unauthorized"
+
+
+def test_the_session_cookie_is_http_only_same_site_and_secure_over_https(app, make, bank):
+    make.user(bank, "clerk", name="wang")
+    plain = _sign_in(app.test_client(), "wang").headers["Set-Cookie"]
+    assert "zongzhi_session=" in plain and "HttpOnly" in plain and "SameSite=Lax" in plain
+    assert "Secure" not in plain  # a village office on plain http://127.0.0.1 must still sign in
+    secure = app.test_client()
+    page = secure.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = secure.post("/login", base_url="https://localhost",
+                         data={"name": "wang", "password": PASSWORD, "csrf_token": token})
+    assert "Secure" in answer.headers["Set-Cookie"]
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/v1/health"])
+def test_every_answer_carries_the_security_headers(client, path):
+    headers = client.get(path).headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_signed_in_pages_are_not_kept_in_the_browser_cache(app, make, bank):
+    user = make.user(bank, "clerk", name="wang")
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = str(user.id)
+    assert client.get("/banks/hp/residents").headers["Cache-Control"] == "no-store"
+
+
+def test_the_audit_log_is_read_by_supervisors_and_not_by_clerks(app, make, bank, session, clock):
+    from ledger import roster
+
+    roster.import_roster(session, bank, "名册.csv", "姓名,户号\n王大,E01\n".encode(), by="wang", clock=clock)
+    make.deed(bank, "cleanup", [make.resident(bank, "李四")])
+    supervisor, clerk = make.user(bank, "supervisor", name="zhao"), make.user(bank, "clerk", name="wang")
+    _sign_in(app.test_client(), "wang")
+    pages = {}
+    for user in (supervisor, clerk):
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["_user_id"] = str(user.id)
+        pages[user.role] = client.get("/banks/hp/audit")
+    assert pages["clerk"].status_code == 403
+    log = pages["supervisor"].get_data(as_text=True)
+    assert pages["supervisor"].status_code == 200
+    for seen in ("导入名册", "登分", "登录", "开设银行", "wang"):
+        assert seen in log
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["_user_id"] = str(supervisor.id)
+    only_imports = client.get("/banks/hp/audit?action=roster_import").get_data(as_text=True)
+    assert "roster:名册.csv" in only_imports and "rule:cleanup" not in only_imports
