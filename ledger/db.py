@@ -79,6 +79,25 @@ def transaction(session: Session) -> Iterator[Session]:
         raise
 
 
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """Run the block as one read-only transaction that sees a single moment of the database.
+
+    Verify and export read the chain head, the transfers and the balances in several
+    statements; they must all see the same moment even while others post. PostgreSQL gives
+    that with REPEATABLE READ; SQLite's WAL gives each (deferred) transaction its own
+    snapshot, without taking the write lock, so posting goes on meanwhile.
+    """
+    if session.in_transaction():
+        session.commit()
+    options = {} if is_sqlite(session) else {"isolation_level": "REPEATABLE READ"}
+    session.connection(execution_options=options)
+    try:
+        yield session
+    finally:
+        session.rollback()
+
+
 def init_app(app) -> None:
     """Give the app an engine and a session per request, closed when the request ends."""
     from flask import g

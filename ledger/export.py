@@ -10,7 +10,7 @@ from typing import Iterator, TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db import transaction
+from .db import snapshot
 from .models import CNY, PTS, Account, Bank, Resident, Transfer
 
 CSV_COLUMNS = ("seq", "id", "ledger", "occurred_on", "recorded_at", "recorded_by", "kind",
@@ -55,7 +55,7 @@ def write_csv(session: Session, bank: Bank, out: TextIO) -> int:
     Chinese names and memos correctly; read it back with encoding "utf-8-sig". Amounts are
     integers as the ledger keeps them: points on PTS, fen on CNY.
     """
-    with _reading(session):
+    with snapshot(session):
         head, accounts = _snapshot(session, bank)
         codes = {a.id: a.code for a in accounts}
         out.write("\ufeff")
@@ -75,7 +75,7 @@ def write_csv(session: Session, bank: Bank, out: TextIO) -> int:
 
 def write_beancount(session: Session, bank: Bank, out: TextIO) -> int:
     """Write the bank's ledger to `out` as a beancount journal; return how many transfers."""
-    with _reading(session):
+    with snapshot(session):
         head, accounts = _snapshot(session, bank)
         first = session.execute(select(func.min(Transfer.occurred_on)).where(
             Transfer.bank_id == bank.id, Transfer.seq <= head)).scalar()
@@ -167,26 +167,6 @@ _NEEDS_ESCAPE = re.compile(r"[\\\"\n\r\t]")
 def _string(text: str | None) -> str:
     # Beancount unescapes these C-style, so a memo comes back exactly and stays on one line.
     return "\"" + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], text or "") + "\""
-
-
-class _reading:
-    """Read inside the caller's transaction, or inside one of our own that is ended afterwards.
-
-    Ending our own matters on SQLite, where every transaction holds the write lock.
-    """
-
-    def __init__(self, session: Session):
-        self.session = session
-        self.own = None
-
-    def __enter__(self):
-        if not self.session.in_transaction():
-            self.own = transaction(self.session)
-            self.own.__enter__()
-        return self.session
-
-    def __exit__(self, *exc):
-        return self.own.__exit__(*exc) if self.own else None
 
 
 def _snapshot(session: Session, bank: Bank) -> tuple[int, list[_Account]]:

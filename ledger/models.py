@@ -119,6 +119,8 @@ class Transfer(SQLModel, table=True):
         Index("ix_transfers_doer", "bank_id", "doer_id", "seq"),
         Index("ix_transfers_rule_doer_day", "bank_id", "doer_id", "rule_code", "occurred_on"),
         Index("ix_transfers_occurred", "bank_id", "occurred_on"),
+        # A resident's month (balance screen, caps) without walking the whole bank's month.
+        Index("ix_transfers_doer_day", "bank_id", "doer_id", "occurred_on"),
         Index("ux_transfers_reverses", "reverses_id", unique=True,
               sqlite_where=text("reverses_id IS NOT NULL"),
               postgresql_where=text("reverses_id IS NOT NULL")),

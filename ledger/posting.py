@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from . import chain
@@ -78,13 +78,18 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
         movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
         movements[d.credit_id] = movements.get(d.credit_id, 0) + d.amount
     session.add_all(transfers)
-    for account_id, delta in movements.items():
-        if delta:
-            session.execute(update(Account).where(Account.id == account_id)
-                            .values(balance=Account.balance + delta))
+    moved = [{"account": a, "delta": d} for a, d in movements.items() if d]
+    if moved:
+        # One statement for every account the batch touches, however many there are.
+        session.execute(_MOVE_BALANCE, moved)
     session.execute(update(Bank).where(Bank.id == bank_id).values(head_seq=seq, head_hash=head))
     session.flush()
     return transfers
+
+
+_ACCOUNTS = Account.__table__
+_MOVE_BALANCE = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
+                 .values(balance=_ACCOUNTS.c.balance + bindparam("delta")))
 
 
 def _check(session: Session, bank_id: int, drafts: Sequence[Draft]) -> None:

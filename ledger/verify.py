@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import chain
+from .db import snapshot
 from .models import GENESIS_HASH, Account, Bank, Transfer
 
 _COLUMNS = [getattr(Transfer.__table__.c, c) for c in chain.CHAINED_COLUMNS]
@@ -34,12 +35,22 @@ class Report:
 
 
 def verify_bank(session: Session, bank: Bank, *, batch: int = 5000) -> Report:
-    """Walk the bank's transfers in sequence, checking each link and then every balance."""
+    """Walk the bank's transfers in sequence, checking each link and then every balance.
+
+    It all reads one snapshot, so a bank being posted to meanwhile verifies as it stood.
+    """
+    with snapshot(session):
+        return _verify(session, bank.id, batch)
+
+
+def _verify(session: Session, bank_id: int, batch: int) -> Report:
     report = Report()
+    head_seq, head_hash = session.execute(
+        select(Bank.head_seq, Bank.head_hash).where(Bank.id == bank_id)).one()
     sums: dict[int, int] = {}
     expected_seq, prev = 1, GENESIS_HASH
     stmt = (select(*_COLUMNS, Transfer.prev_hash, Transfer.hash)
-            .where(Transfer.bank_id == bank.id).order_by(Transfer.seq))
+            .where(Transfer.bank_id == bank_id).order_by(Transfer.seq))
     # Rows stream straight from the driver: verifying a million transfers must not build a
     # million objects, and the hash input is the stored value exactly as the database holds it.
     result = session.connection().execution_options(stream_results=True, yield_per=batch).execute(stmt)
@@ -64,12 +75,12 @@ def verify_bank(session: Session, bank: Bank, *, batch: int = 5000) -> Report:
         expected_seq += 1
         report.transfers += 1
     report.head = prev
-    if (bank.head_seq, bank.head_hash) != (expected_seq - 1, prev):
+    if (head_seq, head_hash) != (expected_seq - 1, prev):
         report.add("head_mismatch",
-                   f"银行记录的链头（第 {bank.head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
-                   seq=min(bank.head_seq, expected_seq - 1) + 1)
+                   f"银行记录的链头（第 {head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
+                   seq=min(head_seq, expected_seq - 1) + 1)
     ledgers: dict[str, int] = {}
-    for account in session.execute(select(Account).where(Account.bank_id == bank.id)).scalars():
+    for account in session.execute(select(Account).where(Account.bank_id == bank_id)).scalars():
         recomputed = sums.pop(account.id, 0)
         ledgers[account.ledger] = ledgers.get(account.ledger, 0) + account.balance
         if account.balance != recomputed:
