@@ -86,35 +86,11 @@ CLOCK = FixedClock(at=datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc))
 TODAY = CLOCK.today()
 YESTERDAY = TODAY - timedelta(days=1)
 
-#: The rule file the tests share (tests/conftest.py RULES).
+#: The two rules the synthetic county posts under: a patrol by the hour and a clean-up.
 RULES = """\
-bank:
-  account_unit: person
 rules:
-  - code: patrol
-    name: 夜间巡逻
-    category: 社会治安
-    points: 2
-    unit: 小时
-    caps: {day: 8, month: 60}
-  - code: cleanup
-    name: 环境整治
-    category: 环境卫生
-    points: 3
-    unit: 次
-  - code: mediation
-    name: 调解纠纷
-    category: 矛盾纠纷调解
-    points: 10
-    unit: 次
-    review: true
-    notice: category_only
-    caps: {month: 30}
-  - code: litter
-    name: 乱扔垃圾
-    category: 环境卫生
-    points: -5
-    unit: 次
+  - {code: patrol, name: 夜间巡逻, category: 社会治安, points: 2, unit: 小时, caps: {day: 8, month: 60}}
+  - {code: cleanup, name: 环境整治, category: 环境卫生, points: 3, unit: 次}
 """
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"

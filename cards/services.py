@@ -324,10 +324,11 @@ def current_notice(session: Session, bank: Bank) -> dict | None:
     """Return the latest monthly notice put up (its month, and when objections close), if any."""
     from reports.models import Snapshot
 
-    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at).where(
-        Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
-        .order_by(Snapshot.period.desc()).limit(1)).first()
-    return {"month": row.period, "closes_at": row.window_closes_at} if row else None
+    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at, Snapshot.content_hash)
+                          .where(Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
+                          .order_by(Snapshot.period.desc()).limit(1)).first()
+    return {"month": row.period, "closes_at": row.window_closes_at,
+            "key": row.content_hash[:16]} if row else None
 
 
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,

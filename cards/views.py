@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import (Blueprint, Response, current_app, jsonify, render_template, request, url_for)
-from werkzeug.routing import BuildError
 
 from ledger import services as ledger_services
 from ledger.db import get_session
@@ -71,10 +70,7 @@ def _mark_open_months(session, page, *, only_with_entries: bool = False) -> None
 def _notice_url(bank, notice) -> str | None:
     if notice is None:
         return None
-    try:
-        return url_for("reports.public_notice", bank=bank.code, month=notice["month"])
-    except BuildError:
-        return None
+    return url_for("reports.public_notice", bank=bank.code, month=notice["month"], key=notice["key"])
 
 
 @bp.route("/c/<token>/object", methods=["GET", "POST"])

@@ -44,9 +44,12 @@ def build(app: Flask) -> dict:
 
 @bp.get("/openapi.json")
 def document():
-    return jsonify(current_app.extensions["zongzhi.openapi"])
+    """Serve the document, built on first request: starting the app need not parse every docstring."""
+    app = current_app._get_current_object()
+    if "zongzhi.openapi" not in app.extensions:
+        app.extensions["zongzhi.openapi"] = build(app)
+    return jsonify(app.extensions["zongzhi.openapi"])
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.extensions["zongzhi.openapi"] = build(app)

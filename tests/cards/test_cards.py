@@ -171,3 +171,19 @@ def test_last_months_entries_show_under_their_month(app, client, desk, make, clo
     app.extensions["zongzhi.clock"] = FixedClock(at=datetime(2027, 1, 3, 2, 0, tzinfo=timezone.utc))
     later = client.get(_path(card)).get_data(as_text=True)
     assert "09-03" not in later and "本月暂无记分" in later
+
+
+def test_the_page_links_the_latest_public_notice_which_opens_without_login(app, client, desk, session,
+                                                                          make, clock):
+    from reports.services import publish_notice
+
+    make.deed(desk.bank, "cleanup", [desk.wang], occurred_on=clock.today().replace(day=3))
+    card = _issue(client, desk, desk.wang)
+    assert "查看" not in client.get(_path(card)).get_data(as_text=True)
+    publish_notice(session, desk.bank, "2026-09",
+                   by="test", clock=FixedClock(at=datetime(2026, 10, 1, 0, 0, tzinfo=timezone.utc)))
+    text = client.get(_path(card)).get_data(as_text=True)
+    [link] = re.findall(r'href="(/n/hp/2026-09/[0-9a-f]{16})"', text)
+    notice = client.get(link)
+    assert notice.status_code == 200
+    assert "2026年9月" in notice.get_data(as_text=True)
