@@ -25,7 +25,8 @@ SHEET_CSS = """
 .card .number { font-family: "DejaVu Sans Mono", monospace; font-size: 10pt; position: absolute;
                 left: 3.5mm; bottom: 3mm; letter-spacing: 0.5pt; }
 .card .hint { font-size: 7pt; color: #555; position: absolute; left: 3.5mm; bottom: 8mm; width: 40mm; }
-.card img { position: absolute; right: 2.5mm; top: 50%; transform: translateY(-50%); }
+.card img { position: absolute; right: 2.5mm; top: 50%; transform: translateY(-50%);
+            image-rendering: pixelated; }
 """
 
 
@@ -35,7 +36,7 @@ def render_sheet(issued: list, *, bank, base_url: str, per_page: int, when: date
     qr_mm = min(height - 8, 44)
     cards = [{"name": i.name, "household": i.household_code, "household_name": i.household_name,
               "number": i.card.number, "is_household": i.card.household_id is not None,
-              "qr": qr_png_data_uri(card_url(base_url, i.token), box_size=10, border=2)}
+              "qr": qr_png_data_uri(card_url(base_url, i.token), box_size=10, border=4)}
              for i in issued]
     pages = [cards[n:n + per_page] for n in range(0, len(cards), per_page)]
     html = render_template("cards/sheet.html", bank=bank, pages=pages, width=width, height=height,
