@@ -5,14 +5,13 @@ lock, and owns the transaction: it commits on success and rolls everything back 
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, defer
 
 import rules as rulefiles
 
@@ -81,17 +80,29 @@ def load_rules(session: Session, bank: Bank, text: str, *, source_name: str, by:
 def rulebook(session: Session, bank_id: int) -> tuple[RuleVersion, rulefiles.RuleBook]:
     """Return the bank's rule version in force and its parsed rules."""
     version = _current_version(session, bank_id)
-    return version, _parsed(version.content_hash, version.content)
+    return version, parsed_version(version)
 
 
 def _current_version(session: Session, bank_id: int) -> RuleVersion | None:
-    return session.execute(select(RuleVersion).where(RuleVersion.bank_id == bank_id)
+    # The text stays in the database unless this process has not parsed that version yet.
+    return session.execute(select(RuleVersion).options(defer(RuleVersion.content))
+                           .where(RuleVersion.bank_id == bank_id)
                            .order_by(RuleVersion.version.desc()).limit(1)).scalar_one_or_none()
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(content_hash: str, content: str) -> rulefiles.RuleBook:
-    return rulefiles.parse(content, f"rules@{content_hash[:12]}")
+#: Parsed rule books by content hash: a version never changes, so each is parsed once.
+_BOOKS: dict[str, rulefiles.RuleBook] = {}
+
+
+def parsed_version(version: RuleVersion) -> rulefiles.RuleBook:
+    """Return a stored rule version's parsed rules."""
+    book = _BOOKS.get(version.content_hash)
+    if book is None:
+        if len(_BOOKS) > 1024:
+            _BOOKS.clear()
+        book = _BOOKS[version.content_hash] = rulefiles.parse(
+            version.content, f"rules@{version.content_hash[:12]}")
+    return book
 
 
 def _parse_rules(text: str, source_name: str) -> rulefiles.RuleBook:
@@ -554,7 +565,7 @@ def _rule_at_version(session, bank_id, version_no, code, occurred_on):
     # A pending deed is posted under the rule version it was submitted under.
     version = session.execute(select(RuleVersion).where(
         RuleVersion.bank_id == bank_id, RuleVersion.version == version_no)).scalar_one()
-    return _parsed(version.content_hash, version.content).rule_for(code, occurred_on)
+    return parsed_version(version).rule_for(code, occurred_on)
 
 
 def _active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:

@@ -1,31 +1,27 @@
 """Read-only queries the reports share: rules by version, signed movements, balances on a date."""
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 import rules as rulefiles
 from ledger.models import PTS, Account, RuleVersion, Transfer
+from ledger.services import parsed_version
 
 #: Kinds of transfer that move a resident's points for a deed or a breach of the rules.
 DEED_KINDS = ("deed", "penalty")
-
-
-@functools.lru_cache(maxsize=512)
-def _parsed(content_hash: str, content: str) -> rulefiles.RuleBook:
-    return rulefiles.parse(content, f"rules@{content_hash[:12]}")
 
 
 class RuleLookup:
     """Find the rule a transfer was posted under, by code and rule version."""
 
     def __init__(self, session: Session, bank_id: int):
-        self._books = {v.version: _parsed(v.content_hash, v.content) for v in session.execute(
-            select(RuleVersion).where(RuleVersion.bank_id == bank_id)).scalars()}
+        self._books = {v.version: parsed_version(v) for v in session.execute(
+            select(RuleVersion).options(defer(RuleVersion.content))
+            .where(RuleVersion.bank_id == bank_id)).scalars()}
         self.latest = self._books[max(self._books)] if self._books else None
 
     def rule(self, code: str | None, version: int | None, on: date) -> rulefiles.Rule | None:
