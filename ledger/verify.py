@@ -1,6 +1,7 @@
 """Verify: recompute a bank's hash chain, sequence and balances, and name what does not match."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -47,8 +48,8 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
     report = Report()
     head_seq, head_hash = session.execute(
         select(Bank.head_seq, Bank.head_hash).where(Bank.id == bank_id)).one()
-    sums: dict[int, int] = {}
-    expected_seq, prev = 1, GENESIS_HASH
+    sums: dict[int, int] = defaultdict(int)
+    expected_seq, prev, count = 1, GENESIS_HASH, 0
     stmt = (select(*_COLUMNS, Transfer.prev_hash, Transfer.hash)
             .where(Transfer.bank_id == bank_id).order_by(Transfer.seq))
     # Rows stream straight from the driver: verifying a million transfers must not build a
@@ -70,11 +71,11 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         if computed != stored_hash:
             report.add("hash_mismatch", f"第 {seq} 号流水的内容与其哈希不符（被改动过）", seq=seq)
         prev = stored_hash
-        sums[debit] = sums.get(debit, 0) - amount
-        sums[credit] = sums.get(credit, 0) + amount
+        sums[debit] -= amount
+        sums[credit] += amount
         expected_seq += 1
-        report.transfers += 1
-    report.head = prev
+        count += 1
+    report.transfers, report.head = count, prev
     if (head_seq, head_hash) != (expected_seq - 1, prev):
         report.add("head_mismatch",
                    f"银行记录的链头（第 {head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
