@@ -26,6 +26,7 @@ from ledger.models import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry
+from foundation import services as foundation
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,11 @@ def _daily(session, bank, period, by, clock) -> str:
     snapshot = reports.close_day(session, bank, period.key, by=by, clock=clock)
     content = reports.content_of(snapshot)
     late = len(content["pending_overdue"])
+    # Wishes whose claim ran past its deadline undelivered go back on the wall.
+    returned = foundation.expire_claims(session, bank, clock=clock)
     return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"
-            + (f"；{late} 条待审核超过一天" if late else ""))
+            + (f"；{late} 条待审核超过一天" if late else "")
+            + (f"；{len(returned)} 个微心愿认领过期，重新上墙" if returned else ""))
 
 
 def _monthly(session, bank, period, by, clock) -> str:

@@ -1116,3 +1116,11 @@ def _residents(session: Session, bank: Bank, ids: list[int], field: str) -> list
     if problems:
         raise ValidationError({field: problems})
     return [found[i] for i in ids]
+
+
+def disclosure_section(session: Session, bank: Bank, year: int, quarter: int, clock: Clock) -> str:
+    """Return the foundation's quarter as HTML for the fund's quarterly disclosure."""
+    from flask import render_template
+
+    report = quarter_report(session, bank, year, quarter, tz=clock.tz)
+    return render_template("foundation/quarter.html", report=report)

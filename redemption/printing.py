@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, time, timezone
 
 from flask import render_template
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from ledger.clock import Clock
@@ -51,10 +52,17 @@ def summary_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock:
     return render_pdf(html, css=TABLE_CSS, when=_stamp(min(data["last"], clock.today())))
 
 
+#: Sections other parts of the fund add to the quarter's disclosure (the community foundation's
+#: work, say): each is called with (session, bank, year, quarter, clock) and returns HTML. The
+#: app factory wires them, so this package need not know who they are.
+DISCLOSURE_SECTIONS: list = []
+
+
 def disclosure_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock: Clock) -> bytes:
     """Render the quarter's financial disclosure (财务公开) as an A4 PDF with signature lines."""
     data = services.disclosure(session, bank, year, quarter, clock=clock)
     items = {i.id: i for i in services.list_items(session, bank)}
+    sections = [Markup(section(session, bank, year, quarter, clock)) for section in DISCLOSURE_SECTIONS]
     html = render_template("redemption/disclosure.html", **data, items=items,
-                           sources=services.SOURCE_NAMES)
+                           sources=services.SOURCE_NAMES, sections=sections)
     return render_pdf(html, css=TABLE_CSS, when=_stamp(data["as_of"]))

@@ -47,6 +47,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(views.bp)
         if hasattr(views, "init_app"):
             views.init_app(app)
+    # The fund's quarterly disclosure includes the community foundation's quarter.
+    from foundation.services import disclosure_section
+    from redemption.printing import DISCLOSURE_SECTIONS
+    if disclosure_section not in DISCLOSURE_SECTIONS:
+        DISCLOSURE_SECTIONS.append(disclosure_section)
     # The API authenticates by bearer token, not by cookie, so it has no forms to protect.
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):

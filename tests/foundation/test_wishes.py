@@ -139,3 +139,19 @@ def test_a_rejected_wish_keeps_its_reason_and_never_reaches_the_wall(client, dis
     rejected = client.post(f"{API}/wishes/{wish['id']}/reject", headers=district.reviewers[0][1],
                            json={"reason": "不属于困难帮扶"}).get_json()
     assert (rejected["state"], rejected["reject_reason"]) == ("rejected", "不属于困难帮扶")
+
+
+def test_the_daily_close_of_the_cycle_puts_overdue_claims_back_on_the_wall(client, district, app, session):
+    from cycle import jobs, runs
+    from tests.reports.helpers import at
+
+    wish_id = _published(client, district)
+    _claim(client, district, wish_id, deadline="2026-10-20")
+    job = jobs.JOBS["daily"]
+    sessions = app.extensions["zongzhi.sessions"]
+    [outcome] = runs.run_by_hand(sessions, [district.bank], job, jobs.parse(job, "2026-10-21"),
+                                 clock=at(2026, 10, 21, 21, 1))
+    assert outcome.status == "done", outcome.message
+    assert "1 个微心愿认领过期" in outcome.message
+    session.rollback()
+    assert services.get_wish(session, district.bank, wish_id).state == "published"

@@ -112,7 +112,7 @@ def test_the_quarters_disclosure_reconciles_money_and_goods(client, desk, sessio
     text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.data, capture_output=True,
                           check=True).stdout.decode()
     for words in ("财务公开", "镇投入", "社会赞助", "县农商行", "熊建国", "期末余额", "¥950.00",
-                  "理事会（签字）", "监事（签字）", "保障率"):
+                  "理事会（签字）", "监事（签字）", "保障率", "社区基金工作", "收到微项目申请"):
         assert words in text, words
 
 
