@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ledger import accounts, audit, idempotency
 from ledger import services as ledger_services
 from ledger.clock import Clock
-from ledger.db import transaction
+from ledger.db import bank_row, transaction
 from ledger.errors import ConflictError, Forbidden, NotFound, ValidationError
 from ledger.formatting import mask_name
 from ledger.models import CNY, Account, Bank, Resident, Transfer
@@ -90,10 +90,7 @@ def members_of(session: Session, applicant_id: int) -> list[Resident]:
 
 
 def get_applicant(session: Session, bank: Bank, applicant_id: int) -> Applicant:
-    applicant = session.get(Applicant, applicant_id)
-    if applicant is None or applicant.bank_id != bank.id:
-        raise NotFound("申请主体", "applicant")
-    return applicant
+    return bank_row(session, Applicant, applicant_id, bank.id, "申请主体", "applicant")
 
 
 def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: int, by: str,
@@ -155,10 +152,7 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
 
 def get_application(session: Session, bank: Bank, application_id: int) -> Application:
     """Return the bank's application, or NotFound if unknown or another bank's."""
-    application = session.get(Application, application_id)
-    if application is None or application.bank_id != bank.id:
-        raise NotFound("申请", "application")
-    return application
+    return bank_row(session, Application, application_id, bank.id, "申请", "application")
 
 
 def list_applications(session: Session, bank: Bank, *, state: str | None = None, limit: int,
@@ -756,10 +750,7 @@ def collect_wish(session: Session, bank: Bank, *, resident_id: int, title: str, 
 
 
 def get_wish(session: Session, bank: Bank, wish_id: int) -> Wish:
-    wish = session.get(Wish, wish_id)
-    if wish is None or wish.bank_id != bank.id:
-        raise NotFound("心愿", "wish")
-    return wish
+    return bank_row(session, Wish, wish_id, bank.id, "心愿", "wish")
 
 
 def list_wishes(session: Session, bank: Bank, *, state: str | None = None, limit: int,

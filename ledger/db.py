@@ -98,6 +98,19 @@ def snapshot(session: Session) -> Iterator[Session]:
         session.rollback()
 
 
+def bank_row(session: Session, model, row_id: int, bank_id: int, what: str, what_en: str):
+    """Return the row of `model` with this id if it belongs to the bank; else NotFound.
+
+    Another bank's row answers exactly as a missing one does, so existence never leaks.
+    """
+    from .errors import NotFound
+
+    row = session.get(model, row_id)
+    if row is None or row.bank_id != bank_id:
+        raise NotFound(what, what_en)
+    return row
+
+
 def init_app(app) -> None:
     """Give the app an engine and a session per request, closed when the request ends."""
     from flask import g

@@ -17,7 +17,7 @@ import rules as rulefiles
 
 from . import accounts, audit, idempotency, names, periods
 from .clock import Clock
-from .db import transaction
+from .db import bank_row, transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
 from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
                      Transfer)
@@ -217,10 +217,7 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
 
 def get_household(session: Session, bank: Bank, household_id: int) -> Household:
     """Return the bank's household, or NotFound if unknown or another bank's."""
-    household = session.get(Household, household_id)
-    if household is None or household.bank_id != bank.id:
-        raise NotFound("户", "household")
-    return household
+    return bank_row(session, Household, household_id, bank.id, "户", "household")
 
 
 def update_household(session: Session, bank: Bank, household_id: int, *, name: str | None,
@@ -386,10 +383,7 @@ def search_keys(name: str, reading: str | None = None) -> dict[str, str]:
 
 def get_resident(session: Session, bank: Bank, resident_id: int) -> Resident:
     """Return the bank's resident, or NotFound if unknown or another bank's."""
-    resident = session.get(Resident, resident_id)
-    if resident is None or resident.bank_id != bank.id:
-        raise NotFound("居民", "resident")
-    return resident
+    return bank_row(session, Resident, resident_id, bank.id, "居民", "resident")
 
 
 def _escape_like(text: str) -> str:
@@ -743,10 +737,7 @@ def resident_transfers(session: Session, bank: Bank, resident_id: int, *, limit:
 
 def get_transfer(session: Session, bank: Bank, transfer_id: int) -> Transfer:
     """Return the bank's transfer, or NotFound."""
-    transfer = session.get(Transfer, transfer_id)
-    if transfer is None or transfer.bank_id != bank.id:
-        raise NotFound("流水", "transfer")
-    return transfer
+    return bank_row(session, Transfer, transfer_id, bank.id, "流水", "transfer")
 
 
 def account_codes(session: Session, ids) -> dict[int, str]:
@@ -832,7 +823,4 @@ def residents_by_id(session: Session, bank: Bank, ids) -> dict[int, Resident]:
 
 def get_pending(session: Session, bank: Bank, pending_id: int) -> PendingDeed:
     """Return the bank's pending deed, or NotFound if unknown or another bank's."""
-    deed = session.get(PendingDeed, pending_id)
-    if deed is None or deed.bank_id != bank.id:
-        raise NotFound("待审核记录", "pending deed")
-    return deed
+    return bank_row(session, PendingDeed, pending_id, bank.id, "待审核记录", "pending deed")

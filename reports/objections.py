@@ -13,7 +13,7 @@ from ledger import audit, periods
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ledger.clock import Clock
-from ledger.db import transaction
+from ledger.db import bank_row, transaction
 from ledger.errors import ConflictError, NotFound, ValidationError
 from ledger.models import PTS, Bank, Resident, Transfer
 from ledger.posting import Idempotency, lock_chain
@@ -93,10 +93,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
 
 def get_objection(session: Session, bank: Bank, objection_id: int) -> Objection:
     """Return the bank's objection, or NotFound."""
-    objection = session.get(Objection, objection_id)
-    if objection is None or objection.bank_id != bank.id:
-        raise NotFound("异议", "objection")
-    return objection
+    return bank_row(session, Objection, objection_id, bank.id, "异议", "objection")
 
 
 def list_objections(session: Session, bank: Bank, *, status: str | None = None,
