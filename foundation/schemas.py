@@ -5,16 +5,12 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, PositiveInt
+from rules.schemas import text_field
 
 from . import workflow as wf
 
 TEXT_MAX = 5000
 PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$", error="Not a valid phone number.")
-
-
-def _text(max_len: int, **kw):
-    return fields.String(validate=[validate.Length(min=1, max=max_len),
-                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
 
 
 def _count(**kw):
@@ -30,7 +26,7 @@ def _optional(field_type=fields.String, **kw):
 class ApplicantIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(("group", "station")),
                          metadata={"description": "group: a resident group; station: a welfare station (公益站)"})
-    name = _text(100, required=True)
+    name = text_field(100, required=True)
     phone = _optional(validate=PHONE)
     members = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=500),
                           metadata={"description": "resident ids of the members"})
@@ -63,7 +59,7 @@ class ReviewerLinkOut(Schema):
 # --- applications -------------------------------------------------------------------------------
 
 class BudgetLineIn(Schema):
-    item = _text(100, required=True)
+    item = text_field(100, required=True)
     amount = PositiveInt(required=True, metadata={"description": "fen"})
 
 
@@ -74,8 +70,8 @@ class BudgetLineOut(Schema):
 
 class ApplicationIn(Schema):
     applicant = PositiveInt(required=True)
-    title = _text(100, required=True)
-    purpose = _text(TEXT_MAX, required=True)
+    title = text_field(100, required=True)
+    purpose = text_field(TEXT_MAX, required=True)
     budget = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(min=1, max=50),
                          metadata={"description": "budget lines; they must add up to amount_requested"})
     amount_requested = PositiveInt(required=True, metadata={"description": "fen"})
@@ -187,11 +183,11 @@ class MoveNoteIn(Schema):
 
 
 class ConflictIn(Schema):
-    note = _text(MEMO_MAX, required=True, metadata={"description": "why the reviewer stands aside"})
+    note = text_field(MEMO_MAX, required=True, metadata={"description": "why the reviewer stands aside"})
 
 
 class ReviewScoreIn(Schema):
-    criterion = _text(40, required=True)
+    criterion = text_field(40, required=True)
     score = fields.Integer(strict=True, required=True, validate=validate.Range(min=wf.SCORE_MIN, max=wf.SCORE_MAX))
     comment = _optional(validate=validate.Length(max=MEMO_MAX))
 
@@ -232,11 +228,11 @@ class ReviewOut(Schema):
 
 class CouncilDecisionIn(Schema):
     met_on = fields.Date(required=True, metadata={"description": "the council meeting's date"})
-    attendees = fields.List(_text(50), required=True, validate=validate.Length(min=1, max=100))
+    attendees = fields.List(text_field(50), required=True, validate=validate.Length(min=1, max=100))
     votes_for = _count(required=True)
     votes_against = _count(required=True)
     abstaining = _count(required=True)
-    minutes = _text(TEXT_MAX, required=True)
+    minutes = text_field(TEXT_MAX, required=True)
     outcome = fields.String(required=True, validate=validate.OneOf((wf.AWARDED, wf.DECLINED)))
     amount = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen, for an award"})
     reason = _optional(validate=validate.Length(max=MEMO_MAX))
@@ -257,13 +253,13 @@ class ProjectTrancheIn(Schema):
 class ProjectProgressIn(Schema):
     reported_on = fields.Date(required=True)
     percent = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=100))
-    text = _text(TEXT_MAX, required=True)
+    text = text_field(TEXT_MAX, required=True)
 
 
 class ProjectCompletionIn(Schema):
     spent = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(max=50),
                         metadata={"description": "what the project spent; the rest returns to the fund"})
-    report = _text(TEXT_MAX, required=True)
+    report = text_field(TEXT_MAX, required=True)
 
 
 class ProjectVolunteersIn(Schema):
@@ -278,8 +274,8 @@ class ProjectVolunteersIn(Schema):
 
 class WishIn(Schema):
     resident = PositiveInt(required=True, metadata={"description": "whose wish it is"})
-    title = _text(100, required=True)
-    description = _text(TEXT_MAX, required=True)
+    title = text_field(100, required=True)
+    description = text_field(TEXT_MAX, required=True)
     estimated_value = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen"})
 
 
@@ -321,7 +317,7 @@ class WishDeliverIn(Schema):
 
 
 class WishConfirmIn(Schema):
-    thanks = _text(MEMO_MAX, required=True, metadata={"description": "the resident's thank-you note"})
+    thanks = text_field(MEMO_MAX, required=True, metadata={"description": "the resident's thank-you note"})
 
 
 class WishDonorOut(Schema):

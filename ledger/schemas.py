@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from rules.schemas import StrictInteger
+from rules.schemas import StrictInteger, text_field
 
 MEMO_MAX = 500
 
@@ -15,13 +15,8 @@ class PositiveInt(StrictInteger):
         super().__init__(validate=validate.Range(min=1, error="Must be a positive integer."), **kw)
 
 
-def _text(max_len: int, **kw):
-    return fields.String(validate=[validate.Length(min=1, max=max_len),
-                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
-
-
 class HouseholdIn(Schema):
-    code = _text(40, required=True)
+    code = text_field(40, required=True)
     name = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
 
 
@@ -33,8 +28,8 @@ class HouseholdOut(Schema):
 
 
 class ResidentIn(Schema):
-    name = _text(50, required=True)
-    household = _text(40, required=True, metadata={"description": "the household's code"})
+    name = text_field(50, required=True)
+    household = text_field(40, required=True, metadata={"description": "the household's code"})
     phone = fields.String(load_default=None, allow_none=True,
                           validate=validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$",
                                                    error="Not a valid phone number."))
@@ -51,7 +46,7 @@ class ResidentOut(Schema):
 
 
 class DeedIn(Schema):
-    rule = _text(40, required=True, metadata={"description": "rule code from the rules in force"})
+    rule = text_field(40, required=True, metadata={"description": "rule code from the rules in force"})
     residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200),
                             metadata={"description": "resident ids: all are posted or none"})
     quantity = PositiveInt(load_default=1, metadata={"description": "units of the rule (次 or 小时)"})
@@ -60,7 +55,7 @@ class DeedIn(Schema):
 
 
 class ReasonIn(Schema):
-    reason = _text(MEMO_MAX, required=True)
+    reason = text_field(MEMO_MAX, required=True)
 
 
 class OptionalReasonIn(Schema):

@@ -5,25 +5,16 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, PositiveInt, TransferOut
+from rules.schemas import StrictInteger, text_field
 
 from .models import RESTRICTIONS, SOURCES
 
 
-class NonNegativeInt(fields.Integer):
+class NonNegativeInt(StrictInteger):
     """A whole number, zero or more, as a JSON number: not a string, not 1.5, not true."""
 
     def __init__(self, **kw):
-        super().__init__(strict=True, validate=validate.Range(min=0, error="Must be zero or more."), **kw)
-
-    def _deserialize(self, value, attr, data, **kw):
-        if isinstance(value, bool):
-            raise SchemaError("Not a valid integer.")
-        return super()._deserialize(value, attr, data, **kw)
-
-
-def _text(max_len: int, **kw):
-    return fields.String(validate=[validate.Length(min=1, max=max_len),
-                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
+        super().__init__(validate=validate.Range(min=0, error="Must be zero or more."), **kw)
 
 
 SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
@@ -32,7 +23,7 @@ SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
 
 class CatalogIn(Schema):
     sku = fields.String(required=True, validate=SKU)
-    name = _text(100, required=True)
+    name = text_field(100, required=True)
     points = PositiveInt(required=True, metadata={"description": "price in points"})
     cost_fen = NonNegativeInt(required=True, metadata={"description": "what one unit costs the fund, in fen"})
     limit_per_window = PositiveInt(load_default=None, allow_none=True,
@@ -41,7 +32,7 @@ class CatalogIn(Schema):
 
 
 class CatalogChangeIn(Schema):
-    name = _text(100)
+    name = text_field(100)
     points = PositiveInt()
     cost_fen = NonNegativeInt()
     limit_per_window = PositiveInt(allow_none=True)

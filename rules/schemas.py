@@ -46,7 +46,8 @@ class ClockTime(fields.Field):
         raise SchemaError("Not a valid time.")
 
 
-def _text(max_len: int, **kw):
+def text_field(max_len: int, **kw) -> fields.String:
+    """A text field that is neither empty, blank, nor longer than `max_len`."""
     return fields.String(validate=[validate.Length(min=1, max=max_len),
                                    validate.Regexp(r"\S", error="Must not be blank.")], **kw)
 
@@ -66,8 +67,8 @@ class CapsSchema(_Strict):
 class RuleSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
-    name = _text(50, required=True)
-    category = _text(20, required=True)
+    name = text_field(50, required=True)
+    category = text_field(20, required=True)
     points = StrictInteger(required=True, validate=[
         validate.Range(min=-10_000, max=10_000),
         validate.NoneOf([0], error="Must not be zero.")])
@@ -87,7 +88,7 @@ class RuleSchema(_Strict):
 
 
 class TitleSchema(_Strict):
-    name = _text(20, required=True)
+    name = text_field(20, required=True)
     count = StrictInteger(required=True, validate=validate.Range(min=1, max=1000))
     unit = fields.String(load_default="person", validate=validate.OneOf(ACCOUNT_UNITS))
     category = fields.String(load_default=None)
@@ -113,7 +114,7 @@ class BankSchema(_Strict):
     name = fields.String(load_default=None)
     account_unit = fields.String(load_default="person", validate=validate.OneOf(ACCOUNT_UNITS))
     negative_balance_may_redeem = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-    categories = fields.List(_text(20), load_default=list)
+    categories = fields.List(text_field(20), load_default=list)
     point_value_fen = StrictInteger(load_default=10, validate=validate.Range(min=0, max=100_000))
     coverage_warning_percent = StrictInteger(load_default=100,
                                              validate=validate.Range(min=0, max=1000))
@@ -125,7 +126,7 @@ class BankSchema(_Strict):
 class CriterionSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
-    name = _text(20, required=True)
+    name = text_field(20, required=True)
     weight = StrictInteger(required=True, validate=validate.Range(min=1, max=100))
 
 
