@@ -237,9 +237,10 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
     place = places.get(holder.id) if holder is not None else None
     rank = {"place": place, "of": len(scores), "unit": unit,
             "score": scores.get(holder.id, 0) if holder is not None else 0}
-    return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank), "resident": resident, "household": household,
-            "unit": unit, "balance": balance, "household_balance": household_balance,
-            "months": months, "truncated": truncated, "rank": rank, "settings": book.settings, "today": today, "members": members}
+    return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank),
+            "resident": resident, "household": household, "unit": unit, "balance": balance,
+            "household_balance": household_balance, "months": months, "truncated": truncated,
+            "rank": rank, "settings": book.settings, "today": today, "members": members}
 
 
 def _entries(session, bank, doers, since, own_accounts, book) -> list[dict]:
