@@ -1,7 +1,7 @@
 """The chart of accounts: each bank's system accounts, and where a resident's points land."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.orm import Session
 
 from .models import CNY, PTS, Account, Household, Resident
@@ -45,6 +45,14 @@ def system_account(session: Session, bank_id: int, ledger: str, code: str) -> Ac
         session.add(account)
         session.flush()
     return account
+
+
+def points_code_sql(residents, account_unit: str):
+    """The code of the account a resident's points land in ("resident:17", "household:7", as
+    `resident_account` and `household_account` open them), as SQL over a residents table."""
+    if account_unit == "household":
+        return literal("household:") + cast(residents.c.household_id, String)
+    return literal("resident:") + cast(residents.c.id, String)
 
 
 def household_account(session: Session, household: Household) -> Account:

@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, insert
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -33,9 +33,13 @@ class AuditEntry(SQLModel, table=True):
 def record(session: Session, *, bank_id: int | None, actor: str, action: str,
            subject: str | None = None, detail: dict | None = None, clock: Clock) -> None:
     """Add an entry to the audit log; the caller's transaction commits it with the act itself."""
-    session.add(AuditEntry(bank_id=bank_id, at=clock.now(), actor=actor, action=action,
-                           subject=subject,
-                           detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None))
+    # Written at once, as one statement built once: every deed writes an entry.
+    session.connection().execute(_INSERT, {
+        "bank_id": bank_id, "at": clock.now(), "actor": actor, "action": action, "subject": subject,
+        "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None})
+
+
+_INSERT = insert(AuditEntry.__table__)
 
 
 def entries(session: Session, bank_id: int, *, action: str | None = None, actor: str | None = None,

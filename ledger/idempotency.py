@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
@@ -19,8 +19,7 @@ def replay(session: Session, bank_id: int, idem: Idempotency | None) -> tuple[in
     """
     if idem is None:
         return None
-    record = session.execute(select(IdempotencyRecord).where(
-        IdempotencyRecord.bank_id == bank_id, IdempotencyRecord.key == idem.key)).scalar_one_or_none()
+    record = session.connection().execute(_STORED, {"bank": bank_id, "key": idem.key}).first()
     if record is None:
         return None
     if record.request_hash != idem.request_hash:
@@ -33,5 +32,12 @@ def remember(session: Session, bank_id: int, idem: Idempotency | None, status: i
     """Store the outcome of a write under its key, in the write's own transaction."""
     if idem is None:
         return
-    session.add(IdempotencyRecord(bank_id=bank_id, key=idem.key, request_hash=idem.request_hash,
-                                  status=status, outcome=json.dumps(outcome), created_at=clock.now()))
+    session.connection().execute(_REMEMBER, {
+        "bank_id": bank_id, "key": idem.key, "request_hash": idem.request_hash, "status": status,
+        "outcome": json.dumps(outcome), "created_at": clock.now()})
+
+
+_RECORDS = IdempotencyRecord.__table__
+_STORED = (select(_RECORDS.c.request_hash, _RECORDS.c.status, _RECORDS.c.outcome)
+           .where(_RECORDS.c.bank_id == bindparam("bank"), _RECORDS.c.key == bindparam("key")))
+_REMEMBER = insert(_RECORDS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import BigInteger, UniqueConstraint, select
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -134,8 +134,14 @@ class PeriodSeal(SQLModel, table=True):
 
 def is_sealed(session: Session, bank_id: int, day: date) -> bool:
     """Say whether the month that contains `day` is sealed for the bank."""
-    return session.execute(select(PeriodSeal.id).where(
-        PeriodSeal.bank_id == bank_id, PeriodSeal.month == month_key(day))).first() is not None
+    # Every posting asks, so the statement is built once.
+    return session.connection().execute(
+        _SEALED, {"bank": bank_id, "month": month_key(day)}).first() is not None
+
+
+_SEALS = PeriodSeal.__table__
+_SEALED = select(_SEALS.c.id).where(_SEALS.c.bank_id == bindparam("bank"),
+                                    _SEALS.c.month == bindparam("month"))
 
 
 def check_open(session: Session, bank_id: int, day: date) -> None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 import rules as rulefiles
 
@@ -21,7 +21,7 @@ from .db import bank_row, transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
 from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
                      Transfer)
-from .posting import Draft, Idempotency, lock_chain, post
+from .posting import Draft, Idempotency, lock_chain, locked_rules, post, reread_lock
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -69,7 +69,7 @@ def load_rules(session: Session, bank: Bank, text: str, *, source_name: str, by:
         lock_chain(session, bank.id)
         current = _current_version(session, bank.id)
         if current is not None and current.content_hash == book.content_hash:
-            return current
+            return stored_version(session, bank.id, current.version)
         version = _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
         audit.record(session, bank_id=bank.id, actor=by, action="rules_load",
                      subject=f"rules:{version.version}",
@@ -77,17 +77,42 @@ def load_rules(session: Session, bank: Bank, text: str, *, source_name: str, by:
         return version
 
 
-def rulebook(session: Session, bank_id: int) -> tuple[RuleVersion, rulefiles.RuleBook]:
+@dataclass(frozen=True)
+class RulesInForce:
+    """Which of a bank's rule versions is in force: its number and its content hash."""
+
+    version: int
+    content_hash: str
+
+
+def rulebook(session: Session, bank_id: int) -> tuple[RulesInForce, rulefiles.RuleBook]:
     """Return the bank's rule version in force and its parsed rules."""
-    version = _current_version(session, bank_id)
-    return version, parsed_version(version)
+    current = _current_version(session, bank_id)
+    book = _BOOKS.get(current.content_hash)
+    if book is None:
+        book = parsed_version(stored_version(session, bank_id, current.version))
+    return current, book
 
 
-def _current_version(session: Session, bank_id: int) -> RuleVersion | None:
-    # The text stays in the database unless this process has not parsed that version yet.
-    return session.execute(select(RuleVersion).options(defer(RuleVersion.content))
-                           .where(RuleVersion.bank_id == bank_id)
-                           .order_by(RuleVersion.version.desc()).limit(1)).scalar_one_or_none()
+def stored_version(session: Session, bank_id: int, version: int) -> RuleVersion:
+    """Return one of the bank's stored rule versions, text and all."""
+    return session.execute(select(RuleVersion).where(
+        RuleVersion.bank_id == bank_id, RuleVersion.version == version)).scalar_one()
+
+
+_VERSIONS = RuleVersion.__table__
+_IN_FORCE = (select(_VERSIONS.c.version, _VERSIONS.c.content_hash)
+             .where(_VERSIONS.c.bank_id == bindparam("bank"))
+             .order_by(_VERSIONS.c.version.desc()).limit(1))
+
+
+def _current_version(session: Session, bank_id: int) -> RulesInForce | None:
+    # Every deed asks this: under the posting lock the lock's own read has the answer, and
+    # otherwise it is one small row. The text is read only by a process that has not parsed
+    # that version yet.
+    row = locked_rules(session, bank_id) or session.connection().execute(
+        _IN_FORCE, {"bank": bank_id}).first()
+    return RulesInForce(*row) if row else None
 
 
 #: Parsed rule books by content hash: a version never changes, so each is parsed once.
@@ -120,6 +145,7 @@ def _add_rule_version(session, bank, book, source_name, *, by, clock) -> RuleVer
                           source_name=source_name[:255], loaded_at=clock.now(), loaded_by=by)
     session.add(version)
     session.flush()
+    reread_lock(session, bank.id)
     return version
 
 
@@ -460,23 +486,22 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
         version, book = rulebook(session, bank.id)
         rule = _rule_for(book, rule_code, occurred_on, clock)
         periods.check_open(session, bank.id, occurred_on)
-        residents = _active_residents(session, bank, resident_ids)
         points = rulefiles.deed_points(rule, quantity)
+        unit = book.settings.account_unit
+        residents = _active_residents(session, bank, resident_ids, unit, points)
         if rule.review:
             pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
                                    rule_version=version.version, quantity=quantity, points=points,
                                    occurred_on=occurred_on, memo=memo, submitted_by=by,
                                    submitted_at=clock.now()) for r in residents]
-            for r in residents:
-                _check_caps(session, bank, r, rule, points, occurred_on)
+            _check_caps(session, bank, residents, rule, points, occurred_on)
             session.add_all(pending)
             session.flush()
             outcome = DeedOutcome(202, [], pending)
         else:
-            for r in residents:
-                _check_caps(session, bank, r, rule, points, occurred_on)
-            drafts = [_deed_draft(session, bank, book, r, rule, version.version, points,
-                                  occurred_on, memo) for r in residents]
+            _check_caps(session, bank, residents, rule, points, occurred_on)
+            drafts = _deed_drafts(session, unit, residents, rule, version.version, points,
+                                  occurred_on, memo)
             outcome = DeedOutcome(201, post(session, bank.id, drafts, by=by, clock=clock,
                                             idempotency=idem), [])
         idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
@@ -522,17 +547,18 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             _, book = rulebook(session, bank.id)
             rule = _rule_at_version(session, bank.id, deed.rule_version, deed.rule_code,
                                     deed.occurred_on)
-            resident = session.get(Resident, deed.resident_id)
+            unit = book.settings.account_unit
+            [resident] = _team(session, bank, [deed.resident_id], unit, deed.points).values()
             periods.check_open(session, bank.id, deed.occurred_on)
             if not resident.active:
                 raise ValidationError({"resident": ["该居民已停用，不能入账"]})
             # The deed no longer reserves its own allowance once it is decided.
             deed.status = "approved"
             session.flush()
-            _check_caps(session, bank, resident, rule, deed.points, deed.occurred_on)
-            draft = _deed_draft(session, bank, book, resident, rule, deed.rule_version,
-                                deed.points, deed.occurred_on, deed.memo)
-            [transfer] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
+            _check_caps(session, bank, [resident], rule, deed.points, deed.occurred_on)
+            drafts = _deed_drafts(session, unit, [resident], rule, deed.rule_version,
+                                  deed.points, deed.occurred_on, deed.memo)
+            [transfer] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
             deed.transfer_id = transfer.id
             outcome = DeedOutcome(201, [transfer], [])
         idempotency.remember(session, bank.id, idem, outcome.status, {
@@ -557,16 +583,14 @@ def _rule_for(book, code: str, occurred_on: date, clock: Clock):
 
 def _rule_at_version(session, bank_id, version_no, code, occurred_on):
     # A pending deed is posted under the rule version it was submitted under.
-    version = session.execute(select(RuleVersion).where(
-        RuleVersion.bank_id == bank_id, RuleVersion.version == version_no)).scalar_one()
-    return parsed_version(version).rule_for(code, occurred_on)
+    return parsed_version(stored_version(session, bank_id, version_no)).rule_for(code, occurred_on)
 
 
-def _active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:
+def _active_residents(session: Session, bank: Bank, ids: list[int], unit: str, points: int) -> list:
+    """Return the residents named, in that order, refusing unknown, inactive or repeated ones."""
     if len(set(ids)) != len(ids):
         raise ValidationError({"residents": ["同一居民不能重复出现"]})
-    found = {r.id: r for r in session.execute(
-        select(Resident).where(Resident.bank_id == bank.id, Resident.id.in_(ids))).scalars()}
+    found = _team(session, bank, ids, unit, points)
     # Another bank's resident answers exactly like an unknown one, so nothing leaks.
     unknown = [i for i in ids if i not in found]
     inactive = [i for i in ids if i in found and not found[i].active]
@@ -576,60 +600,119 @@ def _active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resi
     return [found[i] for i in ids]
 
 
-def _check_caps(session: Session, bank: Bank, resident: Resident, rule, points: int,
-                occurred_on: date) -> None:
+def _team(session: Session, bank: Bank, ids: list[int], unit: str, points: int) -> dict:
+    """Return the bank's residents with these ids, by id, each with what a deed of theirs needs.
+
+    One statement: id, bank_id, household_id, name, active, the id of the account their points
+    land in (`account_id`, None until first opened) and of the system account a deed worth
+    `points` moves points from or to (`system_id`).
+    """
+    params = {"bank": bank.id, "ids": ids, "system": "issued" if points > 0 else "penalties"}
+    return {r.id: r for r in session.connection().execute(_TEAM[unit], params)}
+
+
+def _team_statement(unit: str):
+    residents, own, system = Resident.__table__, Account.__table__.alias("own"), Account.__table__
+    system_id = select(system.c.id).where(system.c.bank_id == bindparam("bank"), system.c.ledger == PTS,
+                                          system.c.code == bindparam("system")).scalar_subquery()
+    return (select(residents.c.id, residents.c.bank_id, residents.c.household_id, residents.c.name,
+                   residents.c.active, own.c.id.label("account_id"), system_id.label("system_id"))
+            .select_from(residents.outerjoin(own, and_(
+                own.c.bank_id == residents.c.bank_id, own.c.ledger == PTS,
+                own.c.code == accounts.points_code_sql(residents, unit))))
+            .where(residents.c.bank_id == bindparam("bank"),
+                   residents.c.id.in_(bindparam("ids", expanding=True))))
+
+
+#: By account unit; the join is on the account's code, which the (bank, ledger, code) key indexes.
+_TEAM = {unit: _team_statement(unit) for unit in rulefiles.ACCOUNT_UNITS}
+
+
+def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occurred_on: date) -> None:
+    """Refuse (409 cap_exceeded) if the deed takes any of the residents over one of the rule's caps."""
     if not rule.caps:
         return
-    earned = earned_under_rule(session, bank.id, resident.id, rule, occurred_on)
-    breach = rulefiles.cap_breach(rule, points, earned)
-    if breach:
-        period, remaining = breach
-        zh = {"day": "当天", "week": "本周", "month": "本月", "year": "本年"}[period]
-        raise CapExceeded(
-            f"{resident.name}「{rule.name}」{zh}上限 {rule.caps[period]} 分，还可得 {remaining} 分，"
-            f"本次 {points} 分超出上限",
-            f"{resident.name}: '{rule.code}' is capped at {rule.caps[period]} points per {period}; "
-            f"{remaining} remaining, this deed is worth {points}",
-            fields={"residents": [f"{resident.id}: remaining {remaining} ({period})"]})
+    earned = earned_under_rule(session, bank.id, [r.id for r in residents], rule, occurred_on)
+    for resident in residents:
+        breach = rulefiles.cap_breach(rule, points, earned[resident.id])
+        if breach:
+            period, remaining = breach
+            zh = {"day": "当天", "week": "本周", "month": "本月", "year": "本年"}[period]
+            raise CapExceeded(
+                f"{resident.name}「{rule.name}」{zh}上限 {rule.caps[period]} 分，还可得 {remaining} 分，"
+                f"本次 {points} 分超出上限",
+                f"{resident.name}: '{rule.code}' is capped at {rule.caps[period]} points per {period}; "
+                f"{remaining} remaining, this deed is worth {points}",
+                fields={"residents": [f"{resident.id}: remaining {remaining} ({period})"]})
 
 
-def earned_under_rule(session: Session, bank_id: int, resident_id: int, rule,
-                      on: date) -> dict[str, int]:
-    """Return the points a resident has under a rule in each capped period around `on`.
+def earned_under_rule(session: Session, bank_id: int, resident_ids: list[int], rule,
+                      on: date) -> dict[int, dict[str, int]]:
+    """Return, per resident, the points they have under a rule in each capped period around `on`.
 
     Counts posted deeds that stand (not reversed) and deeds still waiting for review, which
     hold their allowance until decided.
     """
     start = min(rulefiles.period_bounds(p, on)[0] for p in rule.caps)
     end = max(rulefiles.period_bounds(p, on)[1] for p in rule.caps)
-    reversal = aliased(Transfer)
-    posted = session.execute(select(Transfer.occurred_on, Transfer.amount).where(
-        Transfer.bank_id == bank_id, Transfer.doer_id == resident_id,
-        Transfer.rule_code == rule.code, Transfer.kind == "deed",
-        Transfer.occurred_on.between(start, end),
-        ~exists().where(reversal.reverses_id == Transfer.id))).all()
-    held = session.execute(select(PendingDeed.occurred_on, PendingDeed.points).where(
-        PendingDeed.bank_id == bank_id, PendingDeed.resident_id == resident_id,
-        PendingDeed.rule_code == rule.code, PendingDeed.status == "pending",
-        PendingDeed.occurred_on.between(start, end))).all()
+    rows = _earned(session, bank_id, resident_ids, [rule.code], start, end)
     earned = {}
-    for period in rule.caps:
-        lo, hi = rulefiles.period_bounds(period, on)
-        earned[period] = sum(amount for day, amount in [*posted, *held] if lo <= day <= hi)
+    for rid in resident_ids:
+        earned[rid] = {}
+        for period in rule.caps:
+            lo, hi = rulefiles.period_bounds(period, on)
+            earned[rid][period] = sum(n for who, _, day, n in rows if who == rid and lo <= day <= hi)
     return earned
 
 
-def _deed_draft(session, bank, book, resident, rule, version_no, points, occurred_on, memo) -> Draft:
-    account = accounts.points_account(session, resident, book.settings.account_unit)
-    if points > 0:
-        source = accounts.system_account(session, bank.id, PTS, "issued")
-        debit_id, credit_id, kind = source.id, account.id, "deed"
-    else:
-        sink = accounts.system_account(session, bank.id, PTS, "penalties")
-        debit_id, credit_id, kind = account.id, sink.id, "penalty"
-    return Draft(ledger=PTS, debit_id=debit_id, credit_id=credit_id, amount=abs(points), kind=kind,
-                 occurred_on=occurred_on, rule_code=rule.code, rule_version=version_no,
-                 doer_id=resident.id, memo=memo)
+_TRANSFERS = Transfer.__table__
+_REVERSALS = _TRANSFERS.alias("reversal")
+_PENDING = PendingDeed.__table__
+_EARNED_POSTED = (
+    select(_TRANSFERS.c.doer_id, _TRANSFERS.c.rule_code, _TRANSFERS.c.occurred_on,
+           func.sum(_TRANSFERS.c.amount))
+    .where(_TRANSFERS.c.bank_id == bindparam("bank"),
+           _TRANSFERS.c.doer_id.in_(bindparam("residents", expanding=True)),
+           _TRANSFERS.c.rule_code.in_(bindparam("codes", expanding=True)),
+           _TRANSFERS.c.kind == "deed",
+           _TRANSFERS.c.occurred_on.between(bindparam("start"), bindparam("end")),
+           ~exists().where(_REVERSALS.c.reverses_id == _TRANSFERS.c.id))
+    .group_by(_TRANSFERS.c.doer_id, _TRANSFERS.c.rule_code, _TRANSFERS.c.occurred_on))
+_EARNED_HELD = (
+    select(_PENDING.c.resident_id, _PENDING.c.rule_code, _PENDING.c.occurred_on,
+           func.sum(_PENDING.c.points))
+    .where(_PENDING.c.bank_id == bindparam("bank"),
+           _PENDING.c.resident_id.in_(bindparam("residents", expanding=True)),
+           _PENDING.c.rule_code.in_(bindparam("codes", expanding=True)),
+           _PENDING.c.status == "pending",
+           _PENDING.c.occurred_on.between(bindparam("start"), bindparam("end")))
+    .group_by(_PENDING.c.resident_id, _PENDING.c.rule_code, _PENDING.c.occurred_on))
+
+
+def _earned(session: Session, bank_id: int, resident_ids, codes, start: date,
+            end: date) -> list[tuple[int, str, date, int]]:
+    # (resident, rule, day, points) for deeds that stand and deeds held for review: two
+    # statements whatever the number of residents and rules.
+    params = {"bank": bank_id, "residents": list(resident_ids), "codes": list(codes),
+              "start": start, "end": end}
+    conn = session.connection()
+    return [(who, code, day, int(n)) for statement in (_EARNED_POSTED, _EARNED_HELD)
+            for who, code, day, n in conn.execute(statement, params)]
+
+
+def _deed_drafts(session, unit, residents, rule, version_no, points, occurred_on, memo) -> list[Draft]:
+    """Draft a deed (or a penalty) for each of the team (see `_team`), opening accounts on first use."""
+    drafts = []
+    for resident in residents:
+        system_id = resident.system_id or accounts.system_account(
+            session, resident.bank_id, PTS, "issued" if points > 0 else "penalties").id
+        own_id = resident.account_id or accounts.points_account(session, resident, unit).id
+        debit_id, credit_id = (system_id, own_id) if points > 0 else (own_id, system_id)
+        drafts.append(Draft(ledger=PTS, debit_id=debit_id, credit_id=credit_id, amount=abs(points),
+                            kind="deed" if points > 0 else "penalty", occurred_on=occurred_on,
+                            rule_code=rule.code, rule_version=version_no, doer_id=resident.id,
+                            memo=memo))
+    return drafts
 
 
 def _outcome_ids(outcome: DeedOutcome) -> dict:
@@ -758,28 +841,15 @@ def remaining_allowances(session: Session, bank: Bank, resident_ids: list[int], 
     if not resident_ids or not capped_rules:
         return {}
     bounds = [rulefiles.period_bounds(p, on) for r in capped_rules for p in r.caps]
-    start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
-    codes = [r.code for r in capped_rules]
-    reversal = aliased(Transfer)
-    rows = session.execute(select(Transfer.doer_id, Transfer.rule_code, Transfer.occurred_on,
-                                  func.sum(Transfer.amount)).where(
-        Transfer.bank_id == bank.id, Transfer.doer_id.in_(resident_ids), Transfer.kind == "deed",
-        Transfer.rule_code.in_(codes), Transfer.occurred_on.between(start, end),
-        ~exists().where(reversal.reverses_id == Transfer.id))
-        .group_by(Transfer.doer_id, Transfer.rule_code, Transfer.occurred_on)).all()
-    rows += session.execute(select(PendingDeed.resident_id, PendingDeed.rule_code,
-                                   PendingDeed.occurred_on, func.sum(PendingDeed.points)).where(
-        PendingDeed.bank_id == bank.id, PendingDeed.resident_id.in_(resident_ids),
-        PendingDeed.status == "pending", PendingDeed.rule_code.in_(codes),
-        PendingDeed.occurred_on.between(start, end))
-        .group_by(PendingDeed.resident_id, PendingDeed.rule_code, PendingDeed.occurred_on)).all()
+    rows = _earned(session, bank.id, resident_ids, [r.code for r in capped_rules],
+                   min(b[0] for b in bounds), max(b[1] for b in bounds))
     remaining = {}
     for rule in capped_rules:
         least = None
         for rid in resident_ids:
             for period, cap in rule.caps.items():
                 lo, hi = rulefiles.period_bounds(period, on)
-                used = sum(int(n) for who, code, day, n in rows
+                used = sum(n for who, code, day, n in rows
                            if who == rid and code == rule.code and lo <= day <= hi)
                 left = max(cap - used, 0)
                 least = left if least is None else min(least, left)

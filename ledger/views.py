@@ -202,7 +202,7 @@ def reverse_transfer(bank, transfer_id):
     session = get_session()
     reversal = services.reverse_transfer(session, bank, transfer_id, reason=data["reason"].strip(),
                                          by=user.name, clock=clock(), idem=idempotency())
-    return jsonify({"transfer": _transfers_json(session, [reversal])[0]}), 201
+    return jsonify({"transfer": transfers_json(session, [reversal])[0]}), 201
 
 
 @bp.get("/banks/<bank>/transfers/<int:transfer_id>")
@@ -216,7 +216,7 @@ def show_transfer(bank, transfer_id):
     """
     bank, _ = scoped_bank(bank, READERS)
     session = get_session()
-    return jsonify(_transfers_json(session, [services.get_transfer(session, bank, transfer_id)])[0])
+    return jsonify(transfers_json(session, [services.get_transfer(session, bank, transfer_id)])[0])
 
 
 @bp.get("/banks/<bank>/residents/<int:resident_id>/account")
@@ -250,7 +250,7 @@ def resident_transfers(bank, resident_id):
     session = get_session()
     found = services.resident_transfers(session, bank, resident_id, limit=limit + 1, before=before)
     result = page(found, limit, lambda t: t.seq)
-    result["items"] = _transfers_json(session, result["items"])
+    result["items"] = transfers_json(session, result["items"])
     return jsonify(result)
 
 
@@ -285,7 +285,8 @@ def _resident_json(resident, household_code: str) -> dict:
     return _resident.dump({**resident.model_dump(), "household_code": household_code})
 
 
-def _transfers_json(session, transfers) -> list[dict]:
+def transfers_json(session, transfers) -> list[dict]:
+    """Return transfers (as read, or as `post` wrote them) as the API shows them."""
     codes = services.account_codes(session, [t.debit_id for t in transfers] +
                                    [t.credit_id for t in transfers])
     out = []
@@ -297,8 +298,8 @@ def _transfers_json(session, transfers) -> list[dict]:
             account, points = debit, -t.amount
         else:
             account, points = None, None
-        out.append(_transfer.dump({**t.model_dump(), "debit": debit, "credit": credit,
-                                   "account": account, "points": points}))
+        out.append({**_transfer.dump(t), "debit": debit, "credit": credit, "account": account,
+                    "points": points})
     return out
 
 
@@ -309,4 +310,4 @@ def _is_holder(code: str) -> bool:
 def _deed_answer(session, outcome):
     if outcome.status == 202:
         return jsonify({"pending": _pending.dump(outcome.pending, many=True)}), 202
-    return jsonify({"transfers": _transfers_json(session, outcome.transfers)}), outcome.status
+    return jsonify({"transfers": transfers_json(session, outcome.transfers)}), outcome.status

@@ -13,7 +13,7 @@ from ledger.db import get_session
 from ledger.errors import ValidationError, ZongzhiError
 from ledger.models import Household
 from ledger.posting import Idempotency
-from ledger.schemas import TransferOut
+from ledger.views import transfers_json
 from web.api import clock, idempotency, load, page, page_args
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
@@ -34,21 +34,8 @@ def _item_json(item) -> dict:
     return schemas.CatalogItemOut().dump(item)
 
 
-_transfer_out = TransferOut()
 _redemption_out = schemas.RedemptionOut(exclude=("transfers",))
 _redemption_in = schemas.RedemptionIn()
-
-
-def _transfers_json(session, transfers) -> list[dict]:
-    codes = ledger_services.account_codes(session, [t.debit_id for t in transfers] +
-                                          [t.credit_id for t in transfers])
-    out = []
-    for t in transfers:
-        debit, credit = codes[t.debit_id], codes[t.credit_id]
-        holder = debit if debit.startswith(("resident:", "household:")) else None
-        out.append(_transfer_out.dump({**t.model_dump(), "debit": debit, "credit": credit,
-                                       "account": holder, "points": -t.amount if holder else None}))
-    return out
 
 
 def _window_json(window) -> dict | None:
@@ -65,7 +52,7 @@ def _redemption_json(session, bank, outcome) -> dict:
                    "kind": ""},
         "lines": [{**line.model_dump(), "reversed": line.id in undone} for line in outcome.lines],
         "receipt_pdf": url_for("redemption.api_receipt_pdf", bank=bank.code, redemption_id=r.id)})
-    return {**body, "transfers": _transfers_json(session, outcome.transfers)}
+    return {**body, "transfers": transfers_json(session, outcome.transfers)}
 
 
 def _receipt_json(receipt, gone: bool, skus: dict) -> dict:
@@ -168,7 +155,7 @@ def api_stock_in(bank, sku):
                                 idem=idempotency())
     item = services.get_item(session, bank, sku, fresh=True)
     return jsonify({**_item_json(item), "movement": outcome.movement.id,
-                    "transfers": _transfers_json(session, outcome.transfers)}), 201
+                    "transfers": transfers_json(session, outcome.transfers)}), 201
 
 
 # --- windows (API) --------------------------------------------------------------------------------

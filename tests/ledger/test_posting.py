@@ -5,11 +5,11 @@ import threading
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from ledger import accounts, chain, services
-from ledger.models import PTS, Account, Bank, Transfer
+from ledger.models import CNY, PTS, Account, Bank, Transfer
 from ledger.posting import Draft, post
 from ledger.verify import verify_bank
 
@@ -63,9 +63,33 @@ def test_posting_refuses_an_account_of_another_bank(session, make, clock):
     theirs = accounts.resident_account(session, make.resident(other))
     session.commit()
     issued = accounts.system_account(session, bank.id, PTS, "issued")
-    with pytest.raises(ValueError):
+    with pytest.raises(IntegrityError, match="its own bank and ledger"):
         post(session, bank.id, [Draft(PTS, issued.id, theirs.id, 1, "deed", clock.today())],
              by="test", clock=clock)
+    session.rollback()
+    assert session.execute(select(Transfer)).first() is None
+
+
+def test_the_database_refuses_a_transfer_across_banks_or_ledgers_from_raw_sql(app, session, make, clock):
+    bank, other = make.bank("a"), make.bank("b")
+    mine = accounts.resident_account(session, make.resident(bank))
+    theirs = accounts.resident_account(session, make.resident(other))
+    issued = accounts.system_account(session, bank.id, PTS, "issued")
+    fund = accounts.system_account(session, bank.id, CNY, "fund")
+    session.commit()
+    row = dict(bank_id=bank.id, seq=1, ledger=PTS, amount=1, kind="deed", occurred_on=clock.today(),
+               recorded_at=clock.now(), recorded_by="raw", prev_hash="0" * 64, hash="1" * 64)
+    engine = app.extensions["zongzhi.engine"]
+    for debit, credit, amount in [(issued.id, theirs.id, 1), (fund.id, mine.id, 1),
+                                  (issued.id, issued.id, 1), (issued.id, mine.id, 0)]:
+        with pytest.raises(IntegrityError, match="its own bank and ledger"):
+            with engine.begin() as conn:
+                conn.execute(insert(Transfer.__table__),
+                             {**row, "debit_id": debit, "credit_id": credit, "amount": amount})
+    with engine.begin() as conn:
+        conn.execute(insert(Transfer.__table__), {**row, "debit_id": issued.id, "credit_id": mine.id})
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM transfers")).scalar() == 1
 
 
 @pytest.mark.parametrize("statement", [
