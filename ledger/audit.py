@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from .clock import Clock
+from .db import Prepared
 
 
 class AuditEntry(SQLModel, table=True):
@@ -34,12 +35,13 @@ def record(session: Session, *, bank_id: int | None, actor: str, action: str,
            subject: str | None = None, detail: dict | None = None, clock: Clock) -> None:
     """Add an entry to the audit log; the caller's transaction commits it with the act itself."""
     # Written at once, as one statement built once: every deed writes an entry.
-    session.connection().execute(_INSERT, {
+    _INSERT.execute(session, {
         "bank_id": bank_id, "at": clock.now(), "actor": actor, "action": action, "subject": subject,
         "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None})
 
 
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = Prepared(insert(AuditEntry.__table__),
+                   columns=["bank_id", "at", "actor", "action", "subject", "detail"])
 
 
 def entries(session: Session, bank_id: int, *, action: str | None = None, actor: str | None = None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from .clock import Clock
+from .db import Prepared
 from .errors import ConflictError, PeriodSealed, ValidationError
 from .posting import lock_chain
 
@@ -135,13 +136,12 @@ class PeriodSeal(SQLModel, table=True):
 def is_sealed(session: Session, bank_id: int, day: date) -> bool:
     """Say whether the month that contains `day` is sealed for the bank."""
     # Every posting asks, so the statement is built once.
-    return session.connection().execute(
-        _SEALED, {"bank": bank_id, "month": month_key(day)}).first() is not None
+    return _SEALED.execute(session, {"bank": bank_id, "month": month_key(day)}).fetchone() is not None
 
 
 _SEALS = PeriodSeal.__table__
-_SEALED = select(_SEALS.c.id).where(_SEALS.c.bank_id == bindparam("bank"),
-                                    _SEALS.c.month == bindparam("month"))
+_SEALED = Prepared(select(_SEALS.c.id).where(_SEALS.c.bank_id == bindparam("bank"),
+                                             _SEALS.c.month == bindparam("month")))
 
 
 def check_open(session: Session, bank_id: int, day: date) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import chain
 from .clock import Clock
+from .db import Prepared
 from .models import Account, Bank, RuleVersion, Transfer
 
 
@@ -77,7 +78,7 @@ def _lock(session: Session, bank_id: int) -> _Held:
     held = _held(session)
     entry = held.get(bank_id)
     if entry is None:
-        seq, last, version, content_hash = conn.execute(_LOCK, {"bank": bank_id}).one()
+        seq, last, version, content_hash = _LOCK.execute(session, {"bank": bank_id}).fetchone()
         entry = held[bank_id] = _Held((seq, last), (version, content_hash) if version else None)
     return entry
 
@@ -128,14 +129,16 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
         rows.append(values)
         movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
         movements[d.credit_id] = movements.get(d.credit_id, 0) + d.amount
-    conn = session.connection()
-    # Core statements built once: the ORM's unit of work would cost more than the writes.
-    ids = conn.execute(_INSERT, rows).scalars().all()
+    # Statements compiled once: the ORM's unit of work would cost more than the writes.
+    if len(rows) == 1:
+        ids = [_INSERT_ONE.execute(session, rows[0]).fetchone()[0]]
+    else:
+        ids = session.connection().execute(_INSERT, rows).scalars().all()
     moved = [{"account": a, "delta": d} for a, d in movements.items() if d]
     if moved:
         # One statement for every account the batch touches, however many there are.
-        conn.execute(_MOVE_BALANCE, moved)
-    conn.execute(_MOVE_HEAD, {"bank": bank_id, "seq": seq, "hash": head})
+        _MOVE_BALANCE.executemany(session, moved)
+    _MOVE_HEAD.execute(session, {"bank": bank_id, "seq": seq, "hash": head})
     held.head = (seq, head)
     loaded = session.identity_map.get(session.identity_key(Bank, bank_id))
     if loaded is not None:
@@ -152,15 +155,17 @@ _TRANSFERS = Transfer.__table__
 _RULES = RuleVersion.__table__
 _IN_FORCE = (select(_RULES.c.version, _RULES.c.content_hash).where(_RULES.c.bank_id == _BANKS.c.id)
              .order_by(_RULES.c.version.desc()).limit(1))
-_LOCK = (select(_BANKS.c.head_seq, _BANKS.c.head_hash,
-                _IN_FORCE.with_only_columns(_RULES.c.version).scalar_subquery(),
-                _IN_FORCE.with_only_columns(_RULES.c.content_hash).scalar_subquery())
-         .where(_BANKS.c.id == bindparam("bank")).with_for_update(of=_BANKS))
+_LOCK = Prepared(select(_BANKS.c.head_seq, _BANKS.c.head_hash,
+                        _IN_FORCE.with_only_columns(_RULES.c.version).scalar_subquery(),
+                        _IN_FORCE.with_only_columns(_RULES.c.content_hash).scalar_subquery())
+                 .where(_BANKS.c.id == bindparam("bank")).with_for_update(of=_BANKS))
 _INSERT = insert(_TRANSFERS).returning(_TRANSFERS.c.id, sort_by_parameter_order=True)
-_MOVE_BALANCE = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
-                 .values(balance=_ACCOUNTS.c.balance + bindparam("delta")))
-_MOVE_HEAD = (update(_BANKS).where(_BANKS.c.id == bindparam("bank"))
-              .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")))
+_INSERT_ONE = Prepared(insert(_TRANSFERS).returning(_TRANSFERS.c.id),
+                       columns=[*chain.CHAINED_COLUMNS, "prev_hash", "hash"])
+_MOVE_BALANCE = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
+                         .values(balance=_ACCOUNTS.c.balance + bindparam("delta")))
+_MOVE_HEAD = Prepared(update(_BANKS).where(_BANKS.c.id == bindparam("bank"))
+                      .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")))
 
 
 def _check(drafts: Sequence[Draft]) -> None:

@@ -5,6 +5,7 @@ lock, and owns the transaction: it commits on success and rolls everything back 
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +18,7 @@ import rules as rulefiles
 
 from . import accounts, audit, idempotency, names, periods
 from .clock import Clock
-from .db import bank_row, transaction
+from .db import Prepared, bank_row, transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
 from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
                      Transfer)
@@ -607,25 +608,26 @@ def _team(session: Session, bank: Bank, ids: list[int], unit: str, points: int) 
     land in (`account_id`, None until first opened) and of the system account a deed worth
     `points` moves points from or to (`system_id`).
     """
-    params = {"bank": bank.id, "ids": ids, "system": "issued" if points > 0 else "penalties"}
-    return {r.id: r for r in session.connection().execute(_TEAM[unit], params)}
+    params = {"bank": bank.id, "system": "issued" if points > 0 else "penalties",
+              **{f"id{i}": resident_id for i, resident_id in enumerate(ids)}}
+    return {r.id: r for r in _team_statement(unit, len(ids)).rows(session, params)}
 
 
-def _team_statement(unit: str):
+@functools.lru_cache(maxsize=256)
+def _team_statement(unit: str, size: int) -> Prepared:
+    # One statement per team size (a patrol is a handful of people), each compiled once.
     residents, own, system = Resident.__table__, Account.__table__.alias("own"), Account.__table__
     system_id = select(system.c.id).where(system.c.bank_id == bindparam("bank"), system.c.ledger == PTS,
                                           system.c.code == bindparam("system")).scalar_subquery()
-    return (select(residents.c.id, residents.c.bank_id, residents.c.household_id, residents.c.name,
-                   residents.c.active, own.c.id.label("account_id"), system_id.label("system_id"))
-            .select_from(residents.outerjoin(own, and_(
-                own.c.bank_id == residents.c.bank_id, own.c.ledger == PTS,
-                own.c.code == accounts.points_code_sql(residents, unit))))
-            .where(residents.c.bank_id == bindparam("bank"),
-                   residents.c.id.in_(bindparam("ids", expanding=True))))
-
-
-#: By account unit; the join is on the account's code, which the (bank, ledger, code) key indexes.
-_TEAM = {unit: _team_statement(unit) for unit in rulefiles.ACCOUNT_UNITS}
+    return Prepared(
+        select(residents.c.id, residents.c.bank_id, residents.c.household_id, residents.c.name,
+               residents.c.active, own.c.id.label("account_id"), system_id.label("system_id"))
+        .select_from(residents.outerjoin(own, and_(
+            # On the account's code, which the (bank, ledger, code) key indexes.
+            own.c.bank_id == residents.c.bank_id, own.c.ledger == PTS,
+            own.c.code == accounts.points_code_sql(residents, unit))))
+        .where(residents.c.bank_id == bindparam("bank"),
+               residents.c.id.in_([bindparam(f"id{i}") for i in range(size)])))
 
 
 def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occurred_on: date) -> None:
