@@ -73,7 +73,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
 from ledger.clock import FixedClock  # noqa: E402
-from ledger.db import make_engine, normalize_url, session_factory, transaction  # noqa: E402
+from ledger.db import Prepared, make_engine, normalize_url, session_factory, transaction  # noqa: E402
 from ledger.export import write_beancount, write_csv  # noqa: E402
 from ledger.models import PTS, Account, Bank, Household, Resident, Transfer  # noqa: E402
 from ledger.posting import Draft, post  # noqa: E402
@@ -468,7 +468,11 @@ def measure_reads_side_by_side(early_sf, late_sf, bank: BankInfo, count: int,
 # --- where the time goes -----------------------------------------------------------------------
 
 class Anatomy:
-    """Count the statements a block sends and the time the driver spends on them (COMMIT aside)."""
+    """Count the statements a block sends and the time the driver spends on them (COMMIT aside).
+
+    Statements go two ways: through SQLAlchemy (its cursor events) and, for the few every
+    posting runs, straight to the driver through ``ledger.db.Prepared`` (timed by wrapping it).
+    """
 
     def __init__(self, engine):
         self.engine, self.statements, self.seconds, self.by_sql = engine, 0, 0.0, {}
@@ -476,6 +480,9 @@ class Anatomy:
     def __enter__(self):
         event.listen(self.engine, "before_cursor_execute", self._before)
         event.listen(self.engine, "after_cursor_execute", self._after)
+        self._originals = {name: getattr(Prepared, name) for name in ("execute", "executemany")}
+        for name, original in self._originals.items():
+            setattr(Prepared, name, self._timed(original))
         self.t0 = time.perf_counter()
         return self
 
@@ -483,12 +490,25 @@ class Anatomy:
         self.wall = time.perf_counter() - self.t0
         event.remove(self.engine, "before_cursor_execute", self._before)
         event.remove(self.engine, "after_cursor_execute", self._after)
+        for name, original in self._originals.items():
+            setattr(Prepared, name, original)
+
+    def _timed(self, original):
+        def timed(prepared, session, params=None):
+            t0 = time.perf_counter()
+            try:
+                return original(prepared, session, params)
+            finally:
+                self._count(str(prepared.statement), time.perf_counter() - t0)
+        return timed
 
     def _before(self, conn, cursor, statement, *args):
         conn.info["bench_t0"] = time.perf_counter()
 
     def _after(self, conn, cursor, statement, *args):
-        seconds = time.perf_counter() - conn.info.pop("bench_t0")
+        self._count(statement, time.perf_counter() - conn.info.pop("bench_t0"))
+
+    def _count(self, statement: str, seconds: float) -> None:
         self.statements += 1
         self.seconds += seconds
         key = " ".join(statement.split())[:60]
@@ -535,12 +555,13 @@ def _scan(sf, stmt) -> tuple[int, float]:
 
 
 def verify_scan(sf, bank_id: int) -> tuple[int, float]:
-    """The rows verify_bank reads, in the same order, with no hashing."""
-    from ledger import chain
+    """The rows verify_bank reads, in the same order and the same way (the driver's tuples), no hashing."""
+    from ledger.verify import _TRANSFERS_IN_ORDER
 
-    columns = [getattr(TRANSFERS.c, c) for c in chain.CHAINED_COLUMNS]
-    return _scan(sf, select(*columns, TRANSFERS.c.prev_hash, TRANSFERS.c.hash)
-                 .where(TRANSFERS.c.bank_id == bank_id).order_by(TRANSFERS.c.seq))
+    with sf() as session:
+        t0 = time.perf_counter()
+        rows = sum(1 for _ in _TRANSFERS_IN_ORDER.stream(session, {"bank": bank_id}))
+        return rows, time.perf_counter() - t0
 
 
 def export_scan(sf, bank_id: int) -> tuple[int, float]:

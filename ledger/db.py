@@ -134,6 +134,27 @@ class Prepared:
         cursor = self.execute(session, params)
         return [self._row(*values) for values in cursor.fetchall()]
 
+    def stream(self, session: Session, params: dict | None = None, *, batch: int = 5000):
+        """Run a SELECT and yield its rows as the driver gives them (tuples), `batch` at a time.
+
+        On PostgreSQL the rows come from a server-side cursor, so a million of them never sit
+        in memory at once; SQLite's cursor steps through the table as it is read anyway.
+        """
+        conn = session.connection()
+        sql, convert = self._for(conn.dialect)
+        driver = conn.connection.driver_connection
+        if conn.dialect.supports_server_side_cursors:
+            cursor = driver.cursor(name=f"zongzhi_stream_{id(self):x}")
+            cursor.itersize = batch
+        else:
+            cursor = driver.cursor()
+        try:
+            cursor.execute(sql, convert(params or {}))
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
+
     @functools.cached_property
     def _row(self):
         return collections.namedtuple("Row", [c.key for c in self.statement.selected_columns])

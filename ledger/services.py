@@ -776,38 +776,66 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
 # --- reading ----------------------------------------------------------------------------------
 
 def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Clock) -> dict:
-    """Return a resident's balance, their household's, and this month's points."""
-    resident = get_resident(session, bank, resident_id)
+    """Return a resident's balance, their household's, and this month's points.
+
+    Two small statements whatever the history (balances are stored; the month is read
+    through the resident's (bank, doer, day) index), plus the rules in force.
+    """
+    found = _SUMMARY.rows(session, {"bank": bank.id, "resident": resident_id})
+    if not found:
+        raise NotFound("居民", "resident")
+    [r] = found
     _, book = rulebook(session, bank.id)
-    household = session.get(Household, resident.household_id)
-    own = _balance_of(session, bank.id, f"resident:{resident.id}")
-    home = _balance_of(session, bank.id, f"household:{household.id}")
-    members = select(Resident.id).where(Resident.household_id == household.id)
-    members_own = session.execute(select(func.coalesce(func.sum(Account.balance), 0)).where(
-        Account.bank_id == bank.id, Account.ledger == PTS, Account.resident_id.in_(members))).scalar()
     unit = book.settings.account_unit
     today = clock.today()
-    month_start = today.replace(day=1)
-    month = dict(session.execute(select(Transfer.kind, func.sum(Transfer.amount)).where(
-        Transfer.bank_id == bank.id, Transfer.doer_id == resident.id, Transfer.ledger == PTS,
-        Transfer.occurred_on.between(month_start, today)).group_by(Transfer.kind)).all())
+    month = dict(_MONTH_BY_KIND.execute(session, {
+        "bank": bank.id, "resident": r.id, "start": today.replace(day=1), "end": today}).fetchall())
     return {
-        "resident": resident.id,
-        "name": resident.name,
-        "household": household.code,
+        "resident": r.id,
+        "name": r.name,
+        "household": r.household_code,
         "account_unit": unit,
-        "account": f"household:{household.id}" if unit == "household" else f"resident:{resident.id}",
-        "balance": home if unit == "household" else own,
-        "household_balance": home + members_own,
+        "account": f"household:{r.household_id}" if unit == "household" else f"resident:{r.id}",
+        # Sums come back as decimals from PostgreSQL: points are integers.
+        "balance": int(r.home if unit == "household" else r.own),
+        "household_balance": int(r.home + r.members_own),
         "earned_this_month": int(month.get("deed", 0)),
         "penalties_this_month": int(month.get("penalty", 0)),
         "as_of": today,
     }
 
 
-def _balance_of(session: Session, bank_id: int, code: str) -> int:
-    return session.execute(select(Account.balance).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.code == code)).scalar() or 0
+def _summary_statement() -> Prepared:
+    residents, households, accounts_ = Resident.__table__, Household.__table__, Account.__table__
+    members = residents.alias("member")
+
+    def balance(unit):
+        return (select(func.coalesce(func.sum(accounts_.c.balance), 0))
+                .where(accounts_.c.bank_id == residents.c.bank_id, accounts_.c.ledger == PTS,
+                       accounts_.c.code == accounts.points_code_sql(residents, unit))
+                .scalar_subquery())
+
+    members_own = (select(func.coalesce(func.sum(accounts_.c.balance), 0))
+                   .select_from(members.join(accounts_, and_(
+                       accounts_.c.bank_id == members.c.bank_id, accounts_.c.ledger == PTS,
+                       accounts_.c.code == accounts.points_code_sql(members, "person"))))
+                   .where(members.c.household_id == residents.c.household_id)
+                   .scalar_subquery())
+    return Prepared(
+        select(residents.c.id, residents.c.name, residents.c.household_id,
+               households.c.code.label("household_code"), balance("person").label("own"),
+               balance("household").label("home"), members_own.label("members_own"))
+        .join_from(residents, households, households.c.id == residents.c.household_id)
+        .where(residents.c.bank_id == bindparam("bank"), residents.c.id == bindparam("resident")))
+
+
+_SUMMARY = _summary_statement()
+_MONTH_BY_KIND = Prepared(
+    select(_TRANSFERS.c.kind, func.sum(_TRANSFERS.c.amount))
+    .where(_TRANSFERS.c.bank_id == bindparam("bank"), _TRANSFERS.c.doer_id == bindparam("resident"),
+           _TRANSFERS.c.ledger == PTS,
+           _TRANSFERS.c.occurred_on.between(bindparam("start"), bindparam("end")))
+    .group_by(_TRANSFERS.c.kind))
 
 
 def resident_transfers(session: Session, bank: Bank, resident_id: int, *, limit: int,

@@ -4,14 +4,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from . import chain
-from .db import snapshot
+from .db import Prepared, snapshot
 from .models import GENESIS_HASH, Account, Bank, Transfer
 
 _COLUMNS = [getattr(Transfer.__table__.c, c) for c in chain.CHAINED_COLUMNS]
+_TRANSFERS_IN_ORDER = Prepared(
+    select(*_COLUMNS, Transfer.__table__.c.prev_hash, Transfer.__table__.c.hash)
+    .where(Transfer.__table__.c.bank_id == bindparam("bank")).order_by(Transfer.__table__.c.seq))
 
 
 @dataclass
@@ -50,14 +53,13 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         select(Bank.head_seq, Bank.head_hash).where(Bank.id == bank_id)).one()
     sums: dict[int, int] = defaultdict(int)
     expected_seq, prev, count = 1, GENESIS_HASH, 0
-    stmt = (select(*_COLUMNS, Transfer.prev_hash, Transfer.hash)
-            .where(Transfer.bank_id == bank_id).order_by(Transfer.seq))
-    # Rows stream straight from the driver: verifying a million transfers must not build a
-    # million objects, and the hash input is the stored value exactly as the database holds it.
-    result = session.connection().execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    # Rows stream straight from the driver, as plain tuples: verifying a million transfers must
+    # not build a million objects, and the hash input is the stored value exactly as the
+    # database holds it (on SQLite, dates are the stored text, which is their canonical form).
+    rows = _TRANSFERS_IN_ORDER.stream(session, {"bank": bank_id}, batch=batch)
     n_chained = len(_COLUMNS)
     link = chain.link
-    for row in result:
+    for row in rows:
         values = row[:n_chained]
         seq, debit, credit, amount = values[1], values[3], values[4], values[5]
         stored_prev, stored_hash = row[n_chained], row[n_chained + 1]
