@@ -101,6 +101,27 @@ def snapshot(session: Session) -> Iterator[Session]:
         session.rollback()
 
 
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Send the statements run inside the block together and wait once for all their results.
+
+    That is PostgreSQL's pipeline mode (psycopg's `Connection.pipeline`): a cursor's rows can
+    be fetched once the block is over, and an error surfaces there. On SQLite, in process, there
+    is no round trip to save and the block runs as it is.
+    """
+    conn = session.connection()
+    pipeline = getattr(conn.connection.driver_connection, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    try:
+        with pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from err
+
+
 class Prepared:
     """A Core statement compiled once per database and run straight on the driver's cursor.
 
