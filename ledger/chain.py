@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Sequence
 
 #: The columns a transfer's hash covers, in order. Its own id is not among them: the chain
@@ -19,15 +19,26 @@ def _plain(value: Any) -> Any:
     # UTC, "YYYY-MM-DD HH:MM:SS.ffffff", no offset. The encoder calls this only for values
     # JSON has no form of, so the plain ones (most of a transfer) cost nothing extra.
     if isinstance(value, datetime):
-        if value.utcoffset() is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if value.tzinfo is not None:
+            offset = value.utcoffset()
+            value = (value - offset if offset else value).replace(tzinfo=None)
         return value.isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} has no canonical form")
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
+_dumps = _ENCODER.encode
+if json.encoder.c_make_encoder is not None:
+    # The C encoder `_ENCODER.encode` builds on every call, built once: the same bytes, without
+    # the per-call setup that costs verify a third of its time per transfer.
+    _encode_once = json.encoder.c_make_encoder(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, _ENCODER.key_separator,
+        _ENCODER.item_separator, False, False, True)
+
+    def _dumps(values, _join="".join, _encode=_encode_once):  # noqa: F811
+        return _join(_encode(values, 0))
 _dumps_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
                                  default=_plain).encode
 
@@ -40,7 +51,8 @@ def canonical(values: Sequence[Any]) -> bytes:
 def link(prev_hash: str, values: Sequence[Any], _sha256=hashlib.sha256) -> str:
     """Return the hash of a transfer: sha256 over the previous hash and its canonical encoding."""
     # One buffer, one digest: verify calls this for every transfer a bank ever posted.
-    return _sha256(f"{prev_hash}\n".encode("ascii") + _dumps(tuple(values)).encode("utf-8")).hexdigest()
+    # The previous hash is hex, so encoding it with the rest as UTF-8 gives the same bytes.
+    return _sha256(f"{prev_hash}\n{_dumps(tuple(values))}".encode("utf-8")).hexdigest()
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:

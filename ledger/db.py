@@ -152,7 +152,10 @@ class Prepared:
 
     def rows(self, session: Session, params: dict | None = None) -> list:
         """Run a SELECT; return its rows as named tuples (row.id, row.name ...)."""
-        cursor = self.execute(session, params)
+        return self.rows_from(self.execute(session, params))
+
+    def rows_from(self, cursor) -> list:
+        """Return the rows of a cursor this statement's `execute` gave, as named tuples."""
         return [self._row(*values) for values in cursor.fetchall()]
 
     def stream(self, session: Session, params: dict | None = None, *, batch: int = 5000):

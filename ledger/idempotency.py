@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .clock import Clock
+from .db import Prepared
 from .errors import IdempotencyMismatch
 from .models import IdempotencyRecord
 from .posting import Idempotency
@@ -19,9 +20,10 @@ def replay(session: Session, bank_id: int, idem: Idempotency | None) -> tuple[in
     """
     if idem is None:
         return None
-    record = session.connection().execute(_STORED, {"bank": bank_id, "key": idem.key}).first()
-    if record is None:
+    found = _STORED.rows(session, {"bank": bank_id, "key": idem.key})
+    if not found:
         return None
+    [record] = found
     if record.request_hash != idem.request_hash:
         raise IdempotencyMismatch()
     return record.status, json.loads(record.outcome)
@@ -32,12 +34,13 @@ def remember(session: Session, bank_id: int, idem: Idempotency | None, status: i
     """Store the outcome of a write under its key, in the write's own transaction."""
     if idem is None:
         return
-    session.connection().execute(_REMEMBER, {
+    _REMEMBER.execute(session, {
         "bank_id": bank_id, "key": idem.key, "request_hash": idem.request_hash, "status": status,
         "outcome": json.dumps(outcome), "created_at": clock.now()})
 
 
 _RECORDS = IdempotencyRecord.__table__
-_STORED = (select(_RECORDS.c.request_hash, _RECORDS.c.status, _RECORDS.c.outcome)
-           .where(_RECORDS.c.bank_id == bindparam("bank"), _RECORDS.c.key == bindparam("key")))
-_REMEMBER = insert(_RECORDS)
+_STORED = Prepared(select(_RECORDS.c.request_hash, _RECORDS.c.status, _RECORDS.c.outcome)
+                   .where(_RECORDS.c.bank_id == bindparam("bank"), _RECORDS.c.key == bindparam("key")))
+_REMEMBER = Prepared(insert(_RECORDS),
+                     columns=["bank_id", "key", "request_hash", "status", "outcome", "created_at"])

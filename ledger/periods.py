@@ -135,8 +135,14 @@ class PeriodSeal(SQLModel, table=True):
 
 def is_sealed(session: Session, bank_id: int, day: date) -> bool:
     """Say whether the month that contains `day` is sealed for the bank."""
+    statement, params = sealed_read(bank_id, day)
+    return statement.execute(session, params).fetchone() is not None
+
+
+def sealed_read(bank_id: int, day: date) -> tuple[Prepared, dict]:
+    """The read behind `is_sealed` (a row if sealed, none if open), to send with others."""
     # Every posting asks, so the statement is built once.
-    return _SEALED.execute(session, {"bank": bank_id, "month": month_key(day)}).fetchone() is not None
+    return _SEALED, {"bank": bank_id, "month": month_key(day)}
 
 
 _SEALS = PeriodSeal.__table__
@@ -144,9 +150,14 @@ _SEALED = Prepared(select(_SEALS.c.id).where(_SEALS.c.bank_id == bindparam("bank
                                              _SEALS.c.month == bindparam("month")))
 
 
-def check_open(session: Session, bank_id: int, day: date) -> None:
-    """Refuse (409 period_sealed) anything dated inside a sealed month."""
-    if is_sealed(session, bank_id, day):
+def check_open(session: Session, bank_id: int, day: date, *, sealed: bool | None = None) -> None:
+    """Refuse (409 period_sealed) anything dated inside a sealed month.
+
+    `sealed` is what `sealed_read` found, when the caller sent it with other reads.
+    """
+    if sealed is None:
+        sealed = is_sealed(session, bank_id, day)
+    if sealed:
         key = month_key(day)
         raise PeriodSealed(f"{key} 已封账，不能再登记该月日期的记录（{day.isoformat()}）",
                            f"{key} is sealed: nothing more may be dated inside it ({day.isoformat()})",

@@ -73,13 +73,33 @@ class _Held:
     rules: tuple[int, str] | None
 
 
+def lock_chain_with(session: Session, bank_id: int, *reads: tuple[Prepared, dict]) -> list:
+    """Take the bank's posting lock, as `lock_chain` does, and run reads under it; return their cursors.
+
+    Each read is a (statement, parameters) pair. The lock and the reads are sent together, so on
+    PostgreSQL the transaction's BEGIN, the lock and every read take one round trip; the
+    database runs them in the order sent, so each read sees what the lock holder sees.
+    """
+    held = _held(session)
+    with pipelined(session):
+        lock = None if bank_id in held else _LOCK.execute(session, {"bank": bank_id})
+        cursors = [statement.execute(session, params) for statement, params in reads]
+    if lock is not None:
+        _hold(held, bank_id, lock.fetchone())
+    return cursors
+
+
 def _lock(session: Session, bank_id: int) -> _Held:
-    conn = session.connection()
     held = _held(session)
     entry = held.get(bank_id)
     if entry is None:
-        seq, last, version, content_hash = _LOCK.execute(session, {"bank": bank_id}).fetchone()
-        entry = held[bank_id] = _Held((seq, last), (version, content_hash) if version else None)
+        entry = _hold(held, bank_id, _LOCK.execute(session, {"bank": bank_id}).fetchone())
+    return entry
+
+
+def _hold(held: dict, bank_id: int, row) -> _Held:
+    seq, last, version, content_hash = row
+    entry = held[bank_id] = _Held((seq, last), (version, content_hash) if version else None)
     return entry
 
 

@@ -18,11 +18,11 @@ import rules as rulefiles
 
 from . import accounts, audit, idempotency, names, periods
 from .clock import Clock
-from .db import Prepared, bank_row, transaction
+from .db import Prepared, bank_row, pipelined, transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
 from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
                      Transfer)
-from .posting import Draft, Idempotency, lock_chain, locked_rules, post, reread_lock
+from .posting import Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -480,16 +480,18 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
     until a reviewer approves.
     """
     with transaction(session):
-        lock_chain(session, bank.id)
+        # The lock, whether the month is sealed and who the residents are: one round trip.
+        sealed, team = lock_chain_with(session, bank.id, periods.sealed_read(bank.id, occurred_on),
+                                       _team_read(bank, resident_ids))
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return _outcome(session, *replayed)
         version, book = rulebook(session, bank.id)
         rule = _rule_for(book, rule_code, occurred_on, clock)
-        periods.check_open(session, bank.id, occurred_on)
+        periods.check_open(session, bank.id, occurred_on, sealed=sealed.fetchone() is not None)
         points = rulefiles.deed_points(rule, quantity)
         unit = book.settings.account_unit
-        residents = _active_residents(session, bank, resident_ids, unit, points)
+        residents = _active_residents(resident_ids, _team_rows(team, len(resident_ids)))
         if rule.review:
             pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
                                    rule_version=version.version, quantity=quantity, points=points,
@@ -505,14 +507,15 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
                                   occurred_on, memo)
             outcome = DeedOutcome(201, post(session, bank.id, drafts, by=by, clock=clock,
                                             idempotency=idem), [])
-        idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
-                             clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by,
-                     action="deed_pending" if outcome.pending else (
-                         "penalty" if points < 0 else "deed"),
-                     subject=f"rule:{rule.code}",
-                     detail={"residents": resident_ids, "quantity": quantity, "points": points,
-                             "occurred_on": occurred_on, **_outcome_ids(outcome)}, clock=clock)
+        with pipelined(session):
+            idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
+                                 clock=clock)
+            audit.record(session, bank_id=bank.id, actor=by,
+                         action="deed_pending" if outcome.pending else (
+                             "penalty" if points < 0 else "deed"),
+                         subject=f"rule:{rule.code}",
+                         detail={"residents": resident_ids, "quantity": quantity, "points": points,
+                                 "occurred_on": occurred_on, **_outcome_ids(outcome)}, clock=clock)
     return outcome
 
 
@@ -549,7 +552,8 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             rule = _rule_at_version(session, bank.id, deed.rule_version, deed.rule_code,
                                     deed.occurred_on)
             unit = book.settings.account_unit
-            [resident] = _team(session, bank, [deed.resident_id], unit, deed.points).values()
+            statement, params = _team_read(bank, [deed.resident_id])
+            [resident] = statement.rows(session, params)
             periods.check_open(session, bank.id, deed.occurred_on)
             if not resident.active:
                 raise ValidationError({"resident": ["该居民已停用，不能入账"]})
@@ -587,11 +591,13 @@ def _rule_at_version(session, bank_id, version_no, code, occurred_on):
     return parsed_version(stored_version(session, bank_id, version_no)).rule_for(code, occurred_on)
 
 
-def _active_residents(session: Session, bank: Bank, ids: list[int], unit: str, points: int) -> list:
-    """Return the residents named, in that order, refusing unknown, inactive or repeated ones."""
+def _active_residents(ids: list[int], found: dict) -> list:
+    """Return the residents named, in that order, refusing unknown, inactive or repeated ones.
+
+    `found` is what `_team_read` found, by id.
+    """
     if len(set(ids)) != len(ids):
         raise ValidationError({"residents": ["同一居民不能重复出现"]})
-    found = _team(session, bank, ids, unit, points)
     # Another bank's resident answers exactly like an unknown one, so nothing leaks.
     unknown = [i for i in ids if i not in found]
     inactive = [i for i in ids if i in found and not found[i].active]
@@ -601,31 +607,40 @@ def _active_residents(session: Session, bank: Bank, ids: list[int], unit: str, p
     return [found[i] for i in ids]
 
 
-def _team(session: Session, bank: Bank, ids: list[int], unit: str, points: int) -> dict:
-    """Return the bank's residents with these ids, by id, each with what a deed of theirs needs.
+def _team_read(bank: Bank, ids: list[int]) -> tuple[Prepared, dict]:
+    """The read of the bank's residents with these ids and what a deed of theirs needs.
 
-    One statement: id, bank_id, household_id, name, active, the id of the account their points
-    land in (`account_id`, None until first opened) and of the system account a deed worth
-    `points` moves points from or to (`system_id`).
+    Its rows: id, bank_id, household_id, name, active; the ids of their own points account
+    and of their household's (None until first opened); the ids of the bank's "issued" and
+    "penalties" accounts, which deeds and penalties move points from and to.
     """
-    params = {"bank": bank.id, "system": "issued" if points > 0 else "penalties",
-              **{f"id{i}": resident_id for i, resident_id in enumerate(ids)}}
-    return {r.id: r for r in _team_statement(unit, len(ids)).rows(session, params)}
+    return _team_statement(len(ids)), {"bank": bank.id, **{f"id{i}": r for i, r in enumerate(ids)}}
+
+
+def _team_rows(cursor, size: int) -> dict:
+    return {r.id: r for r in _team_statement(size).rows_from(cursor)}
 
 
 @functools.lru_cache(maxsize=256)
-def _team_statement(unit: str, size: int) -> Prepared:
+def _team_statement(size: int) -> Prepared:
     # One statement per team size (a patrol is a handful of people), each compiled once.
-    residents, own, system = Resident.__table__, Account.__table__.alias("own"), Account.__table__
-    system_id = select(system.c.id).where(system.c.bank_id == bindparam("bank"), system.c.ledger == PTS,
-                                          system.c.code == bindparam("system")).scalar_subquery()
+    residents, table = Resident.__table__, Account.__table__
+
+    def account(unit):
+        # On the account's code, which the (bank, ledger, code) key indexes.
+        return (select(table.c.id).where(table.c.bank_id == residents.c.bank_id, table.c.ledger == PTS,
+                                         table.c.code == accounts.points_code_sql(residents, unit))
+                .scalar_subquery())
+
+    def system(code):
+        return (select(table.c.id).where(table.c.bank_id == residents.c.bank_id, table.c.ledger == PTS,
+                                         table.c.code == code).scalar_subquery())
+
     return Prepared(
         select(residents.c.id, residents.c.bank_id, residents.c.household_id, residents.c.name,
-               residents.c.active, own.c.id.label("account_id"), system_id.label("system_id"))
-        .select_from(residents.outerjoin(own, and_(
-            # On the account's code, which the (bank, ledger, code) key indexes.
-            own.c.bank_id == residents.c.bank_id, own.c.ledger == PTS,
-            own.c.code == accounts.points_code_sql(residents, unit))))
+               residents.c.active, account("person").label("person_account_id"),
+               account("household").label("household_account_id"),
+               system("issued").label("issued_id"), system("penalties").label("penalties_id"))
         .where(residents.c.bank_id == bindparam("bank"),
                residents.c.id.in_([bindparam(f"id{i}") for i in range(size)])))
 
@@ -703,12 +718,14 @@ def _earned(session: Session, bank_id: int, resident_ids, codes, start: date,
 
 
 def _deed_drafts(session, unit, residents, rule, version_no, points, occurred_on, memo) -> list[Draft]:
-    """Draft a deed (or a penalty) for each of the team (see `_team`), opening accounts on first use."""
+    """Draft a deed (or a penalty) for each of the team (see `_team_read`), opening accounts on first use."""
+    system_code = "issued" if points > 0 else "penalties"
     drafts = []
     for resident in residents:
-        system_id = resident.system_id or accounts.system_account(
-            session, resident.bank_id, PTS, "issued" if points > 0 else "penalties").id
-        own_id = resident.account_id or accounts.points_account(session, resident, unit).id
+        system_id = (resident.issued_id if points > 0 else resident.penalties_id) or \
+            accounts.system_account(session, resident.bank_id, PTS, system_code).id
+        own_id = (resident.household_account_id if unit == "household" else resident.person_account_id) or \
+            accounts.points_account(session, resident, unit).id
         debit_id, credit_id = (system_id, own_id) if points > 0 else (own_id, system_id)
         drafts.append(Draft(ledger=PTS, debit_id=debit_id, credit_id=credit_id, amount=abs(points),
                             kind="deed" if points > 0 else "penalty", occurred_on=occurred_on,

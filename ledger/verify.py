@@ -12,6 +12,10 @@ from .db import Prepared, snapshot
 from .models import GENESIS_HASH, Account, Bank, Transfer
 
 _COLUMNS = [getattr(Transfer.__table__.c, c) for c in chain.CHAINED_COLUMNS]
+_ACCOUNTS = Account.__table__
+_ACCOUNTS_OF_BANK = Prepared(select(_ACCOUNTS.c.id, _ACCOUNTS.c.ledger, _ACCOUNTS.c.code,
+                                    _ACCOUNTS.c.balance)
+                             .where(_ACCOUNTS.c.bank_id == bindparam("bank")))
 _TRANSFERS_IN_ORDER = Prepared(
     select(*_COLUMNS, Transfer.__table__.c.prev_hash, Transfer.__table__.c.hash)
     .where(Transfer.__table__.c.bank_id == bindparam("bank")).order_by(Transfer.__table__.c.seq))
@@ -83,7 +87,7 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
                    f"银行记录的链头（第 {head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
                    seq=min(head_seq, expected_seq - 1) + 1)
     ledgers: dict[str, int] = {}
-    for account in session.execute(select(Account).where(Account.bank_id == bank_id)).scalars():
+    for account in _ACCOUNTS_OF_BANK.rows(session, {"bank": bank_id}):
         recomputed = sums.pop(account.id, 0)
         ledgers[account.ledger] = ledgers.get(account.ledger, 0) + account.balance
         if account.balance != recomputed:
