@@ -11,7 +11,9 @@ What it measures, each against a baseline:
 1. posting through ``services.post_deed`` (single-resident deed, one transaction each) versus a
    plain INSERT of the same transfer row in its own committed transaction, on an engine from
    ``ledger.db.make_engine`` (SQLite: WAL + synchronous=FULL; PostgreSQL: its default
-   synchronous_commit). Target: the service reaches 40% of the raw rate.
+   synchronous_commit). The plain INSERT goes into the real ``transfers`` table, so the
+   database's own check on every insert (both accounts on the transfer's bank and ledger)
+   runs for it too. Target: the service reaches 40% of the raw rate.
 2. posting over HTTP (Flask test client, bearer token): a single-resident deed and an
    8-resident team deed, versus the same calls made to the service function directly.
 3. balance read latency (``services.account_summary``, what the API serves) p50/p99 when the
@@ -25,7 +27,8 @@ What it measures, each against a baseline:
    they export.
 
 Two "where the time goes" rows count the statements a post_deed and an account_summary send
-and the time spent inside the driver, which tells database time from Python time. Each backend
+(through SQLAlchemy and straight to the driver through ``ledger.db.Prepared``) and the time
+spent inside the driver, which tells database time from Python time. Each backend
 prints the machine's load average: on a shared machine the absolute figures drop, the ratios
 (each taken side by side with its baseline) much less. On 2 cores --small takes about a minute
 per backend and the default size about ten minutes on SQLite, most of it building.

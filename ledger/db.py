@@ -102,21 +102,22 @@ def snapshot(session: Session) -> Iterator[Session]:
 
 
 @contextmanager
-def pipelined(session: Session) -> Iterator[None]:
+def pipelined(session: Session) -> Iterator[bool]:
     """Send the statements run inside the block together and wait once for all their results.
 
     That is PostgreSQL's pipeline mode (psycopg's `Connection.pipeline`): a cursor's rows can
     be fetched once the block is over, and an error surfaces there. On SQLite, in process, there
-    is no round trip to save and the block runs as it is.
+    is no round trip to save and the block runs as it is. It yields whether statements are
+    being held back (so a caller may fetch at once when they are not).
     """
     conn = session.connection()
     pipeline = getattr(conn.connection.driver_connection, "pipeline", None)
     if pipeline is None:
-        yield
+        yield False
         return
     try:
         with pipeline():
-            yield
+            yield True
     except conn.dialect.loaded_dbapi.Error as err:
         raise DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from err

@@ -152,13 +152,22 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
     moved = [{"account": a, "delta": d} for a, d in movements.items() if d]
     # Statements compiled once (the ORM's unit of work would cost more than the writes), sent
     # together: on PostgreSQL the rows, the balances and the head take one round trip.
-    with pipelined(session):
-        inserted = [_INSERT.execute(session, row) for row in rows]
+    ids, waiting = [], []
+    with pipelined(session) as together:
+        for row in rows:
+            cursor = _INSERT.execute(session, row)
+            if together:
+                waiting.append(cursor)
+            else:
+                # Read at once: an INSERT left unread keeps its compiled statement busy, and
+                # the next row would have to compile it again.
+                [[transfer_id]] = cursor.fetchall()
+                ids.append(transfer_id)
         if moved:
             # One statement for every account the batch touches, however many there are.
             _MOVE_BALANCE.executemany(session, moved)
         _MOVE_HEAD.execute(session, {"bank": bank_id, "seq": seq, "hash": head})
-    ids = [cursor.fetchone()[0] for cursor in inserted]
+    ids += [cursor.fetchone()[0] for cursor in waiting]
     held.head = (seq, head)
     loaded = session.identity_map.get(session.identity_key(Bank, bank_id))
     if loaded is not None:

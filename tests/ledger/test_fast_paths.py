@@ -145,3 +145,24 @@ def test_the_canonical_encoding_is_the_standard_encoders_byte_for_byte():
         assert chain.canonical(values) == standard(values).encode("utf-8")
     # A time in Beijing and the same moment in UTC are one canonical value.
     assert chain.canonical(samples[0][10:11]) == chain.canonical(samples[0][11:12])
+
+
+def test_a_large_batch_returns_each_transfer_with_its_own_id_in_order(session, make, clock):
+    from ledger import accounts
+    from ledger.models import PTS
+    from ledger.posting import Draft, post
+    from ledger.verify import verify_bank
+
+    bank = make.bank()
+    people = [accounts.resident_account(session, make.resident(bank, f"村民{i}")) for i in range(30)]
+    issued = accounts.system_account(session, bank.id, PTS, "issued")
+    drafts = [Draft(PTS, issued.id, people[i % 30].id, 1 + i % 7, "deed", clock.today())
+              for i in range(600)]
+    with transaction(session):
+        posted = post(session, bank.id, drafts, by="test", clock=clock)
+    assert [p.seq for p in posted] == list(range(1, 601))
+    stored = {t.id: t for t in session.execute(select(Transfer)).scalars()}
+    assert len(stored) == 600 and {p.id for p in posted} == set(stored)
+    assert all((stored[p.id].seq, stored[p.id].hash, stored[p.id].amount) == (p.seq, p.hash, p.amount)
+               for p in posted)
+    assert verify_bank(session, bank).ok
