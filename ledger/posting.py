@@ -58,13 +58,13 @@ def locked_rules(session: Session, bank_id: int) -> tuple[int, str] | None:
 
     The lock's one read notes them, so a deed looks its rule up under the lock for nothing.
     """
-    held = _held(session).get(bank_id)
+    held = _held(session, begin=False).get(bank_id)
     return held.rules if held is not None else None
 
 
 def reread_lock(session: Session, bank_id: int) -> None:
     """Forget what the lock read (after loading a new rule version under it); the lock stays held."""
-    _held(session).pop(bank_id, None)
+    _held(session, begin=False).pop(bank_id, None)
 
 
 @dataclass
@@ -103,10 +103,15 @@ def _hold(held: dict, bank_id: int, row) -> _Held:
     return entry
 
 
-def _held(session: Session) -> dict[int, _Held]:
+def _held(session: Session, *, begin: bool = True) -> dict[int, _Held]:
     # What this session's current transaction has locked, by bank. A new transaction (after a
-    # commit or a rollback) is a new object, so what an earlier one read is never reused.
+    # commit or a rollback) is a new object, so what an earlier one read is never reused; with
+    # no transaction (and `begin` false) nothing is held.
+    if begin:
+        session.connection()
     transaction = session.get_transaction()
+    if transaction is None:
+        return {}
     entry = session.info.get(_HELD)
     if entry is None or entry[0] is not transaction:
         entry = session.info[_HELD] = (transaction, {})

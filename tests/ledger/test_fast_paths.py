@@ -166,3 +166,20 @@ def test_a_large_batch_returns_each_transfer_with_its_own_id_in_order(session, m
     assert all((stored[p.id].seq, stored[p.id].hash, stored[p.id].amount) == (p.seq, p.hash, p.amount)
                for p in posted)
     assert verify_bank(session, bank).ok
+
+
+def test_a_lock_taken_outside_a_service_is_not_remembered_after_its_commit(app, session, make, clock):
+    bank = make.bank()
+    zhang = make.resident(bank)
+    session.commit()
+    assert lock_chain(session, bank.id) == (0, "0" * 64)   # begins a transaction of its own
+    session.commit()
+    other = app.extensions["zongzhi.sessions"]()
+    services.load_rules(other, other.get(type(bank), bank.id), RULES.replace("points: 3", "points: 4"),
+                        source_name="v2.yaml", by="t", clock=clock)
+    other.close()
+    assert locked_rules(session, bank.id) is None
+    assert services.rulebook(session, bank.id)[0].version == 2
+    session.commit()
+    [posted] = make.deed(bank, "cleanup", [zhang]).transfers
+    assert (posted.seq, posted.rule_version, posted.amount) == (1, 2, 4)
