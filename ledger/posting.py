@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import chain
 from .clock import Clock
-from .db import Prepared, pipelined
+from .db import Prepared, connection_of, pipelined
 from .models import Account, Bank, RuleVersion, Transfer
 
 
@@ -108,7 +108,7 @@ def _held(session: Session, *, begin: bool = True) -> dict[int, _Held]:
     # commit or a rollback) is a new object, so what an earlier one read is never reused; with
     # no transaction (and `begin` false) nothing is held.
     if begin:
-        session.connection()
+        connection_of(session)
     transaction = session.get_transaction()
     if transaction is None:
         return {}

@@ -86,9 +86,13 @@ class RulesInForce:
     content_hash: str
 
 
-def rulebook(session: Session, bank_id: int) -> tuple[RulesInForce, rulefiles.RuleBook]:
-    """Return the bank's rule version in force and its parsed rules."""
-    current = _current_version(session, bank_id)
+def rulebook(session: Session, bank_id: int,
+             current: RulesInForce | None = None) -> tuple[RulesInForce, rulefiles.RuleBook]:
+    """Return the bank's rule version in force and its parsed rules.
+
+    A caller that read which version is in force along with something else passes it.
+    """
+    current = current or _current_version(session, bank_id)
     book = _BOOKS.get(current.content_hash)
     if book is None:
         book = parsed_version(stored_version(session, bank_id, current.version))
@@ -795,18 +799,17 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
 def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Clock) -> dict:
     """Return a resident's balance, their household's, and this month's points.
 
-    Two small statements whatever the history (balances are stored; the month is read
-    through the resident's (bank, doer, day) index), plus the rules in force.
+    One statement whatever the history: balances are stored, the month is read through the
+    resident's (bank, doer, day) index, and the rules in force come along.
     """
-    found = _SUMMARY.rows(session, {"bank": bank.id, "resident": resident_id})
+    today = clock.today()
+    found = _SUMMARY.rows(session, {"bank": bank.id, "resident": resident_id,
+                                    "start": today.replace(day=1), "end": today})
     if not found:
         raise NotFound("居民", "resident")
     [r] = found
-    _, book = rulebook(session, bank.id)
+    _, book = rulebook(session, bank.id, RulesInForce(r.rules_version, r.rules_hash))
     unit = book.settings.account_unit
-    today = clock.today()
-    month = dict(_MONTH_BY_KIND.execute(session, {
-        "bank": bank.id, "resident": r.id, "start": today.replace(day=1), "end": today}).fetchall())
     return {
         "resident": r.id,
         "name": r.name,
@@ -816,21 +819,32 @@ def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Cl
         # Sums come back as decimals from PostgreSQL: points are integers.
         "balance": int(r.home if unit == "household" else r.own),
         "household_balance": int(r.home + r.members_own),
-        "earned_this_month": int(month.get("deed", 0)),
-        "penalties_this_month": int(month.get("penalty", 0)),
+        "earned_this_month": int(r.earned),
+        "penalties_this_month": int(r.penalties),
         "as_of": today,
     }
 
 
 def _summary_statement() -> Prepared:
     residents, households, accounts_ = Resident.__table__, Household.__table__, Account.__table__
-    members = residents.alias("member")
+    transfers, versions, members = Transfer.__table__, RuleVersion.__table__, residents.alias("member")
 
     def balance(unit):
         return (select(func.coalesce(func.sum(accounts_.c.balance), 0))
                 .where(accounts_.c.bank_id == residents.c.bank_id, accounts_.c.ledger == PTS,
                        accounts_.c.code == accounts.points_code_sql(residents, unit))
                 .scalar_subquery())
+
+    def this_month(kind):
+        return (select(func.coalesce(func.sum(transfers.c.amount), 0))
+                .where(transfers.c.bank_id == residents.c.bank_id, transfers.c.doer_id == residents.c.id,
+                       transfers.c.ledger == PTS, transfers.c.kind == kind,
+                       transfers.c.occurred_on.between(bindparam("start"), bindparam("end")))
+                .scalar_subquery())
+
+    def in_force(column):
+        return (select(column).where(versions.c.bank_id == residents.c.bank_id)
+                .order_by(versions.c.version.desc()).limit(1).scalar_subquery())
 
     members_own = (select(func.coalesce(func.sum(accounts_.c.balance), 0))
                    .select_from(members.join(accounts_, and_(
@@ -841,18 +855,16 @@ def _summary_statement() -> Prepared:
     return Prepared(
         select(residents.c.id, residents.c.name, residents.c.household_id,
                households.c.code.label("household_code"), balance("person").label("own"),
-               balance("household").label("home"), members_own.label("members_own"))
+               balance("household").label("home"), members_own.label("members_own"),
+               this_month("deed").label("earned"), this_month("penalty").label("penalties"),
+               in_force(versions.c.version).label("rules_version"),
+               in_force(versions.c.content_hash).label("rules_hash"))
         .join_from(residents, households, households.c.id == residents.c.household_id)
         .where(residents.c.bank_id == bindparam("bank"), residents.c.id == bindparam("resident")))
 
 
+#: A balance read is one round trip, the posting path's kind of statement: see `Prepared`.
 _SUMMARY = _summary_statement()
-_MONTH_BY_KIND = Prepared(
-    select(_TRANSFERS.c.kind, func.sum(_TRANSFERS.c.amount))
-    .where(_TRANSFERS.c.bank_id == bindparam("bank"), _TRANSFERS.c.doer_id == bindparam("resident"),
-           _TRANSFERS.c.ledger == PTS,
-           _TRANSFERS.c.occurred_on.between(bindparam("start"), bindparam("end")))
-    .group_by(_TRANSFERS.c.kind))
 
 
 def resident_transfers(session: Session, bank: Bank, resident_id: int, *, limit: int,
