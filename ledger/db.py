@@ -48,8 +48,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # A write transaction takes the write lock up front (IMMEDIATE): two posters can never
         # both read the chain head and then race to extend it, which in a deferred transaction
         # fails mid-way instead of waiting. Reads stay deferred and never block the writers.
+        # Straight to the driver: every posting begins here, and this is all it needs.
         immediate = conn.get_execution_options().get(WRITE_OPTION)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 #: Execution option that marks a connection's transaction as one that will write.
@@ -226,11 +227,11 @@ class Prepared:
         process = {name: processor for name, bind in compiled.binds.items()
                    if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
         if compiled.positional:
-            order = list(compiled.positiontup)
+            order = [(name, process.get(name)) for name in compiled.positiontup]
 
             def convert(params):
-                values = {**fixed, **params}
-                return tuple(process[n](values[n]) if n in process else values[n] for n in order)
+                values = {**fixed, **params} if fixed else params
+                return tuple([p(values[n]) if p else values[n] for n, p in order])
         else:
             def convert(params):
                 values = {**fixed, **params}
