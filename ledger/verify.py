@@ -3,15 +3,52 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from . import chain
 from .db import Prepared, snapshot
 from .models import GENESIS_HASH, Account, Bank, Transfer
 
-_COLUMNS = [getattr(Transfer.__table__.c, c) for c in chain.CHAINED_COLUMNS]
+class _Canonical(FunctionElement):
+    """A date or time column as the text its canonical encoding holds (see `chain._plain`).
+
+    SQLite stores exactly that text already. PostgreSQL formats it while it reads, on its own
+    core, instead of the verifier parsing a date object and formatting it back, row by row.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_Canonical)
+def _stored_text(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Canonical, "postgresql")
+def _formatted_on_postgresql(element, compiler, **kw):
+    [column] = element.clauses
+    if _python_type(column) is datetime:
+        return f"to_char({compiler.process(column, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    return f"to_char({compiler.process(column, **kw)}, 'YYYY-MM-DD')"
+
+
+def _chained(name: str):
+    column = getattr(Transfer.__table__.c, name)
+    return _Canonical(column).label(name) if _python_type(column) in (date, datetime) else column
+
+
+def _python_type(column):
+    # A decorated type (the timestamps' UTCDateTime) answers for what it stores.
+    return getattr(column.type, "impl", column.type).python_type
+
+
+_COLUMNS = [_chained(c) for c in chain.CHAINED_COLUMNS]
 _ACCOUNTS = Account.__table__
 _ACCOUNTS_OF_BANK = Prepared(select(_ACCOUNTS.c.id, _ACCOUNTS.c.ledger, _ACCOUNTS.c.code,
                                     _ACCOUNTS.c.balance)

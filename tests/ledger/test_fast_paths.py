@@ -183,3 +183,20 @@ def test_a_lock_taken_outside_a_service_is_not_remembered_after_its_commit(app, 
     session.commit()
     [posted] = make.deed(bank, "cleanup", [zhang]).transfers
     assert (posted.seq, posted.rule_version, posted.amount) == (1, 2, 4)
+
+
+def test_verify_reads_dates_and_times_as_their_canonical_text_on_every_database(session, make):
+    from ledger.verify import verify_bank
+
+    bank = make.bank()
+    zhang = make.resident(bank)
+    moments = [datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc),
+               datetime(2026, 10, 15, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=8))),
+               datetime(2026, 10, 16, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5)))]
+    for at in moments:
+        clock = FixedClock(at=at)
+        services.post_deed(session, bank, rule_code="cleanup", resident_ids=[zhang.id], quantity=1,
+                           occurred_on=clock.today() - timedelta(days=400), memo="跨年 \"引号\"",
+                           by="t", clock=clock)
+    report = verify_bank(session, bank)
+    assert report.ok and report.transfers == 3, report.problems
