@@ -886,7 +886,10 @@ def account_codes(session: Session, ids) -> dict[int, str]:
     """Return account codes by id, for showing transfers."""
     if not ids:
         return {}
-    return dict(session.execute(select(Account.id, Account.code).where(Account.id.in_(set(ids)))).all())
+    return dict(session.execute(_CODES, {"ids": list(set(ids))}).all())
+
+
+_CODES = select(Account.id, Account.code).where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 def remaining_allowances(session: Session, bank: Bank, resident_ids: list[int], capped_rules,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask, g, has_request_context, request
 from flask_login import LoginManager
 from flask_login import current_user as session_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -103,14 +103,18 @@ def current_user() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     session = get_session()
-    user = session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token.strip()), ApiToken.revoked_at.is_(None),
-               User.active.is_(True))).scalar_one_or_none()
+    user = session.execute(_USER_BY_TOKEN, {"digest": _digest(token.strip())}).scalar_one_or_none()
     if user is None:
         raise Unauthorized()
     g.user = user
     return user
+
+
+# Every API request runs these two: built once, not per request.
+_USER_BY_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+                  .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
+                         User.active.is_(True)))
+_BANK_BY_CODE = select(Bank).where(Bank.code == bindparam("code"))
 
 
 def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
@@ -121,7 +125,7 @@ def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
     """
     user = current_user()
     session = get_session()
-    bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+    bank = session.execute(_BANK_BY_CODE, {"code": code}).scalar_one_or_none()
     if bank is None or (user.role != "admin" and user.bank_id != bank.id):
         raise NotFound("银行", "bank")
     if user.role not in roles:
