@@ -98,6 +98,8 @@ def _lock(session: Session, bank_id: int) -> _Held:
 
 
 def _hold(held: dict, bank_id: int, row) -> _Held:
+    if row is None:
+        raise LookupError(f"there is no bank {bank_id} to lock")
     seq, last, version, content_hash = row
     entry = held[bank_id] = _Held((seq, last), (version, content_hash) if version else None)
     return entry

@@ -200,3 +200,9 @@ def test_verify_reads_dates_and_times_as_their_canonical_text_on_every_database(
                            by="t", clock=clock)
     report = verify_bank(session, bank)
     assert report.ok and report.transfers == 3, report.problems
+
+
+def test_locking_a_bank_that_does_not_exist_says_so(session):
+    with pytest.raises(LookupError, match="no bank 999999"):
+        lock_chain(session, 999999)
+    session.rollback()
