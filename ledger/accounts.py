@@ -47,6 +47,14 @@ def system_account(session: Session, bank_id: int, ledger: str, code: str) -> Ac
     return account
 
 
+def account_sql(column, bank_id, code):
+    """One column of a bank's points account found by its code, as a scalar subquery (NULL
+    while the account is not opened); `bank_id` and `code` may be columns of an outer query."""
+    accounts = Account.__table__
+    return (select(column).where(accounts.c.bank_id == bank_id, accounts.c.ledger == PTS,
+                                 accounts.c.code == code).scalar_subquery())
+
+
 def points_code_sql(residents, account_unit: str):
     """The code of the account a resident's points land in ("resident:17", "household:7", as
     `resident_account` and `household_account` open them), as SQL over a residents table."""

@@ -134,11 +134,17 @@ def pipelined(session: Session) -> Iterator[bool]:
     if pipeline is None:
         yield False
         return
+    with _driver_errors(conn), pipeline():
+        yield True
+
+
+@contextmanager
+def _driver_errors(conn, sql: str | None = None, args=None) -> Iterator[None]:
+    # What the driver raises, raised as SQLAlchemy raises it (IntegrityError and the rest).
     try:
-        with pipeline():
-            yield True
+        yield
     except conn.dialect.loaded_dbapi.Error as err:
-        raise DBAPIError.instance(None, None, err, conn.dialect.loaded_dbapi.Error,
+        raise DBAPIError.instance(sql, args, err, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from err
 
 
@@ -165,11 +171,8 @@ class Prepared:
         conn = connection_of(session)
         sql, convert = self._for(conn.dialect)
         args = convert(params or {})
-        try:
+        with _driver_errors(conn, sql, args):
             return conn.connection.driver_connection.execute(sql, args)
-        except conn.dialect.loaded_dbapi.Error as err:
-            raise DBAPIError.instance(sql, args, err, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from err
 
     def rows(self, session: Session, params: dict | None = None) -> list:
         """Run a SELECT; return its rows as named tuples (row.id, row.name ...)."""
@@ -194,7 +197,8 @@ class Prepared:
         else:
             cursor = driver.cursor()
         try:
-            cursor.execute(sql, convert(params or {}))
+            with _driver_errors(conn, sql):
+                cursor.execute(sql, convert(params or {}))
             while rows := cursor.fetchmany(batch):
                 yield from rows
         finally:
@@ -209,11 +213,8 @@ class Prepared:
         conn = connection_of(session)
         sql, convert = self._for(conn.dialect)
         args = [convert(p) for p in params]
-        try:
+        with _driver_errors(conn, sql, args):
             conn.connection.driver_connection.cursor().executemany(sql, args)
-        except conn.dialect.loaded_dbapi.Error as err:
-            raise DBAPIError.instance(sql, args, err, conn.dialect.loaded_dbapi.Error,
-                                      dialect=conn.dialect) from err
 
     def _for(self, dialect):
         found = self._compiled.get(dialect)

@@ -120,6 +120,15 @@ def _held(session: Session, *, begin: bool = True) -> dict[int, _Held]:
     return entry[1]
 
 
+def rules_in_force(bank_id):
+    """The bank's rule version in force (the last loaded), as two one-row selects: its number
+    and its content hash. `bank_id` is a value, a parameter or a column to correlate with."""
+    versions = RuleVersion.__table__
+    latest = (select(versions.c.version).where(versions.c.bank_id == bank_id)
+              .order_by(versions.c.version.desc()).limit(1))
+    return latest, latest.with_only_columns(versions.c.content_hash)
+
+
 #: A transfer as `post` wrote it: every column of its row, id included, read-only. Rows read
 #: back later are the ORM's `Transfer`, with the same attributes; building ORM objects for rows
 #: just written would cost more than writing them.
@@ -188,12 +197,8 @@ _HELD = "zongzhi.chain_heads"
 _BANKS = Bank.__table__
 _ACCOUNTS = Account.__table__
 _TRANSFERS = Transfer.__table__
-_RULES = RuleVersion.__table__
-_IN_FORCE = (select(_RULES.c.version, _RULES.c.content_hash).where(_RULES.c.bank_id == _BANKS.c.id)
-             .order_by(_RULES.c.version.desc()).limit(1))
 _LOCK = Prepared(select(_BANKS.c.head_seq, _BANKS.c.head_hash,
-                        _IN_FORCE.with_only_columns(_RULES.c.version).scalar_subquery(),
-                        _IN_FORCE.with_only_columns(_RULES.c.content_hash).scalar_subquery())
+                        *(in_force.scalar_subquery() for in_force in rules_in_force(_BANKS.c.id)))
                  .where(_BANKS.c.id == bindparam("bank")).with_for_update(of=_BANKS))
 _INSERT = Prepared(insert(_TRANSFERS).returning(_TRANSFERS.c.id),
                    columns=[*chain.CHAINED_COLUMNS, "prev_hash", "hash"])

@@ -22,7 +22,8 @@ from .db import Prepared, bank_row, pipelined, transaction
 from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
 from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
                      Transfer)
-from .posting import Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock
+from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
+                      rules_in_force)
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -105,10 +106,7 @@ def stored_version(session: Session, bank_id: int, version: int) -> RuleVersion:
         RuleVersion.bank_id == bank_id, RuleVersion.version == version)).scalar_one()
 
 
-_VERSIONS = RuleVersion.__table__
-_IN_FORCE = (select(_VERSIONS.c.version, _VERSIONS.c.content_hash)
-             .where(_VERSIONS.c.bank_id == bindparam("bank"))
-             .order_by(_VERSIONS.c.version.desc()).limit(1))
+_IN_FORCE = select(*(in_force.scalar_subquery() for in_force in rules_in_force(bindparam("bank"))))
 
 
 def _current_version(session: Session, bank_id: int) -> RulesInForce | None:
@@ -117,7 +115,7 @@ def _current_version(session: Session, bank_id: int) -> RulesInForce | None:
     # that version yet.
     row = locked_rules(session, bank_id) or session.connection().execute(
         _IN_FORCE, {"bank": bank_id}).first()
-    return RulesInForce(*row) if row else None
+    return RulesInForce(*row) if row and row[0] is not None else None
 
 
 #: Parsed rule books by content hash: a version never changes, so each is parsed once.
@@ -628,17 +626,15 @@ def _team_rows(cursor, size: int) -> dict:
 @functools.lru_cache(maxsize=256)
 def _team_statement(size: int) -> Prepared:
     # One statement per team size (a patrol is a handful of people), each compiled once.
-    residents, table = Resident.__table__, Account.__table__
+    residents, account_id = Resident.__table__, Account.__table__.c.id
 
     def account(unit):
         # On the account's code, which the (bank, ledger, code) key indexes.
-        return (select(table.c.id).where(table.c.bank_id == residents.c.bank_id, table.c.ledger == PTS,
-                                         table.c.code == accounts.points_code_sql(residents, unit))
-                .scalar_subquery())
+        return accounts.account_sql(account_id, residents.c.bank_id,
+                                    accounts.points_code_sql(residents, unit))
 
     def system(code):
-        return (select(table.c.id).where(table.c.bank_id == residents.c.bank_id, table.c.ledger == PTS,
-                                         table.c.code == code).scalar_subquery())
+        return accounts.account_sql(account_id, residents.c.bank_id, code)
 
     return Prepared(
         select(residents.c.id, residents.c.bank_id, residents.c.household_id, residents.c.name,
@@ -827,13 +823,11 @@ def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Cl
 
 def _summary_statement() -> Prepared:
     residents, households, accounts_ = Resident.__table__, Household.__table__, Account.__table__
-    transfers, versions, members = Transfer.__table__, RuleVersion.__table__, residents.alias("member")
+    transfers, members = Transfer.__table__, residents.alias("member")
 
     def balance(unit):
-        return (select(func.coalesce(func.sum(accounts_.c.balance), 0))
-                .where(accounts_.c.bank_id == residents.c.bank_id, accounts_.c.ledger == PTS,
-                       accounts_.c.code == accounts.points_code_sql(residents, unit))
-                .scalar_subquery())
+        return func.coalesce(accounts.account_sql(accounts_.c.balance, residents.c.bank_id,
+                                                  accounts.points_code_sql(residents, unit)), 0)
 
     def this_month(kind):
         return (select(func.coalesce(func.sum(transfers.c.amount), 0))
@@ -841,10 +835,6 @@ def _summary_statement() -> Prepared:
                        transfers.c.ledger == PTS, transfers.c.kind == kind,
                        transfers.c.occurred_on.between(bindparam("start"), bindparam("end")))
                 .scalar_subquery())
-
-    def in_force(column):
-        return (select(column).where(versions.c.bank_id == residents.c.bank_id)
-                .order_by(versions.c.version.desc()).limit(1).scalar_subquery())
 
     members_own = (select(func.coalesce(func.sum(accounts_.c.balance), 0))
                    .select_from(members.join(accounts_, and_(
@@ -857,8 +847,8 @@ def _summary_statement() -> Prepared:
                households.c.code.label("household_code"), balance("person").label("own"),
                balance("household").label("home"), members_own.label("members_own"),
                this_month("deed").label("earned"), this_month("penalty").label("penalties"),
-               in_force(versions.c.version).label("rules_version"),
-               in_force(versions.c.content_hash).label("rules_hash"))
+               *(in_force.scalar_subquery().label(name) for in_force, name in
+                 zip(rules_in_force(residents.c.bank_id), ("rules_version", "rules_hash"))))
         .join_from(residents, households, households.c.id == residents.c.household_id)
         .where(residents.c.bank_id == bindparam("bank"), residents.c.id == bindparam("resident")))
 
