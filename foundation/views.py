@@ -599,7 +599,7 @@ def expire_claims(bank):
 
 # --- API: the quarterly report ----------------------------------------------------------------------
 
-@api.get("/reports/<int:year>-Q<int:quarter>")
+@api.get("/reports/<year:year>-Q<int(max=4):quarter>")
 def quarter_json(bank, year, quarter):
     """The foundation's work in a quarter, as data.
     ---
@@ -609,12 +609,12 @@ def quarter_json(bank, year, quarter):
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, READERS)
-    report = services.quarter_report(get_session(), bank, year, _quarter(quarter), tz=clock().tz)
+    report = services.quarter_report(get_session(), bank, year, quarter, tz=clock().tz)
     return current_app.response_class(json.dumps(report, default=str, ensure_ascii=False),
                                       mimetype="application/json")
 
 
-@api.get("/reports/<int:year>-Q<int:quarter>.pdf")
+@api.get("/reports/<year:year>-Q<int(max=4):quarter>.pdf")
 def quarter_pdf(bank, year, quarter):
     """The foundation's work in a quarter, printable (A4 PDF).
     ---
@@ -624,13 +624,7 @@ def quarter_pdf(bank, year, quarter):
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, READERS)
-    return _pdf(bank, year, _quarter(quarter))
-
-
-def _quarter(quarter: int) -> int:
-    if quarter not in (1, 2, 3, 4):
-        raise NotFound("季度", "quarter")
-    return quarter
+    return _pdf(bank, year, quarter)
 
 
 def _pdf(bank, year, quarter):
@@ -939,10 +933,10 @@ def screen_link_reviewer(bank):
     return redirect(url_for("foundation.index", bank=bank.code))
 
 
-@bp.get("/foundation/<bank>/quarter/<int:year>-Q<int:quarter>.pdf")
+@bp.get("/foundation/<bank>/quarter/<year:year>-Q<int(max=4):quarter>.pdf")
 def screen_quarter_pdf(bank, year, quarter):
     bank, _user = _screen_bank(bank)
-    return _pdf(bank, year, _quarter(quarter))
+    return _pdf(bank, year, quarter)
 
 
 @bp.route("/foundation/<bank>/wishes/new", methods=["GET", "POST"])

@@ -16,6 +16,8 @@ from sqlalchemy import BigInteger, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
+from rules import bounds
+
 from .clock import Clock
 from .db import Prepared
 from .errors import ConflictError, PeriodSealed, ValidationError
@@ -86,8 +88,8 @@ def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
                 start = date(year, 3 * parts[1] - 2, 1)
             else:
                 start = date(year, 1, 1)
-            if year < 2000:
-                raise ValueError("year before 2000")
+            if not bounds.YEAR_MIN <= year <= bounds.YEAR_MAX:
+                raise ValueError("year out of bounds")
         except ValueError:
             problem = f"{text} 不是一个存在的日期或周期（{shape}）"
     if problem:

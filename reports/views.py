@@ -3,7 +3,6 @@ the commendation's honour roll and certificates."""
 from __future__ import annotations
 
 import functools
-from datetime import date
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
@@ -21,6 +20,10 @@ bp = Blueprint("reports", __name__, template_folder="templates")
 
 API = "/api/v1/banks/<bank>"
 _objection = schemas.ObjectionOut()
+
+
+def _day(text: str):
+    return periods.parse_period("day", text, field="day").start
 
 
 # --- the monthly notice ------------------------------------------------------------------------
@@ -50,7 +53,7 @@ def _pdf(data: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
-@bp.get(f"{API}/notices/<month>")
+@bp.get(f"{API}/notices/<month:month>")
 def notice(bank, month):
     """The month's frozen notice (月公示) as JSON; `.pdf` for the printable one.
     ---
@@ -62,14 +65,12 @@ def notice(bank, month):
         404: {description: "no notice for that month yet", content: {application/json: {schema: ErrorOut}}}
         422: {description: "not a month", content: {application/json: {schema: ErrorOut}}}
     """
-    if month.endswith(".pdf"):
-        return notice_pdf(bank, month.removesuffix(".pdf"))
     bank, _ = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
     return jsonify(_notice_json(snapshot, bank))
 
 
-@bp.get(f"{API}/notices/<month>.pdf")
+@bp.get(f"{API}/notices/<month:month>.pdf")
 def notice_pdf(bank, month):
     """The month's notice, printable: A4 PDF with its chain head, hash and signature lines.
     ---
@@ -86,7 +87,7 @@ def notice_pdf(bank, month):
     return _pdf(data, f"{bank.code}-notice-{snapshot.period}.pdf")
 
 
-@bp.get("/banks/<bank>/notices/<month>")
+@bp.get("/banks/<bank>/notices/<month:month>")
 def notice_page(bank, month):
     """The month's notice as a page, for signed-in users of the bank."""
     bank, _ = scoped_bank(bank, READERS | {"desk"})
@@ -94,7 +95,7 @@ def notice_page(bank, month):
     return _render_notice(bank, snapshot)
 
 
-@bp.get("/n/<bank>/<month>/<key>")
+@bp.get("/n/<bank>/<month:month>/<key>")
 def public_notice(bank, month, key):
     """The notice as the QR code on the paper opens it: no login, the key is the snapshot's hash."""
     from sqlalchemy import select
@@ -212,11 +213,7 @@ def reject_objection(bank, objection_id):
 
 # --- the day's register (登分簿) -------------------------------------------------------------------
 
-def _day(text: str) -> date:
-    return periods.parse_period("day", text, field="day").start
-
-
-@bp.get(f"{API}/registers/<day>")
+@bp.get(f"{API}/registers/<day:day>")
 def register(bank, day):
     """The day's register: entries recorded that day, totals per rule, and its close once closed.
     ---
@@ -227,8 +224,6 @@ def register(bank, day):
         200: {content: {application/json: {schema: RegisterOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
-    if day.endswith(".pdf"):
-        return register_pdf(bank, day.removesuffix(".pdf"))
     bank, _ = scoped_bank(bank, READERS)
     session = get_session()
     wanted = _day(day)
@@ -237,7 +232,7 @@ def register(bank, day):
                     "closed": services.content_of(closed) if closed else None})
 
 
-@bp.get(f"{API}/registers/<day>.pdf")
+@bp.get(f"{API}/registers/<day:day>.pdf")
 def register_pdf(bank, day):
     """The day's register, printable, with signature lines for the clerk and a reviewer.
     ---

@@ -26,6 +26,7 @@ _MESSAGES = [
     (r"Must not be blank\.", "不能为空白"),
     (r"Must not be zero\.", "不能为 0"),
     (r"Not a valid time\.", "须为 HH:MM 格式的时间"),
+    (r"Must not contain control characters or unpaired surrogates\.", "不能含控制字符或不成对的代理字符"),
     (r"Not a valid mapping type\.", "须为键值映射"),
 ]
 _COMPILED = [(re.compile("^" + en + "$"), zh) for en, zh in _MESSAGES]

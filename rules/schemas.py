@@ -6,19 +6,36 @@ from datetime import date, datetime, time
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
+from . import bounds
 from .model import ACCOUNT_UNITS, EXPIRY_MODES, NOTICE_MODES, UNITS
 
 
 class StrictInteger(fields.Integer):
-    """A whole number written as one: not "2", not 2.5, not true."""
+    """A whole number written as one (not "2", not 2.5, not true), within `min`..`max`.
 
-    def __init__(self, **kw):
+    Every integer from outside has a bound: by default ±(2^53 − 1), the most a JSON reader holds
+    exactly, so no id or amount can overflow the database's 64-bit columns.
+    """
+
+    def __init__(self, *, min: int = -bounds.MAX_WHOLE, max: int = bounds.MAX_WHOLE, **kw):  # noqa: A002
         super().__init__(strict=True, **kw)
+        self.bounds = (min, max)
+        self.metadata.setdefault("minimum", min)
+        self.metadata.setdefault("maximum", max)
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, bool):
-            raise SchemaError("Not a valid integer.")
-        return super()._deserialize(value, attr, data, **kw)
+            raise SchemaError(bounds.NOT_WHOLE)
+        number = super()._deserialize(value, attr, data, **kw)
+        problem = bounds.whole_problem(number, min=self.bounds[0], max=self.bounds[1])
+        if problem:
+            raise SchemaError(problem)
+        return number
+
+
+def whole(*, min: int = 1, max: int = bounds.MAX_WHOLE, **kw) -> StrictInteger:  # noqa: A002
+    """An id, count, quantity or amount: a whole number from `min` (1 unless zero makes sense)."""
+    return StrictInteger(min=min, max=max, **kw)
 
 
 class YamlDate(fields.Date):
@@ -46,10 +63,33 @@ class ClockTime(fields.Field):
         raise SchemaError("Not a valid time.")
 
 
-def text_field(max_len: int, **kw) -> fields.String:
-    """A text field that is neither empty, blank, nor longer than `max_len`."""
-    return fields.String(validate=[validate.Length(min=1, max=max_len),
-                                   validate.Regexp(r"\S", error="Must not be blank.")], **kw)
+class SafeText(fields.String):
+    """Text from outside: no control characters (newline only where `multiline`), no unpaired
+    surrogates, at most `max_len` characters, and not blank unless `allow_blank`."""
+
+    def __init__(self, max_len: int, *, multiline: bool = False, allow_blank: bool = False, **kw):
+        super().__init__(**kw)
+        self.max_len, self.multiline, self.allow_blank = max_len, multiline, allow_blank
+        self.metadata.setdefault("maxLength", max_len)
+
+    def _deserialize(self, value, attr, data, **kw):
+        text = super()._deserialize(value, attr, data, **kw)
+        problem = bounds.text_problem(text, max_len=self.max_len, multiline=self.multiline,
+                                      allow_blank=self.allow_blank)
+        if problem:
+            raise SchemaError(problem)
+        return text
+
+
+def text_field(max_len: int, **kw) -> SafeText:
+    """A one-line text field that is neither empty, blank, unsafe, nor longer than `max_len`."""
+    return SafeText(max_len, **kw)
+
+
+def note_field(max_len: int, **kw) -> SafeText:
+    """An optional memo or reason: may run over several lines, may be left out or null."""
+    kw.setdefault("load_default", None)
+    return SafeText(max_len, multiline=True, allow_blank=True, allow_none=True, **kw)
 
 
 class _Strict(Schema):

@@ -36,7 +36,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from web import auth, errors, i18n
+    from web import auth, converters, errors, i18n
+    converters.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)

@@ -58,7 +58,6 @@ def test_every_problem_is_reported_at_once_with_its_line():
         "或在 bank.categories 中增加",
         "r.yaml:7: rules[0].points: 须为整数",
         "r.yaml:8: rules[1].code: 须为小写字母开头的字母、数字或下划线，最长 40 个字符",
-        "r.yaml:9: rules[1].name: 长度须在 1 到 50 之间",
         "r.yaml:9: rules[1].name: 不能为空白",
         "r.yaml:11: rules[1].points: 不能为 0",
         "r.yaml:12: rules[1].notice: 须为以下之一：full, category_only, hidden",

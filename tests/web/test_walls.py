@@ -79,7 +79,11 @@ def _value(rule, arg: str, bank_code: str, ids: dict[str, int]):
     converter = rule._converters[arg]
     if arg == "bank":
         return bank_code
-    if type(converter).__name__ == "IntegerConverter":
+    if type(converter).__name__ == "YearConverter":
+        return 2026
+    if type(converter).__name__ == "DayConverter":
+        return "2026-10-15"
+    if type(converter).__name__ == "WholeConverter":
         stem = arg.removesuffix("_id")
         for table in (f"{stem}s", stem, *sorted(ids)):
             if table in ids and (table.startswith(stem) or table == f"{stem}s"):

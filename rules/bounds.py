@@ -1,0 +1,65 @@
+"""The bounds of every number and text that comes from outside: each limit in one place.
+
+Plain functions on plain values, so the API's schemas, the office's forms, the URL converters
+and the command line all refuse the same things with the same words.
+"""
+from __future__ import annotations
+
+import re
+
+#: The largest whole number every JSON reader (a browser's too) holds exactly.
+MAX_WHOLE = 2**53 - 1
+#: Units of one rule in one deed (次 or 小时).
+QUANTITY_MAX = 1_000
+#: Points a catalog item may cost.
+CATALOG_POINTS_MAX = 100_000
+#: Money in one entry, in fen (¥100,000,000.00).
+FEN_MAX = 10**10
+#: Years a period in a path or a form may name.
+YEAR_MIN, YEAR_MAX = 2000, 2099
+
+#: Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and unpaired
+#: surrogates; newline is allowed only where a text may run over several lines.
+_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,16}")
+
+TOO_LONG = "Longer than maximum length {max}."
+BAD_CHARACTER = "Must not contain control characters or unpaired surrogates."
+BLANK = "Must not be blank."
+NOT_WHOLE = "Not a valid integer."
+OUT_OF_RANGE = "Must be greater than or equal to {min} and less than or equal to {max}."
+
+
+def text_problem(value: str, *, max_len: int, multiline: bool = False,
+                 allow_blank: bool = False) -> str | None:
+    """Return why `value` is not acceptable text (in marshmallow's English wording), or None."""
+    forbidden = _FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_ONE_LINE
+    if forbidden.search(value):
+        return BAD_CHARACTER
+    if len(value) > max_len:
+        return TOO_LONG.format(max=max_len)
+    if not allow_blank and not value.strip():
+        return BLANK
+    return None
+
+
+def whole_problem(value: int, *, min: int = 1, max: int = MAX_WHOLE) -> str | None:  # noqa: A002
+    """Return why the integer `value` is out of its bounds, or None."""
+    if not min <= value <= max:
+        return OUT_OF_RANGE.format(min=min, max=max)
+    return None
+
+
+def parse_whole(text: str | None, *, min: int = 1, max: int = MAX_WHOLE) -> int | None:  # noqa: A002
+    """Return the whole number typed in a form or a query, or None if it is not one in bounds.
+
+    Only ASCII digits count: int() would take "²"-free but "٣" (Arabic three) and " 12 ", and
+    str.isdigit() says yes to "²", which int() then refuses.
+    """
+    text = (text or "").strip()
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if min <= value <= max else None
+
