@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger import periods
 from ledger.clock import Clock
 from ledger.db import transaction
 from ledger.errors import ZongzhiError
@@ -150,7 +151,7 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
     _, book = ledger_services.rulebook(session, bank.id)
     cycle = book.settings.cycle
     now = clock.now()
-    first = bank.created_at.astimezone(clock.tz).date()
+    first = periods.first_day(session, bank, clock.tz)
     today = now.astimezone(clock.tz).date()
     settled = {(job, period) for job, period in session.execute(select(JobRun.job, JobRun.period).where(
         JobRun.bank_id == bank.id, JobRun.status == "done")).all()}
@@ -161,8 +162,9 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
                 continue
             due = job.due(session, bank, cycle, period, clock)
             # Runs that fell due before the bank existed (a quarter's window opened before it
-            # was founded) are not its business.
-            if due is not None and bank.created_at <= due <= now:
+            # was founded) are not its business; but every month from the first that holds an
+            # entry gets its notice (and so its seal), even one before the bank opened.
+            if due is not None and due <= now and (bank.created_at <= due or job.kind == "month"):
                 found.append((due, jobs.ORDER[job.name], job, period))
     found.sort(key=lambda item: (item[0], item[1]))
     return found

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, PositiveInt
-from rules.schemas import text_field
+from rules.schemas import day_field, text_field
 
 from . import workflow as wf
 
@@ -75,8 +75,8 @@ class ApplicationIn(Schema):
     budget = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(min=1, max=50),
                          metadata={"description": "budget lines; they must add up to amount_requested"})
     amount_requested = PositiveInt(required=True, metadata={"description": "fen"})
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
+    starts_on = day_field(required=True)
+    ends_on = day_field(required=True)
 
 
 class ApplicationOut(Schema):
@@ -227,7 +227,7 @@ class ReviewOut(Schema):
 
 
 class CouncilDecisionIn(Schema):
-    met_on = fields.Date(required=True, metadata={"description": "the council meeting's date"})
+    met_on = day_field(required=True, metadata={"description": "the council meeting's date"})
     attendees = fields.List(text_field(50), required=True, validate=validate.Length(min=1, max=100))
     votes_for = _count(required=True)
     votes_against = _count(required=True)
@@ -251,7 +251,7 @@ class ProjectTrancheIn(Schema):
 
 
 class ProjectProgressIn(Schema):
-    reported_on = fields.Date(required=True)
+    reported_on = day_field(required=True)
     percent = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=100))
     text = text_field(TEXT_MAX, required=True)
 
@@ -265,7 +265,7 @@ class ProjectCompletionIn(Schema):
 class ProjectVolunteersIn(Schema):
     residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200))
     quantity = PositiveInt(load_default=1)
-    occurred_on = fields.Date(required=True)
+    occurred_on = day_field(required=True)
     memo = _optional(validate=validate.Length(max=MEMO_MAX))
     rule = _optional(metadata={"description": "default: the rule file's foundation.volunteer_rule"})
 
@@ -302,7 +302,7 @@ class WishDonorIn(Schema):
 
 class WishClaimIn(Schema):
     donors = fields.List(fields.Nested(WishDonorIn), required=True, validate=validate.Length(min=1, max=20))
-    deadline = fields.Date(load_default=None, allow_none=True,
+    deadline = day_field(load_default=None, allow_none=True,
                            metadata={"description": "default: today + foundation.claim_days"})
 
 
@@ -313,7 +313,7 @@ class WishGiftIn(Schema):
 
 class WishDeliverIn(Schema):
     gifts = fields.List(fields.Nested(WishGiftIn), required=True, validate=validate.Length(min=1, max=20))
-    delivered_on = fields.Date(required=True)
+    delivered_on = day_field(required=True)
 
 
 class WishConfirmIn(Schema):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, audit, idempotency
+from ledger import accounts, audit, idempotency, periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import bank_row, transaction
@@ -861,13 +861,14 @@ def deliver_wish(session: Session, bank: Bank, wish_id: int, *, gifts: dict[int,
     """Record that the gift was delivered, each donor's part at its stated value, on the CNY
     ledger as an in-kind gift: source:donor (a resident) or source:sponsor (anyone else) →
     inkind:received. The fund's cash accounts are not touched."""
-    if delivered_on > clock.today():
-        raise ValidationError({"delivered_on": ["日期不能晚于今天"]})
     with transaction(session):
         lock_chain(session, bank.id)
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return session.get(Wish, replayed[1]["wish"])
+        periods.check_dated(session, bank.id, delivered_on, today=clock.today(), field="delivered_on",
+                            backdate_days=ledger_services.rulebook(session, bank.id)[1]
+                            .settings.cycle.backdate_days)
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, "deliver")
         claim = current_claim(session, wish.id)

@@ -35,6 +35,12 @@ class ValidationError(ZongzhiError):
         super().__init__(message, message_en, fields=fields, **kw)
 
 
+class TooOld(ValidationError):
+    """A day further back than the bank's rule file lets anything be dated (`cycle.backdate_days`)."""
+
+    code = "too_old"
+
+
 class NotFound(ZongzhiError):
     status = 404
     code = "not_found"

@@ -1,8 +1,11 @@
-"""Periods of the cycle (day, month, quarter, year) and the seal that closes a month for good.
+"""Periods of the cycle (day, month, quarter, year), the days an entry may be dated, and the
+seal that closes a month for good.
 
 A month is open until its notice's objection window ends; then it is sealed and nothing more
 may be dated inside it. The seal records who sealed it, when, and the chain head at that moment,
-so a printed notice can be checked against the ledger years later.
+so a printed notice can be checked against the ledger years later. An entry is dated from input
+only inside the bank's open months: not in the future, not in a sealed month, and not further
+back than the rule file's `cycle.backdate_days`; `check_dated` is the one place that says so.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import BigInteger, UniqueConstraint, bindparam, select
+from sqlalchemy import BigInteger, UniqueConstraint, bindparam, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
@@ -20,7 +23,8 @@ from rules import bounds
 
 from .clock import Clock
 from .db import Prepared
-from .errors import ConflictError, PeriodSealed, ValidationError
+from .errors import ConflictError, PeriodSealed, TooOld, ValidationError
+from .models import Bank, PendingDeed, Transfer
 from .posting import lock_chain
 
 KINDS = ("day", "month", "quarter", "year")
@@ -114,9 +118,83 @@ def period_of(kind: str, day: date) -> Period:
     raise ValueError(f"unknown period kind {kind!r}")
 
 
+def parse_day(text: str | None, *, field: str, default: date | None = None) -> date | None:
+    """Parse a day typed in a query or a form (`?day=`, `?since=`), `default` when left empty;
+    one that does not exist or lies outside the years the cycle knows is a 422 naming `field`."""
+    if text is None or not text.strip():
+        return default
+    return parse_period("day", text, field=field).start
+
+
 def month_key(day: date) -> str:
     """Return the month a day falls in, as 2026-10."""
     return f"{day.year:04d}-{day.month:02d}"
+
+
+# --- the days an entry may be dated ----------------------------------------------------------
+
+def earliest_day(today: date, backdate_days: int) -> date:
+    """Return the earliest day an entry may be dated today, `backdate_days` back (rule file)."""
+    return today - timedelta(days=backdate_days)
+
+
+def dating_problem(day: date, *, today: date, backdate_days: int,
+                   field: str = "occurred_on") -> ValidationError | None:
+    """Return why `day` may not date an entry today, leaving the seal aside, or None.
+
+    Pure: a day in the future (422), or further back than `backdate_days` (422 too_old, naming
+    the earliest day allowed), so that nothing slips into months the cycle has finished with.
+    """
+    if day > today:
+        return ValidationError({field: [f"Must not be later than today ({today.isoformat()})."]},
+                               "日期不能晚于今天", "the date is in the future")
+    first = earliest_day(today, backdate_days)
+    if day < first:
+        return TooOld({field: [f"Must not be before {first.isoformat()} "
+                               f"(at most {backdate_days} days back)."]},
+                      f"日期 {day.isoformat()} 太早：最早只能补登到 {first.isoformat()}"
+                      f"（{backdate_days} 天内）",
+                      f"{day.isoformat()} is too old: the earliest day allowed is {first.isoformat()} "
+                      f"({backdate_days} days back)")
+    return None
+
+
+def check_dated(session: Session, bank_id: int, day: date, *, today: date, backdate_days: int,
+                field: str = "occurred_on", sealed: bool | None = None) -> None:
+    """Refuse a day that may not date an entry: in the future or too old (422), or inside a
+    sealed month (409 period_sealed).
+
+    `sealed` is what `sealed_read` found, when the caller sent it with other reads.
+    """
+    problem = dating_problem(day, today=today, backdate_days=backdate_days, field=field)
+    if problem is not None:
+        raise problem
+    if sealed is None:
+        sealed = is_sealed(session, bank_id, day)
+    if sealed:
+        key = month_key(day)
+        raise PeriodSealed(f"{key} 已封账，不能再登记该月日期的记录（{day.isoformat()}）",
+                           f"{key} is sealed: nothing more may be dated inside it ({day.isoformat()})",
+                           fields={field: [f"Month {key} is sealed."]})
+
+
+def first_day(session: Session, bank: Bank, tz) -> date:
+    """Return the first day the bank's cycle covers: the day it opened, or the day of its
+    earliest entry (or deed waiting for review) when one was dated before that.
+
+    Every month from here on gets its notice and its seal, so a deed dated back before the bank
+    opened is published and sealed like any other.
+    """
+    opened = bank.created_at.astimezone(tz).date()
+    dated = session.execute(select(
+        select(func.min(Transfer.occurred_on)).where(Transfer.bank_id == bank.id).scalar_subquery(),
+        select(func.min(PendingDeed.occurred_on)).where(
+            PendingDeed.bank_id == bank.id, PendingDeed.status == "pending").scalar_subquery(),
+    )).one()
+    earliest = min([opened, *(d for d in dated if d is not None)])
+    # Nothing is dated before the years the cycle knows; an older row must not make it walk
+    # through centuries.
+    return max(earliest, date(bounds.YEAR_MIN, 1, 1))
 
 
 class PeriodSeal(SQLModel, table=True):
@@ -150,20 +228,6 @@ def sealed_read(bank_id: int, day: date) -> tuple[Prepared, dict]:
 _SEALS = PeriodSeal.__table__
 _SEALED = Prepared(select(_SEALS.c.id).where(_SEALS.c.bank_id == bindparam("bank"),
                                              _SEALS.c.month == bindparam("month")))
-
-
-def check_open(session: Session, bank_id: int, day: date, *, sealed: bool | None = None) -> None:
-    """Refuse (409 period_sealed) anything dated inside a sealed month.
-
-    `sealed` is what `sealed_read` found, when the caller sent it with other reads.
-    """
-    if sealed is None:
-        sealed = is_sealed(session, bank_id, day)
-    if sealed:
-        key = month_key(day)
-        raise PeriodSealed(f"{key} 已封账，不能再登记该月日期的记录（{day.isoformat()}）",
-                           f"{key} is sealed: nothing more may be dated inside it ({day.isoformat()})",
-                           fields={"occurred_on": [f"{key} 已封账"]})
 
 
 def get_seal(session: Session, bank_id: int, month: str) -> PeriodSeal | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from rules.schemas import StrictInteger, text_field
+from rules.schemas import StrictInteger, day_field, text_field
 
 MEMO_MAX = 500
 
@@ -50,7 +50,9 @@ class DeedIn(Schema):
     residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200),
                             metadata={"description": "resident ids: all are posted or none"})
     quantity = PositiveInt(load_default=1, metadata={"description": "units of the rule (次 or 小时)"})
-    occurred_on = fields.Date(required=True, metadata={"description": "YYYY-MM-DD, not in the future"})
+    occurred_on = day_field(required=True, metadata={
+        "description": "YYYY-MM-DD: not in the future, not in a sealed month, at most the rule "
+                       "file's cycle.backdate_days (default 45) days back"})
     memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
 
 

@@ -489,8 +489,10 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
         if replayed:
             return _outcome(session, *replayed)
         version, book = rulebook(session, bank.id)
-        rule = _rule_for(book, rule_code, occurred_on, clock)
-        periods.check_open(session, bank.id, occurred_on, sealed=sealed.fetchone() is not None)
+        periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
+                            backdate_days=book.settings.cycle.backdate_days,
+                            sealed=sealed.fetchone() is not None)
+        rule = _rule_for(book, rule_code, occurred_on)
         points = rulefiles.deed_points(rule, quantity)
         unit = book.settings.account_unit
         residents = _active_residents(resident_ids, _team_rows(team, len(resident_ids)))
@@ -556,7 +558,11 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             unit = book.settings.account_unit
             statement, params = _team_read(bank, [deed.resident_id])
             [resident] = statement.rows(session, params)
-            periods.check_open(session, bank.id, deed.occurred_on)
+            # Its date was typed when it was submitted, and measured against that day; a month
+            # sealed since is closed to it all the same.
+            periods.check_dated(session, bank.id, deed.occurred_on,
+                                today=deed.submitted_at.astimezone(clock.tz).date(),
+                                backdate_days=book.settings.cycle.backdate_days)
             if not resident.active:
                 raise ValidationError({"resident": ["该居民已停用，不能入账"]})
             # The deed no longer reserves its own allowance once it is decided.
@@ -577,9 +583,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
     return outcome
 
 
-def _rule_for(book, code: str, occurred_on: date, clock: Clock):
-    if occurred_on > clock.today():
-        raise ValidationError({"occurred_on": ["日期不能晚于今天"]})
+def _rule_for(book, code: str, occurred_on: date):
     if not book.knows(code):
         raise ValidationError({"rule": [f"未知规则 {code}"]})
     rule = book.rule_for(code, occurred_on)

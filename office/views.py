@@ -12,7 +12,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ledger import roster, services
+from ledger import periods, roster, services
 from ledger.chain import request_fingerprint
 from ledger.db import get_session
 from ledger.errors import Forbidden, ValidationError, ZongzhiError
@@ -50,12 +50,11 @@ def _refusal(err: ZongzhiError) -> tuple[str, dict]:
 
 
 def _day(value: str | None, field: str, problems: dict, *, default: date | None = None) -> date | None:
-    if not value:
-        return default
+    """Return a day typed in a query or form, or `default`; a bad one is noted in `problems`."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        problems[field] = [_("须为 YYYY-MM-DD 格式的日期")]
+        return periods.parse_day(value, field=field, default=default)
+    except ValidationError as err:
+        problems.update(_refusal(err)[1])
         return default
 
 

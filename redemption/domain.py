@@ -5,12 +5,9 @@ No Flask, no database: the services pass in plain values and act on what comes b
 from __future__ import annotations
 
 import calendar
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterable, Sequence
-
-QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
 # --- windows -------------------------------------------------------------------------------------
@@ -78,14 +75,6 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
     first = date(year, 3 * quarter - 2, 1)
     last_month = 3 * quarter
     return first, date(year, last_month, calendar.monthrange(year, last_month)[1])
-
-
-def parse_quarter(text: str) -> tuple[int, int]:
-    """Parse "2026-Q4" into (2026, 4); ValueError if it is not one."""
-    match = QUARTER.match(text or "")
-    if not match or not 2000 <= int(match.group(1)) <= 2999:
-        raise ValueError(f"not a quarter: {text!r} (YYYY-Qn, e.g. 2026-Q4)")
-    return int(match.group(1)), int(match.group(2))
 
 
 def previous_day(day: date) -> date:

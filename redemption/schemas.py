@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, PositiveInt, TransferOut
-from rules.schemas import StrictInteger, text_field
+from rules.schemas import StrictInteger, day_field, text_field
 
 from .models import RESTRICTIONS, SOURCES
 
@@ -72,8 +72,8 @@ class StockOut(CatalogItemOut):
 
 
 class WindowIn(Schema):
-    opens_on = fields.Date(required=True)
-    closes_on = fields.Date(required=True)
+    opens_on = day_field(required=True)
+    closes_on = day_field(required=True)
     memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
@@ -132,7 +132,7 @@ class FundReceiptIn(Schema):
     source = fields.String(required=True, validate=validate.OneOf(SOURCES), metadata={
         "description": "town 镇投入, village 村投入, sponsor 社会赞助, donor 村民捐献"})
     donor = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
-    received_on = fields.Date(required=True)
+    received_on = day_field(required=True)
     amount_fen = PositiveInt(required=True)
     restriction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(RESTRICTIONS),
                                 metadata={"description": "goods (for the desk only) or projects (micro-projects only)"})

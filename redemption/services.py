@@ -563,14 +563,13 @@ def record_receipt(session: Session, bank: Bank, *, source: str, donor: str | No
                    received_on: date, amount_fen: int, restriction: str | None, memo: str | None,
                    by: str, clock: Clock, idem: Idempotency | None = None) -> FundReceipt:
     """Record money given to the fund, into the unrestricted fund or a restricted one."""
-    if received_on > clock.today():
-        raise ValidationError({"received_on": ["日期不能晚于今天"]})
     with transaction(session):
         lock_chain(session, bank.id)
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return session.get(FundReceipt, replayed[1]["receipt"])
-        periods.check_open(session, bank.id, received_on)
+        periods.check_dated(session, bank.id, received_on, today=clock.today(), field="received_on",
+                            backdate_days=_settings(session, bank).cycle.backdate_days)
         giver = _system(session, bank.id, f"source:{source}")
         fund = _system(session, bank.id, RESTRICTED_TO[restriction])
         label = SOURCE_NAMES[source] + (f" {donor}" if donor else "")

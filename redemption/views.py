@@ -7,6 +7,7 @@ from dataclasses import asdict
 from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
                    url_for)
 
+from ledger import periods
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ledger.db import get_session
@@ -61,10 +62,8 @@ def _receipt_json(receipt, gone: bool, skus: dict) -> dict:
 
 
 def _quarter(text: str) -> tuple[int, int]:
-    try:
-        return domain.parse_quarter(text)
-    except ValueError:
-        raise ValidationError({"quarter": ["须为 YYYY-Qn，例如 2026-Q4"]}) from None
+    period = periods.parse_period("quarter", text, field="quarter")
+    return period.start.year, (period.start.month + 2) // 3
 
 
 def _pdf(data: bytes, name: str) -> Response:

@@ -190,13 +190,13 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
         covered = commendations.summary_months(period)
         if covered[-1].end >= clock.today():
             raise _not_over(covered[-1], clock)
-        created_month = periods.period_of("month", bank.created_at.astimezone(clock.tz).date())
+        first_month = periods.period_of("month", periods.first_day(session, bank, clock.tz))
         frozen, hashes = {}, {}
         for m in covered:
             snapshot = get_snapshot(session, bank.id, "notice", m.key)
             if snapshot is not None:
                 frozen[m.key], hashes[m.key] = content_of(snapshot), snapshot.content_hash
-            elif m.end >= created_month.start:
+            elif m.end >= first_month.start:
                 raise ConflictError(f"{m.key} 尚未公示，不能汇总本季度", f"{m.key} has no notice yet",
                                     code="notice_missing")
         content = {"bank": {"code": bank.code, "name": bank.name}, "quarter": period.key,
@@ -217,8 +217,8 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
         existing = get_snapshot(session, bank.id, "year", period.key)
         if existing:
             return existing
-        created = bank.created_at.astimezone(clock.tz).date()
-        needed = [m for m in period.months() if m.end >= created]
+        first = periods.first_day(session, bank, clock.tz)
+        needed = [m for m in period.months() if m.end >= first]
         sealed = {s for s in session.execute(select(PeriodSeal.month).where(
             PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_([m.key for m in needed]))).scalars()}
         missing = [m.key for m in needed if m.key not in sealed]

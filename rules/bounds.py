@@ -6,6 +6,7 @@ and the command line all refuse the same things with the same words.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 #: The largest whole number every JSON reader (a browser's too) holds exactly.
 MAX_WHOLE = 2**53 - 1
@@ -17,6 +18,8 @@ CATALOG_POINTS_MAX = 100_000
 FEN_MAX = 10**10
 #: Years a period in a path or a form may name.
 YEAR_MIN, YEAR_MAX = 2000, 2099
+#: The range of the rule file's `cycle.backdate_days` (a year and a day at most).
+BACKDATE_DAYS_MIN, BACKDATE_DAYS_MAX = 1, 366
 
 #: Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and unpaired
 #: surrogates; newline is allowed only where a text may run over several lines.
@@ -29,6 +32,7 @@ BAD_CHARACTER = "Must not contain control characters or unpaired surrogates."
 BLANK = "Must not be blank."
 NOT_WHOLE = "Not a valid integer."
 OUT_OF_RANGE = "Must be greater than or equal to {min} and less than or equal to {max}."
+DAY_OUT_OF_RANGE = f"Must be a date from {YEAR_MIN:04d}-01-01 to {YEAR_MAX:04d}-12-31."
 
 
 def text_problem(value: str, *, max_len: int, multiline: bool = False,
@@ -48,6 +52,13 @@ def whole_problem(value: int, *, min: int = 1, max: int = MAX_WHOLE) -> str | No
     """Return why the integer `value` is out of its bounds, or None."""
     if not min <= value <= max:
         return OUT_OF_RANGE.format(min=min, max=max)
+    return None
+
+
+def day_problem(day: date) -> str | None:
+    """Return why a day lies outside the years the cycle knows (2000–2099), or None."""
+    if not YEAR_MIN <= day.year <= YEAR_MAX:
+        return DAY_OUT_OF_RANGE
     return None
 
 

@@ -28,6 +28,10 @@ _MESSAGES = [
     (r"Not a valid time\.", "须为 HH:MM 格式的时间"),
     (r"Must not contain control characters or unpaired surrogates\.", "不能含控制字符或不成对的代理字符"),
     (r"Not a valid mapping type\.", "须为键值映射"),
+    (r"Must be a date from (\S+) to (\S+)\.", r"须为 \1 至 \2 之间的日期（YYYY-MM-DD）"),
+    (r"Must not be later than today \((\S+)\)\.", r"日期不能晚于今天（\1）"),
+    (r"Must not be before (\S+) \(at most (\d+) days back\)\.", r"不能早于 \1（最多补登 \2 天前的记录）"),
+    (r"Month (\S+) is sealed\.", r"\1 已封账"),
 ]
 _COMPILED = [(re.compile("^" + en + "$"), zh) for en, zh in _MESSAGES]
 

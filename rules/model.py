@@ -73,6 +73,9 @@ class Cycle:
     redemption_days: int = 7
     commendation_month: int = 1
     commendation_day: int = 10
+    #: How many days back a deed (or any entry dated from input) may be dated: 补登 is allowed
+    #: while the month is still open, never so far back that caps and the notice are sidestepped.
+    backdate_days: int = 45
     titles: tuple[Title, ...] = (
         Title("平安卫士", 3, "person", "社会治安"),
         Title("最美志愿者", 5, "person"),

@@ -1,6 +1,7 @@
 """The rule file's shape (marshmallow): each field's type and range, before cross-checks."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 
 from marshmallow import RAISE, Schema, fields, validate, validates_schema
@@ -47,6 +48,33 @@ class YamlDate(fields.Date):
         if not isinstance(value, str):
             raise SchemaError("Not a valid date.")
         return super()._deserialize(value, attr, data, **kw)
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class BoundedDate(fields.Date):
+    """A day from outside: ISO text (YYYY-MM-DD, not a number, not a list) in the years the
+    cycle knows, 2000–2099, so 0001-01-01 or 9999-12-31 is refused here, naming the field."""
+
+    def __init__(self, **kw):
+        super().__init__(format="iso", **kw)
+        self.metadata.setdefault("example", "2026-10-15")
+
+    def _deserialize(self, value, attr, data, **kw):
+        # Python's ISO parser also takes 20261015 and other scripts' digits; the API says YYYY-MM-DD.
+        if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+            raise SchemaError("Not a valid date.")
+        day = super()._deserialize(value, attr, data, **kw)
+        problem = bounds.day_problem(day)
+        if problem:
+            raise SchemaError(problem)
+        return day
+
+
+def day_field(**kw) -> BoundedDate:
+    """A date in a request (occurred_on, received_on, opens_on …): ISO text within 2000–2099."""
+    return BoundedDate(**kw)
 
 
 class ClockTime(fields.Field):
@@ -147,6 +175,8 @@ class CycleSchema(_Strict):
     redemption_days = StrictInteger(load_default=7, validate=validate.Range(min=1, max=28))
     commendation_month = StrictInteger(load_default=1, validate=validate.Range(min=1, max=12))
     commendation_day = StrictInteger(load_default=10, validate=validate.Range(min=1, max=28))
+    backdate_days = StrictInteger(load_default=45, validate=validate.Range(
+        min=bounds.BACKDATE_DAYS_MIN, max=bounds.BACKDATE_DAYS_MAX))
     titles = fields.List(fields.Nested(TitleSchema), load_default=None)
 
 

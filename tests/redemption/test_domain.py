@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from redemption.domain import (Window, affordable, cost_of_taking, coverage, merge_windows,
-                               next_window, parse_quarter, quarter_bounds, regular_windows,
+                               next_window, quarter_bounds, regular_windows,
                                remaining_allowance, split_payment, window_on)
 
 
@@ -37,17 +37,6 @@ def test_an_extra_window_sits_beside_the_regular_ones():
     assert next_window(date(2026, 1, 20), merged) == extra
     assert next_window(date(2026, 2, 5), merged) == extra
     assert next_window(date(2026, 12, 1), merged) is None
-
-
-@pytest.mark.parametrize("text, expected", [("2026-Q4", (2026, 4)), ("2027-Q1", (2027, 1))])
-def test_quarters_parse(text, expected):
-    assert parse_quarter(text) == expected
-
-
-@pytest.mark.parametrize("text", ["2026-Q5", "2026Q4", "26-Q1", "", "2026-q4"])
-def test_nonsense_quarters_are_refused(text):
-    with pytest.raises(ValueError):
-        parse_quarter(text)
 
 
 def test_quarter_bounds():
