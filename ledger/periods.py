@@ -29,11 +29,12 @@ from .posting import lock_chain
 
 KINDS = ("day", "month", "quarter", "year")
 
+# ASCII digits only: \d would take other scripts' digits, which int() then reads.
 _PATTERNS = {
-    "day": (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), "YYYY-MM-DD，例如 2026-10-05"),
-    "month": (re.compile(r"^(\d{4})-(\d{2})$"), "YYYY-MM，例如 2026-10"),
-    "quarter": (re.compile(r"^(\d{4})-Q(\d)$"), "YYYY-Qn，例如 2026-Q4"),
-    "year": (re.compile(r"^(\d{4})$"), "YYYY，例如 2026"),
+    "day": (re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"), "YYYY-MM-DD，例如 2026-10-05"),
+    "month": (re.compile(r"^([0-9]{4})-([0-9]{2})$"), "YYYY-MM，例如 2026-10"),
+    "quarter": (re.compile(r"^([0-9]{4})-Q([0-9])$"), "YYYY-Qn，例如 2026-Q4"),
+    "year": (re.compile(r"^([0-9]{4})$"), "YYYY，例如 2026"),
 }
 
 

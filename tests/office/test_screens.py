@@ -59,7 +59,10 @@ def test_a_deed_over_its_cap_is_refused_with_what_is_left_and_posts_nothing(cler
     ({"rule": "litter"}, "rule", "请选择规则"),  # a penalty is not offered on the deed form
     ({"quantity": "0"}, "quantity", "数量须为 1 到 1000 之间的整数"),
     ({"quantity": "1.5"}, "quantity", "数量须为 1 到 1000 之间的整数"),
-    ({"occurred_on": "2026-13-01"}, "occurred_on", "须为 YYYY-MM-DD 格式的日期"),
+    ({"occurred_on": "2026-13-01"}, "occurred_on", "2026-13-01 不是一个存在的日期"),
+    ({"occurred_on": "0001-01-01"}, "occurred_on", "0001-01-01 不是一个存在的日期"),
+    ({"occurred_on": "9999-12-31"}, "occurred_on", "9999-12-31 不是一个存在的日期"),
+    ({"occurred_on": "2026-08-30"}, "occurred_on", "不能早于 2026-08-31（最多补登 45 天前的记录）"),
     ({"occurred_on": "2026-10-16"}, "occurred_on", "日期不能晚于今天"),
     ({"r": []}, "residents", "请先查找并勾选居民"),
     ({"memo": "长" * 501}, "memo", "备注最长 500 个字"),
