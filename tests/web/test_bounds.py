@@ -341,3 +341,11 @@ def test_a_lone_surrogate_with_an_idempotency_key_is_refused_by_name(client, ses
                          headers={**world["clerk"], "Idempotency-Key": "k-1"})
     assert answer.status_code == 422 and "memo" in answer.get_json()["fields"]
     assert _rows(session) == before
+
+
+def test_a_lone_surrogate_in_a_body_a_view_does_not_read_is_no_500(client, world, make):
+    """Approving takes no body, but an Idempotency-Key fingerprints whatever was sent."""
+    answer = client.post("/api/v1/banks/hp/pending/1/approve", data='{"note": "\\ud800"}',
+                         content_type="application/json",
+                         headers={**make.token(world["bank"], "reviewer"), "Idempotency-Key": "k-2"})
+    assert answer.status_code == 404, answer.get_data(as_text=True)
