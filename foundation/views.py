@@ -974,7 +974,8 @@ def screen_wish(bank, wish_id, action):
     bank, user = _screen_bank(bank, REVIEWERS if action in ("verify", "reject") else WRITERS)
     session, form = get_session(), request.form
     if action in ("verify", "reject", "publish"):
-        reason = load(schemas.WishReasonIn(), {"reason": (form.get("reason") or "").strip() or None})["reason"]
+        reason = load(schemas.WishReasonIn(),
+                      {"reason": (form.get("reason") or "").strip() or None})["reason"]
         services.review_wish(session, bank, wish_id, action, reason=reason, by=user.name, clock=clock())
     elif action == "claim":
         donors = [{"resident": _int(r, "residents")}

@@ -155,7 +155,8 @@ def list_objections(bank):
     if status and status not in ("open", "upheld", "rejected"):
         raise ValidationError({"status": ["须为 open、upheld 或 rejected"]})
     limit, after = page_args()
-    found = objections.list_objections(get_session(), bank, status=status, month=query_text("month", max_len=20),
+    month = query_text("month", max_len=20)
+    found = objections.list_objections(get_session(), bank, status=status, month=month,
                                        limit=limit + 1, after=after)
     result = page(found, limit, lambda o: o.id)
     result["items"] = _objection.dump(result["items"], many=True)
