@@ -67,6 +67,16 @@ def _named(errors, path) -> bool:
     return True
 
 
+def _lists(schema: Schema, path=()):
+    """Yield (path, field) for every list of a schema, inside nested schemas too."""
+    for name, field in schema.fields.items():
+        inner = field.inner if isinstance(field, fields.List) else field
+        if isinstance(field, fields.List):
+            yield path + (name,), field
+        if isinstance(inner, fields.Nested):
+            yield from _lists(inner.schema, path + (name,))
+
+
 SCHEMAS = _request_schemas()
 INTEGERS = [(s, p) for s in SCHEMAS for p, f in _leaves(s()) if isinstance(f, fields.Integer)]
 TEXTS = [(s, p, f) for s in SCHEMAS for p, f in _leaves(s()) if isinstance(f, SafeText)]
@@ -94,6 +104,13 @@ def test_every_number_and_text_field_of_a_request_schema_has_a_bound(schema):
                 if type(v).__name__ == "Regexp":
                     assert v.regex.pattern.endswith("\\Z") or v.regex.pattern.endswith("$") and \
                         not v.regex.match("a\n"), where
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: s.__name__)
+def test_every_list_of_a_request_schema_has_a_most(schema):
+    for path, field in _lists(schema()):
+        most = [v.max for v in field.validators if type(v).__name__ == "Length"]
+        assert most and most[0] is not None and most[0] <= 5000, f"{schema.__name__}.{'.'.join(path)}"
 
 
 @pytest.mark.parametrize("schema,path", INTEGERS,
