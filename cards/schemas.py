@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ledger.schemas import PositiveInt
+from rules.schemas import text_field, whole
 
 
 class CardOut(Schema):
@@ -17,9 +17,9 @@ class RevokedOut(Schema):
 
 
 class CardSheetIn(Schema):
-    residents = fields.List(PositiveInt(), load_default=list, validate=validate.Length(max=5000))
-    households = fields.List(fields.String(validate=validate.Length(min=1, max=40)), load_default=list,
+    residents = fields.List(whole(), load_default=list, validate=validate.Length(max=5000))
+    households = fields.List(text_field(40), load_default=list,
                              validate=validate.Length(max=5000),
                              metadata={"description": "household codes (only when points are per household)"})
     all = fields.Boolean(load_default=False, metadata={"description": "every active resident (and household)"})
-    per_page = fields.Integer(load_default=10, strict=True, validate=validate.OneOf([8, 10]))
+    per_page = whole(max=10, load_default=10, validate=validate.OneOf([8, 10]))

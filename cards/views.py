@@ -6,7 +6,8 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
 from ledger import services as ledger_services
 from ledger.db import get_session
 from ledger.errors import ZongzhiError
-from web.api import clock, load
+from web.api import clock, load, query_text
+from web.forms import typed_whole
 from web.auth import WRITERS, scoped_bank
 
 from . import schemas, services, sheet
@@ -223,15 +224,19 @@ def cards_screen(bank):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     if request.method == "POST":
-        residents = [int(v) for v in request.form.getlist("resident") if v.isdigit()]
-        households = request.form.getlist("household")
-        per_page = 8 if request.form.get("per_page") == "8" else 10
-        return _sheet_response(bank, user, residents, households, request.form.get("all") == "1",
-                               per_page)
-    rows = services.holders_overview(session, bank, q=request.args.get("q"))
+        # The form is read as the API's body, so it meets the same bounds (422 naming the field).
+        data = load(schemas.CardSheetIn(), {
+            "residents": [typed_whole(v) for v in request.form.getlist("resident")],
+            "households": request.form.getlist("household"),
+            "all": request.form.get("all") == "1",
+            "per_page": 8 if request.form.get("per_page") == "8" else 10})
+        return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
+                               data["per_page"])
+    q = query_text("q")
+    rows = services.holders_overview(session, bank, q=q)
     unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
-    return render_template("cards/cards.html", bank=bank, rows=rows, unit=unit,
-                           q=request.args.get("q", ""))
+    return render_template("cards/cards.html", bank=bank, rows=rows, unit=unit, q=q or "")
+
 
 
 def init_app(app) -> None:

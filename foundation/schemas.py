@@ -4,17 +4,23 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from ledger.schemas import MEMO_MAX, PositiveInt
-from rules.schemas import day_field, text_field
+from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX, PHONE
+from rules import bounds
+from rules.schemas import SafeText, day_field, note_field, text_field, whole
 
 from . import workflow as wf
 
 TEXT_MAX = 5000
-PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$", error="Not a valid phone number.")
 
 
 def _count(**kw):
-    return fields.Integer(strict=True, validate=validate.Range(min=0, max=1000), **kw)
+    """Votes of a council: zero or more, at most a thousand."""
+    return whole(min=0, max=1000, **kw)
+
+
+def _fen(**kw):
+    """An amount of money in fen, above zero, at most bounds.FEN_MAX."""
+    return whole(max=bounds.FEN_MAX, **kw)
 
 
 def _optional(field_type=fields.String, **kw):
@@ -28,7 +34,7 @@ class ApplicantIn(Schema):
                          metadata={"description": "group: a resident group; station: a welfare station (公益站)"})
     name = text_field(100, required=True)
     phone = _optional(validate=PHONE)
-    members = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=500),
+    members = fields.List(whole(), required=True, validate=validate.Length(min=1, max=500),
                           metadata={"description": "resident ids of the members"})
 
 
@@ -46,7 +52,7 @@ class ApplicantOut(Schema):
 
 
 class ReviewerLinkIn(Schema):
-    resident = PositiveInt(required=True, metadata={"description": "the resident this reviewer is"})
+    resident = whole(required=True, metadata={"description": "the resident this reviewer is"})
 
 
 class ReviewerLinkOut(Schema):
@@ -60,7 +66,7 @@ class ReviewerLinkOut(Schema):
 
 class BudgetLineIn(Schema):
     item = text_field(100, required=True)
-    amount = PositiveInt(required=True, metadata={"description": "fen"})
+    amount = _fen(required=True, metadata={"description": "fen"})
 
 
 class BudgetLineOut(Schema):
@@ -69,12 +75,12 @@ class BudgetLineOut(Schema):
 
 
 class ApplicationIn(Schema):
-    applicant = PositiveInt(required=True)
+    applicant = whole(required=True)
     title = text_field(100, required=True)
-    purpose = text_field(TEXT_MAX, required=True)
+    purpose = SafeText(TEXT_MAX, multiline=True, required=True)
     budget = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(min=1, max=50),
                          metadata={"description": "budget lines; they must add up to amount_requested"})
-    amount_requested = PositiveInt(required=True, metadata={"description": "fen"})
+    amount_requested = _fen(required=True, metadata={"description": "fen"})
     starts_on = day_field(required=True)
     ends_on = day_field(required=True)
 
@@ -179,17 +185,18 @@ class ApplicationDetailOut(ApplicationOut):
 
 
 class MoveNoteIn(Schema):
-    note = _optional(validate=validate.Length(max=MEMO_MAX))
+    note = note_field(MEMO_MAX)
 
 
 class ConflictIn(Schema):
-    note = text_field(MEMO_MAX, required=True, metadata={"description": "why the reviewer stands aside"})
+    note = SafeText(MEMO_MAX, multiline=True, required=True,
+                    metadata={"description": "why the reviewer stands aside"})
 
 
 class ReviewScoreIn(Schema):
     criterion = text_field(40, required=True)
-    score = fields.Integer(strict=True, required=True, validate=validate.Range(min=wf.SCORE_MIN, max=wf.SCORE_MAX))
-    comment = _optional(validate=validate.Length(max=MEMO_MAX))
+    score = whole(min=wf.SCORE_MIN, max=wf.SCORE_MAX, required=True)
+    comment = note_field(MEMO_MAX)
 
 
 class ReviewScoresIn(Schema):
@@ -232,10 +239,10 @@ class CouncilDecisionIn(Schema):
     votes_for = _count(required=True)
     votes_against = _count(required=True)
     abstaining = _count(required=True)
-    minutes = text_field(TEXT_MAX, required=True)
+    minutes = SafeText(TEXT_MAX, multiline=True, required=True)
     outcome = fields.String(required=True, validate=validate.OneOf((wf.AWARDED, wf.DECLINED)))
-    amount = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen, for an award"})
-    reason = _optional(validate=validate.Length(max=MEMO_MAX))
+    amount = _fen(load_default=None, allow_none=True, metadata={"description": "fen, for an award"})
+    reason = note_field(MEMO_MAX)
 
 
 class ProjectFundOut(Schema):
@@ -246,48 +253,49 @@ class ProjectFundOut(Schema):
 
 
 class ProjectTrancheIn(Schema):
-    amount = PositiveInt(required=True, metadata={"description": "fen"})
-    memo = _optional(validate=validate.Length(max=MEMO_MAX))
+    amount = _fen(required=True, metadata={"description": "fen"})
+    memo = note_field(MEMO_MAX)
 
 
 class ProjectProgressIn(Schema):
     reported_on = day_field(required=True)
-    percent = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=100))
-    text = text_field(TEXT_MAX, required=True)
+    percent = whole(min=0, max=100, required=True)
+    text = SafeText(TEXT_MAX, multiline=True, required=True)
 
 
 class ProjectCompletionIn(Schema):
     spent = fields.List(fields.Nested(BudgetLineIn), required=True, validate=validate.Length(max=50),
                         metadata={"description": "what the project spent; the rest returns to the fund"})
-    report = text_field(TEXT_MAX, required=True)
+    report = SafeText(TEXT_MAX, multiline=True, required=True)
 
 
 class ProjectVolunteersIn(Schema):
-    residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200))
-    quantity = PositiveInt(load_default=1)
+    residents = fields.List(whole(), required=True, validate=validate.Length(min=1, max=DEED_RESIDENTS_MAX))
+    quantity = whole(max=bounds.QUANTITY_MAX, load_default=1)
     occurred_on = day_field(required=True)
-    memo = _optional(validate=validate.Length(max=MEMO_MAX))
-    rule = _optional(metadata={"description": "default: the rule file's foundation.volunteer_rule"})
+    memo = note_field(MEMO_MAX)
+    rule = text_field(40, load_default=None, allow_none=True,
+                      metadata={"description": "default: the rule file's foundation.volunteer_rule"})
 
 
 # --- wishes -----------------------------------------------------------------------------------------
 
 class WishIn(Schema):
-    resident = PositiveInt(required=True, metadata={"description": "whose wish it is"})
+    resident = whole(required=True, metadata={"description": "whose wish it is"})
     title = text_field(100, required=True)
-    description = text_field(TEXT_MAX, required=True)
-    estimated_value = PositiveInt(load_default=None, allow_none=True, metadata={"description": "fen"})
+    description = SafeText(TEXT_MAX, multiline=True, required=True)
+    estimated_value = _fen(load_default=None, allow_none=True, metadata={"description": "fen"})
 
 
 class WishReasonIn(Schema):
-    reason = _optional(validate=validate.Length(max=MEMO_MAX))
+    reason = note_field(MEMO_MAX)
 
 
 class WishDonorIn(Schema):
-    resident = PositiveInt(load_default=None, allow_none=True,
-                           metadata={"description": "a resident donor; else kind, name and phone"})
+    resident = whole(load_default=None, allow_none=True,
+                     metadata={"description": "a resident donor; else kind, name and phone"})
     kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(("person", "unit")))
-    name = _optional(validate=validate.Length(max=100))
+    name = SafeText(100, allow_blank=True, load_default=None, allow_none=True)
     phone = _optional(validate=PHONE)
 
     @validates_schema
@@ -307,8 +315,8 @@ class WishClaimIn(Schema):
 
 
 class WishGiftIn(Schema):
-    donor = PositiveInt(required=True)
-    value = PositiveInt(required=True, metadata={"description": "stated value in fen"})
+    donor = whole(required=True)
+    value = _fen(required=True, metadata={"description": "stated value in fen"})
 
 
 class WishDeliverIn(Schema):
@@ -317,7 +325,8 @@ class WishDeliverIn(Schema):
 
 
 class WishConfirmIn(Schema):
-    thanks = text_field(MEMO_MAX, required=True, metadata={"description": "the resident's thank-you note"})
+    thanks = SafeText(MEMO_MAX, multiline=True, required=True,
+                      metadata={"description": "the resident's thank-you note"})
 
 
 class WishDonorOut(Schema):

@@ -16,6 +16,7 @@ from ledger.db import get_session
 from ledger.errors import NotFound, ValidationError
 from ledger.models import Resident
 from ledger.services import get_bank
+from rules import bounds
 from web.api import clock, idempotency, load, page, page_args
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
@@ -678,15 +679,15 @@ def _send(attachment, path):
 
 def parse_yuan(text: str | None, field: str, *, required: bool = True) -> int | None:
     """Read money typed in yuan ("1200", "35.5", "1,200.00") as integer fen, never via a float."""
-    text = (text or "").strip().replace(",", "").replace("，", "")
+    text = (text or "").strip()
     if not text:
         if required:
             raise ValidationError({field: ["请填写金额（元）"]})
         return None
-    match = re.fullmatch(r"(\d{1,12})(?:\.(\d{1,2}))?", text)
-    if not match:
-        raise ValidationError({field: [f"「{text}」不是有效的金额，例如 1200 或 35.50"]})
-    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    fen = bounds.parse_fen(text)
+    if fen is None:
+        raise ValidationError({field: [f"「{text[:20]}」不是有效的金额，例如 1200 或 35.50"]})
+    return fen
 
 
 def _lines(text: str, field: str) -> list[dict]:
@@ -708,10 +709,11 @@ def _names(text: str) -> list[str]:
 
 
 def _int(value, field: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationError({field: ["须为整数"]}) from None
+    """A whole number typed in a form (ASCII digits; the schema then checks its own bounds)."""
+    number = bounds.parse_whole(str(value) if value is not None else None, min=0)
+    if number is None:
+        raise ValidationError({field: ["须为整数（半角数字）"]})
+    return number
 
 
 def _screen_bank(code: str, roles=READERS):
@@ -818,8 +820,8 @@ def _back(bank, application_id, message):
 @bp.post("/foundation/<bank>/applications/<int:application_id>/move/<any(submit, screen, review, start, close, withdraw):action>")
 def screen_move(bank, application_id, action):
     bank, user = _screen_bank(bank, WRITERS)
-    services.move(get_session(), bank, application_id, action, user=user,
-                  note=(request.form.get("note") or "").strip()[:500] or None, clock=clock())
+    note = load(schemas.MoveNoteIn(), {"note": (request.form.get("note") or "").strip() or None})["note"]
+    services.move(get_session(), bank, application_id, action, user=user, note=note, clock=clock())
     return _back(bank, application_id, _("已更新状态"))
 
 
@@ -972,8 +974,9 @@ def screen_wish(bank, wish_id, action):
     bank, user = _screen_bank(bank, REVIEWERS if action in ("verify", "reject") else WRITERS)
     session, form = get_session(), request.form
     if action in ("verify", "reject", "publish"):
-        services.review_wish(session, bank, wish_id, action, reason=(form.get("reason") or "").strip() or None,
-                             by=user.name, clock=clock())
+        reason = load(schemas.WishReasonIn(),
+                      {"reason": (form.get("reason") or "").strip() or None})["reason"]
+        services.review_wish(session, bank, wish_id, action, reason=reason, by=user.name, clock=clock())
     elif action == "claim":
         donors = [{"resident": _int(r, "residents")}
                   for r in re.split(r"[\s,，]+", form.get("residents", "")) if r]

@@ -58,5 +58,10 @@ def link(prev_hash: str, values: Sequence[Any], _sha256=hashlib.sha256) -> str:
 
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
-    """Hash a request so a retried one can be told from a different one under the same key."""
-    return hashlib.sha256(_dumps_sorted([method, path, body]).encode("utf-8")).hexdigest()
+    """Hash a request so a retried one can be told from a different one under the same key.
+
+    surrogatepass: a body may hold a lone surrogate ("\\ud800") in a field no schema reads; it
+    is hashed as it came rather than answering 500 (valid text hashes exactly as UTF-8).
+    """
+    text = _dumps_sorted([method, path, body])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

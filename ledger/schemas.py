@@ -3,21 +3,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from rules.schemas import StrictInteger, day_field, text_field
+from rules import bounds
+from rules.schemas import SafeText, day_field, note_field, text_field, whole
 
 MEMO_MAX = 500
+#: Residents one deed may name (a team of volunteers).
+DEED_RESIDENTS_MAX = 200
 
 
-class PositiveInt(StrictInteger):
-    """A whole number above zero, as a JSON number: not a string, not 1.5, not true."""
-
-    def __init__(self, **kw):
-        super().__init__(validate=validate.Range(min=1, error="Must be a positive integer."), **kw)
+#: A phone number: ASCII digits and dashes only (\Z, not $, which would let a trailing newline in).
+PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}\Z", error="Not a valid phone number.")
 
 
 class HouseholdIn(Schema):
     code = text_field(40, required=True)
-    name = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
+    name = SafeText(100, allow_blank=True, load_default=None, allow_none=True)
 
 
 class HouseholdOut(Schema):
@@ -30,9 +30,7 @@ class HouseholdOut(Schema):
 class ResidentIn(Schema):
     name = text_field(50, required=True)
     household = text_field(40, required=True, metadata={"description": "the household's code"})
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Regexp(r"^\+?[0-9][0-9-]{4,19}$",
-                                                   error="Not a valid phone number."))
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
 
 
 class ResidentOut(Schema):
@@ -47,21 +45,23 @@ class ResidentOut(Schema):
 
 class DeedIn(Schema):
     rule = text_field(40, required=True, metadata={"description": "rule code from the rules in force"})
-    residents = fields.List(PositiveInt(), required=True, validate=validate.Length(min=1, max=200),
+    residents = fields.List(whole(), required=True,
+                            validate=validate.Length(min=1, max=DEED_RESIDENTS_MAX),
                             metadata={"description": "resident ids: all are posted or none"})
-    quantity = PositiveInt(load_default=1, metadata={"description": "units of the rule (次 or 小时)"})
+    quantity = whole(max=bounds.QUANTITY_MAX, load_default=1,
+                     metadata={"description": "units of the rule (次 or 小时)"})
     occurred_on = day_field(required=True, metadata={
         "description": "YYYY-MM-DD: not in the future, not in a sealed month, at most the rule "
                        "file's cycle.backdate_days (default 45) days back"})
-    memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
+    memo = note_field(MEMO_MAX)
 
 
 class ReasonIn(Schema):
-    reason = text_field(MEMO_MAX, required=True)
+    reason = SafeText(MEMO_MAX, multiline=True, required=True)
 
 
 class OptionalReasonIn(Schema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
+    reason = note_field(MEMO_MAX)
 
 
 class TransferOut(Schema):

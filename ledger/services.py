@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 import rules as rulefiles
+from rules import bounds
 
 from . import accounts, audit, idempotency, names, periods
 from .clock import Clock
@@ -159,6 +160,9 @@ def _add_rule_version(session, bank, book, source_name, *, by, clock) -> RuleVer
 RELATIONS = ("户主", "配偶", "子", "女", "儿媳", "女婿", "孙子", "孙女", "外孙", "外孙女", "父亲",
              "母亲", "公公", "婆婆", "岳父", "岳母", "兄弟", "姐妹", "其他")
 NAME_MAX = 50
+HOUSEHOLD_CODE_MAX, HOUSEHOLD_NAME_MAX = 40, 100
+#: A reason given on a screen (deactivating, moving); the API's memos and reasons have the same.
+REASON_MAX = 500
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -223,10 +227,12 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
     """Register a household under a code the village already uses (a house number, say)."""
     code, name = (code or "").strip(), (name or "").strip()
     problems = {}
-    if not code or len(code) > 40:
-        problems["code"] = ["户号不能为空，最长 40 个字符"]
-    if len(name) > 100:
-        problems["name"] = ["户名最长 100 个字"]
+    if not code or len(code) > HOUSEHOLD_CODE_MAX:
+        problems["code"] = [f"户号不能为空，最长 {HOUSEHOLD_CODE_MAX} 个字符"]
+    elif problem := bounds.text_problem(code, max_len=HOUSEHOLD_CODE_MAX):
+        problems["code"] = [problem]
+    if problem := _household_name_problem(name):
+        problems["name"] = [problem]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
@@ -244,6 +250,17 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
     return household
 
 
+def _household_name_problem(name: str) -> str | None:
+    if len(name) > HOUSEHOLD_NAME_MAX:
+        return f"户名最长 {HOUSEHOLD_NAME_MAX} 个字"
+    return bounds.text_problem(name, max_len=HOUSEHOLD_NAME_MAX, allow_blank=True)
+
+
+def _reason_problem(reason: str) -> str | None:
+    """Why a reason typed on a screen (deactivating, moving) is refused, as the API's memos."""
+    return bounds.text_problem(reason, max_len=REASON_MAX, multiline=True, allow_blank=True)
+
+
 def get_household(session: Session, bank: Bank, household_id: int) -> Household:
     """Return the bank's household, or NotFound if unknown or another bank's."""
     return bank_row(session, Household, household_id, bank.id, "户", "household")
@@ -253,8 +270,8 @@ def update_household(session: Session, bank: Bank, household_id: int, *, name: s
                      active: bool, by: str, clock: Clock) -> Household:
     """Rename a household, or deactivate it once nobody active lives in it (or reactivate it)."""
     name = (name or "").strip()
-    if len(name) > 100:
-        raise ValidationError({"name": ["户名最长 100 个字"]})
+    if problem := _household_name_problem(name):
+        raise ValidationError({"name": [problem]})
     with transaction(session):
         household = get_household(session, bank, household_id)
         if not active and household.active:
@@ -351,7 +368,9 @@ def update_resident(session: Session, bank: Bank, resident_id: int, *, name: str
 def set_resident_active(session: Session, bank: Bank, resident_id: int, active: bool, *,
                         reason: str | None, by: str, clock: Clock) -> Resident:
     """Deactivate a resident (no new deeds; their history stays) or bring them back."""
-    reason = (reason or "").strip()
+    reason = bounds.newlines(reason or "").strip()
+    if problem := _reason_problem(reason):
+        raise ValidationError({"reason": [problem]})
     with transaction(session):
         resident = get_resident(session, bank, resident_id)
         if not active and not reason:
@@ -370,6 +389,9 @@ def set_resident_active(session: Session, bank: Bank, resident_id: int, active: 
 def move_resident(session: Session, bank: Bank, resident_id: int, *, household: str,
                   reason: str | None, by: str, clock: Clock) -> Resident:
     """Move a resident to another household; past transfers stay where they were posted."""
+    reason = bounds.newlines(reason or "").strip() or None
+    if reason and (problem := _reason_problem(reason)):
+        raise ValidationError({"reason": [problem]})
     with transaction(session):
         resident = get_resident(session, bank, resident_id)
         target = find_household(session, bank, (household or "").strip())
@@ -379,7 +401,7 @@ def move_resident(session: Session, bank: Bank, resident_id: int, *, household: 
             raise ValidationError({"household": ["已在该户，无需迁移"]})
         session.add(ResidentMove(bank_id=bank.id, resident_id=resident.id,
                                  from_household_id=resident.household_id, to_household_id=target.id,
-                                 moved_at=clock.now(), moved_by=by, reason=(reason or "").strip() or None))
+                                 moved_at=clock.now(), moved_by=by, reason=reason))
         source = resident.household_id
         resident.household_id = target.id
         audit.record(session, bank_id=bank.id, actor=by, action="resident_move",
@@ -400,7 +422,9 @@ def resident_moves(session: Session, bank: Bank, resident: Resident) -> list[tup
 
 
 def find_household(session: Session, bank: Bank, code: str) -> Household | None:
-    """Return the bank's household with this code, if any."""
+    """Return the bank's household with this code, if any (none for a code no household can have)."""
+    if bounds.text_problem(code, max_len=HOUSEHOLD_CODE_MAX):
+        return None
     return session.execute(select(Household).where(Household.bank_id == bank.id,
                                                    Household.code == code)).scalar_one_or_none()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from web.api import clock, idempotency, load, page, page_args
+from web.api import clock, idempotency, load, page, page_args, query_text
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import schemas, services
@@ -85,7 +85,7 @@ def list_residents(bank):
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     limit, after = page_args()
     session = get_session()
-    found = services.search_residents(session, bank, request.args.get("q"), limit=limit + 1,
+    found = services.search_residents(session, bank, query_text("q"), limit=limit + 1,
                                       after=after)
     codes = dict(session.execute(select(Household.id, Household.code).where(
         Household.id.in_({r.household_id for r in found}))).all()) if found else {}

@@ -18,17 +18,19 @@ from ledger.db import get_session
 from ledger.errors import Forbidden, ValidationError, ZongzhiError
 from ledger.models import Household, PendingDeed, Transfer
 from ledger.posting import Idempotency
+from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX
 from reports.register import day_register
-from web.api import clock
+from rules import bounds
+from web.api import clock, query_text, query_whole
 from web.auth import (AUDITORS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user,
                       scoped_bank)
+from web.forms import text_problems, typed_text
 from web.i18n import language, translate_fields
 
 from . import services as office
 
 bp = Blueprint("office", __name__, template_folder="templates")
 
-MEMO_MAX = 500
 KINDS = ("deed", "penalty", "reversal")
 
 
@@ -75,12 +77,12 @@ def index(bank):
 def residents(bank):
     bank, _user_ = scoped_bank(bank, EVERY_ROLE)
     session = get_session()
-    q = request.args.get("q", "").strip()
+    q = (query_text("q") or "").strip()
     if q:
         found = services.find_residents(session, bank, q, limit=100, active_only=False)
     else:
         found = services.search_residents(session, bank, None, limit=100,
-                                          after=request.args.get("after", type=int))
+                                          after=query_whole("after", min=0))
     codes = _household_codes(session, found)
     return _render("residents.html", bank=bank, q=q, residents=found, codes=codes,
                    next_after=found[-1].id if not q and len(found) == 100 else None)
@@ -186,7 +188,7 @@ def _history_filters() -> tuple[dict, dict]:
     filters = {"since": _day(request.args.get("since"), "since", problems),
                "until": _day(request.args.get("until"), "until", problems),
                "kind": request.args.get("kind") if request.args.get("kind") in KINDS else None,
-               "rule": request.args.get("rule", "").strip() or None}
+               "rule": (query_text("rule") or "").strip() or None}
     return filters, problems
 
 
@@ -273,7 +275,7 @@ def households(bank):
         else:
             flash(_("已登记户 %(code)s", code=household.code))
             return redirect(url_for("office.household", bank=bank.code, household_id=household.id))
-    q = request.args.get("q", "").strip()
+    q = (query_text("q") or "").strip()
     found = services.list_households(session, bank, q, limit=500)
     return _render("households.html", 422 if problems else 200, bank=bank, households=found, q=q,
                    message=message, problems=problems, form=request.form)
@@ -351,12 +353,24 @@ def deed_form(bank, penalties):
     form = request.form if request.method == "POST" else request.args
     problems: dict[str, list[str]] = {}
     message = None
-    selected_ids = [int(i) for i in form.getlist("r") if i.isdigit()]
-    if not selected_ids and form.get("residents"):
-        selected_ids = [int(i) for i in form.get("residents", "").split(",") if i.isdigit()]
+    chosen = list(dict.fromkeys(form.getlist("r") or
+                                [i for i in form.get("residents", "").split(",") if i.strip()]))
+    selected_ids = [i for i in (bounds.parse_whole(c) for c in chosen[:DEED_RESIDENTS_MAX])
+                    if i is not None]
     selected = office.active_residents(session, bank, selected_ids)
+    if request.method == "POST" and len(chosen) > DEED_RESIDENTS_MAX:
+        problems["residents"] = [_("一次最多登记 %(n)d 位居民", n=DEED_RESIDENTS_MAX)]
+    elif request.method == "POST" and len(selected) < len(chosen):
+        # All or none: one chosen resident who is not this bank's, or no longer active, refuses
+        # the whole form; the form comes back without them, for the clerk to post knowingly.
+        problems["residents"] = [_("所选居民中有 %(n)d 位不是本村在册居民，整张表单未登记，"
+                                   "请核对后重新提交", n=len(chosen) - len(selected))]
     occurred_on = _day(form.get("occurred_on"), "occurred_on", problems, default=today)
-    lookups = office.look_up(session, bank, form.get("q", "")) if request.method == "POST" else []
+    for field, limit in (("q", 200), ("rule_q", 100), ("rule", 100)):
+        if found_problems := text_problems(form.get(field, ""), max_len=limit):
+            problems[field] = found_problems
+    lookups = (office.look_up(session, bank, form.get("q", ""))
+               if request.method == "POST" and "q" not in problems else [])
     for found in lookups:
         if found.unique and found.unique.id not in {r.id for r in selected}:
             selected.append(found.unique)
@@ -375,8 +389,8 @@ def deed_form(bank, penalties):
         problems.update(_deed_problems(form, selected, rule_code, groups, penalties))
         if not problems:
             body = {"rule": rule_code, "residents": [r.id for r in selected],
-                    "quantity": int(form["quantity"]), "occurred_on": occurred_on.isoformat(),
-                    "memo": form.get("memo", "").strip() or None}
+                    "quantity": bounds.parse_whole(form["quantity"]), "occurred_on": occurred_on.isoformat(),
+                    "memo": typed_text(form.get("memo")) or None}
             idem = Idempotency(form.get("idem", ""), request_fingerprint("POST", request.path, body))
             try:
                 outcome = services.post_deed(session, bank, rule_code=rule_code,
@@ -407,28 +421,35 @@ def deed_form(bank, penalties):
 
 
 def _deed_problems(form, selected, rule_code, groups, penalties) -> dict:
+    """Check the deed form as the API checks a deed (the bounds of rules/bounds.py), all at once."""
     problems = {}
     if not selected:
         problems["residents"] = [_("请先查找并勾选居民")]
     if not any(c.code == rule_code for _category, choices in groups for c in choices):
         problems["rule"] = [_("请选择规则")]
-    quantity = form.get("quantity", "").strip()
-    if not quantity.isdigit() or not 1 <= int(quantity) <= 1000:
-        problems["quantity"] = [_("数量须为 1 到 1000 之间的整数")]
-    memo = form.get("memo", "").strip()
+    if bounds.parse_whole(form.get("quantity"), max=bounds.QUANTITY_MAX) is None:
+        problems["quantity"] = [_("数量须为 1 到 %(n)d 之间的整数（半角数字）", n=bounds.QUANTITY_MAX)]
+    memo = typed_text(form.get("memo"))
     if penalties and not memo:
         problems["memo"] = [_("扣分须写明原因")]
     if len(memo) > MEMO_MAX:
         problems["memo"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+    elif memo_problems := text_problems(memo, max_len=MEMO_MAX, multiline=True):
+        problems["memo"] = memo_problems
     idem = form.get("idem", "")
-    if not idem or len(idem) > 200:
+    if not idem or bounds.text_problem(idem, max_len=200):
         problems["idem"] = [_("表单已失效，请重新打开")]
     return problems
 
 
+def _ids(text: str) -> list[int]:
+    """Return the ids a redirect after posting listed ("12,13"); anything else is left out."""
+    return [i for i in (bounds.parse_whole(t) for t in text.split(",")[:DEED_RESIDENTS_MAX]) if i]
+
+
 def _done(session, bank) -> dict | None:
-    ids = [int(i) for i in request.args.get("posted", "").split(",") if i.isdigit()]
-    pending_ids = [int(i) for i in request.args.get("pending", "").split(",") if i.isdigit()]
+    ids = _ids(request.args.get("posted", ""))
+    pending_ids = _ids(request.args.get("pending", ""))
     if not ids and not pending_ids:
         return None
     from sqlalchemy import select
@@ -452,11 +473,13 @@ def transfer(bank, transfer_id):
     entry = services.get_transfer(session, bank, transfer_id)
     message, problems = None, {}
     if request.method == "POST":
-        reason = request.form.get("reason", "").strip()
+        reason = typed_text(request.form.get("reason"))
         if not reason:
             problems["reason"] = [_("冲正须写明原因")]
         elif len(reason) > MEMO_MAX:
             problems["reason"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+        elif reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
+            problems["reason"] = reason_problems
         else:
             idem = Idempotency(request.form.get("idem", "")[:200] or uuid.uuid4().hex,
                                request_fingerprint("POST", request.path, {"reason": reason}))
@@ -489,7 +512,7 @@ def pending(bank):
     _version, book = services.rulebook(session, bank.id)
     people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
     return _render("pending.html", bank=bank, waiting=waiting, people=people,
-                   rule_names=_rule_names(book), problems=request.args.get("problem_id", type=int))
+                   rule_names=_rule_names(book), problems=query_whole("problem_id"))
 
 
 @bp.post("/banks/<bank>/pending/<int:pending_id>/<any(approve, reject):decision>")
@@ -498,12 +521,15 @@ def decide(bank, pending_id, decision):
     session = get_session()
     services.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
     approve = decision == "approve"
-    reason = request.form.get("reason", "").strip()
+    reason = typed_text(request.form.get("reason"))
     if not approve and not reason:
         flash(_("驳回须写明原因"))
         return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
     if len(reason) > MEMO_MAX:
         flash(_("备注最长 %(n)d 个字", n=MEMO_MAX))
+        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+    if reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
+        flash(" ".join(reason_problems))
         return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
     try:
         outcome = services.decide_pending(session, bank, pending_id, approve=approve,

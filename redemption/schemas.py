@@ -4,38 +4,40 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from ledger.schemas import MEMO_MAX, PositiveInt, TransferOut
-from rules.schemas import StrictInteger, day_field, text_field
+from ledger.schemas import MEMO_MAX, TransferOut
+from rules import bounds
+from rules.schemas import day_field, note_field, text_field, whole
 
 from .models import RESTRICTIONS, SOURCES
 
-
-class NonNegativeInt(StrictInteger):
-    """A whole number, zero or more, as a JSON number: not a string, not 1.5, not true."""
-
-    def __init__(self, **kw):
-        super().__init__(validate=validate.Range(min=0, error="Must be zero or more."), **kw)
+#: Lines one redemption may hold.
+REDEMPTION_LINES_MAX = 50
 
 
-SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+def _fen(**kw):
+    """An amount of money in fen, zero or more, at most bounds.FEN_MAX."""
+    return whole(min=0, max=bounds.FEN_MAX, **kw)
+
+
+SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z",
                       error="须为字母或数字开头的字母、数字、.、_、-，最长 40 个字符")
 
 
 class CatalogIn(Schema):
     sku = fields.String(required=True, validate=SKU)
     name = text_field(100, required=True)
-    points = PositiveInt(required=True, metadata={"description": "price in points"})
-    cost_fen = NonNegativeInt(required=True, metadata={"description": "what one unit costs the fund, in fen"})
-    limit_per_window = PositiveInt(load_default=None, allow_none=True,
-                                   metadata={"description": "most units one holder may take per window"})
+    points = whole(max=bounds.CATALOG_POINTS_MAX, required=True, metadata={"description": "price in points"})
+    cost_fen = _fen(required=True, metadata={"description": "what one unit costs the fund, in fen"})
+    limit_per_window = whole(max=bounds.QUANTITY_MAX, load_default=None, allow_none=True,
+                             metadata={"description": "most units one holder may take per window"})
     active = fields.Boolean(load_default=True)
 
 
 class CatalogChangeIn(Schema):
     name = text_field(100)
-    points = PositiveInt()
-    cost_fen = NonNegativeInt()
-    limit_per_window = PositiveInt(allow_none=True)
+    points = whole(max=bounds.CATALOG_POINTS_MAX)
+    cost_fen = _fen()
+    limit_per_window = whole(max=bounds.QUANTITY_MAX, allow_none=True)
     active = fields.Boolean()
 
 
@@ -51,12 +53,12 @@ class CatalogItemOut(Schema):
 
 
 class StockIn(Schema):
-    quantity = PositiveInt(required=True)
+    quantity = whole(max=bounds.QUANTITY_MAX, required=True)
     source = fields.String(required=True, validate=validate.OneOf(["purchase", "donation"]))
-    cost_fen = NonNegativeInt(load_default=None, allow_none=True, metadata={
+    cost_fen = _fen(load_default=None, allow_none=True, metadata={
         "description": "the lot's total: what the fund paid, or the gift's stated value; "
                        "default quantity × the item's cost_fen"})
-    donor = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    donor = text_field(100, load_default=None, allow_none=True)
     donor_source = fields.String(load_default="donor", validate=validate.OneOf(SOURCES), metadata={
         "description": "for a donation: who gave it (sponsor = 社会赞助, donor = 村民捐献, ...)"})
 
@@ -74,7 +76,7 @@ class StockOut(CatalogItemOut):
 class WindowIn(Schema):
     opens_on = day_field(required=True)
     closes_on = day_field(required=True)
-    memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    memo = note_field(200)
 
 
 class WindowOut(Schema):
@@ -91,14 +93,14 @@ class WindowsOut(Schema):
 
 
 class RedemptionItemIn(Schema):
-    sku = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    quantity = PositiveInt(load_default=1)
+    sku = text_field(40, required=True)
+    quantity = whole(max=bounds.QUANTITY_MAX, load_default=1)
 
 
 class RedemptionIn(Schema):
-    resident = PositiveInt(required=True)
+    resident = whole(required=True)
     items = fields.List(fields.Nested(RedemptionItemIn), required=True,
-                        validate=validate.Length(min=1, max=50))
+                        validate=validate.Length(min=1, max=REDEMPTION_LINES_MAX))
 
 
 class RedemptionLineOut(Schema):
@@ -131,12 +133,12 @@ class RedemptionOut(Schema):
 class FundReceiptIn(Schema):
     source = fields.String(required=True, validate=validate.OneOf(SOURCES), metadata={
         "description": "town 镇投入, village 村投入, sponsor 社会赞助, donor 村民捐献"})
-    donor = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    donor = text_field(100, load_default=None, allow_none=True)
     received_on = day_field(required=True)
-    amount_fen = PositiveInt(required=True)
+    amount_fen = whole(max=bounds.FEN_MAX, required=True)
     restriction = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(RESTRICTIONS),
                                 metadata={"description": "goods (for the desk only) or projects (micro-projects only)"})
-    memo = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MEMO_MAX))
+    memo = note_field(MEMO_MAX)
 
 
 class FundReceiptOut(Schema):

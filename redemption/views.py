@@ -15,7 +15,10 @@ from ledger.errors import ValidationError, ZongzhiError
 from ledger.models import Household
 from ledger.posting import Idempotency
 from ledger.views import transfers_json
-from web.api import clock, idempotency, load, page, page_args
+from ledger.schemas import MEMO_MAX
+from rules import bounds
+from web.api import clock, idempotency, load, page, page_args, query_text, query_whole
+from web.forms import text_problems, typed_text, typed_whole
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import domain, printing, schemas, services
@@ -364,10 +367,10 @@ def desk(bank):
     """The desk: scan a card or search a name, then pick goods for the resident found."""
     bank, user = scoped_bank(bank, REDEEMERS)
     session = get_session()
-    context = {"bank": bank, "q": request.args.get("q", ""), "found": None, "holder": None,
+    context = {"bank": bank, "q": query_text("q") or "", "found": None, "holder": None,
                "members": None, "catalog": [], "error": None}
-    resident_id = request.args.get("resident", type=int)
-    household = request.args.get("household")
+    resident_id = query_whole("resident")
+    household = query_text("household", max_len=40)
     if resident_id:
         context.update(_holder_context(session, bank, resident_id))
     elif household:
@@ -411,22 +414,21 @@ def desk_redeem(bank):
     """Confirm the goods picked: one redemption, then its receipt."""
     bank, user = scoped_bank(bank, REDEEMERS)
     session = get_session()
-    resident_id = request.form.get("resident", type=int) or 0
+    resident_id = bounds.parse_whole(request.form.get("resident")) or 0
     items = []
     for key, value in request.form.items():
         if key.startswith("qty:") and value.strip() not in ("", "0"):
-            try:
-                quantity = int(value)
-            except ValueError:
-                quantity = 0
-            items.append((key[4:], quantity))
+            items.append((key[4:], typed_whole(value)))
     key = request.form.get("key", "")[:200]
-    body = {"resident": resident_id, "items": sorted(items)}
+    body = {"resident": resident_id, "items": sorted(items, key=str)}
     try:
         if not items:
             raise ValidationError({"items": ["请至少选一样物品"]})
-        if any(q <= 0 for _, q in items):
-            raise ValidationError({"items": ["数量须为正整数"]})
+        # Read as the API's body, so the desk meets the same bounds (quantity ≤ 1,000, safe SKUs).
+        load(schemas.RedemptionIn(), {"resident": resident_id or request.form.get("resident"),
+                                      "items": [{"sku": sku, "quantity": q} for sku, q in items]})
+        if bounds.text_problem(key, max_len=200, allow_blank=True):
+            raise ValidationError({"key": ["表单已失效，请重新打开"]})
         idem = Idempotency(key, request_fingerprint("POST", request.path, body)) if key else None
         outcome = services.redeem(session, bank, resident_id=resident_id, items=items,
                                   by=user.name, clock=clock(), idem=idem)
@@ -471,8 +473,11 @@ def reverse_line(bank, redemption_id, line_id):
     line = next((l for l in outcome.lines if l.id == line_id), None)
     if line is None:
         abort(404)
-    reason = request.form.get("reason", "").strip() or "兑换台当天更正"
-    ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason[:500],
+    reason = typed_text(request.form.get("reason")) or "兑换台当天更正"
+    if problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
+        flash("；".join(problems))
+        return redirect(url_for("redemption.receipt", bank=bank.code, redemption_id=redemption_id))
+    ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
                                      by=user.name, clock=clock())
     flash(f"已冲正：{line.name}×{line.quantity}，积分与库存已退回")
     return redirect(url_for("redemption.receipt", bank=bank.code, redemption_id=redemption_id))
@@ -526,22 +531,11 @@ def _receipt_form() -> dict:
             "donor": form.get("donor") or None, "restriction": form.get("restriction") or None,
             "memo": form.get("memo") or None}
     yuan = form.get("amount_yuan", "").strip()
-    fen = _yuan_to_fen(yuan)
+    fen = bounds.parse_fen(yuan)
     if fen is None:
         raise ValidationError({"amount_yuan": ["须为金额，例如 1200 或 1200.50"]})
     data["amount_fen"] = fen
     return data
-
-
-def _yuan_to_fen(text: str) -> int | None:
-    """Parse "1,200.5" yuan into 120050 fen exactly, without floats; None if it is not money."""
-    import re
-
-    text = text.replace(",", "").replace("，", "")
-    match = re.fullmatch(r"(\d{1,12})(?:\.(\d{1,2}))?", text)
-    if not match:
-        return None
-    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
 
 
 def init_app(app) -> None:

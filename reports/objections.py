@@ -17,6 +17,7 @@ from ledger.db import bank_row, transaction
 from ledger.errors import ConflictError, NotFound, ValidationError
 from ledger.models import PTS, Bank, Resident, Transfer
 from ledger.posting import Idempotency, lock_chain
+from rules import bounds
 
 from .models import Objection, Snapshot
 
@@ -53,10 +54,12 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
     Refuse a resident or an entry of another bank (as unknown), a month that is not open to
     objections, and an empty text; nothing is written then.
     """
-    text = (text or "").strip()
+    text = bounds.newlines(text or "").strip()
     problems = {}
     if not text or len(text) > TEXT_MAX:
         problems["text"] = [f"异议内容不能为空，最长 {TEXT_MAX} 个字符"]
+    elif problem := bounds.text_problem(text, max_len=TEXT_MAX, multiline=True):
+        problems["text"] = [problem]
     if transfer_id is None and not month:
         problems["month"] = ["对缺漏记录提出异议时须写明月份（YYYY-MM）"]
     if problems:

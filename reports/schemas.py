@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ledger.schemas import PositiveInt
+from ledger.schemas import MEMO_MAX
+from rules import bounds
+from rules.schemas import SafeText, text_field, whole
 
 
 class ObjectionIn(Schema):
-    resident = PositiveInt(required=True, metadata={"description": "the resident who objects"})
-    transfer = PositiveInt(load_default=None, allow_none=True,
+    resident = whole(required=True, metadata={"description": "the resident who objects"})
+    transfer = whole(load_default=None, allow_none=True,
                            metadata={"description": "the entry objected to; omit for a missing deed"})
     month = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"),
                           metadata={"description": "YYYY-MM; needed for a missing deed"})
-    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    text = SafeText(MEMO_MAX, multiline=True, required=True)
 
 
 class ObjectionOut(Schema):
@@ -38,14 +40,14 @@ class ObjectionPage(Schema):
 
 class UpholdIn(Schema):
     correction = fields.String(required=True, validate=validate.OneOf(["reverse", "deed"]))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    rule = fields.String(load_default=None, allow_none=True,
-                         metadata={"description": "for a deed: the rule of the missing deed"})
-    quantity = PositiveInt(load_default=1)
+    reason = SafeText(MEMO_MAX, multiline=True, required=True)
+    rule = text_field(40, load_default=None, allow_none=True,
+                      metadata={"description": "for a deed: the rule of the missing deed"})
+    quantity = whole(max=bounds.QUANTITY_MAX, load_default=1)
 
 
 class RejectIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = SafeText(MEMO_MAX, multiline=True, required=True)
 
 
 class NoticeOut(Schema):

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from ledger import periods
 from ledger.db import get_session
 from ledger.errors import NotFound, ValidationError
-from web.api import clock, load, page, page_args
+from web.api import clock, load, page, page_args, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import objections, paper, schemas, services
@@ -155,7 +155,8 @@ def list_objections(bank):
     if status and status not in ("open", "upheld", "rejected"):
         raise ValidationError({"status": ["须为 open、upheld 或 rejected"]})
     limit, after = page_args()
-    found = objections.list_objections(get_session(), bank, status=status, month=request.args.get("month"),
+    month = query_text("month", max_len=20)
+    found = objections.list_objections(get_session(), bank, status=status, month=month,
                                        limit=limit + 1, after=after)
     result = page(found, limit, lambda o: o.id)
     result["items"] = _objection.dump(result["items"], many=True)

@@ -26,6 +26,7 @@ BACKDATE_DAYS_MIN, BACKDATE_DAYS_MAX = 1, 366
 _FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,16}")
+_YUAN = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
 TOO_LONG = "Longer than maximum length {max}."
 BAD_CHARACTER = "Must not contain control characters or unpaired surrogates."
@@ -46,6 +47,11 @@ def text_problem(value: str, *, max_len: int, multiline: bool = False,
     if not allow_blank and not value.strip():
         return BLANK
     return None
+
+
+def newlines(text: str) -> str:
+    """Return text typed in a browser's text area with its CRLF line ends as plain newlines."""
+    return text.replace("\r\n", "\n")
 
 
 def whole_problem(value: int, *, min: int = 1, max: int = MAX_WHOLE) -> str | None:  # noqa: A002
@@ -74,3 +80,14 @@ def parse_whole(text: str | None, *, min: int = 1, max: int = MAX_WHOLE) -> int 
     value = int(text)
     return value if min <= value <= max else None
 
+
+
+def parse_fen(yuan: str | None) -> int | None:
+    """Return money typed in yuan ("1200", "35.5", "1,200.00") as whole fen, or None if it is not
+    money within 0..FEN_MAX. Exact: never through a float; ASCII digits only."""
+    text = (yuan or "").strip().replace(",", "").replace("，", "")
+    match = _YUAN.fullmatch(text)
+    if not match:
+        return None
+    fen = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return fen if fen <= FEN_MAX else None

@@ -92,8 +92,9 @@ class ClockTime(fields.Field):
 
 
 class SafeText(fields.String):
-    """Text from outside: no control characters (newline only where `multiline`), no unpaired
-    surrogates, at most `max_len` characters, and not blank unless `allow_blank`."""
+    """Text from outside: no control characters (newline only where `multiline`, where a browser's
+    CRLF counts as one), no unpaired surrogates, at most `max_len` characters, and not blank
+    unless `allow_blank`."""
 
     def __init__(self, max_len: int, *, multiline: bool = False, allow_blank: bool = False, **kw):
         super().__init__(**kw)
@@ -102,6 +103,8 @@ class SafeText(fields.String):
 
     def _deserialize(self, value, attr, data, **kw):
         text = super()._deserialize(value, attr, data, **kw)
+        if self.multiline:
+            text = bounds.newlines(text)
         problem = bounds.text_problem(text, max_len=self.max_len, multiline=self.multiline,
                                       allow_blank=self.allow_blank)
         if problem:

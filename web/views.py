@@ -11,7 +11,7 @@ from ledger import audit
 from ledger.db import get_session, transaction
 
 from . import security
-from .api import clock
+from .api import clock, query_text, query_whole
 from .auth import AUDITORS, TooManyAttempts, scoped_bank, sign_in
 from .i18n import language
 
@@ -58,9 +58,9 @@ def _safe_next(target: str | None) -> str:
 def audit_log(bank):
     """The audit log of one bank, newest first: who did what and when."""
     bank, _user = scoped_bank(bank, AUDITORS)
-    action = request.args.get("action", "").strip() or None
-    actor = request.args.get("actor", "").strip() or None
-    before = request.args.get("before", type=int)
+    action = (query_text("action") or "").strip() or None
+    actor = (query_text("actor") or "").strip() or None
+    before = query_whole("before")
     found = audit.entries(get_session(), bank.id, action=action, actor=actor, before=before,
                           limit=PAGE + 1)
     more = len(found) > PAGE

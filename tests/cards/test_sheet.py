@@ -77,3 +77,21 @@ def test_the_clerk_prints_a_selection_from_the_cards_screen(client, desk, make, 
         "csrf_token": csrf_token(client, "/banks/hp/cards")})
     assert answer.status_code == 200 and answer.mimetype == "application/pdf"
     assert len(_decode(answer.data, tmp_path)) == 2
+
+
+def test_a_resident_typed_as_no_number_on_the_cards_screen_is_refused_by_name(client, desk, make):
+    """"²" passed str.isdigit() and then int() answered 500; a household code with a NUL reached
+    the database. Nothing is issued."""
+    sign_in(client, make, desk.bank, "clerk", "jifenyuan")
+    for form, field in (({"resident": [str(desk.wang.id), "²"]}, "residents"),
+                        ({"resident": ["99999999999999999999"]}, "residents"),
+                        ({"household": ["E01\x00"]}, "households")):
+        answer = client.post("/banks/hp/cards", data={
+            **form, "csrf_token": csrf_token(client, "/banks/hp/cards")})
+        assert answer.status_code == 422 and field in answer.get_data(as_text=True), form
+    assert client.get("/banks/hp/cards?q=%00").status_code == 422
+    from cards.models import Card
+    from sqlalchemy import func, select
+
+    desk.session.rollback()
+    assert desk.session.execute(select(func.count()).select_from(Card)).scalar() == 0

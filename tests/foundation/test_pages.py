@@ -167,3 +167,25 @@ def test_progress_photos_show_on_the_public_page_but_paper_forms_never_do(client
     assert f"/p/hp/foundation/photos/{app_id}/{shot.id}" in page
     assert client.get(f"/p/hp/foundation/photos/{app_id}/{shot.id}").data == photo
     assert client.get(f"/p/hp/foundation/photos/{app_id}/{form['id']}").status_code == 404
+
+
+def test_numbers_typed_on_the_foundation_screens_are_ascii_digits_within_bounds(client, district, session):
+    """"٣" (an Arabic three) went through int(); 10^30 yuan past the fen bound; "²" is no number."""
+    from sqlalchemy import func, select
+
+    from foundation.models import Applicant, Application
+
+    token = _sign_in(client, "clerk")
+    for members in ("²", "٣", "99999999999999999999"):
+        answer = client.post("/foundation/hp/applicants/new", data={
+            "csrf_token": token, "kind": "group", "name": "志愿队", "members": f"{district.wang.id} {members}"})
+        assert answer.status_code == 422 and "members" in answer.get_data(as_text=True), members
+    for amount in ("٣٠٠", "1000000000000000000000000000000", "²"):
+        answer = client.post("/foundation/hp/applications/new", data={
+            "csrf_token": token, "applicant": "1", "title": "x", "purpose": "第一行\r\n第二行",
+            "budget": "灯 12", "amount_requested": amount, "starts_on": "2026-11-01",
+            "ends_on": "2026-11-30"})
+        assert answer.status_code == 422 and "amount_requested" in answer.get_data(as_text=True), amount
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(Applicant)).scalar() == 0
+    assert session.execute(select(func.count()).select_from(Application)).scalar() == 0

@@ -232,3 +232,79 @@ def test_the_deed_form_stays_under_60_kb_with_the_full_default_rules(clerk, vill
     page = clerk.get(f"/banks/hp/deeds/new?residents={ids}")
     assert page.status_code == 200 and "夜间巡逻" in text(page)
     assert len(page.get_data()) < 60 * 1024
+
+
+# --- bounds: what is typed into a screen is checked as the API checks it ----------------------------
+
+def test_a_quantity_that_is_not_ascii_digits_in_bounds_comes_back_and_posts_nothing(clerk, village, session):
+    """"²" passed str.isdigit() and then int() answered 500."""
+    for quantity in ("²", "١٢", "1001", "99999999999999999999999", " 1 2 "):
+        answer = _deed(clerk, [village["people"]["王大"]], quantity=quantity)
+        assert answer.status_code == 422, quantity
+        assert "数量须为 1 到 1000 之间的整数" in text(answer)
+    assert _count(session, Transfer) == 0 and _count(session, PendingDeed) == 0
+
+
+def test_a_resident_of_another_village_refuses_the_whole_deed_form(clerk, village, session, make):
+    """All or none on the screens too: the other village's resident was silently dropped and the
+    deed posted for the rest."""
+    other = make.bank("xz", "小庄村综治银行")
+    stranger = make.resident(other, "外村人")
+    team = [village["people"]["王大"], stranger, village["people"]["王二"]]
+    answer = _deed(clerk, team, quantity="2")
+    assert answer.status_code == 422
+    page = text(answer)
+    assert "所选居民中有 1 位不是本村在册居民，整张表单未登记" in page and "外村人" not in page
+    assert _count(session, Transfer) == 0 and _count(session, PendingDeed) == 0
+
+
+def test_a_resident_id_that_is_no_id_refuses_the_whole_deed_form(clerk, village, session):
+    for chosen in ("²", "99999999999999999999999", "0"):
+        answer = clerk.post("/banks/hp/deeds/new", data={
+            "r": [str(village["people"]["王大"].id), chosen], "rule": "patrol", "quantity": "1",
+            "occurred_on": "2026-10-15", "idem": "key-1"})
+        assert answer.status_code == 422 and "整张表单未登记" in text(answer), chosen
+    assert _count(session, Transfer) == 0
+
+
+def test_a_memo_with_a_control_character_comes_back_and_posts_nothing(clerk, village, session):
+    for memo in ("夜巡\x00", "夜巡\x01", "夜巡\u2028东片"):
+        answer = _deed(clerk, [village["people"]["王大"]], memo=memo)
+        assert answer.status_code == 422 and "不能含控制字符" in text(answer), repr(memo)
+    assert _count(session, Transfer) == 0
+
+
+def test_a_memo_over_several_lines_from_a_browser_posts(clerk, village, session):
+    assert _deed(clerk, [village["people"]["王大"]], memo="东片\r\n西片").status_code == 302
+    session.rollback()
+    assert session.execute(select(Transfer.memo)).scalar() == "东片\n西片"
+
+
+def test_a_screen_query_beyond_its_bound_is_refused_by_name(clerk, village):
+    """?q=%00 answered 500 on PostgreSQL; ?after= past 64 bits overflowed the query."""
+    for url, field in (("/banks/hp/residents?q=%00", "q"),
+                       ("/banks/hp/residents?after=99999999999999999999", "after"),
+                       ("/banks/hp/residents?after=%C2%B2", "after"), ("/banks/hp/households?q=%01", "q"),
+                       ("/banks/hp/pending?problem_id=99999999999999999999", "problem_id")):
+        answer = clerk.get(url)
+        assert answer.status_code == 422 and field in text(answer), url
+
+
+def test_ids_after_posting_that_are_no_ids_are_left_out(clerk, village):
+    assert clerk.get("/banks/hp/deeds/new?posted=%C2%B2,99999999999999999999&pending=²").status_code == 200
+
+
+def test_a_household_with_unsafe_text_is_refused_and_writes_nothing(clerk, village, session):
+    before = _count(session, Household)
+    for form in ({"code": "E\x0002"}, {"code": "E02", "name": "王\x7f家"}):
+        answer = clerk.post("/banks/hp/households", data=form)
+        assert answer.status_code == 422 and "不能含控制字符" in text(answer), form
+    assert _count(session, Household) == before
+
+
+def test_a_reversal_reason_with_a_control_character_is_refused(clerk, village, session):
+    assert _deed(clerk, [village["people"]["王大"]]).status_code == 302
+    entry = session.execute(select(Transfer.id)).scalar()
+    answer = clerk.post(f"/banks/hp/transfers/{entry}", data={"reason": "错登\x01", "idem": "r-1"})
+    assert answer.status_code == 422 and "不能含控制字符" in text(answer)
+    assert _count(session, Transfer) == 1

@@ -95,3 +95,22 @@ def test_a_household_card_asks_which_member_is_at_the_desk(client, make, househo
     page = client.get(scanned.location).get_data(as_text=True)
     assert "王大" in page and "王二" in page and "李四" not in page
     assert client.get("/banks/hp/desk?household=NOPE").status_code == 404
+
+
+def test_a_quantity_typed_as_no_number_at_the_desk_is_refused_and_takes_nothing(client, make, desk, session):
+    """"²" or 10^30 typed as a quantity, or a resident past 64 bits: refused by name, nothing taken."""
+    _desk(client, make, desk)
+    holder = client.get(f"/banks/hp/desk?resident={desk.wang.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)
+    for form in ({"resident": desk.wang.id, "qty:rice": "²"},
+                 {"resident": desk.wang.id, "qty:rice": "1000000000000000000000000000000"},
+                 {"resident": desk.wang.id, "qty:rice": "1001"},
+                 {"resident": "99999999999999999999", "qty:rice": "1"},
+                 {"resident": desk.wang.id, "qty:rice\x00": "1"}):
+        answer = client.post("/banks/hp/desk/redeem", data={**form, "key": "k1", "csrf_token": token})
+        assert answer.status_code == 422, (form, answer.status_code)
+    for query in ("resident=99999999999999999999", "resident=%C2%B2", "q=%00", "household=E%00"):
+        assert client.get(f"/banks/hp/desk?{query}").status_code == 422, query
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(Redemption)).scalar() == 0
+    assert desk.balance(desk.wang) == 90 and desk.stock() == 10
