@@ -1,7 +1,8 @@
 """The desk's refusals, each with its API code (409 unless said otherwise)."""
 from __future__ import annotations
 
-from ledger.errors import ConflictError, InsufficientPoints, OutOfStock  # noqa: F401  (re-exported)
+from ledger.errors import (ConflictError, InsufficientFunds, InsufficientPoints,  # noqa: F401
+                           OutOfStock)  # (re-exported)
 
 
 class WindowClosed(ConflictError):
@@ -10,10 +11,6 @@ class WindowClosed(ConflictError):
 
 class LimitExceeded(ConflictError):
     code = "limit_exceeded"
-
-
-class InsufficientFunds(ConflictError):
-    code = "insufficient_funds"
 
 
 class WindowOverlaps(ConflictError):
