@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import chain
 from .db import Prepared, snapshot
-from .models import BALANCE_LIMIT, GENESIS_HASH, Account, Bank, Transfer
+from .models import BALANCE_LIMIT, CNY, FUND_CASH, GENESIS_HASH, Account, Bank, Transfer
 
 
 class _Canonical(FunctionElement):
@@ -133,10 +133,11 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
 def _check_balances(report: Report, accounts, sums: dict[int, int]) -> None:
     """Compare each stored balance with its transfers, and add each ledger up, in integers.
 
-    A balance must be an integer within ±BALANCE_LIMIT, as the database now insists: one that
-    is not (SQLite once stored an overflowing sum as the REAL 1.8e+19) is named, and its ledger
-    is not added up, for a float total would be a guess. Whatever is left in `sums` afterwards
-    belongs to accounts of no row of this bank.
+    A balance must be an integer within ±BALANCE_LIMIT, and the fund's cash never below zero,
+    as the database now insists: one that is not (SQLite once stored an overflowing sum as the
+    REAL 1.8e+19; a database older than the checks may hold such rows) is named, and the ledger
+    of a balance that is no integer is not added up, for a float total would be a guess.
+    Whatever is left in `sums` afterwards belongs to accounts of no row of this bank.
     """
     ledgers: dict[str, int] = {}
     unknown: set[str] = set()
@@ -158,6 +159,10 @@ def _check_balances(report: Report, accounts, sums: dict[int, int]) -> None:
         if not -BALANCE_LIMIT <= balance <= BALANCE_LIMIT:
             report.add("balance_out_of_range",
                        f"账户 {account.code}（{account.ledger}）余额 {balance} 超出 ±(2^53−1)",
+                       stored=balance, recomputed=recomputed, **where)
+        if balance < 0 and account.ledger == CNY and account.code in FUND_CASH:
+            report.add("fund_below_zero",
+                       f"基金现金账户 {account.code} 余额 {balance}，不应为负",
                        stored=balance, recomputed=recomputed, **where)
         ledgers[account.ledger] = ledgers.get(account.ledger, 0) + balance
         if balance != recomputed:
