@@ -1,8 +1,10 @@
 """The desk's refusals, each with its API code (409 unless said otherwise)."""
 from __future__ import annotations
 
+# Re-exported: refusals the ledger raises too (InsufficientFunds when the database refuses
+# fund cash below zero, whoever posts).
 from ledger.errors import (ConflictError, InsufficientFunds, InsufficientPoints,  # noqa: F401
-                           OutOfStock)  # (re-exported)
+                           OutOfStock)
 
 
 class WindowClosed(ConflictError):

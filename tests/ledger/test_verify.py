@@ -139,3 +139,18 @@ def test_verify_names_a_fund_cash_account_below_zero(session, make, clock, witho
     report = verify_bank(session, session.get(Bank, bank.id))
     [found] = [p for p in report.problems if p["problem"] == "fund_below_zero"]
     assert (found["account"], found["stored"], found["recomputed"]) == ("fund:goods", -100, 500)
+
+
+def test_verify_names_the_accounts_of_a_transfer_amount_that_is_not_an_integer(
+        app, session, ledger_with_five):
+    engine = app.extensions["zongzhi.engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's bigint holds integers only")
+    with engine.begin() as conn:
+        _drop_guards(conn)
+        conn.execute(text("UPDATE transfers SET amount = 2.5 WHERE seq = 3"))
+    report = verify_bank(session, session.get(Bank, ledger_with_five.id))
+    assert report.first_bad_seq == 3
+    assert sorted(p["account"] for p in report.problems if p["problem"] == "amount_not_integer") == [
+        "issued", "resident:1"]
+    assert not any(isinstance(v, float) for p in report.problems for v in p.values())
