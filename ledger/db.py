@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import InsufficientFunds, NotFound, OutOfStock, ValidationError, ZongzhiError
+
 
 def normalize_url(url: str) -> str:
     """Return the URL with the driver this project uses for PostgreSQL (psycopg 3)."""
@@ -67,11 +69,13 @@ def session_factory(engine: Engine) -> sessionmaker:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(session: Session, *, amounts: str = "amount") -> Iterator[Session]:
     """Run the block as one write transaction: commit what it did, or roll all of it back.
 
     A read transaction already open (the request looking up its bank and user) is ended first,
-    so the write starts from a fresh snapshot holding the write lock.
+    so the write starts from a fresh snapshot holding the write lock. What the database refuses
+    (see `refusal`) comes out as the API's error; `amounts` is the request field the amounts
+    posted come from, named when a balance would leave its range.
     """
     if session.in_transaction():
         session.commit()
@@ -79,9 +83,42 @@ def transaction(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as err:
         session.rollback()
+        refused = refusal(err, amounts=amounts)
+        if refused is not None:
+            raise refused from err
         raise
+
+
+def refusal(err: BaseException, *, amounts: str = "amount") -> ZongzhiError | None:
+    """Return the API's answer to a write the database refused as must-never-be, else None.
+
+    The one place those refusals are translated: the checks of migration 0009 (by the name
+    that leads their message), PostgreSQL's numeric_value_out_of_range (a bigint overflow,
+    SQLSTATE 22003), and SQLite's driver refusing to bind an integer beyond 64 bits. Every
+    write runs in `transaction`, so a refusal from an ORM flush, a commit or a statement of
+    `Prepared` all pass through here.
+    """
+    if isinstance(err, DBAPIError):
+        diag = getattr(err.orig, "diag", None)
+        check = getattr(diag, "constraint_name", None) or str(err.orig).partition(":")[0]
+        out_of_range = getattr(err.orig, "sqlstate", None) == "22003"
+    elif isinstance(err, OverflowError) and "SQLite INTEGER" in str(err):
+        check, out_of_range = None, True
+    else:
+        return None
+    if check == "ck_accounts_fund_floor":
+        return InsufficientFunds("综治基金的现金不能为负：这笔钱已经用掉，或者不够支付",
+                                 "the fund's cash cannot go below zero: the money has been spent, "
+                                 "or is not enough")
+    if check == "ck_catalog_items_stock_floor":
+        return OutOfStock("库存不能为负", "stock cannot go below zero")
+    if check == "ck_accounts_balance_range" or out_of_range:
+        return ValidationError(
+            {amounts: ["数额过大：账户余额须为正负 2^53−1 以内的整数"]},
+            "数额过大，超出账户余额允许的范围", "the amount would take a balance beyond ±(2^53 − 1)")
+    return None
 
 
 @contextmanager
@@ -247,8 +284,6 @@ def bank_row(session: Session, model, row_id: int, bank_id: int, what: str, what
 
     Another bank's row answers exactly as a missing one does, so existence never leaks.
     """
-    from .errors import NotFound
-
     row = session.get(model, row_id)
     if row is None or row.bank_id != bank_id:
         raise NotFound(what, what_en)

@@ -82,6 +82,12 @@ class OutOfStock(ConflictError):
     code = "out_of_stock"
 
 
+class InsufficientFunds(ConflictError):
+    """The fund's cash cannot pay it: a purchase beyond it, or a reversal of money already spent."""
+
+    code = "insufficient_funds"
+
+
 class Unauthorized(ZongzhiError):
     status = 401
     code = "unauthorized"

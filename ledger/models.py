@@ -4,8 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (BigInteger, CheckConstraint, Column, Index, Integer, Text, UniqueConstraint,
+                        text)
 from sqlmodel import Field, SQLModel
+
+from rules import bounds
 
 #: An integer key that is 64-bit on PostgreSQL and still the rowid alias on SQLite.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -14,6 +17,12 @@ PTS = "PTS"
 CNY = "CNY"
 LEDGERS = (PTS, CNY)
 GENESIS_HASH = "0" * 64
+#: The largest balance an account may hold, either way: the bound of every whole number
+#: (2^53 - 1). The database refuses any balance beyond it, or not an integer (migration 0009).
+BALANCE_LIMIT = bounds.MAX_WHOLE
+#: The fund's cash accounts (CNY): unrestricted, goods only, micro-projects only. A receipt
+#: credits them, so their balance is the money the fund holds, and it never goes below zero.
+FUND_CASH = ("fund", "fund:goods", "fund:projects")
 
 
 class Bank(SQLModel, table=True):
@@ -92,7 +101,15 @@ class ResidentMove(SQLModel, table=True):
 
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("bank_id", "ledger", "code"),)
+    __table_args__ = (
+        UniqueConstraint("bank_id", "ledger", "code"),
+        # Migration 0009 makes the database refuse these (on SQLite by triggers, which also
+        # refuse a balance stored as anything but an integer); ledger.db.refusal answers them.
+        CheckConstraint(f"balance BETWEEN {-BALANCE_LIMIT} AND {BALANCE_LIMIT}",
+                        name="ck_accounts_balance_range"),
+        CheckConstraint(f"ledger <> 'CNY' OR code NOT IN {FUND_CASH!r} OR balance >= 0",
+                        name="ck_accounts_fund_floor"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id", index=True)

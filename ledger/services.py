@@ -505,7 +505,7 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
     A rule that needs review holds the deeds as pending instead; nothing reaches a balance
     until a reviewer approves.
     """
-    with transaction(session):
+    with transaction(session, amounts="quantity"):
         # The lock, whether the month is sealed and who the residents are: one round trip.
         sealed, team = lock_chain_with(session, bank.id, periods.sealed_read(bank.id, occurred_on),
                                        _team_read(bank, resident_ids))
@@ -559,7 +559,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
                    reason: str | None, by: str, clock: Clock,
                    idem: Idempotency | None = None) -> DeedOutcome:
     """Approve a pending deed (posting it, caps checked again) or reject it with a reason."""
-    with transaction(session):
+    with transaction(session, amounts="quantity"):
         lock_chain(session, bank.id)
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:

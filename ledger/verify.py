@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from . import chain
 from .db import Prepared, snapshot
-from .models import GENESIS_HASH, Account, Bank, Transfer
+from .models import BALANCE_LIMIT, CNY, FUND_CASH, GENESIS_HASH, Account, Bank, Transfer
+
 
 class _Canonical(FunctionElement):
     """A date or time column as the text its canonical encoding holds (see `chain._plain`).
@@ -123,18 +124,51 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         report.add("head_mismatch",
                    f"银行记录的链头（第 {head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
                    seq=min(head_seq, expected_seq - 1) + 1)
-    ledgers: dict[str, int] = {}
-    for account in _ACCOUNTS_OF_BANK.rows(session, {"bank": bank_id}):
-        recomputed = sums.pop(account.id, 0)
-        ledgers[account.ledger] = ledgers.get(account.ledger, 0) + account.balance
-        if account.balance != recomputed:
-            report.add("balance_mismatch",
-                       f"账户 {account.code}（{account.ledger}）余额 {account.balance}，按流水应为 {recomputed}",
-                       account=account.code, ledger=account.ledger,
-                       stored=account.balance, recomputed=recomputed)
-    for ledger, total in ledgers.items():
-        if total != 0:
-            report.add("unbalanced_ledger", f"{ledger} 账本各账户合计为 {total}，应为 0", ledger=ledger)
+    _check_balances(report, _ACCOUNTS_OF_BANK.rows(session, {"bank": bank_id}), sums)
     for account_id in sums:
         report.add("unknown_account", f"流水引用了不属于本银行的账户 {account_id}", account_id=account_id)
     return report
+
+
+def _check_balances(report: Report, accounts, sums: dict[int, int]) -> None:
+    """Compare each stored balance with its transfers, and add each ledger up, in integers.
+
+    A balance must be an integer within ±BALANCE_LIMIT, and the fund's cash never below zero,
+    as the database now insists: one that is not (SQLite once stored an overflowing sum as the
+    REAL 1.8e+19; a database older than the checks may hold such rows) is named, and the ledger
+    of a balance that is no integer is not added up, for a float total would be a guess.
+    Whatever is left in `sums` afterwards belongs to accounts of no row of this bank.
+    """
+    ledgers: dict[str, int] = {}
+    unknown: set[str] = set()
+    for account in accounts:
+        balance, recomputed = account.balance, sums.pop(account.id, 0)
+        where = dict(account=account.code, ledger=account.ledger)
+        if type(recomputed) is not int:
+            # Only a transfer amount that is not an integer gets here: its hash does not match.
+            report.add("amount_not_integer",
+                       f"账户 {account.code}（{account.ledger}）的流水中有非整数的金额", **where)
+            unknown.add(account.ledger)
+            continue
+        if type(balance) is not int:
+            report.add("balance_not_integer",
+                       f"账户 {account.code}（{account.ledger}）余额 {balance!r} 不是整数，按流水应为 {recomputed}",
+                       stored=str(balance), recomputed=recomputed, **where)
+            unknown.add(account.ledger)
+            continue
+        if not -BALANCE_LIMIT <= balance <= BALANCE_LIMIT:
+            report.add("balance_out_of_range",
+                       f"账户 {account.code}（{account.ledger}）余额 {balance} 超出 ±(2^53−1)",
+                       stored=balance, recomputed=recomputed, **where)
+        if balance < 0 and account.ledger == CNY and account.code in FUND_CASH:
+            report.add("fund_below_zero",
+                       f"基金现金账户 {account.code} 余额 {balance}，不应为负",
+                       stored=balance, recomputed=recomputed, **where)
+        ledgers[account.ledger] = ledgers.get(account.ledger, 0) + balance
+        if balance != recomputed:
+            report.add("balance_mismatch",
+                       f"账户 {account.code}（{account.ledger}）余额 {balance}，按流水应为 {recomputed}",
+                       stored=balance, recomputed=recomputed, **where)
+    for ledger, total in ledgers.items():
+        if total != 0 and ledger not in unknown:
+            report.add("unbalanced_ledger", f"{ledger} 账本各账户合计为 {total}，应为 0", ledger=ledger)

@@ -1,7 +1,10 @@
 """The desk's refusals, each with its API code (409 unless said otherwise)."""
 from __future__ import annotations
 
-from ledger.errors import ConflictError, InsufficientPoints, OutOfStock  # noqa: F401  (re-exported)
+# Re-exported: refusals the ledger raises too (InsufficientFunds when the database refuses
+# fund cash below zero, whoever posts).
+from ledger.errors import (ConflictError, InsufficientFunds, InsufficientPoints,  # noqa: F401
+                           OutOfStock)
 
 
 class WindowClosed(ConflictError):
@@ -10,10 +13,6 @@ class WindowClosed(ConflictError):
 
 class LimitExceeded(ConflictError):
     code = "limit_exceeded"
-
-
-class InsufficientFunds(ConflictError):
-    code = "insufficient_funds"
 
 
 class WindowOverlaps(ConflictError):

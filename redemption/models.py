@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ledger.models import BigId
@@ -26,7 +26,11 @@ class CatalogItem(SQLModel, table=True):
     """One kind of goods at the desk: its price in points, its cost in fen, what is in stock."""
 
     __tablename__ = "catalog_items"
-    __table_args__ = (UniqueConstraint("bank_id", "sku"),)
+    __table_args__ = (
+        UniqueConstraint("bank_id", "sku"),
+        # The database refuses stock below zero, however many desks run (migration 0009).
+        CheckConstraint("stock >= 0 AND stock_value_fen >= 0", name="ck_catalog_items_stock_floor"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id", index=True)

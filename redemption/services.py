@@ -17,7 +17,7 @@ from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import transaction
 from ledger.errors import NotFound, ValidationError
-from ledger.models import CNY, PTS, Account, Bank, Household, Resident, Transfer
+from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Household, Resident, Transfer
 from ledger.posting import Draft, Idempotency, lock_chain, post
 
 from . import domain
@@ -27,7 +27,7 @@ from .models import (CatalogItem, FundReceipt, Redemption, RedemptionLine, Redem
                      StockMovement)
 
 #: The fund's cash accounts: unrestricted, goods only, micro-projects only.
-CASH = ("fund", "fund:goods", "fund:projects")
+CASH = FUND_CASH
 #: Goods bought or given for the desk, at cost, until they are handed out.
 STOCK = "stock:goods"
 SOURCE_NAMES = {"town": "镇投入", "village": "村投入", "sponsor": "社会赞助", "donor": "村民捐献"}
@@ -139,7 +139,7 @@ def stock_in(session: Session, bank: Bank, sku: str, *, quantity: int, source: s
     `cost_fen` is the lot's total (what was paid, or the gift's stated value); by default the
     item's unit cost times the quantity. A purchase the fund cannot pay is refused.
     """
-    with transaction(session):
+    with transaction(session, amounts="quantity"):
         lock_chain(session, bank.id)
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
@@ -543,18 +543,12 @@ def _undo_stock_in(session, bank, original, reversal, *, by, clock) -> None:
     session.flush()
 
 
-def _guard_receipt(session, bank, original, reversal, *, by, clock) -> None:
-    """Reversal hook: money already spent cannot be given back by reversing its receipt."""
-    if _balance(session, original.credit_id) < 0:
-        raise InsufficientFunds("这笔钱已经用掉，不能冲正这笔收入",
-                                "this money has been spent; the receipt cannot be reversed")
-
-
 ledger_services.REVERSAL_HOOKS.update({
     KIND_POINTS: _undo_line, KIND_COST: _undo_line,
     KIND_PURCHASE: _undo_stock_in, KIND_DONATION: _undo_stock_in,
-    KIND_RECEIPT: _guard_receipt,
 })
+# Reversing a receipt whose money was spent needs no hook: the database refuses any fund cash
+# below zero (migration 0009), answered as InsufficientFunds.
 
 
 # --- the fund ------------------------------------------------------------------------------------
@@ -563,7 +557,7 @@ def record_receipt(session: Session, bank: Bank, *, source: str, donor: str | No
                    received_on: date, amount_fen: int, restriction: str | None, memo: str | None,
                    by: str, clock: Clock, idem: Idempotency | None = None) -> FundReceipt:
     """Record money given to the fund, into the unrestricted fund or a restricted one."""
-    with transaction(session):
+    with transaction(session, amounts="amount_fen"):
         lock_chain(session, bank.id)
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
