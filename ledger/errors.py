@@ -35,6 +35,13 @@ class ValidationError(ZongzhiError):
         super().__init__(message, message_en, fields=fields, **kw)
 
 
+class TooLarge(ZongzhiError):
+    """An upload over its size limit; `fields` names the file field and the limit."""
+
+    status = 413
+    code = "too_large"
+
+
 class NotFound(ZongzhiError):
     status = 404
     code = "not_found"
