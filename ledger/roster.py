@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import audit, names, sheets
@@ -98,6 +98,8 @@ class _Row:
     problems: dict[str, list[str]]
     #: A masked phone ("138****5678") that only the resident it matches can resolve.
     masked: str | None = None
+    #: The pinyin search keys, once a resident is to be registered or re-read from this row.
+    keys: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -133,15 +135,17 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
     report = RosterReport(filename=filename, ignored_columns=ignored)
 
     with snapshot(session):
-        _match(rows, fields, _registered(session, bank), report)
+        plans = _match(rows, fields, _registered(session, bank), report)
     if report.errors:
         return report
+    _search_keys(rows, report, fields)  # the costliest check of all, still outside the lock
     with transaction(session):
         registered = _registered(session, bank)
         plans = _match(rows, fields, registered, report)
         if report.errors:
             return report
-        _write(session, bank, report, plans, fields, registered, clock)
+        _search_keys(rows, report, fields)  # for a row that another clerk's change made new meanwhile
+        _write(session, bank, rows, report, plans, fields, registered, clock)
         audit.record(session, bank_id=bank.id, actor=by, action="roster_import",
                      subject=f"roster:{filename[:60]}",
                      detail={"created": report.count("create"), "updated": report.count("update"),
@@ -205,9 +209,6 @@ def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
                 problems.setdefault("relation", []).append(f"户号 {code} 已在第 {heads[code]} 行有户主")
             heads.setdefault(code, number)
         clean["household"], clean["household_name"] = code, household_name
-        if not problems:
-            # The pinyin keys cost the most of all the checks: they too are worked out here.
-            clean.update(names.search_keys(clean["name"], clean["reading"]))
         rows.append(_Row(number, value.get("name", ""), value.get("household", ""), clean, problems, masked))
     return rows
 
@@ -255,8 +256,16 @@ def _match(rows: list[_Row], fields: list[str], registered: _Registered, report:
     return plans
 
 
-def _write(session: Session, bank: Bank, report: RosterReport, plans: list[dict], fields: list[str],
-           registered: _Registered, clock: Clock) -> None:
+def _search_keys(rows: list[_Row], report: RosterReport, fields: list[str]) -> None:
+    """Work out the pinyin search keys of the residents the import registers or re-reads."""
+    for row, result in zip(rows, report.rows):
+        if row.keys is None and (result.action == "create" or
+                                 result.action == "update" and "reading" in fields):
+            row.keys = names.search_keys(row.clean["name"], row.clean["reading"])
+
+
+def _write(session: Session, bank: Bank, rows: list[_Row], report: RosterReport, plans: list[dict],
+           fields: list[str], registered: _Registered, clock: Clock) -> None:
     """Write the import in bulk: the new households, then the new residents and the changes."""
     now = clock.now()
     actions = [r.action for r in report.rows]
@@ -265,7 +274,7 @@ def _write(session: Session, bank: Bank, report: RosterReport, plans: list[dict]
         if action == "create" and plan["household"] not in registered.households:
             new_homes.setdefault(plan["household"], plan["household_name"])
     if new_homes:
-        session.execute(insert(Household), [{"bank_id": bank.id, "code": code, "name": name,
+        session.execute(insert(Household.__table__), [{"bank_id": bank.id, "code": code, "name": name,
                                              "active": True, "created_at": now}
                                             for code, name in new_homes.items()])
         report.households_created = list(new_homes)
@@ -274,21 +283,23 @@ def _write(session: Session, bank: Bank, report: RosterReport, plans: list[dict]
         homes = dict(session.execute(select(Household.code, Household.id).where(
             Household.bank_id == bank.id)).all())
     created, updated = [], []
-    for action, plan in zip(actions, plans):
+    for row, action, plan in zip(rows, actions, plans):
         if action == "create":
             created.append({"bank_id": bank.id, "household_id": homes[plan["household"]],
                             "name": plan["name"], "phone": plan["phone"], "relation": plan["relation"],
-                            "reading": plan["reading"], "pinyin": plan["pinyin"],
-                            "initials": plan["initials"], "active": True, "created_at": now})
+                            "reading": plan["reading"], "active": True, "created_at": now, **row.keys})
         elif action == "update":
-            change = {"id": plan["match"], **{k: plan[k] for k in fields}}
+            change = {"match_id": plan["match"], **{k: plan[k] for k in fields}}
             if "reading" in fields:
-                change.update(pinyin=plan["pinyin"], initials=plan["initials"])
+                change.update(row.keys)
             updated.append(change)
+    # Core statements, run as the driver's executemany: the ORM's bookkeeping for 20,000
+    # objects would cost more than the writes, all of it inside the write lock.
     if created:
-        session.execute(insert(Resident), created)
+        session.execute(insert(Resident.__table__), created)
     if updated:
-        session.execute(update(Resident), updated)
+        session.execute(update(Resident.__table__).where(Resident.__table__.c.id == bindparam("match_id")),
+                        updated)
 
 
 # --- exporting --------------------------------------------------------------------------------

@@ -93,14 +93,7 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
 def check_size(data: bytes, max_bytes: int, *, field: str = "file") -> None:
     """Refuse a file over its size limit (413), for callers that did not stop it at the door."""
     if len(data) > max_bytes:
-        raise too_large(field, max_bytes)
-
-
-def too_large(field: str, max_bytes: int) -> TooLarge:
-    """Return the refusal of an upload over `max_bytes`, naming its field and the limit."""
-    size = f"{max_bytes / MB:g} MB" if max_bytes >= MB else f"{max_bytes // 1024} KB"
-    return TooLarge(f"文件不能超过 {size}", f"the file may be at most {size}",
-                    fields={field: [f"文件不能超过 {size}"]})
+        raise TooLarge(field, max_bytes)
 
 
 def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:

@@ -19,6 +19,7 @@ from ledger.errors import Forbidden, ValidationError, ZongzhiError
 from ledger.models import Household, PendingDeed, Transfer
 from ledger.posting import Idempotency
 from reports.register import day_register
+from web import uploads
 from web.api import clock
 from web.auth import (AUDITORS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user,
                       scoped_bank)
@@ -305,9 +306,10 @@ def household(bank, household_id):
 # --- roster -----------------------------------------------------------------------------------
 
 @bp.route("/banks/<bank>/roster", methods=["GET", "POST"])
+@uploads.limit(roster.MAX_BYTES)
 def roster_import(bank):
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
-    report, message, problems = None, None, {}
+    report, message, problems, status = None, None, {}, 200
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -318,7 +320,9 @@ def roster_import(bank):
                                               by=user.name, clock=clock())
             except ZongzhiError as err:
                 message, problems = _refusal(err)
-    status = 422 if problems or (report and not report.imported) else 200
+                status = err.status
+    if status == 200 and (problems or (report and not report.imported)):
+        status = 422
     return _render("roster.html", status, bank=bank, report=report, message=message, problems=problems,
                    columns=roster.COLUMNS)
 

@@ -36,8 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from web import auth, errors, i18n
+    from web import auth, errors, i18n, uploads
     errors.init_app(app)
+    uploads.init_app(app)  # before CSRF, which reads the form
     i18n.init_app(app)
     auth.init_app(app)
     csrf = CSRFProtect(app)
