@@ -77,6 +77,9 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
         if number > bounds.max_rows + 1:
             _refuse(field, f"表格超过 {bounds.max_rows} 行的上限（表头除外），请分成几个文件导入",
                     f"the sheet has more than {bounds.max_rows} rows besides the header; split it")
+        if row.count(None) == len(row):
+            table.append([])  # the padding openpyxl yields for rows a sheet skips: cheap to count
+            continue
         cells = [_text(value) for value in row]
         while cells and not cells[-1]:
             cells.pop()
@@ -142,15 +145,19 @@ def _check_zip(data: bytes, bounds: Bounds, field: str) -> None:
     if len(members) > bounds.max_members:
         _refuse(field, f"工作簿含 {len(members)} 个部件，超过 {bounds.max_members} 个的上限",
                 f"the workbook has {len(members)} parts, over the limit of {bounds.max_members}")
-    total = 0
     for member in members:
-        total += member.file_size
-        whole = not _STREAMED.fullmatch(member.filename)
-        if (whole and member.file_size > bounds.max_member_whole) or (
-                member.file_size > MB and member.file_size > bounds.max_ratio * max(member.compress_size, 1)):
-            _unpacks_too_large(field, bounds)
+        if not _STREAMED.fullmatch(member.filename) and member.file_size > bounds.max_member_whole:
+            limit = f"{bounds.max_member_whole // MB} MB"
+            _refuse(field, f"工作簿的部件 {member.filename[:80]} 解压后超过 {limit} 的上限",
+                    f"the workbook's part {member.filename[:80]} unpacks to more than {limit}")
+        if member.file_size > MB and member.file_size > bounds.max_ratio * max(member.compress_size, 1):
+            _refuse(field, f"工作簿的部件 {member.filename[:80]} 压缩比超过 {bounds.max_ratio} 倍，不是正常的表格",
+                    f"the workbook's part {member.filename[:80]} is compressed more than "
+                    f"{bounds.max_ratio} times, which no honest sheet is")
+    total = sum(member.file_size for member in members)
     if total > bounds.max_unpacked:
-        _unpacks_too_large(field, bounds)
+        limit = f"{bounds.max_unpacked // MB} MB"
+        _refuse(field, f"工作簿解压后超过 {limit} 的上限", f"the workbook unpacks to more than {limit}")
 
 
 def _csv_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[list[str]]:
@@ -197,12 +204,6 @@ def _text(value) -> str:
 
 def _too_many_columns(field: str, bounds: Bounds) -> None:
     _refuse(field, f"表格超过 {bounds.max_columns} 列的上限", f"the sheet has more than {bounds.max_columns} columns")
-
-
-def _unpacks_too_large(field: str, bounds: Bounds) -> None:
-    limit = f"{bounds.max_unpacked // MB} MB"
-    _refuse(field, f"工作簿解压后超过 {limit} 的上限（或压缩比异常），不像正常的表格",
-            f"the workbook unpacks to more than {limit} (or compresses suspiciously well)")
 
 
 def _refuse(field: str, zh: str, en: str) -> None:
