@@ -8,6 +8,7 @@ there too.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, names, sheets
 from .clock import Clock
-from .db import snapshot, transaction
+from .db import Prepared, snapshot, transaction
 from .errors import ValidationError
 from .formatting import mask_phone
 from .models import Account, Bank, Household, Resident, Transfer
@@ -116,8 +117,8 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
 
     Return the report either way: `imported` says whether anything was written. The rows are
     read and checked outside any write transaction, against a snapshot of the bank's roster;
-    the write lock is held only to match them again against the roster as it now is (a
-    clerk may have registered someone meanwhile) and to write them, in bulk.
+    the write lock is held only to read the roster again (the rows are matched anew if a
+    clerk changed it meanwhile) and to write them, in bulk.
     """
     table = sheets.read_table(filename, data, BOUNDS)
     while table and not any(table[0]):
@@ -135,16 +136,18 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
     report = RosterReport(filename=filename, ignored_columns=ignored)
 
     with snapshot(session):
-        plans = _match(rows, fields, _registered(session, bank), report)
+        seen = _registered(session, bank)
+        plans = _match(rows, fields, seen, report)
     if report.errors:
         return report
     _search_keys(rows, report, fields)  # the costliest check of all, still outside the lock
     with transaction(session):
         registered = _registered(session, bank)
-        plans = _match(rows, fields, registered, report)
-        if report.errors:
-            return report
-        _search_keys(rows, report, fields)  # for a row that another clerk's change made new meanwhile
+        if registered != seen:  # another clerk changed the roster meanwhile: match again
+            plans = _match(rows, fields, registered, report)
+            if report.errors:
+                return report
+            _search_keys(rows, report, fields)
         _write(session, bank, rows, report, plans, fields, registered, clock)
         audit.record(session, bank_id=bank.id, actor=by, action="roster_import",
                      subject=f"roster:{filename[:60]}",
@@ -274,9 +277,9 @@ def _write(session: Session, bank: Bank, rows: list[_Row], report: RosterReport,
         if action == "create" and plan["household"] not in registered.households:
             new_homes.setdefault(plan["household"], plan["household_name"])
     if new_homes:
-        session.execute(insert(Household.__table__), [{"bank_id": bank.id, "code": code, "name": name,
-                                             "active": True, "created_at": now}
-                                            for code, name in new_homes.items()])
+        _INSERT_HOUSEHOLD.executemany(session, [{"bank_id": bank.id, "code": code, "name": name,
+                                                 "active": True, "created_at": now}
+                                                for code, name in new_homes.items()])
         report.households_created = list(new_homes)
     homes = {code: hid for code, (hid, _active) in registered.households.items()}
     if new_homes:
@@ -293,13 +296,26 @@ def _write(session: Session, bank: Bank, rows: list[_Row], report: RosterReport,
             if "reading" in fields:
                 change.update(row.keys)
             updated.append(change)
-    # Core statements, run as the driver's executemany: the ORM's bookkeeping for 20,000
-    # objects would cost more than the writes, all of it inside the write lock.
+    # Statements compiled once and run as the driver's executemany: SQLAlchemy's work for each
+    # of 20,000 rows would cost more than the writes, all of it inside the write lock.
     if created:
-        session.execute(insert(Resident.__table__), created)
+        _INSERT_RESIDENT.executemany(session, created)
     if updated:
-        session.execute(update(Resident.__table__).where(Resident.__table__.c.id == bindparam("match_id")),
-                        updated)
+        _update_residents(tuple(k for k in updated[0] if k != "match_id")).executemany(session, updated)
+
+
+_INSERT_HOUSEHOLD = Prepared(insert(Household.__table__),
+                             columns=["bank_id", "code", "name", "active", "created_at"])
+_INSERT_RESIDENT = Prepared(insert(Resident.__table__),
+                            columns=["bank_id", "household_id", "name", "phone", "relation", "reading",
+                                     "active", "created_at", "pinyin", "initials"])
+
+
+@functools.cache
+def _update_residents(columns: tuple[str, ...]) -> Prepared:
+    """The UPDATE of these columns of a resident, by id (one per set of columns a roster has)."""
+    table = Resident.__table__
+    return Prepared(update(table).where(table.c.id == bindparam("match_id")), columns=list(columns))
 
 
 # --- exporting --------------------------------------------------------------------------------

@@ -89,9 +89,13 @@ def declaring(data: bytes, member: str, size: int) -> bytes:
 
 
 BOMBS = {
-    # 1.6 KB that says: 16,384 columns by 1,048,576 rows.
+    # As seen: 1.6 KB declaring 26 columns by 1,048,576 rows, with its last row filled in.
+    "a declared dimension of a million rows": (
+        lambda: workbook(sheet(HONEST_ROWS + cells(1048576, "张三", "E02"), dimension="A1:Z1048576")), "20000"),
+    # The same over the whole grid: 16,384 columns by 1,048,576 rows.
     "a declared dimension of the whole grid": (
-        lambda: workbook(sheet(dimension="A1:XFD1048576")), "20000"),
+        lambda: workbook(sheet(HONEST_ROWS + cells(1048576, "张三", "E02"), dimension="A1:XFD1048576")),
+        "20000"),
     # No dimension, one row at the very bottom: openpyxl pads the gap with empty rows.
     "a single row numbered 1048576": (
         lambda: workbook(sheet(HONEST_ROWS + cells(1048576, "张三", "E02"))), "20000"),
