@@ -151,6 +151,16 @@ def test_a_spreadsheet_bomb_is_refused_naming_the_file_and_the_limit_and_writes_
     assert _nothing_written(session)
 
 
+def test_shared_strings_that_expand_entities_a_billion_times_are_refused(bank, session, clock):
+    entities = "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    laughs = (f'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">{entities}]>'
+              '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&j;</t></si></sst>')
+    with pytest.raises(ValidationError) as refused:
+        roster.import_roster(session, bank, "名册.xlsx", workbook(sheet(), laughs), by="clerk", clock=clock)
+    assert "不是有效的 .xlsx" in refused.value.fields["file"][0]
+    assert _nothing_written(session)
+
+
 def test_rows_past_the_limit_are_refused_before_any_row_is_checked(bank, session, clock, monkeypatch):
     checked = []
     monkeypatch.setattr(roster, "person_problems", lambda **kw: checked.append(kw) or ({}, {}))
