@@ -23,7 +23,7 @@ from ledger import accounts, audit, idempotency, periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import bank_row, transaction
-from ledger.errors import ConflictError, Forbidden, NotFound, ValidationError
+from ledger.errors import ConflictError, Forbidden, NotFound, TooLarge, ValidationError
 from ledger.formatting import mask_name
 from ledger.models import CNY, Account, Bank, Resident, Transfer
 from ledger.posting import Draft, Idempotency, lock_chain, post
@@ -45,6 +45,9 @@ DONOR_SOURCE = {"resident": "source:donor", "person": "source:sponsor", "unit": 
 FILE_TYPES = ((b"\xff\xd8\xff", "image/jpeg", "jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
               (b"%PDF-", "application/pdf", "pdf"))
 ATTACHMENT_KINDS = ("photo", "paper_form", "progress", "completion")
+#: A phone's photo or a scanned form; a progress report may carry a few photos at once.
+MAX_ATTACHMENT_BYTES = 10 * 2**20
+MAX_PROGRESS_BYTES = 3 * MAX_ATTACHMENT_BYTES
 
 
 def project_account_code(application_id: int) -> str:
@@ -281,6 +284,8 @@ def _store(bank: Bank, application: Application, upload: Upload, instance_path: 
     data = upload.data
     if not data:
         raise ValidationError({"file": ["文件为空"]})
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise TooLarge("file", MAX_ATTACHMENT_BYTES)
     kind = next(((mime, ext) for magic, mime, ext in FILE_TYPES if data.startswith(magic)), None)
     if kind is None:
         raise ValidationError({"file": ["只接受 JPEG、PNG 照片或 PDF 扫描件"]})

@@ -18,6 +18,7 @@ from ledger.models import Resident
 from ledger.services import get_bank
 from rules import bounds
 from web.api import clock, idempotency, load, page, page_args
+from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import schemas, services
@@ -208,6 +209,7 @@ def move_application(bank, application_id, action):
 
 
 @api.post("/applications/<int:application_id>/attachments")
+@uploads.limit(services.MAX_ATTACHMENT_BYTES)
 def add_attachment(bank, application_id):
     """Attach a photo or the scan of the signed paper form (multipart: file, kind, on_behalf_of).
     ---
@@ -766,6 +768,7 @@ def new_applicant(bank):
 
 
 @bp.route("/foundation/<bank>/applications/new", methods=["GET", "POST"])
+@uploads.limit(services.MAX_ATTACHMENT_BYTES, field="paper_form")
 def new_application(bank):
     bank, user = _screen_bank(bank, WRITERS)
     session = get_session()
@@ -826,6 +829,7 @@ def screen_move(bank, application_id, action):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/attachments")
+@uploads.limit(services.MAX_ATTACHMENT_BYTES)
 def screen_attachment(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     services.add_attachment(get_session(), bank, application_id, _upload("file"),
@@ -890,6 +894,7 @@ def screen_tranche(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/progress")
+@uploads.limit(services.MAX_PROGRESS_BYTES, field="photos")
 def screen_progress(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectProgressIn(), {"reported_on": request.form.get("reported_on"),

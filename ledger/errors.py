@@ -41,6 +41,18 @@ class TooOld(ValidationError):
     code = "too_old"
 
 
+class TooLarge(ZongzhiError):
+    """An upload over its size limit, naming the file's field and the limit."""
+
+    status = 413
+    code = "too_large"
+
+    def __init__(self, field: str, max_bytes: int):
+        size = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes / 2**10:g} KB"
+        super().__init__(f"文件不能超过 {size}", f"the file may be at most {size}",
+                         fields={field: [f"文件不能超过 {size}"]})
+
+
 class NotFound(ZongzhiError):
     status = 404
     code = "not_found"

@@ -10,6 +10,7 @@ from typing import Iterator, TextIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import sheets
 from .db import snapshot
 from .models import CNY, PTS, Account, Bank, Resident, Transfer
 
@@ -53,7 +54,8 @@ def write_csv(session: Session, bank: Bank, out: TextIO) -> int:
 
     The file starts with a UTF-8 byte order mark so that Excel on a village laptop reads the
     Chinese names and memos correctly; read it back with encoding "utf-8-sig". Amounts are
-    integers as the ledger keeps them: points on PTS, fen on CNY.
+    integers as the ledger keeps them: points on PTS, fen on CNY. Text that a spreadsheet
+    would take for a formula (a memo "=HYPERLINK(...)") is written behind a quote (`ledger.sheets`).
     """
     with snapshot(session):
         head, accounts = _snapshot(session, bank)
@@ -63,12 +65,12 @@ def write_csv(session: Session, bank: Bank, out: TextIO) -> int:
         writer.writerow(CSV_COLUMNS)
         count = 0
         for t in _transfers(session, bank, head):
-            writer.writerow((
+            writer.writerow(sheets.row((
                 t.seq, t.id, t.ledger, t.occurred_on.isoformat(), _iso(t.recorded_at),
                 t.recorded_by, t.kind, codes[t.debit_id], codes[t.credit_id], t.amount,
                 _blank(t.rule_code), _blank(t.rule_version), _blank(t.doer_id),
                 _blank(t.resident_name), _blank(t.memo), _blank(t.reverses_id), t.hash, t.prev_hash,
-            ))
+            )))
             count += 1
     return count
 

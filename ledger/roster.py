@@ -1,23 +1,25 @@
 """The roster in spreadsheets: import residents from .xlsx or .csv (all or nothing), export to .xlsx.
 
 An import checks every row first and reports each one (row 17: phone has 10 digits); only a
-file without a single bad row is written, in one transaction. A row matches a resident already
-registered by household and name, so importing the same file again changes nothing.
+file without a single bad row is written, in one short transaction. A row matches a resident
+already registered by household and name, so importing the same file again changes nothing.
+The file itself is read within its bounds by `ledger.sheets`, and exported cells are made inert
+there too.
 """
 from __future__ import annotations
 
-import csv
+import functools
 import io
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from openpyxl import Workbook, load_workbook
-from sqlalchemy import select
+from openpyxl import Workbook
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, names
+from . import audit, names, sheets
 from .clock import Clock
-from .db import transaction
+from .db import Prepared, snapshot, transaction
 from .errors import ValidationError
 from .formatting import mask_phone
 from .models import Account, Bank, Household, Resident, Transfer
@@ -36,6 +38,13 @@ REQUIRED = ("name", "household")
 #: Headers of columns this program never stores, whatever the file holds.
 NEVER_STORED = ("身份证", "身份证号", "身份证号码", "id_number", "id")
 MAX_ROWS = 20000
+MAX_COLUMNS = 100
+#: A 20,000-row roster is about 0.6 MB as .xlsx and 1 MB as CSV; room for extra columns.
+MAX_BYTES = 8 * sheets.MB
+BOUNDS = sheets.Bounds(max_bytes=MAX_BYTES, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS)
+#: The resident's columns an import may change, in the order `_registered` reads them.
+_STORED = ("phone", "relation", "reading")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FIELD_NAMES = {"name": "姓名", "household": "户号", "relation": "与户主关系", "phone": "电话",
                "household_name": "户名", "reading": "读音", "file": "文件"}
 
@@ -77,43 +86,77 @@ class RosterReport:
                           "problems": r.problems} for r in self.rows]}
 
 
-# --- reading the file -------------------------------------------------------------------------
+# --- importing --------------------------------------------------------------------------------
 
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Return the file's first sheet (or the CSV) as rows of text cells, or refuse it."""
-    lower = (filename or "").lower()
-    if lower.endswith(".xlsx"):
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds for a file that is not a workbook
-            raise ValidationError({"file": ["无法读取：不是有效的 .xlsx 文件"]},
-                                  "名册文件无法读取", "the roster file cannot be read") from None
-        sheet = book.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        book.close()
-        return rows
-    if lower.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValidationError({"file": ["无法识别文件编码，请存为 UTF-8 或 GBK 编码的 CSV"]})
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-    raise ValidationError({"file": ["只能导入 .xlsx 或 .csv 文件"]},
-                          "名册文件格式不支持", "only .xlsx and .csv rosters can be imported")
+@dataclass
+class _Row:
+    """A row as the file gives it, checked on its own (no database): its clean values and problems."""
+
+    number: int
+    name: str
+    household: str
+    clean: dict
+    problems: dict[str, list[str]]
+    #: A masked phone ("138****5678") that only the resident it matches can resolve.
+    masked: str | None = None
+    #: The pinyin search keys, once a resident is to be registered or re-read from this row.
+    keys: dict | None = None
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a phone number Excel stored as a number
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return str(value).strip()
+@dataclass(frozen=True)
+class _Registered:
+    """The bank's households and residents as an import needs them: plain values, read at once."""
+
+    households: dict[str, tuple[int, bool]]            # code -> (id, active)
+    residents: dict[tuple[int, str], tuple]            # (household id, name) -> (id, phone, relation, reading)
+
+
+def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, by: str,
+                  clock: Clock) -> RosterReport:
+    """Check every row of a roster; if none is bad, register and update its residents.
+
+    Return the report either way: `imported` says whether anything was written. The rows are
+    read and checked outside any write transaction, against a snapshot of the bank's roster;
+    the write lock is held only to read the roster again (the rows are matched anew if a
+    clerk changed it meanwhile) and to write them, in bulk.
+    """
+    table = sheets.read_table(filename, data, BOUNDS)
+    while table and not any(table[0]):
+        table.pop(0)
+    if not table:
+        raise ValidationError({"file": ["文件是空的"]})
+    columns, ignored = _columns(table[0])
+    ignored = [f"{t}（不导入：本系统不保存身份证号）" if t.lower() in NEVER_STORED else t for t in ignored]
+    rows = _check_rows(table, columns)
+    if not rows:
+        raise ValidationError({"file": ["文件除表头外没有数据行"]})
+    # Only the columns the file has are compared and written: a roster without a phone
+    # column leaves the phones alone.
+    fields = [k for k in _STORED if k in columns]
+    report = RosterReport(filename=filename, ignored_columns=ignored)
+
+    with snapshot(session):
+        seen = _registered(session, bank)
+        plans = _match(rows, fields, seen, report)
+    if report.errors:
+        return report
+    _search_keys(rows, report, fields)  # the costliest check of all, still outside the lock
+    with transaction(session):
+        registered = _registered(session, bank)
+        if registered != seen:  # another clerk changed the roster meanwhile: match again
+            plans = _match(rows, fields, registered, report)
+            if report.errors:
+                return report
+            _search_keys(rows, report, fields)
+        _write(session, bank, rows, report, plans, fields, registered, clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="roster_import",
+                     subject=f"roster:{filename[:60]}",
+                     detail={"created": report.count("create"), "updated": report.count("update"),
+                             "unchanged": report.count("unchanged"),
+                             "households_created": report.households_created}, clock=clock)
+        report.imported = True
+    session.expire_all()  # residents written in bulk: no object in the session may keep old values
+    return report
 
 
 def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
@@ -132,79 +175,34 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
     return found, ignored
 
 
-# --- importing --------------------------------------------------------------------------------
-
-def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, by: str,
-                  clock: Clock) -> RosterReport:
-    """Check every row of a roster; if none is bad, register and update its residents.
-
-    Return the report either way: `imported` says whether anything was written.
-    """
-    table = read_table(filename, data)
-    while table and not any(table[0]):
-        table.pop(0)
-    if not table:
-        raise ValidationError({"file": ["文件是空的"]})
-    columns, ignored = _columns(table[0])
-    if len(table) - 1 > MAX_ROWS:
-        raise ValidationError({"file": [f"一次最多导入 {MAX_ROWS} 行"]})
-    report = RosterReport(filename=filename, ignored_columns=[
-        f"{t}（不导入：本系统不保存身份证号）" if t.lower() in NEVER_STORED else t for t in ignored])
-
-    with transaction(session):
-        households = {h.code: h for h in session.execute(
-            select(Household).where(Household.bank_id == bank.id)).scalars()}
-        residents: dict[tuple[int, str], Resident] = {}
-        for r in session.execute(select(Resident).where(Resident.bank_id == bank.id)).scalars():
-            residents.setdefault((r.household_id, r.name), r)
-        plans = _check_rows(table, columns, households, residents, report)
-        if not report.rows:
-            raise ValidationError({"file": ["文件除表头外没有数据行"]})
-        if report.errors:
-            return report
-        _write(session, bank, plans, households, report, clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="roster_import",
-                     subject=f"roster:{filename[:60]}",
-                     detail={"created": report.count("create"), "updated": report.count("update"),
-                             "unchanged": report.count("unchanged"),
-                             "households_created": report.households_created}, clock=clock)
-        report.imported = True
-    return report
-
-
-def _check_rows(table, columns, households, residents, report) -> list[tuple[RowResult, dict, Resident | None]]:
-    plans = []
+def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
+    """Check each row on its own and against the file's other rows; nothing here reads the database."""
+    rows = []
     seen: dict[tuple[str, str], int] = {}
     heads: dict[str, int] = {}
     for number, raw in enumerate(table[1:], start=2):
         if not any(raw):
             continue
         value = {k: (raw[i] if i < len(raw) else "") for k, i in columns.items()}
-        result = RowResult(row=number, name=value.get("name", ""), household=value.get("household", ""))
-        report.rows.append(result)
         problems: dict[str, list[str]] = {}
         code = value["household"].strip()
         if not code:
             problems["household"] = ["户号不能为空"]
         elif len(code) > 40:
             problems["household"] = ["户号最长 40 个字符"]
+        elif _CONTROL.search(code):
+            problems["household"] = ["户号不能包含控制字符"]
         phone = value.get("phone", "")
-        home = households.get(code)
-        match = residents.get((home.id, value["name"].strip())) if home else None
-        masked = "*" in phone
-        if masked and match is not None and match.phone and mask_phone(match.phone) == phone.strip():
-            phone = match.phone  # an exported roster comes back with the number it went out with
-        elif masked:
-            problems["phone"] = ["电话号码被遮盖（****），无法导入，请填写完整号码"]
-            phone = ""
-        clean, person = person_problems(name=value["name"], phone=phone,
+        masked = phone.strip() if "*" in phone else None
+        clean, person = person_problems(name=value["name"], phone=None if masked else phone,
                                         relation=value.get("relation"), reading=value.get("reading"))
         for key, messages in person.items():
             problems.setdefault(key, []).extend(messages)
-        if home is not None and not home.active:
-            problems.setdefault("household", []).append(f"户号 {code} 已停用")
-        if len(value.get("household_name", "")) > 100:
+        household_name = value.get("household_name", "").strip()
+        if len(household_name) > 100:
             problems["household_name"] = ["户名最长 100 个字"]
+        elif _CONTROL.search(household_name):
+            problems["household_name"] = ["户名不能包含控制字符"]
         key = (code, clean["name"])
         if clean["name"] and code and key in seen:
             problems.setdefault("name", []).append(f"与第 {seen[key]} 行重复（同一户同一姓名）")
@@ -213,45 +211,111 @@ def _check_rows(table, columns, households, residents, report) -> list[tuple[Row
             if code in heads:
                 problems.setdefault("relation", []).append(f"户号 {code} 已在第 {heads[code]} 行有户主")
             heads.setdefault(code, number)
+        clean["household"], clean["household_name"] = code, household_name
+        rows.append(_Row(number, value.get("name", ""), value.get("household", ""), clean, problems, masked))
+    return rows
+
+
+def _registered(session: Session, bank: Bank) -> _Registered:
+    households = {code: (hid, active) for hid, code, active in session.execute(
+        select(Household.id, Household.code, Household.active).where(Household.bank_id == bank.id))}
+    residents: dict[tuple[int, str], tuple] = {}
+    for rid, home, name, phone, relation, reading in session.execute(
+            select(Resident.id, Resident.household_id, Resident.name, Resident.phone, Resident.relation,
+                   Resident.reading).where(Resident.bank_id == bank.id).order_by(Resident.id)):
+        residents.setdefault((home, name), (rid, phone, relation, reading))
+    return _Registered(households, residents)
+
+
+def _match(rows: list[_Row], fields: list[str], registered: _Registered, report: RosterReport) -> list[dict]:
+    """Match the checked rows with the bank's roster, filling the report: what each row does,
+    and what only the roster can refuse. Return each row's plan (its clean values, `match`)."""
+    report.rows, plans = [], []
+    for row in rows:
+        clean, problems = row.clean, {k: list(v) for k, v in row.problems.items()}
+        home = registered.households.get(clean["household"])
+        match = registered.residents.get((home[0], clean["name"])) if home else None
+        plan = {**clean, "match": match[0] if match else None}
+        if row.masked is not None:
+            stored = match[1] if match else None
+            if stored and mask_phone(stored) == row.masked:
+                plan["phone"] = stored  # an exported roster comes back with the number it went out with
+            else:
+                problems.setdefault("phone", []).insert(0, "电话号码被遮盖（****），无法导入，请填写完整号码")
+        if home is not None and not home[1]:
+            problems.setdefault("household", []).append(f"户号 {clean['household']} 已停用")
+        result = RowResult(row=row.number, name=row.name, household=row.household)
         result.problems = [f"{FIELD_NAMES[k]}：{m}" for k, ms in problems.items() for m in ms]
         if result.problems:
             result.action = "error"
-            continue
-        clean["household"], clean["household_name"] = code, value.get("household_name", "").strip()
-        # Only the columns the file has are compared and written: a roster without a phone
-        # column leaves the phones alone.
-        clean["fields"] = [k for k in ("phone", "relation", "reading") if k in columns]
-        if match is None:
+        elif match is None:
             result.action = "create"
-        elif any(getattr(match, k) != clean[k] for k in clean["fields"]):
+        elif any(match[_STORED.index(k) + 1] != plan[k] for k in fields):
             result.action = "update"
         else:
             result.action = "unchanged"
-        plans.append((result, clean, match))
+        report.rows.append(result)
+        plans.append(plan)
     return plans
 
 
-def _write(session, bank, plans, households, report, clock) -> None:
+def _search_keys(rows: list[_Row], report: RosterReport, fields: list[str]) -> None:
+    """Work out the pinyin search keys of the residents the import registers or re-reads."""
+    for row, result in zip(rows, report.rows):
+        if row.keys is None and (result.action == "create" or
+                                 result.action == "update" and "reading" in fields):
+            row.keys = names.search_keys(row.clean["name"], row.clean["reading"])
+
+
+def _write(session: Session, bank: Bank, rows: list[_Row], report: RosterReport, plans: list[dict],
+           fields: list[str], registered: _Registered, clock: Clock) -> None:
+    """Write the import in bulk: the new households, then the new residents and the changes."""
     now = clock.now()
-    for result, clean, match in plans:
-        home = households.get(clean["household"])
-        if home is None:
-            home = Household(bank_id=bank.id, code=clean["household"], name=clean["household_name"],
-                             created_at=now)
-            session.add(home)
-            session.flush()
-            households[home.code] = home
-            report.households_created.append(home.code)
-        if result.action == "create":
-            person = {k: clean[k] for k in ("name", "phone", "relation", "reading")}
-            session.add(Resident(bank_id=bank.id, household_id=home.id, created_at=now, **person,
-                                 **names.search_keys(person["name"], person["reading"])))
-        elif result.action == "update":
-            for key in clean["fields"]:
-                setattr(match, key, clean[key])
-            keys = names.search_keys(match.name, match.reading)
-            match.pinyin, match.initials = keys["pinyin"], keys["initials"]
-    session.flush()
+    actions = [r.action for r in report.rows]
+    new_homes: dict[str, str] = {}
+    for action, plan in zip(actions, plans):
+        if action == "create" and plan["household"] not in registered.households:
+            new_homes.setdefault(plan["household"], plan["household_name"])
+    if new_homes:
+        _INSERT_HOUSEHOLD.executemany(session, [{"bank_id": bank.id, "code": code, "name": name,
+                                                 "active": True, "created_at": now}
+                                                for code, name in new_homes.items()])
+        report.households_created = list(new_homes)
+    homes = {code: hid for code, (hid, _active) in registered.households.items()}
+    if new_homes:
+        homes = dict(session.execute(select(Household.code, Household.id).where(
+            Household.bank_id == bank.id)).all())
+    created, updated = [], []
+    for row, action, plan in zip(rows, actions, plans):
+        if action == "create":
+            created.append({"bank_id": bank.id, "household_id": homes[plan["household"]],
+                            "name": plan["name"], "phone": plan["phone"], "relation": plan["relation"],
+                            "reading": plan["reading"], "active": True, "created_at": now, **row.keys})
+        elif action == "update":
+            change = {"match_id": plan["match"], **{k: plan[k] for k in fields}}
+            if "reading" in fields:
+                change.update(row.keys)
+            updated.append(change)
+    # Statements compiled once and run as the driver's executemany: SQLAlchemy's work for each
+    # of 20,000 rows would cost more than the writes, all of it inside the write lock.
+    if created:
+        _INSERT_RESIDENT.executemany(session, created)
+    if updated:
+        _update_residents(tuple(k for k in updated[0] if k != "match_id")).executemany(session, updated)
+
+
+_INSERT_HOUSEHOLD = Prepared(insert(Household.__table__),
+                             columns=["bank_id", "code", "name", "active", "created_at"])
+_INSERT_RESIDENT = Prepared(insert(Resident.__table__),
+                            columns=["bank_id", "household_id", "name", "phone", "relation", "reading",
+                                     "active", "created_at", "pinyin", "initials"])
+
+
+@functools.cache
+def _update_residents(columns: tuple[str, ...]) -> Prepared:
+    """The UPDATE of these columns of a resident, by id (one per set of columns a roster has)."""
+    table = Resident.__table__
+    return Prepared(update(table).where(table.c.id == bindparam("match_id")), columns=list(columns))
 
 
 # --- exporting --------------------------------------------------------------------------------
@@ -263,13 +327,13 @@ def roster_xlsx(session: Session, bank: Bank) -> bytes:
     """Return the bank's roster as a workbook, phones masked; it imports back unchanged."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("居民名册")
-    sheet.append(ROSTER_HEADER)
+    sheet.append(sheets.row(ROSTER_HEADER))
     rows = session.execute(select(Household.code, Household.name, Resident).join(
         Household, Household.id == Resident.household_id).where(Resident.bank_id == bank.id)
         .order_by(Household.code, Resident.id)).all()
     for code, household_name, r in rows:
-        sheet.append((code, household_name, r.name, r.relation, mask_phone(r.phone), r.reading,
-                      r.pinyin.split(" ")[0], "在册" if r.active else "已停用"))
+        sheet.append(sheets.row((code, household_name, r.name, r.relation, mask_phone(r.phone), r.reading,
+                                 r.pinyin.split(" ")[0], "在册" if r.active else "已停用")))
     return _save(book)
 
 
@@ -281,7 +345,7 @@ def ledger_xlsx(session: Session, bank: Bank) -> bytes:
     """Return the bank's transfers as a workbook, oldest first (points, and money in fen)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("流水")
-    sheet.append(LEDGER_HEADER)
+    sheet.append(sheets.row(LEDGER_HEADER))
     codes = dict(session.execute(select(Account.id, Account.code).where(Account.bank_id == bank.id)).all())
     people = {rid: (name, code) for rid, name, code in session.execute(
         select(Resident.id, Resident.name, Household.code).join(
@@ -293,10 +357,10 @@ def ledger_xlsx(session: Session, bank: Bank) -> bytes:
         holder = ("resident:", "household:")
         signed = t.amount if credit.startswith(holder) else -t.amount if debit.startswith(holder) else None
         who, home = people.get(t.doer_id, ("", ""))
-        sheet.append((t.seq, t.occurred_on, t.recorded_at.replace(tzinfo=None), t.ledger, t.kind,
-                      t.rule_code or "", t.rule_version, who, home, debit, credit, t.amount, signed,
-                      seqs.get(t.reverses_id) if t.reverses_id else None, t.memo or "", t.recorded_by,
-                      t.hash))
+        sheet.append(sheets.row((
+            t.seq, t.occurred_on, t.recorded_at.replace(tzinfo=None), t.ledger, t.kind, t.rule_code or "",
+            t.rule_version, who, home, debit, credit, t.amount, signed,
+            seqs.get(t.reverses_id) if t.reverses_id else None, t.memo or "", t.recorded_by, t.hash)))
     return _save(book)
 
 

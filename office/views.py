@@ -21,6 +21,7 @@ from ledger.posting import Idempotency
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX
 from reports.register import day_register
 from rules import bounds
+from web import uploads
 from web.api import clock, query_text, query_whole
 from web.auth import (AUDITORS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user,
                       scoped_bank)
@@ -306,9 +307,10 @@ def household(bank, household_id):
 # --- roster -----------------------------------------------------------------------------------
 
 @bp.route("/banks/<bank>/roster", methods=["GET", "POST"])
+@uploads.limit(roster.MAX_BYTES)
 def roster_import(bank):
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
-    report, message, problems = None, None, {}
+    report, message, problems, status = None, None, {}, 200
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -319,7 +321,9 @@ def roster_import(bank):
                                               by=user.name, clock=clock())
             except ZongzhiError as err:
                 message, problems = _refusal(err)
-    status = 422 if problems or (report and not report.imported) else 200
+                status = err.status
+    if status == 200 and (problems or (report and not report.imported)):
+        status = 422
     return _render("roster.html", status, bank=bank, report=report, message=message, problems=problems,
                    columns=roster.COLUMNS)
 

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ledger.errors import Unauthorized, ZongzhiError
 
+from . import uploads
 from .i18n import language, translate_fields
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if err.code == 413 and (refused := uploads.refusal()) is not None:
+            return _domain(refused)  # a streamed upload past its view's limit: say which and how much
         code, zh, en = _HTTP.get(err.code, ("error", err.name, err.name))
         message = en if language() == "en" else zh
         if not wants_json():

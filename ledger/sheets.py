@@ -1,0 +1,229 @@
+"""Spreadsheets in and out, safely: uploads read within declared bounds, cells written inert.
+
+Reading: an .xlsx is a zip of XML, and both can lie. A 1.6 KB file may declare a sheet of
+16,384 columns by 1,048,576 rows, or a single row numbered 1,048,576 that openpyxl pads with
+a million empty rows, or a member that inflates a thousand times. So the zip's declared sizes
+and ratios, then the sheet's declared dimension, are checked before a row is read; rows are
+streamed (openpyxl's read-only mode, values only) and reading stops one row past the limit.
+A CSV is decoded once (it is within its byte limit by then) and streamed row by row likewise.
+Every refusal names the form field and says the limit.
+
+Writing: a text cell that begins with = + - @, a tab or a carriage return is a formula (or
+becomes one) in Excel, LibreOffice and WPS; such text is written behind a single quote, as a
+string, never a formula. Characters XML cannot hold (most C0 controls, lone surrogates) are
+written as U+FFFD, so a stored memo can never make an export fail.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterator
+
+from openpyxl import load_workbook
+
+from .errors import TooLarge, ValidationError
+
+MB = 1024 * 1024
+
+#: What makes text a formula when a spreadsheet opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Characters an .xlsx (XML 1.0) cannot hold, as openpyxl refuses them, and lone surrogates.
+_UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_QUOTED = re.compile(r"'[=+\-@\t\r]")
+#: Zip members that openpyxl reads whole (all but the worksheets, which it streams).
+_STREAMED = re.compile(r"xl/worksheets/[^/]+\.xml")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much one upload may hold; rows are counted below one header row, blank ones too."""
+
+    max_bytes: int
+    max_rows: int
+    max_columns: int
+    #: Characters in one cell.
+    max_cell: int = 1000
+    #: Declared uncompressed size of the whole .xlsx, and of a member openpyxl reads whole.
+    max_unpacked: int = 64 * MB
+    max_member_whole: int = 16 * MB
+    #: Uncompressed / compressed, for members over 1 MB (honest sheets compress about tenfold).
+    max_ratio: int = 100
+    max_members: int = 1000
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file") -> list[list[str]]:
+    """Return the first sheet of an .xlsx, or a CSV, as rows of text cells; refuse it past its bounds.
+
+    At most one header row and `bounds.max_rows` rows below it come back, each with at most
+    `bounds.max_columns` cells (trailing empty cells dropped).
+    """
+    check_size(data, bounds.max_bytes, field=field)
+    lower = (filename or "").lower()
+    if lower.endswith(".xlsx"):
+        rows = _xlsx_rows(data, bounds, field)
+    elif lower.endswith(".csv"):
+        rows = _csv_rows(data, bounds, field)
+    else:
+        raise ValidationError({field: ["只能导入 .xlsx 或 .csv 文件"]},
+                              "文件格式不支持", "only .xlsx and .csv files can be imported")
+    table: list[list[str]] = []
+    for number, row in enumerate(rows, start=1):
+        if number > bounds.max_rows + 1:
+            _refuse(field, f"表格超过 {bounds.max_rows} 行的上限（表头除外），请分成几个文件导入",
+                    f"the sheet has more than {bounds.max_rows} rows besides the header; split it")
+        if row.count(None) == len(row):
+            table.append([])  # the padding openpyxl yields for rows a sheet skips: cheap to count
+            continue
+        cells = [_text(value) for value in row]
+        while cells and not cells[-1]:
+            cells.pop()
+        if len(cells) > bounds.max_columns:
+            _too_many_columns(field, bounds)
+        for column, cell in enumerate(cells, start=1):
+            if len(cell) > bounds.max_cell:
+                _refuse(field, f"第 {number} 行第 {column} 列超过 {bounds.max_cell} 个字符的上限",
+                        f"row {number}, column {column} is longer than {bounds.max_cell} characters")
+        table.append(cells)
+    return table
+
+
+def check_size(data: bytes, max_bytes: int, *, field: str = "file") -> None:
+    """Refuse a file over its size limit (413), for callers that did not stop it at the door."""
+    if len(data) > max_bytes:
+        raise TooLarge(field, max_bytes)
+
+
+def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:
+    _check_zip(data, bounds, field)
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a file that is not a workbook
+        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
+                              "文件无法读取", "the file cannot be read as .xlsx") from None
+    try:
+        sheet = book.worksheets[0]
+        if sheet.max_row is not None and sheet.max_row > bounds.max_rows + 1:
+            _refuse(field, f"表格声明了 {sheet.max_row} 行，超过 {bounds.max_rows} 行的上限（表头除外）",
+                    f"the sheet declares {sheet.max_row} rows, over the limit of {bounds.max_rows} "
+                    "besides the header")
+        if sheet.max_column is not None and sheet.max_column > bounds.max_columns:
+            _too_many_columns(field, bounds)
+        # The declared size only ever refuses: rows are read as they are, counted as they come.
+        sheet.reset_dimensions()
+        # One column past the limit, so that a row reaching it is seen (and refused) while a
+        # cell far beyond (column XFD, say) never widens every row to 16,384 values.
+        yield from sheet.iter_rows(values_only=True, max_col=bounds.max_columns + 1)
+    except zipfile.BadZipFile:
+        raise ValidationError({field: ["无法读取：文件已损坏"]},
+                              "文件无法读取", "the file is damaged") from None
+    except ValidationError:
+        raise
+    except Exception:  # a malformed sheet: XML errors and the like, from deep inside openpyxl
+        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
+                              "文件无法读取", "the file cannot be read as .xlsx") from None
+    finally:
+        book.close()
+
+
+def _check_zip(data: bytes, bounds: Bounds, field: str) -> None:
+    """Refuse a workbook whose members declare more than the bounds, before any is inflated.
+
+    Python's zipfile never inflates a member past its declared size (it fails the CRC check
+    instead), so the declared sizes bound what reading can cost.
+    """
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
+                              "文件无法读取", "the file cannot be read as .xlsx") from None
+    if len(members) > bounds.max_members:
+        _refuse(field, f"工作簿含 {len(members)} 个部件，超过 {bounds.max_members} 个的上限",
+                f"the workbook has {len(members)} parts, over the limit of {bounds.max_members}")
+    for member in members:
+        if not _STREAMED.fullmatch(member.filename) and member.file_size > bounds.max_member_whole:
+            limit = f"{bounds.max_member_whole // MB} MB"
+            _refuse(field, f"工作簿的部件 {member.filename[:80]} 解压后超过 {limit} 的上限",
+                    f"the workbook's part {member.filename[:80]} unpacks to more than {limit}")
+        if member.file_size > MB and member.file_size > bounds.max_ratio * max(member.compress_size, 1):
+            _refuse(field, f"工作簿的部件 {member.filename[:80]} 压缩比超过 {bounds.max_ratio} 倍，不是正常的表格",
+                    f"the workbook's part {member.filename[:80]} is compressed more than "
+                    f"{bounds.max_ratio} times, which no honest sheet is")
+    total = sum(member.file_size for member in members)
+    if total > bounds.max_unpacked:
+        limit = f"{bounds.max_unpacked // MB} MB"
+        _refuse(field, f"工作簿解压后超过 {limit} 的上限", f"the workbook unpacks to more than {limit}")
+
+
+def _csv_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[list[str]]:
+    if b"\x00" in data:
+        _refuse(field, "文件含有空字符（NUL），不是文本 CSV；请存为 UTF-8 或 GBK 编码的 CSV",
+                "the file holds NUL bytes and is not a text CSV; save it as UTF-8 or GBK")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        _refuse(field, "无法识别文件编码，请存为 UTF-8 或 GBK 编码的 CSV",
+                "the file's encoding is not recognised; save it as UTF-8 or GBK")
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            # The csv module's own cap on a field (128 KiB) is far past any cell's limit.
+            if "field limit" in str(err):
+                _refuse(field, f"第 {reader.line_num} 行有字段超过 {bounds.max_cell} 个字符的上限",
+                        f"row {reader.line_num} has a field longer than {bounds.max_cell} characters")
+            _refuse(field, f"第 {reader.line_num} 行不是有效的 CSV", f"row {reader.line_num} is not valid CSV")
+        yield row
+
+
+def _text(value) -> str:
+    """Return a cell's value as the text the clerk typed, undoing the quote exports add."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone number Excel stored as a number
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    return text[1:].strip() if _QUOTED.match(text) else text
+
+
+def _too_many_columns(field: str, bounds: Bounds) -> None:
+    _refuse(field, f"表格超过 {bounds.max_columns} 列的上限", f"the sheet has more than {bounds.max_columns} columns")
+
+
+def _refuse(field: str, zh: str, en: str) -> None:
+    raise ValidationError({field: [zh]}, zh, en)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def cell(value):
+    """Return a value to write into a sheet cell (xlsx or CSV): text made inert, the rest as it is.
+
+    Numbers stay numbers (a negative amount is a number, not a formula); only text that a
+    spreadsheet would evaluate gets the leading quote.
+    """
+    if not isinstance(value, str):
+        return value
+    text = _UNWRITABLE.sub("\ufffd", value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def row(values) -> list:
+    """Return a row of values made safe to write, cell by cell."""
+    return [cell(v) for v in values]
