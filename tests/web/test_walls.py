@@ -118,20 +118,12 @@ def _snapshot(engine) -> dict:
                 for t in metadata.sorted_tables}
 
 
-def _signed_in(app, user):
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
-        s["_fresh"] = True
-    return client
-
-
-def test_no_role_of_one_bank_reaches_anything_of_another_bank_on_any_route(app, world, session):
+def test_no_role_of_one_bank_reaches_anything_of_another_bank_on_any_route(app, world, session, signed_in):
     b_ids = _ids_of(session, world["b"].id)
     before = _snapshot(app.extensions["zongzhi.engine"])
     leaks = []
     for role in ROLES:
-        client, token = _signed_in(app, world["users"][role]), world["tokens"][role]
+        client, token = signed_in(world["users"][role]), world["tokens"][role]
         for rule, method in _routes(app):
             if _is_public(rule) or rule.endpoint in ("web.logout", "web.login"):
                 continue
@@ -156,9 +148,9 @@ def test_no_role_of_one_bank_reaches_anything_of_another_bank_on_any_route(app, 
     assert _snapshot(app.extensions["zongzhi.engine"]) == before, "a request changed stored data"
 
 
-def test_a_supervisor_writes_nothing_anywhere(app, world, session):
+def test_a_supervisor_writes_nothing_anywhere(app, world, session, signed_in):
     a_ids = _ids_of(session, world["a"].id)
-    client = _signed_in(app, world["users"]["supervisor"])
+    client = signed_in(world["users"]["supervisor"])
     before = _snapshot(app.extensions["zongzhi.engine"])
     wrote = []
     for rule, method in _routes(app):
@@ -188,12 +180,12 @@ def test_nobody_signed_in_gets_anything_but_the_public_pages(app, world, session
     assert open_doors == []
 
 
-def test_a_county_admin_reaches_every_bank(app, world, make):
+def test_a_county_admin_reaches_every_bank(app, world, make, signed_in):
     admin = make.user(None, "admin", name="county")
-    client = _signed_in(app, admin)
+    client = signed_in(admin)
     assert client.get("/banks/xz/residents").status_code == 200
     assert SECRET in client.get("/admin/banks").get_data(as_text=True)
-    clerk = _signed_in(app, world["users"]["clerk"])
+    clerk = signed_in(world["users"]["clerk"])
     assert clerk.get("/admin/banks").status_code == 403
     home = clerk.get("/").get_data(as_text=True)
     assert "甲村综治银行" in home and SECRET not in home
