@@ -184,8 +184,9 @@ class IdempotencyRecord(SQLModel, table=True):
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id")
-    #: Not a foreign key: 0 stands for no user.
-    user_id: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Not a foreign key: 0 stands for no user. A default of the database's own, so a statement
+    #: that leaves the column out (a Prepared insert, a script) still writes 0.
+    user_id: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     status: int
