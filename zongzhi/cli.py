@@ -271,7 +271,7 @@ def serve(host, port, threads):
     refusal = serve_refusal()
     if refusal:
         click.echo(f"错误 error: {refusal}", err=True)
-        sys.exit(2)
+        sys.exit(1)
     app = _app()
     click.echo(f"综治银行 serving on http://{host}:{port}/")
     waitress_serve(app, host=host, port=port, threads=threads)

@@ -134,7 +134,7 @@ def test_serve_refuses_to_start_on_postgresql_without_a_secret_key(monkeypatch, 
     monkeypatch.setattr(waitress, "serve", lambda *a, **kw: started.append(a))
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", "postgresql://zongzhi@db.example/zongzhi")
     refused = CliRunner().invoke(main, ["serve"])
-    assert refused.exit_code != 0 and started == []
+    assert refused.exit_code == 1 and started == []
     assert "ZONGZHI_SECRET_KEY" in refused.output
     assert not instance.exists()  # nothing made up in its place
 

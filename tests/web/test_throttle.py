@@ -103,3 +103,12 @@ def test_an_address_guessing_many_names_is_slowed_and_other_addresses_are_not(ap
 ])
 def test_the_delay_after_so_many_failures(delay, failures, wait):
     assert delay.after(failures) == wait
+
+
+def test_no_request_passes_through_flask_limiters_own_per_request_checks(app):
+    """No route declares a limit, so the hooks that would look for one on every request are off."""
+    hooks = [hook for registry in (app.before_request_funcs, app.after_request_funcs,
+                                   app.teardown_request_funcs)
+             for funcs in registry.values() for hook in funcs]
+    assert hooks and not [h for h in hooks if getattr(h, "func", h).__module__.startswith("flask_limiter")]
+    assert app.extensions["zongzhi.throttle"].storage.check()  # while its storage serves the throttles
