@@ -1,4 +1,4 @@
-"""Hardening: password hashes, sign-in throttling, CSRF on every form, cookies, headers, audit log."""
+"""Hardening: password hashes, CSRF on every form, cookies, headers, the audit log (throttles: test_throttle)."""
 from __future__ import annotations
 
 import re
