@@ -190,13 +190,20 @@ class PendingDeed(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The first outcome of a retried write, so a retry returns it and writes nothing."""
+    """The first outcome of a retried write, so a retry returns it and writes nothing.
+
+    A key is one user's (`user_id`, 0 for the system's own keys and for records kept from
+    before keys were scoped): the same key from another user is a request of its own.
+    """
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("bank_id", "key"),)
+    __table_args__ = (UniqueConstraint("bank_id", "user_id", "key", name="uq_idempotency_records_scope"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id")
+    #: Not a foreign key: 0 stands for no user. A default of the database's own, so a statement
+    #: that leaves the column out (a Prepared insert, a script) still writes 0.
+    user_id: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     status: int

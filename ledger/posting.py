@@ -34,10 +34,15 @@ class Draft:
 
 @dataclass(frozen=True)
 class Idempotency:
-    """The retry key a client sent and the fingerprint of its request."""
+    """The retry key a client sent, the fingerprint of its request, and whose key it is.
+
+    Keys belong to the user who sent them (`user_id`; 0 for keys the system makes itself), so
+    one user's key never replays another user's answer.
+    """
 
     key: str
     request_hash: str
+    user_id: int = 0
 
 
 def lock_chain(session: Session, bank_id: int) -> tuple[int, str]:

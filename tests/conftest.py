@@ -140,6 +140,32 @@ def client(app):
 
 
 @pytest.fixture
+def signed_in(app):
+    """Return a function that signs a test client in as a user, as the sign-in page does.
+
+    The session is opened on record and its secret put in the client's cookie; without a
+    client, a fresh one is made.
+    """
+    from web.auth import SESSION_SECRET, start_session
+
+    def sign(user, client=None):
+        client = client or app.test_client()
+        db = app.extensions["zongzhi.sessions"]()
+        try:
+            secret = start_session(db, user, lifetime=app.config["PERMANENT_SESSION_LIFETIME"],
+                                   clock=app.extensions["zongzhi.clock"])
+        finally:
+            db.close()
+        with client.session_transaction() as s:
+            s["_user_id"] = str(user.id)
+            s["_fresh"] = True
+            s[SESSION_SECRET] = secret
+        return client
+
+    return sign
+
+
+@pytest.fixture
 def make(session, clock):
     """Small factories for test data: banks, households, residents, users with tokens."""
     return Factory(session, clock)

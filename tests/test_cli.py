@@ -1,16 +1,21 @@
 """The `zongzhi` command line, as a script or an IT helper would run it."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pytest
 from click.testing import CliRunner
 
 import migrations
+from ledger.clock import FixedClock
 from zongzhi.cli import main
 
 
 @pytest.fixture
-def cli(database_url, monkeypatch):
+def cli(database_url, monkeypatch, tmp_path):
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZONGZHI_INSTANCE", str(tmp_path / "instance"))
     runner = CliRunner()
     return lambda *args, **kw: runner.invoke(main, list(args), catch_exceptions=False, **kw)
 
@@ -55,6 +60,87 @@ def test_bad_user_creation_exits_1_with_the_reason(cli, args, says):
 
 def test_token_for_an_unknown_user_exits_1(cli):
     assert cli("token", "create", "ghost").exit_code == 1
+    assert cli("token", "list", "ghost").exit_code == 1
+
+
+@pytest.fixture
+def wang(cli):
+    """A bank and a clerk, made from the command line."""
+    cli("bank", "create", "hp", "--name", "和平村")
+    cli("user", "create", "wang", "--bank", "hp", "--role", "clerk", "--password-stdin",
+        input="a long password\n")
+    return "wang"
+
+
+def _at(app, moment) -> None:
+    app.extensions["zongzhi.clock"] = FixedClock(at=moment)
+
+
+def _rules(app, token):
+    return app.test_client().get("/api/v1/banks/hp/rules", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_token_expires_after_its_days_and_then_answers_401(cli, wang, app):
+    token = cli("token", "create", "wang", "--expires-days", "2").stdout.strip()
+    now = datetime.now(timezone.utc)
+    _at(app, now + timedelta(days=1, hours=23))
+    assert _rules(app, token).status_code == 200
+    _at(app, now + timedelta(days=2, minutes=1))
+    expired = _rules(app, token)
+    assert expired.status_code == 401 and expired.get_json()["error"] == "unauthorized"
+
+
+def test_a_token_expires_after_a_year_unless_told_otherwise(cli, wang, app):
+    token = cli("token", "create", "wang").stdout.strip()
+    now = datetime.now(timezone.utc)
+    _at(app, now + timedelta(days=364))
+    assert _rules(app, token).status_code == 200
+    _at(app, now + timedelta(days=365, minutes=1))
+    assert _rules(app, token).status_code == 401
+
+
+@pytest.mark.parametrize("days", ["0", "3651", "-1", "a year"])
+def test_token_days_out_of_bounds_are_refused_and_nothing_is_issued(cli, wang, days):
+    refused = cli("token", "create", "wang", "--expires-days", days)
+    assert refused.exit_code == 2 and "--expires-days" in refused.output
+    assert len(cli("token", "list", "wang").stdout.strip().splitlines()) == 1  # the heading alone
+
+
+def test_token_list_shows_ids_dates_and_last_use_and_never_the_secret(cli, wang, app):
+    first = cli("token", "create", "wang").stdout.strip()
+    second = cli("token", "create", "wang", "--expires-days", "30").stdout.strip()
+    _at(app, datetime.now(timezone.utc))
+    assert _rules(app, first).status_code == 200
+    listed = cli("token", "list", "wang")
+    assert listed.exit_code == 0
+    heading, *rows = listed.stdout.strip().splitlines()
+    assert heading.split()[:3] == ["id", "created", "expires"] and "last used" in heading
+    assert [row.split()[0] for row in rows] == ["1", "2"]
+    village_now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    today = village_now.date()
+    assert rows[0].split()[3] == str((village_now + timedelta(days=365)).date())
+    assert rows[0].split()[5] == str(today) and rows[0].endswith("active")   # used today
+    assert "never" in rows[1] and str(today + timedelta(days=30)) in rows[1]
+    assert first not in listed.output and second not in listed.output
+
+
+def test_a_revoked_token_answers_401_at_once_and_says_so_in_the_list(cli, wang, app):
+    token = cli("token", "create", "wang").stdout.strip()
+    keep = cli("token", "create", "wang").stdout.strip()
+    _at(app, datetime.now(timezone.utc))
+    assert _rules(app, token).status_code == 200
+    assert cli("token", "revoke", "1").exit_code == 0
+    assert _rules(app, token).status_code == 401
+    assert _rules(app, keep).status_code == 200  # the user's other token goes on
+    rows = cli("token", "list", "wang").stdout.strip().splitlines()[1:]
+    assert "revoked" in rows[0] and rows[1].endswith("active")
+    assert cli("token", "revoke", "1").exit_code == 0  # again: nothing more to do
+
+
+@pytest.mark.parametrize("token_id, code", [("99", 1), ("0", 2), ("x", 2), (str(2 ** 64), 2)])
+def test_revoking_a_token_that_does_not_exist_fails(cli, wang, token_id, code):
+    cli("token", "create", "wang")
+    assert cli("token", "revoke", token_id).exit_code == code
 
 
 def test_rules_check_passes_the_default_file_and_fails_a_bad_one(cli, tmp_path):

@@ -16,6 +16,8 @@ from ledger.errors import ValidationError, ZongzhiError
 from ledger.posting import Idempotency
 from rules import bounds
 
+from .auth import current_user
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 #: Deepest nesting of arrays and objects a body may have: json.loads recurses once per level.
@@ -141,11 +143,16 @@ def page(items: list, limit: int, position_of) -> dict:
 
 
 def idempotency() -> Idempotency | None:
-    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one."""
+    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
+
+    The key is the asking user's own, and a request without a body (an approval) is an empty one.
+    """
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
     key = key.strip()
     if not key or len(key) > 200:
         raise ValidationError({"Idempotency-Key": ["须为 1 到 200 个字符"]})
-    return Idempotency(key, request_fingerprint(request.method, request.path, json_body()))
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    return Idempotency(key, request_fingerprint(request.method, request.path, body),
+                       user_id=current_user().id)

@@ -1,26 +1,27 @@
-"""Who is asking and what they may do: bearer tokens, roles, and the wall between banks."""
+"""Who is asking and what they may do: bearer tokens, signed-in sessions, roles, and the wall between banks."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
+from flask import session as flask_session
 from flask_login import LoginManager
 from flask_login import current_user as session_user
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ledger import audit
-from ledger.audit import AuditEntry
 from ledger.clock import Clock
 from ledger.db import get_session, transaction
 from ledger.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError,
                            ZongzhiError)
 from ledger.models import Bank
 
-from .models import ROLES, ApiToken, User
+from .models import ROLES, ApiToken, User, UserSession
+from .throttle import ACCOUNT, ADDRESS, Throttle
 
 #: Role groups, as the API document lists who may do what.
 EVERY_ROLE = frozenset(ROLES)
@@ -30,10 +31,13 @@ REVIEWERS = frozenset({"admin", "reviewer"})
 #: Who may read the audit log: the supervisor above all, and the council reviewer.
 AUDITORS = frozenset({"admin", "reviewer", "supervisor"})
 
-#: Sign-in throttling: failures allowed per name and per address within the window.
-FAILURES_PER_NAME = 5
-FAILURES_PER_ADDRESS = 20
-FAILURE_WINDOW = timedelta(minutes=15)
+#: An API token's life: a year unless its issuer says otherwise, ten years at most.
+TOKEN_DAYS = 365
+TOKEN_DAYS_MAX = 3650
+#: A token's last use is written when the one on record is older than this, not on every request.
+LAST_USED_EVERY = timedelta(hours=1)
+#: Where the Flask session carries the secret of its server-side session record.
+SESSION_SECRET = "_zongzhi_session"
 #: Checked when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("no such user")
 
@@ -70,15 +74,54 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
     return user
 
 
-def create_token(session: Session, user_name: str, *, clock: Clock) -> str:
-    """Issue an API token for a user; only its hash is kept, so it is shown this once."""
+def create_token(session: Session, user_name: str, *, clock: Clock, expires_days: int = TOKEN_DAYS,
+                 by: str = "cli") -> str:
+    """Issue an API token for a user, valid for `expires_days`; only its hash is kept, so it is shown this once."""
+    if isinstance(expires_days, bool) or not isinstance(expires_days, int) \
+            or not 1 <= expires_days <= TOKEN_DAYS_MAX:
+        raise ValidationError({"expires_days": [f"须为 1 到 {TOKEN_DAYS_MAX} 之间的整数"]})
     with transaction(session):
-        user = session.execute(select(User).where(User.name == user_name)).scalar_one_or_none()
-        if user is None:
-            raise NotFound("用户", "user")
-        token = secrets.token_urlsafe(32)
-        session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=clock.now()))
+        user = _user_named(session, user_name)
+        token, now = secrets.token_urlsafe(32), clock.now()
+        issued = ApiToken(user_id=user.id, token_hash=_digest(token), created_at=now,
+                          expires_at=now + timedelta(days=expires_days))
+        session.add(issued)
+        session.flush()
+        audit.record(session, bank_id=user.bank_id, actor=by, action="token_create",
+                     subject=f"token:{issued.id}", detail={"user": user.name, "expires_at": issued.expires_at},
+                     clock=clock)
     return token
+
+
+def list_tokens(session: Session, user_name: str) -> list[ApiToken]:
+    """Return a user's tokens, oldest first: their ids and dates, never a secret."""
+    user = _user_named(session, user_name)
+    return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.id)).scalars())
+
+
+def revoke_token(session: Session, token_id: int, *, clock: Clock, by: str = "cli") -> ApiToken:
+    """Revoke a token at once: the next request that carries it answers 401.
+
+    Revoking a revoked token changes nothing and keeps the first revocation's time.
+    """
+    with transaction(session):
+        token = session.get(ApiToken, token_id) if 0 < token_id < 2 ** 63 else None
+        if token is None:
+            raise NotFound("令牌", "token")
+        if token.revoked_at is None:
+            token.revoked_at = clock.now()
+            user = session.get(User, token.user_id)
+            audit.record(session, bank_id=user.bank_id, actor=by, action="token_revoke",
+                         subject=f"token:{token.id}", detail={"user": user.name}, clock=clock)
+    return token
+
+
+def _user_named(session: Session, name: str) -> User:
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("用户", "user")
+    return user
 
 
 def current_user() -> User:
@@ -103,17 +146,30 @@ def current_user() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     session = get_session()
-    user = session.execute(_USER_BY_TOKEN, {"digest": _digest(token.strip())}).scalar_one_or_none()
-    if user is None:
+    now = current_app.extensions["zongzhi.clock"].now()
+    found = session.execute(_USER_BY_TOKEN, {"digest": _digest(token.strip()), "now": now}).first()
+    if found is None:
         raise Unauthorized()
+    user, token_id, last_used = found
+    if last_used is None or last_used <= now - LAST_USED_EVERY:
+        _note_use(session, token_id, now)
     g.user = user
     return user
 
 
+def _note_use(session: Session, token_id: int, now) -> None:
+    # At most once an hour per token: a short write of its own, so a read stays a read and a
+    # deed's transaction carries nothing extra. Two requests racing here both write the same hour.
+    with transaction(session):
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now),
+                        execution_options={"synchronize_session": False})
+
+
 # Every API request runs these two: built once, not per request.
-_USER_BY_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+_USER_BY_TOKEN = (select(User, ApiToken.id, ApiToken.last_used_at)
+                  .join(ApiToken, ApiToken.user_id == User.id)
                   .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
-                         User.active.is_(True)))
+                         ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
 _BANK_BY_CODE = select(Bank).where(Bank.code == bindparam("code"))
 
 
@@ -148,40 +204,88 @@ class TooManyAttempts(ZongzhiError):
     status = 429
     code = "too_many_requests"
 
-    def __init__(self):
-        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        super().__init__(f"登录失败次数过多，请 {minutes} 分钟后再试",
-                         f"too many failed sign-ins, try again in {minutes} minutes")
+    def __init__(self, seconds: int):
+        self.retry_after = seconds
+        super().__init__(f"登录失败次数过多，请 {seconds} 秒后再试",
+                         f"too many failed sign-ins, try again in {seconds} seconds")
 
 
-def sign_in(session: Session, name: str, password: str, *, address: str, clock: Clock) -> User | None:
-    """Check a sign-in, throttled by name and by address, and write it to the audit log.
+def sign_in(session: Session, name: str, password: str, *, address: str, throttle: Throttle,
+            lifetime: timedelta, clock: Clock) -> tuple[User, str] | None:
+    """Check a sign-in, slowed by name and by address; open its session and write it to the audit log.
 
-    Return the user, or None for a wrong name or password; raise TooManyAttempts once a name
-    or an address has failed too often lately, without even checking the password.
+    Return the user and the secret of the new session, or None for a wrong name or password.
+    After repeated failures the next attempt must wait a short, growing delay (TooManyAttempts,
+    without checking the password); once it has passed, the right password signs in, and a
+    success forgets the name's failures.
     """
-    name, subject = (name or "")[:80], f"ip:{address or '?'}"[:80]
-    since = clock.now() - FAILURE_WINDOW
-    recent = select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "login_failed", AuditEntry.at > since)
-    by_name = session.execute(recent.where(AuditEntry.actor == name)).scalar()
-    by_address = session.execute(recent.where(AuditEntry.subject == subject)).scalar()
-    if by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS:
-        raise TooManyAttempts()
+    name, address = (name or "")[:80], (address or "?")[:80]
+    now = clock.now().timestamp()
+    wait = max(throttle.wait(ACCOUNT, name, now), throttle.wait(ADDRESS, address, now))
+    if wait:
+        raise TooManyAttempts(wait)
     user = check_password(session, name, password)
     known = session.execute(select(User.bank_id).where(User.name == name)).first()
     with transaction(session):
         audit.record(session, bank_id=known[0] if known else None, actor=name,
-                     action="login" if user else "login_failed", subject=subject, clock=clock)
-    return user
+                     action="login" if user else "login_failed", subject=f"ip:{address}", clock=clock)
+        secret = _open_session(session, user, lifetime, clock) if user else None
+    if user is None:
+        throttle.failed(ACCOUNT, name, now)
+        throttle.failed(ADDRESS, address, now)
+        return None
+    throttle.forget(ACCOUNT, name)
+    return user, secret
+
+
+def start_session(session: Session, user: User, *, lifetime: timedelta, clock: Clock) -> str:
+    """Open a signed-in session for the user; return the secret its cookie carries."""
+    with transaction(session):
+        return _open_session(session, user, lifetime, clock)
+
+
+def _open_session(session: Session, user: User, lifetime: timedelta, clock: Clock) -> str:
+    # The user's ended and expired sessions are cleared away as a new one opens.
+    secret, now = secrets.token_urlsafe(32), clock.now()
+    session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id,
+        or_(UserSession.ended_at.is_not(None), UserSession.expires_at <= now)))
+    session.add(UserSession(user_id=user.id, secret_hash=_digest(secret), created_at=now,
+                            expires_at=now + lifetime))
+    return secret
+
+
+def sign_out(session: Session, user: User | None, secret: str | None, *, clock: Clock) -> None:
+    """End the signed-in session with this secret and write it to the audit log.
+
+    A copy of its cookie no longer signs anyone in; the user's other sessions go on.
+    """
+    with transaction(session):
+        if user is not None:
+            audit.record(session, bank_id=user.bank_id, actor=user.name, action="logout", clock=clock)
+        if secret:
+            session.execute(update(UserSession).where(UserSession.secret_hash == _digest(secret),
+                                                      UserSession.ended_at.is_(None))
+                            .values(ended_at=clock.now()), execution_options={"synchronize_session": False})
+
+
+_USER_BY_SESSION = (select(User).join(UserSession, UserSession.user_id == User.id)
+                    .where(User.id == bindparam("user_id"), UserSession.secret_hash == bindparam("digest"),
+                           UserSession.ended_at.is_(None), UserSession.expires_at > bindparam("now"),
+                           User.active.is_(True)))
 
 
 def init_app(app: Flask) -> None:
-    """Signed-in sessions for the screens (Flask-Login); the API uses bearer tokens instead."""
+    """Signed-in sessions for the screens (Flask-Login, each one on record); the API uses bearer tokens."""
     manager = LoginManager(app)
     manager.login_view = "web.login"
 
     @manager.user_loader
     def _load(user_id: str):
-        user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        # The cookie alone is not enough: its session must still be open on the server.
+        secret = flask_session.get(SESSION_SECRET)
+        if not secret or not isinstance(secret, str) or not user_id.isdigit() or len(user_id) > 18:
+            return None
+        return get_session().execute(_USER_BY_SESSION, {
+            "user_id": int(user_id), "digest": _digest(secret),
+            "now": app.extensions["zongzhi.clock"].now()}).scalar_one_or_none()

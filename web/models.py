@@ -1,4 +1,4 @@
-"""Users of the office screens and the API, and their bearer tokens."""
+"""Users of the office screens and the API, their bearer tokens and their signed-in sessions."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,4 +31,27 @@ class ApiToken(SQLModel, table=True):
     #: sha256 of the token; the token itself is shown once and never stored.
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime
+    #: A token stops working at this moment, whatever happens to its user.
+    expires_at: datetime
     revoked_at: Optional[datetime] = None
+    #: When it was last used, to the hour: written only when stale, never on every request.
+    last_used_at: Optional[datetime] = None
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session of the screens, so that signing out ends it on the server.
+
+    The browser's cookie carries a random secret; only its hash is kept. A copy of the cookie
+    stops working when its session ends, and the user's other sessions (another desk, a phone)
+    go on.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    #: sha256 of the secret in the cookie.
+    secret_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    expires_at: datetime
+    ended_at: Optional[datetime] = None

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, current_app, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ledger import audit
-from ledger.db import get_session, transaction
+from ledger.db import get_session
 
-from . import security
+from . import security, throttle
 from .api import clock, query_text, query_whole
-from .auth import AUDITORS, TooManyAttempts, scoped_bank, sign_in
+from .auth import AUDITORS, SESSION_SECRET, TooManyAttempts, scoped_bank, sign_in, sign_out
 from .i18n import language
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -23,14 +24,18 @@ def login():
     error, status = None, 200
     if request.method == "POST":
         try:
-            user = sign_in(get_session(), request.form.get("name", "").strip(),
-                           request.form.get("password", ""), address=request.remote_addr or "",
-                           clock=clock())
+            signed_in = sign_in(get_session(), request.form.get("name", "").strip(),
+                                request.form.get("password", ""), address=request.remote_addr or "",
+                                throttle=throttle.throttle(), clock=clock(),
+                                lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
         except TooManyAttempts as refused:
-            return render_template("login.html", error=refused.text(language())), 429
-        if user is not None:
+            return (render_template("login.html", error=refused.text(language())), 429,
+                    {"Retry-After": str(refused.retry_after)})
+        if signed_in is not None:
+            user, secret = signed_in
             session.clear()  # nothing from before signing in carries over into the new session
             login_user(user)
+            session[SESSION_SECRET] = secret
             return redirect(_safe_next(request.args.get("next")))
         error, status = _("用户名或密码不正确"), 401
     return render_template("login.html", error=error), status
@@ -38,12 +43,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    if current_user.is_authenticated:
-        db = get_session()
-        with transaction(db):
-            audit.record(db, bank_id=current_user.bank_id, actor=current_user.name, action="logout",
-                         clock=clock())
+    """Sign out: the session ends on the server too, so a copy of its cookie is worth nothing."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    sign_out(get_session(), user, session.get(SESSION_SECRET), clock=clock())
     logout_user()
+    session.clear()
     return redirect(url_for("web.login"))
 
 
@@ -73,3 +77,4 @@ PAGE = 100
 
 def init_app(app: Flask) -> None:
     security.init_app(app)
+    throttle.init_app(app)

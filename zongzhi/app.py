@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from importlib import import_module
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        app.config["SECRET_KEY"] = settings.secret_key(app.config["DATABASE_URL"], app.instance_path)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     app.extensions["zongzhi.clock"] = app.config.get("CLOCK") or Clock(ZoneInfo(app.config["TIMEZONE"]))

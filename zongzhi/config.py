@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 #: environment variable -> (config key, default)
@@ -14,7 +15,12 @@ ENVIRONMENT = {
     "ZONGZHI_PUBLIC_URL": ("PUBLIC_URL", None),
     # "1": session cookies only over HTTPS even when the proxy does not say so.
     "ZONGZHI_SECURE_COOKIES": ("SECURE_COOKIES", None),
+    # redis://…: rate-limit counters shared by several server processes (unset: per process).
+    "ZONGZHI_REDIS_URL": ("REDIS_URL", None),
 }
+
+#: Where the embedded default keeps its generated secret key, inside the instance folder.
+SECRET_KEY_FILE = "secret_key"
 
 #: Large enough for a long memo to be refused field by field (422), not as a whole (413).
 MAX_CONTENT_LENGTH = 4 * 1024 * 1024
@@ -31,3 +37,54 @@ def from_environment(instance_path: str) -> dict:
 def default_database_url() -> str:
     """Return the database URL the command line uses when nothing is configured."""
     return os.environ.get("ZONGZHI_DATABASE_URL") or "sqlite:///" + str(Path("instance").resolve() / "zongzhi.db")
+
+
+def is_embedded(database_url: str) -> bool:
+    """Say whether the database is the embedded SQLite one (a single village office)."""
+    return database_url.startswith("sqlite")
+
+
+def secret_key(database_url: str, instance_path: str) -> str:
+    """Return the secret key to use when none is configured.
+
+    On the embedded SQLite default it is generated once and kept in `instance/` (readable by
+    its owner only), so sessions outlive a restart and every process of the office shares it.
+    With a database server several machines serve the app and must share a key that only the
+    operator can give: `zongzhi serve` refuses to start without it (`serve_refusal`), and the
+    other commands, which keep no session, get one of their own.
+    """
+    if not is_embedded(database_url):
+        return secrets.token_hex(32)
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SECRET_KEY_FILE
+    if not path.exists():
+        # Written whole to a private file, then linked into place: two processes starting at
+        # once never read half a key, and the first to link wins for both.
+        draft = folder / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+    key = path.read_text("utf-8").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path}: the kept secret key is empty or too short; delete the file "
+                           "to have a new one made (everyone signed in will have to sign in again)")
+    return key
+
+
+def serve_refusal(environ=os.environ) -> str | None:
+    """Return why the server must not start with these settings, or None if it may."""
+    url = environ.get("ZONGZHI_DATABASE_URL") or ""
+    if url and not is_embedded(url) and not environ.get("ZONGZHI_SECRET_KEY"):
+        return ("ZONGZHI_SECRET_KEY 未设置：使用数据库服务器时必须设置，且每台服务器相同。"
+                " ZONGZHI_SECRET_KEY is not set: with a database server it is required, the same on "
+                "every server (for example: python3 -c 'import secrets; print(secrets.token_hex(32))').")
+    return None

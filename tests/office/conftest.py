@@ -22,11 +22,8 @@ def village(make):
 class Desk:
     """A test client signed in as one user, which sends the CSRF token with every form."""
 
-    def __init__(self, client, user):
+    def __init__(self, client):
         self.client = client
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
         self._token = None
 
     @property
@@ -44,9 +41,9 @@ class Desk:
 
 
 @pytest.fixture
-def sign_in(app):
+def sign_in(signed_in):
     """Return a signed-in client for a user (a fresh client each time)."""
-    return lambda user: Desk(app.test_client(), user)
+    return lambda user: Desk(signed_in(user))
 
 
 @pytest.fixture

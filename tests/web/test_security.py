@@ -1,4 +1,4 @@
-"""Hardening: password hashes, sign-in throttling, CSRF on every form, cookies, headers, audit log."""
+"""Hardening: password hashes, CSRF on every form, cookies, headers, the audit log (throttles: test_throttle)."""
 from __future__ import annotations
 
 import re
@@ -35,26 +35,6 @@ def test_passwords_are_stored_with_a_memory_hard_hash(make, bank, session):
     assert stored.startswith("scrypt:") and PASSWORD not in stored
 
 
-def test_sign_ins_are_throttled_by_name_and_written_to_the_audit_log(client, make, bank, session):
-    make.user(bank, "clerk", name="wang")
-    make.user(bank, "clerk", name="li")
-    for _ in range(5):
-        assert _sign_in(client, "wang", "wrong password").status_code == 401
-    refused = _sign_in(client, "wang")  # the right password, but too late
-    assert refused.status_code == 429
-    assert "登录失败次数过多" in refused.get_data(as_text=True)
-    assert _sign_in(client, "li").status_code == 302  # another name is not locked out
-    assert _actions(session, "wang") == ["login_failed"] * 5
-    assert _actions(session, "li") == ["login"]
-
-
-def test_sign_ins_are_throttled_by_address_across_names(client, make, bank):
-    make.user(bank, "clerk", name="wang")
-    for n in range(20):
-        _sign_in(client, f"guess{n}", "wrong password")
-    assert _sign_in(client, "wang").status_code == 429
-
-
 def test_signing_out_is_audited_and_needs_the_csrf_token(client, make, bank, session):
     make.user(bank, "clerk", name="wang")
     _sign_in(client, "wang")
@@ -65,7 +45,7 @@ def test_signing_out_is_audited_and_needs_the_csrf_token(client, make, bank, ses
     assert _actions(session, "wang") == ["login", "logout"]
 
 
-def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, session):
+def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, session, signed_in):
     """Walks every page the URL map has, as a clerk and as the county admin, and reads each form."""
     from tests.web.test_walls import _ids_of, _urls
 
@@ -76,9 +56,7 @@ def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, s
     ids = _ids_of(session, bank.id)
     forms_seen = 0
     for user in (make.user(bank, "reviewer", name="li"), make.user(None, "admin", name="county")):
-        client = app.test_client()
-        with client.session_transaction() as s:
-            s["_user_id"] = str(user.id)
+        client = signed_in(user)
         for rule in app.url_map.iter_rules():
             if "GET" not in rule.methods or rule.rule.startswith("/api/") or rule.endpoint == "static":
                 continue
@@ -93,23 +71,17 @@ def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, s
     assert forms_seen >= 15
 
 
-def test_a_screen_form_posted_without_its_token_is_refused_and_changes_nothing(app, make, bank, session):
+def test_a_screen_form_posted_without_its_token_is_refused_and_changes_nothing(make, bank, session, signed_in):
     from ledger.models import Household
 
-    user = make.user(bank, "clerk", name="wang")
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
+    client = signed_in(make.user(bank, "clerk", name="wang"))
     answer = client.post("/banks/hp/households", data={"code": "E09"})
     assert answer.status_code == 400
     assert session.execute(select(Household).where(Household.code == "E09")).first() is None
 
 
-def test_the_api_takes_writes_only_with_a_bearer_token_never_with_a_session_cookie(app, make, bank):
-    user = make.user(bank, "clerk", name="wang")
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
+def test_the_api_takes_writes_only_with_a_bearer_token_never_with_a_session_cookie(make, bank, signed_in):
+    client = signed_in(make.user(bank, "clerk", name="wang"))
     assert client.get("/api/v1/banks/hp/residents").status_code == 200
     refused = client.post("/api/v1/banks/hp/households", json={"code": "E01"})
     assert refused.status_code == 401 and refused.get_json()["error"] == "unauthorized"
@@ -139,15 +111,12 @@ def test_every_answer_carries_the_security_headers(client, path):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
-def test_signed_in_pages_are_not_kept_in_the_browser_cache(app, make, bank):
-    user = make.user(bank, "clerk", name="wang")
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
+def test_signed_in_pages_are_not_kept_in_the_browser_cache(make, bank, signed_in):
+    client = signed_in(make.user(bank, "clerk", name="wang"))
     assert client.get("/banks/hp/residents").headers["Cache-Control"] == "no-store"
 
 
-def test_the_audit_log_is_read_by_supervisors_and_not_by_clerks(app, make, bank, session, clock):
+def test_the_audit_log_is_read_by_supervisors_and_not_by_clerks(app, make, bank, session, clock, signed_in):
     from ledger import roster
 
     roster.import_roster(session, bank, "名册.csv", "姓名,户号\n王大,E01\n".encode(), by="wang", clock=clock)
@@ -156,17 +125,11 @@ def test_the_audit_log_is_read_by_supervisors_and_not_by_clerks(app, make, bank,
     _sign_in(app.test_client(), "wang")
     pages = {}
     for user in (supervisor, clerk):
-        client = app.test_client()
-        with client.session_transaction() as s:
-            s["_user_id"] = str(user.id)
-        pages[user.role] = client.get("/banks/hp/audit")
+        pages[user.role] = signed_in(user).get("/banks/hp/audit")
     assert pages["clerk"].status_code == 403
     log = pages["supervisor"].get_data(as_text=True)
     assert pages["supervisor"].status_code == 200
     for seen in ("导入名册", "登分", "登录", "开设银行", "wang"):
         assert seen in log
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(supervisor.id)
-    only_imports = client.get("/banks/hp/audit?action=roster_import").get_data(as_text=True)
+    only_imports = signed_in(supervisor).get("/banks/hp/audit?action=roster_import").get_data(as_text=True)
     assert "roster:名册.csv" in only_imports and "rule:cleanup" not in only_imports
