@@ -69,16 +69,15 @@ def test_the_year_is_commended_only_once_the_months_before_opening_are_sealed_to
     assert refused.value.code == "months_not_sealed" and "2026-09" in refused.value.message
 
 
-@pytest.mark.parametrize("job, period", [("daily", "0001-01-01"), ("daily", "9999-12-31"),
-                                         ("monthly", "1999-12"), ("quarterly", "2100-Q1"), ("annual", "0001"),
-                                         ("daily", "٢٠٢٦-١٠-١٠")])
 def test_the_command_line_refuses_a_period_outside_the_cycles_years_and_writes_nothing(
-        app, session, database_url, monkeypatch, job, period):
+        app, session, database_url, monkeypatch):
     from zongzhi.cli import main
 
     _opened_on_10_october(session)
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
-    refused = CliRunner().invoke(main, ["cycle", "run", job, "--bank", "hp", "--period", period])
-    assert refused.exit_code == 1 and "period" in refused.output, refused.output
+    for job, period in [("daily", "0001-01-01"), ("daily", "9999-12-31"), ("monthly", "1999-12"),
+                        ("quarterly", "2100-Q1"), ("annual", "0001"), ("daily", "٢٠٢٦-١٠-١٠")]:
+        refused = CliRunner().invoke(main, ["cycle", "run", job, "--bank", "hp", "--period", period])
+        assert refused.exit_code == 1 and "period" in refused.output, (period, refused.output)
     session.rollback()
     assert session.execute(select(func.count()).select_from(JobRun)).scalar() == 0

@@ -1,7 +1,6 @@
 """Days typed into the office's screens: an absurd one is a 422 page naming it, never a 500."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from ledger.models import Transfer
@@ -11,31 +10,31 @@ from .conftest import text
 ABSURD = ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01", "2026-02-30", "20261015", "٢٠٢٦-١٠-١٥"]
 
 
-@pytest.mark.parametrize("day", ABSURD)
-def test_the_day_register_of_an_absurd_day_is_a_422_page_naming_it(clerk, village, day):
-    answer = clerk.get("/banks/hp/register", query_string={"day": day})
-    assert answer.status_code == 422
-    assert f"{day} 不是一个存在的日期" in text(answer) or "格式须为 YYYY-MM-DD" in text(answer)
+def test_the_day_register_of_an_absurd_day_is_a_422_page_naming_it(clerk, village):
+    for day in ABSURD:
+        answer = clerk.get("/banks/hp/register", query_string={"day": day})
+        assert answer.status_code == 422, day
+        assert f"{day} 不是一个存在的日期" in text(answer) or "格式须为 YYYY-MM-DD" in text(answer), day
 
 
-@pytest.mark.parametrize("field", ["since", "until"])
-@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
-def test_a_residents_history_filtered_by_an_absurd_day_is_a_422_page(clerk, village, field, day):
+def test_a_residents_history_filtered_by_an_absurd_day_is_a_422_page(clerk, village):
     wang = village["people"]["王大"]
-    answer = clerk.get(f"/banks/hp/residents/{wang.id}", query_string={field: day})
-    assert answer.status_code == 422
-    assert f"{day} 不是一个存在的日期" in text(answer)
+    for field in ("since", "until"):
+        for day in ("0001-01-01", "9999-12-31"):
+            answer = clerk.get(f"/banks/hp/residents/{wang.id}", query_string={field: day})
+            assert answer.status_code == 422, (field, day)
+            assert f"{day} 不是一个存在的日期" in text(answer), (field, day)
 
 
-@pytest.mark.parametrize("day, why", [("0001-01-01", "0001-01-01 不是一个存在的日期"),
-                                      ("9999-12-31", "9999-12-31 不是一个存在的日期"),
-                                      ("2026-08-30", "不能早于 2026-08-31（最多补登 45 天前的记录）")])
 def test_a_penalty_dated_outside_the_open_months_is_refused_on_the_screen_and_posts_nothing(
-        clerk, village, session, day, why):
-    answer = clerk.post("/banks/hp/penalties/new", data={
-        "r": [str(village["people"]["王大"].id)], "rule": "litter", "quantity": "1",
-        "occurred_on": day, "memo": "河边倒垃圾", "idem": f"pen-{day}"})
-    assert answer.status_code == 422
-    assert why in text(answer)
+        clerk, village, session):
+    for day, why in [("0001-01-01", "0001-01-01 不是一个存在的日期"),
+                     ("9999-12-31", "9999-12-31 不是一个存在的日期"),
+                     ("2026-08-30", "不能早于 2026-08-31（最多补登 45 天前的记录）")]:
+        answer = clerk.post("/banks/hp/penalties/new", data={
+            "r": [str(village["people"]["王大"].id)], "rule": "litter", "quantity": "1",
+            "occurred_on": day, "memo": "河边倒垃圾", "idem": f"pen-{day}"})
+        assert answer.status_code == 422, day
+        assert why in text(answer), day
     session.rollback()
     assert session.execute(select(func.count()).select_from(Transfer)).scalar() == 0

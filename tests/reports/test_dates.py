@@ -33,11 +33,11 @@ def test_absurd_periods_in_paths_and_queries_are_4xx_naming_them(client, office)
             assert field in answer.get_json()["fields"], url
 
 
-@pytest.mark.parametrize("month", MONTHS + ["٢٠٢٦-٠٩"])
-def test_an_objection_for_an_absurd_month_is_refused_and_nothing_is_filed(client, office, session, month):
-    answer = client.post("/api/v1/banks/hp/objections", headers=office["clerk"], json={
-        "resident": office["wang"].id, "month": month, "text": "漏记了一次巡逻"})
-    assert answer.status_code == 422
-    assert "month" in answer.get_json()["fields"]
+def test_an_objection_for_an_absurd_month_is_refused_and_nothing_is_filed(client, office, session):
+    for month in MONTHS + ["٢٠٢٦-٠٩"]:
+        answer = client.post("/api/v1/banks/hp/objections", headers=office["clerk"], json={
+            "resident": office["wang"].id, "month": month, "text": "漏记了一次巡逻"})
+        assert answer.status_code == 422, month
+        assert "month" in answer.get_json()["fields"], month
     session.rollback()
     assert session.execute(select(func.count()).select_from(Objection)).scalar() == 0
