@@ -80,7 +80,6 @@ def list_residents(bank):
       responses:
         200: {content: {application/json: {schema: ResidentPage}}}
     """
-    from flask import request
 
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     limit, after = page_args()

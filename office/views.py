@@ -395,7 +395,8 @@ def deed_form(bank, penalties):
             body = {"rule": rule_code, "residents": [r.id for r in selected],
                     "quantity": bounds.parse_whole(form["quantity"]), "occurred_on": occurred_on.isoformat(),
                     "memo": typed_text(form.get("memo")) or None}
-            idem = Idempotency(form.get("idem", ""), request_fingerprint("POST", request.path, body))
+            idem = Idempotency(form.get("idem", ""), request_fingerprint("POST", request.path, body),
+                               user_id=user.id)
             try:
                 outcome = services.post_deed(session, bank, rule_code=rule_code,
                                              resident_ids=body["residents"], quantity=body["quantity"],
@@ -486,7 +487,8 @@ def transfer(bank, transfer_id):
             problems["reason"] = reason_problems
         else:
             idem = Idempotency(request.form.get("idem", "")[:200] or uuid.uuid4().hex,
-                               request_fingerprint("POST", request.path, {"reason": reason}))
+                               request_fingerprint("POST", request.path, {"reason": reason}),
+                               user_id=user.id)
             try:
                 services.reverse_transfer(session, bank, entry.id, reason=reason, by=user.name,
                                           clock=clock(), idem=idem)

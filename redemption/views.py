@@ -429,7 +429,8 @@ def desk_redeem(bank):
                                       "items": [{"sku": sku, "quantity": q} for sku, q in items]})
         if bounds.text_problem(key, max_len=200, allow_blank=True):
             raise ValidationError({"key": ["表单已失效，请重新打开"]})
-        idem = Idempotency(key, request_fingerprint("POST", request.path, body)) if key else None
+        idem = (Idempotency(key, request_fingerprint("POST", request.path, body), user_id=user.id)
+                if key else None)
         outcome = services.redeem(session, bank, resident_id=resident_id, items=items,
                                   by=user.name, clock=clock(), idem=idem)
     except ZongzhiError as err:

@@ -137,7 +137,7 @@ class CapsSchema(_Strict):
 
 class RuleSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+        r"^[a-z][a-z0-9_]{0,39}\Z", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
     name = text_field(50, required=True)
     category = text_field(20, required=True)
     points = StrictInteger(required=True, validate=[
@@ -198,7 +198,7 @@ class BankSchema(_Strict):
 
 class CriterionSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z][a-z0-9_]{0,39}$", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+        r"^[a-z][a-z0-9_]{0,39}\Z", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
     name = text_field(20, required=True)
     weight = StrictInteger(required=True, validate=validate.Range(min=1, max=100))
 

@@ -151,8 +151,8 @@ def idempotency() -> Idempotency | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > 200:
-        raise ValidationError({"Idempotency-Key": ["须为 1 到 200 个字符"]})
+    if bounds.text_problem(key, max_len=200):
+        raise ValidationError({"Idempotency-Key": ["须为 1 到 200 个字符，不能含控制字符"]})
     body = json_body() if request.get_data(cache=True).strip() else {}
     return Idempotency(key, request_fingerprint(request.method, request.path, body),
                        user_id=current_user().id)

@@ -19,6 +19,7 @@ from ledger.db import get_session, transaction
 from ledger.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError,
                            ZongzhiError)
 from ledger.models import Bank
+from rules import bounds
 
 from .models import ROLES, ApiToken, User, UserSession
 from .throttle import ACCOUNT, ADDRESS, Throttle
@@ -52,8 +53,8 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
     problems = {}
     if role not in ROLES:
         problems["role"] = [f"角色须为以下之一：{', '.join(ROLES)}"]
-    if not name or len(name) > 80:
-        problems["name"] = ["用户名不能为空，最长 80 个字符"]
+    if bounds.text_problem(name or "", max_len=80):
+        problems["name"] = ["用户名不能为空，最长 80 个字符，不能含控制字符"]
     if len(password or "") < 8:
         problems["password"] = ["密码至少 8 个字符"]
     if role != "admin" and not bank_code:
@@ -219,13 +220,17 @@ def sign_in(session: Session, name: str, password: str, *, address: str, throttl
     without checking the password); once it has passed, the right password signs in, and a
     success forgets the name's failures.
     """
-    name, address = (name or "")[:80], (address or "?")[:80]
+    # A name no user can have (control characters, NUL, over-long) is a failure like any wrong
+    # name, written to the log escaped: it must never reach the database as it was typed.
+    impossible = bounds.text_problem(name or "", max_len=80) is not None
+    name = ascii(name or "")[1:-1][:80] if impossible else name
+    address = (address or "?")[:80]
     now = clock.now().timestamp()
     wait = max(throttle.wait(ACCOUNT, name, now), throttle.wait(ADDRESS, address, now))
     if wait:
         raise TooManyAttempts(wait)
-    user = check_password(session, name, password)
-    known = session.execute(select(User.bank_id).where(User.name == name)).first()
+    user = None if impossible else check_password(session, name, password)
+    known = None if impossible else session.execute(select(User.bank_id).where(User.name == name)).first()
     with transaction(session):
         audit.record(session, bank_id=known[0] if known else None, actor=name,
                      action="login" if user else "login_failed", subject=f"ip:{address}", clock=clock)

@@ -112,3 +112,20 @@ def test_no_request_passes_through_flask_limiters_own_per_request_checks(app):
              for funcs in registry.values() for hook in funcs]
     assert hooks and not [h for h in hooks if getattr(h, "func", h).__module__.startswith("flask_limiter")]
     assert app.extensions["zongzhi.throttle"].storage.check()  # while its storage serves the throttles
+
+
+@pytest.mark.parametrize("typed", ["wang\x00", "\x01", "w" * 81, "wa\nng"])
+def test_a_name_no_user_can_have_is_a_wrong_name_logged_escaped(client, make, bank, session, typed):
+    make.user(bank, "clerk", name="wang")
+    assert _sign_in(client, typed).status_code == 401
+    escaped = ascii(typed)[1:-1][:80]
+    assert _actions(session, escaped) == ["login_failed"]
+    assert _sign_in(client, "wang").status_code == 302
+
+
+def test_a_user_cannot_be_created_with_a_name_no_sign_in_could_type(make, bank):
+    from ledger.errors import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        make.user(bank, "clerk", name="wang\x00")
+    assert "name" in refused.value.fields
