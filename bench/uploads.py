@@ -213,11 +213,17 @@ def main() -> None:
             db, upload = folder / f"case{n}.db", folder / f"case{n}-{filename}"
             shutil.copy(base, db)
             upload.write_bytes(data)
+            began = time.perf_counter()
             answer = subprocess.run([sys.executable, __file__, "--child", str(db), filename, str(upload)],
-                                    capture_output=True, text=True, check=True, cwd=ROOT)
+                                    capture_output=True, text=True, cwd=ROOT)
+            size = f"{len(data) / 1024:.1f} KB" if len(data) < 2**20 else f"{len(data) / 2**20:.1f} MB"
+            if answer.returncode != 0:  # a bomb that went off: say so, and go on with the others
+                why = (answer.stderr.strip().splitlines() or ["killed"])[-1]
+                print(f"  {label:48} {size:>9} {time.perf_counter() - began:7.2f}  the import crashed: {why[:80]}")
+                rows.append((label, {"seconds": float("inf"), "start_mb": 0, "peak_mb": float("inf")}))
+                continue
             figures = json.loads(answer.stdout.strip().splitlines()[-1])
             rows.append((label, figures))
-            size = f"{len(data) / 1024:.1f} KB" if len(data) < 2**20 else f"{len(data) / 2**20:.1f} MB"
             print(f"  {label:48} {size:>9} {figures['seconds']:7.2f} {figures['start_mb']:9.0f} "
                   f"{figures['peak_mb']:8.0f} {figures['peak_mb'] - figures['start_mb']:6.0f} "
                   f"{figures['lock_s']:6.2f}  {figures['deeds']:5d} {figures['max_wait_ms']:11.0f}  {figures['outcome'][:70]}")

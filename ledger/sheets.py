@@ -63,7 +63,8 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
     At most one header row and `bounds.max_rows` rows below it come back, each with at most
     `bounds.max_columns` cells (trailing empty cells dropped).
     """
-    check_size(data, bounds.max_bytes, field=field)
+    if len(data) > bounds.max_bytes:  # the view's limit stops it sooner; this holds for any caller
+        raise TooLarge(field, bounds.max_bytes)
     lower = (filename or "").lower()
     if lower.endswith(".xlsx"):
         rows = _xlsx_rows(data, bounds, field)
@@ -91,12 +92,6 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
                         f"row {number}, column {column} is longer than {bounds.max_cell} characters")
         table.append(cells)
     return table
-
-
-def check_size(data: bytes, max_bytes: int, *, field: str = "file") -> None:
-    """Refuse a file over its size limit (413), for callers that did not stop it at the door."""
-    if len(data) > max_bytes:
-        raise TooLarge(field, max_bytes)
 
 
 def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:
