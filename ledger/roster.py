@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+
+from rules import bounds
 
 from . import audit, names, sheets
 from .clock import Clock
@@ -44,7 +45,6 @@ MAX_BYTES = 8 * sheets.MB
 BOUNDS = sheets.Bounds(max_bytes=MAX_BYTES, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS)
 #: The resident's columns an import may change, in the order `_registered` reads them.
 _STORED = ("phone", "relation", "reading")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FIELD_NAMES = {"name": "姓名", "household": "户号", "relation": "与户主关系", "phone": "电话",
                "household_name": "户名", "reading": "读音", "file": "文件"}
 
@@ -190,7 +190,7 @@ def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
             problems["household"] = ["户号不能为空"]
         elif len(code) > 40:
             problems["household"] = ["户号最长 40 个字符"]
-        elif _CONTROL.search(code):
+        elif bounds.text_problem(code, max_len=40):
             problems["household"] = ["户号不能包含控制字符"]
         phone = value.get("phone", "")
         masked = phone.strip() if "*" in phone else None
@@ -201,7 +201,7 @@ def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
         household_name = value.get("household_name", "").strip()
         if len(household_name) > 100:
             problems["household_name"] = ["户名最长 100 个字"]
-        elif _CONTROL.search(household_name):
+        elif bounds.text_problem(household_name, max_len=100, allow_blank=True):
             problems["household_name"] = ["户名不能包含控制字符"]
         key = (code, clean["name"])
         if clean["name"] and code and key in seen:
