@@ -152,8 +152,8 @@ def list_applications(bank):
     get:
       parameters:
         - {name: state, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: ApplicationPage}}}
         422: {content: {application/json: {schema: ErrorOut}}}
@@ -189,9 +189,6 @@ def move_application(bank, application_id, action):
     """Move an application one step: submit, screen, review (seats the panel), start, close, withdraw.
     ---
     post:
-      parameters:
-        - {name: action, in: path, required: true,
-           schema: {type: string, enum: [submit, screen, review, start, close, withdraw]}}
       requestBody: {content: {application/json: {schema: MoveNoteIn}}}
       responses:
         200: {content: {application/json: {schema: ApplicationOut}}}
@@ -346,7 +343,7 @@ def pay_tranche(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectTrancheIn}}}
       responses:
         201: {content: {application/json: {schema: ProjectTrancheOut}}}
@@ -385,7 +382,7 @@ def complete(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectCompletionIn}}}
       responses:
         201: {content: {application/json: {schema: ApplicationOut}}}
@@ -407,7 +404,7 @@ def credit_volunteers(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectVolunteersIn}}}
       responses:
         201: {content: {application/json: {schema: DeedOut}}}
@@ -455,8 +452,8 @@ def list_wishes(bank):
     get:
       parameters:
         - {name: state, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: WishPage}}}
     """
@@ -489,8 +486,6 @@ def review_wish(bank, wish_id, action):
     """Verify a wish, or reject it with a reason (reviewers).
     ---
     post:
-      parameters:
-        - {name: action, in: path, required: true, schema: {type: string, enum: [verify, reject]}}
       requestBody: {content: {application/json: {schema: WishReasonIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}
@@ -547,7 +542,7 @@ def deliver_wish(bank, wish_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishDeliverIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}
@@ -571,7 +566,7 @@ def confirm_wish(bank, wish_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishConfirmIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}

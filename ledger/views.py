@@ -74,9 +74,10 @@ def list_residents(bank):
     ---
     get:
       parameters:
-        - {name: q, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - {name: q, in: query, description: "a name, its full pinyin or its initials",
+           schema: {type: string, maxLength: 100}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: ResidentPage}}}
     """
@@ -115,7 +116,7 @@ def post_deed(bank):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: DeedIn}}}
       responses:
         201: {description: "posted", content: {application/json: {schema: DeedOut}}}
@@ -139,6 +140,7 @@ def list_pending(bank):
     """List deeds waiting for a reviewer, oldest first.
     ---
     get:
+      parameters: [limit, cursor]
       responses:
         200: {content: {application/json: {schema: PendingPage}}}
     """
@@ -190,7 +192,7 @@ def reverse_transfer(bank, transfer_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ReasonIn}}}
       responses:
         201: {content: {application/json: {schema: {type: object, properties: {transfer: TransferOut}}}}}
@@ -239,8 +241,8 @@ def resident_transfers(bank, resident_id):
     ---
     get:
       parameters:
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: TransferPage}}}
         404: {content: {application/json: {schema: ErrorOut}}}
