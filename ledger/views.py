@@ -157,9 +157,11 @@ def approve_pending(bank, pending_id):
     """Approve a pending deed: it is posted now, its caps checked again.
     ---
     post:
+      parameters: [IdempotencyKey]
       responses:
         201: {content: {application/json: {schema: DeedOut}}}
-        409: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, cap_exceeded, period_sealed, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     session = get_session()
@@ -173,10 +175,12 @@ def reject_pending(bank, pending_id):
     """Reject a pending deed with a reason; nothing is posted.
     ---
     post:
+      parameters: [IdempotencyKey]
       requestBody: {content: {application/json: {schema: ReasonIn}}}
       responses:
         200: {content: {application/json: {schema: PendingOut}}}
-        422: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.ReasonIn())
