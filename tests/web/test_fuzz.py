@@ -16,11 +16,15 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 
+from ..conftest import RULES
+from ..foundation.conftest import FOUNDATION_RULES
 from ..redemption.conftest import DESK_RULES
 
 pytestmark = pytest.mark.slow
 
 ROLES = ("clerk", "reviewer", "desk", "supervisor", "admin")
+#: The desk's rules (the October window open today) with the foundation's section.
+VILLAGE_RULES = DESK_RULES + FOUNDATION_RULES[len(RULES):]
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
 #: Fuzzed cases per operation, after its examples and coverage cases: enough to find what a
 #: minute of an outsider's fuzzing found, few enough for the suite's time on two cores.
@@ -28,11 +32,12 @@ MAX_EXAMPLES = 6
 
 
 @pytest.fixture
-def village(make, session, clock):
-    """A bank with households, residents, points, money, goods in stock and a pending deed."""
+def village(app, make, session, clock):
+    """A bank with households, residents, points, money, goods in stock, a pending deed, and a
+    micro-project application and a wish of its foundation."""
     from redemption import services as desk
 
-    bank = make.bank(rules=DESK_RULES)
+    bank = make.bank(rules=VILLAGE_RULES)
     make.bank(code="other", name="别村")
     east = make.household(bank, "E01", "王家")
     wang, wang2 = make.resident(bank, "王大", east), make.resident(bank, "王二", east)
@@ -47,30 +52,51 @@ def village(make, session, clock):
     desk.stock_in(session, bank, "rice", quantity=10, source="purchase", cost_fen=None,
                   donor=None, by="test", clock=clock)
     tokens = {role: make.token(None if role == "admin" else bank, role) for role in ROLES}
+    api, clerk = app.test_client(), tokens["clerk"]
+
+    def created(response):
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    foundation = f"/api/v1/banks/{bank.code}/foundation"
+    applicant = created(api.post(f"{foundation}/applicants", headers=clerk, json={
+        "kind": "group", "name": "河道志愿队", "members": [wang.id, li.id]}))
+    application = created(api.post(f"{foundation}/applications", headers=clerk, json={
+        "applicant": applicant["id"], "title": "修缮凉亭", "purpose": "村口凉亭漏雨",
+        "budget": [{"item": "瓦片", "amount": 30_000}], "amount_requested": 30_000,
+        "starts_on": "2026-11-01", "ends_on": "2026-12-31"}))
+    wish = created(api.post(f"{foundation}/wishes", headers=clerk, json={
+        "resident": wang2.id, "title": "一副老花镜", "description": "看报用"}))
     return {"bank": bank.code, "residents": [wang.id, wang2.id, li.id],
             "households": [east.code], "transfers": [t.id for t in posted.transfers],
-            "pending": [p.id for p in pending.pending], "skus": ["rice"], "tokens": tokens}
+            "pending": [p.id for p in pending.pending], "skus": ["rice"],
+            "rules": ["patrol", "cleanup", "mediation", "litter"],
+            "applicants": [applicant["id"]], "applications": [application["id"]],
+            "wishes": [wish["id"]], "tokens": tokens}
 
 
 @pytest.fixture
 def api_schema(app, village):
     """The app's own document, with the village's codes and ids offered to the generator."""
-    dictionaries = {
-        "banks": [village["bank"]], "residents": village["residents"],
-        "households": village["households"], "transfers": village["transfers"],
-        "pending": village["pending"], "skus": village["skus"],
-        "months": ["2026-10", "2026-09"], "days": ["2026-10-15", "2026-10-01"],
-    }
+    dictionaries = {name: village[name] for name in (
+        "residents", "households", "transfers", "pending", "skus", "rules", "applicants",
+        "applications", "wishes")}
+    dictionaries.update(banks=[village["bank"]], months=["2026-10", "2026-09"],
+                        days=["2026-10-15", "2026-10-01"])
     bound = {"path.bank": ("banks", 0.9), "path.resident_id": ("residents", 0.6),
              "path.code": ("households", 0.6), "path.transfer_id": ("transfers", 0.6),
              "path.pending_id": ("pending", 0.6), "path.sku": ("skus", 0.6),
+             "path.application_id": ("applications", 0.6), "path.wish_id": ("wishes", 0.6),
              "path.month": ("months", 0.5), "path.day": ("days", 0.5),
-             "body.resident": ("residents", 0.5), "body.household": ("households", 0.5),
-             "body.occurred_on": ("days", 0.5)}
+             "body.rule": ("rules", 0.7), "body.residents[*]": ("residents", 0.7),
+             "body.resident": ("residents", 0.6), "body.household": ("households", 0.5),
+             "body.members[*]": ("residents", 0.6), "body.applicant": ("applicants", 0.6),
+             "body.items[*].sku": ("skus", 0.6), "body.occurred_on": ("days", 0.5)}
     config = SchemathesisConfig.from_dict({
         "seed": 20261015,
         "workers": 1,
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
+                       "with-security-parameters": False},
         "phases": {"examples": {"enabled": True},
                    # Other methods than the document's answer 405: the router's, not the API's.
                    "coverage": {"enabled": True, "unexpected-methods": []},
