@@ -236,7 +236,8 @@ def attachment_file(bank, application_id, attachment_id):
     ---
     get:
       responses:
-        200: {description: "the file", content: {application/octet-stream: {}}}
+        200: {description: "the file as it was checked in: a photo or a scanned form",
+              content: {image/jpeg: {}, image/png: {}, application/pdf: {}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, READERS)

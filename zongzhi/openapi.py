@@ -29,7 +29,7 @@ PARAMETERS = {
               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
     "cursor": {"in": "query", "name": "cursor",
                "description": "the `next_cursor` of the page before",
-               "schema": {"type": "string", "maxLength": 64}},
+               "schema": {"type": "string", "maxLength": 24}},
     "IdempotencyKey": {
         "in": "header", "name": "Idempotency-Key",
         "description": "the same key and body again returns the first answer and writes nothing",

@@ -4,8 +4,8 @@ Every operation of /api/v1/openapi.json goes through schemathesis's three phases
 examples, coverage of each parameter's bounds and edges, then fuzzing) against the real app and
 database, in a village with people, points, goods and a deed waiting for review. Each request
 carries the token of one of the five roles in turn, so every role meets every operation. The
-answer must never be a 5xx, its status must be one the document lists, and its body must match
-the document's schema for that status. Seeded and derandomized: CI sees the same cases each run.
+answer must never be a 5xx, its status must be one the document lists, and its content type and
+body must match the document's for that status. Seeded and derandomized: CI sees the same cases each run.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 ROLES = ("clerk", "reviewer", "desk", "supervisor", "admin")
 #: The desk's rules (the October window open today) with the foundation's section.
 VILLAGE_RULES = DESK_RULES + FOUNDATION_RULES[len(RULES):]
-CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_schema_conformance")
 #: Fuzzed cases per operation, after its examples and coverage cases: enough to find what a
 #: minute of an outsider's fuzzing found, few enough for the suite's time on two cores.
 MAX_EXAMPLES = 6
