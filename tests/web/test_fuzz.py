@@ -10,6 +10,7 @@ body must match the document's for that status. Seeded and derandomized: CI sees
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 import schemathesis
@@ -28,8 +29,10 @@ VILLAGE_RULES = DESK_RULES + FOUNDATION_RULES[len(RULES):]
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance")
 #: Fuzzed cases per operation, after its examples and coverage cases: enough to find what a
-#: minute of an outsider's fuzzing found, few enough for the suite's time on two cores.
-MAX_EXAMPLES = 6
+#: minute of an outsider's fuzzing found, few enough for the suite's time on two cores. A deeper
+#: run for a person: ZONGZHI_FUZZ_EXAMPLES=200 ZONGZHI_FUZZ_SEED=7 pytest tests/web/test_fuzz.py
+MAX_EXAMPLES = int(os.environ.get("ZONGZHI_FUZZ_EXAMPLES", 6))
+SEED = int(os.environ.get("ZONGZHI_FUZZ_SEED", 20261015))
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ def api_schema(app, village):
              "body.members[*]": ("residents", 0.6), "body.applicant": ("applicants", 0.6),
              "body.items[*].sku": ("skus", 0.6), "body.occurred_on": ("days", 0.5)}
     config = SchemathesisConfig.from_dict({
-        "seed": 20261015,
+        "seed": SEED,
         "workers": 1,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                        "with-security-parameters": False},
