@@ -114,18 +114,21 @@ def test_retried_writes_name_the_bounded_idempotency_key(document):
             f"{method} {path} declares the key by hand")
 
 
-def test_every_view_that_takes_an_idempotency_key_says_so(api, document):
+@pytest.mark.parametrize("call, parameters", [
+    ("idempotency()", ["IdempotencyKey"]), ("page_args()", ["limit", "cursor"])])
+def test_every_view_that_reads_a_shared_parameter_declares_it(api, document, call, parameters):
     import inspect
 
     from zongzhi.openapi import FlaskPlugin
 
-    key = {"$ref": "#/components/parameters/IdempotencyKey"}
     for rule in api.url_map.iter_rules():
         view = api.view_functions[rule.endpoint]
-        if rule.rule.startswith("/api/v1/") and "idempotency()" in inspect.getsource(view):
+        if rule.rule.startswith("/api/v1/") and call in inspect.getsource(view):
             item = document["paths"][FlaskPlugin.flaskpath2openapi(rule.rule)]
             for method in rule.methods - {"HEAD", "OPTIONS"}:
-                assert key in item[method.lower()].get("parameters", []), rule.rule
+                declared = item[method.lower()].get("parameters", [])
+                for name in parameters:
+                    assert {"$ref": f"#/components/parameters/{name}"} in declared, (rule.rule, name)
 
 
 def test_only_the_health_check_needs_no_token(document):
