@@ -7,6 +7,7 @@ does and its own refusals (409 codes) by its view's docstring. The refusals ever
 """
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from importlib import import_module
 
@@ -46,6 +47,30 @@ WHY = {
     413: "too_large: the body is larger than the server takes",
     422: "validation_error: `fields` names each field refused and why",
 }
+
+
+#: Python-only regex syntax and its ECMA-262 twin (the dialect JSON Schema's `pattern` speaks):
+#: without the multiline flag, ECMA's ^ and $ match only at the ends, as Python's \A and \Z do.
+_PYTHON_ONLY = [(re.compile(r"(?<!\\)((?:\\\\)*)\\A"), r"\1^"),
+                (re.compile(r"(?<!\\)((?:\\\\)*)\\Z"), r"\1$")]
+
+
+def ecma_pattern(pattern: str) -> str:
+    """Say a marshmallow `Regexp` (Python's dialect) in the document's dialect, meaning the same."""
+    for python, ecma in _PYTHON_ONLY:
+        pattern = python.sub(ecma, pattern)
+    return pattern
+
+
+def _ecma_patterns(node) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            node["pattern"] = ecma_pattern(node["pattern"])
+        for value in node.values():
+            _ecma_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            _ecma_patterns(value)
 
 
 def path_parameters(rule: Rule) -> list[dict]:
@@ -121,6 +146,7 @@ def build(app: Flask) -> dict:
         for method in METHODS:
             if method in item:
                 _complete(item[method], parameters_of[path])
+    _ecma_patterns(document)
     document["security"] = [{"bearer": []}]
     return document
 

@@ -51,6 +51,18 @@ def test_the_document_is_valid_openapi(document):
     validate(document)
 
 
+@pytest.mark.parametrize("python, ecma", [
+    (r"^\+?[0-9][0-9-]{4,19}\Z", r"^\+?[0-9][0-9-]{4,19}$"), (r"\Aab\Z", "^ab$"),
+    (r"a\\Z", r"a\\Z"), (r"^[0-9]{4}-[0-9]{2}$", r"^[0-9]{4}-[0-9]{2}$")])
+def test_a_pattern_in_pythons_dialect_is_said_in_the_documents(python, ecma):
+    from zongzhi.openapi import ecma_pattern
+
+    assert ecma_pattern(python) == ecma
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {},
+                "components": {"schemas": {"X": {"type": "string", "pattern": ecma}}}}
+    validate(document)
+
+
 def test_every_path_parameter_is_declared_once_from_its_converter(document):
     for path, method, operation, shared in operations(document):
         named = set(re.findall(r"{([^}]+)}", path))
