@@ -157,3 +157,16 @@ def test_nothing_a_client_sends_breaks_the_api(api_schema):
                  for method in item if method in ("get", "post", "put", "patch", "delete")}
     assert described <= operations
     assert not found, f"{len(found)} failures:\n" + "\n".join(found)
+
+
+def test_a_path_id_beyond_what_an_id_column_holds_is_404_not_500(client, make):
+    """Found by the fuzzing above on PostgreSQL, whose id columns are `integer`: 2^31 and more."""
+    bank = make.bank()
+    headers = make.token(bank, "admin")
+    for path in ("residents/{id}", "residents/{id}/account", "transfers/{id}", "redemptions/{id}",
+                 "objections/{id}", "foundation/applications/{id}", "foundation/wishes/{id}"):
+        for number in (2**31 - 1, 2**31, 2**53 - 2):
+            url = f"/api/v1/banks/{bank.code}/{path.format(id=number)}"
+            response = client.get(url, headers=headers)
+            assert response.status_code == 404, (url, response.get_json())
+            assert response.get_json()["error"] == "not_found"

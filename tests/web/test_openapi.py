@@ -77,7 +77,7 @@ def test_path_parameters_carry_their_bounds(document):
               for path, item in document["paths"].items()}
     transfer = shared["/api/v1/banks/{bank}/transfers/{transfer_id}"]
     assert transfer["bank"] == {"type": "string", "minLength": 1, "maxLength": 200}
-    assert transfer["transfer_id"] == {"type": "integer", "minimum": 1, "maximum": bounds.MAX_WHOLE}
+    assert transfer["transfer_id"] == {"type": "integer", "minimum": 1, "maximum": bounds.MAX_ID}
     assert shared["/api/v1/banks/{bank}/notices/{month}"]["month"]["pattern"]
     quarter = shared["/api/v1/banks/{bank}/foundation/reports/{year}-Q{quarter}"]
     assert quarter["year"] == {"type": "integer", "minimum": bounds.YEAR_MIN,
