@@ -1,4 +1,4 @@
-"""The OpenAPI document, generated from the URL map, the views' docstrings and the marshmallow schemas.
+"""The OpenAPI document, generated from the URL map, the views' docstrings and marshmallow schemas.
 
 Each part has one home: a path parameter is described by its URL converter (`web/converters.py`
 gives each its `openapi` schema), a body or an answer by its marshmallow schema, what an operation
@@ -24,7 +24,7 @@ bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 METHODS = ("get", "put", "post", "patch", "delete")
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 
-#: Parameters several operations share; a docstring names them (`- limit`) instead of repeating them.
+#: Parameters several operations share; a docstring names them (`- limit`), never repeats them.
 PARAMETERS = {
     "limit": {"in": "query", "name": "limit", "description": "items per page",
               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}},
