@@ -154,8 +154,8 @@ def list_applications(bank):
     get:
       parameters:
         - {name: state, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: ApplicationPage}}}
         422: {content: {application/json: {schema: ErrorOut}}}
@@ -191,9 +191,6 @@ def move_application(bank, application_id, action):
     """Move an application one step: submit, screen, review (seats the panel), start, close, withdraw.
     ---
     post:
-      parameters:
-        - {name: action, in: path, required: true,
-           schema: {type: string, enum: [submit, screen, review, start, close, withdraw]}}
       requestBody: {content: {application/json: {schema: MoveNoteIn}}}
       responses:
         200: {content: {application/json: {schema: ApplicationOut}}}
@@ -242,7 +239,8 @@ def attachment_file(bank, application_id, attachment_id):
     ---
     get:
       responses:
-        200: {description: "the file", content: {application/octet-stream: {}}}
+        200: {description: "the file as it was checked in: a photo or a scanned form",
+              content: {image/jpeg: {}, image/png: {}, application/pdf: {}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, READERS)
@@ -349,7 +347,7 @@ def pay_tranche(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectTrancheIn}}}
       responses:
         201: {content: {application/json: {schema: ProjectTrancheOut}}}
@@ -388,7 +386,7 @@ def complete(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectCompletionIn}}}
       responses:
         201: {content: {application/json: {schema: ApplicationOut}}}
@@ -410,7 +408,7 @@ def credit_volunteers(bank, application_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectVolunteersIn}}}
       responses:
         201: {content: {application/json: {schema: DeedOut}}}
@@ -458,8 +456,8 @@ def list_wishes(bank):
     get:
       parameters:
         - {name: state, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: WishPage}}}
     """
@@ -492,8 +490,6 @@ def review_wish(bank, wish_id, action):
     """Verify a wish, or reject it with a reason (reviewers).
     ---
     post:
-      parameters:
-        - {name: action, in: path, required: true, schema: {type: string, enum: [verify, reject]}}
       requestBody: {content: {application/json: {schema: WishReasonIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}
@@ -550,7 +546,7 @@ def deliver_wish(bank, wish_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishDeliverIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}
@@ -574,7 +570,7 @@ def confirm_wish(bank, wish_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishConfirmIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}

@@ -161,9 +161,12 @@ class RulesOut(Schema):
 
 
 class ErrorOut(Schema):
-    error = fields.String()
-    message = fields.String()
-    fields_ = fields.Dict(data_key="fields")
+    """The one error body (web/errors.py): every refusal carries all three."""
+
+    error = fields.String(required=True, metadata={"description": "a stable code: not_found, cap_exceeded, ..."})
+    message = fields.String(required=True, metadata={"description": "in Chinese, or English for Accept-Language: en"})
+    fields_ = fields.Dict(data_key="fields", required=True,
+                          metadata={"description": "each refused field, with why"})
 
 
 def page_of(item_schema: type[Schema]) -> type[Schema]:

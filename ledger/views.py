@@ -74,9 +74,10 @@ def list_residents(bank):
     ---
     get:
       parameters:
-        - {name: q, in: query, schema: {type: string}}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - {name: q, in: query, description: "a name, its full pinyin or its initials",
+           schema: {type: string, maxLength: 100}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: ResidentPage}}}
     """
@@ -114,7 +115,7 @@ def post_deed(bank):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: DeedIn}}}
       responses:
         201: {description: "posted", content: {application/json: {schema: DeedOut}}}
@@ -138,6 +139,7 @@ def list_pending(bank):
     """List deeds waiting for a reviewer, oldest first.
     ---
     get:
+      parameters: [limit, cursor]
       responses:
         200: {content: {application/json: {schema: PendingPage}}}
     """
@@ -154,9 +156,11 @@ def approve_pending(bank, pending_id):
     """Approve a pending deed: it is posted now, its caps checked again.
     ---
     post:
+      parameters: [IdempotencyKey]
       responses:
         201: {content: {application/json: {schema: DeedOut}}}
-        409: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, cap_exceeded, period_sealed, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     session = get_session()
@@ -170,10 +174,12 @@ def reject_pending(bank, pending_id):
     """Reject a pending deed with a reason; nothing is posted.
     ---
     post:
+      parameters: [IdempotencyKey]
       requestBody: {content: {application/json: {schema: ReasonIn}}}
       responses:
         200: {content: {application/json: {schema: PendingOut}}}
-        422: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.ReasonIn())
@@ -189,7 +195,7 @@ def reverse_transfer(bank, transfer_id):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ReasonIn}}}
       responses:
         201: {content: {application/json: {schema: {type: object, properties: {transfer: TransferOut}}}}}
@@ -238,8 +244,8 @@ def resident_transfers(bank, resident_id):
     ---
     get:
       parameters:
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: TransferPage}}}
         404: {content: {application/json: {schema: ErrorOut}}}

@@ -120,8 +120,8 @@ def api_catalog(bank):
     get:
       parameters:
         - {name: active, in: query, schema: {type: boolean}, description: "only what is offered"}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: CatalogPage}}}
     """
@@ -140,7 +140,7 @@ def api_stock_in(bank, sku):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: StockIn}}}
       responses:
         201: {content: {application/json: {schema: StockOut}}}
@@ -219,7 +219,7 @@ def api_redeem(bank):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: RedemptionIn}}}
       responses:
         201: {content: {application/json: {schema: RedemptionOut}}}
@@ -268,8 +268,6 @@ def api_desk_summary(bank, quarter):
     """The quarter's desk summary: items given, points redeemed, cost, stock left (.pdf to print).
     ---
     get:
-      parameters:
-        - {name: quarter, in: path, schema: {type: string}, description: "2026-Q4, or 2026-Q4.pdf"}
       responses:
         200: {description: "the summary as JSON, or as a PDF"}
         422: {content: {application/json: {schema: ErrorOut}}}
@@ -292,7 +290,7 @@ def api_record_receipt(bank):
     ---
     post:
       parameters:
-        - {name: Idempotency-Key, in: header, schema: {type: string}}
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: FundReceiptIn}}}
       responses:
         201: {content: {application/json: {schema: FundReceiptOut}}}
@@ -315,8 +313,8 @@ def api_receipts(bank):
     ---
     get:
       parameters:
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 500}}
-        - {name: cursor, in: query, schema: {type: string}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: FundReceiptPage}}}
     """
@@ -348,8 +346,6 @@ def api_disclosure(bank, quarter):
     """The quarter's financial disclosure (财务公开), as a PDF to sign and post: 2026-Q4.pdf.
     ---
     get:
-      parameters:
-        - {name: quarter, in: path, schema: {type: string}, description: "2026-Q4.pdf"}
       responses:
         200: {description: "the disclosure", content: {application/pdf: {}}}
         422: {content: {application/json: {schema: ErrorOut}}}

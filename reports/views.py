@@ -58,8 +58,6 @@ def notice(bank, month):
     """The month's frozen notice (月公示) as JSON; `.pdf` for the printable one.
     ---
     get:
-      parameters:
-        - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
       responses:
         200: {content: {application/json: {schema: NoticeOut}}}
         404: {description: "no notice for that month yet", content: {application/json: {schema: ErrorOut}}}
@@ -75,8 +73,6 @@ def notice_pdf(bank, month):
     """The month's notice, printable: A4 PDF with its chain head, hash and signature lines.
     ---
     get:
-      parameters:
-        - {name: month, in: path, required: true, schema: {type: string, example: "2026-10"}}
       responses:
         200: {content: {application/pdf: {}}}
         404: {content: {application/json: {schema: ErrorOut}}}
@@ -145,8 +141,10 @@ def list_objections(bank):
     ---
     get:
       parameters:
-        - {name: status, in: query, schema: {type: string}}
-        - {name: month, in: query, schema: {type: string}}
+        - {name: status, in: query, schema: {type: string, enum: [open, upheld, rejected]}}
+        - {name: month, in: query, schema: {type: string, pattern: "^[0-9]{4}-[0-9]{2}$"}}
+        - limit
+        - cursor
       responses:
         200: {content: {application/json: {schema: ObjectionPage}}}
     """
@@ -219,8 +217,6 @@ def register(bank, day):
     """The day's register: entries recorded that day, totals per rule, and its close once closed.
     ---
     get:
-      parameters:
-        - {name: day, in: path, required: true, schema: {type: string, example: "2026-10-05"}}
       responses:
         200: {content: {application/json: {schema: RegisterOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}

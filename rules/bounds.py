@@ -10,6 +10,8 @@ from datetime import date
 
 #: The largest whole number every JSON reader (a browser's too) holds exactly.
 MAX_WHOLE = 2**53 - 1
+#: The largest id a row can have: the id columns are PostgreSQL's `integer` (SQLite's hold more).
+MAX_ID = 2**31 - 1
 #: Units of one rule in one deed (次 or 小时).
 QUANTITY_MAX = 1_000
 #: Points a catalog item may cost.

@@ -14,11 +14,12 @@ from rules import bounds
 
 
 class WholeConverter(BaseConverter):
-    """An id: ASCII digits, 1 to 2^53 − 1 (werkzeug's own takes any length and other scripts' digits)."""
+    """An id: ASCII digits, 1 to the largest id a row can have (werkzeug's own takes any length
+    and other scripts' digits); beyond, no row and no route, where the database would fail."""
 
     regex = r"[0-9]{1,16}"
 
-    def __init__(self, url_map, min: int = 1, max: int = bounds.MAX_WHOLE):  # noqa: A002
+    def __init__(self, url_map, min: int = 1, max: int = bounds.MAX_ID):  # noqa: A002
         super().__init__(url_map)
         self.min, self.max = min, max
         self.openapi = {"type": "integer", "minimum": min, "maximum": max}
