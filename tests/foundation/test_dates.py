@@ -1,7 +1,6 @@
 """Dates given to the foundation: inside the cycle's years, and points or gifts inside the open months."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from foundation.models import Application

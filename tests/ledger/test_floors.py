@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from ledger import accounts, services
+from ledger import accounts
 from ledger.audit import AuditEntry
 from ledger.db import transaction
 from ledger.errors import InsufficientFunds, OutOfStock, ValidationError

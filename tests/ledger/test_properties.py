@@ -288,7 +288,7 @@ class TwoBanks(RuleBasedStateMachine):
         self._seen = None
         try:
             return write()
-        except refusal as refused:
+        except refusal:
             assert self._now().written() == before.written()
             return None
 
