@@ -7,6 +7,7 @@ a short, capped delay after repeated failures, and the card page counts only fai
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -74,8 +75,9 @@ class Throttle:
         if seconds:
             # The storage holds counters only: the deadline is stored as a count of seconds,
             # and expires by itself once it has passed.
+            # Rounded up: a deadline cut down to the whole second could let the next try in at once.
             self.storage.clear(until_key)
-            self.storage.incr(until_key, seconds + 1, amount=int(now) + seconds)
+            self.storage.incr(until_key, seconds + 1, amount=math.ceil(now + seconds))
 
     def forget(self, delay: GrowingDelay, key: str) -> None:
         """Forget the failures under `key` (the account's own owner has just signed in)."""

@@ -129,3 +129,17 @@ def test_a_user_cannot_be_created_with_a_name_no_sign_in_could_type(make, bank):
     with pytest.raises(ValidationError) as refused:
         make.user(bank, "clerk", name="wang\x00")
     assert "name" in refused.value.fields
+
+
+def test_the_delay_holds_its_full_second_when_the_last_failure_falls_late_in_a_second(app, client, make, bank):
+    make.user(bank, "clerk", name="wang")
+    clock = app.extensions["zongzhi.clock"]
+    app.extensions["zongzhi.clock"] = FixedClock(tz=clock.tz, at=clock.now() + timedelta(milliseconds=950))
+    for _ in range(5):
+        assert _sign_in(client, "wang", "wrong password").status_code == 401
+    # A tenth of a second later, across the turn of the second, it must still be refused.
+    app.extensions["zongzhi.clock"] = FixedClock(
+        tz=clock.tz, at=app.extensions["zongzhi.clock"].now() + timedelta(milliseconds=100))
+    assert _sign_in(client, "wang").status_code == 429
+    _later(app, 1)
+    assert _sign_in(client, "wang").status_code == 302
