@@ -200,3 +200,35 @@ def test_the_page_links_the_latest_public_notice_which_opens_without_login(app, 
     notice = client.get(link)
     assert notice.status_code == 200
     assert "2026年9月" in notice.get_data(as_text=True)
+
+
+def _redis_answers() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis at 127.0.0.1:6379")
+def test_two_server_processes_with_redis_count_one_addresses_failures_together(database_url, clock):
+    """Counters in Redis are shared: guesses spread over two servers are refused as one."""
+    import secrets
+
+    from zongzhi.app import create_app
+
+    config = {"DATABASE_URL": database_url, "CLOCK": clock, "TESTING": True, "SECRET_KEY": "test",
+              "REDIS_URL": "redis://127.0.0.1:6379/0", "CARD_GUESS_LIMIT": 4}
+    first, second = create_app(config), create_app(config)
+    # An address of this test's own, so parallel runs sharing the Redis never meet.
+    address = {"REMOTE_ADDR": f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"}
+    try:
+        for app in (first, second, first, second):
+            assert app.test_client().get("/c/" + "x" * 32, environ_base=address).status_code == 404
+        assert second.test_client().get("/c/" + "y" * 32, environ_base=address).status_code == 429
+        assert first.test_client().get("/c/" + "y" * 32, environ_base=address).status_code == 429
+    finally:
+        for app in (first, second):
+            app.extensions["zongzhi.engine"].dispose()
