@@ -55,7 +55,7 @@ def json_body() -> dict:
                            f"{JSON_DEPTH_MAX} levels", code="malformed_json")
     try:
         body = json.loads(raw or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # the depth scan is exact for JSON; this is for the rest
         raise ZongzhiError("请求内容不是有效的 JSON", "the body is not valid JSON",
                            code="malformed_json") from None
     if not isinstance(body, dict):
