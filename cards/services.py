@@ -107,6 +107,20 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
 
 
+def whole_bank_reissue(session: Session, bank: Bank) -> dict[str, int]:
+    """Return what printing the whole bank's cards would do: cards issued, and live cards cancelled.
+
+    Asked before the clerk confirms, since every card in the village stops working at once.
+    """
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    residents, households = _holders(session, bank, None, None, True, unit)
+    live = session.execute(select(func.count()).select_from(Card).where(
+        Card.bank_id == bank.id, Card.revoked_at.is_(None),
+        Card.resident_id.in_([r.id for r in residents]) |
+        Card.household_id.in_([h.id for h in households]))).scalar_one()
+    return {"issue": len(residents) + len(households), "cancel": live}
+
+
 def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
     if whole_bank:
         residents = list(session.execute(select(Resident).where(
