@@ -431,9 +431,11 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
     if problems or message:
         status = 409 if message and not problems else 422
     keep = request.method == "POST" and not posted
+    unsure = [lk for lk in lookups if not lk.unique]
     return _render("deed_form.html", status, bank=bank, penalties=penalties,
                    form_endpoint=_form_endpoint(penalties), groups=groups,
-                   selected=selected, lookups=[lk for lk in lookups if not lk.unique],
+                   selected=selected, lookups=unsure,
+                   codes=_household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
                    quantity=form.get("quantity", "1") if keep else "1",
                    memo=form.get("memo", "") if keep else "",
