@@ -84,18 +84,9 @@ def residents(bank):
     else:
         found = services.search_residents(session, bank, None, limit=100,
                                           after=query_whole("after", min=0))
-    codes = _household_codes(session, found)
+    codes = services.household_codes(session, found)
     return _render("residents.html", bank=bank, q=q, residents=found, codes=codes,
                    next_after=found[-1].id if not q and len(found) == 100 else None)
-
-
-def _household_codes(session, residents) -> dict[int, str]:
-    ids = {r.household_id for r in residents}
-    if not ids:
-        return {}
-    from sqlalchemy import select
-
-    return dict(session.execute(select(Household.id, Household.code).where(Household.id.in_(ids))).all())
 
 
 @bp.route("/banks/<bank>/residents/new", methods=["GET", "POST"])
@@ -435,7 +426,7 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
     return _render("deed_form.html", status, bank=bank, penalties=penalties,
                    form_endpoint=_form_endpoint(penalties), groups=groups,
                    selected=selected, lookups=unsure,
-                   codes=_household_codes(session, selected + [r for lk in unsure for r in lk.found]),
+                   codes=services.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
                    quantity=form.get("quantity", "1") if keep else "1",
                    memo=form.get("memo", "") if keep else "",

@@ -371,6 +371,7 @@ def desk(bank):
     elif context["q"]:
         context["found"] = ledger_services.search_residents(session, bank, context["q"], limit=30,
                                                             after=None)
+        context["codes"] = ledger_services.household_codes(session, context["found"])
     context["window"] = services.next_window(session, bank, clock().today())
     context["today"] = clock().today()
     return render_template("redemption/desk.html", **context)
