@@ -63,6 +63,19 @@ def people(make):
 def test_every_nav_link_answers_200_and_opens_a_page_headed_with_its_words(people, signed_in, role):
     client = signed_in(people["users"][role])
     links = read(client.get("/banks/hp/residents")).links
+    _follow(client, role, links)
+
+
+@pytest.mark.parametrize("role", ["clerk", "admin"])
+def test_in_english_too_every_nav_link_opens_a_page_headed_with_its_words(people, signed_in, role):
+    client = signed_in(people["users"][role])
+    client.get("/banks/hp/residents?lang=en")
+    links = read(client.get("/banks/hp/residents")).links
+    assert ("Residents", "/banks/hp/residents") in links
+    _follow(client, role, links)
+
+
+def _follow(client, role, links):
     assert links, "no navigation"
     for words, href in links:
         answer = client.get(href)
