@@ -87,8 +87,11 @@ def _staff_nav() -> dict:
     user = g.get("user") or (current_user._get_current_object()
                              if current_user and current_user.is_authenticated else None)
     if user is None or not getattr(user, "is_authenticated", False):
-        return {"staff_nav": []}
-    return {"staff_nav": links_for(user.role, users_bank(user))}
+        return {"staff_nav": [], "staff_home": url_for("home.index")}
+    bank = users_bank(user)
+    # The brand at the top leads back to where this user's work is, as signing in does.
+    return {"staff_nav": links_for(user.role, bank),
+            "staff_home": landing(user, bank) or url_for("home.index")}
 
 
 def init_app(app: Flask) -> None:

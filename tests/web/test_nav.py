@@ -127,3 +127,9 @@ def _sign_in(client, name):
 def test_each_role_lands_where_its_work_is(people, app, role, lands_on):
     answer = _sign_in(app.test_client(), people["users"][role].name)
     assert answer.status_code == 302 and answer.headers["Location"] == lands_on
+
+
+@pytest.mark.parametrize("role, lands_on", [("desk", "/banks/hp/desk"), ("reviewer", "/banks/hp/pending")])
+def test_the_brand_at_the_top_leads_back_to_where_the_roles_work_is(people, signed_in, role, lands_on):
+    page = signed_in(people["users"][role]).get("/banks/hp/residents").get_data(as_text=True)
+    assert f'<a class="brand" href="{lands_on}">' in page
