@@ -107,6 +107,20 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
 
 
+def whole_bank_reissue(session: Session, bank: Bank) -> dict[str, int]:
+    """Return what printing the whole bank's cards would do: cards issued, and live cards cancelled.
+
+    Asked before the clerk confirms, since every card in the village stops working at once.
+    """
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    residents, households = _holders(session, bank, None, None, True, unit)
+    live = session.execute(select(func.count()).select_from(Card).where(
+        Card.bank_id == bank.id, Card.revoked_at.is_(None),
+        Card.resident_id.in_([r.id for r in residents]) |
+        Card.household_id.in_([h.id for h in households]))).scalar_one()
+    return {"issue": len(residents) + len(households), "cancel": live}
+
+
 def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
     if whole_bank:
         residents = list(session.execute(select(Resident).where(
@@ -223,14 +237,18 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         balance = holder.balance if holder else 0
         household_balance = sum(a.balance for c, a in held.items() if c.startswith("resident:"))
     since = _month_start(today, MONTHS_SHOWN - 1)
-    entries = _entries(session, bank, doers, since, {a.id for a in held.values()}, book)
+    entries = _entries(session, bank, doers, since, {a.id for a in held.values()}, book,
+                       earning=set(_earning_sources(session, bank)))
     truncated = len(entries) > ENTRIES_SHOWN
     entries = entries[:ENTRIES_SHOWN]
     months = []
     for back in range(MONTHS_SHOWN):
         start = _month_start(today, back)
         rows = [e for e in entries if e["month"] == (start.year, start.month)]
-        months.append({"start": start, "entries": rows, "net": sum(e["points"] for e in rows)})
+        # The month's figure is what was earned (less penalties), as the notice ranks it: points
+        # spent at the desk are not a month's score going down.
+        months.append({"start": start, "entries": rows,
+                       "earned": sum(e["points"] for e in rows if e["earned"])})
     scores = month_scores(session, bank, today, unit)
     places = {account: place for place, (account, _) in competition_ranks(
         scores.items(), score=lambda kv: kv[1], tiebreak=lambda kv: kv[0])}
@@ -243,7 +261,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
             "rank": rank, "settings": book.settings, "today": today, "members": members}
 
 
-def _entries(session, bank, doers, since, own_accounts, book) -> list[dict]:
+def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[int]) -> list[dict]:
     if not doers:
         return []
     # One query per member on the index (bank, doer, seq), newest first, the months filtered
@@ -259,9 +277,9 @@ def _entries(session, bank, doers, since, own_accounts, book) -> list[dict]:
     # Newest first by the day it happened (entries are often logged a day or two late).
     for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
         if t.credit_id in own_accounts:
-            points = t.amount
+            points, other = t.amount, t.debit_id
         elif t.debit_id in own_accounts:
-            points = -t.amount
+            points, other = -t.amount, t.credit_id
         else:
             continue
         rule = book.rule_for(t.rule_code, t.occurred_on) if t.rule_code else None
@@ -274,12 +292,20 @@ def _entries(session, bank, doers, since, own_accounts, book) -> list[dict]:
         else:
             what = t.rule_code or t.kind
         out.append({"id": t.id, "day": t.occurred_on, "month": (t.occurred_on.year, t.occurred_on.month),
-                    "what": what, "points": points, "kind": t.kind, "doer": t.doer_id})
+                    "what": what, "points": points, "kind": t.kind, "doer": t.doer_id,
+                    "earned": other in earning})
     return out
 
 
 _scores_cache: dict[tuple, tuple[str, dict]] = {}
 _scores_lock = threading.Lock()
+
+
+def _earning_sources(session: Session, bank: Bank) -> list[int]:
+    """Return the system accounts a holder earns from and is fined into: what counts as earned."""
+    system = dict(session.execute(select(Account.code, Account.id).where(
+        Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
+    return [system[c] for c in ("issued", "penalties") if c in system]
 
 
 def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int, int]:
@@ -296,9 +322,7 @@ def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int
         cached = _scores_cache.get(key)
     if cached and cached[0] == head:
         return cached[1]
-    system = dict(session.execute(select(Account.code, Account.id).where(
-        Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
-    sources = [system[c] for c in ("issued", "penalties") if c in system]
+    sources = _earning_sources(session, bank)
     where = (Transfer.bank_id == bank.id, Transfer.ledger == PTS,
              Transfer.occurred_on.between(first, day))
     scores: dict[int, int] = {}

@@ -232,6 +232,10 @@ def cards_screen(bank):
             "households": request.form.getlist("household"),
             "all": request.form.get("all") == "1",
             "per_page": 8 if request.form.get("per_page") == "8" else 10})
+        if data["all"] and request.form.get("confirm") != "1":
+            # Every card in the village stops working at once: the clerk is told how many first.
+            return render_template("cards/confirm_all.html", bank=bank, per_page=data["per_page"],
+                                   **services.whole_bank_reissue(session, bank))
         return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
                                data["per_page"])
     q = query_text("q")

@@ -971,6 +971,14 @@ def residents_by_id(session: Session, bank: Bank, ids) -> dict[int, Resident]:
         Resident.bank_id == bank.id, Resident.id.in_(ids))).scalars()}
 
 
+def household_codes(session: Session, residents) -> dict[int, str]:
+    """Return the household code of each of these residents' households, by household id."""
+    ids = {r.household_id for r in residents}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Household.id, Household.code).where(Household.id.in_(ids))).all())
+
+
 def get_pending(session: Session, bank: Bank, pending_id: int) -> PendingDeed:
     """Return the bank's pending deed, or NotFound if unknown or another bank's."""
     return bank_row(session, PendingDeed, pending_id, bank.id, "待审核记录", "pending deed")

@@ -84,18 +84,9 @@ def residents(bank):
     else:
         found = services.search_residents(session, bank, None, limit=100,
                                           after=query_whole("after", min=0))
-    codes = _household_codes(session, found)
+    codes = services.household_codes(session, found)
     return _render("residents.html", bank=bank, q=q, residents=found, codes=codes,
                    next_after=found[-1].id if not q and len(found) == 100 else None)
-
-
-def _household_codes(session, residents) -> dict[int, str]:
-    ids = {r.household_id for r in residents}
-    if not ids:
-        return {}
-    from sqlalchemy import select
-
-    return dict(session.execute(select(Household.id, Household.code).where(Household.id.in_(ids))).all())
 
 
 @bp.route("/banks/<bank>/residents/new", methods=["GET", "POST"])
@@ -347,9 +338,24 @@ def _xlsx(data: bytes, filename: str) -> Response:
 
 # --- deeds and penalties ----------------------------------------------------------------------
 
-@bp.route("/banks/<bank>/deeds/new", methods=["GET", "POST"], defaults={"penalties": False})
-@bp.route("/banks/<bank>/penalties/new", methods=["GET", "POST"], defaults={"penalties": True})
-def deed_form(bank, penalties):
+@bp.route("/banks/<bank>/deeds/new", methods=["GET", "POST"])
+def deed_form(bank):
+    """Log a good deed for one resident or a whole team."""
+    return _deed_or_penalty_form(bank, penalties=False)
+
+
+@bp.route("/banks/<bank>/penalties/new", methods=["GET", "POST"])
+def penalty_form(bank):
+    """Log a penalty, with its reason, for one resident or several."""
+    return _deed_or_penalty_form(bank, penalties=True)
+
+
+def _form_endpoint(penalties: bool) -> str:
+    # One endpoint per route: a shared one let url_for pick the penalty route for a deed link.
+    return "office.penalty_form" if penalties else "office.deed_form"
+
+
+def _deed_or_penalty_form(bank, *, penalties: bool):
     """Log one rule for one resident or a whole team; a penalty needs its reason."""
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
@@ -408,7 +414,7 @@ def deed_form(bank, penalties):
             else:
                 posted = outcome
     if posted is not None:
-        return redirect(url_for("office.deed_form", bank=bank.code, penalties=penalties,
+        return redirect(url_for(_form_endpoint(penalties), bank=bank.code,
                                 posted=",".join(str(t.id) for t in posted.transfers),
                                 pending=",".join(str(p.id) for p in posted.pending)))
     done = _done(session, bank) if request.method == "GET" else None
@@ -416,8 +422,11 @@ def deed_form(bank, penalties):
     if problems or message:
         status = 409 if message and not problems else 422
     keep = request.method == "POST" and not posted
-    return _render("deed_form.html", status, bank=bank, penalties=penalties, groups=groups,
-                   selected=selected, lookups=[lk for lk in lookups if not lk.unique],
+    unsure = [lk for lk in lookups if not lk.unique]
+    return _render("deed_form.html", status, bank=bank, penalties=penalties,
+                   form_endpoint=_form_endpoint(penalties), groups=groups,
+                   selected=selected, lookups=unsure,
+                   codes=services.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
                    quantity=form.get("quantity", "1") if keep else "1",
                    memo=form.get("memo", "") if keep else "",
@@ -561,12 +570,13 @@ def register(bank):
     bank, user = scoped_bank(bank, READERS)
     problems: dict = {}
     day = _day(request.args.get("day"), "day", problems, default=clock().today())
-    if day > clock().today():
+    if not problems and day > clock().today():
         problems["day"] = [_("日期不能晚于今天")]
-        day = clock().today()
-    sheet = day_register(get_session(), bank, day, clock=clock())
+    # A day refused comes back in the form with its reason and no register: never another day's.
+    sheet = None if problems else day_register(get_session(), bank, day, clock=clock())
+    asked = (request.args.get("day") or "")[:10] if problems else day.isoformat()
     return _render("register.html", 422 if problems else 200, bank=bank, sheet=sheet, day=day,
-                   problems=problems)
+                   asked=asked, problems=problems)
 
 
 # --- the county admin -------------------------------------------------------------------------

@@ -19,16 +19,13 @@ from ledger.schemas import MEMO_MAX
 from rules import bounds
 from web.api import clock, idempotency, load, page, page_args, query_text, query_whole
 from web.forms import text_problems, typed_text, typed_whole
-from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
+from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
+                      scoped_bank)
 
 from . import domain, printing, schemas, services
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
-#: Who may hand out goods: the desk operator (and the county admin, who may do anything).
-REDEEMERS = frozenset({"admin", "desk"})
-#: Who may read the desk's figures: the readers and the desk.
-DESK_READERS = READERS | {"desk"}
 API = "/api/v1/banks/<bank>"
 
 
@@ -374,6 +371,7 @@ def desk(bank):
     elif context["q"]:
         context["found"] = ledger_services.search_residents(session, bank, context["q"], limit=30,
                                                             after=None)
+        context["codes"] = ledger_services.household_codes(session, context["found"])
     context["window"] = services.next_window(session, bank, clock().today())
     context["today"] = clock().today()
     return render_template("redemption/desk.html", **context)

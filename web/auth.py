@@ -31,6 +31,10 @@ WRITERS = frozenset({"admin", "clerk", "reviewer"})
 REVIEWERS = frozenset({"admin", "reviewer"})
 #: Who may read the audit log: the supervisor above all, and the council reviewer.
 AUDITORS = frozenset({"admin", "reviewer", "supervisor"})
+#: Who may hand out goods: the desk operator (and the county admin, who may do anything).
+REDEEMERS = frozenset({"admin", "desk"})
+#: Who may read the desk's figures: the readers and the desk.
+DESK_READERS = READERS | {"desk"}
 
 #: An API token's life: a year unless its issuer says otherwise, ten years at most.
 TOKEN_DAYS = 365

@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from ledger import audit
 from ledger.db import get_session
 
-from . import security, throttle
+from . import nav, security, throttle
 from .api import clock, query_text, query_whole
 from .auth import AUDITORS, SESSION_SECRET, TooManyAttempts, scoped_bank, sign_in, sign_out
 from .i18n import language
@@ -36,7 +36,8 @@ def login():
             session.clear()  # nothing from before signing in carries over into the new session
             login_user(user)
             session[SESSION_SECRET] = secret
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"))
+                            or nav.landing(user, nav.users_bank(user)) or url_for("home.index"))
         error, status = _("用户名或密码不正确"), 401
     return render_template("login.html", error=error), status
 
@@ -51,11 +52,11 @@ def logout():
     return redirect(url_for("web.login"))
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None) -> str | None:
     # Only a path on this site: never send someone who just signed in to another host.
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("home.index")
+    return None
 
 
 @bp.get("/banks/<bank>/audit")
@@ -77,4 +78,5 @@ PAGE = 100
 
 def init_app(app: Flask) -> None:
     security.init_app(app)
+    nav.init_app(app)
     throttle.init_app(app)

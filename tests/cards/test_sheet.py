@@ -95,3 +95,19 @@ def test_a_resident_typed_as_no_number_on_the_cards_screen_is_refused_by_name(cl
 
     desk.session.rollback()
     assert desk.session.execute(select(func.count()).select_from(Card)).scalar() == 0
+
+
+def test_printing_the_whole_villages_cards_first_says_how_many_are_cancelled_and_cancels_nothing(
+        client, desk, make, tmp_path):
+    old = client.post(f"/api/v1/banks/hp/residents/{desk.wang.id}/card", headers=desk.clerk).get_json()
+    sign_in(client, make, desk.bank, "clerk", "jifenyuan")
+    asked = client.post("/banks/hp/cards", data={
+        "all": "1", "per_page": "8", "csrf_token": csrf_token(client, "/banks/hp/cards")})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and asked.mimetype == "text/html"
+    assert "将作废现有的 1 张积分卡，并重新发放 3 张新卡" in page
+    assert client.get("/c/" + old["token"]).status_code == 200         # nothing cancelled yet
+    confirmed = client.post("/banks/hp/cards", data={
+        "all": "1", "per_page": "8", "confirm": "1", "csrf_token": csrf_token(client, "/banks/hp/cards")})
+    assert confirmed.mimetype == "application/pdf" and len(_decode(confirmed.data, tmp_path)) == 3
+    assert client.get("/c/" + old["token"]).status_code == 404

@@ -108,3 +108,14 @@ def test_a_reviewer_approves_and_a_bad_roster_is_reported_row_by_row(live_server
     page.goto(f"{live_server}/banks/hp/residents?q=zhao")
     assert "没有找到居民" in page.inner_text("main")
     page.context.close()
+
+
+def test_typing_a_rules_initials_then_clicking_the_button_logs_the_deed(live_server, browser, village):
+    """The rule list was required, so the browser blocked the click when only initials were typed."""
+    page = _sign_in(browser, live_server, "hp-clerk")
+    page.goto(f"{live_server}/banks/hp/deeds/new?residents={village['people']['王大'].id}")
+    page.fill("#rule_q", "yjxl")  # 夜间巡逻
+    page.click("button[value=post]")
+    page.wait_for_load_state()
+    assert "已登记" in page.inner_text("main") and "+2" in page.inner_text("main")
+    page.close()

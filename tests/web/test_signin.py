@@ -14,7 +14,7 @@ def test_a_clerk_signs_in_and_a_wrong_password_is_refused(live_server, browser, 
     page.fill("#password", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_load_state()
-    assert page.url.rstrip("/") == live_server
+    assert page.url == f"{live_server}/banks/{bank.code}/"  # where a clerk's work is
     assert "wang" in page.inner_text("header")
     page.screenshot(path=str(artifacts / "signed-in.png"))
     page.close()
