@@ -274,7 +274,7 @@ def _year(bank, year: str) -> Snapshot:
     key = periods.parse_period("year", year, field="year").key
     snapshot = services.get_snapshot(get_session(), bank.id, "year", key)
     if snapshot is None:
-        raise NotFound(f"{key} 年的表彰", f"commendation of {key}")
+        raise NotFound(f"{key}年的表彰", f"commendation of {key}", named=True)
     return snapshot
 
 

@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     def _language():
         return {"lang": language()}
 
+    app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
     app.jinja_env.filters.update(
         yuan=lambda fen: formatting.yuan(fen, language()),
         day=lambda d: formatting.day(d, language(), _tz(app)),
