@@ -77,6 +77,20 @@ def quarter(year: int, quarter_no: int, lang: str = "zh") -> str:
     return f"{year}年第{'一二三四'[quarter_no - 1]}季度"
 
 
+#: The bank's own points accounts as people name them on a transfer ("{bank}" is the bank's
+#: name): points are given out by 和平村综治银行 and spent at 积分超市. Every other account is
+#: named by its holder (张三, 王家) or its Chinese name (镇投入).
+SPOKEN_ACCOUNTS = {"issued": "{bank}", "redeemed": "积分超市"}
+
+
+def account_name(code: str, name: str | None, bank_name: str) -> str:
+    """Return an account as people say it: 村综治银行 → 张三, never "issued → resident:61"."""
+    spoken = SPOKEN_ACCOUNTS.get(code)
+    if spoken:
+        return spoken.format(bank=bank_name)
+    return name or code
+
+
 def mask_phone(phone: str | None) -> str:
     """Return a phone number with its middle hidden: 13812345678 -> 138****5678."""
     if not phone:
