@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import String, cast, literal, select
 from sqlalchemy.orm import Session
 
-from .models import CNY, PTS, Account, Household, Resident
+from . import formatting
+from .models import CNY, PTS, Account, Bank, Household, Resident
 
 #: System accounts every bank opens with: (ledger, code, Chinese name).
 SYSTEM_ACCOUNTS = (
@@ -96,3 +97,12 @@ def _get_or_open(session: Session, bank_id: int, code: str, *, ledger: str = PTS
         session.add(account)
         session.flush()
     return account
+
+
+def account_names(session: Session, bank: Bank, ids) -> dict[int, str]:
+    """Return the bank's accounts by id as people name them (formatting.account_name)."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Account.id, Account.code, Account.name).where(
+        Account.bank_id == bank.id, Account.id.in_(list(set(ids))))).all()
+    return {i: formatting.account_name(code, name, bank.name) for i, code, name in rows}

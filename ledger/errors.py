@@ -57,8 +57,10 @@ class NotFound(ZongzhiError):
     status = 404
     code = "not_found"
 
-    def __init__(self, what: str = "资源", what_en: str = "resource"):
-        super().__init__(f"找不到该{what}", f"{what_en} not found")
+    def __init__(self, what: str = "资源", what_en: str = "resource", *, named: bool = False):
+        # "找不到该居民" points at the thing asked for; a thing named in full reads
+        # "找不到 2026年11月 的公示" (named=True).
+        super().__init__(f"找不到 {what}" if named else f"找不到该{what}", f"{what_en} not found")
 
 
 class ConflictError(ZongzhiError):

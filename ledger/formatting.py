@@ -5,7 +5,7 @@ the ledger; only here does it become yuan, and never through a float.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -29,13 +29,38 @@ def signed_points(value: int) -> str:
     return f"{int(value):+,}"
 
 
-def day(value: date | datetime | None, lang: str = "zh") -> str:
-    """Return a date as a reader expects: 2026年10月5日, or 5 Oct 2026."""
+def local(moment: date | datetime, tz: tzinfo | None):
+    """Return a stored instant as the bank's wall clock reads it; dates pass unchanged.
+
+    Instants are stored in UTC; one that comes back from the database without its zone is UTC.
+    """
+    if tz is None or not isinstance(moment, datetime):
+        return moment
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(tz)
+
+
+def day(value: date | datetime | None, lang: str = "zh", tz: tzinfo | None = None) -> str:
+    """Return a date as a reader expects: 2026年10月5日, or 5 Oct 2026.
+
+    An instant is first read in `tz` (the bank's time zone): a card issued at 06:43 in the
+    village on 30 November is 22:43 UTC on the 29th, and the village calls it the 30th.
+    """
     if value is None:
         return "—"
+    value = local(value, tz)
     if lang == "en":
         return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def when(moment: datetime | None, tz: tzinfo | None, lang: str = "zh") -> str:
+    """Return an instant as the village reads it: its date and time in the bank's time zone."""
+    if moment is None:
+        return "—"
+    moment = local(moment, tz)
+    return f"{day(moment, lang)} {moment:%H:%M}"
 
 
 def month(year: int, month_no: int, lang: str = "zh") -> str:
@@ -50,6 +75,20 @@ def quarter(year: int, quarter_no: int, lang: str = "zh") -> str:
     if lang == "en":
         return f"Q{quarter_no} {year}"
     return f"{year}年第{'一二三四'[quarter_no - 1]}季度"
+
+
+#: The bank's own points accounts as people name them on a transfer ("{bank}" is the bank's
+#: name): points are given out by 和平村综治银行 and spent at 积分超市. Every other account is
+#: named by its holder (张三, 王家) or its Chinese name (镇投入).
+SPOKEN_ACCOUNTS = {"issued": "{bank}", "redeemed": "积分超市"}
+
+
+def account_name(code: str, name: str | None, bank_name: str) -> str:
+    """Return an account as people say it: 村综治银行 → 张三, never "issued → resident:61"."""
+    spoken = SPOKEN_ACCOUNTS.get(code)
+    if spoken:
+        return spoken.format(bank=bank_name)
+    return name or code
 
 
 def mask_phone(phone: str | None) -> str:

@@ -12,7 +12,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ledger import periods, roster, services
+from ledger import accounts, periods, roster, services
 from ledger.chain import request_fingerprint
 from ledger.db import get_session
 from ledger.errors import Forbidden, ValidationError, ZongzhiError
@@ -509,7 +509,8 @@ def transfer(bank, transfer_id):
     reversal = services.reversals_of(session, bank, [entry.id]).get(entry.id)
     original = services.get_transfer(session, bank, entry.reverses_id) if entry.reverses_id else None
     people = services.residents_by_id(session, bank, [entry.doer_id])
-    codes = services.account_codes(session, [entry.debit_id, entry.credit_id])
+    shown = [t for t in (entry, reversal, original) if t is not None]
+    codes = accounts.account_names(session, bank, [i for t in shown for i in (t.debit_id, t.credit_id)])
     _version, book = services.rulebook(session, bank.id)
     status = 200 if not (message or problems) else (409 if message and not problems else 422)
     return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,

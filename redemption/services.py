@@ -441,7 +441,7 @@ def _check_limits(session: Session, bank: Bank, account_id: int, catalog: dict,
             raise LimitExceeded(
                 f"{item.name} 每个兑换期限兑 {item.limit_per_window} 件，本期还可兑 {left} 件",
                 f"{item.sku} is limited to {item.limit_per_window} per window; {left} left",
-                fields={"items": [f"{sku}: remaining {left}"]})
+                fields={"items": [f"{item.name}：本期还可兑 {left} 件"]})
 
 
 def standing(session: Session, bank: Bank, resident: Resident, account: Account) -> int:

@@ -517,7 +517,14 @@ def fund(bank):
     return render_template("redemption/fund.html", bank=bank, position=services.fund_position(session, bank),
                            receipts=services.list_receipts(session, bank, limit=100), items=skus,
                            quarters=[(year, number), previous], may_write=user.role in WRITERS,
-                           error=error, today=today, sources=services.SOURCE_NAMES), (422 if error else 200)
+                           error=error, today=today, sources=services.SOURCE_NAMES,
+                           field_labels=RECEIPT_FIELDS), (422 if error else 200)
+
+
+#: The receipt form's fields as its labels name them, for its error messages.
+RECEIPT_FIELDS = {"source": "来源", "donor": "捐赠人 / 拨款单位", "received_on": "日期",
+                  "amount_yuan": "金额（元）", "amount_fen": "金额（元）", "restriction": "用途限制",
+                  "memo": "备注"}
 
 
 def _receipt_form() -> dict:

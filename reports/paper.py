@@ -131,11 +131,11 @@ def environment() -> Environment:
 def notice_view(content: dict, tz: ZoneInfo) -> dict:
     """Return the notice's content with what the page prints: the month's title, local times."""
     year, month = (int(p) for p in content["month"].split("-"))
-    published = datetime.fromisoformat(content["published_at"]).astimezone(tz)
-    deadline = datetime.fromisoformat(content["objection_deadline"]).astimezone(tz)
+    published = datetime.fromisoformat(content["published_at"])
+    deadline = datetime.fromisoformat(content["objection_deadline"])
     return {**content, "month_title": formatting.month(year, month),
-            "published_local": published.strftime("%Y年%m月%d日 %H:%M"),
-            "deadline_local": deadline.strftime("%Y年%m月%d日 %H:%M")}
+            "published_local": formatting.when(published, tz),
+            "deadline_local": formatting.when(deadline, tz)}
 
 
 #: Residents' columns before 明细, in half-width cells: (width, right-aligned).

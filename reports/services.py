@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import audit, periods
+from ledger import audit, formatting, periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import transaction
@@ -145,7 +145,9 @@ def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:
     period = parse_period("month", month, field="month")
     snapshot = get_snapshot(session, bank.id, "notice", period.key)
     if snapshot is None:
-        raise NotFound(f"{period.key} 的公示", f"notice of {period.key}")
+        year, number = period.start.year, period.start.month
+        raise NotFound(f"{formatting.month(year, number)} 的公示",
+                       f"notice of {formatting.month(year, number, 'en')}", named=True)
     return snapshot
 
 

@@ -91,9 +91,9 @@ def notice_page(bank, month):
     return _render_notice(bank, snapshot)
 
 
-@bp.get("/n/<bank>/<month:month>/<key>")
-def public_notice(bank, month, key):
-    """The notice as the QR code on the paper opens it: no login, the key is the snapshot's hash."""
+def _public_snapshot(bank: str, month: str, key: str):
+    """Return (bank, snapshot) the QR's address names, or 404: no login, the key is the start of
+    the snapshot's hash (16 hex digits at least), so only someone holding the paper finds it."""
     from sqlalchemy import select
 
     from ledger.models import Bank
@@ -103,14 +103,30 @@ def public_notice(bank, month, key):
     snapshot = services.get_snapshot(session, found.id, "notice", month) if found else None
     if snapshot is None or len(key) < 16 or not snapshot.content_hash.startswith(key):
         abort(404)
-    return _render_notice(found, snapshot)
+    return found, snapshot
 
 
-def _render_notice(bank, snapshot):
+@bp.get("/n/<bank>/<month:month>/<key>")
+def public_notice(bank, month, key):
+    """The notice as the QR code on the paper opens it: no login, the key is the snapshot's hash."""
+    found, snapshot = _public_snapshot(bank, month, key)
+    return _render_notice(found, snapshot, pdf_url=url_for(
+        "reports.public_notice_pdf", bank=found.code, month=snapshot.period, key=key))
+
+
+@bp.get("/n/<bank>/<month:month>/<key>.pdf")
+def public_notice_pdf(bank, month, key):
+    """The printable notice for whoever holds the public link: the same key check as the page."""
+    found, snapshot = _public_snapshot(bank, month, key)
+    data = _notice_pdf(snapshot.content, snapshot.content_hash, _public_url(found.code, snapshot), clock().tz)
+    return _pdf(data, f"{found.code}-notice-{snapshot.period}.pdf")
+
+
+def _render_notice(bank, snapshot, pdf_url: str | None = None):
     content = services.content_of(snapshot)
     return render_template("reports/notice.html", n=paper.notice_view(content, clock().tz),
-                           snapshot_hash=snapshot.content_hash,
-                           qr=None, pdf_url=url_for("reports.notice_pdf", bank=bank.code, month=snapshot.period))
+                           snapshot_hash=snapshot.content_hash, qr=None,
+                           pdf_url=pdf_url or url_for("reports.notice_pdf", bank=bank.code, month=snapshot.period))
 
 
 # --- objections (异议) ----------------------------------------------------------------------------
@@ -258,7 +274,7 @@ def _year(bank, year: str) -> Snapshot:
     key = periods.parse_period("year", year, field="year").key
     snapshot = services.get_snapshot(get_session(), bank.id, "year", key)
     if snapshot is None:
-        raise NotFound(f"{key} 年的表彰", f"commendation of {key}")
+        raise NotFound(f"{key}年的表彰", f"commendation of {key}", named=True)
     return snapshot
 
 

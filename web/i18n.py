@@ -52,23 +52,21 @@ def init_app(app: Flask) -> None:
     def _language():
         return {"lang": language()}
 
+    app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
     app.jinja_env.filters.update(
         yuan=lambda fen: formatting.yuan(fen, language()),
-        day=lambda d: formatting.day(d, language()),
+        day=lambda d: formatting.day(d, language(), _tz(app)),
         points=formatting.points,
         signed_points=formatting.signed_points,
         mask_phone=formatting.mask_phone,
         mask_name=formatting.mask_name,
-        when=lambda moment: _when(app, moment),
+        when=lambda moment: formatting.when(moment, _tz(app), language()),
     )
 
 
-def _when(app: Flask, moment) -> str:
-    """Return a timestamp as the village reads it: its date and time in the bank's timezone."""
-    if moment is None:
-        return "—"
-    local = moment.astimezone(app.extensions["zongzhi.clock"].tz) if moment.tzinfo else moment
-    return f"{formatting.day(local, language())} {local:%H:%M}"
+def _tz(app: Flask):
+    """The bank's time zone (`ZONGZHI_TIMEZONE`), which every time on screen is read in."""
+    return app.extensions["zongzhi.clock"].tz
 
 
 def translate_fields(fields, lang: str):

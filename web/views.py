@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from ledger import audit
 from ledger.db import get_session
 
-from . import nav, security, throttle
+from . import audit_labels, nav, security, throttle
 from .api import clock, query_text, query_whole
 from .auth import AUDITORS, SESSION_SECRET, TooManyAttempts, scoped_bank, sign_in, sign_out
 from .i18n import language
@@ -69,7 +69,10 @@ def audit_log(bank):
     found = audit.entries(get_session(), bank.id, action=action, actor=actor, before=before,
                           limit=PAGE + 1)
     more = len(found) > PAGE
-    return render_template("audit.html", bank=bank, entries=found[:PAGE], action=action or "",
+    shown = found[:PAGE]
+    names = audit_labels.referenced_names(get_session(), bank, shown)
+    return render_template("audit.html", bank=bank, action=action or "", actions=audit_labels.ACTIONS,
+                           entries=[(e, audit_labels.describe(e, names)) for e in shown],
                            actor=actor or "", next_before=found[PAGE - 1].id if more else None)
 
 

@@ -132,4 +132,4 @@ def test_the_audit_log_is_read_by_supervisors_and_not_by_clerks(app, make, bank,
     for seen in ("导入名册", "登分", "登录", "开设银行", "wang"):
         assert seen in log
     only_imports = signed_in(supervisor).get("/banks/hp/audit?action=roster_import").get_data(as_text=True)
-    assert "roster:名册.csv" in only_imports and "rule:cleanup" not in only_imports
+    assert "名册 名册.csv" in only_imports and "环境整治" not in only_imports
