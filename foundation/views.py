@@ -5,6 +5,7 @@ blueprint under /api/v1, which the app exempts from CSRF like every /api/ bluepr
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -13,15 +14,17 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 from flask_babel import gettext as _
 
 from ledger.db import get_session
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
 from rules import bounds
 from web.api import clock, idempotency, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
+from web.i18n import language, translate_fields
+from werkzeug.datastructures import MultiDict
 
-from . import schemas, services
+from . import people, schemas, services
 from . import workflow as wf
 
 bp = Blueprint("foundation", __name__, template_folder="templates")
@@ -718,6 +721,56 @@ def _screen_bank(code: str, roles=READERS):
     return scoped_bank(code, roles)
 
 
+def _refused(err: ZongzhiError) -> dict:
+    """Return a refusal as a form shows it: each problem beside its field, the message on top.
+
+    Problems nested under a field (a budget line's amount) are shown beside that field.
+    """
+    lang = language()
+
+    def leaves(value) -> list[str]:
+        if isinstance(value, dict):
+            return [text for v in value.values() for text in leaves(v)]
+        if isinstance(value, list):
+            return [text for v in value for text in leaves(v)]
+        return [str(value)]
+
+    problems = {str(k): leaves(v) for k, v in translate_fields(err.fields, lang).items()}
+    message = None if isinstance(err, ValidationError) and problems else err.text(lang)
+    return {"message": message, "problems": problems, "status": err.status}
+
+
+def _typed() -> MultiDict:
+    """What the form sent, to fill it in again; nothing on a first look."""
+    return request.form if request.method == "POST" else MultiDict()
+
+
+def _answer_form(render, refusal: dict | None = None, status: int = 200):
+    """Render a form page again, refilled, with a refusal (422/409) or after a search (200)."""
+    refusal = refusal or {"message": None, "problems": {}, "status": status}
+    return render(form=_typed(), message=refusal["message"], problems=refusal["problems"]), refusal["status"]
+
+
+def refills(page):
+    """Answer a refused form post with `page` (the screen the form sits on) refilled, never a bare error.
+
+    `page(bank, form=, message=, problems=, **ids)` renders that screen; the session is rolled
+    back first, so the page shows nothing half-written.
+    """
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(bank, **ids):
+            try:
+                return view(bank, **ids)
+            except (ValidationError, ConflictError) as err:
+                get_session().rollback()
+                refusal = _refused(err)
+                return page(bank, form=request.form, message=refusal["message"],
+                            problems=refusal["problems"], **ids), refusal["status"]
+        return inner
+    return wrap
+
+
 @bp.get("/foundation/<bank>/")
 def index(bank):
     bank, user = _screen_bank(bank)
@@ -747,20 +800,31 @@ def _resident_names(session, ids) -> dict[int, str]:
 
 @bp.route("/foundation/<bank>/applicants/new", methods=["GET", "POST"])
 def new_applicant(bank):
+    """Register an applicant, its members picked by name or pinyin."""
     bank, user = _screen_bank(bank, WRITERS)
-    if request.method == "POST":
-        members = [_int(m, "members") for m in re.split(r"[\s,，]+", request.form.get("members", "")) if m]
-        data = load(schemas.ApplicantIn(), {"kind": request.form.get("kind"), "name": request.form.get("name"),
-                                            "phone": request.form.get("phone") or None, "members": members})
-        services.create_applicant(get_session(), bank, kind=data["kind"], name=data["name"].strip(),
-                                  phone=data["phone"], members=data["members"], by=user.name, clock=clock())
-        flash(_("申请主体已登记"))
-        return redirect(url_for("foundation.new_application", bank=bank.code))
     session = get_session()
-    return render_template("foundation/applicant_form.html", bank=bank,
-                           applicants=services.list_applicants(session, bank),
-                           members={a.id: services.members_of(session, a.id)
-                                    for a in services.list_applicants(session, bank)})
+    members = people.pick(session, bank, _typed(), "members")
+
+    def render(**typed):
+        applicants = services.list_applicants(session, bank)
+        return render_template("foundation/applicant_form.html", bank=bank, applicants=applicants,
+                               members={a.id: services.members_of(session, a.id) for a in applicants},
+                               picked=members, **typed)
+
+    if request.method == "GET" or members.searching:
+        return _answer_form(render)
+    try:
+        if problems := people.problems(members):
+            raise ValidationError(problems)
+        data = load(schemas.ApplicantIn(), {"kind": request.form.get("kind"), "name": request.form.get("name"),
+                                            "phone": request.form.get("phone") or None, "members": members.ids})
+        services.create_applicant(session, bank, kind=data["kind"], name=data["name"].strip(),
+                                  phone=data["phone"], members=data["members"], by=user.name, clock=clock())
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("申请主体已登记"))
+    return redirect(url_for("foundation.new_application", bank=bank.code))
 
 
 @bp.route("/foundation/<bank>/applications/new", methods=["GET", "POST"])
@@ -768,8 +832,15 @@ def new_applicant(bank):
 def new_application(bank):
     bank, user = _screen_bank(bank, WRITERS)
     session = get_session()
-    if request.method == "POST":
-        form = request.form
+
+    def render(**typed):
+        return render_template("foundation/application_form.html", bank=bank,
+                               applicants=services.list_applicants(session, bank), **typed)
+
+    if request.method == "GET":
+        return _answer_form(render)
+    form = request.form
+    try:
         data = load(schemas.ApplicationIn(), {
             "applicant": _int(form.get("applicant"), "applicant"), "title": form.get("title"),
             "purpose": form.get("purpose"), "budget": _lines(form.get("budget", ""), "budget"),
@@ -785,10 +856,11 @@ def new_application(bank):
             services.add_attachment(session, bank, application.id, services.Upload(paper.filename, paper.read()),
                                     kind="paper_form", on_behalf_of=None, by=user.name, clock=clock(),
                                     instance_path=_files_root())
-        flash(_("申请已录入（草稿）"))
-        return redirect(url_for("foundation.application", bank=bank.code, application_id=application.id))
-    return render_template("foundation/application_form.html", bank=bank,
-                           applicants=services.list_applicants(session, bank))
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("申请已录入（草稿）"))
+    return redirect(url_for("foundation.application", bank=bank.code, application_id=application.id))
 
 
 @bp.get("/foundation/<bank>/applications/<int:application_id>")

@@ -1,0 +1,81 @@
+"""The foundation's forms as a clerk fills them: people picked by name, money in yuan, and a
+refused form answered again as typed with the problem beside its field, nothing written."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from foundation.models import Applicant, Application
+
+from .conftest import API
+from .test_pages import _sign_in
+
+
+def _count(session, model) -> int:
+    session.rollback()
+    return session.execute(select(func.count()).select_from(model)).scalar()
+
+
+def _beside(page: str, field: str) -> str:
+    """The problems shown right after a field (up to the next label)."""
+    after = page[page.index(f'name="{field}"'):]
+    return "".join(re.findall(r'<p class="field-error"[^>]*>([^<]*)</p>', after.split("<label", 1)[0]))
+
+
+def test_an_applicants_members_are_found_by_pinyin_initials_and_registered_by_name(client, district, session):
+    token = _sign_in(client, "clerk")
+    found = client.post("/foundation/hp/applicants/new", data={
+        "csrf_token": token, "kind": "group", "name": "巡逻志愿队", "members_q": "wdm ls"})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert f'name="members" value="{district.wang.id}" checked' in page
+    assert f'name="members" value="{district.li.id}" checked' in page
+    assert 'value="巡逻志愿队"' in page and _count(session, Applicant) == 0
+    saved = client.post("/foundation/hp/applicants/new", data={
+        "csrf_token": token, "kind": "group", "name": "巡逻志愿队",
+        "members": [str(district.wang.id), str(district.li.id)]})
+    assert saved.status_code == 302
+    shown = client.get(f"{API}/applicants", headers=district.clerk).get_json()["items"]
+    assert [sorted(m["name"] for m in a["members"]) for a in shown] == [["李四", "王大明"]]
+
+
+def test_an_applicant_without_members_comes_back_as_typed_with_the_problem_beside_members(client, district, session):
+    token = _sign_in(client, "clerk")
+    answer = client.post("/foundation/hp/applicants/new", data={
+        "csrf_token": token, "kind": "group", "name": "巡逻志愿队", "phone": "13800000000"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert 'value="巡逻志愿队"' in page and 'value="13800000000"' in page
+    assert '<option value="group" selected>' in page
+    assert "请先按姓名或拼音查找并勾选居民" in _beside(page, "members_q")
+    assert "请求内容有误" not in page and _count(session, Applicant) == 0
+
+
+def test_a_budget_that_does_not_add_up_is_shown_in_yuan_beside_the_budget_with_the_form_refilled(
+        client, district, session):
+    token = _sign_in(client, "clerk")
+    applicant = client.post(f"{API}/applicants", headers=district.clerk,
+                            json={"kind": "station", "name": "弹子石公益站", "members": [district.li.id]}).get_json()
+    answer = client.post("/foundation/hp/applications/new", data={
+        "csrf_token": token, "applicant": str(applicant["id"]), "title": "楼道照明",
+        "purpose": "楼道太黑", "budget": "感应灯 20 个 2000", "amount_requested": "2500",
+        "starts_on": "2026-11-01", "ends_on": "2026-11-30"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "预算明细合计 ¥2,000.00，与申请金额 ¥2,500.00 不符" in _beside(page, "budget")
+    assert 'value="楼道照明"' in page and ">感应灯 20 个 2000</textarea>" in page
+    assert 'value="2500"' in page and 'value="2026-11-30"' in page
+    assert f'<option value="{applicant["id"]}" selected>' in page
+    assert _count(session, Application) == 0
+
+
+def test_a_bad_amount_comes_back_beside_the_amount_and_the_rest_as_typed(client, district, session):
+    token = _sign_in(client, "clerk")
+    answer = client.post("/foundation/hp/applications/new", data={
+        "csrf_token": token, "applicant": "1", "title": "楼道照明", "purpose": "楼道太黑",
+        "budget": "灯 12", "amount_requested": "十二元", "starts_on": "2026-11-01", "ends_on": "2026-11-30"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "不是有效的金额" in _beside(page, "amount_requested")
+    assert ">灯 12</textarea>" in page and _count(session, Application) == 0
