@@ -117,6 +117,16 @@ def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: in
     return link
 
 
+def reviewers(session: Session, bank: Bank) -> list[dict]:
+    """Return the bank's active reviewers, each with the resident they are linked to, if any."""
+    rows = session.execute(
+        select(User, Resident).outerjoin(ReviewerResident, ReviewerResident.user_id == User.id)
+        .outerjoin(Resident, Resident.id == ReviewerResident.resident_id)
+        .where(User.bank_id == bank.id, User.role == "reviewer", User.active.is_(True))
+        .order_by(User.name)).all()
+    return [{"user": user, "resident": resident} for user, resident in rows]
+
+
 # --- applications ------------------------------------------------------------------------------
 
 def create_application(session: Session, bank: Bank, *, applicant_id: int, title: str,

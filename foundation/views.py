@@ -773,6 +773,10 @@ def refills(page):
 
 @bp.get("/foundation/<bank>/")
 def index(bank):
+    return _index_page(bank)
+
+
+def _index_page(bank, *, form=None, message=None, problems=None, linking=None):
     bank, user = _screen_bank(bank)
     session = get_session()
     state = _state_arg(wf.STATES)
@@ -783,7 +787,9 @@ def index(bank):
     return render_template("foundation/index.html", bank=bank, user=user, applications=applications,
                            names=names, wishes=wishes, wishers=wishers, state=state, states=wf.STATES,
                            fund=services.fund_position(session, bank),
-                           quarter=_this_quarter())
+                           quarter=_this_quarter(), reviewers=services.reviewers(session, bank),
+                           linking=linking or people.pick(session, bank, MultiDict(), "resident", one=True),
+                           form=form or MultiDict(), message=message, problems=problems or {})
 
 
 def _this_quarter() -> tuple[int, int]:
@@ -1000,10 +1006,25 @@ def screen_volunteers(bank, application_id):
 
 @bp.post("/foundation/<bank>/reviewers")
 def screen_link_reviewer(bank):
+    """Link a reviewer (picked from the bank's reviewers) to a resident (picked by name)."""
+    code = bank
     bank, user = _screen_bank(bank, WRITERS)
-    services.link_reviewer(get_session(), bank, user_id=_int(request.form.get("user"), "user"),
-                           resident_id=_int(request.form.get("resident"), "resident"), by=user.name,
-                           clock=clock())
+    session = get_session()
+    linking = people.pick(session, bank, request.form, "resident", one=True)
+    if linking.searching:
+        return _index_page(code, form=request.form, linking=linking)
+    try:
+        if problems := people.problems(linking):
+            raise ValidationError(problems)
+        services.link_reviewer(session, bank, user_id=_int(request.form.get("user"), "user"),
+                               resident_id=linking.ids[0], by=user.name, clock=clock())
+    except (ValidationError, ConflictError, NotFound) as err:
+        session.rollback()
+        refusal = _refused(err)
+        if isinstance(err, NotFound):
+            refusal = {"message": None, "problems": {"user": [err.text(language())]}, "status": 422}
+        return _index_page(code, form=request.form, linking=linking, message=refusal["message"],
+                           problems=refusal["problems"]), refusal["status"]
     flash(_("已关联理事与居民"))
     return redirect(url_for("foundation.index", bank=bank.code))
 
@@ -1016,19 +1037,31 @@ def screen_quarter_pdf(bank, year, quarter):
 
 @bp.route("/foundation/<bank>/wishes/new", methods=["GET", "POST"])
 def new_wish(bank):
+    """Collect a resident's wish, the resident picked by name or pinyin; the value in yuan."""
     bank, user = _screen_bank(bank, WRITERS)
-    if request.method == "POST":
-        form = request.form
+    session = get_session()
+    wisher = people.pick(session, bank, _typed(), "resident", one=True)
+
+    def render(**typed):
+        return render_template("foundation/wish_form.html", bank=bank, picked=wisher, **typed)
+
+    if request.method == "GET" or wisher.searching:
+        return _answer_form(render)
+    form = request.form
+    try:
+        if problems := people.problems(wisher):
+            raise ValidationError(problems)
         data = load(schemas.WishIn(), {
-            "resident": _int(form.get("resident"), "resident"), "title": form.get("title"),
-            "description": form.get("description"),
+            "resident": wisher.ids[0], "title": form.get("title"), "description": form.get("description"),
             "estimated_value": parse_yuan(form.get("estimated_value"), "estimated_value", required=False)})
-        wish = services.collect_wish(get_session(), bank, resident_id=data["resident"],
+        wish = services.collect_wish(session, bank, resident_id=data["resident"],
                                      title=data["title"].strip(), description=data["description"].strip(),
                                      estimated_value=data["estimated_value"], by=user.name, clock=clock())
-        flash(_("心愿已登记，待理事审核"))
-        return redirect(url_for("foundation.wish", bank=bank.code, wish_id=wish.id))
-    return render_template("foundation/wish_form.html", bank=bank)
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("心愿已登记，待理事审核"))
+    return redirect(url_for("foundation.wish", bank=bank.code, wish_id=wish.id))
 
 
 @bp.get("/foundation/<bank>/wishes/<int:wish_id>")

@@ -79,3 +79,62 @@ def test_a_bad_amount_comes_back_beside_the_amount_and_the_rest_as_typed(client,
     assert answer.status_code == 422
     assert "不是有效的金额" in _beside(page, "amount_requested")
     assert ">灯 12</textarea>" in page and _count(session, Application) == 0
+
+
+def test_a_wish_is_taken_for_a_resident_found_by_pinyin_with_its_value_in_yuan(client, district, session):
+    from foundation.models import Wish
+
+    token = _sign_in(client, "clerk")
+    typed = {"csrf_token": token, "title": "一台助听器", "description": "耳背多年", "estimated_value": "1,200.50"}
+    found = client.post("/foundation/hp/wishes/new", data={**typed, "resident_q": "zhaoxiaohong"})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200 and _count(session, Wish) == 0
+    assert f'type="radio" name="resident" value="{district.wang_wife.id}" checked' in page
+    assert 'value="一台助听器"' in page and 'value="1,200.50"' in page
+    saved = client.post("/foundation/hp/wishes/new", data={**typed, "resident": str(district.wang_wife.id)})
+    assert saved.status_code == 302
+    wish = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "赵小红" in wish and "¥1,200.50" in wish
+
+
+def test_a_wish_without_its_resident_comes_back_as_typed_and_writes_nothing(client, district, session):
+    from foundation.models import Wish
+
+    token = _sign_in(client, "clerk")
+    answer = client.post("/foundation/hp/wishes/new", data={
+        "csrf_token": token, "resident": "王大明", "title": "一台助听器", "description": "耳背多年"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "不是本村在册居民" in _beside(page, "resident_q")
+    assert 'value="一台助听器"' in page and ">耳背多年</textarea>" in page
+    assert _count(session, Wish) == 0
+
+
+def test_a_reviewer_is_linked_to_a_resident_both_picked_by_name(client, district, session):
+    from foundation.models import ReviewerResident
+
+    token = _sign_in(client, "clerk")
+    index = client.get("/foundation/hp/").get_data(as_text=True)
+    reviewer = district.reviewers[0][0]
+    assert f'<option value="{reviewer.id}">{reviewer.name}</option>' in index
+    found = client.post("/foundation/hp/reviewers", data={
+        "csrf_token": token, "user": str(reviewer.id), "resident_q": "李四"})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200 and _count(session, ReviewerResident) == 0
+    assert f'<option value="{reviewer.id}" selected>' in page
+    assert f'name="resident" value="{district.li.id}" checked' in page
+    linked = client.post("/foundation/hp/reviewers", data={
+        "csrf_token": token, "user": str(reviewer.id), "resident": str(district.li.id)})
+    assert linked.status_code == 302
+    assert f"{reviewer.name}：李四" in client.get("/foundation/hp/").get_data(as_text=True)
+
+
+def test_linking_a_reviewer_to_nobody_answers_beside_the_resident_and_writes_nothing(client, district, session):
+    from foundation.models import ReviewerResident
+
+    token = _sign_in(client, "clerk")
+    answer = client.post("/foundation/hp/reviewers", data={
+        "csrf_token": token, "user": str(district.reviewers[0][0].id)})
+    assert answer.status_code == 422
+    assert "请先按姓名或拼音查找并勾选居民" in _beside(answer.get_data(as_text=True), "resident_q")
+    assert _count(session, ReviewerResident) == 0
