@@ -751,6 +751,13 @@ def _answer_form(render, refusal: dict | None = None, status: int = 200):
     return render(form=_typed(), message=refusal["message"], problems=refusal["problems"]), refusal["status"]
 
 
+def _sent() -> str:
+    """Which form of a page was sent: its view's name (screen_decision → decision), or the
+    wish's action."""
+    return (request.view_args or {}).get("action") if request.endpoint == "foundation.screen_wish" \
+        else request.endpoint.rsplit(".", 1)[-1].removeprefix("screen_")
+
+
 def refills(page):
     """Answer a refused form post with `page` (the screen the form sits on) refilled, never a bare error.
 
@@ -765,8 +772,9 @@ def refills(page):
             except (ValidationError, ConflictError) as err:
                 get_session().rollback()
                 refusal = _refused(err)
+                where = {k: v for k, v in ids.items() if k != "action"}
                 return page(bank, form=request.form, message=refusal["message"],
-                            problems=refusal["problems"], **ids), refusal["status"]
+                            problems=refusal["problems"], sent=_sent(), **where), refusal["status"]
         return inner
     return wrap
 
@@ -871,8 +879,14 @@ def new_application(bank):
 
 @bp.get("/foundation/<bank>/applications/<int:application_id>")
 def application(bank, application_id):
+    return _application_page(bank, application_id=application_id)
+
+
+def _application_page(bank, *, application_id, form=None, message=None, problems=None, sent=None):
+    """The application's page; after a refused form, that form as typed with its problems."""
     bank, user = _screen_bank(bank)
     session = get_session()
+    form = form if form is not None else MultiDict()
     app_ = services.get_application(session, bank, application_id)
     detail = _detail(session, app_, user)
     if detail["decision"]:
@@ -886,7 +900,10 @@ def application(bank, application_id):
                            members=services.members_of(session, applicant.id),
                            criteria=services.rules_of(session, bank).criteria,
                            fund=services.fund_position(session, bank), today=clock().today(),
-                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS)
+                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS,
+                           volunteers=people.pick(session, bank, form if sent == "volunteers" else MultiDict(),
+                                                  "residents"),
+                           form=form, sent=sent, message=message, problems=problems or {})
 
 
 def _back(bank, application_id, message):
@@ -895,6 +912,7 @@ def _back(bank, application_id, message):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/move/<any(submit, screen, review, start, close, withdraw):action>")
+@refills(_application_page)
 def screen_move(bank, application_id, action):
     bank, user = _screen_bank(bank, WRITERS)
     note = load(schemas.MoveNoteIn(), {"note": (request.form.get("note") or "").strip() or None})["note"]
@@ -904,6 +922,7 @@ def screen_move(bank, application_id, action):
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/attachments")
 @uploads.limit(services.MAX_ATTACHMENT_BYTES)
+@refills(_application_page)
 def screen_attachment(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     services.add_attachment(get_session(), bank, application_id, _upload("file"),
@@ -914,6 +933,7 @@ def screen_attachment(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/scores")
+@refills(_application_page)
 def screen_scores(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     session = get_session()
@@ -928,6 +948,7 @@ def screen_scores(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/conflict")
+@refills(_application_page)
 def screen_conflict(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     data = load(schemas.ConflictIn(), {"note": request.form.get("note")})
@@ -937,6 +958,7 @@ def screen_conflict(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/decision")
+@refills(_application_page)
 def screen_decision(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     form = request.form
@@ -958,6 +980,7 @@ def screen_decision(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/tranches")
+@refills(_application_page)
 def screen_tranche(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectTrancheIn(), {"amount": parse_yuan(request.form.get("amount"), "amount"),
@@ -969,6 +992,7 @@ def screen_tranche(bank, application_id):
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/progress")
 @uploads.limit(services.MAX_PROGRESS_BYTES, field="photos")
+@refills(_application_page)
 def screen_progress(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectProgressIn(), {"reported_on": request.form.get("reported_on"),
@@ -982,6 +1006,7 @@ def screen_progress(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/completion")
+@refills(_application_page)
 def screen_completion(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectCompletionIn(), {"spent": _lines(request.form.get("spent", ""), "spent"),
@@ -992,11 +1017,17 @@ def screen_completion(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/volunteers")
+@refills(_application_page)
 def screen_volunteers(bank, application_id):
+    code = bank
     bank, user = _screen_bank(bank, WRITERS)
-    residents = [_int(r, "residents") for r in re.split(r"[\s,，]+", request.form.get("residents", "")) if r]
+    volunteers = people.pick(get_session(), bank, request.form, "residents")
+    if volunteers.searching:
+        return _application_page(code, application_id=application_id, form=request.form, sent="volunteers")
+    if problems := people.problems(volunteers):
+        raise ValidationError(problems)
     data = load(schemas.ProjectVolunteersIn(), {
-        "residents": residents, "quantity": _int(request.form.get("quantity") or 1, "quantity"),
+        "residents": volunteers.ids, "quantity": _int(request.form.get("quantity") or 1, "quantity"),
         "occurred_on": request.form.get("occurred_on"), "memo": (request.form.get("memo") or "").strip() or None})
     services.credit_volunteers(get_session(), bank, application_id, resident_ids=data["residents"],
                                quantity=data["quantity"], occurred_on=data["occurred_on"], memo=data["memo"],
@@ -1066,17 +1097,28 @@ def new_wish(bank):
 
 @bp.get("/foundation/<bank>/wishes/<int:wish_id>")
 def wish(bank, wish_id):
+    return _wish_page(bank, wish_id=wish_id)
+
+
+def _wish_page(bank, *, wish_id, form=None, message=None, problems=None, sent=None):
+    """The wish's page; after a refused form, that form as typed with its problems."""
     bank, user = _screen_bank(bank)
     session = get_session()
+    form = form if form is not None else MultiDict()
     w = services.get_wish(session, bank, wish_id)
     data = _wish_json(session, w)
     return render_template("foundation/wish.html", bank=bank, user=user, w=w, data=data,
                            wisher=session.get(Resident, w.resident_id), today=clock().today(),
-                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS)
+                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS,
+                           claimants=people.pick(session, bank, form if sent == "claim" else MultiDict(),
+                                                 "residents"),
+                           form=form, sent=sent, message=message, problems=problems or {})
 
 
 @bp.post("/foundation/<bank>/wishes/<int:wish_id>/<any(verify, reject, publish, claim, deliver, confirm):action>")
+@refills(_wish_page)
 def screen_wish(bank, wish_id, action):
+    code = bank
     bank, user = _screen_bank(bank, REVIEWERS if action in ("verify", "reject") else WRITERS)
     session, form = get_session(), request.form
     if action in ("verify", "reject", "publish"):
@@ -1084,8 +1126,12 @@ def screen_wish(bank, wish_id, action):
                       {"reason": (form.get("reason") or "").strip() or None})["reason"]
         services.review_wish(session, bank, wish_id, action, reason=reason, by=user.name, clock=clock())
     elif action == "claim":
-        donors = [{"resident": _int(r, "residents")}
-                  for r in re.split(r"[\s,，]+", form.get("residents", "")) if r]
+        claimants = people.pick(session, bank, form, "residents")
+        if claimants.searching:
+            return _wish_page(code, wish_id=wish_id, form=form, sent="claim")
+        if problems := people.problems(claimants, required=False):
+            raise ValidationError(problems)
+        donors = [{"resident": resident_id} for resident_id in claimants.ids]
         for raw in (form.get("outside") or "").splitlines():
             parts = raw.split()
             if not parts:

@@ -138,3 +138,93 @@ def test_linking_a_reviewer_to_nobody_answers_beside_the_resident_and_writes_not
     assert answer.status_code == 422
     assert "请先按姓名或拼音查找并勾选居民" in _beside(answer.get_data(as_text=True), "resident_q")
     assert _count(session, ReviewerResident) == 0
+
+
+def test_an_award_beyond_the_request_comes_back_in_yuan_beside_the_amount_with_the_minutes_kept(
+        client, district, session):
+    from foundation.models import Decision
+
+    from .conftest import application, score_all, station, to_review
+
+    district.fund(restricted=1_000_000)
+    app_id = application(client, district, station(client, district), amount=500_000)["id"]
+    to_review(client, district, app_id)
+    score_all(client, district, app_id)
+    token = _sign_in(client, district.reviewers[0][0].name)
+    answer = client.post(f"/foundation/hp/applications/{app_id}/decision", data={
+        "csrf_token": token, "met_on": "2026-10-14", "attendees": "王理事、李理事、周理事",
+        "votes_for": "3", "votes_against": "0", "abstaining": "0", "outcome": "awarded",
+        "amount": "6000", "minutes": "同意资助"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 409
+    assert "资助金额 ¥6,000.00 超过申请金额 ¥5,000.00" in page
+    assert "≤ ¥5,000.00" in _beside(page, "amount")
+    assert ">王理事、李理事、周理事</textarea>" in page and ">同意资助</textarea>" in page
+    assert 'name="amount" size="10" value="6000"' in page
+    assert _count(session, Decision) == 0
+
+
+def test_a_tranche_beyond_the_award_comes_back_beside_the_amount_and_moves_no_money(client, district, session):
+    from foundation.models import Tranche
+
+    from .conftest import awarded
+
+    district.fund(restricted=1_000_000)
+    app_id = awarded(client, district, amount=400_000)
+    token = _sign_in(client, "clerk")
+    answer = client.post(f"/foundation/hp/applications/{app_id}/tranches", data={
+        "csrf_token": token, "amount": "4,000.01", "memo": "第一期"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 409
+    assert "≤ ¥4,000.00" in _beside(page, "amount")
+    assert 'value="4,000.01"' in page and 'value="第一期"' in page
+    assert _count(session, Tranche) == 0 and district.balance(f"project:{app_id}") == 0
+
+
+def test_volunteers_are_credited_by_name_on_the_application_page(client, district, session):
+    from .conftest import awarded
+
+    district.fund(restricted=1_000_000)
+    app_id = awarded(client, district, amount=400_000)
+    token = _sign_in(client, "clerk")
+    url = f"/foundation/hp/applications/{app_id}/volunteers"
+    found = client.post(url, data={"csrf_token": token, "residents_q": "ls zhouwu", "quantity": "3",
+                                   "occurred_on": "2026-10-14"})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert f'name="residents" value="{district.li.id}" checked' in page
+    assert f'name="residents" value="{district.zhou.id}" checked' in page
+    assert 'name="quantity" value="3"' in page
+    credited = client.post(url, data={"csrf_token": token, "residents": [str(district.li.id), str(district.zhou.id)],
+                                      "quantity": "3", "occurred_on": "2026-10-14"})
+    assert credited.status_code == 302
+    shown = client.get(f"{API}/applications/{app_id}", headers=district.clerk).get_json()["volunteers"]
+    assert sorted(v["name"] for v in shown) == ["周五", "李四"]
+
+
+def test_a_step_the_application_cannot_take_says_why_on_its_page(client, district, session):
+    from .conftest import application, station
+
+    app_id = application(client, district, station(client, district))["id"]
+    token = _sign_in(client, "clerk")
+    answer = client.post(f"/foundation/hp/applications/{app_id}/move/start", data={"csrf_token": token})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 409
+    assert "老旧楼栋安装监控" in page and 'class="error" role="alert"' in page
+
+
+def test_a_wish_is_claimed_by_residents_found_by_name(client, district, session):
+    from .test_wishes import _published
+
+    wish_id = _published(client, district)
+    token = _sign_in(client, "clerk")
+    url = f"/foundation/hp/wishes/{wish_id}/claim"
+    found = client.post(url, data={"csrf_token": token, "residents_q": "李四", "outside": "单位 南岸药房 023-62881234"})
+    page = found.get_data(as_text=True)
+    assert found.status_code == 200
+    assert f'name="residents" value="{district.li.id}" checked' in page and ">单位 南岸药房 023-62881234</textarea>" in page
+    claimed = client.post(url, data={"csrf_token": token, "residents": str(district.li.id),
+                                     "outside": "单位 南岸药房 023-62881234"})
+    assert claimed.status_code == 302
+    donors = client.get(f"{API}/wishes/{wish_id}", headers=district.clerk).get_json()["claim"]["donors"]
+    assert [d["name"] for d in donors] == ["李四", "南岸药房"]
