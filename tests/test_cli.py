@@ -175,6 +175,7 @@ def served(monkeypatch):
     import waitress
 
     calls = []
+    monkeypatch.setenv("ZONGZHI_SECRET_KEY", "a key every server of the test shares")
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
     monkeypatch.setattr(cycle.scheduler, "start_background", lambda app: None)
     return calls
