@@ -289,8 +289,11 @@ def add_attachment(session: Session, bank: Bank, application_id: int, upload: Up
     return attachment
 
 
-def _store(bank: Bank, application: Application, upload: Upload, instance_path: str) -> dict:
-    """Write the file to the instance folder; refuse what is not a JPEG, PNG or PDF."""
+def check_upload(upload: Upload) -> tuple[str, str]:
+    """Return the MIME type and extension of a file that may be kept; refuse any other.
+
+    Callers that write something else first check the file here, so a bad file writes nothing.
+    """
     data = upload.data
     if not data:
         raise ValidationError({"file": ["文件为空"]})
@@ -299,7 +302,13 @@ def _store(bank: Bank, application: Application, upload: Upload, instance_path: 
     kind = next(((mime, ext) for magic, mime, ext in FILE_TYPES if data.startswith(magic)), None)
     if kind is None:
         raise ValidationError({"file": ["只接受 JPEG、PNG 照片或 PDF 扫描件"]})
-    mime, ext = kind
+    return kind
+
+
+def _store(bank: Bank, application: Application, upload: Upload, instance_path: str) -> dict:
+    """Write the file to the instance folder; refuse what is not a JPEG, PNG or PDF."""
+    data = upload.data
+    mime, ext = check_upload(upload)
     relative = Path("foundation") / bank.code / str(application.id) / f"{secrets.token_hex(8)}.{ext}"
     target = Path(instance_path) / relative
     target.parent.mkdir(parents=True, exist_ok=True)

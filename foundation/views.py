@@ -854,7 +854,11 @@ def new_application(bank):
     if request.method == "GET":
         return _answer_form(render)
     form = request.form
+    paper = request.files.get("paper_form")
+    paper = services.Upload(paper.filename, paper.read()) if paper is not None and paper.filename else None
     try:
+        if paper is not None:
+            services.check_upload(paper)
         data = load(schemas.ApplicationIn(), {
             "applicant": _int(form.get("applicant"), "applicant"), "title": form.get("title"),
             "purpose": form.get("purpose"), "budget": _lines(form.get("budget", ""), "budget"),
@@ -865,10 +869,9 @@ def new_application(bank):
             purpose=data["purpose"].strip(), budget=[(b["item"], b["amount"]) for b in data["budget"]],
             amount_requested=data["amount_requested"], starts_on=data["starts_on"],
             ends_on=data["ends_on"], by=user.name, clock=clock())
-        paper = request.files.get("paper_form")
-        if paper is not None and paper.filename:
-            services.add_attachment(session, bank, application.id, services.Upload(paper.filename, paper.read()),
-                                    kind="paper_form", on_behalf_of=None, by=user.name, clock=clock(),
+        if paper is not None:
+            services.add_attachment(session, bank, application.id, paper, kind="paper_form",
+                                    on_behalf_of=None, by=user.name, clock=clock(),
                                     instance_path=_files_root())
     except (ValidationError, ConflictError) as err:
         session.rollback()

@@ -228,3 +228,19 @@ def test_a_wish_is_claimed_by_residents_found_by_name(client, district, session)
     assert claimed.status_code == 302
     donors = client.get(f"{API}/wishes/{wish_id}", headers=district.clerk).get_json()["claim"]["donors"]
     assert [d["name"] for d in donors] == ["李四", "南岸药房"]
+
+
+def test_a_paper_form_that_is_no_scan_refuses_the_whole_application_beside_the_file(client, district, session):
+    import io
+
+    token = _sign_in(client, "clerk")
+    applicant = client.post(f"{API}/applicants", headers=district.clerk,
+                            json={"kind": "station", "name": "弹子石公益站", "members": [district.li.id]}).get_json()
+    answer = client.post("/foundation/hp/applications/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "applicant": str(applicant["id"]), "title": "楼道照明", "purpose": "楼道太黑",
+        "budget": "感应灯 2000", "amount_requested": "2000", "starts_on": "2026-11-01",
+        "ends_on": "2026-11-30", "paper_form": (io.BytesIO(b"just some text"), "scan.txt")})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "只接受 JPEG、PNG 照片或 PDF 扫描件" in _beside(page, "paper_form")
+    assert 'value="楼道照明"' in page and _count(session, Application) == 0
