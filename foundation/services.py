@@ -24,7 +24,7 @@ from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import bank_row, transaction
 from ledger.errors import ConflictError, Forbidden, NotFound, TooLarge, ValidationError
-from ledger.formatting import mask_name
+from ledger.formatting import mask_name, yuan
 from ledger.models import CNY, Account, Bank, Resident, Transfer
 from ledger.posting import Draft, Idempotency, lock_chain, post
 from web.models import User
@@ -117,6 +117,16 @@ def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: in
     return link
 
 
+def reviewers(session: Session, bank: Bank) -> list[dict]:
+    """Return the bank's active reviewers, each with the resident they are linked to, if any."""
+    rows = session.execute(
+        select(User, Resident).outerjoin(ReviewerResident, ReviewerResident.user_id == User.id)
+        .outerjoin(Resident, Resident.id == ReviewerResident.resident_id)
+        .where(User.bank_id == bank.id, User.role == "reviewer", User.active.is_(True))
+        .order_by(User.name)).all()
+    return [{"user": user, "resident": resident} for user, resident in rows]
+
+
 # --- applications ------------------------------------------------------------------------------
 
 def create_application(session: Session, bank: Bank, *, applicant_id: int, title: str,
@@ -127,8 +137,8 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
     if ends_on < starts_on:
         problems["ends_on"] = ["结束日期不能早于开始日期"]
     if sum(amount for _, amount in budget) != amount_requested:
-        problems["budget"] = [f"预算明细合计 {sum(a for _, a in budget)} 分，与申请金额 "
-                              f"{amount_requested} 分不符"]
+        problems["budget"] = [f"预算明细合计 {yuan(sum(a for _, a in budget))}，与申请金额 "
+                              f"{yuan(amount_requested)} 不符"]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
@@ -279,8 +289,11 @@ def add_attachment(session: Session, bank: Bank, application_id: int, upload: Up
     return attachment
 
 
-def _store(bank: Bank, application: Application, upload: Upload, instance_path: str) -> dict:
-    """Write the file to the instance folder; refuse what is not a JPEG, PNG or PDF."""
+def check_upload(upload: Upload) -> tuple[str, str]:
+    """Return the MIME type and extension of a file that may be kept; refuse any other.
+
+    Callers that write something else first check the file here, so a bad file writes nothing.
+    """
     data = upload.data
     if not data:
         raise ValidationError({"file": ["文件为空"]})
@@ -289,7 +302,13 @@ def _store(bank: Bank, application: Application, upload: Upload, instance_path: 
     kind = next(((mime, ext) for magic, mime, ext in FILE_TYPES if data.startswith(magic)), None)
     if kind is None:
         raise ValidationError({"file": ["只接受 JPEG、PNG 照片或 PDF 扫描件"]})
-    mime, ext = kind
+    return kind
+
+
+def _store(bank: Bank, application: Application, upload: Upload, instance_path: str) -> dict:
+    """Write the file to the instance folder; refuse what is not a JPEG, PNG or PDF."""
+    data = upload.data
+    mime, ext = check_upload(upload)
     relative = Path("foundation") / bank.code / str(application.id) / f"{secrets.token_hex(8)}.{ext}"
     target = Path(instance_path) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -490,15 +509,15 @@ def decide(session: Session, bank: Bank, application_id: int, *, user: User, met
         if outcome == wf.AWARDED:
             if amount > application.amount_requested:
                 raise AwardExceedsRequest(
-                    f"资助金额 {amount} 分超过申请金额 {application.amount_requested} 分",
-                    f"award {amount} exceeds the {application.amount_requested} requested",
-                    fields={"amount": [f"≤ {application.amount_requested}"]})
+                    f"资助金额 {yuan(amount)} 超过申请金额 {yuan(application.amount_requested)}",
+                    f"award {yuan(amount)} exceeds the {yuan(application.amount_requested)} requested",
+                    fields={"amount": [f"≤ {yuan(application.amount_requested)}"]})
             free = fund_position(session, bank)["free"]
             if amount > free:
                 raise AwardExceedsFund(
-                    f"资助金额 {amount} 分超过基金可用于微项目的余额 {max(free, 0)} 分",
-                    f"award {amount} exceeds the {max(free, 0)} the fund has free for projects",
-                    fields={"amount": [f"≤ {max(free, 0)}"]})
+                    f"资助金额 {yuan(amount)} 超过基金可用于微项目的余额 {yuan(max(free, 0))}",
+                    f"award {yuan(amount)} exceeds the {yuan(max(free, 0))} the fund has free for projects",
+                    fields={"amount": [f"≤ {yuan(max(free, 0))}"]})
         _step(session, application, action, user=user, note=minutes[:200], clock=clock)
         decision = Decision(bank_id=bank.id, application_id=application.id, met_on=met_on,
                             attendees=json.dumps(attendees, ensure_ascii=False),
@@ -543,10 +562,10 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
         remaining = application.amount_awarded - application.disbursed
         if amount > remaining:
             raise TrancheExceedsAward(
-                f"本次拨款 {amount} 分超过资助余额 {remaining} 分（资助 {application.amount_awarded} 分，"
-                f"已拨 {application.disbursed} 分）",
-                f"tranche {amount} exceeds the {remaining} left of the award",
-                fields={"amount": [f"≤ {remaining}"]})
+                f"本次拨款 {yuan(amount)} 超过资助余额 {yuan(remaining)}（资助 "
+                f"{yuan(application.amount_awarded)}，已拨 {yuan(application.disbursed)}）",
+                f"tranche {yuan(amount)} exceeds the {yuan(remaining)} left of the award",
+                fields={"amount": [f"≤ {yuan(remaining)}"]})
         fund = {code: accounts.system_account(session, bank.id, CNY, code)
                 for code in (RESTRICTED, UNRESTRICTED)}
         try:
@@ -554,8 +573,8 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
                                                      unrestricted=fund[UNRESTRICTED].balance)
         except ValueError:
             have = max(fund[RESTRICTED].balance, 0) + max(fund[UNRESTRICTED].balance, 0)
-            raise InsufficientFund(f"基金现有 {have} 分，不足以拨付 {amount} 分",
-                                   f"the fund holds {have}, not enough for {amount}") from None
+            raise InsufficientFund(f"基金现有 {yuan(have)}，不足以拨付 {yuan(amount)}",
+                                   f"the fund holds {yuan(have)}, not enough for {yuan(amount)}") from None
         project = _project_account(session, application)
         today = clock.today()
         note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
@@ -607,9 +626,9 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
         project = _project_account(session, application)
         if total > project.balance:
             raise SpentExceedsDisbursed(
-                f"支出合计 {total} 分超过项目已拨付未用的 {project.balance} 分",
-                f"spending {total} exceeds the {project.balance} the project holds",
-                fields={"spent": [f"≤ {project.balance}"]})
+                f"支出合计 {yuan(total)} 超过项目已拨付未用的 {yuan(project.balance)}",
+                f"spending {yuan(total)} exceeds the {yuan(project.balance)} the project holds",
+                fields={"spent": [f"≤ {yuan(project.balance)}"]})
         unspent = project.balance - total
         drawn_restricted, drawn_unrestricted = session.execute(select(
             func.coalesce(func.sum(Tranche.from_restricted), 0),

@@ -5,6 +5,7 @@ blueprint under /api/v1, which the app exempts from CSRF like every /api/ bluepr
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -13,15 +14,17 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 from flask_babel import gettext as _
 
 from ledger.db import get_session
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
 from rules import bounds
 from web.api import clock, idempotency, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
+from web.i18n import language, translate_fields
+from werkzeug.datastructures import MultiDict
 
-from . import schemas, services
+from . import people, schemas, services
 from . import workflow as wf
 
 bp = Blueprint("foundation", __name__, template_folder="templates")
@@ -718,8 +721,70 @@ def _screen_bank(code: str, roles=READERS):
     return scoped_bank(code, roles)
 
 
+def _refused(err: ZongzhiError) -> dict:
+    """Return a refusal as a form shows it: each problem beside its field, the message on top.
+
+    Problems nested under a field (a budget line's amount) are shown beside that field.
+    """
+    lang = language()
+
+    def leaves(value) -> list[str]:
+        if isinstance(value, dict):
+            return [text for v in value.values() for text in leaves(v)]
+        if isinstance(value, list):
+            return [text for v in value for text in leaves(v)]
+        return [str(value)]
+
+    problems = {str(k): leaves(v) for k, v in translate_fields(err.fields, lang).items()}
+    message = None if isinstance(err, ValidationError) and problems else err.text(lang)
+    return {"message": message, "problems": problems, "status": err.status}
+
+
+def _typed() -> MultiDict:
+    """What the form sent, to fill it in again; nothing on a first look."""
+    return request.form if request.method == "POST" else MultiDict()
+
+
+def _answer_form(render, refusal: dict | None = None, status: int = 200):
+    """Render a form page again, refilled, with a refusal (422/409) or after a search (200)."""
+    refusal = refusal or {"message": None, "problems": {}, "status": status}
+    return render(form=_typed(), message=refusal["message"], problems=refusal["problems"]), refusal["status"]
+
+
+def _sent() -> str:
+    """Which form of a page was sent: its view's name (screen_decision → decision), or the
+    wish's action."""
+    return (request.view_args or {}).get("action") if request.endpoint == "foundation.screen_wish" \
+        else request.endpoint.rsplit(".", 1)[-1].removeprefix("screen_")
+
+
+def refills(page):
+    """Answer a refused form post with `page` (the screen the form sits on) refilled, never a bare error.
+
+    `page(bank, form=, message=, problems=, **ids)` renders that screen; the session is rolled
+    back first, so the page shows nothing half-written.
+    """
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(bank, **ids):
+            try:
+                return view(bank, **ids)
+            except (ValidationError, ConflictError) as err:
+                get_session().rollback()
+                refusal = _refused(err)
+                where = {k: v for k, v in ids.items() if k != "action"}
+                return page(bank, form=request.form, message=refusal["message"],
+                            problems=refusal["problems"], sent=_sent(), **where), refusal["status"]
+        return inner
+    return wrap
+
+
 @bp.get("/foundation/<bank>/")
 def index(bank):
+    return _index_page(bank)
+
+
+def _index_page(bank, *, form=None, message=None, problems=None, linking=None):
     bank, user = _screen_bank(bank)
     session = get_session()
     state = _state_arg(wf.STATES)
@@ -730,7 +795,9 @@ def index(bank):
     return render_template("foundation/index.html", bank=bank, user=user, applications=applications,
                            names=names, wishes=wishes, wishers=wishers, state=state, states=wf.STATES,
                            fund=services.fund_position(session, bank),
-                           quarter=_this_quarter())
+                           quarter=_this_quarter(), reviewers=services.reviewers(session, bank),
+                           linking=linking or people.pick(session, bank, MultiDict(), "resident", one=True),
+                           form=form or MultiDict(), message=message, problems=problems or {})
 
 
 def _this_quarter() -> tuple[int, int]:
@@ -747,20 +814,31 @@ def _resident_names(session, ids) -> dict[int, str]:
 
 @bp.route("/foundation/<bank>/applicants/new", methods=["GET", "POST"])
 def new_applicant(bank):
+    """Register an applicant, its members picked by name or pinyin."""
     bank, user = _screen_bank(bank, WRITERS)
-    if request.method == "POST":
-        members = [_int(m, "members") for m in re.split(r"[\s,，]+", request.form.get("members", "")) if m]
-        data = load(schemas.ApplicantIn(), {"kind": request.form.get("kind"), "name": request.form.get("name"),
-                                            "phone": request.form.get("phone") or None, "members": members})
-        services.create_applicant(get_session(), bank, kind=data["kind"], name=data["name"].strip(),
-                                  phone=data["phone"], members=data["members"], by=user.name, clock=clock())
-        flash(_("申请主体已登记"))
-        return redirect(url_for("foundation.new_application", bank=bank.code))
     session = get_session()
-    return render_template("foundation/applicant_form.html", bank=bank,
-                           applicants=services.list_applicants(session, bank),
-                           members={a.id: services.members_of(session, a.id)
-                                    for a in services.list_applicants(session, bank)})
+    members = people.pick(session, bank, _typed(), "members")
+
+    def render(**typed):
+        applicants = services.list_applicants(session, bank)
+        return render_template("foundation/applicant_form.html", bank=bank, applicants=applicants,
+                               members={a.id: services.members_of(session, a.id) for a in applicants},
+                               picked=members, **typed)
+
+    if request.method == "GET" or members.searching:
+        return _answer_form(render)
+    try:
+        if problems := people.problems(members):
+            raise ValidationError(problems)
+        data = load(schemas.ApplicantIn(), {"kind": request.form.get("kind"), "name": request.form.get("name"),
+                                            "phone": request.form.get("phone") or None, "members": members.ids})
+        services.create_applicant(session, bank, kind=data["kind"], name=data["name"].strip(),
+                                  phone=data["phone"], members=data["members"], by=user.name, clock=clock())
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("申请主体已登记"))
+    return redirect(url_for("foundation.new_application", bank=bank.code))
 
 
 @bp.route("/foundation/<bank>/applications/new", methods=["GET", "POST"])
@@ -768,8 +846,19 @@ def new_applicant(bank):
 def new_application(bank):
     bank, user = _screen_bank(bank, WRITERS)
     session = get_session()
-    if request.method == "POST":
-        form = request.form
+
+    def render(**typed):
+        return render_template("foundation/application_form.html", bank=bank,
+                               applicants=services.list_applicants(session, bank), **typed)
+
+    if request.method == "GET":
+        return _answer_form(render)
+    form = request.form
+    paper = request.files.get("paper_form")
+    paper = services.Upload(paper.filename, paper.read()) if paper is not None and paper.filename else None
+    try:
+        if paper is not None:
+            services.check_upload(paper)
         data = load(schemas.ApplicationIn(), {
             "applicant": _int(form.get("applicant"), "applicant"), "title": form.get("title"),
             "purpose": form.get("purpose"), "budget": _lines(form.get("budget", ""), "budget"),
@@ -780,21 +869,27 @@ def new_application(bank):
             purpose=data["purpose"].strip(), budget=[(b["item"], b["amount"]) for b in data["budget"]],
             amount_requested=data["amount_requested"], starts_on=data["starts_on"],
             ends_on=data["ends_on"], by=user.name, clock=clock())
-        paper = request.files.get("paper_form")
-        if paper is not None and paper.filename:
-            services.add_attachment(session, bank, application.id, services.Upload(paper.filename, paper.read()),
-                                    kind="paper_form", on_behalf_of=None, by=user.name, clock=clock(),
+        if paper is not None:
+            services.add_attachment(session, bank, application.id, paper, kind="paper_form",
+                                    on_behalf_of=None, by=user.name, clock=clock(),
                                     instance_path=_files_root())
-        flash(_("申请已录入（草稿）"))
-        return redirect(url_for("foundation.application", bank=bank.code, application_id=application.id))
-    return render_template("foundation/application_form.html", bank=bank,
-                           applicants=services.list_applicants(session, bank))
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("申请已录入（草稿）"))
+    return redirect(url_for("foundation.application", bank=bank.code, application_id=application.id))
 
 
 @bp.get("/foundation/<bank>/applications/<int:application_id>")
 def application(bank, application_id):
+    return _application_page(bank, application_id=application_id)
+
+
+def _application_page(bank, *, application_id, form=None, message=None, problems=None, sent=None):
+    """The application's page; after a refused form, that form as typed with its problems."""
     bank, user = _screen_bank(bank)
     session = get_session()
+    form = form if form is not None else MultiDict()
     app_ = services.get_application(session, bank, application_id)
     detail = _detail(session, app_, user)
     if detail["decision"]:
@@ -808,7 +903,10 @@ def application(bank, application_id):
                            members=services.members_of(session, applicant.id),
                            criteria=services.rules_of(session, bank).criteria,
                            fund=services.fund_position(session, bank), today=clock().today(),
-                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS)
+                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS,
+                           volunteers=people.pick(session, bank, form if sent == "volunteers" else MultiDict(),
+                                                  "residents"),
+                           form=form, sent=sent, message=message, problems=problems or {})
 
 
 def _back(bank, application_id, message):
@@ -817,6 +915,7 @@ def _back(bank, application_id, message):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/move/<any(submit, screen, review, start, close, withdraw):action>")
+@refills(_application_page)
 def screen_move(bank, application_id, action):
     bank, user = _screen_bank(bank, WRITERS)
     note = load(schemas.MoveNoteIn(), {"note": (request.form.get("note") or "").strip() or None})["note"]
@@ -826,6 +925,7 @@ def screen_move(bank, application_id, action):
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/attachments")
 @uploads.limit(services.MAX_ATTACHMENT_BYTES)
+@refills(_application_page)
 def screen_attachment(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     services.add_attachment(get_session(), bank, application_id, _upload("file"),
@@ -836,6 +936,7 @@ def screen_attachment(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/scores")
+@refills(_application_page)
 def screen_scores(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     session = get_session()
@@ -850,6 +951,7 @@ def screen_scores(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/conflict")
+@refills(_application_page)
 def screen_conflict(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     data = load(schemas.ConflictIn(), {"note": request.form.get("note")})
@@ -859,6 +961,7 @@ def screen_conflict(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/decision")
+@refills(_application_page)
 def screen_decision(bank, application_id):
     bank, user = _screen_bank(bank, REVIEWERS)
     form = request.form
@@ -880,6 +983,7 @@ def screen_decision(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/tranches")
+@refills(_application_page)
 def screen_tranche(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectTrancheIn(), {"amount": parse_yuan(request.form.get("amount"), "amount"),
@@ -891,6 +995,7 @@ def screen_tranche(bank, application_id):
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/progress")
 @uploads.limit(services.MAX_PROGRESS_BYTES, field="photos")
+@refills(_application_page)
 def screen_progress(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectProgressIn(), {"reported_on": request.form.get("reported_on"),
@@ -904,6 +1009,7 @@ def screen_progress(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/completion")
+@refills(_application_page)
 def screen_completion(bank, application_id):
     bank, user = _screen_bank(bank, WRITERS)
     data = load(schemas.ProjectCompletionIn(), {"spent": _lines(request.form.get("spent", ""), "spent"),
@@ -914,11 +1020,17 @@ def screen_completion(bank, application_id):
 
 
 @bp.post("/foundation/<bank>/applications/<int:application_id>/volunteers")
+@refills(_application_page)
 def screen_volunteers(bank, application_id):
+    code = bank
     bank, user = _screen_bank(bank, WRITERS)
-    residents = [_int(r, "residents") for r in re.split(r"[\s,，]+", request.form.get("residents", "")) if r]
+    volunteers = people.pick(get_session(), bank, request.form, "residents")
+    if volunteers.searching:
+        return _application_page(code, application_id=application_id, form=request.form, sent="volunteers")
+    if problems := people.problems(volunteers):
+        raise ValidationError(problems)
     data = load(schemas.ProjectVolunteersIn(), {
-        "residents": residents, "quantity": _int(request.form.get("quantity") or 1, "quantity"),
+        "residents": volunteers.ids, "quantity": _int(request.form.get("quantity") or 1, "quantity"),
         "occurred_on": request.form.get("occurred_on"), "memo": (request.form.get("memo") or "").strip() or None})
     services.credit_volunteers(get_session(), bank, application_id, resident_ids=data["residents"],
                                quantity=data["quantity"], occurred_on=data["occurred_on"], memo=data["memo"],
@@ -928,10 +1040,25 @@ def screen_volunteers(bank, application_id):
 
 @bp.post("/foundation/<bank>/reviewers")
 def screen_link_reviewer(bank):
+    """Link a reviewer (picked from the bank's reviewers) to a resident (picked by name)."""
+    code = bank
     bank, user = _screen_bank(bank, WRITERS)
-    services.link_reviewer(get_session(), bank, user_id=_int(request.form.get("user"), "user"),
-                           resident_id=_int(request.form.get("resident"), "resident"), by=user.name,
-                           clock=clock())
+    session = get_session()
+    linking = people.pick(session, bank, request.form, "resident", one=True)
+    if linking.searching:
+        return _index_page(code, form=request.form, linking=linking)
+    try:
+        if problems := people.problems(linking):
+            raise ValidationError(problems)
+        services.link_reviewer(session, bank, user_id=_int(request.form.get("user"), "user"),
+                               resident_id=linking.ids[0], by=user.name, clock=clock())
+    except (ValidationError, ConflictError, NotFound) as err:
+        session.rollback()
+        refusal = _refused(err)
+        if isinstance(err, NotFound):
+            refusal = {"message": None, "problems": {"user": [err.text(language())]}, "status": 422}
+        return _index_page(code, form=request.form, linking=linking, message=refusal["message"],
+                           problems=refusal["problems"]), refusal["status"]
     flash(_("已关联理事与居民"))
     return redirect(url_for("foundation.index", bank=bank.code))
 
@@ -944,34 +1071,57 @@ def screen_quarter_pdf(bank, year, quarter):
 
 @bp.route("/foundation/<bank>/wishes/new", methods=["GET", "POST"])
 def new_wish(bank):
+    """Collect a resident's wish, the resident picked by name or pinyin; the value in yuan."""
     bank, user = _screen_bank(bank, WRITERS)
-    if request.method == "POST":
-        form = request.form
+    session = get_session()
+    wisher = people.pick(session, bank, _typed(), "resident", one=True)
+
+    def render(**typed):
+        return render_template("foundation/wish_form.html", bank=bank, picked=wisher, **typed)
+
+    if request.method == "GET" or wisher.searching:
+        return _answer_form(render)
+    form = request.form
+    try:
+        if problems := people.problems(wisher):
+            raise ValidationError(problems)
         data = load(schemas.WishIn(), {
-            "resident": _int(form.get("resident"), "resident"), "title": form.get("title"),
-            "description": form.get("description"),
+            "resident": wisher.ids[0], "title": form.get("title"), "description": form.get("description"),
             "estimated_value": parse_yuan(form.get("estimated_value"), "estimated_value", required=False)})
-        wish = services.collect_wish(get_session(), bank, resident_id=data["resident"],
+        wish = services.collect_wish(session, bank, resident_id=data["resident"],
                                      title=data["title"].strip(), description=data["description"].strip(),
                                      estimated_value=data["estimated_value"], by=user.name, clock=clock())
-        flash(_("心愿已登记，待理事审核"))
-        return redirect(url_for("foundation.wish", bank=bank.code, wish_id=wish.id))
-    return render_template("foundation/wish_form.html", bank=bank)
+    except (ValidationError, ConflictError) as err:
+        session.rollback()
+        return _answer_form(render, _refused(err))
+    flash(_("心愿已登记，待理事审核"))
+    return redirect(url_for("foundation.wish", bank=bank.code, wish_id=wish.id))
 
 
 @bp.get("/foundation/<bank>/wishes/<int:wish_id>")
 def wish(bank, wish_id):
+    return _wish_page(bank, wish_id=wish_id)
+
+
+def _wish_page(bank, *, wish_id, form=None, message=None, problems=None, sent=None):
+    """The wish's page; after a refused form, that form as typed with its problems."""
     bank, user = _screen_bank(bank)
     session = get_session()
+    form = form if form is not None else MultiDict()
     w = services.get_wish(session, bank, wish_id)
     data = _wish_json(session, w)
     return render_template("foundation/wish.html", bank=bank, user=user, w=w, data=data,
                            wisher=session.get(Resident, w.resident_id), today=clock().today(),
-                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS)
+                           is_reviewer=user.role in REVIEWERS, is_writer=user.role in WRITERS,
+                           claimants=people.pick(session, bank, form if sent == "claim" else MultiDict(),
+                                                 "residents"),
+                           form=form, sent=sent, message=message, problems=problems or {})
 
 
 @bp.post("/foundation/<bank>/wishes/<int:wish_id>/<any(verify, reject, publish, claim, deliver, confirm):action>")
+@refills(_wish_page)
 def screen_wish(bank, wish_id, action):
+    code = bank
     bank, user = _screen_bank(bank, REVIEWERS if action in ("verify", "reject") else WRITERS)
     session, form = get_session(), request.form
     if action in ("verify", "reject", "publish"):
@@ -979,8 +1129,12 @@ def screen_wish(bank, wish_id, action):
                       {"reason": (form.get("reason") or "").strip() or None})["reason"]
         services.review_wish(session, bank, wish_id, action, reason=reason, by=user.name, clock=clock())
     elif action == "claim":
-        donors = [{"resident": _int(r, "residents")}
-                  for r in re.split(r"[\s,，]+", form.get("residents", "")) if r]
+        claimants = people.pick(session, bank, form, "residents")
+        if claimants.searching:
+            return _wish_page(code, wish_id=wish_id, form=form, sent="claim")
+        if problems := people.problems(claimants, required=False):
+            raise ValidationError(problems)
+        donors = [{"resident": resident_id} for resident_id in claimants.ids]
         for raw in (form.get("outside") or "").splitlines():
             parts = raw.split()
             if not parts:

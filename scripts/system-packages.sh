@@ -29,5 +29,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Another apt or unattended-upgrades run may hold the package manager's lock (often just after a
+# machine boots): wait for it, up to APT_LOCK_TIMEOUT seconds, rather than failing at once.
+lock_wait=(-o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT:-300}")
+apt-get "${lock_wait[@]}" update -qq
+apt-get "${lock_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}"

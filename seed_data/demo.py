@@ -54,6 +54,7 @@ def seed_if_empty(session: Session, *, clock: Clock) -> dict:
     [card] = issue_cards(session, bank, resident_ids=[resident_id], by="demo", clock=clock)
     return {"bank_code": bank.code, "bank_name": bank.name, "clerk": "clerk",
             "clerk_password": dict((n, p) for n, _, p in USERS)["clerk"],
+            "logins": [(role, name, password) for name, role, password in USERS],
             "clerk_token": token, "resident_id": resident_id, "card_token": card.token}
 
 

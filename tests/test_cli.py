@@ -166,3 +166,43 @@ def test_rules_load_prints_the_hash_and_refuses_a_bad_file(cli, tmp_path):
     bad.write_text("rules: [", encoding="utf-8")
     assert cli("rules", "load", "hp", str(bad)).exit_code == 1
     assert cli("rules", "load", "hp", str(good)).stdout.strip() == loaded.stdout.strip()
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Stop `serve` and `demo` short of serving: record what they would have served."""
+    import cycle.scheduler
+    import waitress
+
+    calls = []
+    monkeypatch.setenv("ZONGZHI_SECRET_KEY", "a key every server of the test shares")
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(cycle.scheduler, "start_background", lambda app: None)
+    return calls
+
+
+def test_the_demo_prints_every_roles_login_and_warns_without_a_public_url(cli, served, monkeypatch):
+    from seed_data.demo import USERS
+
+    monkeypatch.delenv("ZONGZHI_PUBLIC_URL", raising=False)
+    shown = cli("demo", "--port", "8123")
+    assert shown.exit_code == 0, shown.output
+    assert served == [{"host": "127.0.0.1", "port": 8123, "threads": 8}]
+    for name, role, password in USERS:
+        assert f"{role} login" in shown.stdout and f"{name} / {password}" in shown.stdout
+    assert "ZONGZHI_PUBLIC_URL" in shown.stderr and "127.0.0.1" in shown.stderr
+    assert "ZONGZHI_PUBLIC_URL=http://192.168.1.20:8123 zongzhi demo --host 0.0.0.0" in shown.stderr
+
+
+def test_serve_warns_that_phones_cannot_reach_127_0_0_1_without_a_public_url(cli, served, monkeypatch):
+    monkeypatch.delenv("ZONGZHI_PUBLIC_URL", raising=False)
+    shown = cli("serve")
+    assert shown.exit_code == 0, shown.output
+    assert "居民的手机无法访问 127.0.0.1" in shown.stderr and "ZONGZHI_PUBLIC_URL" in shown.stderr
+
+
+def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkeypatch):
+    monkeypatch.setenv("ZONGZHI_PUBLIC_URL", "http://192.168.1.20:8000")
+    shown = cli("serve")
+    assert shown.exit_code == 0, shown.output
+    assert "ZONGZHI_PUBLIC_URL" not in shown.output

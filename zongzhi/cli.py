@@ -274,7 +274,26 @@ def serve(host, port, threads):
         sys.exit(1)
     app = _app()
     click.echo(f"综治银行 serving on http://{host}:{port}/")
+    _warn_without_public_url(app, "serve", port)
     waitress_serve(app, host=host, port=port, threads=threads)
+
+
+def _warn_without_public_url(app, command: str, port: int) -> None:
+    """Warn that printed QR codes and notice links will point at this machine's own address.
+
+    Without ZONGZHI_PUBLIC_URL the links take the address the page was opened at, which on the
+    office computer is 127.0.0.1: a resident's phone scanning the card reaches itself, not us.
+    """
+    if app.config.get("PUBLIC_URL"):
+        return
+    click.echo(
+        f"\n  警告 warning: ZONGZHI_PUBLIC_URL 未设置。二维码和公示链接将使用打开网页时的地址"
+        f"（如 http://127.0.0.1:{port}），居民的手机无法访问 127.0.0.1。\n"
+        f"  ZONGZHI_PUBLIC_URL is not set: QR codes and notice links will hold the address the page "
+        f"was opened at (such as http://127.0.0.1:{port}), which residents' phones cannot reach.\n"
+        f"  设置为本机在村里网络中的地址 set it to this machine's address on the village network, e.g.\n"
+        f"      ZONGZHI_PUBLIC_URL=http://192.168.1.20:{port} zongzhi {command} --host 0.0.0.0 --port {port}\n",
+        err=True)
 
 
 @main.command()
@@ -296,14 +315,16 @@ def demo(host, port):
     click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")
     click.echo(f"  open          {base}/")
     click.echo(f"  API document  {base}/api/v1/openapi.json")
-    click.echo(f"  clerk login   {info['clerk']} / {info['clerk_password']}")
+    for role, name, password in info["logins"]:
+        click.echo(f"  {role + ' login':13} {name} / {password}")
     click.echo(f"  clerk token   {info['clerk_token']}")
     click.echo(f"  try           curl -H 'Authorization: Bearer {info['clerk_token']}' "
                f"{base}/api/v1/banks/{info['bank_code']}/residents/{info['resident_id']}/account")
     if info.get("card_token"):
         click.echo(f"  resident card {base}/c/{info['card_token']}")
-        click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk  (desk / heping-desk)")
+        click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk")
     click.echo("")
+    _warn_without_public_url(app, "demo", port)
     from cycle.scheduler import start_background
 
     click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")

@@ -39,7 +39,7 @@ def test_a_tranche_beyond_the_award_is_refused_and_nothing_moves(client, distric
     before = _transfers(session)
     answer = client.post(f"{API}/applications/{app_id}/tranches", headers=district.clerk, json={"amount": 100_001})
     assert answer.status_code == 409 and answer.get_json()["error"] == "tranche_exceeds_award"
-    assert answer.get_json()["fields"] == {"amount": ["≤ 100000"]}
+    assert answer.get_json()["fields"] == {"amount": ["≤ ¥1,000.00"]}
     assert _transfers(session) == before
     assert session.execute(select(func.count()).select_from(Tranche)).scalar() == 1
 

@@ -165,7 +165,7 @@ def test_an_award_counts_what_earlier_awards_still_owe(client, district):
     answer = client.post(f"{API}/applications/{app_id}/decision", headers=district.reviewers[0][1],
                          json=decision(amount=200_001))
     assert answer.get_json()["error"] == "award_exceeds_fund"
-    assert "200000" in answer.get_json()["message"]
+    assert "¥2,000.00" in answer.get_json()["message"]
 
 
 def test_a_decline_needs_a_reason_and_records_it(client, district, scored):
