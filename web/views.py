@@ -10,8 +10,9 @@ from flask_login import current_user, login_user, logout_user
 
 from ledger import audit
 from ledger.db import get_session
+from web import audit_labels
 
-from . import audit_labels, security, throttle
+from . import security, throttle
 from .api import clock, query_text, query_whole
 from .auth import AUDITORS, SESSION_SECRET, TooManyAttempts, scoped_bank, sign_in, sign_out
 from .i18n import language
