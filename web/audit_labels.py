@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from foundation.errors import _ACTION_ZH as FOUNDATION_STEPS, STATE_ZH as FOUNDATION_STATES
 from ledger import formatting
+from rules import bounds
 
 #: Action codes in words.
 ACTIONS = {
@@ -104,7 +105,7 @@ def subject_label(subject: str | None, names: dict[str, str]) -> str:
     if subject in names:
         return f"{_(SUBJECTS.get(kind, kind))}「{names[subject]}」"
     if kind in SUBJECTS:
-        if key.isdigit():
+        if bounds.parse_whole(key) is not None:
             return f"{_(SUBJECTS[kind])} #{key}"
         if re.fullmatch(r"\d{4}-\d{2}", key):                 # a month: 2026年9月
             key = formatting.month(int(key[:4]), int(key[5:]))
@@ -165,8 +166,8 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
     wanted: dict[str, set] = {"resident": set(), "household": set(), "item": set()}
     for e in entries:
         kind, _sep, key = (e.subject or "").partition(":")
-        if kind in wanted and key.isdigit():
-            wanted[kind].add(int(key))
+        if kind in wanted and (number := bounds.parse_whole(key)) is not None:
+            wanted[kind].add(number)
         for key, value in _detail_dict(e.detail).items():
             if key in ("residents", "resident", "members"):
                 wanted["resident"].update(v for v in (value if isinstance(value, list) else [value])

@@ -83,7 +83,7 @@ def create_token(session: Session, user_name: str, *, clock: Clock, expires_days
                  by: str = "cli") -> str:
     """Issue an API token for a user, valid for `expires_days`; only its hash is kept, so it is shown this once."""
     if isinstance(expires_days, bool) or not isinstance(expires_days, int) \
-            or not 1 <= expires_days <= TOKEN_DAYS_MAX:
+            or bounds.whole_problem(expires_days, max=TOKEN_DAYS_MAX):
         raise ValidationError({"expires_days": [f"须为 1 到 {TOKEN_DAYS_MAX} 之间的整数"]})
     with transaction(session):
         user = _user_named(session, user_name)
@@ -111,7 +111,7 @@ def revoke_token(session: Session, token_id: int, *, clock: Clock, by: str = "cl
     Revoking a revoked token changes nothing and keeps the first revocation's time.
     """
     with transaction(session):
-        token = session.get(ApiToken, token_id) if 0 < token_id < 2 ** 63 else None
+        token = None if bounds.whole_problem(token_id) else session.get(ApiToken, token_id)
         if token is None:
             raise NotFound("令牌", "token")
         if token.revoked_at is None:
@@ -293,8 +293,9 @@ def init_app(app: Flask) -> None:
     def _load(user_id: str):
         # The cookie alone is not enough: its session must still be open on the server.
         secret = flask_session.get(SESSION_SECRET)
-        if not secret or not isinstance(secret, str) or not user_id.isdigit() or len(user_id) > 18:
+        number = bounds.parse_whole(user_id)
+        if not secret or not isinstance(secret, str) or number is None:
             return None
         return get_session().execute(_USER_BY_SESSION, {
-            "user_id": int(user_id), "digest": _digest(secret),
+            "user_id": number, "digest": _digest(secret),
             "now": app.extensions["zongzhi.clock"].now()}).scalar_one_or_none()
