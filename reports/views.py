@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
 from ledger import periods
 from ledger.db import get_session
@@ -37,6 +37,12 @@ def _notice_json(snapshot: Snapshot, bank) -> dict:
 
 
 def public_url(bank_code: str, snapshot: Snapshot) -> str:
+    """The notice's public address, as its QR code holds it: under ZONGZHI_PUBLIC_URL when set
+    (as the cards' codes are), else the address the page was opened at."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for("reports.public_notice", bank=bank_code, month=snapshot.period,
+                                          key=snapshot.content_hash[:16])
     return url_for("reports.public_notice", bank=bank_code, month=snapshot.period,
                    key=snapshot.content_hash[:16], _external=True)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -38,7 +39,7 @@ BANK_LINKS = (
     Link("office.register", _l("登分簿"), READERS),
     Link("office.roster_import", _l("居民名册"), READERS),
     Link("report_screens.months", _l("月公示"), READERS),
-    Link("report_screens.objections_inbox", _l("异议"), READERS),
+    Link("report_screens.objections_inbox", lazy_pgettext("office", "异议"), READERS),
     Link("redemption.desk", _l("兑换台"), REDEEMERS),
     Link("redemption.fund", _l("综治基金"), READERS),
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
