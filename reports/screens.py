@@ -17,7 +17,7 @@ from sqlalchemy.orm import defer
 from ledger import formatting, periods
 from ledger import services as ledger_services
 from ledger.db import get_session
-from ledger.errors import ConflictError, ValidationError, ZongzhiError
+from ledger.errors import ConflictError, NotFound, ZongzhiError
 from ledger.models import Resident, Transfer
 from ledger.periods import Period, PeriodSeal
 from ledger.schemas import MEMO_MAX
@@ -115,9 +115,20 @@ def months(bank):
     return render_template("reports/months.html", bank=bank, states=states, now=c.now())
 
 
+def _cycle_month(session, bank, month: str) -> Period:
+    """Return the month typed in the path, or NotFound if it is before the bank's first month or
+    still to come: not a month of its cycle."""
+    period = periods.parse_period("month", month, field="month")
+    c = clock()
+    if period.end < periods.first_day(session, bank, c.tz) or period.start > c.today():
+        year, number = period.start.year, period.start.month
+        raise NotFound(formatting.month(year, number), formatting.month(year, number, "en"), named=True)
+    return period
+
+
 def _month_page(bank, user, month: str, *, message: str | None = None, status: int = 200):
     session = get_session()
-    period = periods.parse_period("month", month, field="month")
+    period = _cycle_month(session, bank, month)
     [state] = _states(session, bank, [period])
     link = qr = None
     if state.notice is not None:
@@ -142,7 +153,7 @@ def run_month_job(bank, month):
     from cycle import jobs, runs
 
     bank, user = scoped_bank(bank, WRITERS)
-    period = periods.parse_period("month", month, field="month")
+    period = _cycle_month(get_session(), bank, month)
     name = request.form.get("job", "")
     if name not in BY_HAND:
         return _month_page(bank, user, period.key, message=_("无法执行该操作"), status=422)
@@ -283,15 +294,14 @@ def commendation(bank, year: int | None = None):
         snapshot = services.get_snapshot(session, bank.id, "year", chosen)
         content = services.content_of(snapshot)
     elif year is not None:
-        from ledger.errors import NotFound
-
         raise NotFound(f"{year}年的表彰", f"commendation of {year}", named=True)
     c = clock()
-    last = periods.period_of("year", c.today()).previous()
-    due = jobs.due_at(session, bank, jobs.JOBS["annual"], last, c) if not years else None
+    # Before any, the first year the bank's cycle covers is the one to come.
+    first = periods.period_of("year", periods.first_day(session, bank, c.tz))
+    due = jobs.due_at(session, bank, jobs.JOBS["annual"], first, c) if not years else None
     return render_template("reports/commendation.html", bank=bank, years=years, year=chosen,
                            content=content, snapshot=snapshot, awards=_awards(content) if content else [],
-                           pending_year=last.key, due=due)
+                           pending_year=first.key, due=due)
 
 
 def _awards(content: dict) -> list[dict]:

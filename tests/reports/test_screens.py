@@ -103,6 +103,11 @@ def test_a_notice_not_due_yet_is_refused_and_nothing_is_written(village, sign_in
     assert bogus.status_code == 422
     assert reports.get_snapshot(session, village["bank"].id, "notice", "2026-10") is None
     assert clerk.get("/banks/hp/months/2026-13").status_code == 422
+    # Months outside the bank's cycle (before it opened, still to come) are no page, and no job.
+    for month in ("2026-09", "2026-11", "2030-01"):
+        assert clerk.get(f"/banks/hp/months/{month}").status_code == 404
+        assert clerk.post(f"/banks/hp/months/{month}/run", {"job": "monthly"}).status_code == 404
+    assert clerk.get("/banks/hp/objections?month=2026-13").status_code == 422
 
 
 def test_a_month_is_sealed_by_hand_once_its_window_has_closed(october, sign_in, session, clock):
@@ -279,7 +284,7 @@ def test_the_years_titles_show_ties_and_link_their_certificates(app, session, ma
     home = make.household(bank, "E01", "王家")
     people = [make.resident(bank, n, home) for n in ("王大", "王二", "王三")]
     reviewer = Desk(signed_in(make.user(bank, "supervisor", name="hp-sup")))
-    assert "还没有年度表彰" in text(reviewer.get("/banks/hp/commendation"))
+    assert "还没有年度表彰。2026年的评比时间：2027年1月" in text(reviewer.get("/banks/hp/commendation"))
     make.deed(bank, "patrol", people[:2], quantity=3)
     make.deed(bank, "patrol", [people[2]], quantity=1)
     for month, (publish, seal) in {"2026-10": ((2026, 11, 2), (2026, 11, 10)),
