@@ -23,6 +23,13 @@ def test_a_reviewer_posts_the_month_and_upholds_an_objection_at_1280_and_360(
     page.screenshot(path=str(artifacts / "reports-month.png"), full_page=True)
 
     filed = _objection(session, october, clock)
+    phone = _sign_in(browser, live_server, "hp-reviewer", viewport={"width": 360, "height": 740},
+                     is_mobile=True, has_touch=True)
+    phone.goto(live_server + "/banks/hp/objections")
+    assert phone.locator(f"#uphold-reason-{filed.id}").is_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    phone.screenshot(path=str(artifacts / "reports-objections-phone.png"), full_page=True)
+
     page.click("nav.staff >> text=异议")
     assert "巡逻只有一小时，多记了" in page.inner_text("main")
     # Rejecting without a reason is stopped by the browser; with one typed, upholding posts the fix.
@@ -35,10 +42,8 @@ def test_a_reviewer_posts_the_month_and_upholds_an_objection_at_1280_and_360(
     assert f"已支持异议 #{filed.id}" in main and "支持，已更正" in main
     page.screenshot(path=str(artifacts / "reports-objection-upheld.png"), full_page=True)
 
-    phone = _sign_in(browser, live_server, "hp-reviewer", viewport={"width": 360, "height": 740},
-                     is_mobile=True, has_touch=True)
     for url, name in (("/banks/hp/months/2026-10", "reports-month-phone.png"),
-                      ("/banks/hp/objections", "reports-objections-phone.png"),
+                      ("/banks/hp/objections", "reports-objection-upheld-phone.png"),
                       ("/banks/hp/months", "reports-months-phone.png")):
         phone.goto(live_server + url)
         assert phone.evaluate("document.documentElement.scrollWidth") <= 360, url
