@@ -39,6 +39,8 @@ def test_every_role_of_the_bank_reads_the_rules_in_force(sign_in, village):
         assert "是" in mediation and "只计入类别" in mediation
         assert ("载入新规则" in page) == (role in ("admin", "reviewer"))
         assert "test" in page        # loaded by
+    english = text(sign_in(village["users"]["clerk"]).get("/banks/hp/rules?lang=en"))
+    assert "<h1>Rules</h1>" in english and "in its category only" in english and "Version in force" in english
 
 
 def test_only_the_reviewer_and_the_admin_may_load_and_another_bank_is_404(sign_in, village, make, session):

@@ -34,6 +34,8 @@ def test_the_user_list_opens_for_managers_and_the_supervisor_only(sign_in, villa
             page = text(answer)
             assert "<h1>用户</h1>" in page and "hp-clerk" in page and "记分员" in page and "兑换员" in page
             assert ('name="password_again"' in page) == (role in ("admin", "reviewer"))
+    english = text(sign_in(village["users"]["reviewer"]).get("/banks/hp/users?lang=en"))
+    assert "<h1>Users</h1>" in english and "desk operator" in english and "Password again" in english
 
 
 def test_the_list_shows_the_last_sign_in_in_the_banks_time(sign_in, village, client):
