@@ -1,8 +1,10 @@
 """The bank's rules on screen: the version in force, the history with diffs, loading a new file."""
 from __future__ import annotations
 
+import base64
 import io
 import re
+import zlib
 
 from sqlalchemy import func, select
 
@@ -114,10 +116,27 @@ def test_bad_uploads_are_refused_and_change_nothing(sign_in, village, session):
     empty = admin.post("/banks/hp/rules/load", data={}, content_type="multipart/form-data")
     assert empty.status_code == 422 and "请选择规则文件" in text(empty)
     forged = admin.post("/banks/hp/rules/load", data={"content": "not base64!", "base": "x"})
-    assert forged.status_code == 422
-    nul = admin.post("/banks/hp/rules/load", data={"content": "YQBi", "base": "x"})   # "a\0b"
-    assert nul.status_code == 422
+    assert forged.status_code == 422 and "请重新选择规则文件" in text(forged)
+
+    def packed(data: bytes) -> str:
+        return base64.b64encode(zlib.compress(data)).decode()
+
+    nul = admin.post("/banks/hp/rules/load", data={"content": packed(b"a\x00b"), "base": "x"})
+    assert nul.status_code == 422 and 'id="problems"' in text(nul)
+    bomb = admin.post("/banks/hp/rules/load", data={"content": packed(b"#" * (2 * 1024 * 1024)), "base": "x"})
+    assert bomb.status_code == 413
     assert _versions(session) == 1
+
+
+def test_a_file_just_under_the_limit_is_checked_and_confirmed(sign_in, village, session):
+    admin = sign_in(village["users"]["admin"])
+    big = (RULES.replace("points: 2\n", "points: 4\n") + "# " + "说明" * 43_000 + "\n").encode()
+    assert 250 * 1024 < len(big) <= 256 * 1024
+    page = text(_upload(admin, big))
+    content = re.search(r'name="content" value="([^"]+)"', page).group(1)
+    base = re.search(r'name="base" value="([^"]+)"', page).group(1)
+    assert admin.post("/banks/hp/rules/load", data={"content": content, "base": base}).status_code == 302
+    assert _versions(session) == 2
 
 
 def test_loading_the_version_in_force_again_changes_nothing(sign_in, village, session):
