@@ -54,6 +54,10 @@ def card_page(token):
     page["notice_url"] = _notice_url(page["bank"], page["notice"])
     # Only months with entries carry objection links; the form itself offers every open month.
     _mark_open_months(session, page, only_with_entries=True)
+    from reports.objections import objections_of_residents
+
+    # The holder's objections and the council's answers (upheld or rejected, with the reason).
+    page["objections"] = objections_of_residents(session, page["bank"].id, page["members"])
     response = Response(render_template("cards/page.html", token=token, **page))
     # The page is the holder's alone: no shared cache keeps it, no referrer carries the token.
     response.headers["Cache-Control"] = "private, no-store"
