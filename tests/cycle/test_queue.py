@@ -24,7 +24,7 @@ from cycle.scheduler import Cycle
 from ledger import services as ledger_services
 from reports import services as reports
 from reports.models import Snapshot
-from tests.conftest import RULES
+from tests.conftest import POSTGRES_URL, RULES
 from tests.reports.helpers import at
 from zongzhi.cli import main
 from zongzhi.app import create_app
@@ -64,8 +64,14 @@ def _reachable(url: str) -> bool:
 
 
 @pytest.fixture(params=sorted(BROKERS))
-def broker(request):
-    """A real broker and a queue of this test's own, deleted afterwards."""
+def broker(request, backend):
+    """A real broker and a queue of this test's own, deleted afterwards.
+
+    Each broker runs against one database when both are tested (RabbitMQ with PostgreSQL, Redis
+    with SQLite), so that every broker and every database is covered at half the suite's time.
+    """
+    if POSTGRES_URL and backend["name"] != {"rabbitmq": "postgresql", "redis": "sqlite"}[request.param]:
+        pytest.skip(f"{request.param} is tested against the other database")
     url = BROKERS[request.param]
     if not _reachable(url):
         pytest.skip(f"{request.param} is not running at {url}")
