@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from ledger import db
+from ledger import db, replica
 from ledger.clock import Clock
 
 from . import config as settings
@@ -34,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["zongzhi.clock"] = app.config.get("CLOCK") or Clock(ZoneInfo(app.config["TIMEZONE"]))
 
     db.init_app(app)
+    replica.init_app(app)
 
     from web import auth, converters, errors, i18n, uploads
     converters.init_app(app)
