@@ -209,7 +209,7 @@ def test_a_worker_killed_mid_task_leaves_the_job_to_another_which_finishes_it_on
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait()
     workers()
-    [run] = _wait(session, lambda rows: rows and rows[0].status == "done", seconds=25,
+    [run] = _wait(session, lambda rows: rows and rows[0].status == "done", seconds=40,
                   what="the second worker taking over")
     assert run.attempts == 2 and run.bank_id == bank.id
     assert _snapshots(session, "notice") == 1
