@@ -5,6 +5,7 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
 
 from ledger import services as ledger_services
 from ledger.db import get_session
+from ledger.replica import reading_session
 from ledger.errors import ZongzhiError
 from web.api import clock, load, query_text
 from web.forms import typed_whole
@@ -22,7 +23,7 @@ def _base_url() -> str:
 
 # --- the resident's page -------------------------------------------------------------------------
 
-def _card_or_refusal(token: str):
+def _card_or_refusal(token: str, session=None):
     """Return (card, None) or (None, refusal response).
 
     A valid card always opens, whatever its address did before: a village behind one carrier
@@ -31,7 +32,7 @@ def _card_or_refusal(token: str):
     and more, so a miss teaches a guesser nothing); the count marks an address that keeps
     missing, and never stands in a resident's way.
     """
-    card = services.find_card(get_session(), token)
+    card = services.find_card(session or get_session(), token)
     if card is not None:
         return card, None
     wait = throttle().card_miss(request.remote_addr or "?")
@@ -43,10 +44,10 @@ def _card_or_refusal(token: str):
 
 @bp.get("/c/<token>")
 def card_page(token):
-    card, refusal = _card_or_refusal(token)
+    session = reading_session()
+    card, refusal = _card_or_refusal(token, session)
     if refusal:
         return refusal
-    session = get_session()
     page = services.card_page(session, card, clock=clock())
     from redemption.services import next_window
 

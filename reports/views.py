@@ -103,8 +103,9 @@ def _public_snapshot(bank: str, month: str, key: str):
     from sqlalchemy import select
 
     from ledger.models import Bank
+    from ledger.replica import reading_session
 
-    session = get_session()
+    session = reading_session()
     found = session.execute(select(Bank).where(Bank.code == bank)).scalar_one_or_none()
     snapshot = services.get_snapshot(session, found.id, "notice", month) if found else None
     if snapshot is None or len(key) < 16 or not snapshot.content_hash.startswith(key):

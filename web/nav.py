@@ -51,7 +51,8 @@ BANK_LINKS = (
     Link("office.users", _l("用户"), USER_READERS),
 )
 #: The county admin's page, outside any one bank.
-COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),)
+COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),
+                Link("cycle.status", _l("周期任务"), frozenset({"admin"})))
 
 #: Where each role's work is: the page it lands on after signing in.
 LANDING = {"clerk": "office.index", "reviewer": "office.pending", "supervisor": "report_screens.months",
