@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from ledger.db import get_session
 from ledger.models import Bank
 
-from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, WRITERS
+from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ BANK_LINKS = (
     Link("office.register", _l("登分簿"), READERS),
     Link("office.roster_import", _l("居民名册"), READERS),
     Link("redemption.desk", _l("兑换台"), REDEEMERS),
+    Link("redemption.windows", lazy_pgettext("heading", "兑换期"), REVIEWERS),
+    Link("redemption.goods", _l("商品与库存"), WRITERS),
     Link("redemption.fund", _l("综治基金"), READERS),
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
     Link("foundation.index", _l("社区基金"), READERS),
