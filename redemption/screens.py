@@ -52,16 +52,29 @@ def _refusal(err: ZongzhiError, sent: str) -> tuple[str | None, dict]:
     return message, problems
 
 
-def _yuan(form: dict, field: str, *, required: bool) -> int | str | None:
-    """Return money typed in yuan as fen; blank is None unless required; else what was typed."""
+def _yuan(form: dict, field: str, problems: dict, *, required: bool) -> int | None:
+    """Return money typed in yuan as fen (blank: None, unless required); money it is not is
+    noted in `problems` and stands as 0, so the schema still reads the rest of the form."""
     typed = (form.get(field) or "").strip()
     if not typed and not required:
         return None
     fen = bounds.parse_fen(typed)
     if fen is None:
-        raise ValidationError({field: [_("须为金额，例如 12 或 12.50，最多 %(max)s",
-                                         max=formatting.yuan(bounds.FEN_MAX, language()))]})
+        problems[field] = [_("须为金额，例如 12 或 12.50，最多 %(max)s",
+                             max=formatting.yuan(bounds.FEN_MAX, language()))]
+        return 0
     return fen
+
+
+def _load(schema, data: dict, problems: dict) -> dict:
+    """Read a form with the API's schema; its problems and the form's own are refused at once."""
+    try:
+        loaded = load(schema, data)
+    except ValidationError as err:
+        raise ValidationError({**err.fields, **problems}) from None
+    if problems:
+        raise ValidationError(problems)
+    return loaded
 
 
 def _whole(value: str | None) -> int | str:
@@ -108,7 +121,8 @@ def windows(bank):
                            current=domain.window_on(today, shown),
                            upcoming=domain.next_window(today, shown),
                            state=lambda w: domain.window_state(w, today),
-                           form=form, message=message, problems=problems), (422 if message or problems else 200)
+                           form=form, message=message,
+                           problems=problems), (422 if message or problems else 200)
 
 
 @bp.post("/banks/<bank>/redemption-windows/<int:window_id>/close")
@@ -135,13 +149,14 @@ def goods(bank):
         return _goods_page(bank, sent=None)
     session = get_session()
     form = _typed(request.form)
+    problems: dict = {}
     try:
         data = {"name": typed_text(form.get("name")), "points": _whole(form.get("points")),
-                "cost_fen": _yuan(form, "cost_yuan", required=True),
+                "cost_fen": _yuan(form, "cost_yuan", problems, required=True),
                 "limit_per_window": _whole(form.get("limit_per_window")) if
                 (form.get("limit_per_window") or "").strip() else None,
                 "sku": (form.get("sku") or "").strip() or _new_sku(session, bank, form.get("name"))}
-        item_in = load(schemas.CatalogIn(), data)
+        item_in = _load(schemas.CatalogIn(), data, problems)
         item = services.create_item(session, bank, sku=item_in["sku"], name=item_in["name"],
                                     points=item_in["points"], cost_fen=item_in["cost_fen"],
                                     limit_per_window=item_in["limit_per_window"], by=user.name,
@@ -166,14 +181,15 @@ def stock_in(bank):
     form = _typed(request.form)
     sku = (form.get("sku") or "").strip()
     sent = "donation" if form.get("source") == "donation" else "purchase"
+    problems: dict = {}
+    if not schemas.SKU.regex.match(sku):  # never a code the catalog could hold (a NUL, say)
+        problems["sku"] = [_("请从列表中选择物品")]
     try:
         data = {"quantity": _whole(form.get("quantity")), "source": form.get("source", ""),
-                "cost_fen": _yuan(form, "total_yuan", required=False),
+                "cost_fen": _yuan(form, "total_yuan", problems, required=False),
                 "donor": typed_text(form.get("donor")) or None,
                 "donor_source": form.get("donor_source") or "donor"}
-        stock = load(schemas.StockIn(), data)
-        if not schemas.SKU.regex.match(sku):  # never a code the catalog could hold (a NUL, say)
-            raise ValidationError({"sku": [_("请从列表中选择物品")]})
+        stock = _load(schemas.StockIn(), data, problems)
         if stock["source"] == "purchase":
             stock["donor"], stock["donor_source"] = None, "donor"
         try:
