@@ -21,6 +21,8 @@ class Window:
     kind: str = "regular"
     #: The stored window's id; None for a regular window derived from the rule file's dates.
     id: int | None = None
+    #: Why it was opened (an extra window: the council's decision, say).
+    memo: str | None = None
 
     def contains(self, day: date) -> bool:
         return self.opens_on <= day <= self.closes_on
@@ -61,6 +63,16 @@ def next_window(day: date, windows: Iterable[Window]) -> Window | None:
         return current
     later = [w for w in windows if w.opens_on > day]
     return min(later, key=lambda w: w.opens_on) if later else None
+
+
+def window_state(window: Window, day: date) -> str:
+    """Say where a window stands on `day`: open, upcoming, over, or closed (closed on or before
+    its first day, so its last day falls before its first)."""
+    if window.closes_on < window.opens_on:
+        return "closed"
+    if window.contains(day):
+        return "open"
+    return "upcoming" if window.opens_on > day else "over"
 
 
 # --- quarters ------------------------------------------------------------------------------------
@@ -108,6 +120,24 @@ def coverage(points_outstanding: int, point_value_fen: int, available_fen: int,
     warning = percent is not None and percent < warning_percent
     return Coverage(points_outstanding, point_value_fen, liability, available_fen, percent,
                     warning_percent, warning)
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+SKU_MAX = 40
+
+
+def new_sku(initials: str, taken: Iterable[str]) -> str:
+    """Return a code for new goods from its name's initials ("大米 5kg" → "dm5kg"): ASCII letters,
+    digits and hyphens, "item" when none are left, "-2", "-3" … after one already taken."""
+    base = "".join(ch for ch in initials.lower() if ch.isascii() and (ch.isalnum() or ch in "-_."))
+    base = base.lstrip("-_.")[:SKU_MAX - 4] or "item"
+    taken = {t.lower() for t in taken}
+    sku, n = base, 1
+    while sku.lower() in taken:
+        n += 1
+        sku = f"{base}-{n}"
+    return sku
 
 
 # --- the desk ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ledger import accounts, audit, idempotency, periods
+from ledger import accounts, audit, formatting, idempotency, periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
 from ledger.db import transaction
@@ -71,9 +71,13 @@ def _settings(session: Session, bank: Bank):
 
 def create_item(session: Session, bank: Bank, *, sku: str, name: str, points: int, cost_fen: int,
                 limit_per_window: int | None, by: str, clock: Clock,
-                active: bool = True) -> CatalogItem:
-    """Add goods to the catalog, with nothing in stock yet."""
+                active: bool = True, idem: Idempotency | None = None) -> CatalogItem:
+    """Add goods to the catalog, with nothing in stock yet; a retry with the same key returns them."""
     with transaction(session):
+        lock_chain(session, bank.id)
+        replayed = idempotency.replay(session, bank.id, idem)
+        if replayed:
+            return session.get(CatalogItem, replayed[1]["item"])
         if session.execute(select(CatalogItem.id).where(CatalogItem.bank_id == bank.id,
                                                         CatalogItem.sku == sku)).first():
             raise SkuExists(f"货号 {sku} 已存在", f"SKU {sku} already exists")
@@ -81,6 +85,7 @@ def create_item(session: Session, bank: Bank, *, sku: str, name: str, points: in
                            limit_per_window=limit_per_window, active=active, created_at=clock.now())
         session.add(item)
         session.flush()
+        idempotency.remember(session, bank.id, idem, 201, {"item": item.id}, clock=clock)
         audit.record(session, bank_id=bank.id, actor=by, action="catalog_add",
                      subject=f"item:{item.id}", detail={"sku": sku, "points": points,
                                                         "cost_fen": cost_fen}, clock=clock)
@@ -199,6 +204,19 @@ def stock_in(session: Session, bank: Bank, sku: str, *, quantity: int, source: s
     return StockOutcome(item, movement, transfers)
 
 
+#: Why stock moved, when it was not the desk handing goods out: what the shelf's history lists.
+SHELF_REASONS = ("purchase", "donation", "purchase_reversal", "donation_reversal")
+
+
+def shelf_history(session: Session, bank: Bank, *, limit: int = 20) -> list[tuple[StockMovement, str]]:
+    """Return the latest purchases and gifts put on the shelf (and any undone), newest first,
+    each with the name of its goods."""
+    return [(movement, name) for movement, name in session.execute(
+        select(StockMovement, CatalogItem.name).join(CatalogItem, CatalogItem.id == StockMovement.item_id)
+        .where(StockMovement.bank_id == bank.id, StockMovement.reason.in_(SHELF_REASONS))
+        .order_by(StockMovement.id.desc()).limit(limit))]
+
+
 def _transfers(session: Session, ids: list[int]) -> list[Transfer]:
     if not ids:
         return []
@@ -209,11 +227,13 @@ def _transfers(session: Session, ids: list[int]) -> list[Transfer]:
 # --- redemption windows --------------------------------------------------------------------------
 
 def open_window(session: Session, bank: Bank, *, opens_on: date, closes_on: date, kind: str,
-                by: str, clock: Clock, memo: str | None = None) -> RedemptionWindow:
+                by: str, clock: Clock, memo: str | None = None,
+                idem: Idempotency | None = None) -> RedemptionWindow:
     """Open a redemption window: a quarter's regular one (the cycle calls this) or an extra one.
 
     Opening the same regular window again returns the one already there. An extra window may
-    not overlap another window, so that a holder's limit per window stays unambiguous.
+    not overlap another window, so that a holder's limit per window stays unambiguous. A retry
+    with the same key returns the window the first one opened.
     """
     problems = {}
     if closes_on < opens_on:
@@ -228,6 +248,9 @@ def open_window(session: Session, bank: Bank, *, opens_on: date, closes_on: date
         raise ValidationError(problems)
     with transaction(session):
         lock_chain(session, bank.id)
+        replayed = idempotency.replay(session, bank.id, idem)
+        if replayed:
+            return session.get(RedemptionWindow, replayed[1]["window"])
         if kind == "regular":
             existing = session.execute(select(RedemptionWindow).where(
                 RedemptionWindow.bank_id == bank.id, RedemptionWindow.kind == "regular",
@@ -240,12 +263,15 @@ def open_window(session: Session, bank: Bank, *, opens_on: date, closes_on: date
                           if w.overlaps(wanted)), None)
             if clash is not None:
                 raise WindowOverlaps(
-                    f"与已有兑换期 {clash.opens_on.isoformat()} 至 {clash.closes_on.isoformat()} 重叠",
-                    f"overlaps the window {clash.opens_on.isoformat()} to {clash.closes_on.isoformat()}")
+                    f"与已有兑换期 {formatting.day(clash.opens_on)} 至 {formatting.day(clash.closes_on)} 重叠",
+                    f"overlaps the window {formatting.day(clash.opens_on, 'en')} to "
+                    f"{formatting.day(clash.closes_on, 'en')}",
+                    fields={"opens_on": ["与已有兑换期重叠"]})
         window = RedemptionWindow(bank_id=bank.id, opens_on=opens_on, closes_on=closes_on, kind=kind,
                                   memo=memo, created_at=clock.now(), created_by=by)
         session.add(window)
         session.flush()
+        idempotency.remember(session, bank.id, idem, 201, {"window": window.id}, clock=clock)
         audit.record(session, bank_id=bank.id, actor=by, action="window_open",
                      subject=f"window:{window.id}", detail={"opens_on": opens_on, "closes_on": closes_on,
                                                             "kind": kind}, clock=clock)
@@ -299,7 +325,7 @@ def _windows(session: Session, bank: Bank, first_year: int, last_year: int,
         closes = w.closes_on if w.closed_on is None else min(w.closes_on, w.closed_on - timedelta(days=1))
         # A window closed before it opened still stands for its month: the rule file's dates
         # do not come back once the cycle has decided.
-        kept.append(domain.Window(w.opens_on, closes, w.kind, w.id))
+        kept.append(domain.Window(w.opens_on, closes, w.kind, w.id, w.memo))
     derived = [w for year in range(first_year, last_year + 1)
                for w in domain.regular_windows(year, cycle.redemption_months, cycle.redemption_days)]
     return domain.merge_windows(kept, derived)
@@ -345,10 +371,10 @@ def redeem(session: Session, bank: Bank, *, resident_id: int, items: list[tuple[
         window = current_window(session, bank, today, cycle=settings.cycle)
         if window is None:
             upcoming = next_window(session, bank, today, cycle=settings.cycle)
-            when = (f"，下次兑换期 {upcoming.opens_on.isoformat()} 至 {upcoming.closes_on.isoformat()}"
-                    if upcoming else "")
-            when_en = (f"; the next window is {upcoming.opens_on.isoformat()} to "
-                       f"{upcoming.closes_on.isoformat()}" if upcoming else "")
+            when = (f"，下次兑换期 {formatting.day(upcoming.opens_on)} 至 "
+                    f"{formatting.day(upcoming.closes_on)}" if upcoming else "")
+            when_en = (f"; the next window is {formatting.day(upcoming.opens_on, 'en')} to "
+                       f"{formatting.day(upcoming.closes_on, 'en')}" if upcoming else "")
             raise WindowClosed("现在不是兑换期" + when, "the desk is not open today" + when_en)
         account = accounts.points_account(session, resident, settings.account_unit)
         _check_limits(session, bank, account.id, catalog, items, window)

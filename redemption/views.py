@@ -374,6 +374,7 @@ def desk(bank):
         context["codes"] = ledger_services.household_codes(session, context["found"])
     context["window"] = services.next_window(session, bank, clock().today())
     context["today"] = clock().today()
+    context["may_open_window"] = user.role in REVIEWERS
     return render_template("redemption/desk.html", **context)
 
 
@@ -433,6 +434,7 @@ def desk_redeem(bank):
         context = {"bank": bank, "q": "", "found": None, "members": None,
                    "window": services.next_window(session, bank, clock().today()),
                    "today": clock().today(), "picked": dict(items),
+                   "may_open_window": user.role in REVIEWERS,
                    "error": err.text(language()) + "".join(
                        f"（{p}）" for problems in err.fields.values() for p in problems)}
         context.update(_holder_context(session, bank, resident_id) if resident_id else
@@ -546,3 +548,7 @@ def init_app(app) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
             csrf.exempt(app.view_functions[rule.endpoint])
+
+
+# The office's screens for windows and goods register on this blueprint (a module of their own).
+from . import screens  # noqa: E402,F401

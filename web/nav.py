@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ledger.db import get_session
 from ledger.models import Bank
 
-from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, WRITERS
+from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS
 from .users import USER_READERS
 
 
@@ -42,6 +42,8 @@ BANK_LINKS = (
     Link("report_screens.months", _l("月公示"), READERS),
     Link("report_screens.objections_inbox", lazy_pgettext("office", "异议"), READERS),
     Link("redemption.desk", _l("兑换台"), REDEEMERS),
+    Link("redemption.windows", lazy_pgettext("heading", "兑换期"), REVIEWERS),
+    Link("redemption.goods", _l("商品与库存"), WRITERS),
     Link("redemption.fund", _l("综治基金"), READERS),
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
     Link("foundation.index", _l("社区基金"), READERS),

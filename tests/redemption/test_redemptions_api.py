@@ -79,7 +79,7 @@ def test_outside_a_window_the_desk_is_closed_and_says_when_it_opens(app, client,
     app.extensions["zongzhi.clock"] = FixedClock(at=datetime(2026, 11, 2, 2, 0, tzinfo=timezone.utc))
     answer = stocked.redeem(client, stocked.wang, [("rice", 1)])
     assert (answer.status_code, answer.get_json()["error"]) == (409, "window_closed")
-    assert "2027-01-01" in answer.get_json()["message"]
+    assert "下次兑换期 2027年1月1日 至 2027年1月20日" in answer.get_json()["message"]
 
 
 def test_a_limit_per_window_counts_what_the_holder_already_took(client, stocked):
