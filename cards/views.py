@@ -41,6 +41,10 @@ def _card_or_refusal(token: str):
     return None, (render_template("cards/missing.html", limited=False), 404)
 
 
+#: For the pages under a card's address that other packages serve (its activities, its reports).
+card_or_refusal = _card_or_refusal
+
+
 @bp.get("/c/<token>")
 def card_page(token):
     card, refusal = _card_or_refusal(token)

@@ -1,0 +1,200 @@
+"""The field's pages: a card's activities and own reports (no login), and the grid worker's phone app at /m/."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flask import (Blueprint, Response, redirect, render_template, request, send_from_directory,
+                   url_for)
+from flask_babel import gettext as _
+
+from cards.views import card_or_refusal
+from ledger import services as ledger_services
+from ledger.db import get_session
+from ledger.errors import ValidationError, ZongzhiError
+from ledger.models import Bank, Household, Resident
+from ledger.schemas import MEMO_MAX
+from rules import bounds
+from web import uploads
+from web.api import clock
+from web.forms import text_problems, typed_text
+from web.i18n import language
+
+from . import activities, photos, services
+from .views import read_upload
+
+bp = Blueprint("field_pages", __name__, template_folder="templates")
+
+STATIC = Path(__file__).resolve().parent / "static" / "m"
+#: Photos one report may carry.
+REPORT_PHOTOS_MAX = 4
+
+
+def _members(session, bank, card) -> list[Resident]:
+    """The residents a card speaks for: its holder, or a household card's active members."""
+    if card.resident_id is not None:
+        return [session.get(Resident, card.resident_id)]
+    return ledger_services.household_members(session, bank, session.get(Household, card.household_id))
+
+
+def _chosen(members, value) -> Resident | None:
+    if len(members) == 1:
+        return members[0]
+    number = bounds.parse_whole(value or "")
+    return next((m for m in members if m.id == number), None)
+
+
+def _private(body, status=200) -> Response:
+    response = Response(body, status=status)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- a card's activities -------------------------------------------------------------------------
+
+@bp.get("/c/<token>/activities")
+def card_activities(token, message=None, status=200):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    members = _members(session, bank, card)
+    found = activities.list_activities(session, bank, limit=50, after=None, open_only=True,
+                                       now=clock().now())
+    joined = {m.id: activities.signed_up(session, m.id, [a.id for a, _s, _c in found]) for m in members}
+    return _private(render_template("field/card_activities.html", token=token, bank=bank,
+                                    members=members, found=found, joined=joined, message=message,
+                                    done=request.args.get("done")), status)
+
+
+@bp.post("/c/<token>/activities/<int:activity_id>/signup")
+def card_signup(token, activity_id):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    who = _chosen(_members(session, bank, card), request.form.get("resident"))
+    if who is None:
+        return card_activities(token, message=_("请选择报名的家庭成员"), status=422)
+    try:
+        activities.sign_up(session, bank, activity_id, who.id, clock=clock())
+    except ZongzhiError as err:
+        return card_activities(token, message=err.text(language()), status=err.status)
+    return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
+
+
+# --- a resident's own reports --------------------------------------------------------------------
+
+@bp.route("/c/<token>/reports", methods=["GET", "POST"])
+@uploads.limit(REPORT_PHOTOS_MAX * photos.MAX_BYTES, field="photos")
+def card_reports(token):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    members = _members(session, bank, card)
+    _version, book = ledger_services.rulebook(session, bank.id)
+    today = clock().today()
+    rules = [r for r in book.in_force(today) if not r.is_penalty]
+    form = request.form.to_dict() if request.method == "POST" else {}
+    problems: dict = {}
+    message, status = None, 200
+    if request.method == "POST":
+        status, message, problems = _submit(session, bank, card, members, rules, form)
+        if status == 201:
+            return redirect(url_for("field_pages.card_reports", token=token, sent=1))
+    sent = services.card_reports(session, bank, card.id)
+    names = {r.code: r.name for r in book.rules}
+    people = {m.id: m.name for m in members}
+    return _private(render_template(
+        "field/card_reports.html", token=token, bank=bank, members=members, rules=rules, form=form,
+        problems=problems, message=message, sent=sent, names=names, people=people, today=today,
+        just_sent=request.args.get("sent"), max_photos=REPORT_PHOTOS_MAX), status)
+
+
+def _submit(session, bank, card, members, rules, form) -> tuple[int, str | None, dict]:
+    """Check and hold a report; return (status, message, problems by field)."""
+    problems: dict = {}
+    who = _chosen(members, form.get("resident"))
+    if who is None:
+        problems["resident"] = [_("请选择是哪位家庭成员")]
+    rule = form.get("rule", "")
+    if rule not in {r.code for r in rules}:
+        problems["rule"] = [_("请选择规则")]
+    day = _day(form.get("occurred_on"))
+    if day is None:
+        problems["occurred_on"] = [_("请填写日期（年-月-日）")]
+    memo = typed_text(form.get("memo"))
+    if not memo:
+        problems["memo"] = [_("请简单写明做了什么")]
+    elif len(memo) > MEMO_MAX:
+        problems["memo"] = [_("最多 %(n)d 个字", n=MEMO_MAX)]
+    elif memo_problems := text_problems(memo, max_len=MEMO_MAX, multiline=True):
+        problems["memo"] = memo_problems
+    uploaded = [f for f in request.files.getlist("photos") if f and f.filename]
+    prepared = []
+    try:
+        if len(uploaded) > REPORT_PHOTOS_MAX:
+            raise ValidationError({"photos": [_("最多 %(n)d 张照片", n=REPORT_PHOTOS_MAX)]})
+        prepared = [photos.prepare(read_upload("photos", f), field="photos") for f in uploaded]
+    except ZongzhiError as err:
+        if err.status == 413:
+            raise
+        problems.update(err.fields)
+    if problems:
+        return 422, None, problems
+    try:
+        services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
+                               memo=memo, prepared=prepared, clock=clock())
+    except ZongzhiError as err:
+        if err.fields:
+            return err.status, None, err.fields
+        return err.status, err.text(language()), {}
+    return 201, None, {}
+
+
+def _day(text: str | None) -> date | None:
+    """Return the day a date input sent (YYYY-MM-DD, within the bounds), or None."""
+    text = (text or "").strip()
+    try:
+        day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+    return day if day and not bounds.day_problem(day) else None
+
+
+# --- the grid worker's phone app -----------------------------------------------------------------
+
+@bp.get("/m/")
+def phone_app():
+    return send_from_directory(STATIC, "index.html", max_age=0)
+
+
+@bp.get("/m/sw.js")
+def phone_worker():
+    # Served from /m/ so that its scope is the app's, and re-checked on every load.
+    response = send_from_directory(STATIC, "sw.js", max_age=0)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    return response
+
+
+@bp.get("/m/<any('app.js', 'app.css', 'jsQR.js', 'manifest.webmanifest', 'icon.png', 'icon.svg'):name>")
+def phone_file(name):
+    response = send_from_directory(STATIC, name, max_age=0)
+    if name.endswith(".webmanifest"):
+        response.headers["Content-Type"] = "application/manifest+json"
+    return response
+
+
+def card_reports_shown(card) -> dict:
+    """What a card's page shows of its reports (a template global): each one's status and why."""
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    _version, book = ledger_services.rulebook(session, bank.id)
+    return {"sent": services.card_reports(session, bank, card.id, limit=10),
+            "names": {r.code: r.name for r in book.rules},
+            "people": {m.id: m.name for m in _members(session, bank, card)}}
