@@ -1,11 +1,12 @@
 """The field's pages: a card's activities and own reports (no login), and the grid worker's phone app at /m/."""
 from __future__ import annotations
 
+import functools
+import gzip
 from datetime import date
 from pathlib import Path
 
-from flask import (Blueprint, Response, redirect, render_template, request, send_from_directory,
-                   url_for)
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from cards.views import card_or_refusal
@@ -171,23 +172,43 @@ def _day(text: str | None) -> date | None:
 
 @bp.get("/m/")
 def phone_app():
-    return send_from_directory(STATIC, "index.html", max_age=0)
+    return _shell("index.html")
 
 
-@bp.get("/m/sw.js")
-def phone_worker():
-    # Served from /m/ so that its scope is the app's, and re-checked on every load.
-    response = send_from_directory(STATIC, "sw.js", max_age=0)
-    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
-    return response
-
-
-@bp.get("/m/<any('app.js', 'app.css', 'jsQR.js', 'manifest.webmanifest', 'icon.png', 'icon.svg'):name>")
+@bp.get("/m/<any('sw.js', 'app.js', 'app.css', 'jsQR.js', 'manifest.webmanifest', 'icon.svg'):name>")
 def phone_file(name):
-    response = send_from_directory(STATIC, name, max_age=0)
-    if name.endswith(".webmanifest"):
-        response.headers["Content-Type"] = "application/manifest+json"
-    return response
+    # The service worker is served from /m/ so that its scope is the app's.
+    return _shell(name)
+
+
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".webmanifest": "application/manifest+json",
+          ".svg": "image/svg+xml"}
+
+
+def _shell(name: str) -> Response:
+    """Serve one of the app's files, gzipped for a phone on 3G when it accepts that.
+
+    Always revalidated (no-cache): the service worker keeps the copy used without a signal.
+    """
+    path = STATIC / name
+    if not path.is_file():  # the QR decoder is installed by `make setup`
+        return Response(status=404)
+    stat = path.stat()
+    plain, packed = _contents(str(path), stat.st_mtime_ns, stat.st_size)
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = Response(packed if zipped else plain, mimetype=None,
+                        content_type=_TYPES[path.suffix], headers={"Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(f"{stat.st_mtime_ns:x}-{stat.st_size:x}{'-gz' if zipped else ''}")
+    return response.make_conditional(request)
+
+
+@functools.lru_cache(maxsize=16)
+def _contents(path: str, mtime_ns: int, size: int) -> tuple[bytes, bytes]:
+    data = Path(path).read_bytes()
+    return data, gzip.compress(data, compresslevel=9, mtime=0)
 
 
 def card_reports_shown(card) -> dict:
