@@ -6,7 +6,7 @@ import gzip
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from cards.views import card_or_refusal
@@ -17,11 +17,14 @@ from ledger.models import Bank, Household, Resident
 from ledger.schemas import MEMO_MAX
 from rules import bounds
 from web import uploads
-from web.api import clock
+from web.api import clock, load
+from web.auth import create_token, sign_in
+from web.errors import error_body
 from web.forms import text_problems, typed_text
-from web.i18n import language
+from web.i18n import language, translate_fields
+from web.throttle import throttle
 
-from . import activities, photos, services
+from . import activities, photos, schemas, services
 from .views import read_upload
 
 bp = Blueprint("field_pages", __name__, template_folder="templates")
@@ -169,6 +172,32 @@ def _day(text: str | None) -> date | None:
 
 
 # --- the grid worker's phone app -----------------------------------------------------------------
+
+#: A phone's token lasts a month: a lost phone stops working on its own.
+PHONE_TOKEN_DAYS = 30
+
+
+@bp.post("/m/token")
+def phone_token():
+    """Sign the phone in with name and password (JSON) and answer a bearer token for the API."""
+    try:
+        data = load(schemas.TokenIn())
+        session = get_session()
+        signed = sign_in(session, data["name"].strip(), data["password"],
+                         address=request.remote_addr or "", throttle=throttle(), clock=clock(),
+                         lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
+        if signed is None:
+            raise ZongzhiError("用户名或密码错误", "wrong name or password", code="unauthorized")
+        user = signed[0]
+        token = create_token(session, user.name, clock=clock(), expires_days=PHONE_TOKEN_DAYS, by=user.name)
+    except ZongzhiError as err:
+        lang = language()
+        status = 401 if err.code == "unauthorized" else err.status
+        return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), status
+    bank = session.get(Bank, user.bank_id) if user.bank_id else None
+    return jsonify({"token": token, "user": user.name, "role": user.role,
+                    "bank": bank.code if bank else None}), 201
+
 
 @bp.get("/m/")
 def phone_app():

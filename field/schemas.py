@@ -54,7 +54,7 @@ class BatchIn(Schema):
 
 
 class BatchResult(Schema):
-    key = fields.String()
+    key = fields.String(allow_none=True, metadata={"description": "the deed's key, null when it sent none"})
     status = fields.Integer(metadata={"description": "what POST /deeds would answer: 201, 202, 409, 422, ..."})
     body = fields.Dict(metadata={"description": "its answer: DeedOut, PendingListOut or ErrorOut"})
 
@@ -105,13 +105,6 @@ class CheckinOut(Schema):
 class TokenIn(Schema):
     name = text_field(80, required=True)
     password = fields.String(required=True, validate=validate.Length(max=200))
-
-
-class TokenOut(Schema):
-    token = fields.String()
-    user = fields.String()
-    role = fields.String()
-    bank = fields.String(allow_none=True)
 
 
 def as_local(moment: datetime, tz) -> datetime:

@@ -1,13 +1,12 @@
 """The field's HTTP API: photos, deeds in batches, activities and check-ins, the phone app's sign-in."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ledger.db import get_session
-from ledger.errors import TooLarge, Unauthorized, ValidationError, ZongzhiError
-from ledger.models import Bank
+from ledger.errors import TooLarge, ValidationError, ZongzhiError
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn
@@ -15,10 +14,9 @@ from ledger.views import deed_json
 from rules import bounds
 from web import uploads
 from web.api import clock, load, page, page_args
-from web.auth import EVERY_ROLE, READERS, WRITERS, create_token, scoped_bank, sign_in
+from web.auth import EVERY_ROLE, READERS, WRITERS, scoped_bank
 from web.errors import error_body
 from web.i18n import language, translate_fields
-from web.throttle import throttle
 
 from . import activities, photos, schemas, services
 
@@ -232,41 +230,12 @@ def phone_start(bank):
                                    for a, s, c in open_now]})
 
 
-@bp.post("/tokens")
-def sign_in_for_token():
-    """Sign in with name and password and receive an API token (the phone app's sign-in).
-    ---
-    post:
-      security: []
-      requestBody: {content: {application/json: {schema: TokenIn}}}
-      responses:
-        201: {content: {application/json: {schema: TokenOut}}}
-        401: {content: {application/json: {schema: ErrorOut}}}
-        429: {content: {application/json: {schema: ErrorOut}}}
-    """
-    data = load(schemas.TokenIn())
-    session = get_session()
-    signed = sign_in(session, data["name"].strip(), data["password"], address=request.remote_addr or "",
-                     throttle=throttle(), clock=clock(),
-                     lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
-    if signed is None:
-        raise Unauthorized()
-    user, _secret = signed
-    token = create_token(session, user.name, clock=clock(), expires_days=PHONE_TOKEN_DAYS,
-                         by=user.name)
-    bank = session.get(Bank, user.bank_id) if user.bank_id else None
-    return jsonify({"token": token, "user": user.name, "role": user.role,
-                    "bank": bank.code if bank else None}), 201
-
-
-#: A phone's token lasts a month: a lost phone stops working on its own.
-PHONE_TOKEN_DAYS = 30
-
-
 def init_app(app) -> None:
     """Declare the field's attachments to deeds, and serve the card's and the phone's pages."""
     services.register()
     from . import pages
 
     app.register_blueprint(pages.bp)
+    # The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to forge.
+    app.extensions["csrf"].exempt(pages.phone_token)
     app.add_template_global(pages.card_reports_shown, "card_reports")

@@ -123,3 +123,15 @@ def test_the_phone_app_loads_in_under_200_kb_with_everything_it_needs(client):
     assert total < 200 * 1024
     index = client.get("/m/").data.decode()
     assert "http" not in index.replace('lang="zh-CN"', "")  # nothing fetched from outside
+
+
+def test_the_phone_signs_in_for_a_token_and_a_wrong_password_is_refused(client, village, make):
+    make.user(village["bank"], "clerk", name="grid")
+    wrong = client.post("/m/token", json={"name": "grid", "password": "nope"})
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "unauthorized"
+    assert client.post("/m/token", data=b"[[[", content_type="application/json").status_code == 400
+    right = client.post("/m/token", json={"name": "grid", "password": PASSWORD})
+    assert right.status_code == 201 and right.get_json()["bank"] == "hp"
+    start = client.get("/api/v1/banks/hp/phone", headers={"Authorization": f"Bearer {right.get_json()['token']}"})
+    rules = {r["code"]: r["initials"] for r in start.get_json()["rules"]}
+    assert rules["cleanup"] == "hjzz"

@@ -34,11 +34,11 @@ const enqueue = (item) => store("queue", "readwrite", (s) => s.put(item));
 const dequeue = (key) => store("queue", "readwrite", (s) => s.delete(key));
 
 // --- talking to the server ----------------------------------------------------------------------
-async function call(method, path, body, isForm) {
+async function call(method, path, body, isForm, root) {
   const headers = {"Accept-Language": "zh"};
   if (state.token) headers.Authorization = "Bearer " + state.token;
   if (body && !isForm) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + path, {method, headers,
+  const response = await fetch((root === undefined ? API : root) + path, {method, headers,
     body: body ? (isForm ? body : JSON.stringify(body)) : undefined});
   const data = await response.json().catch(() => ({}));
   return {status: response.status, data};
@@ -58,7 +58,7 @@ function problemText(data) {
 $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const answer = await call("POST", "/tokens", {name: $("name").value, password: $("password").value});
+    const answer = await call("POST", "/m/token", {name: $("name").value, password: $("password").value}, false, "");
     if (answer.status !== 201) { $("signin-error").textContent = problemText(answer.data); return; }
     state.token = answer.data.token;
     state.bank = answer.data.bank;
