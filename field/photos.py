@@ -58,8 +58,10 @@ def prepare(raw: bytes, *, field: str = "file") -> Prepared:
 def _shrink(image: Image.Image) -> Prepared:
     if image.format == "JPEG":
         # The JPEG decoder can scale by 1/2, 1/4, 1/8 as it decodes: a 12-megapixel photo is
-        # read at a quarter of the work, never whole.
-        image.draft("RGB", (LONGEST_SIDE, LONGEST_SIDE))
+        # read at a quarter of the work, never whole. Asked for the size it will be shrunk to
+        # (not a square box, which a 4:3 photo's short side never reaches at half scale).
+        scale = min(1.0, LONGEST_SIDE / max(image.size))
+        image.draft("RGB", (round(image.width * scale), round(image.height * scale)))
     image = ImageOps.exif_transpose(image)  # keep it upright once its orientation tag is gone
     if image.mode not in ("RGB", "L"):
         rgba = image.convert("RGBA")
@@ -68,6 +70,6 @@ def _shrink(image: Image.Image) -> Prepared:
     image.thumbnail((LONGEST_SIDE, LONGEST_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     # Saved without exif= or icc_profile=: no GPS, no camera, no time, nothing but the pixels.
-    image.save(out, "JPEG", quality=QUALITY, optimize=True)
+    image.save(out, "JPEG", quality=QUALITY)
     data = out.getvalue()
     return Prepared(data, image.width, image.height, hashlib.sha256(data).hexdigest())
