@@ -39,18 +39,11 @@ class PhotoOut(Schema):
     height = fields.Integer()
 
 
-class BatchDeed(Schema):
-    """One deed of a batch: its idempotency key and a deed's body (POST /deeds)."""
-
-    class Meta:
-        unknown = "include"
-
-    key = text_field(200, required=True, metadata={"description": "the deed's own Idempotency-Key"})
-
-
 class BatchIn(Schema):
     deeds = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=BATCH_MAX),
-                        metadata={"description": "each {\"key\", ...a deed's body (DeedIn)}"})
+                        metadata={"description": "each {\"key\", ...a deed's body (DeedIn)}; instead of "
+                                                 "\"residents\", a deed may name \"cards\": what a phone scanned "
+                                                 "(a card's URL or token, or its short number)"})
 
 
 class BatchResult(Schema):
