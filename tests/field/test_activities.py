@@ -117,3 +117,36 @@ def test_residents_see_open_activities_on_their_card_and_sign_up_once(app, villa
     assert full.status_code == 409 and "名额已满".encode() in full.data
     listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"]
     assert listed[0]["signups"] == 1
+
+
+def test_two_closes_at_the_same_moment_post_one_deed_and_answer_alike(app, village, session):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = app.test_client()
+    activity = _activity(client, village)
+    for card in village["cards"]:
+        _check_in(client, village, activity, card.token)
+
+    def close(_):
+        answer = app.test_client().post(f"/api/v1/banks/hp/activities/{activity}/close", headers=village["clerk"])
+        return answer.status_code, answer.get_json()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(close, range(2))
+    assert first == second and first[0] == 201
+    assert _count(session) == 3
+
+
+def test_one_card_scanned_twice_at_the_same_moment_checks_in_once(app, village, session):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from field.models import Checkin
+
+    activity = _activity(app.test_client(), village)
+
+    def scan(_):
+        return _check_in(app.test_client(), village, activity, village["cards"][0].token).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert sorted(pool.map(scan, range(2))) == [201, 409]
+    assert _count(session, Checkin) == 1
