@@ -10,10 +10,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from cards.sheet import card_url
-from field.models import Checkin
+from field.models import Checkin, Evidence, Photo
 from ledger.models import Transfer
 
 from ..conftest import CHROMIUM
+from .conftest import gps_exif, jpeg
 
 PASSWORD = "correct horse battery"
 
@@ -91,6 +92,9 @@ def test_the_grid_worker_scans_a_card_to_check_in_and_sends_three_offline_deeds_
         page.fill("#rule-q", "hjzz")
         page.click("#rules li[data-code=cleanup]")
         page.fill("#memo", f"扫村口第{memo}次")
+        if memo == "三":  # a photo taken without a signal goes up with its deed
+            page.set_input_files("#photo", files=[{"name": "lane.jpg", "mimeType": "image/jpeg",
+                                                   "buffer": jpeg((1200, 900), exif=gps_exif())}])
         page.click("#submit")
         page.wait_for_function(f"() => document.querySelector('#waiting').textContent.includes('{'一二三'.index(memo) + 1} 条')")
     assert page.inner_text("#waiting") == "待发送 3 条"
@@ -112,6 +116,9 @@ def test_the_grid_worker_scans_a_card_to_check_in_and_sends_three_offline_deeds_
     assert _count(session, Transfer) == 3
     memos = session.execute(select(Transfer.memo).order_by(Transfer.seq)).scalars().all()
     assert memos == ["扫村口第一次", "扫村口第二次", "扫村口第三次"]
+    [(memo, photo)] = session.execute(select(Transfer.memo, Evidence.photo_id).join(
+        Evidence, Evidence.transfer_id == Transfer.id)).all()
+    assert memo == "扫村口第三次" and _count(session, Photo) == 1
 
 
 def test_the_phone_app_loads_in_under_200_kb_with_everything_it_needs(client):
