@@ -15,6 +15,7 @@ from ledger.db import get_session
 from ledger.errors import ValidationError, ZongzhiError
 from ledger.models import Bank, Household, Resident
 from ledger.schemas import MEMO_MAX
+from ledger.views import pending_json
 from rules import bounds
 from web import uploads
 from web.api import clock, load
@@ -108,7 +109,11 @@ def card_reports(token):
     problems: dict = {}
     message, status = None, 200
     if request.method == "POST":
-        status, message, problems = _submit(session, bank, card, members, rules, form)
+        status, code, message, problems, outcome = _submit(session, bank, card, members, rules, form)
+        if _wants_json():  # a program posting the form (multipart) reads the answer as the API's
+            if status == 201:
+                return jsonify({"pending": pending_json(session, outcome.pending)}), 201
+            return jsonify(error_body(code, message or _("请求内容有误"), problems)), status
         if status == 201:
             return redirect(url_for("field_pages.card_reports", token=token, sent=1))
     sent = services.card_reports(session, bank, card.id)
@@ -120,8 +125,12 @@ def card_reports(token):
         just_sent=request.args.get("sent"), max_photos=REPORT_PHOTOS_MAX), status)
 
 
-def _submit(session, bank, card, members, rules, form) -> tuple[int, str | None, dict]:
-    """Check and hold a report; return (status, message, problems by field)."""
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def _submit(session, bank, card, members, rules, form) -> tuple:
+    """Check and hold a report; return (status, error code, message, problems by field, outcome)."""
     problems: dict = {}
     who = _chosen(members, form.get("resident"))
     if who is None:
@@ -150,15 +159,14 @@ def _submit(session, bank, card, members, rules, form) -> tuple[int, str | None,
             raise
         problems.update(err.fields)
     if problems:
-        return 422, None, problems
+        return 422, "validation_error", None, problems, None
     try:
-        services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
-                               memo=memo, prepared=prepared, clock=clock())
+        outcome = services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
+                                         memo=memo, prepared=prepared, clock=clock())
     except ZongzhiError as err:
-        if err.fields:
-            return err.status, None, err.fields
-        return err.status, err.text(language()), {}
-    return 201, None, {}
+        lang = language()
+        return err.status, err.code, err.text(lang), translate_fields(err.fields, lang), None
+    return 201, None, None, {}, outcome
 
 
 def _day(text: str | None) -> date | None:

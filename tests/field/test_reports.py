@@ -98,3 +98,21 @@ def test_a_revoked_or_unknown_card_cannot_report(card_client, village, make, ses
     revoke_card(make.session, village["bank"], resident_id=village["people"][0].id, by="test", clock=make.clock)
     assert _report(card_client, village["cards"][0].token).status_code == 404
     assert _count(session, PendingDeed) == 0
+
+
+def test_a_program_posting_a_report_reads_json_answers(card_client, village, session):
+    token = village["cards"][0].token
+    ask = {"Accept": "application/json"}
+    data = {"rule": "cleanup", "occurred_on": "2026-10-14", "memo": "扫路", "photos": [(io.BytesIO(jpeg()), "a.jpg")]}
+    answer = card_client.post(f"/c/{token}/reports", data=data, headers=ask, content_type="multipart/form-data")
+    assert answer.status_code == 201
+    [held] = answer.get_json()["pending"]
+    assert held["source"] == "resident" and len(held["evidence"]) == 1
+    bad = card_client.post(f"/c/{token}/reports", data={"rule": "nosuch"}, headers=ask)
+    assert bad.status_code == 422 and {"rule", "memo"} <= set(bad.get_json()["fields"])
+    for _ in range(4):
+        _report(card_client, token)
+    sixth = card_client.post(f"/c/{token}/reports", headers=ask,
+                             data={"rule": "cleanup", "occurred_on": "2026-10-14", "memo": "扫路"})
+    assert sixth.status_code == 429 and sixth.get_json()["error"] == "too_many_reports"
+    assert _count(session, PendingDeed) == 5
