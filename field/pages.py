@@ -82,12 +82,17 @@ def card_signup(token, activity_id):
     session = get_session()
     bank = session.get(Bank, card.bank_id)
     who = _chosen(_members(session, bank, card), request.form.get("resident"))
-    if who is None:
-        return card_activities(token, message=_("请选择报名的家庭成员"), status=422)
     try:
-        activities.sign_up(session, bank, activity_id, who.id, clock=clock())
+        if who is None:
+            raise ValidationError({"resident": [_("请选择报名的家庭成员")]}, _("请选择报名的家庭成员"))
+        new = activities.sign_up(session, bank, activity_id, who.id, clock=clock())
     except ZongzhiError as err:
+        if _wants_json():
+            lang = language()
+            return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), err.status
         return card_activities(token, message=err.text(language()), status=err.status)
+    if _wants_json():
+        return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
     return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
 
 

@@ -117,6 +117,10 @@ def test_residents_see_open_activities_on_their_card_and_sign_up_once(app, villa
     assert full.status_code == 409 and "名额已满".encode() in full.data
     listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"]
     assert listed[0]["signups"] == 1
+    again = client.post(f"/c/{token}/activities/{activity}/signup", headers={"Accept": "application/json"})
+    assert again.status_code == 200 and again.get_json()["resident"] == village["people"][0].id
+    assert client.post(f"/c/{token}/activities/99999/signup",
+                       headers={"Accept": "application/json"}).status_code == 404
 
 
 def test_two_closes_at_the_same_moment_post_one_deed_and_answer_alike(app, village, session):
