@@ -16,6 +16,7 @@ from ledger.db import get_session
 from ledger.models import Bank
 
 from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, WRITERS
+from .users import USER_READERS
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,9 @@ BANK_LINKS = (
     Link("redemption.fund", _l("综治基金"), READERS),
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
     Link("foundation.index", _l("社区基金"), READERS),
+    Link("office.rules_screen", _l("积分规则"), EVERY_ROLE),
     Link("web.audit_log", _l("操作日志"), AUDITORS),
+    Link("office.users", _l("用户"), USER_READERS),
 )
 #: The county admin's page, outside any one bank.
 COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),)
