@@ -6,10 +6,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
+# The phone app's QR decoder (for browsers without BarcodeDetector), from the npm registry at
+# setup, checked against its known digest, and shipped in the package's static files: the app
+# never fetches anything from outside at run time.
+JSQR_VERSION := 1.4.0
+JSQR_SHA256  := bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859
+JSQR         := field/static/m/jsQR.js
 
 .PHONY: setup system-packages demo test bench clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(JSQR)
 
 system-packages:
 	@bash scripts/system-packages.sh
@@ -20,6 +26,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+$(JSQR):
+	@command -v npm >/dev/null 2>&1 || { echo "The phone app's QR decoder comes from the npm registry: install npm (apt-get install npm)"; exit 1; }
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent jsqr@$(JSQR_VERSION) >/dev/null \
+	  && tar xzf jsqr-$(JSQR_VERSION).tgz package/dist/jsQR.js package/LICENSE \
+	  && echo "$(JSQR_SHA256)  package/dist/jsQR.js" | sha256sum -c --quiet \
+	  && cd - >/dev/null && cp $$tmp/package/dist/jsQR.js $(JSQR) && cp $$tmp/package/LICENSE $(JSQR:.js=.LICENSE) \
+	  && rm -rf $$tmp
 
 demo: setup
 	$(BIN)/zongzhi db upgrade

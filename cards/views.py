@@ -42,6 +42,10 @@ def _card_or_refusal(token: str, session=None):
     return None, (render_template("cards/missing.html", limited=False), 404)
 
 
+#: For the pages under a card's address that other packages serve (its activities, its reports).
+card_or_refusal = _card_or_refusal
+
+
 @bp.get("/c/<token>")
 def card_page(token):
     session = reading_session()

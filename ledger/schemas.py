@@ -9,6 +9,8 @@ from rules.schemas import SafeText, day_field, note_field, text_field, whole
 MEMO_MAX = 500
 #: Residents one deed may name (a team of volunteers).
 DEED_RESIDENTS_MAX = 200
+#: Photos one deed may carry as evidence.
+EVIDENCE_MAX = 4
 
 
 #: A phone number: ASCII digits and dashes only (\Z, not $, which would let a trailing newline in).
@@ -54,6 +56,9 @@ class DeedIn(Schema):
         "description": "YYYY-MM-DD: not in the future, not in a sealed month, at most the rule "
                        "file's cycle.backdate_days (default 45) days back"})
     memo = note_field(MEMO_MAX)
+    evidence = fields.List(whole(), load_default=list, validate=validate.Length(max=EVIDENCE_MAX),
+                           metadata={"description": "ids of the bank's photos (POST /photos) "
+                                                    "that show the deed, at most 4"})
 
 
 class ReasonIn(Schema):
@@ -84,6 +89,7 @@ class TransferOut(Schema):
     memo = fields.String(allow_none=True)
     reverses = fields.Integer(attribute="reverses_id", allow_none=True)
     hash = fields.String()
+    evidence = fields.List(fields.Integer(), metadata={"description": "photo ids"})
 
 
 class PendingOut(Schema):
@@ -102,6 +108,8 @@ class PendingOut(Schema):
     decided_at = fields.DateTime(allow_none=True)
     reason = fields.String(allow_none=True)
     transfer = fields.Integer(attribute="transfer_id", allow_none=True)
+    source = fields.String(metadata={"description": "clerk, or resident for a resident's own report"})
+    evidence = fields.List(fields.Integer(), metadata={"description": "photo ids"})
 
 
 class DeedOut(Schema):
@@ -149,6 +157,7 @@ class RuleOut(Schema):
     caps = fields.Nested(CapsOut)
     review = fields.Boolean()
     notice = fields.String()
+    evidence = fields.String(metadata={"description": "optional, or required: photos must come with the deed"})
     valid_from = fields.Date(allow_none=True)
     valid_until = fields.Date(allow_none=True)
 

@@ -505,13 +505,24 @@ class DeedOutcome:
     pending: list[PendingDeed]
 
 
+#: What a deed carries beyond the ledger's own fields (photos as evidence, say), by the name of
+#: the request field that holds it. A package registers one under that name; `post_deed` calls
+#: hook.attach(session, bank, rule, value, outcome) for every one registered, inside its
+#: transaction and under the lock, once the deed is written (value None when the request has
+#: none); a hook may refuse the deed by raising a ZongzhiError, and then nothing is written.
+#: hook.describe(session, bank_id, transfer_ids, pending_ids) returns ({transfer id: {field:
+#: value}}, {pending id: {field: value}}) for the API's answers.
+DEED_ATTACHMENTS: dict[str, object] = {}
+
+
 def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: list[int],
               quantity: int, occurred_on: date, memo: str | None, by: str, clock: Clock,
-              idem: Idempotency | None = None) -> DeedOutcome:
+              idem: Idempotency | None = None, attached: dict | None = None,
+              hold: bool = False) -> DeedOutcome:
     """Post one rule's deed for every resident named, or for none of them.
 
-    A rule that needs review holds the deeds as pending instead; nothing reaches a balance
-    until a reviewer approves.
+    A rule that needs review (or a deed sent with `hold`, which a resident's own report is)
+    holds the deeds as pending instead; nothing reaches a balance until a reviewer approves.
     """
     with transaction(session, amounts="quantity"):
         # The lock, whether the month is sealed and who the residents are: one round trip.
@@ -528,7 +539,7 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
         points = rulefiles.deed_points(rule, quantity)
         unit = book.settings.account_unit
         residents = _active_residents(resident_ids, _team_rows(team, len(resident_ids)))
-        if rule.review:
+        if rule.review or hold:
             pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
                                    rule_version=version.version, quantity=quantity, points=points,
                                    occurred_on=occurred_on, memo=memo, submitted_by=by,
@@ -543,6 +554,8 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
                                   occurred_on, memo)
             outcome = DeedOutcome(201, post(session, bank.id, drafts, by=by, clock=clock,
                                             idempotency=idem), [])
+        for name, hook in DEED_ATTACHMENTS.items():
+            hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
         with pipelined(session):
             idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
                                  clock=clock)

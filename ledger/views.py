@@ -130,7 +130,7 @@ def post_deed(bank):
     outcome = services.post_deed(session, bank, rule_code=data["rule"], resident_ids=data["residents"],
                                  quantity=data["quantity"], occurred_on=data["occurred_on"],
                                  memo=data["memo"], by=user.name, clock=clock(),
-                                 idem=idempotency())
+                                 idem=idempotency(), attached={"evidence": data["evidence"]})
     return _deed_answer(session, outcome)
 
 
@@ -145,9 +145,10 @@ def list_pending(bank):
     """
     bank, _ = scoped_bank(bank, READERS)
     limit, after = page_args()
-    found = services.list_pending(get_session(), bank, limit=limit + 1, after=after)
+    session = get_session()
+    found = services.list_pending(session, bank, limit=limit + 1, after=after)
     result = page(found, limit, lambda p: p.id)
-    result["items"] = _pending.dump(result["items"], many=True)
+    result["items"] = pending_json(session, result["items"])
     return jsonify(result)
 
 
@@ -183,10 +184,11 @@ def reject_pending(bank, pending_id):
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.ReasonIn())
-    outcome = services.decide_pending(get_session(), bank, pending_id, approve=False,
+    session = get_session()
+    outcome = services.decide_pending(session, bank, pending_id, approve=False,
                                       reason=data["reason"].strip(), by=user.name, clock=clock(),
                                       idem=idempotency())
-    return jsonify(_pending.dump(outcome.pending[0])), 200
+    return jsonify(pending_json(session, outcome.pending)[0]), 200
 
 
 @bp.post("/banks/<bank>/transfers/<int:transfer_id>/reverse")
@@ -294,6 +296,7 @@ def transfers_json(session, transfers) -> list[dict]:
     """Return transfers (as read, or as `post` wrote them) as the API shows them."""
     codes = services.account_codes(session, [t.debit_id for t in transfers] +
                                    [t.credit_id for t in transfers])
+    extra = attachments(session, transfers, [])[0]
     out = []
     for t in transfers:
         debit, credit = codes[t.debit_id], codes[t.credit_id]
@@ -304,15 +307,43 @@ def transfers_json(session, transfers) -> list[dict]:
         else:
             account, points = None, None
         out.append({**_transfer.dump(t), "debit": debit, "credit": credit, "account": account,
-                    "points": points})
+                    "points": points, **extra.get(t.id, {})})
     return out
+
+
+def pending_json(session, pending) -> list[dict]:
+    """Return deeds held for review as the API shows them, with what packages attached to them."""
+    extra = attachments(session, [], pending)[1]
+    return [{**_pending.dump(p), **extra.get(p.id, {})} for p in pending]
+
+
+def attachments(session, transfers, pending) -> tuple[dict, dict]:
+    """Return what the registered deed attachments (services.DEED_ATTACHMENTS) add, by transfer and by pending id."""
+    by_transfer: dict = {}
+    by_pending: dict = {}
+    items = transfers or pending
+    if not items:
+        return by_transfer, by_pending
+    for hook in services.DEED_ATTACHMENTS.values():
+        more_t, more_p = hook.describe(session, items[0].bank_id, [t.id for t in transfers],
+                                       [p.id for p in pending])
+        for key, fields_ in more_t.items():
+            by_transfer.setdefault(key, {}).update(fields_)
+        for key, fields_ in more_p.items():
+            by_pending.setdefault(key, {}).update(fields_)
+    return by_transfer, by_pending
 
 
 def _is_holder(code: str) -> bool:
     return code.startswith(("resident:", "household:"))
 
 
-def _deed_answer(session, outcome):
+def deed_json(session, outcome) -> dict:
+    """Return what a deed request answers: its transfers, or the deeds held for review."""
     if outcome.status == 202:
-        return jsonify({"pending": _pending.dump(outcome.pending, many=True)}), 202
-    return jsonify({"transfers": transfers_json(session, outcome.transfers)}), outcome.status
+        return {"pending": pending_json(session, outcome.pending)}
+    return {"transfers": transfers_json(session, outcome.transfers)}
+
+
+def _deed_answer(session, outcome):
+    return jsonify(deed_json(session, outcome)), outcome.status

@@ -32,7 +32,7 @@ RULE_READERS, RULE_LOADERS = EVERY_ROLE, REVIEWERS
 UPLOAD_MAX = 256 * 1024
 
 FIELDS = {"name": "名称", "category": "类别", "points": "分值", "unit": "单位", "caps": "上限",
-          "review": "需审核", "notice": "公示方式", "valid_from": "生效日", "valid_until": "失效日",
+          "review": "需审核", "notice": "公示方式", "evidence": "须附照片", "valid_from": "生效日", "valid_until": "失效日",
           "description": "说明"}
 SETTINGS = {"account_unit": "积分记入", "negative_balance_may_redeem": "负分可兑换", "categories": "类别",
             "point_value_fen": "每分价值（分）", "coverage_warning_percent": "基金覆盖率预警（%）",

@@ -19,6 +19,7 @@ from ledger.errors import Forbidden, ValidationError, ZongzhiError
 from ledger.models import Household, PendingDeed, Transfer
 from ledger.posting import Idempotency
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX
+from ledger.views import attachments
 from reports.register import day_register
 from rules import bounds
 from web import uploads
@@ -515,7 +516,8 @@ def transfer(bank, transfer_id):
     status = 200 if not (message or problems) else (409 if message and not problems else 422)
     return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,
                    person=people.get(entry.doer_id), codes=codes, rule_names=_rule_names(book),
-                   message=message, problems=problems, idem=uuid.uuid4().hex)
+                   message=message, problems=problems, idem=uuid.uuid4().hex,
+                   extras=attachments(session, shown, [])[0])
 
 
 # --- the reviewer's queue ---------------------------------------------------------------------
@@ -528,7 +530,8 @@ def pending(bank):
     _version, book = services.rulebook(session, bank.id)
     people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
     return _render("pending.html", bank=bank, waiting=waiting, people=people,
-                   rule_names=_rule_names(book), problems=query_whole("problem_id"))
+                   rule_names=_rule_names(book), problems=query_whole("problem_id"),
+                   extras=attachments(session, [], waiting)[1])
 
 
 @bp.post("/banks/<bank>/pending/<int:pending_id>/<any(approve, reject):decision>")

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 from .model import Rule, RuleBook
 
 #: A rule's fields compared, in the order a reader looks at them.
-RULE_FIELDS = ("name", "category", "points", "unit", "caps", "review", "notice", "valid_from",
-               "valid_until", "description")
+RULE_FIELDS = ("name", "category", "points", "unit", "caps", "review", "notice", "evidence",
+               "valid_from", "valid_until", "description")
 
 
 @dataclass(frozen=True)

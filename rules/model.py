@@ -8,6 +8,7 @@ from datetime import date, time
 DEFAULT_CATEGORIES = ("道德文化", "法治建设", "矛盾纠纷调解", "社会治安", "环境卫生")
 UNITS = ("次", "小时")
 NOTICE_MODES = ("full", "category_only", "hidden")
+EVIDENCE_MODES = ("optional", "required")
 ACCOUNT_UNITS = ("person", "household")
 CAP_PERIODS = ("day", "week", "month", "year")
 EXPIRY_MODES = ("year_end",)
@@ -25,6 +26,8 @@ class Rule:
     caps: dict = field(default_factory=dict)
     review: bool = False
     notice: str = "full"
+    #: "required": a deed under the rule must come with at least one photo as evidence.
+    evidence: str = "optional"
     valid_from: date | None = None
     valid_until: date | None = None
     description: str = ""
@@ -44,7 +47,7 @@ class Rule:
         """Return the rule as the API shows it."""
         return {"code": self.code, "name": self.name, "category": self.category,
                 "points": self.points, "unit": self.unit, "caps": dict(self.caps),
-                "review": self.review, "notice": self.notice,
+                "review": self.review, "notice": self.notice, "evidence": self.evidence,
                 "valid_from": self.valid_from.isoformat() if self.valid_from else None,
                 "valid_until": self.valid_until.isoformat() if self.valid_until else None}
 

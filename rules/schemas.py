@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from . import bounds
-from .model import ACCOUNT_UNITS, EXPIRY_MODES, NOTICE_MODES, UNITS
+from .model import ACCOUNT_UNITS, EVIDENCE_MODES, EXPIRY_MODES, NOTICE_MODES, UNITS
 
 
 class StrictInteger(fields.Integer):
@@ -147,6 +147,7 @@ class RuleSchema(_Strict):
     caps = fields.Nested(CapsSchema, load_default=dict)
     review = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     notice = fields.String(load_default="full", validate=validate.OneOf(NOTICE_MODES))
+    evidence = fields.String(load_default="optional", validate=validate.OneOf(EVIDENCE_MODES))
     valid_from = YamlDate(load_default=None)
     valid_until = YamlDate(load_default=None)
     description = fields.String(load_default="", validate=validate.Length(max=500))

@@ -16,8 +16,9 @@ from ..conftest import RULES
 
 SECRET = "乙村秘密"
 #: Public by design: the resident's card (/c/), the notice a printed QR code opens (/n/), public
-#: pages (/p/), sign-in, health, the API document. A new public route must be added here on purpose.
-PUBLIC_PREFIXES = ("/c/", "/n/", "/p/", "/static/", "/login", "/logout", "/api/v1/health", "/api/v1/openapi.json")
+#: pages (/p/), sign-in, the phone app's shell and its sign-in (/m/), health, the API document.
+#: A new public route must be added here on purpose.
+PUBLIC_PREFIXES = ("/c/", "/n/", "/p/", "/static/", "/login", "/m/", "/logout", "/api/v1/health", "/api/v1/openapi.json")
 ROLES = ("clerk", "reviewer", "supervisor", "desk")
 
 

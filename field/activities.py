@@ -1,0 +1,193 @@
+"""Activities (活动): published by the council, signed up for from a card, attended by check-in,
+and closed with one team deed for everyone checked in, once."""
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cards.models import Card
+from cards.services import digest, token_in
+from ledger import audit
+from ledger import services as ledger_services
+from ledger.chain import request_fingerprint
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import ConflictError, NotFound, ValidationError
+from ledger.models import Bank, Resident
+from ledger.posting import Idempotency
+
+from .models import Activity, Checkin, Signup
+
+#: The user id of keys the system holds itself (closing an activity is one write, whoever asks).
+SYSTEM_USER = 0
+NUMBER = re.compile(r"^[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\Z")
+
+
+class AlreadyCheckedIn(ConflictError):
+    code = "already_checked_in"
+
+
+def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str, quantity: int,
+                    starts_at, ends_at, place: str | None, capacity: int | None, by: str,
+                    clock: Clock) -> Activity:
+    """Publish an activity under one of the bank's rules in force on its day."""
+    problems = {}
+    if ends_at <= starts_at:
+        problems["ends_at"] = ["结束时间须晚于开始时间"]
+    _version, book = ledger_services.rulebook(session, bank.id)
+    day = starts_at.astimezone(clock.tz).date()
+    if not book.knows(rule_code) or book.rule_for(rule_code, day) is None:
+        problems["rule"] = [f"规则 {rule_code} 在 {day.isoformat()} 不适用"]
+    elif book.rule_for(rule_code, day).is_penalty:
+        problems["rule"] = ["活动不能使用扣分规则"]
+    if problems:
+        raise ValidationError(problems)
+    with transaction(session):
+        activity = Activity(bank_id=bank.id, title=title, rule_code=rule_code, quantity=quantity,
+                            starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
+                            created_by=by, created_at=clock.now())
+        session.add(activity)
+        session.flush()
+        audit.record(session, bank_id=bank.id, actor=by, action="activity",
+                     subject=f"activity:{activity.id}", detail={"title": title, "rule": rule_code},
+                     clock=clock)
+    return activity
+
+
+def get_activity(session: Session, bank: Bank, activity_id: int) -> Activity:
+    """Return one of the bank's activities; another bank's is as unknown as none."""
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.bank_id != bank.id:
+        raise NotFound("活动", "activity")
+    return activity
+
+
+def list_activities(session: Session, bank: Bank, *, limit: int, after: int | None,
+                    open_only: bool = False, now=None) -> list[tuple[Activity, int, int]]:
+    """Return activities newest first, each with its sign-ups and check-ins counted."""
+    signups = (select(func.count()).where(Signup.activity_id == Activity.id)
+               .correlate(Activity).scalar_subquery())
+    checkins = (select(func.count()).where(Checkin.activity_id == Activity.id)
+                .correlate(Activity).scalar_subquery())
+    stmt = select(Activity, signups, checkins).where(Activity.bank_id == bank.id)
+    if after is not None:
+        stmt = stmt.where(Activity.id < after)
+    if open_only:
+        stmt = stmt.where(Activity.closed_at.is_(None), Activity.ends_at >= now)
+    return [tuple(row) for row in session.execute(stmt.order_by(Activity.id.desc()).limit(limit))]
+
+
+def find_card_for_checkin(session: Session, bank: Bank, text: str) -> Card:
+    """Return the live card of this bank named by a scanned token (or URL) or a typed short number.
+
+    Unknown, revoked and another bank's cards are all refused alike (422), so nothing leaks.
+    """
+    text = (text or "").strip()
+    card = None
+    if NUMBER.match(text.upper()):
+        number = text.upper()
+        number = number if "-" in number else f"{number[:4]}-{number[4:]}"
+        card = session.execute(select(Card).where(Card.bank_id == bank.id, Card.number == number)
+                               .order_by(Card.id.desc()).limit(1)).scalar_one_or_none()
+    elif (token := token_in(text)) is not None:
+        card = session.execute(select(Card).where(Card.token_hash == digest(token))).scalar_one_or_none()
+    if card is None or card.bank_id != bank.id:
+        raise ValidationError({"card": ["不是本村的有效卡"]}, "卡无效", "not a card of this bank")
+    if card.revoked_at is not None:
+        raise ValidationError({"card": ["该卡已作废"]}, "卡已作废", "the card was revoked")
+    if card.resident_id is None:
+        raise ValidationError({"card": ["户卡不能签到，请扫本人的卡"]}, "请扫个人卡",
+                              "a household's card cannot check a person in")
+    return card
+
+
+def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, by: str,
+             clock: Clock) -> Resident:
+    """Check the card's holder in at an activity; each person once."""
+    activity = get_activity(session, bank, activity_id)
+    card = find_card_for_checkin(session, bank, card_text)
+    resident = session.get(Resident, card.resident_id)
+    if not resident.active:
+        raise ValidationError({"card": [f"{resident.name} 已停用"]})
+    try:
+        with transaction(session):
+            current = session.get(Activity, activity.id, with_for_update=True)
+            session.refresh(current)
+            if current.closed_at is not None:
+                raise ConflictError("活动已结束，不能再签到", "the activity is closed", code="activity_closed")
+            if session.execute(select(Checkin.id).where(Checkin.activity_id == activity.id,
+                                                        Checkin.resident_id == resident.id)).first():
+                raise AlreadyCheckedIn(f"{resident.name} 已签到", f"{resident.name} is already checked in")
+            session.add(Checkin(bank_id=bank.id, activity_id=activity.id, resident_id=resident.id,
+                                at=clock.now(), by=by))
+            session.flush()
+            audit.record(session, bank_id=bank.id, actor=by, action="checkin",
+                         subject=f"activity:{activity.id}", detail={"resident": resident.id}, clock=clock)
+    except IntegrityError:  # the same card scanned twice at once: the second lost the race
+        raise AlreadyCheckedIn(f"{resident.name} 已签到", f"{resident.name} is already checked in") from None
+    return resident
+
+
+def sign_up(session: Session, bank: Bank, activity_id: int, resident_id: int, *, clock: Clock) -> bool:
+    """Sign a resident up for an open activity; return False if they already were."""
+    activity = get_activity(session, bank, activity_id)
+    if activity.closed_at is not None or activity.ends_at < clock.now():
+        raise ConflictError("活动已结束", "the activity is over", code="activity_closed")
+    try:
+        with transaction(session):
+            session.get(Activity, activity.id, with_for_update=True)
+            if session.execute(select(Signup.id).where(Signup.activity_id == activity.id,
+                                                       Signup.resident_id == resident_id)).first():
+                return False
+            taken = session.execute(select(func.count()).select_from(Signup)
+                                    .where(Signup.activity_id == activity.id)).scalar()
+            if activity.capacity is not None and taken >= activity.capacity:
+                raise ConflictError("名额已满", "the activity is full", code="activity_full")
+            session.add(Signup(bank_id=bank.id, activity_id=activity.id, resident_id=resident_id,
+                               at=clock.now()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def signed_up(session: Session, resident_id: int, activity_ids) -> set[int]:
+    """Return which of the activities the resident signed up for."""
+    if not activity_ids:
+        return set()
+    return set(session.execute(select(Signup.activity_id).where(
+        Signup.resident_id == resident_id, Signup.activity_id.in_(list(activity_ids)))).scalars())
+
+
+def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, clock: Clock):
+    """Post one team deed for everyone checked in (or hold it for review), once.
+
+    The deed goes through the ledger under a key the activity owns, so two closes at once, or a
+    close after a crash between the deed and the mark, answer the first deed and write nothing.
+    """
+    activity = get_activity(session, bank, activity_id)
+    residents = list(session.execute(select(Checkin.resident_id).where(
+        Checkin.activity_id == activity.id).order_by(Checkin.id)).scalars())
+    if not residents:
+        raise ValidationError({"checkins": ["还没有人签到，不能结束活动"]})
+    # The key and its fingerprint name the activity alone: a later close replays the first.
+    body = {"activity": activity.id}
+    idem = Idempotency(f"activity:{activity.id}:close",
+                       request_fingerprint("POST", f"activity:{activity.id}:close", body),
+                       user_id=SYSTEM_USER)
+    outcome = ledger_services.post_deed(
+        session, bank, rule_code=activity.rule_code, resident_ids=residents,
+        quantity=activity.quantity, occurred_on=activity.starts_at.astimezone(clock.tz).date(),
+        memo=activity.title, by=by, clock=clock, idem=idem)
+    with transaction(session):
+        current = session.get(Activity, activity.id, with_for_update=True)
+        session.refresh(current)
+        if current.outcome is None:
+            current.closed_at, current.closed_by = clock.now(), by
+            current.outcome = json.dumps({"status": outcome.status,
+                                          "transfers": [t.id for t in outcome.transfers],
+                                          "pending": [p.id for p in outcome.pending]})
+    return outcome

@@ -1,0 +1,263 @@
+"""The field's pages: a card's activities and own reports (no login), and the grid worker's phone app at /m/."""
+from __future__ import annotations
+
+import functools
+import gzip
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from cards.views import card_or_refusal
+from ledger import services as ledger_services
+from ledger.db import get_session
+from ledger.errors import ValidationError, ZongzhiError
+from ledger.models import Bank, Household, Resident
+from ledger.schemas import MEMO_MAX
+from ledger.views import pending_json
+from rules import bounds
+from web import uploads
+from web.api import clock, load
+from web.auth import create_token, sign_in
+from web.errors import error_body
+from web.forms import text_problems, typed_text
+from web.i18n import language, translate_fields
+from web.throttle import throttle
+
+from . import activities, photos, schemas, services
+from .views import read_upload
+
+bp = Blueprint("field_pages", __name__, template_folder="templates")
+
+STATIC = Path(__file__).resolve().parent / "static" / "m"
+#: Photos one report may carry.
+REPORT_PHOTOS_MAX = 4
+
+
+def _members(session, bank, card) -> list[Resident]:
+    """The residents a card speaks for: its holder, or a household card's active members."""
+    if card.resident_id is not None:
+        return [session.get(Resident, card.resident_id)]
+    return ledger_services.household_members(session, bank, session.get(Household, card.household_id))
+
+
+def _chosen(members, value) -> Resident | None:
+    if len(members) == 1:
+        return members[0]
+    number = bounds.parse_whole(value or "")
+    return next((m for m in members if m.id == number), None)
+
+
+def _private(body, status=200) -> Response:
+    response = Response(body, status=status)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- a card's activities -------------------------------------------------------------------------
+
+@bp.get("/c/<token>/activities")
+def card_activities(token, message=None, status=200):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    members = _members(session, bank, card)
+    found = activities.list_activities(session, bank, limit=50, after=None, open_only=True,
+                                       now=clock().now())
+    joined = {m.id: activities.signed_up(session, m.id, [a.id for a, _s, _c in found]) for m in members}
+    return _private(render_template("field/card_activities.html", token=token, bank=bank,
+                                    members=members, found=found, joined=joined, message=message,
+                                    done=request.args.get("done")), status)
+
+
+@bp.post("/c/<token>/activities/<int:activity_id>/signup")
+def card_signup(token, activity_id):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    who = _chosen(_members(session, bank, card), request.form.get("resident"))
+    try:
+        if who is None:
+            raise ValidationError({"resident": [_("请选择报名的家庭成员")]}, _("请选择报名的家庭成员"))
+        new = activities.sign_up(session, bank, activity_id, who.id, clock=clock())
+    except ZongzhiError as err:
+        if _wants_json():
+            lang = language()
+            return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), err.status
+        return card_activities(token, message=err.text(language()), status=err.status)
+    if _wants_json():
+        return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
+    return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
+
+
+# --- a resident's own reports --------------------------------------------------------------------
+
+@bp.route("/c/<token>/reports", methods=["GET", "POST"])
+@uploads.limit(REPORT_PHOTOS_MAX * photos.MAX_BYTES, field="photos")
+def card_reports(token):
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    members = _members(session, bank, card)
+    _version, book = ledger_services.rulebook(session, bank.id)
+    today = clock().today()
+    rules = [r for r in book.in_force(today) if not r.is_penalty]
+    form = request.form.to_dict() if request.method == "POST" else {}
+    problems: dict = {}
+    message, status = None, 200
+    if request.method == "POST":
+        status, code, message, problems, outcome = _submit(session, bank, card, members, rules, form)
+        if _wants_json():  # a program posting the form (multipart) reads the answer as the API's
+            if status == 201:
+                return jsonify({"pending": pending_json(session, outcome.pending)}), 201
+            return jsonify(error_body(code, message or _("请求内容有误"), problems)), status
+        if status == 201:
+            return redirect(url_for("field_pages.card_reports", token=token, sent=1))
+    sent = services.card_reports(session, bank, card.id)
+    names = {r.code: r.name for r in book.rules}
+    people = {m.id: m.name for m in members}
+    return _private(render_template(
+        "field/card_reports.html", token=token, bank=bank, members=members, rules=rules, form=form,
+        problems=problems, message=message, sent=sent, names=names, people=people, today=today,
+        just_sent=request.args.get("sent"), max_photos=REPORT_PHOTOS_MAX), status)
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def _submit(session, bank, card, members, rules, form) -> tuple:
+    """Check and hold a report; return (status, error code, message, problems by field, outcome)."""
+    problems: dict = {}
+    who = _chosen(members, form.get("resident"))
+    if who is None:
+        problems["resident"] = [_("请选择是哪位家庭成员")]
+    rule = form.get("rule", "")
+    if rule not in {r.code for r in rules}:
+        problems["rule"] = [_("请选择规则")]
+    day = _day(form.get("occurred_on"))
+    if day is None:
+        problems["occurred_on"] = [_("请填写日期（年-月-日）")]
+    memo = typed_text(form.get("memo"))
+    if not memo:
+        problems["memo"] = [_("请简单写明做了什么")]
+    elif len(memo) > MEMO_MAX:
+        problems["memo"] = [_("最多 %(n)d 个字", n=MEMO_MAX)]
+    elif memo_problems := text_problems(memo, max_len=MEMO_MAX, multiline=True):
+        problems["memo"] = memo_problems
+    uploaded = [f for f in request.files.getlist("photos") if f and f.filename]
+    prepared = []
+    try:
+        if len(uploaded) > REPORT_PHOTOS_MAX:
+            raise ValidationError({"photos": [_("最多 %(n)d 张照片", n=REPORT_PHOTOS_MAX)]})
+        prepared = [photos.prepare(read_upload("photos", f), field="photos") for f in uploaded]
+    except ZongzhiError as err:
+        if err.status == 413:
+            raise
+        problems.update(err.fields)
+    if problems:
+        return 422, "validation_error", None, problems, None
+    try:
+        outcome = services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
+                                         memo=memo, prepared=prepared, clock=clock())
+    except ZongzhiError as err:
+        lang = language()
+        return err.status, err.code, err.text(lang), translate_fields(err.fields, lang), None
+    return 201, None, None, {}, outcome
+
+
+def _day(text: str | None) -> date | None:
+    """Return the day a date input sent (YYYY-MM-DD, within the bounds), or None."""
+    text = (text or "").strip()
+    try:
+        day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+    return day if day and not bounds.day_problem(day) else None
+
+
+# --- the grid worker's phone app -----------------------------------------------------------------
+
+#: A phone's token lasts a month: a lost phone stops working on its own.
+PHONE_TOKEN_DAYS = 30
+
+
+@bp.post("/m/token")
+def phone_token():
+    """Sign the phone in with name and password (JSON) and answer a bearer token for the API."""
+    try:
+        data = load(schemas.TokenIn())
+        session = get_session()
+        signed = sign_in(session, data["name"].strip(), data["password"],
+                         address=request.remote_addr or "", throttle=throttle(), clock=clock(),
+                         lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
+        if signed is None:
+            raise ZongzhiError("用户名或密码错误", "wrong name or password", code="unauthorized")
+        user = signed[0]
+        token = create_token(session, user.name, clock=clock(), expires_days=PHONE_TOKEN_DAYS, by=user.name)
+    except ZongzhiError as err:
+        lang = language()
+        status = 401 if err.code == "unauthorized" else err.status
+        return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), status
+    bank = session.get(Bank, user.bank_id) if user.bank_id else None
+    return jsonify({"token": token, "user": user.name, "role": user.role,
+                    "bank": bank.code if bank else None}), 201
+
+
+@bp.get("/m/")
+def phone_app():
+    return _shell("index.html")
+
+
+@bp.get("/m/<any('sw.js', 'app.js', 'app.css', 'jsQR.js', 'manifest.webmanifest', 'icon.svg'):name>")
+def phone_file(name):
+    # The service worker is served from /m/ so that its scope is the app's.
+    return _shell(name)
+
+
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".webmanifest": "application/manifest+json",
+          ".svg": "image/svg+xml"}
+
+
+def _shell(name: str) -> Response:
+    """Serve one of the app's files, gzipped for a phone on 3G when it accepts that.
+
+    Always revalidated (no-cache): the service worker keeps the copy used without a signal.
+    """
+    path = STATIC / name
+    if not path.is_file():  # the QR decoder is installed by `make setup`
+        return Response(status=404)
+    stat = path.stat()
+    plain, packed = _contents(str(path), stat.st_mtime_ns, stat.st_size)
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = Response(packed if zipped else plain, mimetype=None,
+                        content_type=_TYPES[path.suffix], headers={"Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(f"{stat.st_mtime_ns:x}-{stat.st_size:x}{'-gz' if zipped else ''}")
+    return response.make_conditional(request)
+
+
+@functools.lru_cache(maxsize=16)
+def _contents(path: str, mtime_ns: int, size: int) -> tuple[bytes, bytes]:
+    data = Path(path).read_bytes()
+    return data, gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def card_reports_shown(card) -> dict:
+    """What a card's page shows of its reports (a template global): each one's status and why."""
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    _version, book = ledger_services.rulebook(session, bank.id)
+    return {"sent": services.card_reports(session, bank, card.id, limit=10),
+            "names": {r.code: r.name for r in book.rules},
+            "people": {m.id: m.name for m in _members(session, bank, card)}}

@@ -1,0 +1,193 @@
+"""Photos and what they are evidence of, deeds sent in batches, and residents' own reports."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import Session
+
+from ledger import audit
+from ledger import services as ledger_services
+from ledger.clock import Clock
+from ledger.db import transaction
+from ledger.errors import NotFound, ValidationError, ZongzhiError
+from ledger.models import Bank, PendingDeed
+
+from . import photos
+from .models import Evidence, Photo, Report
+
+#: A resident's own reports a card may send in one day (the bank's day).
+REPORTS_PER_DAY = 5
+
+
+class TooManyReports(ZongzhiError):
+    status = 429
+    code = "too_many_reports"
+
+    def __init__(self):
+        super().__init__(f"每张卡每天最多申报 {REPORTS_PER_DAY} 次，请明天再来",
+                         f"a card may send at most {REPORTS_PER_DAY} reports a day")
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+def store_photo(session: Session, bank: Bank, prepared: photos.Prepared, *, by: str,
+                clock: Clock) -> Photo:
+    """Keep a prepared photo in the bank's database."""
+    with transaction(session):
+        photo = _new_photo(session, bank, prepared, by=by, clock=clock)
+        audit.record(session, bank_id=bank.id, actor=by, action="photo", subject=f"photo:{photo.id}",
+                     detail={"sha256": photo.sha256, "width": photo.width, "height": photo.height},
+                     clock=clock)
+    return photo
+
+
+def _new_photo(session, bank, prepared, *, by, clock) -> Photo:
+    photo = Photo(bank_id=bank.id, sha256=prepared.sha256, width=prepared.width,
+                  height=prepared.height, size=len(prepared.data), data=prepared.data,
+                  uploaded_by=by, uploaded_at=clock.now())
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
+    """Return one of the bank's photos; another bank's is as unknown as none."""
+    photo = session.get(Photo, photo_id)
+    if photo is None or photo.bank_id != bank.id:
+        raise NotFound("照片", "photo")
+    return photo
+
+
+# --- evidence, attached to deeds (ledger.services.DEED_ATTACHMENTS) -----------------------------
+
+#: The evidence of a resident's report: its photos, which the report's attachment keeps.
+WITH_REPORT = "with-report"
+
+
+class EvidenceAttachment:
+    """A deed's `evidence`: up to four of the bank's photos, required where the rule says so."""
+
+    @staticmethod
+    def attach(session: Session, bank: Bank, rule, value, outcome) -> None:
+        if value == WITH_REPORT:
+            return
+        ids = list(value or [])
+        if not ids and rule.evidence == "required":
+            raise ValidationError({"evidence": [f"规则「{rule.name}」须附照片作为凭证"]},
+                                  "须附照片", "this rule needs a photo as evidence")
+        if not ids:
+            return
+        if len(set(ids)) != len(ids):
+            raise ValidationError({"evidence": ["同一张照片不能重复出现"]})
+        found = set(session.execute(select(Photo.id).where(
+            Photo.bank_id == bank.id, Photo.id.in_(ids))).scalars())
+        unknown = [i for i in ids if i not in found]
+        if unknown:
+            # Another bank's photo answers exactly like an unknown one.
+            raise ValidationError({"evidence": [f"照片 {i} 不存在" for i in unknown]})
+        session.add_all(
+            [Evidence(bank_id=bank.id, photo_id=p, transfer_id=t.id, position=n)
+             for t in outcome.transfers for n, p in enumerate(ids)]
+            + [Evidence(bank_id=bank.id, photo_id=p, pending_id=d.id, position=n)
+               for d in outcome.pending for n, p in enumerate(ids)])
+        session.flush()
+
+    @staticmethod
+    def describe(session: Session, bank_id: int, transfer_ids, pending_ids) -> tuple[dict, dict]:
+        by_transfer = {t: {"evidence": []} for t in transfer_ids}
+        by_pending = {p: {"evidence": []} for p in pending_ids}
+        if transfer_ids:
+            # A deed approved after review shows the photos it was submitted with: both kinds in
+            # one round trip, so a deed's answer costs one statement more, whatever it carries.
+            own = (select(Evidence.transfer_id, Evidence.photo_id, Evidence.position)
+                   .where(Evidence.bank_id == bank_id, Evidence.transfer_id.in_(transfer_ids)))
+            approved = (select(PendingDeed.transfer_id, Evidence.photo_id, Evidence.position)
+                        .join(Evidence, Evidence.pending_id == PendingDeed.id)
+                        .where(PendingDeed.bank_id == bank_id, PendingDeed.transfer_id.in_(transfer_ids)))
+            rows = session.execute(union_all(own, approved).order_by("transfer_id", "position"))
+            for transfer_id, photo_id, _position in rows:
+                by_transfer[transfer_id]["evidence"].append(photo_id)
+        if pending_ids:
+            for pending_id, photo_id in session.execute(
+                    select(Evidence.pending_id, Evidence.photo_id).where(
+                        Evidence.bank_id == bank_id, Evidence.pending_id.in_(pending_ids))
+                    .order_by(Evidence.pending_id, Evidence.position)):
+                by_pending[pending_id]["evidence"].append(photo_id)
+        return by_transfer, by_pending
+
+
+# --- a resident's own report (积分申报) -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportFrom:
+    """Who sends a report (the card) and the photos that come with it, prepared."""
+
+    card_id: int
+    photos: tuple
+    #: The start of the sender's day, in the bank's time zone: the five a day are counted from it.
+    day_start: datetime
+
+
+class ReportAttachment:
+    """Marks a held deed as a resident's own report, keeps its photos, and counts the card's day."""
+
+    @staticmethod
+    def attach(session: Session, bank: Bank, rule, value, outcome) -> None:
+        if value is None:
+            return
+        now = outcome.pending[0].submitted_at
+        start = value.day_start
+        # Counted under the bank's lock (post_deed holds it): two reports at once cannot both pass.
+        sent = session.execute(select(func.count()).select_from(Report).where(
+            Report.bank_id == bank.id, Report.card_id == value.card_id,
+            Report.submitted_at >= start, Report.submitted_at < start + timedelta(days=1))).scalar()
+        if sent >= REPORTS_PER_DAY:
+            raise TooManyReports()
+        for held in outcome.pending:
+            session.add(Report(bank_id=bank.id, card_id=value.card_id, pending_id=held.id,
+                               submitted_at=now))
+            for n, prepared in enumerate(value.photos):
+                photo = Photo(bank_id=bank.id, sha256=prepared.sha256, width=prepared.width,
+                              height=prepared.height, size=len(prepared.data), data=prepared.data,
+                              uploaded_by=held.submitted_by, uploaded_at=now)
+                session.add(photo)
+                session.flush()
+                session.add(Evidence(bank_id=bank.id, photo_id=photo.id, pending_id=held.id, position=n))
+        session.flush()
+
+    @staticmethod
+    def describe(session: Session, bank_id: int, transfer_ids, pending_ids) -> tuple[dict, dict]:
+        if not pending_ids:
+            return {}, {}
+        residents = set(session.execute(select(Report.pending_id).where(
+            Report.bank_id == bank_id, Report.pending_id.in_(pending_ids))).scalars())
+        return {}, {p: {"source": "resident" if p in residents else "clerk"} for p in pending_ids}
+
+
+def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,
+                  occurred_on, memo: str | None, prepared: list, clock: Clock):
+    """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card."""
+    return ledger_services.post_deed(
+        session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
+        occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
+        attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),
+                  "evidence": WITH_REPORT if prepared else None})
+
+
+def _day_start(clock: Clock) -> datetime:
+    return datetime.combine(clock.today(), time(), tzinfo=clock.tz)
+
+
+def card_reports(session: Session, bank: Bank, card_id: int, *, limit: int = 20) -> list[PendingDeed]:
+    """Return the card's reports, newest first, each with its status and the reviewer's reason."""
+    return list(session.execute(select(PendingDeed).join(Report, Report.pending_id == PendingDeed.id)
+                                .where(Report.bank_id == bank.id, Report.card_id == card_id)
+                                .order_by(PendingDeed.id.desc()).limit(limit)).scalars())
+
+
+def register() -> None:
+    """Declare the field's attachments to the ledger's deeds (called once from init_app)."""
+    ledger_services.DEED_ATTACHMENTS.setdefault("evidence", EvidenceAttachment)
+    ledger_services.DEED_ATTACHMENTS.setdefault("report", ReportAttachment)

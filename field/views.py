@@ -1,0 +1,241 @@
+"""The field's HTTP API: photos, deeds in batches, activities and check-ins, the phone app's sign-in."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from ledger import services as ledger_services
+from ledger.chain import request_fingerprint
+from ledger.db import get_session
+from ledger.errors import TooLarge, ValidationError, ZongzhiError
+from ledger.names import search_keys
+from ledger.posting import Idempotency
+from ledger.schemas import DeedIn
+from ledger.views import deed_json
+from rules import bounds
+from web import uploads
+from web.api import clock, load, page, page_args
+from web.auth import EVERY_ROLE, READERS, WRITERS, scoped_bank
+from web.errors import error_body
+from web.i18n import language, translate_fields
+
+from . import activities, photos, schemas, services
+
+bp = Blueprint("field", __name__, url_prefix="/api/v1")
+
+_activity = schemas.ActivityOut()
+
+
+# --- photos ----------------------------------------------------------------------------------
+
+@bp.post("/banks/<bank>/photos")
+@uploads.limit(photos.MAX_BYTES)
+def upload_photo(bank):
+    """Keep a photo as evidence: JPEG or PNG up to 8 MB, stored without EXIF, at most 1600 px.
+    ---
+    post:
+      requestBody:
+        content:
+          multipart/form-data:
+            schema: {type: object, properties: {file: {type: string, format: binary}}, required: [file]}
+      responses:
+        201: {content: {application/json: {schema: PhotoOut}}}
+        413: {description: "over 8 MB", content: {application/json: {schema: ErrorOut}}}
+        422: {description: "not a JPEG or PNG, or more pixels than allowed",
+              content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    prepared = photos.prepare(read_upload("file"))
+    photo = services.store_photo(get_session(), bank, prepared, by=user.name, clock=clock())
+    return jsonify(schemas.PhotoOut().dump(photo)), 201
+
+
+def read_upload(field: str, storage=None) -> bytes:
+    """Return an uploaded file's bytes, read no further than the photo limit (413 beyond)."""
+    upload = storage if storage is not None else request.files.get(field)
+    if upload is None or not upload.filename:
+        raise ValidationError({field: ["请选择照片"]})
+    data = upload.stream.read(photos.MAX_BYTES + 1)
+    if len(data) > photos.MAX_BYTES:
+        raise TooLarge(field, photos.MAX_BYTES)
+    return data
+
+
+@bp.get("/banks/<bank>/photos/<int:photo_id>")
+def show_photo(bank, photo_id):
+    """A photo of the bank, for its staff.
+    ---
+    get:
+      responses:
+        200: {description: "the photo", content: {image/jpeg: {schema: {type: string, format: binary}}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _ = scoped_bank(bank, READERS)
+    photo = services.get_photo(get_session(), bank, photo_id)
+    return Response(photo.data, mimetype="image/jpeg", headers={
+        "Cache-Control": "private, max-age=86400", "ETag": photo.sha256,
+        "Content-Disposition": f'inline; filename="photo-{photo.id}.jpg"'})
+
+
+# --- deeds in batches ----------------------------------------------------------------------------
+
+@bp.post("/banks/<bank>/deeds/batch")
+def post_batch(bank):
+    """Post up to 200 deeds, each as if posted alone with its own Idempotency-Key.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: BatchIn}}}
+      responses:
+        200: {description: "each deed's own answer, in order", content: {application/json: {schema: BatchOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.BatchIn())
+    session = get_session()
+    # A deed of the batch is the request its key would have made alone, to this path.
+    single = request.path.removesuffix("/batch")
+    lang = language()
+    results = []
+    for item in data["deeds"]:
+        key = item.get("key")
+        try:
+            results.append(_batch_one(session, bank, user, item, single))
+        except ZongzhiError as err:
+            results.append({"key": key if isinstance(key, str) else None, "status": err.status,
+                            "body": error_body(err.code, err.text(lang), translate_fields(err.fields, lang))})
+    return jsonify({"results": results})
+
+
+def _batch_one(session, bank, user, item: dict, path: str) -> dict:
+    key = item.get("key")
+    if not isinstance(key, str) or bounds.text_problem(key.strip(), max_len=200):
+        raise ValidationError({"key": ["须为 1 到 200 个字符，不能含控制字符"]})
+    body = {k: v for k, v in item.items() if k != "key"}
+    cards = body.pop("cards", None)
+    if cards is not None:
+        # A phone without a signal keeps the cards it scanned; who they are is read here.
+        if not isinstance(cards, list) or not 1 <= len(cards) <= 200 or \
+                not all(isinstance(c, str) and len(c) <= 300 for c in cards):
+            raise ValidationError({"cards": ["须为 1 到 200 张卡"]})
+        body["residents"] = [activities.find_card_for_checkin(session, bank, c).resident_id for c in cards]
+    deed = load(DeedIn(), body)
+    fingerprinted = {k: v for k, v in item.items() if k != "key"}
+    idem = Idempotency(key.strip(), request_fingerprint("POST", path, fingerprinted), user_id=user.id)
+    outcome = ledger_services.post_deed(
+        session, bank, rule_code=deed["rule"], resident_ids=deed["residents"],
+        quantity=deed["quantity"], occurred_on=deed["occurred_on"], memo=deed["memo"], by=user.name,
+        clock=clock(), idem=idem, attached={"evidence": deed["evidence"]})
+    return {"key": key, "status": outcome.status, "body": deed_json(session, outcome)}
+
+
+# --- activities ----------------------------------------------------------------------------------
+
+@bp.post("/banks/<bank>/activities")
+def create_activity(bank):
+    """Publish an activity (活动): residents sign up from their cards, the grid worker checks them in.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: ActivityIn}}}
+      responses:
+        201: {content: {application/json: {schema: ActivityOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.ActivityIn())
+    tz = clock().tz
+    activity = activities.create_activity(
+        get_session(), bank, title=data["title"].strip(), rule_code=data["rule"].strip(),
+        quantity=data["quantity"], starts_at=schemas.as_local(data["starts_at"], tz),
+        ends_at=schemas.as_local(data["ends_at"], tz), place=data["place"], capacity=data["capacity"],
+        by=user.name, clock=clock())
+    return jsonify(_activity.dump({**activity.model_dump(), "signups": 0, "checkins": 0})), 201
+
+
+@bp.get("/banks/<bank>/activities")
+def list_activities(bank):
+    """The bank's activities, newest first, with sign-ups and check-ins counted.
+    ---
+    get:
+      parameters: [limit, cursor]
+      responses:
+        200: {content: {application/json: {schema: ActivityPage}}}
+    """
+    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    limit, before = page_args()
+    found = activities.list_activities(get_session(), bank, limit=limit + 1, after=before)
+    result = page(found, limit, lambda row: row[0].id)
+    result["items"] = [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
+                       for a, s, c in result["items"]]
+    return jsonify(result)
+
+
+@bp.post("/banks/<bank>/activities/<int:activity_id>/checkins")
+def check_in(bank, activity_id):
+    """Check a resident in by their card: what its QR holds, or its short number.
+    ---
+    post:
+      requestBody: {content: {application/json: {schema: CheckinIn}}}
+      responses:
+        201: {content: {application/json: {schema: CheckinOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_checked_in, activity_closed", content: {application/json: {schema: ErrorOut}}}
+        422: {description: "a revoked card, another bank's, or none", content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    data = load(schemas.CheckinIn())
+    resident = activities.check_in(get_session(), bank, activity_id, data["card"], by=user.name,
+                                   clock=clock())
+    return jsonify({"resident": resident.id, "name": resident.name}), 201
+
+
+@bp.post("/banks/<bank>/activities/<int:activity_id>/close")
+def close_activity(bank, activity_id):
+    """Close an activity: one team deed for everyone checked in, once; closing again answers the first.
+    ---
+    post:
+      responses:
+        201: {description: "posted", content: {application/json: {schema: DeedOut}}}
+        202: {description: "held for a reviewer", content: {application/json: {schema: PendingListOut}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "cap_exceeded, period_sealed", content: {application/json: {schema: ErrorOut}}}
+        422: {description: "no one checked in", content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    outcome = activities.close_activity(session, bank, activity_id, by=user.name, clock=clock())
+    return jsonify(deed_json(session, outcome)), outcome.status
+
+
+# --- what the phone app needs --------------------------------------------------------------------
+
+@bp.get("/banks/<bank>/phone")
+def phone_start(bank):
+    """What the grid worker's phone keeps for the day: the rules with their pinyin initials, open activities.
+    ---
+    get:
+      responses:
+        200: {description: "rules and open activities", content: {application/json: {schema: {type: object}}}}
+    """
+    bank, user = scoped_bank(bank, WRITERS)
+    session = get_session()
+    _version, book = ledger_services.rulebook(session, bank.id)
+    rules = [{"code": r.code, "name": r.name, "points": r.points, "unit": r.unit,
+              "review": r.review, "evidence": r.evidence,
+              "initials": search_keys(r.name)["initials"]}
+             for r in book.in_force(clock().today())]
+    open_now = activities.list_activities(session, bank, limit=50, after=None, open_only=True,
+                                          now=clock().now())
+    return jsonify({"bank": bank.code, "name": bank.name, "user": user.name, "today": clock().today().isoformat(),
+                    "rules": rules,
+                    "activities": [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
+                                   for a, s, c in open_now]})
+
+
+def init_app(app) -> None:
+    """Declare the field's attachments to deeds, and serve the card's and the phone's pages."""
+    services.register()
+    from . import pages
+
+    app.register_blueprint(pages.bp)
+    # The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to forge.
+    app.extensions["csrf"].exempt(pages.phone_token)
+    app.add_template_global(pages.card_reports_shown, "card_reports")
