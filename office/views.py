@@ -423,8 +423,9 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
         status = 409 if message and not problems else 422
     keep = request.method == "POST" and not posted
     unsure = [lk for lk in lookups if not lk.unique]
+    teams = office.recent_teams(session, bank, groups, by=user.name) if not penalties else []
     return _render("deed_form.html", status, bank=bank, penalties=penalties,
-                   form_endpoint=_form_endpoint(penalties), groups=groups,
+                   form_endpoint=_form_endpoint(penalties), groups=groups, teams=teams,
                    selected=selected, lookups=unsure,
                    codes=services.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
