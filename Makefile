@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8000
 
-.PHONY: setup system-packages demo test bench clean
+.PHONY: setup system-packages demo test bench bench-office clean
 
 setup: system-packages $(STAMP)
 
@@ -30,6 +30,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/ledger.py --small
+
+bench-office: setup
+	$(BIN)/python bench/office.py
 
 clean:
 	rm -rf $(VENV) instance/*.db tests/artifacts
