@@ -117,12 +117,28 @@ def _unknown(name: str) -> list[str]:
     return unknown_characters(name or "")
 
 
+def _edit_page(bank, resident, status: int = 200, *, form: dict | None = None, message=None,
+               problems: dict | None = None, move: dict | None = None, deactivate: dict | None = None):
+    """The resident's edit page; a move or a deactivation refused comes back in its own form."""
+    form = form or {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
+                    "reading": resident.reading}
+    return _render("resident_form.html", status, bank=bank, form=form, resident=resident,
+                   household=get_session().get(Household, resident.household_id), message=message,
+                   problems=problems or {}, move=move or {}, deactivate=deactivate or {},
+                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+
+
+def _refused_form(err: ZongzhiError) -> dict:
+    """Return a refused side form as typed, with its message and problems, for _edit_page."""
+    message, problems = _refusal(err)
+    return {"form": request.form, "message": message, "problems": problems}
+
+
 @bp.route("/banks/<bank>/residents/<int:resident_id>/edit", methods=["GET", "POST"])
 def edit_resident(bank, resident_id):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     resident = services.get_resident(session, bank, resident_id)
-    household = session.get(Household, resident.household_id)
     form = {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
             "reading": resident.reading, **request.form.to_dict()}
     message, problems = None, {}
@@ -136,9 +152,8 @@ def edit_resident(bank, resident_id):
         else:
             flash(_("已保存"))
             return redirect(url_for("office.resident", bank=bank.code, resident_id=resident.id))
-    return _render("resident_form.html", 422 if problems else 200, bank=bank, form=form,
-                   resident=resident, household=household, message=message, problems=problems,
-                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+    return _edit_page(bank, resident, 422 if problems else 200, form=form, message=message,
+                      problems=problems)
 
 
 @bp.post("/banks/<bank>/residents/<int:resident_id>/active")
@@ -151,8 +166,8 @@ def resident_active(bank, resident_id):
                                                 reason=request.form.get("reason"), by=user.name,
                                                 clock=clock())
     except ValidationError as err:
-        message, problems = _refusal(err)
-        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
+        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+                          deactivate=_refused_form(err))
     else:
         flash(_("已恢复 %(name)s", name=resident.name) if active else
               _("已停用 %(name)s，今后不能再为其登分", name=resident.name))
@@ -168,9 +183,8 @@ def move_resident(bank, resident_id):
                                           household=request.form.get("household", ""),
                                           reason=request.form.get("reason"), by=user.name, clock=clock())
     except ValidationError as err:
-        message, problems = _refusal(err)
-        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
-        return redirect(url_for("office.edit_resident", bank=bank.code, resident_id=resident_id))
+        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+                          move=_refused_form(err))
     flash(_("已迁入户 %(code)s", code=session.get(Household, resident.household_id).code))
     return redirect(url_for("office.resident", bank=bank.code, resident_id=resident_id))
 
@@ -278,7 +292,7 @@ def household(bank, household_id):
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
     session = get_session()
     home = services.get_household(session, bank, household_id)
-    message, problems = None, {}
+    message, problems, status = None, {}, 200
     if request.method == "POST":
         try:
             services.update_household(session, bank, home.id, name=request.form.get("name"),
@@ -286,13 +300,16 @@ def household(bank, household_id):
                                       clock=clock())
         except ZongzhiError as err:
             message, problems = _refusal(err)
+            status = err.status
         else:
             flash(_("已保存"))
             return redirect(url_for("office.household", bank=bank.code, household_id=home.id))
     members = services.household_members(session, bank, home)
     summary = services.account_summary(session, bank, members[0].id, clock=clock()) if members else None
-    return _render("household.html", 409 if problems else 200, bank=bank, home=home, members=members,
-                   summary=summary, message=message, problems=problems)
+    form = request.form if request.method == "POST" else {"name": home.name or "",
+                                                          "active": "1" if home.active else "0"}
+    return _render("household.html", status, bank=bank, home=home, members=members,
+                   summary=summary, message=message, problems=problems, form=form)
 
 
 # --- roster -----------------------------------------------------------------------------------
@@ -516,7 +533,8 @@ def transfer(bank, transfer_id):
     status = 200 if not (message or problems) else (409 if message and not problems else 422)
     return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,
                    person=people.get(entry.doer_id), codes=codes, rule_names=_rule_names(book),
-                   message=message, problems=problems, idem=uuid.uuid4().hex)
+                   message=message, problems=problems, idem=uuid.uuid4().hex,
+                   reason=request.form.get("reason", "") if request.method == "POST" else "")
 
 
 # --- the reviewer's queue ---------------------------------------------------------------------
