@@ -89,7 +89,7 @@ def object_to_entry(token):
     entries = {e["id"]: e for m in page["months"] for e in m["entries"]}
     chosen = request.values.get("entry", type=int)
     entry = entries.get(chosen)
-    error, done = None, None
+    error, problems, done = None, {}, None
     if request.method == "POST":
         # The objection is the resident's who did the entry (a household card's member), or the
         # card holder's own for a missing deed.
@@ -110,12 +110,11 @@ def object_to_entry(token):
             from web.i18n import language
 
             error = err.text(language())
-            if err.fields:
-                error += "：" + "；".join(p for problems in err.fields.values() for p in problems)
+            problems = dict(err.fields or {})
     _mark_open_months(session, page)
     choices = services.member_names(session, page["members"]) if page["resident"] is None else []
     return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
-                           choices=choices, **page), (422 if error else 200)
+                           problems=problems, choices=choices, **page), (422 if error else 200)
 
 
 # --- issuing, revoking, printing (the clerk) -----------------------------------------------------

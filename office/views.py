@@ -542,12 +542,17 @@ def transfer(bank, transfer_id):
 @bp.get("/banks/<bank>/pending")
 def pending(bank):
     bank, user = scoped_bank(bank, READERS)
+    return _pending_page(bank)
+
+
+def _pending_page(bank, status: int = 200, refused: dict | None = None):
+    """The queue; a decision refused comes back in its row, the reason as typed, the problem beside it."""
     session = get_session()
     waiting = services.list_pending(session, bank, limit=500, after=None)
     _version, book = services.rulebook(session, bank.id)
     people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
-    return _render("pending.html", bank=bank, waiting=waiting, people=people,
-                   rule_names=_rule_names(book), problems=query_whole("problem_id"))
+    return _render("pending.html", status, bank=bank, waiting=waiting, people=people,
+                   rule_names=_rule_names(book), refused=refused or {})
 
 
 @bp.post("/banks/<bank>/pending/<int:pending_id>/<any(approve, reject):decision>")
@@ -557,15 +562,15 @@ def decide(bank, pending_id, decision):
     services.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
     approve = decision == "approve"
     reason = typed_text(request.form.get("reason"))
+    refused = {"id": pending_id, "reason": request.form.get("reason", ""), "message": None}
     if not approve and not reason:
-        flash(_("驳回须写明原因"))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
-    if len(reason) > MEMO_MAX:
-        flash(_("备注最长 %(n)d 个字", n=MEMO_MAX))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
-    if reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
-        flash(" ".join(reason_problems))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+        refused["problems"] = [_("驳回须写明原因")]
+    elif len(reason) > MEMO_MAX:
+        refused["problems"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+    elif reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
+        refused["problems"] = reason_problems
+    if refused.get("problems"):
+        return _pending_page(bank, 422, refused)
     try:
         outcome = services.decide_pending(session, bank, pending_id, approve=approve,
                                           reason=reason or None, by=user.name, clock=clock())
@@ -573,8 +578,8 @@ def decide(bank, pending_id, decision):
         if err.status == 404:
             raise
         message, problems = _refusal(err)
-        flash(" ".join([message] + [p for ps in problems.values() for p in ps]))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+        refused.update(message=message, problems=[p for ps in problems.values() for p in ps])
+        return _pending_page(bank, err.status, refused)
     if approve:
         flash(_("已通过并入账（流水 #%(seq)d）", seq=outcome.transfers[0].seq))
     else:

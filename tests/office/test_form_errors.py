@@ -34,6 +34,9 @@ def _cases(v):
                     {"r": str(wang.id), "rule": "litter", "quantity": "2", "memo": "",
                      "occurred_on": "2026-10-14", "idem": "k2"}, "memo"),
         "reversal": ("clerk", f"/banks/hp/transfers/{first.id}", {"reason": LONG}, "reason"),
+        "reject a pending deed": ("reviewer", f"/banks/hp/pending/{v['waiting'].id}/reject",
+                                  {"reason": LONG}, "reason"),
+        "objection": (None, f"/c/{v['card']}/object", {"month": "2026-10", "text": "  "}, "text"),
         "open a bank": ("admin", "/admin/banks",
                         {"code": "新 村", "name": "新村综治银行", "template": "default",
                          "clerk": "xc-clerk", "password": "correct horse battery"}, "code"),
@@ -44,13 +47,20 @@ def _cases(v):
 
 
 @pytest.fixture
-def forms(village, make):
-    village["first"] = make.deed(village["bank"], "patrol", [village["people"]["王大"]]).transfers[0]
+def forms(village, make, session, clock):
+    from cards.services import issue_cards
+
+    people = village["people"]
+    village["first"] = make.deed(village["bank"], "patrol", [people["王大"]]).transfers[0]
+    village["waiting"] = make.deed(village["bank"], "mediation", [people["曾三"]], memo="调解").pending[0]
+    village["card"] = issue_cards(session, village["bank"], resident_ids=[people["王大"].id], by="test",
+                                  clock=clock)[0].token
     return village
 
 
 CASES = ("sign-in", "new resident", "resident", "move to another household", "deactivate",
-         "new household", "household", "deed", "penalty", "reversal", "open a bank", "fund receipt")
+         "new household", "household", "deed", "penalty", "reversal", "reject a pending deed",
+         "open a bank", "fund receipt", "objection")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -59,7 +69,7 @@ def test_a_form_submitted_wrong_comes_back_as_typed_with_the_problem_beside_the_
     cases = _cases(forms)
     assert set(cases) == set(CASES)
     who, url, typed, field = cases[case]
-    desk = sign_in(forms["users"][who]) if who else Desk(client, token_from="/login")
+    desk = sign_in(forms["users"][who]) if who else Desk(client, token_from=url)
     answer = desk.post(url, data=typed)
     assert answer.status_code == (401 if case == "sign-in" else 422), \
         (answer.status_code, answer.headers.get("Location"))
