@@ -36,7 +36,8 @@ KINDS = ("deed", "penalty", "reversal")
 
 
 def _render(template: str, status: int = 200, **context):
-    return render_template(f"office/{template}", roles={"writer": _user().role in WRITERS,
+    return render_template(f"office/{template}", roles={"reader": _user().role in READERS,
+                                                        "writer": _user().role in WRITERS,
                                                         "reviewer": _user().role in REVIEWERS,
                                                         "auditor": _user().role in AUDITORS},
                            **context), status

@@ -8,6 +8,7 @@ A resident walks the card page and the pages it links to.
 """
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,6 +75,36 @@ def test_every_link_in_a_roles_navigation_opens_the_page_it_names(role, live_ser
             _look(page, artifacts, f"{role}-{urlsplit(href).path.strip('/').replace('/', '-')}")
             # A link met on the way that the landing page did not show is walked too.
             to_walk += [link for link in _nav_links(page, live_server) if link not in to_walk]
+    finally:
+        context.close()
+
+
+#: Links not to follow: files to download, and the language switch (the same page again).
+NOT_PAGES = (".pdf", ".xlsx", ".csv", ".png", ".jpg", "lang=")
+
+
+@pytest.mark.parametrize("role", ["clerk", "desk"])
+def test_the_screens_a_roles_pages_link_to_pass_axe(role, live_server, browser, lived_in, make):
+    """One step past the navigation: a resident, a household, an entry, a statement, the forms."""
+    make.deed(lived_in["bank"], "litter", [lived_in["people"]["李四"]], memo="乱扔垃圾")
+    context = browser.new_context(viewport=WIDE)
+    try:
+        page = sign_in(context, live_server, ROLES[role][0])
+        nav = [href for _words, href in _nav_links(page, live_server)]
+        seen, shapes = set(nav), set()
+        for href in nav:
+            page.goto(href)
+            links = page.eval_on_selector_all("main a", "as => as.map(a => a.href)")
+            for link in links:
+                shape = re.sub(r"\d+", "N", urlsplit(link).path)
+                if (not link.startswith(live_server) or link in seen or shape in shapes
+                        or any(n in link for n in NOT_PAGES)):
+                    continue
+                seen.add(link)
+                shapes.add(shape)
+                answer = page.goto(link)
+                assert answer.status < 400, f"{role}: {link} answered {answer.status}"
+                assert_accessible(page)
     finally:
         context.close()
 
