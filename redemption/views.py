@@ -396,8 +396,12 @@ def desk_scan(bank):
     if token:
         holder = card_holder(get_session(), bank, token)
         if holder is None:
-            flash("找不到这张卡：可能已挂失补办，或不是本村的卡")
-            return redirect(url_for("redemption.desk", bank=bank.code))
+            # The scan comes back as read, the reason beside it, for the desk to see what was read.
+            today = clock().today()
+            return render_template(
+                "redemption/desk.html", bank=bank, q=text, found=None, holder=None, members=None,
+                catalog=[], error="找不到这张卡：可能已挂失补办，或不是本村的卡", today=today,
+                window=services.next_window(get_session(), bank, today)), 422
         if isinstance(holder, Household):
             return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))
         return redirect(url_for("redemption.desk", bank=bank.code, resident=holder.id))

@@ -37,6 +37,8 @@ def _cases(v):
         "reject a pending deed": ("reviewer", f"/banks/hp/pending/{v['waiting'].id}/reject",
                                   {"reason": LONG}, "reason"),
         "objection": (None, f"/c/{v['card']}/object", {"month": "2026-10", "text": "  "}, "text"),
+        "a card the desk does not know": ("desk", "/banks/hp/desk/scan",
+                                          {"scan": "http://127.0.0.1/c/" + "A" * 43}, "scan"),
         "open a bank": ("admin", "/admin/banks",
                         {"code": "新 村", "name": "新村综治银行", "template": "default",
                          "clerk": "xc-clerk", "password": "correct horse battery"}, "code"),
@@ -60,7 +62,7 @@ def forms(village, make, session, clock):
 
 CASES = ("sign-in", "new resident", "resident", "move to another household", "deactivate",
          "new household", "household", "deed", "penalty", "reversal", "reject a pending deed",
-         "open a bank", "fund receipt", "objection")
+         "open a bank", "fund receipt", "objection", "a card the desk does not know")
 
 
 @pytest.mark.parametrize("case", CASES)
