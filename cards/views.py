@@ -8,6 +8,7 @@ from ledger.db import get_session
 from ledger.errors import ZongzhiError
 from web.api import clock, load, query_text
 from web.forms import typed_whole
+from web.i18n import language, translate_fields
 from web.auth import WRITERS, scoped_bank
 from web.throttle import throttle
 
@@ -223,6 +224,26 @@ def _sheet_response(bank, user, residents, households, whole, per_page):
 def cards_screen(bank):
     """The clerk's screen: choose residents (or the whole bank) and print their cards."""
     bank, user = scoped_bank(bank, WRITERS)
+    try:
+        return _cards_screen(bank, user)
+    except ZongzhiError as err:
+        if err.status == 404:
+            raise
+        # Refused: the screen again with what was ticked still ticked, the problem beside it.
+        lang = language()
+        return _cards_page(bank, typed=request.form, message=err.text(lang),
+                           problems=translate_fields(err.fields, lang)), err.status
+
+
+def _cards_page(bank, *, typed=None, message=None, problems=None):
+    session = get_session()
+    q = query_text("q")
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    return render_template("cards/cards.html", bank=bank, rows=services.holders_overview(session, bank, q=q),
+                           unit=unit, q=q or "", typed=typed or {}, message=message, problems=problems or {})
+
+
+def _cards_screen(bank, user):
     session = get_session()
     if request.method == "POST":
         # The form is read as the API's body, so it meets the same bounds (422 naming the field).
@@ -237,10 +258,7 @@ def cards_screen(bank):
                                    **services.whole_bank_reissue(session, bank))
         return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
                                data["per_page"])
-    q = query_text("q")
-    rows = services.holders_overview(session, bank, q=q)
-    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
-    return render_template("cards/cards.html", bank=bank, rows=rows, unit=unit, q=q or "")
+    return _cards_page(bank)
 
 
 

@@ -26,8 +26,9 @@ class _Controls(HTMLParser):
             self.events.append(("hidden", a.get("name"), a.get("value", "")))
         elif tag == "input" and a.get("type") not in ("submit", "button"):
             if a.get("type") in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.events.append(("field", a.get("name"), a.get("value", "on")))
+                # An unticked box holds nothing, but a problem after it is still beside it.
+                self.events.append(("field" if "checked" in a else "unticked", a.get("name"),
+                                    a.get("value", "on")))
             else:
                 self.events.append(("field", a.get("name"), a.get("value", "")))
         elif tag == "textarea":
@@ -86,7 +87,8 @@ def read_form(html: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     for event in parser.events:
         if event[0] in ("field", "hidden"):
             values.setdefault(event[1], []).append(event[2])
-            last = event[1] if event[0] == "field" else last
-        elif last is not None:
+        if event[0] in ("field", "unticked"):
+            last = event[1]
+        elif event[0] == "problem" and last is not None:
             beside.setdefault(last, []).append(event[1])
     return values, beside

@@ -39,6 +39,7 @@ def _cases(v):
         "objection": (None, f"/c/{v['card']}/object", {"month": "2026-10", "text": "  "}, "text"),
         "a card the desk does not know": ("desk", "/banks/hp/desk/scan",
                                           {"scan": "http://127.0.0.1/c/" + "A" * 43}, "scan"),
+        "print cards for nobody": ("clerk", "/banks/hp/cards", {"per_page": "8"}, "all"),
         "open a bank": ("admin", "/admin/banks",
                         {"code": "新 村", "name": "新村综治银行", "template": "default",
                          "clerk": "xc-clerk", "password": "correct horse battery"}, "code"),
@@ -62,7 +63,8 @@ def forms(village, make, session, clock):
 
 CASES = ("sign-in", "new resident", "resident", "move to another household", "deactivate",
          "new household", "household", "deed", "penalty", "reversal", "reject a pending deed",
-         "open a bank", "fund receipt", "objection", "a card the desk does not know")
+         "open a bank", "fund receipt", "objection", "a card the desk does not know",
+         "print cards for nobody")
 
 
 @pytest.mark.parametrize("case", CASES)
