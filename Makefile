@@ -13,7 +13,7 @@ JSQR_VERSION := 1.4.0
 JSQR_SHA256  := bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859
 JSQR         := field/static/m/jsQR.js
 
-.PHONY: setup system-packages demo test bench clean
+.PHONY: setup system-packages demo test bench bench-office clean
 
 setup: system-packages $(STAMP) $(JSQR)
 
@@ -44,6 +44,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/ledger.py --small
+
+bench-office: setup
+	$(BIN)/python bench/office.py
 
 clean:
 	rm -rf $(VENV) instance/*.db tests/artifacts

@@ -9,6 +9,7 @@ from ledger.replica import reading_session
 from ledger.errors import ZongzhiError
 from web.api import clock, load, query_text
 from web.forms import typed_whole
+from web.i18n import language, translate_fields
 from web.auth import WRITERS, scoped_bank
 from web.throttle import throttle
 
@@ -98,7 +99,7 @@ def object_to_entry(token):
     entries = {e["id"]: e for m in page["months"] for e in m["entries"]}
     chosen = request.values.get("entry", type=int)
     entry = entries.get(chosen)
-    error, done = None, None
+    error, problems, done = None, {}, None
     if request.method == "POST":
         # The objection is the resident's who did the entry (a household card's member), or the
         # card holder's own for a missing deed.
@@ -119,12 +120,11 @@ def object_to_entry(token):
             from web.i18n import language
 
             error = err.text(language())
-            if err.fields:
-                error += "：" + "；".join(p for problems in err.fields.values() for p in problems)
+            problems = dict(err.fields or {})
     _mark_open_months(session, page)
     choices = services.member_names(session, page["members"]) if page["resident"] is None else []
     return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
-                           choices=choices, **page), (422 if error else 200)
+                           problems=problems, choices=choices, **page), (422 if error else 200)
 
 
 # --- issuing, revoking, printing (the clerk) -----------------------------------------------------
@@ -233,6 +233,26 @@ def _sheet_response(bank, user, residents, households, whole, per_page):
 def cards_screen(bank):
     """The clerk's screen: choose residents (or the whole bank) and print their cards."""
     bank, user = scoped_bank(bank, WRITERS)
+    try:
+        return _cards_screen(bank, user)
+    except ZongzhiError as err:
+        if err.status == 404:
+            raise
+        # Refused: the screen again with what was ticked still ticked, the problem beside it.
+        lang = language()
+        return _cards_page(bank, typed=request.form, message=err.text(lang),
+                           problems=translate_fields(err.fields, lang)), err.status
+
+
+def _cards_page(bank, *, typed=None, message=None, problems=None):
+    session = get_session()
+    q = query_text("q")
+    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    return render_template("cards/cards.html", bank=bank, rows=services.holders_overview(session, bank, q=q),
+                           unit=unit, q=q or "", typed=typed or {}, message=message, problems=problems or {})
+
+
+def _cards_screen(bank, user):
     session = get_session()
     if request.method == "POST":
         # The form is read as the API's body, so it meets the same bounds (422 naming the field).
@@ -247,10 +267,7 @@ def cards_screen(bank):
                                    **services.whole_bank_reissue(session, bank))
         return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
                                data["per_page"])
-    q = query_text("q")
-    rows = services.holders_overview(session, bank, q=q)
-    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
-    return render_template("cards/cards.html", bank=bank, rows=rows, unit=unit, q=q or "")
+    return _cards_page(bank)
 
 
 

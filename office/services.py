@@ -93,6 +93,44 @@ def look_up(session: Session, bank: Bank, text: str) -> list[Lookup]:
     return [Lookup(t, services.find_residents(session, bank, t, limit=8)) for t in terms[:30]]
 
 
+@dataclass(frozen=True)
+class Team:
+    """Residents logged together for one rule: a patrol team, a clean-up crew."""
+
+    rule: RuleChoice
+    residents: list[Resident]
+
+
+def recent_teams(session: Session, bank: Bank, groups: list[tuple[str, list[RuleChoice]]], *,
+                 by: str, limit: int = 5, scan: int = 300) -> list[Team]:
+    """Return the teams this user logged lately (newest first), for one click to log them again.
+
+    A team is the deed transfers of one posting (same moment, same form) for two or more
+    residents; only rules among `groups` and residents still active are offered.
+    """
+    rows = session.execute(
+        select(Transfer.recorded_at, Transfer.idempotency_key, Transfer.rule_code, Transfer.doer_id)
+        .where(Transfer.bank_id == bank.id, Transfer.ledger == PTS, Transfer.kind == "deed",
+               Transfer.recorded_by == by, Transfer.doer_id.is_not(None))
+        .order_by(Transfer.seq.desc()).limit(scan)).all()
+    postings: dict[tuple, list[int]] = {}
+    for recorded_at, key, rule_code, doer_id in rows:
+        postings.setdefault((recorded_at, key, rule_code), []).append(doer_id)
+    offered = {c.code: c for _category, choices in groups for c in choices}
+    teams, seen = [], set()
+    for (_at, _key, rule_code), doers in postings.items():
+        ids = sorted(set(doers))
+        if len(ids) < 2 or rule_code not in offered or (rule_code, tuple(ids)) in seen:
+            continue
+        seen.add((rule_code, tuple(ids)))
+        people = active_residents(session, bank, ids)
+        if len(people) == len(ids):
+            teams.append(Team(offered[rule_code], people))
+        if len(teams) == limit:
+            break
+    return teams
+
+
 def active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:
     """Return the bank's active residents among these ids, in the order given."""
     found = services.residents_by_id(session, bank, ids)

@@ -37,7 +37,8 @@ KINDS = ("deed", "penalty", "reversal")
 
 
 def _render(template: str, status: int = 200, **context):
-    return render_template(f"office/{template}", roles={"writer": _user().role in WRITERS,
+    return render_template(f"office/{template}", roles={"reader": _user().role in READERS,
+                                                        "writer": _user().role in WRITERS,
                                                         "reviewer": _user().role in REVIEWERS,
                                                         "auditor": _user().role in AUDITORS},
                            **context), status
@@ -118,12 +119,28 @@ def _unknown(name: str) -> list[str]:
     return unknown_characters(name or "")
 
 
+def _edit_page(bank, resident, status: int = 200, *, form: dict | None = None, message=None,
+               problems: dict | None = None, move: dict | None = None, deactivate: dict | None = None):
+    """The resident's edit page; a move or a deactivation refused comes back in its own form."""
+    form = form or {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
+                    "reading": resident.reading}
+    return _render("resident_form.html", status, bank=bank, form=form, resident=resident,
+                   household=get_session().get(Household, resident.household_id), message=message,
+                   problems=problems or {}, move=move or {}, deactivate=deactivate or {},
+                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+
+
+def _refused_form(err: ZongzhiError) -> dict:
+    """Return a refused side form as typed, with its message and problems, for _edit_page."""
+    message, problems = _refusal(err)
+    return {"form": request.form, "message": message, "problems": problems}
+
+
 @bp.route("/banks/<bank>/residents/<int:resident_id>/edit", methods=["GET", "POST"])
 def edit_resident(bank, resident_id):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     resident = services.get_resident(session, bank, resident_id)
-    household = session.get(Household, resident.household_id)
     form = {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
             "reading": resident.reading, **request.form.to_dict()}
     message, problems = None, {}
@@ -137,9 +154,8 @@ def edit_resident(bank, resident_id):
         else:
             flash(_("已保存"))
             return redirect(url_for("office.resident", bank=bank.code, resident_id=resident.id))
-    return _render("resident_form.html", 422 if problems else 200, bank=bank, form=form,
-                   resident=resident, household=household, message=message, problems=problems,
-                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+    return _edit_page(bank, resident, 422 if problems else 200, form=form, message=message,
+                      problems=problems)
 
 
 @bp.post("/banks/<bank>/residents/<int:resident_id>/active")
@@ -152,8 +168,8 @@ def resident_active(bank, resident_id):
                                                 reason=request.form.get("reason"), by=user.name,
                                                 clock=clock())
     except ValidationError as err:
-        message, problems = _refusal(err)
-        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
+        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+                          deactivate=_refused_form(err))
     else:
         flash(_("已恢复 %(name)s", name=resident.name) if active else
               _("已停用 %(name)s，今后不能再为其登分", name=resident.name))
@@ -169,9 +185,8 @@ def move_resident(bank, resident_id):
                                           household=request.form.get("household", ""),
                                           reason=request.form.get("reason"), by=user.name, clock=clock())
     except ValidationError as err:
-        message, problems = _refusal(err)
-        flash("; ".join([message] + [p for ps in problems.values() for p in ps]))
-        return redirect(url_for("office.edit_resident", bank=bank.code, resident_id=resident_id))
+        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+                          move=_refused_form(err))
     flash(_("已迁入户 %(code)s", code=session.get(Household, resident.household_id).code))
     return redirect(url_for("office.resident", bank=bank.code, resident_id=resident_id))
 
@@ -279,7 +294,7 @@ def household(bank, household_id):
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
     session = get_session()
     home = services.get_household(session, bank, household_id)
-    message, problems = None, {}
+    message, problems, status = None, {}, 200
     if request.method == "POST":
         try:
             services.update_household(session, bank, home.id, name=request.form.get("name"),
@@ -287,13 +302,16 @@ def household(bank, household_id):
                                       clock=clock())
         except ZongzhiError as err:
             message, problems = _refusal(err)
+            status = err.status
         else:
             flash(_("已保存"))
             return redirect(url_for("office.household", bank=bank.code, household_id=home.id))
     members = services.household_members(session, bank, home)
     summary = services.account_summary(session, bank, members[0].id, clock=clock()) if members else None
-    return _render("household.html", 409 if problems else 200, bank=bank, home=home, members=members,
-                   summary=summary, message=message, problems=problems)
+    form = request.form if request.method == "POST" else {"name": home.name or "",
+                                                          "active": "1" if home.active else "0"}
+    return _render("household.html", status, bank=bank, home=home, members=members,
+                   summary=summary, message=message, problems=problems, form=form)
 
 
 # --- roster -----------------------------------------------------------------------------------
@@ -424,8 +442,9 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
         status = 409 if message and not problems else 422
     keep = request.method == "POST" and not posted
     unsure = [lk for lk in lookups if not lk.unique]
+    teams = office.recent_teams(session, bank, groups, by=user.name) if not penalties else []
     return _render("deed_form.html", status, bank=bank, penalties=penalties,
-                   form_endpoint=_form_endpoint(penalties), groups=groups,
+                   form_endpoint=_form_endpoint(penalties), groups=groups, teams=teams,
                    selected=selected, lookups=unsure,
                    codes=services.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
@@ -517,6 +536,7 @@ def transfer(bank, transfer_id):
     return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,
                    person=people.get(entry.doer_id), codes=codes, rule_names=_rule_names(book),
                    message=message, problems=problems, idem=uuid.uuid4().hex,
+                   reason=request.form.get("reason", "") if request.method == "POST" else "",
                    extras=attachments(session, shown, [])[0])
 
 
@@ -525,12 +545,17 @@ def transfer(bank, transfer_id):
 @bp.get("/banks/<bank>/pending")
 def pending(bank):
     bank, user = scoped_bank(bank, READERS)
+    return _pending_page(bank)
+
+
+def _pending_page(bank, status: int = 200, refused: dict | None = None):
+    """The queue; a decision refused comes back in its row, the reason as typed, the problem beside it."""
     session = get_session()
     waiting = services.list_pending(session, bank, limit=500, after=None)
     _version, book = services.rulebook(session, bank.id)
     people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
-    return _render("pending.html", bank=bank, waiting=waiting, people=people,
-                   rule_names=_rule_names(book), problems=query_whole("problem_id"),
+    return _render("pending.html", status, bank=bank, waiting=waiting, people=people,
+                   rule_names=_rule_names(book), refused=refused or {},
                    extras=attachments(session, [], waiting)[1])
 
 
@@ -541,15 +566,15 @@ def decide(bank, pending_id, decision):
     services.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
     approve = decision == "approve"
     reason = typed_text(request.form.get("reason"))
+    refused = {"id": pending_id, "reason": request.form.get("reason", ""), "message": None}
     if not approve and not reason:
-        flash(_("驳回须写明原因"))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
-    if len(reason) > MEMO_MAX:
-        flash(_("备注最长 %(n)d 个字", n=MEMO_MAX))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
-    if reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
-        flash(" ".join(reason_problems))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+        refused["problems"] = [_("驳回须写明原因")]
+    elif len(reason) > MEMO_MAX:
+        refused["problems"] = [_("备注最长 %(n)d 个字", n=MEMO_MAX)]
+    elif reason_problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
+        refused["problems"] = reason_problems
+    if refused.get("problems"):
+        return _pending_page(bank, 422, refused)
     try:
         outcome = services.decide_pending(session, bank, pending_id, approve=approve,
                                           reason=reason or None, by=user.name, clock=clock())
@@ -557,8 +582,8 @@ def decide(bank, pending_id, decision):
         if err.status == 404:
             raise
         message, problems = _refusal(err)
-        flash(" ".join([message] + [p for ps in problems.values() for p in ps]))
-        return redirect(url_for("office.pending", bank=bank.code, problem_id=pending_id))
+        refused.update(message=message, problems=[p for ps in problems.values() for p in ps])
+        return _pending_page(bank, err.status, refused)
     if approve:
         flash(_("已通过并入账（流水 #%(seq)d）", seq=outcome.transfers[0].seq))
     else:

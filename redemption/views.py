@@ -19,6 +19,7 @@ from ledger.schemas import MEMO_MAX
 from rules import bounds
 from web.api import clock, idempotency, load, page, page_args, query_text, query_whole
 from web.forms import text_problems, typed_text, typed_whole
+from web.i18n import language, translate_fields
 from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
                       scoped_bank)
 
@@ -396,8 +397,12 @@ def desk_scan(bank):
     if token:
         holder = card_holder(get_session(), bank, token)
         if holder is None:
-            flash("找不到这张卡：可能已挂失补办，或不是本村的卡")
-            return redirect(url_for("redemption.desk", bank=bank.code))
+            # The scan comes back as read, the reason beside it, for the desk to see what was read.
+            today = clock().today()
+            return render_template(
+                "redemption/desk.html", bank=bank, q=text, found=None, holder=None, members=None,
+                catalog=[], error="找不到这张卡：可能已挂失补办，或不是本村的卡", today=today,
+                window=services.next_window(get_session(), bank, today)), 422
         if isinstance(holder, Household):
             return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))
         return redirect(url_for("redemption.desk", bank=bank.code, resident=holder.id))
@@ -429,8 +434,6 @@ def desk_redeem(bank):
         outcome = services.redeem(session, bank, resident_id=resident_id, items=items,
                                   by=user.name, clock=clock(), idem=idem)
     except ZongzhiError as err:
-        from web.i18n import language
-
         context = {"bank": bank, "q": "", "found": None, "members": None,
                    "window": services.next_window(session, bank, clock().today()),
                    "today": clock().today(), "picked": dict(items),
@@ -448,11 +451,15 @@ def desk_redeem(bank):
 def receipt(bank, redemption_id):
     """The receipt to print (A6) and hand over with the goods."""
     bank, user = scoped_bank(bank, DESK_READERS)
-    session = get_session()
-    context = printing.receipt_context(session, bank, redemption_id)
+    return _receipt_page(bank, user, redemption_id)
+
+
+def _receipt_page(bank, user, redemption_id: int, status: int = 200, refused: dict | None = None):
+    """The receipt; a line's correction refused comes back with its reason as typed and the problem."""
+    context = printing.receipt_context(get_session(), bank, redemption_id)
     context["may_reverse"] = (user.role in WRITERS
                               and context["redemption"].occurred_on == clock().today())
-    return render_template("redemption/receipt_page.html", **context)
+    return render_template("redemption/receipt_page.html", refused=refused or {}, **context), status
 
 
 @bp.get("/banks/<bank>/desk/receipts/<int:redemption_id>.pdf")
@@ -471,11 +478,19 @@ def reverse_line(bank, redemption_id, line_id):
     if line is None:
         abort(404)
     reason = typed_text(request.form.get("reason")) or "兑换台当天更正"
+    refused = {"line": line_id, "reason": request.form.get("reason", ""), "message": None}
     if problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
-        flash("；".join(problems))
-        return redirect(url_for("redemption.receipt", bank=bank.code, redemption_id=redemption_id))
-    ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
-                                     by=user.name, clock=clock())
+        return _receipt_page(bank, user, redemption_id, 422, {**refused, "problems": problems})
+    try:
+        ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
+                                         by=user.name, clock=clock())
+    except ZongzhiError as err:
+        if err.status == 404:
+            raise
+        lang = language()
+        return _receipt_page(bank, user, redemption_id, err.status, {
+            **refused, "message": err.text(lang),
+            "problems": [p for ps in translate_fields(err.fields, lang).values() for p in ps]})
     flash(f"已冲正：{line.name}×{line.quantity}，积分与库存已退回")
     return redirect(url_for("redemption.receipt", bank=bank.code, redemption_id=redemption_id))
 

@@ -189,3 +189,19 @@ def test_numbers_typed_on_the_foundation_screens_are_ascii_digits_within_bounds(
     session.rollback()
     assert session.execute(select(func.count()).select_from(Applicant)).scalar() == 0
     assert session.execute(select(func.count()).select_from(Application)).scalar() == 0
+
+
+def test_every_foundation_screen_draws_the_one_navigation_once(client, district, files):
+    """The foundation's pages drew their own links after the shared navigation: 社区基金 twice."""
+    _sign_in(client, "clerk")
+    district.fund(restricted=1_000_000)
+    app_id = awarded(client, district)
+    wish = client.post(f"{API}/wishes", headers=district.clerk, json={
+        "resident": district.wang.id, "title": "轮椅一辆", "description": "腿脚不便"}).get_json()
+    for path in ("/foundation/hp/", "/foundation/hp/applicants/new", "/foundation/hp/applications/new",
+                 f"/foundation/hp/applications/{app_id}", "/foundation/hp/wishes/new",
+                 f"/foundation/hp/wishes/{wish['id']}"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        header = answer.get_data(as_text=True).split("<main>")[0]
+        assert header.count("<nav") == 1 and header.count(">社区基金</a>") == 1, path

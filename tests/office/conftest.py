@@ -22,14 +22,15 @@ def village(make):
 class Desk:
     """A test client signed in as one user, which sends the CSRF token with every form."""
 
-    def __init__(self, client):
+    def __init__(self, client, token_from: str = "/"):
         self.client = client
         self._token = None
+        self._token_from = token_from
 
     @property
     def token(self) -> str:
         if self._token is None:
-            page = self.client.get("/").get_data(as_text=True)
+            page = self.client.get(self._token_from).get_data(as_text=True)
             self._token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         return self._token
 

@@ -79,6 +79,24 @@ def test_a_clerk_undoes_a_same_day_mistake_from_the_receipt(client, make, desk):
     assert "已冲正" in client.get(path).get_data(as_text=True)
 
 
+def test_a_correction_refused_comes_back_with_its_reason_as_typed_beside_the_line(client, make, desk):
+    from ..forms import read_form
+
+    desk.money(100_000)
+    desk.item()
+    desk.points(desk.wang, 90)
+    body = desk.redeem(client, desk.wang, [("rice", 1)]).get_json()
+    sign_in(client, make, desk.bank, "clerk", "jifen")
+    path = f"/banks/hp/desk/receipts/{body['id']}"
+    line = body["lines"][0]["id"]
+    typed = "拿" * 501
+    answer = client.post(f"{path}/lines/{line}/reverse", data={"reason": typed, "csrf_token": csrf_token(client, path)})
+    assert answer.status_code == 422
+    values, beside = read_form(answer.get_data(as_text=True))
+    assert values["reason"] == [typed] and beside["reason"]
+    assert desk.stock() == 9  # nothing undone: the rice is still out
+
+
 def test_the_desk_screen_needs_a_desk_user(client, make, desk):
     assert client.get("/banks/hp/desk").status_code == 302                  # to sign in
     sign_in(client, make, desk.bank, "supervisor", "jian")
