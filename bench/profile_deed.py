@@ -38,6 +38,8 @@ _spec = importlib.util.spec_from_file_location("bench_village", BENCH_DIR / "vil
 village = sys.modules["bench_village"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(village)
 
+SORT = "cumulative"
+
 STAGES = {
     "auth": [("web/auth.py", "current_user"), ("web/auth.py", "scoped_bank")],
     "validate": [("web/api.py", "load"), ("web/api.py", "idempotency")],
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--team", type=int, default=1)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--postgres-url")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative or tottime")
     args = parser.parse_args()
 
     import migrations
@@ -112,7 +115,7 @@ def main() -> None:
         for stage in ("flask", "auth", "validate", "posting", "commit", "answer"):
             print(f"  {stage:9} {staged[stage] / n * 1000:6.3f} ms  {staged[stage] / total:5.1%}")
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
         app.extensions["zongzhi.engine"].dispose()
 
