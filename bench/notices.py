@@ -139,7 +139,7 @@ def _job(residents: int) -> tuple[float, float, float]:
 
     import migrations
     from ledger.clock import FixedClock
-    from ledger.db import make_engine, session_factory
+    from ledger.db import make_engine, session_factory, transaction
     from ledger.models import PTS, Account, Bank
     from ledger.posting import Draft, post
     from reports import services as reports
@@ -162,7 +162,7 @@ def _job(residents: int) -> tuple[float, float, float]:
                             amount=3, kind="deed", occurred_on=date(2026, 9, 1 + (i * 7 + k) % 30),
                             rule_code="cleanup", rule_version=1, doer_id=r)
                       for i, r in enumerate(bank.residents) for k in range(3)]
-            with session.begin():
+            with transaction(session):
                 post(session, bank.id, drafts, by="bench", clock=clock)
         with sf() as session:
             row = session.get(Bank, bank.id)

@@ -20,6 +20,7 @@ each other, and its commits already share the log's flushes): there `joined` doe
 """
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from contextlib import contextmanager
@@ -79,11 +80,18 @@ class GroupCommit:
         self._take_turn()
         try:
             group = self._group
+            if group is not None and not _open(group.connection):
+                # SQLite ended the group's transaction itself (an I/O error, a full disk): what
+                # its members wrote is gone, and a savepoint now would commit on its release.
+                # Their commit fails; this writer starts a group of its own.
+                self._group = None
+                self._end(group)
+                group = None
             if group is None:
                 group = self._group = _Group(self._begin())
             group.members += 1
         except BaseException:
-            self._pass_turn(commit=False)
+            self._pass_turn()
             raise
         ok = False
         try:
@@ -118,7 +126,7 @@ class GroupCommit:
                 self._waiting -= 1
             self._busy, self._holder = True, threading.get_ident()
 
-    def _pass_turn(self, *, commit: bool) -> None:
+    def _pass_turn(self) -> None:
         with self._lock:
             self._busy, self._holder = False, None
             self._turn.notify()
@@ -135,6 +143,15 @@ class GroupCommit:
             self._group = None
         # Still holding the turn: nobody writes on the connection while it commits.
         try:
+            self._end(group)
+        finally:
+            self._pass_turn()
+
+    def _end(self, group: _Group) -> None:
+        # Commit the group (one fsync) and let its members go on, or fail them all.
+        try:
+            if not _open(group.connection):
+                raise GroupCommitFailed("the group's transaction was lost before its commit")
             group.connection.commit()
         except BaseException as err:
             group.error = err
@@ -145,7 +162,11 @@ class GroupCommit:
         finally:
             group.connection.close()
             group.done.set()
-            self._pass_turn(commit=True)
+
+
+def _open(connection: Connection) -> bool:
+    # Whether SQLite itself still has the group's transaction open.
+    return connection.connection.driver_connection.in_transaction
 
 
 @contextmanager
@@ -161,6 +182,16 @@ def _bound(session: Session, connection: Connection) -> Iterator[None]:
 
 _GROUPS: "weakref.WeakKeyDictionary[Engine, GroupCommit]" = weakref.WeakKeyDictionary()
 _GROUPS_LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A child process starts with no writers of its own: the parent's queue (and its locks,
+    # perhaps held by a thread that does not exist here) must not carry over.
+    for engine in list(_GROUPS.keys()):
+        _GROUPS[engine] = GroupCommit(engine)
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def enable_group_commit(engine: Engine) -> None:

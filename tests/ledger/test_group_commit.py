@@ -115,3 +115,22 @@ def test_a_failed_commit_fails_every_writer_of_the_group(engine, clock, monkeypa
 def test_postgresql_engines_commit_alone():
     engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
     assert store.group_of(session_factory(engine)()) is None
+
+
+def test_a_transaction_sqlite_ended_itself_fails_its_members_and_the_next_start_afresh(engine, clock):
+    order = []
+
+    def body(n, session):
+        order.append(n)
+        audit.record(session, bank_id=None, actor=f"w{n}", action="t", clock=clock)
+        if len(order) == 2:
+            # As SQLite does on an I/O error or a full disk: the whole transaction is gone.
+            session.connection().connection.driver_connection.execute("ROLLBACK")
+            raise OSError("disk I/O error")
+
+    errors = _write_together(engine, clock, body)
+    first, second = order[:2]
+    assert isinstance(errors.pop(first), store.GroupCommitFailed)
+    assert errors.pop(second)  # its own error, or the savepoint SQLite no longer has
+    assert errors == {}
+    assert _entries(engine) == sorted(f"w{n}" for n in order[2:])
