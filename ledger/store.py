@@ -74,7 +74,7 @@ class GroupCommit:
         if self._holder == threading.get_ident():
             # A write begun inside another on this thread (or another session of it) joins the
             # same group: waiting for our own turn would never end.
-            with _bound(session, self._group.connection):
+            with _bound(session, self._group.connection, alone=False):
                 yield
             return
         self._take_turn()
@@ -95,7 +95,9 @@ class GroupCommit:
             raise
         ok = False
         try:
-            with _bound(session, group.connection):
+            # The group's first writer needs no savepoint: should it fail, it rolls the whole
+            # transaction back, which holds nothing else yet, and the next writer starts afresh.
+            with _bound(session, group.connection, alone=group.members == 1):
                 yield
             ok = True
         finally:
@@ -109,8 +111,7 @@ class GroupCommit:
         connection = self.engine.connect()
         try:
             connection.execution_options(**{WRITE_OPTION: True})
-            connection.begin()
-            connection.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE runs with the first statement
+            connection.begin()  # BEGIN IMMEDIATE, at once (ledger.db's begin hook)
         except BaseException:
             connection.close()
             raise
@@ -170,10 +171,13 @@ def _open(connection: Connection) -> bool:
 
 
 @contextmanager
-def _bound(session: Session, connection: Connection) -> Iterator[None]:
-    # The session writes on the group's connection, each of its transactions a savepoint there.
+def _bound(session: Session, connection: Connection, *, alone: bool) -> Iterator[None]:
+    # The session writes on the group's connection, each of its transactions a savepoint there;
+    # or, `alone`, in the group's transaction itself, which its commit leaves open for the group
+    # and its rollback ends.
     bind, mode = session.bind, session.join_transaction_mode
-    session.bind, session.join_transaction_mode = connection, "create_savepoint"
+    session.bind = connection
+    session.join_transaction_mode = "rollback_only" if alone else "create_savepoint"
     try:
         yield
     finally:

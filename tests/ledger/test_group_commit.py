@@ -134,3 +134,14 @@ def test_a_transaction_sqlite_ended_itself_fails_its_members_and_the_next_start_
     assert errors.pop(second)  # its own error, or the savepoint SQLite no longer has
     assert errors == {}
     assert _entries(engine) == sorted(f"w{n}" for n in order[2:])
+
+
+def test_the_first_writer_of_a_group_failing_leaves_the_others_theirs(engine, clock):
+    def body(n, session):
+        audit.record(session, bank_id=None, actor=f"w{n}", action="t", clock=clock)
+        if n == 0:
+            raise RuntimeError("the first writer changes its mind")
+
+    errors = _write_together(engine, clock, body)
+    assert list(errors) == [0]
+    assert _entries(engine) == [f"w{n}" for n in range(1, WRITERS)]
