@@ -41,7 +41,7 @@ _spec.loader.exec_module(village)
 SORT = "cumulative"
 
 STAGES = {
-    "auth": [("web/auth.py", "current_user"), ("web/auth.py", "scoped_bank")],
+    "auth": [("web/auth.py", "scoped_bank")],  # which calls current_user
     "validate": [("web/api.py", "load"), ("web/api.py", "idempotency")],
     "posting": [("ledger/services.py", "post_deed")],
     "commit": [("sqlalchemy/orm/session.py", "commit")],
