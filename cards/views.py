@@ -5,6 +5,7 @@ from flask import (Blueprint, Response, current_app, jsonify, render_template, r
 
 from ledger import services as ledger_services
 from ledger.db import get_session
+from ledger.replica import reading_session
 from ledger.errors import ZongzhiError
 from web.api import clock, load, query_text
 from web.forms import typed_whole
@@ -22,7 +23,7 @@ def _base_url() -> str:
 
 # --- the resident's page -------------------------------------------------------------------------
 
-def _card_or_refusal(token: str):
+def _card_or_refusal(token: str, session=None):
     """Return (card, None) or (None, refusal response).
 
     A valid card always opens, whatever its address did before: a village behind one carrier
@@ -31,7 +32,7 @@ def _card_or_refusal(token: str):
     and more, so a miss teaches a guesser nothing); the count marks an address that keeps
     missing, and never stands in a resident's way.
     """
-    card = services.find_card(get_session(), token)
+    card = services.find_card(session or get_session(), token)
     if card is not None:
         return card, None
     wait = throttle().card_miss(request.remote_addr or "?")
@@ -43,10 +44,10 @@ def _card_or_refusal(token: str):
 
 @bp.get("/c/<token>")
 def card_page(token):
-    card, refusal = _card_or_refusal(token)
+    session = reading_session()
+    card, refusal = _card_or_refusal(token, session)
     if refusal:
         return refusal
-    session = get_session()
     page = services.card_page(session, card, clock=clock())
     from redemption.services import next_window
 
@@ -54,6 +55,10 @@ def card_page(token):
     page["notice_url"] = _notice_url(page["bank"], page["notice"])
     # Only months with entries carry objection links; the form itself offers every open month.
     _mark_open_months(session, page, only_with_entries=True)
+    from reports.objections import objections_of_residents
+
+    # The holder's objections and the council's answers (upheld or rejected, with the reason).
+    page["objections"] = objections_of_residents(session, page["bank"].id, page["members"])
     response = Response(render_template("cards/page.html", token=token, **page))
     # The page is the holder's alone: no shared cache keeps it, no referrer carries the token.
     response.headers["Cache-Control"] = "private, no-store"

@@ -46,18 +46,23 @@ class Outcome:
     job: str
     bank: str
     period: str
-    status: str  # done | skipped | busy (another process is running it) | failed
+    #: done | skipped | busy (another process is running it) | failed; with a broker also
+    #: queued (handed to the workers) | due (recorded, the broker being unreachable)
+    status: str
     message: str
 
     def line(self) -> str:
         mark = {"done": "完成 done", "skipped": "跳过 skipped", "busy": "其他进程运行中 busy",
-                "failed": "失败 FAILED"}[self.status]
+                "failed": "失败 FAILED", "queued": "已排队 queued", "due": "待排队 due"}[self.status]
         return f"{self.bank} {self.job} {self.period}: {mark} — {self.message}"
 
 
 def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock,
-          retry_failed: bool = True) -> JobRun | None:
-    """Claim a run for this process; None if it is done, running elsewhere, or failed too often."""
+          retry_failed: bool = True, lease: timedelta = LEASE) -> JobRun | None:
+    """Claim a run for this process; None if it is done, running elsewhere, or failed too often.
+
+    A run recorded as due or queued (the distributed cycle) is claimed by whoever comes first.
+    """
     now = clock.now()
     me = owner_name()
     try:
@@ -66,19 +71,20 @@ def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock
                 JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period)).scalar_one_or_none()
             if run is None:
                 run = JobRun(job=job, bank_id=bank_id, period=period, status="running", owner=me,
-                             attempts=1, started_at=now, lease_until=now + LEASE)
+                             attempts=1, started_at=now, lease_until=now + lease)
                 session.add(run)
                 session.flush()
                 return run
             session.refresh(run)
             stale = run.status == "running" and run.lease_until <= now
             again = run.status == "failed" and (retry_failed or run.attempts < MAX_ATTEMPTS)
-            if not (stale or again):
+            waiting = run.status in ("due", "queued")
+            if not (stale or again or waiting):
                 return None
             taken = session.execute(update(JobRun).where(
                 JobRun.id == run.id, JobRun.status == run.status, JobRun.attempts == run.attempts)
                 .values(status="running", owner=me, attempts=run.attempts + 1, started_at=now,
-                        lease_until=now + LEASE, finished_at=None, error=None)).rowcount
+                        lease_until=now + lease, finished_at=None, error=None)).rowcount
             if taken != 1:
                 return None
             session.refresh(run)
@@ -98,10 +104,11 @@ def finish(session: Session, run: JobRun, *, ok: bool, message: str, clock: Cloc
 
 
 def run_one(sessions: sessionmaker, bank: Bank, job: jobs.Job, period, *, clock: Clock,
-            retry_failed: bool = True) -> Outcome:
+            retry_failed: bool = True, lease: timedelta = LEASE) -> Outcome:
     """Claim and run one job for one bank and period, in sessions of its own."""
     with sessions() as session:
-        run = claim(session, job.name, bank.id, period.key, clock=clock, retry_failed=retry_failed)
+        run = claim(session, job.name, bank.id, period.key, clock=clock, retry_failed=retry_failed,
+                    lease=lease)
         if run is None:
             existing = session.execute(select(JobRun.status, JobRun.owner).where(
                 JobRun.job == job.name, JobRun.bank_id == bank.id, JobRun.period == period.key)).one_or_none()
@@ -125,18 +132,53 @@ def run_one(sessions: sessionmaker, bank: Bank, job: jobs.Job, period, *, clock:
         return Outcome(job.name, bank.code, period.key, "done", message)
 
 
+def not_due(session: Session, bank: Bank, job: jobs.Job, period, *, clock: Clock) -> Outcome | None:
+    """Return the refusal of a run asked for by hand before it falls due, or None if it is due."""
+    due = jobs.due_at(session, bank, job, period, clock)
+    if due is not None and clock.now() >= due:
+        return None
+    when = due.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M") if due else "—"
+    return Outcome(job.name, bank.code, period.key, "failed",
+                   f"尚未到期（到期时间 {when}），未做任何更改 / not due yet, nothing written")
+
+
+def any_period(text: str):
+    """Parse a period of any kind (2026-10-05, 2026-10, 2026-Q4, 2026); refuse anything else."""
+    from ledger.errors import ValidationError
+
+    for kind in periods.KINDS:
+        try:
+            return periods.parse_period(kind, (text or "")[:20])
+        except ValidationError:
+            continue
+    raise ValidationError({"period": [f"{(text or '')[:20]!r} 不是一个存在的周期；格式须为 2026-10-05、2026-10、2026-Q4 或 2026"]},
+                          "周期有误", "the period is not valid")
+
+
+def for_period(session: Session, period: str, bank_ids: Iterable[int] | None = None) -> list[tuple[Bank, list[JobRun]]]:
+    """Return each bank (or those named) with its runs for a period key, in the order they began."""
+    stmt = select(Bank).order_by(Bank.code)
+    if bank_ids is not None:
+        stmt = stmt.where(Bank.id.in_(list(bank_ids)))
+    banks = list(session.execute(stmt).scalars())
+    found: dict[int, list[JobRun]] = {bank.id: [] for bank in banks}
+    stmt = select(JobRun).where(JobRun.period == period).order_by(JobRun.started_at, JobRun.id)
+    if bank_ids is not None:
+        stmt = stmt.where(JobRun.bank_id.in_(list(found)))
+    for run in session.execute(stmt).scalars():
+        if run.bank_id in found:
+            found[run.bank_id].append(run)
+    return [(bank, found[bank.id]) for bank in banks]
+
+
 def run_by_hand(sessions: sessionmaker, banks: list[Bank], job: jobs.Job, period, *, clock: Clock,
                 progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Run a job for a period in each bank in turn; a bank where it is not due yet is refused."""
     outcomes = []
     for bank in banks:
         with sessions() as session:
-            due = jobs.due_at(session, session.get(Bank, bank.id), job, period, clock)
-        if due is None or clock.now() < due:
-            when = due.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M") if due else "—"
-            outcome = Outcome(job.name, bank.code, period.key, "failed",
-                              f"尚未到期（到期时间 {when}），未做任何更改 / not due yet, nothing written")
-        else:
+            outcome = not_due(session, session.get(Bank, bank.id), job, period, clock=clock)
+        if outcome is None:
             outcome = run_one(sessions, bank, job, period, clock=clock, retry_failed=True)
         outcomes.append(outcome)
         if progress:

@@ -5,6 +5,8 @@ For every bank and job there is a cron trigger at the job's time in the bank's t
 missed periods first. A sweep at start-up and every few minutes catches up after downtime,
 runs seals (whose time depends on when each notice went up) and picks up new banks and changed
 rule files. Two schedulers on one database never run the same job twice: see `cycle.runs`.
+With `ZONGZHI_BROKER_URL` set, the scheduler runs nothing itself: it queues what is due for the
+workers (`cycle.queue`).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from ledger import services as ledger_services
 from ledger.models import Bank
 
-from . import runs
+from . import queue, runs
 
 log = logging.getLogger("zongzhi.cycle")
 
@@ -48,13 +50,17 @@ class Cycle:
     """The scheduled cycle over one app's database."""
 
     def __init__(self, app, scheduler: BaseScheduler):
+        self.app = app
         self.sessions = app.extensions["zongzhi.sessions"]
         self.clock = app.extensions["zongzhi.clock"]
         self.scheduler = scheduler
         self._installed: dict[int, str] = {}
 
     def sweep(self, bank_ids=None) -> list[runs.Outcome]:
-        outcomes = runs.sweep(self.sessions, clock=self.clock, bank_ids=bank_ids)
+        if queue.enabled(self.app):
+            outcomes = queue.hand_over(self.app, bank_ids=bank_ids)
+        else:
+            outcomes = runs.sweep(self.sessions, clock=self.clock, bank_ids=bank_ids)
         for outcome in outcomes:
             if outcome.status not in ("skipped", "busy"):
                 log.info(outcome.line())

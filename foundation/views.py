@@ -14,6 +14,7 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 from flask_babel import gettext as _
 
 from ledger.db import get_session
+from ledger.replica import reading_session
 from ledger.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
@@ -1166,7 +1167,7 @@ def screen_wish(bank, wish_id, action):
 
 @bp.get("/p/<bank>/foundation")
 def public(bank):
-    session = get_session()
+    session = reading_session()
     bank = get_bank(session, bank)
     projects = services.public_projects(session, bank)
     return render_template("foundation/public.html", bank=bank, projects=projects,
@@ -1177,7 +1178,7 @@ def public(bank):
 
 @bp.get("/p/<bank>/foundation/photos/<int:application_id>/<int:attachment_id>")
 def public_photo(bank, application_id, attachment_id):
-    session = get_session()
+    session = reading_session()
     bank = get_bank(session, bank)
     attachment, path = services.attachment_file(session, bank, application_id, attachment_id,
                                                 instance_path=_files_root(), public=True)

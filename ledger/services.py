@@ -107,6 +107,14 @@ def stored_version(session: Session, bank_id: int, version: int) -> RuleVersion:
         RuleVersion.bank_id == bank_id, RuleVersion.version == version)).scalar_one()
 
 
+def rule_versions(session: Session, bank_id: int) -> list:
+    """Return the bank's rule versions newest first: number, hash, source, when and by whom (not the text)."""
+    return list(session.execute(
+        select(RuleVersion.version, RuleVersion.content_hash, RuleVersion.source_name,
+               RuleVersion.loaded_at, RuleVersion.loaded_by)
+        .where(RuleVersion.bank_id == bank_id).order_by(RuleVersion.version.desc())).all())
+
+
 _IN_FORCE = select(*(in_force.scalar_subquery() for in_force in rules_in_force(bindparam("bank"))))
 
 

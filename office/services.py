@@ -20,7 +20,7 @@ from ledger.clock import Clock
 from ledger.errors import ValidationError
 from ledger.models import PTS, Account, Bank, Household, PendingDeed, Resident, Transfer
 from rules.model import Rule
-from web.auth import create_user
+from web.auth import create_user, password_problem
 from web.models import User
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "seed_data" / "rules"
@@ -149,8 +149,8 @@ def open_bank(session: Session, *, code: str, name: str, template: str, clerk: s
             problems["clerk"] = ["用户名最长 80 个字符"]
         elif session.execute(select(User.id).where(User.name == clerk)).first():
             problems["clerk"] = [f"用户 {clerk} 已存在"]
-        if len(password or "") < 8:
-            problems["password"] = ["密码至少 8 个字符"]
+        if (refused := password_problem(password)) is not None:
+            problems["password"] = [refused]
     if problems:
         raise ValidationError(problems)
     path = TEMPLATES / f"{template}.yaml"
@@ -158,5 +158,6 @@ def open_bank(session: Session, *, code: str, name: str, template: str, clerk: s
                                 rules_text=path.read_text("utf-8"), source_name=path.name, by=by,
                                 clock=clock)
     if clerk:
-        create_user(session, clerk, bank_code=bank.code, role="clerk", password=password, clock=clock)
+        create_user(session, clerk, bank_code=bank.code, role="clerk", password=password, clock=clock,
+                    by=by)
     return bank

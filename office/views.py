@@ -606,3 +606,7 @@ def admin_banks():
                    banks=office.bank_overview(session, clock=clock()), templates=office.rule_templates(),
                    form=request.form, message=message, problems=problems, today=clock().today())
 
+
+
+# The users' and the rules' screens live in modules of their own, on this blueprint.
+from . import rules, users  # noqa: E402,F401

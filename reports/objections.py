@@ -6,7 +6,7 @@ deed posted today — and the correction is linked to the objection.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import audit, periods
@@ -100,16 +100,18 @@ def get_objection(session: Session, bank: Bank, objection_id: int) -> Objection:
 
 
 def list_objections(session: Session, bank: Bank, *, status: str | None = None,
-                    month: str | None = None, limit: int = 50, after: int | None = None) -> list[Objection]:
-    """Return the bank's objections, oldest first, optionally of one status or month."""
+                    month: str | None = None, limit: int = 50, after: int | None = None,
+                    newest_first: bool = False) -> list[Objection]:
+    """Return the bank's objections, oldest first (or newest first), optionally of one status or month."""
     stmt = select(Objection).where(Objection.bank_id == bank.id)
     if status:
         stmt = stmt.where(Objection.status == status)
     if month:
         stmt = stmt.where(Objection.month == periods.parse_period("month", month, field="month").key)
     if after is not None:
-        stmt = stmt.where(Objection.id > after)
-    return list(session.execute(stmt.order_by(Objection.id).limit(limit)).scalars())
+        stmt = stmt.where(Objection.id < after if newest_first else Objection.id > after)
+    order = Objection.id.desc() if newest_first else Objection.id
+    return list(session.execute(stmt.order_by(order).limit(limit)).scalars())
 
 
 def reject_objection(session: Session, bank: Bank, objection_id: int, *, reason: str, by: str,
@@ -206,3 +208,19 @@ def objections_of_month(session: Session, bank_id: int, month: str) -> list[Obje
     """Return every objection filed against a month, oldest first."""
     return list(session.execute(select(Objection).where(
         Objection.bank_id == bank_id, Objection.month == month).order_by(Objection.id)).scalars())
+
+
+def objections_of_residents(session: Session, bank_id: int, resident_ids: list[int], *,
+                            limit: int = 20) -> list[Objection]:
+    """Return the latest objections filed for these residents, newest first (a card's holders)."""
+    if not resident_ids:
+        return []
+    return list(session.execute(select(Objection).where(
+        Objection.bank_id == bank_id, Objection.resident_id.in_(resident_ids))
+        .order_by(Objection.id.desc()).limit(limit)).scalars())
+
+
+def open_counts(session: Session, bank_id: int) -> dict[str, int]:
+    """Return how many objections wait for an answer, per month."""
+    return dict(session.execute(select(Objection.month, func.count()).where(
+        Objection.bank_id == bank_id, Objection.status == "open").group_by(Objection.month)).all())

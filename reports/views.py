@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
 from ledger import periods
 from ledger.db import get_session
@@ -36,7 +36,13 @@ def _notice_json(snapshot: Snapshot, bank) -> dict:
                        "head": {"seq": seal.head_seq, "hash": seal.head_hash}} if seal else None}
 
 
-def _public_url(bank_code: str, snapshot: Snapshot) -> str:
+def public_url(bank_code: str, snapshot: Snapshot) -> str:
+    """The notice's public address, as its QR code holds it: under ZONGZHI_PUBLIC_URL when set
+    (as the cards' codes are), else the address the page was opened at."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for("reports.public_notice", bank=bank_code, month=snapshot.period,
+                                          key=snapshot.content_hash[:16])
     return url_for("reports.public_notice", bank=bank_code, month=snapshot.period,
                    key=snapshot.content_hash[:16], _external=True)
 
@@ -79,7 +85,7 @@ def notice_pdf(bank, month):
     """
     bank, _ = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
-    data = _notice_pdf(snapshot.content, snapshot.content_hash, _public_url(bank.code, snapshot), clock().tz)
+    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(bank.code, snapshot), clock().tz)
     return _pdf(data, f"{bank.code}-notice-{snapshot.period}.pdf")
 
 
@@ -97,8 +103,9 @@ def _public_snapshot(bank: str, month: str, key: str):
     from sqlalchemy import select
 
     from ledger.models import Bank
+    from ledger.replica import reading_session
 
-    session = get_session()
+    session = reading_session()
     found = session.execute(select(Bank).where(Bank.code == bank)).scalar_one_or_none()
     snapshot = services.get_snapshot(session, found.id, "notice", month) if found else None
     if snapshot is None or len(key) < 16 or not snapshot.content_hash.startswith(key):
@@ -118,7 +125,7 @@ def public_notice(bank, month, key):
 def public_notice_pdf(bank, month, key):
     """The printable notice for whoever holds the public link: the same key check as the page."""
     found, snapshot = _public_snapshot(bank, month, key)
-    data = _notice_pdf(snapshot.content, snapshot.content_hash, _public_url(found.code, snapshot), clock().tz)
+    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(found.code, snapshot), clock().tz)
     return _pdf(data, f"{found.code}-notice-{snapshot.period}.pdf")
 
 
@@ -331,7 +338,11 @@ def certificate(bank, year, award, place):
 
 
 def init_app(app) -> None:
-    """The API's writes authenticate by bearer token, not by cookie: no CSRF form token to check."""
+    """Register the office's screens (reports/screens.py); the API's writes authenticate by
+    bearer token, not by cookie: no CSRF form token to check."""
+    from . import screens
+
+    screens.init_app(app)
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         for view in (file_objection, uphold_objection, reject_objection):

@@ -19,6 +19,8 @@ from foundation.errors import _ACTION_ZH as FOUNDATION_STEPS, STATE_ZH as FOUNDA
 from ledger import formatting
 from rules import bounds
 
+from .users import ROLE_NAMES
+
 #: Action codes in words.
 ACTIONS = {
     "login": "登录", "login_failed": "登录失败", "logout": "退出",
@@ -27,7 +29,8 @@ ACTIONS = {
     "roster_import": "导入名册", "resident_create": "登记居民", "resident_update": "修改居民",
     "resident_deactivate": "停用居民", "resident_activate": "恢复居民", "resident_move": "迁户",
     "household_create": "登记户", "household_update": "修改户",
-    "token_create": "发放令牌", "token_revoke": "吊销令牌",
+    "token_create": "发放令牌", "token_revoke": "吊销令牌", "user_create": "添加用户",
+    "user_disable": "停用用户", "user_enable": "启用用户", "password_reset": "重设密码",
     "objection": "登记异议", "objection_uphold": "支持异议", "objection_reject": "驳回异议", "seal": "封账",
     "expiry": "积分清零", "cards_issue": "发放积分卡", "card_revoke": "作废积分卡",
     "redemption": "兑换", "catalog_add": "新增兑换物品", "catalog_change": "修改兑换物品",
@@ -126,6 +129,8 @@ def _value(key: str, value, names: dict[str, str]) -> str:
     if key in ("residents", "resident", "members"):
         ids = value if isinstance(value, list) else [value]
         return "、".join(names.get(f"resident:{i}", f"#{i}") for i in ids)
+    if key == "role" and isinstance(value, str):
+        return _(ROLE_NAMES.get(value, value))
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):

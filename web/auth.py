@@ -43,6 +43,10 @@ TOKEN_DAYS_MAX = 3650
 LAST_USED_EVERY = timedelta(hours=1)
 #: Where the Flask session carries the secret of its server-side session record.
 SESSION_SECRET = "_zongzhi_session"
+#: A password's length: at least this many characters (the command line and the screens alike),
+#: and a bound on what is hashed, so a megabyte typed into the field costs nothing.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
 #: Checked when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("no such user")
 
@@ -51,16 +55,27 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def password_problem(password: str | None) -> str | None:
+    """Return why a new password is refused (too short, too long, control characters), or None."""
+    if len(password or "") < PASSWORD_MIN:
+        return f"密码至少 {PASSWORD_MIN} 个字符"
+    if len(password) > PASSWORD_MAX:
+        return f"密码最长 {PASSWORD_MAX} 个字符"
+    if bounds.text_problem(password, max_len=PASSWORD_MAX):
+        return "密码不能含控制字符"
+    return None
+
+
 def create_user(session: Session, name: str, *, bank_code: str | None, role: str,
-                password: str, clock: Clock) -> User:
+                password: str, clock: Clock, by: str = "cli") -> User:
     """Create a user of one bank (or a county admin of every bank) with a hashed password."""
     problems = {}
     if role not in ROLES:
         problems["role"] = [f"角色须为以下之一：{', '.join(ROLES)}"]
     if bounds.text_problem(name or "", max_len=80):
         problems["name"] = ["用户名不能为空，最长 80 个字符，不能含控制字符"]
-    if len(password or "") < 8:
-        problems["password"] = ["密码至少 8 个字符"]
+    if (refused := password_problem(password)) is not None:
+        problems["password"] = [refused]
     if role != "admin" and not bank_code:
         problems["bank"] = ["除县级管理员外，用户必须属于一个银行"]
     bank = session.execute(select(Bank).where(Bank.code == bank_code)).scalar_one_or_none() \
@@ -76,6 +91,9 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
         user = User(name=name, bank_id=bank.id if bank else None, role=role,
                     password_hash=generate_password_hash(password), created_at=clock.now())
         session.add(user)
+        session.flush()
+        audit.record(session, bank_id=user.bank_id, actor=by, action="user_create",
+                     subject=f"user:{user.id}", detail={"user": user.name, "role": role}, clock=clock)
     return user
 
 

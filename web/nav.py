@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,6 +17,7 @@ from ledger.db import get_session
 from ledger.models import Bank
 
 from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, WRITERS
+from .users import USER_READERS
 
 
 @dataclass(frozen=True)
@@ -37,17 +39,23 @@ BANK_LINKS = (
     Link("office.pending", _l("待审核"), READERS),
     Link("office.register", _l("登分簿"), READERS),
     Link("office.roster_import", _l("居民名册"), READERS),
+    Link("report_screens.months", _l("月公示"), READERS),
+    Link("report_screens.objections_inbox", lazy_pgettext("office", "异议"), READERS),
     Link("redemption.desk", _l("兑换台"), REDEEMERS),
     Link("redemption.fund", _l("综治基金"), READERS),
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
     Link("foundation.index", _l("社区基金"), READERS),
+    Link("report_screens.commendation", _l("年表彰"), READERS),
+    Link("office.rules_screen", _l("积分规则"), EVERY_ROLE),
     Link("web.audit_log", _l("操作日志"), AUDITORS),
+    Link("office.users", _l("用户"), USER_READERS),
 )
 #: The county admin's page, outside any one bank.
-COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),)
+COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),
+                Link("cycle.status", _l("周期任务"), frozenset({"admin"})))
 
 #: Where each role's work is: the page it lands on after signing in.
-LANDING = {"clerk": "office.index", "reviewer": "office.pending", "supervisor": "office.index",
+LANDING = {"clerk": "office.index", "reviewer": "office.pending", "supervisor": "report_screens.months",
            "desk": "redemption.desk"}
 
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from ledger import db
+from ledger import db, replica
 from ledger.clock import Clock
 
 from . import config as settings
 
 #: The packages with screens or endpoints: each has views.py with one blueprint `bp` (and may
 #: have `init_app(app)` there for what else it sets up), registered in floor order.
-PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards")
+PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards", "cycle")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -34,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["zongzhi.clock"] = app.config.get("CLOCK") or Clock(ZoneInfo(app.config["TIMEZONE"]))
 
     db.init_app(app)
+    replica.init_app(app)
 
     from web import auth, converters, errors, i18n, uploads
     converters.init_app(app)

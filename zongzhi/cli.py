@@ -349,7 +349,7 @@ def cycle_run(job, bank_code, period):
 
     from sqlalchemy import select
 
-    from cycle import jobs, runs
+    from cycle import jobs, queue, runs
     from ledger import services
     from ledger.models import Bank
 
@@ -363,6 +363,7 @@ def cycle_run(job, bank_code, period):
         except ZongzhiError as err:
             _fail(err)
         sessions = _app_sessions(session)
+        app = _current_app()
         failed = 0
         with click.progressbar(length=len(banks), label=f"{chosen.name} {wanted.key}", file=sys.stderr,
                                show_pos=True) as bar:
@@ -372,11 +373,71 @@ def cycle_run(job, bank_code, period):
                 click.echo(("\n" if len(banks) > 1 else "") + outcome.line())
                 bar.update(1)
 
-            runs.run_by_hand(sessions, banks, chosen, wanted, clock=clock, progress=progress)
-    click.echo(f"{len(banks) - failed} of {len(banks)} banks done or already done, {failed} failed",
-               err=True)
+            if queue.enabled(app):
+                outcomes = queue.hand_over_by_hand(app, banks, chosen, wanted, progress=progress)
+            else:
+                outcomes = runs.run_by_hand(sessions, banks, chosen, wanted, clock=clock, progress=progress)
+    queued = sum(o.status in ("queued", "due") for o in outcomes)
+    if queued:
+        click.echo(f"{queued} of {len(banks)} banks queued for the workers (zongzhi cycle status "
+                   f"--period {wanted.key}), {len(banks) - failed - queued} already done, {failed} failed", err=True)
+    else:
+        click.echo(f"{len(banks) - failed} of {len(banks)} banks done or already done, {failed} failed",
+                   err=True)
     if failed:
         sys.exit(1)
+
+
+@cycle_group.command("status")
+@click.option("--period", required=True, help="2026-10-05, 2026-10, 2026-Q4 or 2026")
+@click.option("--bank", "bank_code", default="all", show_default=True, help="a bank's code, or all")
+def cycle_status(period, bank_code):
+    """Each bank's job runs for a period: due, queued, running, done, failed (with the error)."""
+    from cycle import runs
+    from ledger import services
+
+    with _opened() as (session, clock):
+        try:
+            period = runs.any_period(period).key
+            bank_ids = None if bank_code == "all" else [services.get_bank(session, bank_code).id]
+        except ZongzhiError as err:
+            _fail(err)
+        failed = 0
+        for bank, found in runs.for_period(session, period, bank_ids):
+            if not found:
+                click.echo(f"{bank.code} {period}: 无 none")
+            for run in found:
+                failed += run.status == "failed"
+                detail = run.error if run.status == "failed" else (run.result or run.owner)
+                click.echo(f"{bank.code} {run.job} {period}: {run.status} (attempts {run.attempts}, "
+                           f"{_when(run.finished_at or run.started_at, clock)}) — {detail}")
+    if failed:
+        click.echo(f"{failed} run(s) failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 512), default=None,
+              help="worker processes (default: one per core)")
+def worker(concurrency):
+    """Run a worker of the distributed cycle (Celery) until stopped; needs ZONGZHI_BROKER_URL."""
+    import logging
+
+    from cycle import queue
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = _app()
+    if not queue.enabled(app):
+        click.echo("错误 error: ZONGZHI_BROKER_URL 未设置 is not set (amqp://… or redis://…); without a broker "
+                   "the scheduler runs the cycle itself", err=True)
+        sys.exit(1)
+    queue.work(app, concurrency=concurrency)
+
+
+def _current_app():
+    from flask import current_app
+
+    return current_app._get_current_object()
 
 
 def _app_sessions(session):

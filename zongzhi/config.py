@@ -17,6 +17,18 @@ ENVIRONMENT = {
     "ZONGZHI_SECURE_COOKIES": ("SECURE_COOKIES", None),
     # redis://…: rate-limit counters shared by several server processes (unset: per process).
     "ZONGZHI_REDIS_URL": ("REDIS_URL", None),
+    # amqp://… or redis://…: the cycle's per-bank jobs go to Celery workers (unset: in-process).
+    "ZONGZHI_BROKER_URL": ("BROKER_URL", None),
+    # The broker's queue for this county's cycle (two counties may share one broker).
+    "ZONGZHI_CYCLE_QUEUE": ("CYCLE_QUEUE", "zongzhi.cycle"),
+    # How long a worker's claim on a run holds before another may take it over (seconds), and the
+    # first wait before a failed run is tried again (doubling each time).
+    "ZONGZHI_CYCLE_LEASE_S": ("CYCLE_LEASE_S", None),
+    "ZONGZHI_CYCLE_RETRY_S": ("CYCLE_RETRY_S", None),
+    # postgresql://…: a streaming replica that serves the public pages while it lags less than
+    # ZONGZHI_REPLICA_MAX_LAG_S seconds (the primary serves them otherwise).
+    "ZONGZHI_REPLICA_URL": ("REPLICA_URL", None),
+    "ZONGZHI_REPLICA_MAX_LAG_S": ("REPLICA_MAX_LAG_S", "5"),
 }
 
 #: Where the embedded default keeps its generated secret key, inside the instance folder.

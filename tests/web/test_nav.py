@@ -87,8 +87,9 @@ def _follow(client, role, links):
     ("clerk", {"登分", "扣分", "户", "待审核", "登分簿", "居民名册", "综治基金", "积分卡", "社区基金"},
      {"兑换台", "操作日志", "县级管理"}),
     ("reviewer", {"登分", "待审核", "操作日志"}, {"兑换台", "县级管理"}),
-    ("supervisor", {"待审核", "登分簿", "综治基金", "操作日志"}, {"登分", "扣分", "积分卡", "兑换台"}),
-    ("desk", {"居民", "兑换台"}, {"户", "待审核", "登分簿", "居民名册", "综治基金", "社区基金", "登分"}),
+    ("supervisor", {"待审核", "登分簿", "月公示", "异议", "综治基金", "年表彰", "操作日志"}, {"登分", "扣分", "积分卡", "兑换台"}),
+    ("desk", {"居民", "兑换台"}, {"户", "待审核", "登分簿", "居民名册", "综治基金", "社区基金", "登分",
+                                 "月公示", "异议", "年表彰"}),
     ("admin", {"登分", "兑换台", "操作日志", "县级管理"}, set()),
 ])
 def test_each_role_is_shown_only_the_pages_it_may_open(people, signed_in, role, shown, hidden):
@@ -121,7 +122,7 @@ def _sign_in(client, name):
 
 
 @pytest.mark.parametrize("role, lands_on", [
-    ("desk", "/banks/hp/desk"), ("reviewer", "/banks/hp/pending"), ("supervisor", "/banks/hp/"),
+    ("desk", "/banks/hp/desk"), ("reviewer", "/banks/hp/pending"), ("supervisor", "/banks/hp/months"),
     ("clerk", "/banks/hp/"), ("admin", "/"),
 ])
 def test_each_role_lands_where_its_work_is(people, app, role, lands_on):

@@ -34,7 +34,7 @@ def app(database_url, clock):
 
 @pytest.fixture
 def world(make, session, clock):
-    """Bank A with a user of every role; bank B with a resident, a deed, a reversal and a pending deed."""
+    """Bank A with a user of every role; bank B with a user, a resident, a deed, a reversal and a pending deed."""
     from web.auth import create_token
 
     a = make.bank("hp", "甲村综治银行")
@@ -49,6 +49,7 @@ def world(make, session, clock):
     make.deed(b, "mediation", b_people, memo=f"{SECRET}调解")
     make.deed(a, "patrol", a_people, quantity=1)
     users = {role: make.user(a, role, name=f"a-{role}") for role in ROLES}
+    make.user(b, "clerk", name="b-clerk")  # so a path's user id can be one of B's users
     tokens = {role: create_token(session, u.name, clock=clock) for role, u in users.items()}
     return {"a": a, "b": b, "users": users, "tokens": tokens}
 

@@ -1,0 +1,310 @@
+"""Benchmark of a province's hard mornings on PostgreSQL, every figure beside its baseline from the same run.
+
+A tenth of a province is 2,000 banks, 1,000,000 residents and a month of 800,000 transfers. That
+does not build in reasonable time on a 2-core machine, so the county is that tenth times
+`--scale` (default 0.02: 40 banks, 20,000 residents, 16,000 September transfers); the per-notice and
+per-request figures do not depend on the county's size, only on a bank's.
+
+1. The 1st of the month: September's notices of half the banks rendered by one `zongzhi worker`
+   process (the baseline), those of the other half by two; notices per minute each, the speed-up
+   (target 1.8x), and from the one-process rate the cores that 20,000 notices within an hour need
+   (target: 8 or fewer).
+2. The residents' morning: card pages p50/p99 with 50 concurrent readers against `zongzhi serve`
+   (reading from the replica when --replica-url is given, else from the primary, as stated),
+   while two workers render August's notices, against the same with nothing running (target p99
+   < 50 ms).
+3. Posting: 16 clients posting deeds into 16 banks at once (transactions per second) against
+   pgbench's TPC-B with 16 clients on the same server (target >= 50%).
+
+Run from the project root (needs RabbitMQ or Redis for figure 1 and 2):
+
+    .venv/bin/python bench/province.py --postgres-url postgresql://postgres@127.0.0.1:5432/test \
+        --broker redis://127.0.0.1:6379/14 [--replica-url postgresql://…] [--scale 0.02]
+
+It creates the databases zongzhi_province_<pid> and zongzhi_pgbench_<pid> beside the one in the URL
+and drops them at the end; the replica, when given, must be streaming from that server. It always
+exits 0: it is a report, with PASS/FAIL against the targets.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not in (ROOT, BENCH_DIR)]
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+import migrations  # noqa: E402
+from cards import services as cards  # noqa: E402
+from cycle import jobs, queue  # noqa: E402
+from cycle.models import JobRun  # noqa: E402
+from ledger import services  # noqa: E402
+from ledger.db import normalize_url  # noqa: E402
+from ledger.models import Bank  # noqa: E402
+
+# The ledger bench builds a county the same way: its banks, residents and posting of history.
+_spec = importlib.util.spec_from_file_location("bench_ledger", BENCH_DIR / "ledger.py")
+county = importlib.util.module_from_spec(_spec)
+sys.modules["bench_ledger"] = county
+_spec.loader.exec_module(county)
+
+TENTH = {"banks": 2_000, "residents": 1_000_000, "transfers": 800_000}
+PROVINCE_NOTICES = 20_000
+READERS = 50
+POSTERS = 16
+
+
+def say(message: str) -> None:
+    county.say(message)
+
+
+def pct(values: list[float], p: float) -> float:
+    return county.percentile(values, p)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Province:
+    """The bench database, an app on it, and the processes started against it."""
+
+    def __init__(self, server: str, broker: str, replica: str | None):
+        self.name = f"zongzhi_province_{os.getpid()}"
+        self.server = normalize_url(server).rsplit("/", 1)[0]
+        self.admin = create_engine(self.server + "/postgres", isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = f"{self.server}/{self.name}"
+        migrations.upgrade(self.url)
+        self.queue = f"zongzhi.bench.{uuid.uuid4().hex[:8]}"
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "ZONGZHI_DATABASE_URL": self.url,
+                    "ZONGZHI_BROKER_URL": broker, "ZONGZHI_CYCLE_QUEUE": self.queue,
+                    "ZONGZHI_SECRET_KEY": "b" * 64, "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
+        if replica:
+            self.env["ZONGZHI_REPLICA_URL"] = replica.rsplit("/", 1)[0] + f"/{self.name}"
+        from zongzhi.app import create_app
+
+        self.app = create_app({"DATABASE_URL": self.url, "BROKER_URL": broker, "CYCLE_QUEUE": self.queue,
+                               "SECRET_KEY": "b"})
+        self.sf = self.app.extensions["zongzhi.sessions"]
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, *args: str, ready: str) -> subprocess.Popen:
+        log = open(f"/tmp/{self.name}-{len(self.procs)}.log", "w+")
+        proc = subprocess.Popen([sys.executable, "-m", "zongzhi.cli", *args], cwd=ROOT, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc.logfile = log
+        self.procs.append(proc)
+        deadline = time.monotonic() + 120
+        while ready not in Path(log.name).read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
+            time.sleep(0.2)
+        return proc
+
+    def stop(self, proc) -> None:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        self.app.extensions["zongzhi.engine"].dispose()
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+def build(p: Province, banks: int, residents: int, transfers: int, rng: random.Random) -> list:
+    say(f"building {banks} banks, {residents:,} residents, {transfers:,} September transfers")
+    opened = county.open_banks(p.sf, banks)[:banks]
+    september = [date(2026, 9, 1) + timedelta(days=d) for d in range(30)]
+    for bank in opened:
+        county.add_residents(p.sf, bank, residents // banks, rng)
+        county.post_history(p.sf, bank, sorted(rng.choice(september) for _ in range(transfers // banks)), rng)
+    with p.admin.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    with create_engine(p.url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text("ANALYZE"))
+    return opened
+
+
+def fan_out(p: Province, banks: list, period: str, workers: int) -> float:
+    """Queue one period's notices of these banks with `workers` worker processes; return seconds."""
+    procs = [p.start("worker", "--concurrency", "1", ready="ready.") for _ in range(workers)]
+    job = jobs.JOBS["monthly"]
+    with p.sf() as session:
+        rows = [session.get(Bank, b.id) for b in banks]
+        for row in rows:
+            session.expunge(row)
+    t0 = time.perf_counter()
+    with p.app.app_context():
+        queue.hand_over_by_hand(p.app, rows, job, jobs.parse(job, period))
+    ids = [b.id for b in banks]
+    while True:
+        with p.sf() as session:
+            left = session.execute(select(func.count()).select_from(JobRun).where(
+                JobRun.period == period, JobRun.bank_id.in_(ids), JobRun.status.not_in(("done", "failed")))).scalar()
+        if not left:
+            break
+        time.sleep(0.1)
+    seconds = time.perf_counter() - t0
+    for proc in procs:
+        p.stop(proc)
+    with p.sf() as session:
+        failed = session.execute(select(func.count()).select_from(JobRun).where(
+            JobRun.period == period, JobRun.status == "failed")).scalar()
+    assert not failed, f"{failed} notices failed"
+    return seconds
+
+
+def readers(base: str, tokens: list[str], seconds: float) -> list[float]:
+    """50 threads opening card pages for `seconds`; return each request's time in ms."""
+    times: list[float] = []
+    stop = time.monotonic() + seconds
+
+    def read(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(f"{base}/c/{rng.choice(tokens)}", timeout=30) as answer:
+                answer.read()
+            times.append((time.perf_counter() - t0) * 1000)
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(READERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def posting(p: Province, banks: list, seconds: float) -> float:
+    """16 clients each posting deeds into a bank of its own; return transactions per second."""
+    done = [0] * POSTERS
+    stop = time.monotonic() + seconds
+
+    def post(i: int) -> None:
+        poster = county.ServicePoster(p.sf, banks[i % len(banks)])
+        try:
+            while time.monotonic() < stop:
+                poster.deeds(1)
+                done[i] += 1
+        finally:
+            poster.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(POSTERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / seconds
+
+
+def pgbench(server: str, seconds: int) -> float:
+    name = f"zongzhi_pgbench_{os.getpid()}"
+    bin_dir = "/usr/lib/postgresql/15/bin"
+    admin = create_engine(normalize_url(server).rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        host = server.split("@", 1)[1].split("/", 1)[0]
+        h, port = (host.split(":") + ["5432"])[:2]
+        common = ["-h", h, "-p", port, "-U", "postgres"]
+        subprocess.run([f"{bin_dir}/pgbench", "-i", "-s", str(POSTERS), "-q", *common, name], check=True,
+                       capture_output=True)
+        out = subprocess.run([f"{bin_dir}/pgbench", "-c", str(POSTERS), "-j", "2", "-T", str(seconds), *common, name],
+                             check=True, capture_output=True, text=True).stdout
+        return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--postgres-url", default=os.environ.get("ZONGZHI_BENCH_POSTGRES_URL")
+                        or os.environ.get("ZONGZHI_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--broker", default=os.environ.get("ZONGZHI_BROKER_URL") or "redis://127.0.0.1:6379/14")
+    parser.add_argument("--replica-url", default=os.environ.get("ZONGZHI_REPLICA_URL"))
+    parser.add_argument("--scale", type=float, default=0.02, help="of a tenth of a province (default 0.02)")
+    parser.add_argument("--seconds", type=int, default=10, help="each timed read and posting phase")
+    args = parser.parse_args()
+    size = {k: max(4 if k == "banks" else 1, int(v * args.scale)) for k, v in TENTH.items()}
+    load = os.getloadavg()
+    say(f"scale {args.scale} of a tenth of a province; {os.cpu_count()} cores, load {load[0]:.1f}")
+    p = Province(args.postgres_url, args.broker, args.replica_url)
+    rows = []
+    try:
+        banks = build(p, size["banks"], size["residents"], size["transfers"], random.Random(7))
+        half = len(banks) // 2
+        say("figure 1: September's notices, one worker process then two")
+        one = fan_out(p, banks[:half], "2026-09", 1)
+        two = fan_out(p, banks[half:2 * half], "2026-09", 2)
+        per_minute_one, per_minute_two = half / one * 60, half / two * 60
+        cores = PROVINCE_NOTICES * (one / half) / 3600
+        rows += [("notices per minute, 2 workers", f"{per_minute_two:,.0f}", f"{per_minute_one:,.0f} (1 worker)",
+                  f"{per_minute_two / per_minute_one:.2f}x", ">= 1.8x", verdict(per_minute_two >= 1.8 * per_minute_one)),
+                 ("cores for 20,000 notices in an hour", f"{cores:.1f}", f"{one / half:.2f} s a notice",
+                  "", "<= 8", verdict(cores <= 8))]
+        say("figure 2: card pages with 50 readers, idle then during August's fan-out")
+        with p.sf() as session:
+            bank = session.get(Bank, banks[0].id)
+            tokens = [c.token for c in cards.issue_cards(session, bank, resident_ids=banks[0].residents[:200],
+                                                         by="bench", clock=county.CLOCK)]
+        port = free_port()
+        server = p.start("serve", "--port", str(port), "--threads", "16", ready="serving on")
+        base = f"http://127.0.0.1:{port}"
+        readers(base, tokens, 2)  # warm-up
+        idle = readers(base, tokens, args.seconds)
+        background = threading.Thread(target=fan_out, args=(p, banks, "2026-08", 2))
+        background.start()
+        busy = readers(base, tokens, args.seconds)
+        background.join()
+        p.stop(server)
+        where = "replica" if args.replica_url else "primary (no --replica-url)"
+        rows += [(f"card page p50 on the {where}, during fan-out", f"{pct(busy, 50):.1f} ms",
+                  f"{pct(idle, 50):.1f} ms idle", f"{pct(busy, 50) / pct(idle, 50):.2f}x", "", ""),
+                 (f"card page p99 on the {where}, during fan-out", f"{pct(busy, 99):.1f} ms",
+                  f"{pct(idle, 99):.1f} ms idle", f"{pct(busy, 99) / pct(idle, 99):.2f}x", "< 50 ms",
+                  verdict(pct(busy, 99) < 50))]
+        say("figure 3: 16 clients posting into 16 banks, then pgbench TPC-B with 16 clients")
+        ours = posting(p, banks[:POSTERS], args.seconds)
+        theirs = pgbench(args.postgres_url, args.seconds)
+        rows.append(("deeds posted per second, 16 clients in 16 banks", f"{ours:,.0f}",
+                     f"{theirs:,.0f} pgbench TPC-B", f"{ours / theirs:.0%}", ">= 50%", verdict(ours >= theirs / 2)))
+    finally:
+        p.close()
+    print()
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    for r in [("figure", "value", "baseline", "ratio", "target", "verdict")] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    end = os.getloadavg()
+    print(f"\nscale {args.scale}: {size['banks']} banks, {size['residents']:,} residents, "
+          f"{size['transfers']:,} transfers; load average {load[0]:.1f} at the start, {end[0]:.1f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

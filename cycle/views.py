@@ -1,0 +1,49 @@
+"""The county admin's screen of the cycle: each bank's job runs for a period, and what failed."""
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+
+from ledger import periods
+from ledger.db import get_session
+from ledger.errors import Forbidden, ValidationError
+from web.api import clock
+from web.auth import current_user
+from web.forms import text_problems, typed_text
+
+from . import runs
+from .models import STATUSES
+
+bp = Blueprint("cycle", __name__, template_folder="templates")
+
+#: The states a bank's run can be shown in, in the order the page counts them.
+LABELS = {"due": "待排队", "queued": "已排队", "running": "运行中", "done": "完成", "failed": "失败"}
+assert tuple(LABELS) == STATUSES
+
+
+@bp.get("/admin/cycle")
+def status():
+    """Each bank's runs for a period (by default the month whose notice went up this month)."""
+    if current_user().role != "admin":
+        raise Forbidden()
+    asked = typed_text(request.args.get("period"))
+    shown = request.args.get("state") if request.args.get("state") in LABELS else ""
+    period, problems = None, {}
+    wrong = text_problems(asked, max_len=20)
+    if wrong:
+        problems = {"period": wrong}
+    else:
+        try:
+            period = runs.any_period(asked) if asked else periods.period_of("month", clock().today()).previous()
+        except ValidationError:
+            problems = {"period": [_("格式须为 2026-10-05、2026-10、2026-Q4 或 2026")]}
+    rows = runs.for_period(get_session(), period.key) if period else []
+    counts = Counter(run.status for _, found in rows for run in found)
+    untouched = sum(1 for _, found in rows if not found)
+    if shown:
+        rows = [(bank, found) for bank, found in rows if any(run.status == shown for run in found)]
+    return render_template("cycle/status.html", rows=rows, counts=counts, untouched=untouched,
+                           labels=LABELS, period=period, asked=asked if problems else (period.key if period else ""),
+                           shown=shown, problems=problems), 422 if problems else 200

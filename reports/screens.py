@@ -1,0 +1,331 @@
+"""The office's screens over the cycle's reports: the month (月公示), objections (异议) and the
+year's commendation (年表彰).
+
+They read and write through the reports' services and the cycle's jobs; nothing here decides
+what a notice, a seal, an answer or an award is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+
+from ledger import formatting, periods
+from ledger import services as ledger_services
+from ledger.db import get_session
+from ledger.errors import ConflictError, NotFound, ZongzhiError
+from ledger.models import Resident, Transfer
+from ledger.periods import Period, PeriodSeal
+from ledger.schemas import MEMO_MAX
+from rules import bounds
+from web.api import clock, query_text
+from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
+from web.forms import text_problems, typed_text, typed_whole
+from web.i18n import language, translate_fields
+
+from . import objections, services
+from .models import Snapshot
+from .pdf import qr_png_data_uri
+from .queries import RuleLookup
+from .views import public_url
+
+bp = Blueprint("report_screens", __name__, template_folder="templates")
+
+#: How many months the month screen lists, newest first.
+MONTHS_SHOWN = 36
+#: How many answered objections the inbox shows after the open ones.
+ANSWERED_SHOWN = 100
+#: The cycle's jobs a clerk may run by hand from a month's page, once they fall due.
+BY_HAND = ("monthly", "seal")
+
+
+def _refusal(err: ZongzhiError) -> tuple[str, dict]:
+    lang = language()
+    return err.text(lang), translate_fields(err.fields, lang)
+
+
+def _month_title(period: Period) -> str:
+    return formatting.month(period.start.year, period.start.month, language())
+
+
+# --- 月公示: the month ------------------------------------------------------------------------
+
+@dataclass
+class MonthState:
+    """Where a month is in the cycle: running, draft (no notice yet), open (objections until
+    `closes`), closed (waiting to be sealed), sealed."""
+
+    period: Period
+    title: str
+    status: str
+    notice: Snapshot | None
+    seal: PeriodSeal | None
+    #: When the notice falls due (running, draft) or the month may be sealed (open, closed).
+    due: datetime | None
+    open_objections: int
+
+    @property
+    def key(self) -> str:
+        return self.period.key
+
+
+def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
+    from cycle import jobs
+
+    c = clock()
+    keys = [p.key for p in wanted]
+    notices = {s.period: s for s in session.execute(
+        select(Snapshot).options(defer(Snapshot.content)).where(
+            Snapshot.bank_id == bank.id, Snapshot.kind == "notice", Snapshot.period.in_(keys))).scalars()}
+    seals = {s.month: s for s in session.execute(select(PeriodSeal).where(
+        PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_(keys))).scalars()}
+    waiting = objections.open_counts(session, bank.id)
+    cycle = ledger_services.rulebook(session, bank.id)[1].settings.cycle
+    now, today = c.now(), c.today()
+    found = []
+    for period in wanted:
+        notice, seal = notices.get(period.key), seals.get(period.key)
+        due = jobs.JOBS["monthly"].due(session, bank, cycle, period, c)
+        if seal is not None:
+            status = "sealed"
+        elif notice is not None:
+            due = notice.window_closes_at
+            status = "open" if now < notice.window_closes_at else "closed"
+        else:
+            status = "running" if period.end >= today else "draft"
+        found.append(MonthState(period, _month_title(period), status, notice, seal, due,
+                                waiting.get(period.key, 0)))
+    return found
+
+
+@bp.get("/banks/<bank>/months")
+def months(bank):
+    """Every month of the bank's cycle, newest first, with where its notice is."""
+    from cycle import jobs
+
+    bank, user = scoped_bank(bank, READERS)
+    session = get_session()
+    c = clock()
+    wanted = jobs.periods_since("month", periods.first_day(session, bank, c.tz), c.today())
+    states = list(reversed(_states(session, bank, wanted[-MONTHS_SHOWN:])))
+    return render_template("reports/months.html", bank=bank, states=states, now=c.now())
+
+
+def _cycle_month(session, bank, month: str) -> Period:
+    """Return the month typed in the path, or NotFound if it is before the bank's first month or
+    still to come: not a month of its cycle."""
+    period = periods.parse_period("month", month, field="month")
+    c = clock()
+    if period.end < periods.first_day(session, bank, c.tz) or period.start > c.today():
+        year, number = period.start.year, period.start.month
+        raise NotFound(formatting.month(year, number), formatting.month(year, number, "en"), named=True)
+    return period
+
+
+def _month_page(bank, user, month: str, *, message: str | None = None, status: int = 200):
+    session = get_session()
+    period = _cycle_month(session, bank, month)
+    [state] = _states(session, bank, [period])
+    link = qr = None
+    if state.notice is not None:
+        link = public_url(bank.code, state.notice)
+        qr = qr_png_data_uri(link, box_size=6)
+    return render_template("reports/month.html", bank=bank, s=state, link=link, qr=qr,
+                           now=clock().now(), may_run=user.role in WRITERS,
+                           message=message), status
+
+
+@bp.get("/banks/<bank>/months/<month:month>")
+def month(bank, month):
+    """One month: its notice's status, preview, print, public link and QR."""
+    bank, user = scoped_bank(bank, READERS)
+    return _month_page(bank, user, month)
+
+
+@bp.post("/banks/<bank>/months/<month:month>/run")
+def run_month_job(bank, month):
+    """Post the month's notice, or seal the month, by hand: the cycle's own job, once it falls due
+    (before then it is refused and nothing is written); the scheduler will not run it again."""
+    from cycle import jobs, runs
+
+    bank, user = scoped_bank(bank, WRITERS)
+    period = _cycle_month(get_session(), bank, month)
+    name = request.form.get("job", "")
+    if name not in BY_HAND:
+        return _month_page(bank, user, period.key, message=_("无法执行该操作"), status=422)
+    get_session().rollback()  # end this request's read: the job writes in sessions of its own
+    [outcome] = runs.run_by_hand(current_app.extensions["zongzhi.sessions"], [bank], jobs.get_job(name),
+                                 period, clock=clock())
+    if outcome.status == "failed":
+        return _month_page(bank, user, period.key, message=outcome.message, status=409)
+    flash(_("已公示") if name == "monthly" else _("已封账"))
+    return redirect(url_for("report_screens.month", bank=bank.code, month=period.key))
+
+
+# --- 异议: objections -------------------------------------------------------------------------
+
+def _inbox(bank, user, *, status: int = 200, answering: int | None = None, form: dict | None = None,
+           message: str | None = None, problems: dict | None = None):
+    session = get_session()
+    month = query_text("month", max_len=7)
+    if month:
+        month = periods.parse_period("month", month, field="month").key
+    waiting = objections.list_objections(session, bank, status="open", month=month, limit=500)
+    answered = [o for o in objections.list_objections(session, bank, month=month, newest_first=True,
+                                                      limit=ANSWERED_SHOWN + len(waiting))
+                if o.status != "open"][:ANSWERED_SHOWN]
+    rows = waiting + answered
+    people = {r.id: r for r in session.execute(select(Resident).where(
+        Resident.id.in_({o.resident_id for o in rows}))).scalars()} if rows else {}
+    entry_ids = {i for o in rows for i in (o.transfer_id, o.correction_id) if i}
+    entries = {t.id: t for t in session.execute(select(Transfer).where(
+        Transfer.bank_id == bank.id, Transfer.id.in_(entry_ids))).scalars()} if entry_ids else {}
+    lookup = RuleLookup(session, bank.id)
+    rule_names = {t.id: lookup.name(t.rule_code, t.rule_version, t.occurred_on) for t in entries.values()}
+    book = ledger_services.rulebook(session, bank.id)[1]
+    deed_rules = [(r.code, r.name) for r in book.rules if not r.is_penalty and r.applies_on(clock().today())]
+    return render_template(
+        "reports/objections.html", bank=bank, waiting=waiting, answered=answered, people=people,
+        codes=ledger_services.household_codes(session, people.values()), entries=entries,
+        rule_names=rule_names, deed_rules=deed_rules, month=month, may_answer=user.role in REVIEWERS,
+        answering=answering, form=form or {}, message=message, problems=problems or {},
+        month_title=lambda key: _month_title(periods.parse_period("month", key))), status
+
+
+@bp.get("/banks/<bank>/objections")
+def objections_inbox(bank):
+    """The bank's objections: those waiting for an answer first, then the answered ones."""
+    bank, user = scoped_bank(bank, READERS)
+    return _inbox(bank, user)
+
+
+def _reason(form: dict, problems: dict) -> str:
+    reason = typed_text(form.get("reason"))
+    if found := text_problems(reason, max_len=MEMO_MAX, multiline=True, allow_blank=False):
+        problems["reason"] = found
+    return reason
+
+
+def _answer(bank, user, objection_id: int, decide):
+    """Check the typed answer, then decide through the objections' service; on any refusal the
+    inbox comes back with the answer as typed and the problem beside its field."""
+    form = request.form.to_dict()
+    problems: dict = {}
+    try:
+        decided = decide(form, problems)
+    except ConflictError as err:
+        message, problems = _refusal(err)
+        return _inbox(bank, user, status=409, answering=objection_id, form=form, message=message,
+                      problems=problems)
+    except ZongzhiError as err:
+        message, problems = _refusal(err)
+        return _inbox(bank, user, status=err.status if err.status != 400 else 422,
+                      answering=objection_id, form=form, message=message, problems=problems)
+    if decided is None:
+        return _inbox(bank, user, status=422, answering=objection_id, form=form,
+                      message=_("请更正以下内容"), problems=problems)
+    flash(_("已支持异议 #%(id)d，更正已入账", id=decided.id) if decided.status == "upheld"
+          else _("已驳回异议 #%(id)d", id=decided.id))
+    return redirect(url_for("report_screens.objections_inbox", bank=bank.code))
+
+
+@bp.post("/banks/<bank>/objections/<int:objection_id>/uphold")
+def uphold(bank, objection_id):
+    """Uphold an objection: the entry is reversed, or the missing deed posted, today."""
+    bank, user = scoped_bank(bank, REVIEWERS)
+    session = get_session()
+
+    def decide(form, problems):
+        objection = objections.get_objection(session, bank, objection_id)
+        reason = _reason(form, problems)
+        rule, quantity = None, 1
+        if objection.transfer_id is None:
+            rule = (form.get("rule") or "").strip() or None
+            if rule is None:
+                problems["rule"] = [_("请选择补登的规则")]
+            quantity = typed_whole(form.get("quantity") or "1")
+            if not isinstance(quantity, int) or bounds.whole_problem(quantity, max=bounds.QUANTITY_MAX):
+                problems["quantity"] = [_("数量须为 1 至 %(n)d 的整数", n=bounds.QUANTITY_MAX)]
+        if problems:
+            return None
+        return objections.uphold_objection(
+            session, bank, objection.id, correction="reverse" if objection.transfer_id else "deed",
+            reason=reason, rule=rule, quantity=quantity, by=user.name, clock=clock())
+
+    return _answer(bank, user, objection_id, decide)
+
+
+@bp.post("/banks/<bank>/objections/<int:objection_id>/reject")
+def reject(bank, objection_id):
+    """Reject an objection; the reason, which the resident reads on the card page, is required."""
+    bank, user = scoped_bank(bank, REVIEWERS)
+    session = get_session()
+
+    def decide(form, problems):
+        objections.get_objection(session, bank, objection_id)
+        reason = _reason(form, problems)
+        if problems:
+            return None
+        return objections.reject_objection(session, bank, objection_id, reason=reason, by=user.name,
+                                           clock=clock())
+
+    return _answer(bank, user, objection_id, decide)
+
+
+# --- 年表彰: the year's commendation ---------------------------------------------------------
+
+@bp.get("/banks/<bank>/commendation")
+@bp.get("/banks/<bank>/commendation/<year:year>")
+def commendation(bank, year: int | None = None):
+    """The year's titles and awardees (ties shown as ties), the honour roll and certificates."""
+    from cycle import jobs
+
+    bank, user = scoped_bank(bank, READERS)
+    session = get_session()
+    years = list(session.execute(select(Snapshot.period).where(
+        Snapshot.bank_id == bank.id, Snapshot.kind == "year").order_by(Snapshot.period.desc())).scalars())
+    chosen = str(year) if year is not None else (years[0] if years else None)
+    content = snapshot = None
+    if chosen is not None and chosen in years:
+        snapshot = services.get_snapshot(session, bank.id, "year", chosen)
+        content = services.content_of(snapshot)
+    elif year is not None:
+        raise NotFound(f"{year}年的表彰", f"commendation of {year}", named=True)
+    c = clock()
+    # Before any, the first year the bank's cycle covers is the one to come.
+    first = periods.period_of("year", periods.first_day(session, bank, c.tz))
+    due = jobs.due_at(session, bank, jobs.JOBS["annual"], first, c) if not years else None
+    return render_template("reports/commendation.html", bank=bank, years=years, year=chosen,
+                           content=content, snapshot=snapshot, awards=_awards(content) if content else [],
+                           pending_year=first.key, due=due)
+
+
+def _awards(content: dict) -> list[dict]:
+    """Each title with its awardees, an awardee sharing its points with another marked tied."""
+    shown = []
+    for number, award in enumerate(content["awards"], start=1):
+        points = [a["points"] for a in award["awardees"]]
+        shown.append({**award, "number": number, "awardees": [
+            {**a, "tied": points.count(a["points"]) > 1} for a in award["awardees"]]})
+    return shown
+
+
+def tied_ranks(rows: list[dict]) -> set[int]:
+    """Return the ranks two or more rows share."""
+    seen: dict[int, int] = {}
+    for row in rows:
+        seen[row["rank"]] = seen.get(row["rank"], 0) + 1
+    return {rank for rank, n in seen.items() if n > 1}
+
+
+@bp.app_template_global("tied_ranks")
+def _tied_ranks(rows):
+    return tied_ranks(rows)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)

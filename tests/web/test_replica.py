@@ -1,0 +1,217 @@
+"""Public pages read from a real PostgreSQL streaming replica, and from the primary when it lags
+or is gone.
+
+The replica is made the way an operator makes one: `pg_basebackup -R` from the PostgreSQL at
+127.0.0.1:5432 into a temporary directory, started with the installed binaries on a free port.
+A server whose pg_hba.conf has no `replication` line refuses that (Debian's default allows it
+over the local socket only); then the test makes its own primary with `initdb` (whose default
+pg_hba.conf allows replication from 127.0.0.1) and the replica from that one, so the replication
+itself is always real.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import migrations
+from cards import services as cards
+from ledger import services as ledger_services
+from ledger.db import normalize_url
+from tests.conftest import NOW, RULES, FixedClock
+
+pytestmark = pytest.mark.slow
+
+BIN = Path("/usr/lib/postgresql/15/bin")
+SHARED = "postgresql://postgres@127.0.0.1:5432"
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(command, **kw):
+    return subprocess.run(_as_postgres(command), capture_output=True, text=True, timeout=120, **kw)
+
+
+class Cluster:
+    """One PostgreSQL server of the test's own, in a temporary directory."""
+
+    def __init__(self, folder: Path, port: int):
+        self.folder, self.port = folder, port
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        done = _run([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w",
+                     "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off", "start"])
+        assert done.returncode == 0, done.stderr + (self.folder / "log").read_text()
+
+    def stop(self) -> None:
+        _run([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
+
+
+def _base_backup(source_url: str, folder: Path) -> subprocess.CompletedProcess:
+    host_port = source_url.rsplit("@", 1)[1]
+    host, port = host_port.split(":")
+    return _run([str(BIN / "pg_basebackup"), "-h", host, "-p", port, "-U", "postgres",
+                 "-D", str(folder / "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync"])
+
+
+def _private_folder(root: Path, name: str) -> Path:
+    folder = root / name
+    folder.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """A primary and its streaming replica: {primary, replica (a Cluster), database}."""
+    if not (BIN / "pg_basebackup").exists():
+        pytest.skip(f"the PostgreSQL 15 binaries are not installed in {BIN}")
+    root = Path(tempfile.mkdtemp(prefix="zongzhi-replica-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    own_primary = None
+    primary_url = SHARED
+    replica = Cluster(_private_folder(root, "replica"), _free_port())
+    made = _base_backup(SHARED, replica.folder)
+    if made.returncode != 0:
+        # 127.0.0.1:5432 refuses replication connections (no `host replication` line in its
+        # pg_hba.conf) or is not there: a primary of the test's own, whose initdb default allows them.
+        own_primary = Cluster(_private_folder(root, "primary"), _free_port())
+        initdb = _run([str(BIN / "initdb"), "-D", str(own_primary.folder / "data"), "-U", "postgres",
+                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        assert initdb.returncode == 0, initdb.stderr
+        own_primary.start()
+        primary_url = own_primary.url
+        shutil.rmtree(replica.folder / "data", ignore_errors=True)
+        made = _base_backup(primary_url, replica.folder)
+        assert made.returncode == 0, made.stderr
+    data = replica.folder / "data"
+    for name, content in (("postgresql.conf", "hot_standby = on\n"),
+                          ("pg_hba.conf", "local all all trust\nhost all all 127.0.0.1/32 trust\n"),
+                          ("pg_ident.conf", "")):
+        if not (data / name).exists():
+            (data / name).write_text(content)
+            if os.geteuid() == 0:
+                shutil.chown(data / name, "postgres", "postgres")
+    replica.start()
+    name = f"zongzhi_replica_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(normalize_url(primary_url + "/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    migrations.upgrade(normalize_url(f"{primary_url}/{name}"))
+    yield {"primary": f"{primary_url}/{name}", "replica": replica, "replica_db": f"{replica.url}/{name}",
+           "shared": own_primary is None}
+    replica.stop()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    if own_primary:
+        own_primary.stop()
+    subprocess.Popen(["rm", "-rf", str(root)])  # a few seconds on a slow disk: not waited for
+
+
+@pytest.fixture(scope="module")
+def village(pair):
+    """An app on the primary with the replica for public pages, a bank, a resident with a card."""
+    from zongzhi.app import create_app
+
+    app = create_app({"DATABASE_URL": pair["primary"], "REPLICA_URL": pair["replica_db"],
+                      "REPLICA_MAX_LAG_S": "2", "SECRET_KEY": "t", "TESTING": True, "CLOCK": FixedClock(at=NOW)})
+    session = app.extensions["zongzhi.sessions"]()
+    clock = app.extensions["zongzhi.clock"]
+    bank = ledger_services.create_bank(session, "hp", "和平村综治银行", rules_text=RULES, source_name="t",
+                                       by="t", clock=clock)
+    home = ledger_services.create_household(session, bank, code="H1", name=None, clock=clock)
+    wang = ledger_services.create_resident(session, bank, name="王五", household=home.code, phone=None, clock=clock)
+    [card] = cards.issue_cards(session, bank, resident_ids=[wang.id], by="t", clock=clock)
+    yield {"app": app, "session": session, "bank": bank, "wang": wang, "token": card.token,
+           "client": app.test_client(), "clock": clock}
+    session.close()
+    app.extensions["zongzhi.replica"].engine.dispose()
+    app.extensions["zongzhi.engine"].dispose()
+
+
+def _patrol(village, hours):
+    """Post a patrol of so many hours (2 points each) on a day of its own, under the day's cap."""
+    ledger_services.post_deed(village["session"], village["bank"], rule_code="patrol",
+                              resident_ids=[village["wang"].id], quantity=hours, occurred_on=date(2026, 10, 10 + hours),
+                              memo=None, by="clerk", clock=village["clock"])
+
+
+def _card(village):
+    answer = village["client"].get(f"/c/{village['token']}")
+    assert answer.status_code == 200
+    return answer.headers.get("X-Zongzhi-Read-From"), answer.get_data(as_text=True)
+
+
+def _until(village, test, seconds=15):
+    deadline = time.monotonic() + seconds
+    while True:
+        served, page = _card(village)
+        if test(served, page):
+            return served, page
+        assert time.monotonic() < deadline, (served, page[:2000])
+        time.sleep(0.2)
+
+
+def test_a_write_on_the_primary_appears_on_the_card_page_the_replica_serves(village):
+    _patrol(village, 3)
+    _until(village, lambda served, page: served == "replica" and "夜间巡逻" in page and "+6" in page)
+    _patrol(village, 4)
+    served, page = _until(village, lambda served, page: "+8" in page)
+    assert served == "replica"
+    # the public page of the foundation reads from the replica too; a staff screen never does
+    public = village["client"].get("/p/hp/foundation")
+    assert public.status_code == 200 and public.headers["X-Zongzhi-Read-From"] == "replica"
+    assert "X-Zongzhi-Read-From" not in village["client"].get("/login").headers
+
+
+def test_a_replica_that_falls_behind_too_far_hands_the_pages_to_the_primary(village, pair):
+    replica = create_engine(normalize_url(pair["replica_db"]), isolation_level="AUTOCOMMIT")
+    with replica.connect() as conn:
+        conn.execute(text("SELECT pg_wal_replay_pause()"))
+    try:
+        _patrol(village, 1)  # +2, on the primary only while the replica stands still
+        served, page = _until(village, lambda served, page: served == "primary")
+        assert "+2" in page
+    finally:
+        with replica.connect() as conn:
+            conn.execute(text("SELECT pg_wal_replay_resume()"))
+        replica.dispose()
+    _until(village, lambda served, page: served == "replica" and "+2" in page)
+
+
+def test_when_the_replica_is_stopped_the_pages_answer_from_the_primary(village, pair):
+    pair["replica"].stop()
+    try:
+        _patrol(village, 2)
+        served, page = _until(village, lambda served, page: served == "primary", seconds=10)
+        assert "+4" in page
+        public = village["client"].get("/p/hp/foundation")
+        assert public.status_code == 200 and public.headers["X-Zongzhi-Read-From"] == "primary"
+    finally:
+        pair["replica"].start()
+    _until(village, lambda served, page: served == "replica" and "+4" in page)
