@@ -145,3 +145,29 @@ def test_the_first_writer_of_a_group_failing_leaves_the_others_theirs(engine, cl
     errors = _write_together(engine, clock, body)
     assert list(errors) == [0]
     assert _entries(engine) == [f"w{n}" for n in range(1, WRITERS)]
+
+
+@pytest.mark.parametrize("mode", ["create_savepoint", "rollback_only"])
+def test_sqlalchemy_leaves_the_groups_transaction_open_when_a_bound_session_commits(engine, clock, mode):
+    """What ledger.store relies on in SQLAlchemy (2.0 to 2.1): a session bound to a connection in a
+    transaction commits without ending it, in either join mode, and its rollback undoes only its
+    own work (the savepoint's) or, rollback_only, ends the transaction."""
+    from sqlalchemy.orm import Session
+
+    with engine.connect() as connection:
+        connection.begin()
+        session = Session(bind=connection, join_transaction_mode=mode)
+        audit.record(session, bank_id=None, actor="kept", action="t", clock=clock)
+        session.commit()
+        assert connection.connection.driver_connection.in_transaction
+        audit.record(session, bank_id=None, actor="undone", action="t", clock=clock)
+        session.rollback()
+        open_after = connection.connection.driver_connection.in_transaction
+        if mode == "create_savepoint":
+            assert open_after
+            connection.commit()
+            assert _entries(engine) == ["kept"]
+        else:
+            assert not open_after
+            assert _entries(engine) == []
+        session.close()
