@@ -12,6 +12,10 @@ posted through ``ledger.posting.post``. On it, each figure next to a baseline fr
    Target: p99 < 50 ms on SQLite.
 3. a card sheet (issuing the cards and rendering the A4 PDF) for 500 residents, against one
    page of 10.
+4. the residents' morning: the real server (``zongzhi serve``, waitress, 8 threads) with 50
+   readers opening cards (``wrk``, 50 connections, each reader pausing --think ms between pages)
+   while a clerk posts deeds back to back over HTTP; the card page's p99, against the same
+   readers with no clerk. Target: p99 < 50 ms. Skipped with a message when wrk is missing.
 
     .venv/bin/python bench/desk.py --small      # 20 banks, 5,000 residents, 50,000 transfers
     .venv/bin/python bench/desk.py              # 200 banks, 100,000 residents, 1,000,000 transfers
@@ -28,7 +32,8 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -159,7 +164,79 @@ def measure_sheet(site: Site, bank_code: str, residents: list[int]) -> float:
     return time.perf_counter() - t0
 
 
-def run(size_name: str) -> list[tuple]:
+MORNING_READERS = 50
+MORNING_SCRIPT = """
+local paths = {%(paths)s}
+local at = 0
+function init(args) at = math.random(#paths) end
+function request()
+  at = at %% #paths + 1
+  return wrk.format("GET", paths[at])
+end
+function delay() return %(think)d end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+
+
+def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, residents: list[int],
+                    tokens: list[str], think_ms: int, seconds: int) -> dict:
+    """Card pages under 50 readers, with and without a clerk posting; wrk's p50/p99 in ms."""
+    import http.client
+    import json
+    import subprocess
+    import threading
+
+    spec = importlib.util.spec_from_file_location("bench_http", BENCH_DIR / "http.py")
+    served = sys.modules["bench_http"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(served)
+    script = workdir / "morning.lua"
+    script.write_text(MORNING_SCRIPT % {"paths": ", ".join(f'"/c/{t}"' for t in tokens),
+                                        "think": think_ms})
+    out = {}
+    with served.zongzhi_serve(url, workdir) as server:
+        def readers():
+            result = subprocess.run(["wrk", "-t", "2", "-c", str(MORNING_READERS), "-d", f"{seconds}s",
+                                     "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{server.port}"],
+                                    capture_output=True, text=True, check=True).stdout
+            line = next(l for l in result.splitlines() if l.startswith("RESULT "))
+            requests, duration, p50, p99, bad = line.split()[1:]
+            return {"pages": int(requests) / (float(duration) / 1e6), "p50": float(p50) / 1000,
+                    "p99": float(p99) / 1000, "bad": int(bad)}
+
+        readers()  # warm-up
+        out["quiet"] = readers()
+        stop, posted = threading.Event(), []
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+        def clerk():
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            n = 0
+            while not stop.is_set():
+                body = json.dumps({"rule": "cleanup", "residents": [residents[n % len(residents)]],
+                                   "occurred_on": (today - timedelta(days=1)).isoformat()})
+                conn.request("POST", f"/api/v1/banks/{bank_code}/deeds", body=body, headers={
+                    "Authorization": f"Bearer {clerk_token}", "Content-Type": "application/json"})
+                answer = conn.getresponse()
+                answer.read()
+                posted.append(answer.status)
+                n += 1
+
+        thread = threading.Thread(target=clerk)
+        thread.start()
+        try:
+            out["busy"] = readers()
+        finally:
+            stop.set()
+            thread.join()
+        out["deeds"] = posted.count(201) / seconds
+        out["refused"] = len(posted) - posted.count(201)
+    return out
+
+
+def run(size_name: str, think_ms: int = 500, seconds: int = 10) -> list[tuple]:
     size = county.SMALL if size_name == "small" else county.FULL
     rng = random.Random(20261015)
     workdir = Path(tempfile.mkdtemp(prefix="zongzhi_desk_bench_"))
@@ -208,6 +285,18 @@ def run(size_name: str) -> list[tuple]:
         one_page = measure_sheet(site, big.code, big.residents[:10])
         sheet_s = measure_sheet(site, big.code, big.residents[:SHEET])
         county.say(f"card sheet: {SHEET} residents in {sheet_s:.1f}s; 10 residents in {one_page:.2f}s")
+        morning = None
+        if shutil.which("wrk") is None:
+            county.say("the morning of 50 readers needs wrk (apt-get install wrk): skipped")
+        else:
+            clerk_token = site.headers["clerk"]["Authorization"].split()[1]
+            site.close()
+            morning = measure_morning(url, workdir, big.code, clerk_token, big.residents, tokens,
+                                      think_ms, seconds)
+            county.say(f"morning, 50 readers: card page p50 {morning['busy']['p50']:.1f} ms, p99 "
+                       f"{morning['busy']['p99']:.1f} ms ({morning['busy']['pages']:,.0f} pages/s) while "
+                       f"a clerk posts {morning['deeds']:,.0f} deeds/s; without the clerk p99 "
+                       f"{morning['quiet']['p99']:.1f} ms")
         with site.sessions() as session:
             from ledger.verify import verify_bank
 
@@ -231,6 +320,11 @@ def run(size_name: str) -> list[tuple]:
              f"{red_p99 / deed_p99:.2f}x", "< 50 ms", verdict(red_p99 < 50)),
             (f"card sheet, {SHEET} residents (50 pages)", f"{sheet_s:.1f} s", f"{one_page:.2f} s for 10",
              f"{sheet_s / one_page:.0f}x for 50x the cards", "", "info"),
+            *([("card page p99, 50 readers while a clerk posts", f"{morning['busy']['p99']:.1f} ms",
+                f"{morning['quiet']['p99']:.1f} ms without the clerk",
+                f"{morning['deeds']:,.0f} deeds/s", "< 50 ms",
+                verdict(morning["busy"]["p99"] < 50 and not morning["busy"]["bad"]
+                        and not morning["refused"]))] if morning else []),
             ("verify the big bank after the bench", "OK" if report.ok else "FAILED", "", "", "OK",
              verdict(report.ok)),
         ]
@@ -242,8 +336,10 @@ def run(size_name: str) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="a small county, for a quick run")
+    parser.add_argument("--think", type=int, default=500, help="ms each of the 50 readers pauses between pages")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each morning measurement")
     args = parser.parse_args()
-    rows = run("small" if args.small else "full")
+    rows = run("small" if args.small else "full", args.think, args.seconds)
     widths = [max(len(str(r[i])) for r in rows + [("figure", "value", "baseline", "ratio", "target",
                                                     "verdict")]) for i in range(6)]
     header = ("figure", "value", "baseline", "ratio", "target", "verdict")

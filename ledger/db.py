@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import store
 from .errors import InsufficientFunds, NotFound, OutOfStock, ValidationError, ZongzhiError
 
 
@@ -23,12 +24,17 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kw) -> Engine:
-    """Create an engine; on SQLite, WAL with full sync and writers that queue instead of failing."""
+def make_engine(url: str, *, group_commit: bool = True, **kw) -> Engine:
+    """Create an engine; on SQLite, WAL with full sync and writers that queue instead of failing.
+
+    On SQLite a process's writers also commit in groups (`store`), unless `group_commit` is false.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kw)
         _tune_sqlite(engine)
+        if group_commit:
+            store.enable_group_commit(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
 
@@ -56,7 +62,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 #: Execution option that marks a connection's transaction as one that will write.
-WRITE_OPTION = "zongzhi_write"
+WRITE_OPTION = store.WRITE_OPTION
 
 
 def is_sqlite(session_or_engine) -> bool:
@@ -75,16 +81,21 @@ def transaction(session: Session, *, amounts: str = "amount") -> Iterator[Sessio
     A read transaction already open (the request looking up its bank and user) is ended first,
     so the write starts from a fresh snapshot holding the write lock. What the database refuses
     (see `refusal`) comes out as the API's error; `amounts` is the request field the amounts
-    posted come from, named when a balance would leave its range.
+    posted come from, named when a balance would leave its range. On SQLite the block is one
+    member of a group commit (`store.joined`): it returns once its write is on disk.
     """
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={WRITE_OPTION: True})
     try:
-        yield session
-        session.commit()
+        with store.joined(session):
+            session.connection(execution_options={WRITE_OPTION: True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     except BaseException as err:
-        session.rollback()
         refused = refusal(err, amounts=amounts)
         if refused is not None:
             raise refused from err

@@ -4,11 +4,12 @@
 # Pango renders the printable notices (WeasyPrint); Noto CJK gives them Chinese glyphs;
 # Hanazono and BabelStone Han cover the rare characters (CJK Extension B and beyond) Noto lacks;
 # poppler-utils (pdftotext, pdffonts, pdftoppm) and zbar-tools (zbarimg) let the tests read the
-# PDFs and QR codes back; Chromium is the headless browser the page tests drive.
+# PDFs and QR codes back; Chromium is the headless browser the page tests drive; wrk is the load
+# generator of bench/http.py.
 set -euo pipefail
 
 packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk fonts-hanazono fonts-babelstone-han
-          poppler-utils zbar-tools chromium)
+          poppler-utils zbar-tools chromium wrk)
 
 missing=()
 for p in "${packages[@]}"; do

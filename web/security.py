@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
@@ -52,6 +52,16 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         # A shared office laptop must not keep residents' pages in its cache for the next user.
         if "Cache-Control" not in response.headers and not request.path.startswith("/static/") \
-                and current_user and current_user.is_authenticated:
+                and _signed_in(app):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _signed_in(app: Flask) -> bool:
+    # Someone is signed in if this request loaded them (or signed them in); if it did not and
+    # came with neither cookie, nobody can be: the API's bearer calls skip loading no one.
+    if g.get("_login_user") is None and not (
+            request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+            or request.cookies.get(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))):
+        return False
+    return bool(current_user) and current_user.is_authenticated

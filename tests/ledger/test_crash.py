@@ -1,0 +1,161 @@
+"""A server killed (kill -9) in the middle of a burst of deeds loses nothing it acknowledged.
+
+The real `zongzhi serve` runs on SQLite with its group commit on; eight clients post deeds,
+each with an idempotency key, as fast as it answers; the process is killed without warning
+while they do. Every deed answered 201 must then be in the ledger, exactly as answered, the
+chain intact, and its key must replay the same answer from the restarted server.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+import migrations
+from ledger import services
+from ledger.clock import Clock
+from ledger.db import make_engine, session_factory
+from ledger.models import Bank, Transfer
+from ledger.verify import verify_bank
+from web.auth import create_token, create_user
+
+from ..conftest import RULES
+
+CLIENTS = 8
+ZONGZHI = str(Path(sys.executable).parent / "zongzhi")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, port: int, instance: Path) -> subprocess.Popen:
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "crash test",
+           "ZONGZHI_INSTANCE": str(instance), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
+    proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server stopped on its own"
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/health")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("the server did not answer within a minute")
+
+
+@pytest.fixture
+def village(tmp_path):
+    url = f"sqlite:///{tmp_path}/crash.db"
+    migrations.upgrade(url)
+    clock = Clock(ZoneInfo("Asia/Shanghai"))
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        bank = services.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
+                                    source_name="t.yaml", by="test", clock=clock)
+        services.create_household(session, bank, code="H1", name=None, clock=clock)
+        residents = [services.create_resident(session, bank, name=f"居民{i}", household="H1",
+                                              phone=None, clock=clock).id for i in range(CLIENTS)]
+        create_user(session, "clerk", bank_code="hp", role="clerk", password="clerk password",
+                    clock=clock)
+        token = create_token(session, "clerk", clock=clock)
+    engine.dispose()
+    return {"url": url, "residents": residents, "token": token, "today": clock.today().isoformat(),
+            "bank_id": bank.id}
+
+
+def _post(conn, village, resident, key):
+    body = json.dumps({"rule": "cleanup", "residents": [resident], "occurred_on": village["today"]})
+    conn.request("POST", "/api/v1/banks/hp/deeds", body=body, headers={
+        "Authorization": f"Bearer {village['token']}", "Content-Type": "application/json",
+        "Idempotency-Key": key})
+    answer = conn.getresponse()
+    return answer.status, json.loads(answer.read() or b"null")
+
+
+def test_a_server_killed_mid_burst_keeps_every_deed_it_acknowledged(village, tmp_path):
+    port = _free_port()
+    server = _serve(village["url"], port, tmp_path)
+    acknowledged: dict[str, list[dict]] = {}
+    stop = threading.Event()
+
+    def client(n):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in range(100_000):
+            if stop.is_set():
+                return
+            key = f"c{n}-{i}"
+            try:
+                status, body = _post(conn, village, village["residents"][n], key)
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone: whatever was in flight was never acknowledged
+            assert status == 201, body
+            acknowledged[key] = body["transfers"]
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 150 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(server.pid, signal.SIGKILL)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        server.kill()
+        server.wait()
+    assert len(acknowledged) >= 150, "the burst never got going"
+
+    engine = make_engine(village["url"])
+    try:
+        with session_factory(engine)() as session:
+            bank = session.get(Bank, village["bank_id"])
+            assert verify_bank(session, bank).ok
+            stored = {t.id: t for t in session.execute(
+                select(Transfer).where(Transfer.bank_id == bank.id)).scalars()}
+            for key, transfers in acknowledged.items():
+                for answered in transfers:
+                    kept = stored.get(answered["id"])
+                    assert kept is not None, f"deed {key} was acknowledged and lost"
+                    assert (kept.seq, kept.idempotency_key, kept.doer_id) == \
+                        (answered["seq"], key, answered["resident"])
+    finally:
+        engine.dispose()
+
+    # The restarted server honours every acknowledged key: the same answer, nothing new written.
+    server = _serve(village["url"], port, tmp_path)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        before = len(stored)
+        for key in list(acknowledged)[::25]:
+            n = int(key[1:].split("-")[0])
+            status, body = _post(conn, village, village["residents"][n], key)
+            assert status == 201 and body["transfers"] == acknowledged[key]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
+    engine = make_engine(village["url"])
+    try:
+        with session_factory(engine)() as session:
+            assert session.query(Transfer).count() == before
+    finally:
+        engine.dispose()
