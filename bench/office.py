@@ -37,7 +37,11 @@ CHROMIUM = os.environ.get("ZONGZHI_CHROMIUM", "/usr/bin/chromium")
 RULES_FILE = ROOT / "seed_data" / "rules" / "default.yaml"
 #: Thursday 15 October 2026, 10:00 in the village.
 CLOCK = FixedClock(at=datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc))
-CLERK, PASSWORD = "clerk", "bench clerk password"
+CLERK, REVIEWER, PASSWORD = "clerk", "reviewer", "bench clerk password"
+#: The resident's objection: the clean-up of last week was logged, but 王建国 came for two hours.
+OBJECTION = "那天我干了两个小时，只记了一次"
+#: An extra window the council decided on: a week before the Double Ninth festival visit.
+EXTRA_WINDOW = ("2026-10-19", "2026-10-25")
 
 #: The clean-up crew of the team deed, with the initials a clerk types for each.
 TEAM = (("王建国", "wjg"), ("李秀英", "lxy"), ("张伟", "zw"), ("刘洋", "ly"), ("陈静", "cj"))
@@ -110,6 +114,33 @@ def team_deed_again(clerk: Clerk, village: dict) -> None:
     _posted_for_the_team(clerk)
 
 
+def objection_answered(reviewer: Clerk, village: dict) -> None:
+    """The reviewer opens 异议, writes why in the uphold box and upholds: the entry is reversed."""
+    reviewer.click("nav.staff >> text=异议", opens=True)
+    box = f"#uphold-reason-{village['objection']}"
+    reviewer.click(box)
+    reviewer.type("核实属实，冲正后补登")
+    reviewer.click(f"#objection-{village['objection']} button.primary", opens=True)
+    answered = reviewer.page.inner_text(f"#objection-{village['objection']}")
+    if "支持，已更正" not in answered:
+        raise AssertionError(f"the objection was not upheld: {answered!r}")
+
+
+def extra_window_opened(reviewer: Clerk, village: dict) -> None:
+    """The reviewer opens 兑换期 and adds the council's extra window: two dates typed, one click."""
+    reviewer.click("nav.staff >> text=兑换期", opens=True)
+    for field, day in zip(("opens_on", "closes_on"), EXTRA_WINDOW):
+        reviewer.click(f"label[for={field}]")  # focuses the date's first part
+        # Headless Chromium shows dates as mm/dd/yyyy whatever the locale (a Chinese desktop shows
+        # yyyy/mm/dd): the same eight digits, each part moving on to the next by itself.
+        year, month, day_ = day.split("-")
+        reviewer.type(month + day_ + year)
+    reviewer.click("form.office button.primary", opens=True)
+    listed = reviewer.page.inner_text("main")
+    if "2026年10月19日" not in listed:
+        raise AssertionError(f"the extra window is not listed: {listed[:400]!r}")
+
+
 @dataclass(frozen=True)
 class Flow:
     name: str
@@ -117,11 +148,15 @@ class Flow:
     #: The most keystrokes and clicks the flow may take (None: measured, no target).
     keys: int | None
     clicks: int | None
+    #: Who does it: the clerk, or the council's reviewer for what only the council decides.
+    who: str = CLERK
 
 
 FLOWS = (
     Flow("team deed, five people typed by initials (baseline)", team_deed_typed, None, None),
     Flow("team deed, five people (a team logged before)", team_deed_again, 12, 2),
+    Flow("an objection upheld, with the reason", objection_answered, None, None, REVIEWER),
+    Flow("an extra desk window opened", extra_window_opened, None, None, REVIEWER),
 )
 
 
@@ -130,6 +165,7 @@ FLOWS = (
 def seed(url: str) -> dict:
     """Open the bank, its households, residents and clerk; the team's clean-up of last week."""
     from ledger.db import make_engine, session_factory
+    from reports.objections import file_objection
     from web.auth import create_user
 
     engine = make_engine(url)
@@ -150,11 +186,18 @@ def seed(url: str) -> dict:
         clerk = create_user(session, CLERK, bank_code=bank.code, role="clerk", password=PASSWORD,
                             clock=CLOCK)
         last_week = FixedClock(at=CLOCK.now() - timedelta(days=7))
-        services.post_deed(session, bank, rule_code="cleanup",
+        create_user(session, REVIEWER, bank_code=bank.code, role="reviewer", password=PASSWORD,
+                    clock=CLOCK)
+        posted = services.post_deed(session, bank, rule_code="cleanup",
                            resident_ids=[people[name].id for name, _initials in TEAM], quantity=1,
                            occurred_on=last_week.today(), memo=None, by=CLERK, clock=last_week,
                            idem=Idempotency("bench-last-week", "bench", user_id=clerk.id))
-        return {"bank": bank.code, "people": {name: r.id for name, r in people.items()}}
+        entry = next(t for t in posted.transfers if t.doer_id == people[TEAM[0][0]].id)
+        objection = file_objection(session, bank, resident_id=people[TEAM[0][0]].id,
+                                   transfer_id=entry.id, month=None, text=OBJECTION,
+                                   filed_by="resident", clock=CLOCK)
+        return {"bank": bank.code, "people": {name: r.id for name, r in people.items()},
+                "objection": objection.id}
     finally:
         session.close()
         engine.dispose()
@@ -174,17 +217,17 @@ def serve(url: str):
 
 
 def measure(browser, base: str, village: dict, flow: Flow) -> Count:
-    """Sign the clerk in (not counted) and run the flow on the page where the clerk lands."""
+    """Sign the flow's person in (not counted) and run the flow on the page where they land."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     try:
         page = context.new_page()
         page.goto(f"{base}/login")
-        page.fill("#name", CLERK)
+        page.fill("#name", flow.who)
         page.fill("#password", PASSWORD)
         with page.expect_navigation():
             page.click("button[type=submit]")
         if not page.locator("nav.staff").count():
-            raise SystemExit(f"the clerk could not sign in: {page.url} {page.inner_text('main')[:200]}")
+            raise SystemExit(f"{flow.who} could not sign in: {page.url} {page.inner_text('main')[:200]}")
         clerk = Clerk(page, base)
         flow.run(clerk, village)
         return clerk.count
@@ -194,7 +237,7 @@ def measure(browser, base: str, village: dict, flow: Flow) -> Count:
 
 def verdict(count: Count, flow: Flow) -> str:
     if flow.keys is None:
-        return "baseline"
+        return "measured, no target"
     ok = count.keys <= flow.keys and count.clicks <= flow.clicks
     return f"{'PASS' if ok else 'FAIL'} (target ≤ {flow.keys} keys, ≤ {flow.clicks} clicks)"
 
