@@ -42,9 +42,11 @@ BANK_LINKS = (
     Link("cards.cards_screen", _l("积分卡"), WRITERS),
     Link("foundation.index", _l("社区基金"), READERS),
     Link("web.audit_log", _l("操作日志"), AUDITORS),
+    Link("stats.bank_dashboard", _l("数据看板"), READERS),
 )
 #: The county admin's page, outside any one bank.
-COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),)
+COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),
+                Link("stats.county_dashboard", _l("全县看板"), frozenset({"admin"})))
 
 #: Where each role's work is: the page it lands on after signing in.
 LANDING = {"clerk": "office.index", "reviewer": "office.pending", "supervisor": "office.index",

@@ -16,7 +16,7 @@ from . import config as settings
 
 #: The packages with screens or endpoints: each has views.py with one blueprint `bp` (and may
 #: have `init_app(app)` there for what else it sets up), registered in floor order.
-PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards")
+PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards", "stats")
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -10,5 +10,6 @@ import cycle.models  # noqa: F401
 import web.models  # noqa: F401
 import redemption.models  # noqa: F401
 import cards.models  # noqa: F401
+import stats.models  # noqa: F401
 
 metadata = SQLModel.metadata
