@@ -8,6 +8,7 @@ under one lock, as matplotlib's settings are process-wide.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import threading
@@ -46,8 +47,8 @@ _FONT = re.compile(r"font-family: [^;\"]+")
 _SIZE = re.compile(r'<svg ([^>]*?)width="[^"]+" height="[^"]+"')
 
 
-def _figure(height: float = 2.6) -> Figure:
-    return Figure(figsize=(6.6, height), layout="constrained")
+def _figure(height: float = 2.8) -> Figure:
+    return Figure(figsize=(5.4, height), layout="constrained")
 
 
 def _svg(figure: Figure, title: str) -> str:
@@ -60,6 +61,11 @@ def _svg(figure: Figure, title: str) -> str:
     text = _FONT.sub("font-family: " + FONT_CHAIN.replace('"', "'"), text)
     # Scales with the page: the viewBox stays, the fixed size goes.
     text = _SIZE.sub(r'<svg \1width="100%"', text, count=1)
+    # Several charts share a page: each one's ids (markers, hatch patterns, clips) get a
+    # prefix of their own, so no chart borrows another's.
+    prefix = "c" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:8] + "-"
+    text = text.replace('id="', f'id="{prefix}').replace("url(#", f"url(#{prefix}").replace(
+        'href="#', f'href="#{prefix}')
     return text.replace("<svg ", f'<svg role="img" aria-label="{_escape(title)}" ', 1)
 
 
@@ -67,7 +73,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
-def _draw(title: str, draw, height: float = 2.6) -> str:
+def _draw(title: str, draw, height: float = 2.8) -> str:
     with _LOCK, matplotlib.rc_context(_STYLE):
         figure = _figure(height)
         axes = figure.add_subplot()

@@ -44,7 +44,7 @@ def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> 
     return {
         "bank": bank, "months": months, "current": current,
         "charts": [
-            charts.lines(_("参与率（%%）"), labels,
+            charts.lines(_("参与率（%）"), labels,
                          [(_("参与率"), [m["participation_percent"] for m in months])], percent=True),
             charts.bars(_("各类积分"), labels,
                         [(c, [m["points_by_category"].get(c, 0) for m in months]) for c in categories],
@@ -53,7 +53,7 @@ def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> 
                            [p[1] for p in worst] or [0], unit=_("分")),
             charts.bars(_("兑换积分"), labels, [(_("兑换"), [m["redeemed_points"] for m in months])],
                         unit=_("分")),
-            charts.lines(_("基金保障率（%%）"), labels,
+            charts.lines(_("基金保障率（%）"), labels,
                          [(_("保障率"), [m["coverage_percent"] for m in months])],
                          line=(_("预警线 %(p)s%%", p=warning), warning), percent=True),
             charts.lines(_("今年累计积分与去年同期"), year_labels,
@@ -76,7 +76,7 @@ def county_dashboard(session: Session, *, clock: Clock, lang: str) -> dict:
         "warnings": [b for b in banks if b["coverage_warning"]],
         "months": months,
         "charts": [
-            charts.lines(_("全县参与率（%%）"), labels,
+            charts.lines(_("全县参与率（%）"), labels,
                          [(_("参与率"), [m["participation_percent"] for m in months])], percent=True),
             charts.bars(_("全县积分与扣分"), labels,
                         [(_("积分"), [m["points"] for m in months]),

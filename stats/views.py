@@ -1,6 +1,8 @@
 """The figures' endpoints and screens: a bank's months, the county's banks, dashboards, open data."""
 from __future__ import annotations
 
+import base64
+
 from flask import Blueprint, Flask, Response, jsonify, render_template
 from sqlalchemy import select
 
@@ -101,6 +103,14 @@ def _county_admin():
 
 # --- the screens ---------------------------------------------------------------------------------
 
+def _on_paper(context: dict) -> dict:
+    # On paper each chart is an image of its own: WeasyPrint draws an SVG image with its own
+    # renderer (text stays text), where inline SVG would pass through the page's CSS cascade.
+    charts = ["data:image/svg+xml;base64," + base64.b64encode(c.encode("utf-8")).decode("ascii")
+              for c in context["charts"]]
+    return {**context, "charts": charts}
+
+
 def _pdf(html: str, name: str) -> Response:
     return Response(render_pdf(html, when=clock().now()), mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
@@ -119,7 +129,7 @@ def bank_dashboard_pdf(bank):
     """The bank's dashboard on A4, for the council meeting."""
     bank, _ = scoped_bank(bank, DASHBOARD_READERS)
     context = dashboard.bank_dashboard(get_session(), bank, clock=clock(), lang=language())
-    return _pdf(render_template("stats/bank_paper.html", **context), f"{bank.code}-dashboard.pdf")
+    return _pdf(render_template("stats/bank_paper.html", **_on_paper(context)), f"{bank.code}-dashboard.pdf")
 
 
 @bp.get("/county/dashboard")
@@ -135,4 +145,4 @@ def county_dashboard_pdf():
     """The county's dashboard on A4."""
     _county_admin()
     context = dashboard.county_dashboard(get_session(), clock=clock(), lang=language())
-    return _pdf(render_template("stats/county_paper.html", **context), "county-dashboard.pdf")
+    return _pdf(render_template("stats/county_paper.html", **_on_paper(context)), "county-dashboard.pdf")

@@ -18,6 +18,8 @@ SECRET = "乙村秘密"
 #: Public by design: the resident's card (/c/), the notice a printed QR code opens (/n/), public
 #: pages (/p/), sign-in, health, the API document. A new public route must be added here on purpose.
 PUBLIC_PREFIXES = ("/c/", "/n/", "/p/", "/static/", "/login", "/logout", "/api/v1/health", "/api/v1/openapi.json")
+#: Public pages outside those prefixes: a bank's open data, public like its notice.
+PUBLIC_ENDPOINTS = ("static", "stats.open_data")
 ROLES = ("clerk", "reviewer", "supervisor", "desk")
 
 
@@ -60,7 +62,7 @@ def _routes(app):
 
 
 def _is_public(rule) -> bool:
-    return rule.rule.startswith(PUBLIC_PREFIXES) or rule.endpoint == "static"
+    return rule.rule.startswith(PUBLIC_PREFIXES) or rule.endpoint in PUBLIC_ENDPOINTS
 
 
 def _ids_of(session, bank_id: int) -> dict[str, int]:
