@@ -25,6 +25,11 @@ def _label(month_text: str, lang: str) -> str:
     return f"{month}月" if month != 1 else f"{year}年1月"
 
 
+def _words(lang: str):
+    """Return a function saying a YYYY-MM month in words: 2026年10月, or Oct 2026."""
+    return lambda text: formatting.month(int(text[:4]), int(text[5:7]), lang)
+
+
 def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> dict:
     """Return a bank's dashboard: the last 12 months' figures and their six charts."""
     first, last = services.previous_months(clock.today(), DASHBOARD_MONTHS)
@@ -42,7 +47,7 @@ def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> 
     year_labels = [formatting.month(ytd["year"], m, lang) if lang == "en" else f"{m}月" for m in ytd["months"]]
     warning = current["coverage_warning_percent"]
     return {
-        "bank": bank, "months": months, "current": current,
+        "bank": bank, "months": months, "current": current, "month_words": _words(lang),
         "charts": [
             charts.lines(_("参与率（%）"), labels,
                          [(_("参与率"), [m["participation_percent"] for m in months])], percent=True),
@@ -71,7 +76,7 @@ def county_dashboard(session: Session, *, clock: Clock, lang: str) -> dict:
     months = services.county_months(session, first, last)
     labels = [_label(m["month"], lang) for m in months]
     return {
-        "month": figures.month_text(month), "banks": banks,
+        "month": figures.month_text(month), "banks": banks, "month_words": _words(lang),
         "late": [b for b in banks if b["notice_late"]],
         "warnings": [b for b in banks if b["coverage_warning"]],
         "months": months,
