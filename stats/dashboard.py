@@ -33,7 +33,7 @@ def _words(lang: str):
 def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> dict:
     """Return a bank's dashboard: the last 12 months' figures and their six charts."""
     first, last = services.previous_months(clock.today(), DASHBOARD_MONTHS)
-    months = services.bank_months(session, bank, first, last)
+    months = services.bank_months(session, bank, first, last, clock=clock)
     labels = [_label(m["month"], lang) for m in months]
     current = months[-1]
     categories = list(months[-1]["points_by_category"])
@@ -73,7 +73,7 @@ def county_dashboard(session: Session, *, clock: Clock, lang: str) -> dict:
     month = services.last_month(clock.today())
     banks = services.county_banks(session, month, clock=clock)
     first, last = services.previous_months(clock.today(), DASHBOARD_MONTHS)
-    months = services.county_months(session, first, last)
+    months = services.county_months(session, first, last, clock=clock)
     labels = [_label(m["month"], lang) for m in months]
     return {
         "month": figures.month_text(month), "banks": banks, "month_words": _words(lang),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Integer, case, cast, extract, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ledger import periods
@@ -65,20 +65,23 @@ def parse_month(text: str | None, *, today: date, field: str = "month") -> int:
 
 # --- what the figures are made of ----------------------------------------------------------------
 
-_RESIDENT_MONTH = cast(extract("year", Resident.created_at) * 100 + extract("month", Resident.created_at),
-                       Integer)
+def _month_ends(months: list[int], clock: Clock) -> list[datetime]:
+    """Return the moment each YYYYMM month ends in the banks' time zone (the next one starts)."""
+    return [datetime.combine(figures.month_start(figures.add_months(m, 1)), datetime.min.time(),
+                             tzinfo=clock.tz) for m in months]
 
 
-def _registered(session: Session, bank_ids: list[int] | None) -> dict[int, dict[int, int]]:
-    """Return, by bank, how many residents still active were registered in each month."""
-    stmt = (select(Resident.bank_id, _RESIDENT_MONTH, func.count())
-            .where(Resident.active.is_(True)).group_by(Resident.bank_id, _RESIDENT_MONTH))
-    if bank_ids is not None:
-        stmt = stmt.where(Resident.bank_id.in_(bank_ids))
-    out: dict[int, dict[int, int]] = {}
-    for bank_id, month, count in session.execute(stmt):
-        out.setdefault(bank_id, {})[int(month)] = int(count)
-    return out
+def _residents_at(session: Session, months: list[int], clock: Clock, *, bank_id: int | None = None) -> dict[int, int]:
+    """Return how many residents, still active, were registered by the end of each month.
+
+    One pass over the register (the bank's, or the county's), whatever the number of months.
+    """
+    ends = _month_ends(months, clock)
+    counts = [func.coalesce(func.sum(case((Resident.created_at < end, 1), else_=0)), 0) for end in ends]
+    stmt = select(*counts).where(Resident.active.is_(True))
+    if bank_id is not None:
+        stmt = stmt.where(Resident.bank_id == bank_id)
+    return {month: int(n) for month, n in zip(months, session.execute(stmt).one())}
 
 
 def _objections(session: Session, bank_ids: list[int] | None, months: list[int]) -> dict:
@@ -112,7 +115,7 @@ def _coverage(book, held: int, backing_fen: int) -> domain.Coverage:
 
 # --- one bank ------------------------------------------------------------------------------------
 
-def bank_months(session: Session, bank: Bank, first: int, last: int) -> list[dict]:
+def bank_months(session: Session, bank: Bank, first: int, last: int, *, clock: Clock) -> list[dict]:
     """Return the bank's figures for every month from `first` to `last` (YYYYMM), in order."""
     months = figures.months_between(first, last)
     kept = {row.month: row for row in session.execute(
@@ -123,7 +126,7 @@ def bank_months(session: Session, bank: Bank, first: int, last: int) -> list[dic
         by_rule.setdefault(row.month, []).append(row)
     book = _books(session, [bank.id])[bank.id]
     names = {rule.code: rule for rule in book.rules}
-    residents = figures.running(_registered(session, [bank.id]).get(bank.id, {}), months)
+    residents = _residents_at(session, months, clock, bank_id=bank.id)
     held = figures.running({m: r.held_change for m, r in kept.items()}, months)
     cash = figures.running({m: r.cash_change_fen for m, r in kept.items()}, months)
     backing = figures.running({m: r.backing_change_fen for m, r in kept.items()}, months)
@@ -198,8 +201,9 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
                func.sum(MonthFigures.backing_change_fen).label("backing"),
                func.sum(MonthFigures.cash_change_fen).label("cash"))
         .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
+    [end] = _month_ends([month], clock)
     registered = dict(session.execute(
-        select(Resident.bank_id, func.count()).where(Resident.active.is_(True), _RESIDENT_MONTH <= month)
+        select(Resident.bank_id, func.count()).where(Resident.active.is_(True), Resident.created_at < end)
         .group_by(Resident.bank_id)).all())
     objections = _objections(session, None, [month])
     posted = set(session.execute(select(Snapshot.bank_id).where(
@@ -226,18 +230,14 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     return figures.rank_banks(rows)
 
 
-def county_months(session: Session, first: int, last: int) -> list[dict]:
+def county_months(session: Session, first: int, last: int, *, clock: Clock) -> list[dict]:
     """Return the county's totals for each month: residents, who took part, points, penalties."""
     months = figures.months_between(first, last)
     kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
         select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
                func.sum(MonthFigures.penalty))
         .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
-    registered: dict[int, int] = {}
-    for per_bank in _registered(session, None).values():
-        for month, count in per_bank.items():
-            registered[month] = registered.get(month, 0) + count
-    residents = figures.running(registered, months)
+    residents = _residents_at(session, months, clock)
     out = []
     for month in months:
         active, earned, penalty = kept.get(month, (0, 0, 0))

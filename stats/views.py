@@ -50,7 +50,7 @@ def bank_stats(bank):
     first, last = services.parse_range(query_text("from", max_len=20), query_text("to", max_len=20),
                                        today=clock().today())
     return jsonify(schemas.BankStatsOut().dump(
-        {"months": services.bank_months(get_session(), bank, first, last)}))
+        {"months": services.bank_months(get_session(), bank, first, last, clock=clock())}))
 
 
 @bp.get(f"{API}/county/stats")
@@ -87,7 +87,7 @@ def open_data(bank, year):
     if found is None or year > today.year:
         raise NotFound("公开数据", "open data")
     last = min(year * 100 + 12, figures.month_number(today))
-    months = services.bank_months(session, found, year * 100 + 1, last)
+    months = services.bank_months(session, found, year * 100 + 1, last, clock=clock())
     data = opendata.year_zip(found, year, months, made_on=today)
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{found.code}-{year}.zip"',
