@@ -51,7 +51,7 @@ import migrations  # noqa: E402
 from ledger import posting, services  # noqa: E402
 from ledger.clock import FixedClock  # noqa: E402
 from ledger.db import make_engine, normalize_url, session_factory  # noqa: E402
-from ledger.models import PTS, Account, Bank, Household, Resident, Transfer  # noqa: E402
+from ledger.models import PTS, Account, Bank, Household, Resident  # noqa: E402
 from stats import services as stats, upkeep  # noqa: E402
 
 CLOCK = FixedClock(at=datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ledger import periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
-from ledger.errors import ValidationError
+from ledger.errors import NotFound, ValidationError
 from ledger.models import Bank, Resident, RuleVersion
 from redemption import domain
 from reports.models import Objection, Snapshot
@@ -163,6 +163,16 @@ def bank_months(session: Session, bank: Bank, first: int, last: int, *, clock: C
             "objections": {"filed": filed, "upheld": upheld},
         })
     return out
+
+
+def open_year(session: Session, code: str, year: int, *, clock: Clock) -> tuple[Bank, list[dict]]:
+    """Return a bank and its months of a year up to this one, for anyone; NotFound for a year to come."""
+    bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+    today = clock.today()
+    if bank is None or year > today.year:
+        raise NotFound("公开数据", "open data")
+    last = min(year * 100 + 12, figures.month_number(today))
+    return bank, bank_months(session, bank, year * 100 + 1, last, clock=clock)
 
 
 def year_so_far(session: Session, bank: Bank, today: date) -> dict:

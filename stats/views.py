@@ -4,12 +4,10 @@ from __future__ import annotations
 import base64
 
 from flask import Blueprint, Flask, Response, jsonify, render_template
-from sqlalchemy import select
 
 from ledger import posting
 from ledger.db import get_session
-from ledger.errors import Forbidden, NotFound
-from ledger.models import Bank
+from ledger.errors import Forbidden
 from reports.pdf import render_pdf
 from web.api import clock, query_text
 from web.auth import READERS, current_user, scoped_bank
@@ -81,14 +79,8 @@ def open_data(bank, year):
       responses:
         200: {content: {application/zip: {}}}
     """
-    session = get_session()
-    found = session.execute(select(Bank).where(Bank.code == bank)).scalar_one_or_none()
-    today = clock().today()
-    if found is None or year > today.year:
-        raise NotFound("公开数据", "open data")
-    last = min(year * 100 + 12, figures.month_number(today))
-    months = services.bank_months(session, found, year * 100 + 1, last, clock=clock())
-    data = opendata.year_zip(found, year, months, made_on=today)
+    found, months = services.open_year(get_session(), bank, year, clock=clock())
+    data = opendata.year_zip(found, year, months, made_on=clock().today())
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{found.code}-{year}.zip"',
         "Cache-Control": "public, max-age=3600"})

@@ -10,7 +10,7 @@ from ledger import services as ledger
 from ledger.models import Transfer
 from reports import objections
 
-from ..redemption.conftest import Desk
+from ..redemption.conftest import DESK_RULES, Desk
 
 
 class Village(Desk):
@@ -23,16 +23,12 @@ class Village(Desk):
     """
 
     def __init__(self, make, session, clock, code="hp", name="和平村综治银行"):
-        from .. import conftest
-        from ..redemption.conftest import DESK_RULES
-
         self.make, self.session, self.clock = make, session, clock
         self.bank = make.bank(code=code, name=name, rules=DESK_RULES)
         self.east = make.household(self.bank, "E01", "王家")
         self.wang = make.resident(self.bank, "王大", self.east)
         self.wang2 = make.resident(self.bank, "王二", self.east)
         self.li = make.resident(self.bank, "李四")
-        del conftest
 
     def live_a_month(self, client) -> None:
         make, bank = self.make, self.bank
