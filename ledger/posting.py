@@ -135,8 +135,10 @@ def rules_in_force(bank_id):
 
 
 #: What else must move with every posting, in its transaction: each is called as
-#: keeper(session, bank_id, first_seq, last_seq) once the transfers and balances are written.
-#: A package above the ledger registers here from the app factory (the monthly figures, say).
+#: keeper(session, bank_id, first_seq, last_seq) after the statements that write the transfers,
+#: balances and head, inside the same pipeline (so on PostgreSQL its statements travel in the
+#: same round trip; it must not wait for a result). A package above the ledger registers here
+#: from the app factory (the monthly figures, say).
 KEEPERS: list[Callable] = []
 
 
@@ -194,10 +196,10 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
             # One statement for every account the batch touches, however many there are.
             _MOVE_BALANCE.executemany(session, moved)
         _MOVE_HEAD.execute(session, {"bank": bank_id, "seq": seq, "hash": head})
+        for keeper in KEEPERS:
+            keeper(session, bank_id, rows[0]["seq"], seq)
     ids += [cursor.fetchone()[0] for cursor in waiting]
     held.head = (seq, head)
-    for keeper in KEEPERS:
-        keeper(session, bank_id, rows[0]["seq"], seq)
     loaded = session.identity_map.get(session.identity_key(Bank, bank_id))
     if loaded is not None:
         # The bank as this session already holds it shows the new head, as a fresh read would.

@@ -4,7 +4,7 @@ One set of statements says what a run of transfers adds to the figures: grouped 
 the transfers are dated in, each classed by the accounts it moves between (points from `issued`
 to a resident or household are earned, from a holder to `penalties` a penalty, to `redeemed`
 a redemption, and a reversal counts back). `keep` runs them inside the posting transaction for
-the transfers just posted (one round trip on PostgreSQL, all statements pipelined); `check`
+the transfers just posted (in the posting's own round trip on PostgreSQL); `check`
 runs the same selects over the whole ledger and names every figure that differs.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, lite
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger.db import Prepared, pipelined, snapshot
+from ledger.db import Prepared, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Transfer
 
 from .models import MonthFigures, ResidentMonthFigures, RuleMonthFigures
@@ -124,10 +124,10 @@ _STATEMENTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgre
 def keep(session: Session, bank_id: int, first_seq: int, last_seq: int) -> None:
     """Add the bank's transfers first_seq..last_seq, just posted, to its figures (the caller commits)."""
     params = {"bank": bank_id, "first": first_seq, "last": last_seq}
-    statements = _STATEMENTS[session.get_bind().dialect.name]
-    with pipelined(session):
-        for statement in statements:
-            statement.execute(session, params)
+    # Run inside `post`'s pipeline: on PostgreSQL the statements go with the transfers' own,
+    # in one round trip, and run after them, so they see the rows just inserted.
+    for statement in _STATEMENTS[session.get_bind().dialect.name]:
+        statement.execute(session, params)
 
 
 def rebuild(connection, bank_id: int, head_seq: int) -> None:
