@@ -119,6 +119,7 @@ def build(url: str, banks: int, residents: int, transfers: int) -> None:
     columns = ["bank_id", "seq", "ledger", "debit_id", "credit_id", "amount", "kind", "rule_code",
                "rule_version", "doer_id", "occurred_on", "recorded_at", "recorded_by", "prev_hash", "hash"]
     seqs = {b: 0 for b in bank_ids}
+    balances: dict[int, int] = {}
 
     def rows():
         for _ in range(transfers):
@@ -136,6 +137,8 @@ def build(url: str, banks: int, residents: int, transfers: int) -> None:
             else:
                 rule, points, kind = None, 30, "redemption"
                 debit, credit = own[rid], system[b, "redeemed"]
+            balances[debit] = balances.get(debit, 0) - points
+            balances[credit] = balances.get(credit, 0) + points
             yield (b, seqs[b], PTS, debit, credit, points, kind, rule, 1 if rule else None, rid, day,
                    now, "bench", HASH, HASH)
 
@@ -163,11 +166,10 @@ def build(url: str, banks: int, residents: int, transfers: int) -> None:
         raw.close()
     # The heads and balances the bulk rows imply, so posting carries on from them.
     with engine.begin() as conn:
-        conn.execute(text("UPDATE banks SET head_seq = (SELECT coalesce(max(seq), 0) FROM transfers "
-                          "WHERE transfers.bank_id = banks.id)"))
-        conn.execute(text(
-            "UPDATE accounts SET balance = coalesce((SELECT sum(amount) FROM transfers WHERE credit_id = accounts.id), 0)"
-            " - coalesce((SELECT sum(amount) FROM transfers WHERE debit_id = accounts.id), 0)"))
+        conn.execute(text("UPDATE banks SET head_seq = :seq WHERE id = :bank"),
+                     [{"bank": b, "seq": n} for b, n in seqs.items()])
+        conn.execute(text("UPDATE accounts SET balance = :balance WHERE id = :account"),
+                     [{"account": a, "balance": n} for a, n in balances.items()])
     say(f"  {transfers:,} transfers in bulk: {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     with engine.begin() as conn:
