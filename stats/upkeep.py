@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -118,7 +118,66 @@ def _upserts(insert) -> list[Prepared]:
     return [Prepared(statement) for statement in (rules, people, months)]
 
 
-_STATEMENTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
+def _sql(expression, dialect) -> str:
+    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _one_statement_upsert() -> list[Prepared]:
+    """PostgreSQL's form: the same sums as one statement (data-modifying CTEs), one plan and one
+    execution a posting. The transfers are read once; who took part moves by the residents whose
+    month crosses zero, which the residents' upsert returns."""
+    pg = postgresql.dialect()
+    sums = {"earned": EARNED, "penalty": PENALTY, "redeemed": REDEEMED, "held_change": HELD,
+            "cash_change_fen": CASH, "backing_change_fen": BACKED}
+    picked = ", ".join(f"{_sql(expr, pg)} AS {name}" for name, expr in sums.items())
+    joined = _sql(select(_T.c.id).select_from(_JOINED), pg).split("\nFROM ", 1)[1]
+    totals = ", ".join(f"sum({name}) AS {name}" for name in _SUMS)
+    moved = ", ".join(f"{name} = stats_months.{name} + excluded.{name}" for name in _SUMS)
+    text_sql = f"""
+WITH t AS MATERIALIZED (
+  SELECT {_sql(_MONTH, pg)} AS month, transfers.ledger, transfers.rule_code, transfers.doer_id, {picked}
+  FROM {joined}
+  WHERE transfers.bank_id = %(bank)s AND transfers.seq BETWEEN %(first)s AND %(last)s),
+r AS (
+  INSERT INTO stats_rule_months (bank_id, month, rule_code, earned, penalty)
+  SELECT %(bank)s, month, rule_code, sum(earned), sum(penalty) FROM t
+  WHERE rule_code IS NOT NULL AND ledger = 'PTS' GROUP BY month, rule_code
+  ON CONFLICT (bank_id, month, rule_code) DO UPDATE SET
+    earned = stats_rule_months.earned + excluded.earned, penalty = stats_rule_months.penalty + excluded.penalty),
+d AS (
+  SELECT month, doer_id, sum(earned) AS delta FROM t
+  WHERE doer_id IS NOT NULL AND ledger = 'PTS' GROUP BY month, doer_id HAVING sum(earned) <> 0),
+p AS (
+  INSERT INTO stats_resident_months (bank_id, month, resident_id, earned)
+  SELECT %(bank)s, month, doer_id, delta FROM d
+  ON CONFLICT (bank_id, month, resident_id) DO UPDATE SET earned = stats_resident_months.earned + excluded.earned
+  RETURNING month, resident_id, earned),
+a AS (
+  SELECT p.month, sum(CASE WHEN p.earned > 0 AND p.earned - d.delta <= 0 THEN 1
+                           WHEN p.earned <= 0 AND p.earned - d.delta > 0 THEN -1 ELSE 0 END) AS active
+  FROM p JOIN d ON d.month = p.month AND d.doer_id = p.resident_id GROUP BY p.month),
+g AS (SELECT month, {totals} FROM t GROUP BY month)
+INSERT INTO stats_months (bank_id, month, {", ".join(_SUMS)}, active_residents)
+SELECT %(bank)s, g.month, {", ".join("g." + n for n in _SUMS)}, coalesce(a.active, 0)
+FROM g LEFT JOIN a ON a.month = g.month
+ON CONFLICT (bank_id, month) DO UPDATE SET {moved},
+  active_residents = stats_months.active_residents + excluded.active_residents"""
+    return [_Raw(text_sql)]
+
+
+class _Raw(Prepared):
+    """A statement already written in the driver's own dialect (psycopg's %(name)s)."""
+
+    def __init__(self, sql: str):
+        super().__init__(None)
+        self.sql = sql
+        self.statement = text(sql.replace("%(", ":").replace(")s", ""))
+
+    def _for(self, dialect):
+        return self.sql, dict
+
+
+_STATEMENTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _one_statement_upsert()}
 
 
 def keep(session: Session, bank_id: int, first_seq: int, last_seq: int) -> None:
