@@ -130,3 +130,14 @@ def test_who_may_open_the_banks_dashboard(signed_in, make, role, status):
 def test_only_the_county_admin_opens_the_county_dashboard(signed_in, make, role):
     bank = make.bank()
     assert signed_in(make.user(bank, role)).get("/county/dashboard").status_code == 403
+
+
+def test_the_dashboards_speak_english_when_asked(signed_in, make, village):
+    supervisor = signed_in(make.user(village.bank, "supervisor"))
+    supervisor.get("/banks/hp/dashboard?lang=en")
+    page = supervisor.get("/banks/hp/dashboard").get_data(as_text=True)
+    assert "<h1>Dashboard</h1>" in page and "Participation (%)" in page and "Warning line 120%" in page
+    admin = signed_in(make.user(None, "admin"))
+    admin.get("/county/dashboard?lang=en")
+    page = admin.get("/county/dashboard").get_data(as_text=True)
+    assert "<h1>County dashboard</h1>" in page and "Late notices" in page
