@@ -51,9 +51,11 @@ BANK_LINKS = (
     Link("office.rules_screen", _l("积分规则"), EVERY_ROLE),
     Link("web.audit_log", _l("操作日志"), AUDITORS),
     Link("office.users", _l("用户"), USER_READERS),
+    Link("stats.bank_dashboard", _l("数据看板"), READERS),
 )
-#: The county admin's page, outside any one bank.
+#: The county admin's pages, outside any one bank.
 COUNTY_LINKS = (Link("office.admin_banks", _l("县级管理"), frozenset({"admin"})),
+                Link("stats.county_dashboard", _l("全县看板"), frozenset({"admin"})),
                 Link("cycle.status", _l("周期任务"), frozenset({"admin"})))
 
 #: Where each role's work is: the page it lands on after signing in.

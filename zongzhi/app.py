@@ -16,8 +16,8 @@ from . import config as settings
 
 #: The packages with screens or endpoints: each has views.py with one blueprint `bp` (and may
 #: have `init_app(app)` there for what else it sets up), registered in floor order.
-PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards", "cycle",
-            "field")
+PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards", "stats",
+            "cycle", "field")
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -219,13 +219,16 @@ def _when(moment, clock: Clock) -> str:
 @main.command()
 @click.argument("code")
 def verify(code):
-    """Recompute the hash chain and balances; exit 1 naming the first bad transfer."""
+    """Recompute the hash chain, balances and monthly figures; exit 1 naming the first bad transfer."""
     from ledger import services
     from ledger.verify import verify_bank
+    from stats.upkeep import verify_figures
 
     with _opened() as (session, clock):
         try:
-            report = verify_bank(session, services.get_bank(session, code))
+            bank = services.get_bank(session, code)
+            report = verify_bank(session, bank)
+            verify_figures(session, bank, report)
         except ZongzhiError as err:
             _fail(err)
     if report.ok:

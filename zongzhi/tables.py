@@ -11,5 +11,6 @@ import web.models  # noqa: F401
 import redemption.models  # noqa: F401
 import cards.models  # noqa: F401
 import field.models  # noqa: F401
+import stats.models  # noqa: F401
 
 metadata = SQLModel.metadata

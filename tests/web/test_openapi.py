@@ -143,11 +143,11 @@ def test_every_view_that_reads_a_shared_parameter_declares_it(api, document, cal
                     assert {"$ref": f"#/components/parameters/{name}"} in declared, (rule.rule, name)
 
 
-def test_only_the_health_check_needs_no_token(document):
+def test_only_the_health_check_and_open_data_need_no_token(document):
     assert document["security"] == [{"bearer": []}]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     public = {(m, p) for p, m, op, _ in operations(document) if op.get("security") == []}
-    assert public == {("get", "/api/v1/health")}
+    assert public == {("get", "/api/v1/health"), ("get", "/api/v1/banks/{bank}/open-data/{year}.zip")}
     assert "401" not in document["paths"]["/api/v1/health"]["get"]["responses"]
 
 

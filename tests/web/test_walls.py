@@ -19,6 +19,8 @@ SECRET = "乙村秘密"
 #: pages (/p/), sign-in, the phone app's shell and its sign-in (/m/), health, the API document.
 #: A new public route must be added here on purpose.
 PUBLIC_PREFIXES = ("/c/", "/n/", "/p/", "/static/", "/login", "/m/", "/logout", "/api/v1/health", "/api/v1/openapi.json")
+#: Public pages outside those prefixes: a bank's open data, public like its notice.
+PUBLIC_ENDPOINTS = ("static", "stats.open_data")
 ROLES = ("clerk", "reviewer", "supervisor", "desk")
 
 
@@ -62,7 +64,7 @@ def _routes(app):
 
 
 def _is_public(rule) -> bool:
-    return rule.rule.startswith(PUBLIC_PREFIXES) or rule.endpoint == "static"
+    return rule.rule.startswith(PUBLIC_PREFIXES) or rule.endpoint in PUBLIC_ENDPOINTS
 
 
 def _ids_of(session, bank_id: int) -> dict[str, int]:

@@ -1,0 +1,269 @@
+"""Reading the kept figures: a bank's months, the county's banks and months, the year's open data.
+
+Every figure comes from the rows `stats.upkeep` keeps, the residents' register, the objections
+and the notices: never from the ledger's transfers. Reads only; nothing here writes.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from ledger import periods
+from ledger import services as ledger_services
+from ledger.clock import Clock
+from ledger.errors import NotFound, ValidationError
+from ledger.models import Bank, Resident, RuleVersion
+from redemption import domain
+from reports.models import Objection, Snapshot
+
+from . import figures
+from .models import MonthFigures, RuleMonthFigures
+
+#: Where a rule no longer in the rule file in force is counted.
+OTHER_CATEGORY = "其他"
+
+
+# --- the range asked for -------------------------------------------------------------------------
+
+def parse_range(first: str | None, last: str | None, *, today: date,
+                default_months: int = 12) -> tuple[int, int]:
+    """Return the (first, last) YYYYMM months of ?from=&to=; 422 naming the field that is wrong.
+
+    Without `to`, the current month; without `from`, the `default_months` up to `to`.
+    """
+    problems: dict[str, list[str]] = {}
+    parsed = {}
+    for name, text in (("from", first), ("to", last)):
+        if text is None or not text.strip():
+            continue
+        try:
+            parsed[name] = figures.month_number(periods.parse_period("month", text, field=name).start)
+        except ValidationError as err:
+            problems.update(err.fields)
+    if problems:
+        raise ValidationError(problems, "月份范围有误", "the range of months is not valid")
+    last_month = parsed.get("to", figures.month_number(today))
+    first_month = parsed.get("from", figures.add_months(last_month, 1 - default_months))
+    if first_month > last_month:
+        raise ValidationError({"from": [f"起始月份 {figures.month_text(first_month)} 晚于结束月份 "
+                                        f"{figures.month_text(last_month)}"]},
+                              "月份范围有误", "the range of months is not valid")
+    if figures.span(first_month, last_month) > figures.MAX_MONTHS:
+        raise ValidationError({"to": [f"一次最多查询 {figures.MAX_MONTHS} 个月"]},
+                              "月份范围有误", "the range of months is not valid")
+    return first_month, last_month
+
+
+def parse_month(text: str | None, *, today: date, field: str = "month") -> int:
+    """Return the YYYYMM month of ?month= (this month when absent); 422 naming the field."""
+    if text is None or not text.strip():
+        return figures.month_number(today)
+    return figures.month_number(periods.parse_period("month", text, field=field).start)
+
+
+# --- what the figures are made of ----------------------------------------------------------------
+
+def _month_ends(months: list[int], clock: Clock) -> list[datetime]:
+    """Return the moment each YYYYMM month ends in the banks' time zone (the next one starts)."""
+    return [datetime.combine(figures.month_start(figures.add_months(m, 1)), datetime.min.time(),
+                             tzinfo=clock.tz) for m in months]
+
+
+def _residents_at(session: Session, months: list[int], clock: Clock, *, bank_id: int | None = None) -> dict[int, int]:
+    """Return how many residents, still active, were registered by the end of each month.
+
+    One pass over the register (the bank's, or the county's), whatever the number of months.
+    """
+    ends = _month_ends(months, clock)
+    counts = [func.coalesce(func.sum(case((Resident.created_at < end, 1), else_=0)), 0) for end in ends]
+    stmt = select(*counts).where(Resident.active.is_(True))
+    if bank_id is not None:
+        stmt = stmt.where(Resident.bank_id == bank_id)
+    return {month: int(n) for month, n in zip(months, session.execute(stmt).one())}
+
+
+def _objections(session: Session, bank_ids: list[int] | None, months: list[int]) -> dict:
+    """Return {(bank, YYYYMM): (filed, upheld)} for the months asked."""
+    keys = [figures.month_text(m) for m in months]
+    stmt = (select(Objection.bank_id, Objection.month, func.count(),
+                   func.sum(case((Objection.status == "upheld", 1), else_=0)))
+            .where(Objection.month.in_(keys)).group_by(Objection.bank_id, Objection.month))
+    if bank_ids is not None:
+        stmt = stmt.where(Objection.bank_id.in_(bank_ids))
+    return {(bank_id, int(month.replace("-", ""))): (int(filed), int(upheld or 0))
+            for bank_id, month, filed, upheld in session.execute(stmt)}
+
+
+def _books(session: Session, bank_ids: list[int]) -> dict:
+    """Return each bank's rule book in force, read in one statement (books parse once a process)."""
+    latest = (select(RuleVersion.bank_id, func.max(RuleVersion.version).label("version"))
+              .where(RuleVersion.bank_id.in_(bank_ids)).group_by(RuleVersion.bank_id).subquery())
+    rows = session.execute(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
+                           .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
+                                 & (latest.c.version == RuleVersion.version))).all()
+    return {bank_id: ledger_services.rulebook(session, bank_id,
+                                              ledger_services.RulesInForce(version, content_hash))[1]
+            for bank_id, version, content_hash in rows}
+
+
+def _coverage(book, held: int, backing_fen: int) -> domain.Coverage:
+    settings = book.settings
+    return domain.coverage(held, settings.point_value_fen, backing_fen, settings.coverage_warning_percent)
+
+
+# --- one bank ------------------------------------------------------------------------------------
+
+def bank_months(session: Session, bank: Bank, first: int, last: int, *, clock: Clock) -> list[dict]:
+    """Return the bank's figures for every month from `first` to `last` (YYYYMM), in order."""
+    months = figures.months_between(first, last)
+    kept = {row.month: row for row in session.execute(
+        select(MonthFigures).where(MonthFigures.bank_id == bank.id, MonthFigures.month <= last)).scalars()}
+    by_rule: dict[int, list[RuleMonthFigures]] = {}
+    for row in session.execute(select(RuleMonthFigures).where(
+            RuleMonthFigures.bank_id == bank.id, RuleMonthFigures.month.between(first, last))).scalars():
+        by_rule.setdefault(row.month, []).append(row)
+    book = _books(session, [bank.id])[bank.id]
+    names = {rule.code: rule for rule in book.rules}
+    residents = _residents_at(session, months, clock, bank_id=bank.id)
+    held = figures.running({m: r.held_change for m, r in kept.items()}, months)
+    cash = figures.running({m: r.cash_change_fen for m, r in kept.items()}, months)
+    backing = figures.running({m: r.backing_change_fen for m, r in kept.items()}, months)
+    objections = _objections(session, [bank.id], months)
+
+    out = []
+    for month in months:
+        row = kept.get(month)
+        categories = {category: 0 for category in book.settings.categories}
+        penalties: dict[str, int] = {}
+        for rule_row in by_rule.get(month, []):
+            rule = names.get(rule_row.rule_code)
+            if rule_row.earned:
+                category = rule.category if rule else OTHER_CATEGORY
+                categories[category] = categories.get(category, 0) + int(rule_row.earned)
+            if rule_row.penalty:
+                penalties[rule_row.rule_code] = int(rule_row.penalty)
+        active = int(row.active_residents) if row else 0
+        cover = _coverage(book, held[month], backing[month])
+        filed, upheld = objections.get((bank.id, month), (0, 0))
+        out.append({
+            "month": figures.month_text(month), "residents": residents[month],
+            "active_residents": active,
+            "participation_percent": figures.percent_tenths(active, residents[month]),
+            "points": int(row.earned) if row else 0, "points_by_category": categories,
+            "penalty_points": int(row.penalty) if row else 0,
+            "penalties_by_rule": [{"rule": code, "name": names[code].name if code in names else code,
+                                   "points": points}
+                                  for code, points in sorted(penalties.items(), key=lambda p: -p[1])],
+            "redeemed_points": int(row.redeemed) if row else 0,
+            "points_outstanding": held[month], "fund_fen": cash[month],
+            "coverage_percent": cover.percent, "coverage_warning_percent": cover.warning_percent,
+            "coverage_warning": cover.warning,
+            "objections": {"filed": filed, "upheld": upheld},
+        })
+    return out
+
+
+def open_year(session: Session, code: str, year: int, *, clock: Clock) -> tuple[Bank, list[dict]]:
+    """Return a bank and its months of a year up to this one, for anyone; NotFound for a year to come."""
+    bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+    today = clock.today()
+    if bank is None or year > today.year:
+        raise NotFound("公开数据", "open data")
+    last = min(year * 100 + 12, figures.month_number(today))
+    return bank, bank_months(session, bank, year * 100 + 1, last, clock=clock)
+
+
+def year_so_far(session: Session, bank: Bank, today: date) -> dict:
+    """Return points earned, month by month running, this year so far and the same months last year."""
+    this = figures.month_number(today)
+    year, through = this // 100, this % 100
+    rows = dict(session.execute(select(MonthFigures.month, MonthFigures.earned).where(
+        MonthFigures.bank_id == bank.id,
+        MonthFigures.month.between((year - 1) * 100 + 1, this))).all())
+    return {"year": year, "months": list(range(1, through + 1)),
+            "this_year": figures.year_to_date(rows, year, through),
+            "last_year": figures.year_to_date(rows, year - 1, through)}
+
+
+# --- the county ----------------------------------------------------------------------------------
+
+def _notice_due(book, month: int, clock: Clock) -> datetime:
+    cycle = book.settings.cycle
+    next_start = figures.month_start(figures.add_months(month, 1))
+    return datetime.combine(next_start.replace(day=cycle.notice_day), cycle.notice_time, tzinfo=clock.tz)
+
+
+def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
+    """Return every bank's figures for one month, coverage warnings first, then by participation."""
+    banks = list(session.execute(select(Bank.id, Bank.code, Bank.name).order_by(Bank.code)).all())
+    ids = [b.id for b in banks]
+    if not ids:
+        return []
+    totals = {row.bank_id: row for row in session.execute(
+        select(MonthFigures.bank_id,
+               func.sum(case((MonthFigures.month == month, MonthFigures.earned), else_=0)).label("earned"),
+               func.sum(case((MonthFigures.month == month, MonthFigures.penalty), else_=0)).label("penalty"),
+               func.sum(case((MonthFigures.month == month, MonthFigures.active_residents),
+                             else_=0)).label("active"),
+               func.sum(MonthFigures.held_change).label("held"),
+               func.sum(MonthFigures.backing_change_fen).label("backing"),
+               func.sum(MonthFigures.cash_change_fen).label("cash"))
+        .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
+    [end] = _month_ends([month], clock)
+    registered = dict(session.execute(
+        select(Resident.bank_id, func.count()).where(Resident.active.is_(True), Resident.created_at < end)
+        .group_by(Resident.bank_id)).all())
+    objections = _objections(session, None, [month])
+    posted = set(session.execute(select(Snapshot.bank_id).where(
+        Snapshot.kind == "notice", Snapshot.period == figures.month_text(month))).scalars())
+    books = _books(session, ids)
+    now = clock.now()
+    rows = []
+    for bank in banks:
+        kept = totals.get(bank.id)
+        residents = int(registered.get(bank.id, 0))
+        active = int(kept.active) if kept else 0
+        cover = _coverage(books[bank.id], int(kept.held) if kept else 0, int(kept.backing) if kept else 0)
+        filed, upheld = objections.get((bank.id, month), (0, 0))
+        notice_posted = bank.id in posted
+        rows.append({
+            "code": bank.code, "name": bank.name, "residents": residents, "active_residents": active,
+            "participation_percent": figures.percent_tenths(active, residents),
+            "points": int(kept.earned) if kept else 0, "penalty_points": int(kept.penalty) if kept else 0,
+            "fund_fen": int(kept.cash) if kept else 0,
+            "coverage_percent": cover.percent, "coverage_warning": cover.warning,
+            "objections": {"filed": filed, "upheld": upheld}, "notice_posted": notice_posted,
+            "notice_late": not notice_posted and now > _notice_due(books[bank.id], month, clock),
+        })
+    return figures.rank_banks(rows)
+
+
+def county_months(session: Session, first: int, last: int, *, clock: Clock) -> list[dict]:
+    """Return the county's totals for each month: residents, who took part, points, penalties."""
+    months = figures.months_between(first, last)
+    kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
+        select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
+               func.sum(MonthFigures.penalty))
+        .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
+    residents = _residents_at(session, months, clock)
+    out = []
+    for month in months:
+        active, earned, penalty = kept.get(month, (0, 0, 0))
+        out.append({"month": figures.month_text(month), "residents": residents[month],
+                    "active_residents": active,
+                    "participation_percent": figures.percent_tenths(active, residents[month]),
+                    "points": earned, "penalty_points": penalty})
+    return out
+
+
+def previous_months(today: date, count: int) -> tuple[int, int]:
+    """Return the (first, last) YYYYMM of the `count` months up to this one."""
+    last = figures.month_number(today)
+    return figures.add_months(last, 1 - count), last
+
+
+def last_month(today: date) -> int:
+    """Return last month as YYYYMM: the month whose notice the county checks for."""
+    return figures.month_number(today.replace(day=1) - timedelta(days=1))

@@ -1,0 +1,262 @@
+"""Keeping the monthly figures in step with the transfers, and checking that they are.
+
+One set of statements says what a run of transfers adds to the figures: grouped by the month
+the transfers are dated in, each classed by the accounts it moves between (points from `issued`
+to a resident or household are earned, from a holder to `penalties` a penalty, to `redeemed`
+a redemption, and a reversal counts back). `keep` runs them inside the posting transaction for
+the transfers just posted (in the posting's own round trip on PostgreSQL); `check`
+runs the same selects over the whole ledger and names every figure that differs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ledger.db import Prepared, snapshot
+from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Transfer
+
+from .models import MonthFigures, ResidentMonthFigures, RuleMonthFigures
+
+#: What can honour the points outstanding: the unrestricted fund, goods-only money and goods
+#: already on the shelf at cost (as the fund's own page counts it).
+BACKING = ("fund", "fund:goods", "stock:goods")
+HOLDERS = ("resident", "household")
+
+_T = Transfer.__table__
+_DEBIT = Account.__table__.alias("debit_account")
+_CREDIT = Account.__table__.alias("credit_account")
+_MONTHS = MonthFigures.__table__
+_RULES = RuleMonthFigures.__table__
+_RESIDENTS = ResidentMonthFigures.__table__
+
+#: The month a transfer is dated in, as YYYYMM.
+_MONTH = cast(extract("year", _T.c.occurred_on) * 100 + extract("month", _T.c.occurred_on), Integer)
+
+
+def _one_of(column, values):
+    # Constants written into the statement: it is compiled once and run on the driver, which
+    # takes no lists (see ledger.db.Prepared). The values are this module's own names.
+    return or_(*(column == literal_column(f"'{value}'") for value in values))
+
+
+def _holder(account):
+    return _one_of(account.c.kind, HOLDERS)
+
+
+def _system(account, codes):
+    return and_(account.c.kind == literal_column("'system'"), _one_of(account.c.code, codes))
+
+
+def _between_holder_and(codes, *, toward_system: bool):
+    """Points moved between a holder and the system accounts `codes`, signed: + in the usual way."""
+    to_system = and_(_T.c.ledger == PTS, _holder(_DEBIT), _system(_CREDIT, codes))
+    from_system = and_(_T.c.ledger == PTS, _system(_DEBIT, codes), _holder(_CREDIT))
+    forward, back = (to_system, from_system) if toward_system else (from_system, to_system)
+    return case((forward, _T.c.amount), (back, -_T.c.amount), else_=0)
+
+
+def _into(condition_debit, condition_credit):
+    return case((condition_credit, _T.c.amount), else_=0) - case((condition_debit, _T.c.amount), else_=0)
+
+
+EARNED = _between_holder_and(("issued",), toward_system=False)
+PENALTY = _between_holder_and(("penalties",), toward_system=True)
+REDEEMED = _between_holder_and(("redeemed",), toward_system=True)
+HELD = _into(and_(_T.c.ledger == PTS, _holder(_DEBIT)), and_(_T.c.ledger == PTS, _holder(_CREDIT)))
+CASH = _into(and_(_T.c.ledger == CNY, _system(_DEBIT, FUND_CASH)),
+             and_(_T.c.ledger == CNY, _system(_CREDIT, FUND_CASH)))
+BACKED = _into(and_(_T.c.ledger == CNY, _system(_DEBIT, BACKING)),
+               and_(_T.c.ledger == CNY, _system(_CREDIT, BACKING)))
+
+_JOINED = (_T.join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c.id == _T.c.credit_id))
+#: The transfers counted: one bank's, from one sequence number to another.
+_RANGE = (_T.c.bank_id == bindparam("bank"), _T.c.seq.between(bindparam("first"), bindparam("last")))
+
+RULE_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.rule_code,
+                    func.sum(EARNED).label("earned"), func.sum(PENALTY).label("penalty"))
+             .select_from(_JOINED).where(*_RANGE, _T.c.rule_code.is_not(None), _T.c.ledger == PTS)
+             .group_by(_T.c.bank_id, _MONTH, _T.c.rule_code))
+RESIDENT_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.doer_id.label("resident_id"),
+                        func.sum(EARNED).label("earned"))
+                 .select_from(_JOINED).where(*_RANGE, _T.c.doer_id.is_not(None), _T.c.ledger == PTS)
+                 .group_by(_T.c.bank_id, _MONTH, _T.c.doer_id).having(func.sum(EARNED) != 0))
+MONTH_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), func.sum(EARNED).label("earned"),
+                     func.sum(PENALTY).label("penalty"), func.sum(REDEEMED).label("redeemed"),
+                     func.sum(HELD).label("held_change"), func.sum(CASH).label("cash_change_fen"),
+                     func.sum(BACKED).label("backing_change_fen"))
+              .select_from(_JOINED).where(*_RANGE).group_by(_T.c.bank_id, _MONTH))
+_SUMS = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen")
+
+
+def _upserts(insert) -> list[Prepared]:
+    """The three statements that add a run of transfers to the figures, for one dialect's INSERT."""
+    rules = insert(_RULES).from_select(["bank_id", "month", "rule_code", "earned", "penalty"], RULE_ROWS)
+    rules = rules.on_conflict_do_update(
+        index_elements=["bank_id", "month", "rule_code"],
+        set_={"earned": _RULES.c.earned + rules.excluded.earned,
+              "penalty": _RULES.c.penalty + rules.excluded.penalty})
+    people = insert(_RESIDENTS).from_select(["bank_id", "month", "resident_id", "earned"], RESIDENT_ROWS)
+    people = people.on_conflict_do_update(
+        index_elements=["bank_id", "month", "resident_id"],
+        set_={"earned": _RESIDENTS.c.earned + people.excluded.earned})
+    # Who took part is counted after their months are updated (the statement before), from
+    # the bank's few hundred rows of that month, never from the ledger.
+    grouped = MONTH_ROWS.subquery("grouped")
+    active = (select(func.count()).where(_RESIDENTS.c.bank_id == grouped.c.bank_id,
+                                         _RESIDENTS.c.month == grouped.c.month, _RESIDENTS.c.earned > 0)
+              .scalar_subquery())
+    # The WHERE is what SQLite's grammar needs between an INSERT's SELECT and its ON CONFLICT.
+    rows = select(*grouped.c, active.label("active_residents")).where(grouped.c.month > 0)
+    months = insert(_MONTHS).from_select([*(c.name for c in grouped.c), "active_residents"], rows)
+    months = months.on_conflict_do_update(
+        index_elements=["bank_id", "month"],
+        set_={**{name: _MONTHS.c[name] + months.excluded[name] for name in _SUMS},
+              "active_residents": months.excluded.active_residents})
+    return [Prepared(statement) for statement in (rules, people, months)]
+
+
+def _sql(expression, dialect) -> str:
+    return str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _one_statement_upsert() -> list[Prepared]:
+    """PostgreSQL's form: the same sums as one statement (data-modifying CTEs), one plan and one
+    execution a posting. The transfers are read once; who took part moves by the residents whose
+    month crosses zero, which the residents' upsert returns."""
+    pg = postgresql.dialect()
+    sums = {"earned": EARNED, "penalty": PENALTY, "redeemed": REDEEMED, "held_change": HELD,
+            "cash_change_fen": CASH, "backing_change_fen": BACKED}
+    picked = ", ".join(f"{_sql(expr, pg)} AS {name}" for name, expr in sums.items())
+    joined = _sql(select(_T.c.id).select_from(_JOINED), pg).split("\nFROM ", 1)[1]
+    totals = ", ".join(f"sum({name}) AS {name}" for name in _SUMS)
+    moved = ", ".join(f"{name} = stats_months.{name} + excluded.{name}" for name in _SUMS)
+    text_sql = f"""
+WITH t AS MATERIALIZED (
+  SELECT {_sql(_MONTH, pg)} AS month, transfers.ledger, transfers.rule_code, transfers.doer_id, {picked}
+  FROM {joined}
+  WHERE transfers.bank_id = %(bank)s AND transfers.seq BETWEEN %(first)s AND %(last)s),
+r AS (
+  INSERT INTO stats_rule_months (bank_id, month, rule_code, earned, penalty)
+  SELECT %(bank)s, month, rule_code, sum(earned), sum(penalty) FROM t
+  WHERE rule_code IS NOT NULL AND ledger = 'PTS' GROUP BY month, rule_code
+  ON CONFLICT (bank_id, month, rule_code) DO UPDATE SET
+    earned = stats_rule_months.earned + excluded.earned, penalty = stats_rule_months.penalty + excluded.penalty),
+d AS (
+  SELECT month, doer_id, sum(earned) AS delta FROM t
+  WHERE doer_id IS NOT NULL AND ledger = 'PTS' GROUP BY month, doer_id HAVING sum(earned) <> 0),
+p AS (
+  INSERT INTO stats_resident_months (bank_id, month, resident_id, earned)
+  SELECT %(bank)s, month, doer_id, delta FROM d
+  ON CONFLICT (bank_id, month, resident_id) DO UPDATE SET earned = stats_resident_months.earned + excluded.earned
+  RETURNING month, resident_id, earned),
+a AS (
+  SELECT p.month, sum(CASE WHEN p.earned > 0 AND p.earned - d.delta <= 0 THEN 1
+                           WHEN p.earned <= 0 AND p.earned - d.delta > 0 THEN -1 ELSE 0 END) AS active
+  FROM p JOIN d ON d.month = p.month AND d.doer_id = p.resident_id GROUP BY p.month),
+g AS (SELECT month, {totals} FROM t GROUP BY month)
+INSERT INTO stats_months (bank_id, month, {", ".join(_SUMS)}, active_residents)
+SELECT %(bank)s, g.month, {", ".join("g." + n for n in _SUMS)}, coalesce(a.active, 0)
+FROM g LEFT JOIN a ON a.month = g.month
+ON CONFLICT (bank_id, month) DO UPDATE SET {moved},
+  active_residents = stats_months.active_residents + excluded.active_residents"""
+    return [_Raw(text_sql)]
+
+
+class _Raw(Prepared):
+    """A statement already written in the driver's own dialect (psycopg's %(name)s)."""
+
+    def __init__(self, sql: str):
+        super().__init__(None)
+        self.sql = sql
+        self.statement = text(sql.replace("%(", ":").replace(")s", ""))
+
+    def _for(self, dialect):
+        return self.sql, dict
+
+
+_STATEMENTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _one_statement_upsert()}
+
+
+def keep(session: Session, bank_id: int, first_seq: int, last_seq: int) -> None:
+    """Add the bank's transfers first_seq..last_seq, just posted, to its figures (the caller commits)."""
+    params = {"bank": bank_id, "first": first_seq, "last": last_seq}
+    # Run inside `post`'s pipeline: on PostgreSQL the statements go with the transfers' own,
+    # in one round trip, and run after them, so they see the rows just inserted.
+    for statement in _STATEMENTS[session.get_bind().dialect.name]:
+        statement.execute(session, params)
+
+
+def rebuild(connection, bank_id: int, head_seq: int) -> None:
+    """Count a bank's whole ledger into empty figures (a schema upgrade does this once)."""
+    params = {"bank": bank_id, "first": 1, "last": head_seq}
+    for statement in _STATEMENTS[connection.dialect.name]:
+        connection.execute(statement.statement, params)
+
+
+# --- the check ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """One figure kept that the transfers do not give: where, which, kept and recomputed."""
+
+    month: int
+    figure: str
+    kept: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        return (f"{self.month // 100}-{self.month % 100:02d} {self.figure}: "
+                f"kept {self.kept}, the transfers give {self.recomputed}")
+
+
+def verify_figures(session: Session, bank: Bank, report) -> None:
+    """Add to a ledger verify report every monthly figure the transfers do not give."""
+    for difference in check(session, bank):
+        report.add("figures_differ", f"月度数字与流水不符：{difference}", month=figures_month(difference))
+
+
+def figures_month(difference: Difference) -> str:
+    return f"{difference.month // 100}-{difference.month % 100:02d}"
+
+
+def check(session: Session, bank: Bank) -> list[Difference]:
+    """Recompute the bank's figures from its transfers and return every one kept otherwise.
+
+    It reads one snapshot, so a bank being posted to meanwhile is checked as it stood.
+    """
+    with snapshot(session):
+        return _check(session, bank.id)
+
+
+def _check(session: Session, bank_id: int) -> list[Difference]:
+    head = session.execute(select(Bank.head_seq).where(Bank.id == bank_id)).scalar_one()
+    params = {"bank": bank_id, "first": 1, "last": head}
+    conn = session.connection()
+    fresh: dict[tuple[int, str], int] = {}
+    for row in conn.execute(MONTH_ROWS, params):
+        for name in _SUMS:
+            fresh[row.month, name] = int(getattr(row, name))
+    for row in conn.execute(RULE_ROWS, params):
+        fresh[row.month, f"earned:{row.rule_code}"] = int(row.earned)
+        fresh[row.month, f"penalty:{row.rule_code}"] = int(row.penalty)
+    for row in conn.execute(RESIDENT_ROWS, params):
+        fresh[row.month, f"resident:{row.resident_id}"] = int(row.earned)
+        if row.earned > 0:
+            fresh[row.month, "active_residents"] = fresh.get((row.month, "active_residents"), 0) + 1
+
+    kept: dict[tuple[int, str], int] = {}
+    for row in conn.execute(select(_MONTHS).where(_MONTHS.c.bank_id == bank_id)):
+        for name in (*_SUMS, "active_residents"):
+            kept[row.month, name] = int(getattr(row, name))
+    for row in conn.execute(select(_RULES).where(_RULES.c.bank_id == bank_id)):
+        kept[row.month, f"earned:{row.rule_code}"] = int(row.earned)
+        kept[row.month, f"penalty:{row.rule_code}"] = int(row.penalty)
+    for row in conn.execute(select(_RESIDENTS).where(_RESIDENTS.c.bank_id == bank_id)):
+        kept[row.month, f"resident:{row.resident_id}"] = int(row.earned)
+
+    keys = sorted(k for k in set(fresh) | set(kept) if fresh.get(k, 0) != kept.get(k, 0))
+    return [Difference(month, figure, kept.get((month, figure), 0), fresh.get((month, figure), 0))
+            for month, figure in keys]
