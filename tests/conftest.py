@@ -238,18 +238,24 @@ def live_server(app):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium (Debian's), driven by Playwright; one per test worker."""
+def playwright():
+    """Playwright itself, once per test worker: its sync API may run only once in a process."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Headless Chromium (Debian's), driven by Playwright; one per test worker."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -39,10 +39,8 @@ def _count(session, model):
 
 
 @pytest.fixture
-def phone(village, make, live_server, tmp_path):
+def phone(village, make, live_server, tmp_path, playwright):
     """Chromium whose camera shows the first resident's printed card, and a grid worker to sign in."""
-    from playwright.sync_api import sync_playwright
-
     from field.activities import create_activity
 
     if not os.path.exists(CHROMIUM):
@@ -54,14 +52,13 @@ def phone(village, make, live_server, tmp_path):
                     capacity=None, by="test", clock=make.clock)
     video = tmp_path / "card.y4m"
     _y4m(qrcode.make(card_url(live_server, village["cards"][0].token)).convert("RGB"), video)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN",
-                                      permissions=["camera"])
-        yield context
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"])
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN",
+                                  permissions=["camera"])
+    yield context
+    browser.close()
 
 
 def test_the_grid_worker_scans_a_card_to_check_in_and_sends_three_offline_deeds_exactly_once(
