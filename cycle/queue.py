@@ -200,11 +200,7 @@ def hand_over(app, *, bank_ids=None) -> list[runs.Outcome]:
     in-process sweep leaves a bank another process is working through.
     """
     sessions, clock = app.extensions["zongzhi.sessions"], app.extensions["zongzhi.clock"]
-    with sessions() as session:
-        stmt = select(Bank).order_by(Bank.id)
-        if bank_ids is not None:
-            stmt = stmt.where(Bank.id.in_(list(bank_ids)))
-        banks = list(session.execute(stmt).scalars())
+    banks = runs.banks_to_sweep(sessions, bank_ids)
     outcomes = []
     for bank in banks:
         with sessions() as session:

@@ -212,13 +212,18 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
     return found
 
 
-def sweep(sessions: sessionmaker, *, clock: Clock, bank_ids: Iterable[int] | None = None) -> list[Outcome]:
-    """Run everything due in every bank (or in those named), catching up on missed periods in order."""
+def banks_to_sweep(sessions: sessionmaker, bank_ids: Iterable[int] | None = None) -> list[Bank]:
+    """Every bank in order of id, or those named: what a sweep goes through."""
     with sessions() as session:
         stmt = select(Bank).order_by(Bank.id)
         if bank_ids is not None:
             stmt = stmt.where(Bank.id.in_(list(bank_ids)))
-        banks = list(session.execute(stmt).scalars())
+        return list(session.execute(stmt).scalars())
+
+
+def sweep(sessions: sessionmaker, *, clock: Clock, bank_ids: Iterable[int] | None = None) -> list[Outcome]:
+    """Run everything due in every bank (or in those named), catching up on missed periods in order."""
+    banks = banks_to_sweep(sessions, bank_ids)
     outcomes = []
     for bank in banks:
         try:
