@@ -140,7 +140,7 @@ class Server:
 
 
 def zongzhi_serve(url: str, workdir: Path) -> Server:
-    env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "bench-http",
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "bench-http", "ZONGZHI_GROUP_COMMIT": "1",
            "ZONGZHI_INSTANCE": str(workdir), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
     zongzhi = str(Path(sys.executable).parent / "zongzhi")
     return Server(lambda port: [zongzhi, "serve", "--port", str(port), "--threads", str(THREADS)],

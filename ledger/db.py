@@ -24,10 +24,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, group_commit: bool = True, **kw) -> Engine:
+def make_engine(url: str, *, group_commit: bool = False, **kw) -> Engine:
     """Create an engine; on SQLite, WAL with full sync and writers that queue instead of failing.
 
-    On SQLite a process's writers also commit in groups (`store`), unless `group_commit` is false.
+    On SQLite a process's writers also commit in groups (`store`), when `group_commit` is set
+    (ZONGZHI_GROUP_COMMIT=1).
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -305,7 +306,8 @@ def init_app(app) -> None:
     """Give the app an engine and a session per request, closed when the request ends."""
     from flask import g
 
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"],
+                         group_commit=str(app.config.get("GROUP_COMMIT") or "") in ("1", "true", "yes"))
     app.extensions["zongzhi.engine"] = engine
     app.extensions["zongzhi.sessions"] = session_factory(engine)
 

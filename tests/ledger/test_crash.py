@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 
 def _serve(url: str, port: int, instance: Path) -> subprocess.Popen:
-    env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "crash test",
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "crash test", "ZONGZHI_GROUP_COMMIT": "1",
            "ZONGZHI_INSTANCE": str(instance), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
     proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -20,7 +20,7 @@ WRITERS = 8
 def engine(tmp_path):
     url = f"sqlite:///{tmp_path}/group.db"
     migrations.upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(url, group_commit=True)
     yield engine
     engine.dispose()
 
