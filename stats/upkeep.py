@@ -100,16 +100,16 @@ def _selects(source, *where):
 
 RULE_ROWS, RESIDENT_ROWS, MONTH_ROWS = _selects(_JOINED, *_RANGE)
 
-#: The transfers not counted yet: each bank's after the last seq its figures count (all of a
-#: bank's without a row), found through the (bank_id, seq) index, never by reading the ledger.
-_UNCOUNTED = (_BANKS.outerjoin(_PROGRESS, _PROGRESS.c.bank_id == _BANKS.c.id)
-              .join(_T, and_(_T.c.bank_id == _BANKS.c.id,
-                             _T.c.seq > func.coalesce(_PROGRESS.c.counted_seq, 0)))
-              .join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c.id == _T.c.credit_id))
+#: How far each bank's figures are counted, and its head: a bank without a row has none counted.
+_MARKS = (select(_BANKS.c.id, func.coalesce(_PROGRESS.c.counted_seq, 0).label("counted"))
+          .select_from(_BANKS.outerjoin(_PROGRESS, _PROGRESS.c.bank_id == _BANKS.c.id))
+          .where(_BANKS.c.head_seq > func.coalesce(_PROGRESS.c.counted_seq, 0)))
 
 
-def _tail_selects(*where):
-    rules, residents, months = _selects(_UNCOUNTED, *where)
+def _tail_selects(marks):
+    """The selects of the transfers after each bank's mark: one index range a bank, never the ledger."""
+    after = or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks))
+    rules, residents, months = _selects(_JOINED, after)
     # Who crosses zero: each resident's uncounted sum beside what their month already counts.
     moved = residents.subquery("moved")
     residents = (select(moved.c.bank_id, moved.c.month, moved.c.resident_id, moved.c.earned,
@@ -118,9 +118,6 @@ def _tail_selects(*where):
                      _RESIDENTS.c.bank_id == moved.c.bank_id, _RESIDENTS.c.month == moved.c.month,
                      _RESIDENTS.c.resident_id == moved.c.resident_id))))
     return rules, residents, months
-
-
-_TAIL = {"bank": _tail_selects(_BANKS.c.id == bindparam("bank")), "county": _tail_selects()}
 _SUMS = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen")
 
 
@@ -266,10 +263,13 @@ def tail(session: Session, bank_id: int | None = None) -> Tail:
     Read it in the same snapshot as the figures kept it adds to (`ledger.db.snapshot`), so a
     catch-up committing meanwhile neither counts a transfer twice nor drops it.
     """
-    rules, residents, months = _TAIL["county" if bank_id is None else "bank"]
-    params = {} if bank_id is None else {"bank": bank_id}
     conn = session.connection()
     out = Tail()
+    marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
+    if not marks:
+        return out
+    rules, residents, months = _tail_selects(marks)
+    params = {}
     for row in conn.execute(months, params):
         out.months[row.bank_id, row.month] = {name: int(getattr(row, name)) for name in _SUMS}
         out.months[row.bank_id, row.month]["active_residents"] = 0
