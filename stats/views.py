@@ -26,7 +26,7 @@ DASHBOARD_READERS = READERS
 
 @bp.get(f"{API}/banks/<bank>/stats")
 def bank_stats(bank):
-    """The bank's figures month by month, read from the figures kept as transfers post.
+    """The bank's figures month by month: the figures kept and the transfers since the daily close.
     ---
     get:
       parameters:
