@@ -270,6 +270,11 @@ def tail(session: Session, bank_id: int | None = None) -> Tail:
         return out
     rules, residents, months = _tail_selects(marks)
     params = {}
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # A few thousand transfers at most: looked up row by row through the accounts' and the
+        # residents' figures' keys, where PostgreSQL would otherwise hash the whole of both.
+        conn.execute(text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
     for row in conn.execute(months, params):
         out.months[row.bank_id, row.month] = {name: int(getattr(row, name)) for name in _SUMS}
         out.months[row.bank_id, row.month]["active_residents"] = 0
@@ -279,6 +284,8 @@ def tail(session: Session, bank_id: int | None = None) -> Tail:
         out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
         before, after = int(row.counted), int(row.counted) + int(row.earned)
         out.months[row.bank_id, row.month]["active_residents"] += (after > 0) - (before > 0)
+    if postgres:
+        conn.execute(text("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"))
     return out
 
 
