@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
+from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,10 +106,21 @@ _MARKS = (select(_BANKS.c.id, func.coalesce(_PROGRESS.c.counted_seq, 0).label("c
           .where(_BANKS.c.head_seq > func.coalesce(_PROGRESS.c.counted_seq, 0)))
 
 
-def _tail_selects(marks):
+#: On PostgreSQL the marks go as two arrays, so a county's two hundred banks plan as one join.
+_MARKS_PG = (func.unnest(bindparam("banks", type_=postgresql.ARRAY(Integer)),
+                         bindparam("counted", type_=postgresql.ARRAY(BigInteger)))
+             .table_valued("bank_id", "counted").render_derived(name="marks"))
+_AFTER_MARKS_PG = (_MARKS_PG.join(_T, and_(_T.c.bank_id == _MARKS_PG.c.bank_id, _T.c.seq > _MARKS_PG.c.counted))
+                   .join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c.id == _T.c.credit_id))
+
+
+def _tail_selects(marks, dialect: str):
     """The selects of the transfers after each bank's mark: one index range a bank, never the ledger."""
-    after = or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks))
-    rules, residents, months = _selects(_JOINED, after)
+    if dialect == "postgresql":
+        rules, residents, months = _selects(_AFTER_MARKS_PG)
+    else:
+        after = or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks))
+        rules, residents, months = _selects(_JOINED, after)
     # Who crosses zero: each resident's uncounted sum beside what their month already counts.
     moved = residents.subquery("moved")
     residents = (select(moved.c.bank_id, moved.c.month, moved.c.resident_id, moved.c.earned,
@@ -268,9 +279,9 @@ def tail(session: Session, bank_id: int | None = None) -> Tail:
     marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
     if not marks:
         return out
-    rules, residents, months = _tail_selects(marks)
-    params = {}
+    rules, residents, months = _tail_selects(marks, conn.dialect.name)
     postgres = conn.dialect.name == "postgresql"
+    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]} if postgres else {}
     if postgres:
         # A few thousand transfers at most: looked up row by row through the accounts' and the
         # residents' figures' keys, where PostgreSQL would otherwise hash the whole of both.
