@@ -2,7 +2,7 @@
 
 | job | period | due (bank's time, from its rule file) | does |
 |---|---|---|---|
-| daily | 2026-10-05 | that day at `day_close` (21:00) | closes the day's register |
+| daily | 2026-10-05 | that day at `day_close` (21:00) | closes the day's register; counts the transfers into the monthly figures |
 | monthly | 2026-10 | `notice_day` of the next month at `notice_time` | freezes the notice, opens objections |
 | seal | 2026-10 | when the notice's objection window closes | seals the month |
 | quarterly | 2026-Q4 | the quarter's redemption month, day 1, at `notice_time` | opens the regular redemption window; freezes the summary of the quarter before |
@@ -27,6 +27,7 @@ from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry
 from foundation import services as foundation
+from stats import upkeep as stats_upkeep
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ def _daily(session, bank, period, by, clock) -> str:
     late = len(content["pending_overdue"])
     # Wishes whose claim ran past its deadline undelivered go back on the wall.
     returned = foundation.expire_claims(session, bank, clock=clock)
+    # The monthly figures count every transfer up to the chain head from here on.
+    stats_upkeep.catch_up(session, bank)
     return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"
             + (f"；{late} 条待审核超过一天" if late else "")
             + (f"；{len(returned)} 个微心愿认领过期，重新上墙" if returned else ""))

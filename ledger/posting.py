@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, make_dataclass
 from datetime import date
-from typing import Callable, Sequence
+from typing import Sequence
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -134,14 +134,6 @@ def rules_in_force(bank_id):
     return latest, latest.with_only_columns(versions.c.content_hash)
 
 
-#: What else must move with every posting, in its transaction: each is called as
-#: keeper(session, bank_id, first_seq, last_seq) after the statements that write the transfers,
-#: balances and head, inside the same pipeline (so on PostgreSQL its statements travel in the
-#: same round trip; it must not wait for a result). A package above the ledger registers here
-#: from the app factory (the monthly figures, say).
-KEEPERS: list[Callable] = []
-
-
 #: A transfer as `post` wrote it: every column of its row, id included, read-only. Rows read
 #: back later are the ORM's `Transfer`, with the same attributes; building ORM objects for rows
 #: just written would cost more than writing them.
@@ -196,8 +188,6 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
             # One statement for every account the batch touches, however many there are.
             _MOVE_BALANCE.executemany(session, moved)
         _MOVE_HEAD.execute(session, {"bank": bank_id, "seq": seq, "hash": head})
-        for keeper in KEEPERS:
-            keeper(session, bank_id, rows[0]["seq"], seq)
     ids += [cursor.fetchone()[0] for cursor in waiting]
     held.head = (seq, head)
     loaded = session.identity_map.get(session.identity_key(Bank, bank_id))

@@ -1,1 +1,1 @@
-"""The village and the county at a glance: monthly figures kept as transfers post, dashboards, open data."""
+"""The village and the county at a glance: monthly figures counted by the daily close and read current, dashboards, open data."""

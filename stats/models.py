@@ -1,7 +1,8 @@
 """The figures kept per bank and month, in step with the transfers that make them.
 
-Each row is moved in the same transaction as the transfers it counts (see `stats.upkeep`), so a
-dashboard reads a few rows a month whatever the ledger's length. Money is in fen, points whole.
+The daily close counts each bank's transfers into these rows up to its chain head and marks how
+far it went (`CountedUpTo`); a reader adds the few transfers posted since (see `stats.upkeep`),
+so a dashboard reads a few rows a month and at most a day of transfers, whatever the ledger's length. Money is in fen, points whole.
 Months are whole numbers YYYYMM (202610): the same in both databases, and ordered.
 """
 from __future__ import annotations
@@ -58,3 +59,15 @@ class ResidentMonthFigures(SQLModel, table=True):
     month: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     resident_id: int = Field(foreign_key="residents.id", primary_key=True)
     earned: int = Field(default=0, sa_column=_whole())
+
+
+class CountedUpTo(SQLModel, table=True):
+    """How far a bank's transfers are counted into its figures: every seq up to `counted_seq`.
+
+    A bank without a row has none counted yet.
+    """
+
+    __tablename__ = "stats_progress"
+
+    bank_id: int = Field(foreign_key="banks.id", primary_key=True)
+    counted_seq: int = Field(default=0, sa_column=_whole())

@@ -1,7 +1,9 @@
 """Reading the kept figures: a bank's months, the county's banks and months, the year's open data.
 
-Every figure comes from the rows `stats.upkeep` keeps, the residents' register, the objections
-and the notices: never from the ledger's transfers. Reads only; nothing here writes.
+Every figure comes from the rows `stats.upkeep` keeps, plus the transfers posted since the daily
+close last counted them (`upkeep.tail`: at most about a day's), the residents' register, the
+objections and the notices: never from the whole ledger. Each answer reads one snapshot, so a
+catch-up committing meanwhile changes nothing in it. Reads only; nothing here writes.
 """
 from __future__ import annotations
 
@@ -13,16 +15,27 @@ from sqlalchemy.orm import Session
 from ledger import periods
 from ledger import services as ledger_services
 from ledger.clock import Clock
+from ledger.db import snapshot
 from ledger.errors import NotFound, ValidationError
 from ledger.models import Bank, Resident, RuleVersion
 from redemption import domain
 from reports.models import Objection, Snapshot
 
-from . import figures
+from . import figures, upkeep
 from .models import MonthFigures, RuleMonthFigures
 
 #: Where a rule no longer in the rule file in force is counted.
 OTHER_CATEGORY = "其他"
+#: A month's figures as kept.
+FIGURES = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen",
+           "active_residents")
+
+
+def _add(into: dict, key, sums: dict) -> None:
+    """Add a month's uncounted sums to the figures kept under `key` (zeros if none are kept)."""
+    row = into.setdefault(key, {})
+    for name, value in sums.items():
+        row[name] = row.get(name, 0) + value
 
 
 # --- the range asked for -------------------------------------------------------------------------
@@ -117,46 +130,60 @@ def _coverage(book, held: int, backing_fen: int) -> domain.Coverage:
 
 def bank_months(session: Session, bank: Bank, first: int, last: int, *, clock: Clock) -> list[dict]:
     """Return the bank's figures for every month from `first` to `last` (YYYYMM), in order."""
+    bank_id = bank.id
+    with snapshot(session):
+        return _bank_months(session, bank_id, first, last, clock=clock)
+
+
+def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock: Clock) -> list[dict]:
     months = figures.months_between(first, last)
-    kept = {row.month: row for row in session.execute(
-        select(MonthFigures).where(MonthFigures.bank_id == bank.id, MonthFigures.month <= last)).scalars()}
-    by_rule: dict[int, list[RuleMonthFigures]] = {}
+    kept = {row.month: {name: int(getattr(row, name)) for name in FIGURES} for row in session.execute(
+        select(MonthFigures).where(MonthFigures.bank_id == bank_id, MonthFigures.month <= last)).scalars()}
+    by_rule: dict[int, dict[str, list[int]]] = {}
     for row in session.execute(select(RuleMonthFigures).where(
-            RuleMonthFigures.bank_id == bank.id, RuleMonthFigures.month.between(first, last))).scalars():
-        by_rule.setdefault(row.month, []).append(row)
-    book = _books(session, [bank.id])[bank.id]
+            RuleMonthFigures.bank_id == bank_id, RuleMonthFigures.month.between(first, last))).scalars():
+        by_rule.setdefault(row.month, {})[row.rule_code] = [int(row.earned), int(row.penalty)]
+    uncounted = upkeep.tail(session, bank_id)
+    for (_, month), sums in uncounted.months.items():
+        if month <= last:
+            _add(kept, month, sums)
+    for (_, month, code), (earned, penalty) in uncounted.rules.items():
+        if first <= month <= last:
+            sums = by_rule.setdefault(month, {}).setdefault(code, [0, 0])
+            sums[0], sums[1] = sums[0] + earned, sums[1] + penalty
+    book = _books(session, [bank_id])[bank_id]
     names = {rule.code: rule for rule in book.rules}
-    residents = _residents_at(session, months, clock, bank_id=bank.id)
-    held = figures.running({m: r.held_change for m, r in kept.items()}, months)
-    cash = figures.running({m: r.cash_change_fen for m, r in kept.items()}, months)
-    backing = figures.running({m: r.backing_change_fen for m, r in kept.items()}, months)
-    objections = _objections(session, [bank.id], months)
+    residents = _residents_at(session, months, clock, bank_id=bank_id)
+    held = figures.running({m: r["held_change"] for m, r in kept.items()}, months)
+    cash = figures.running({m: r["cash_change_fen"] for m, r in kept.items()}, months)
+    backing = figures.running({m: r["backing_change_fen"] for m, r in kept.items()}, months)
+    objections = _objections(session, [bank_id], months)
 
     out = []
     for month in months:
         row = kept.get(month)
         categories = {category: 0 for category in book.settings.categories}
         penalties: dict[str, int] = {}
-        for rule_row in by_rule.get(month, []):
-            rule = names.get(rule_row.rule_code)
-            if rule_row.earned:
+        for code, (earned, penalty) in sorted(by_rule.get(month, {}).items()):
+            rule = names.get(code)
+            if earned:
                 category = rule.category if rule else OTHER_CATEGORY
-                categories[category] = categories.get(category, 0) + int(rule_row.earned)
-            if rule_row.penalty:
-                penalties[rule_row.rule_code] = int(rule_row.penalty)
-        active = int(row.active_residents) if row else 0
+                categories[category] = categories.get(category, 0) + earned
+            if penalty:
+                penalties[code] = penalty
+        active = row["active_residents"] if row else 0
         cover = _coverage(book, held[month], backing[month])
-        filed, upheld = objections.get((bank.id, month), (0, 0))
+        filed, upheld = objections.get((bank_id, month), (0, 0))
         out.append({
             "month": figures.month_text(month), "residents": residents[month],
             "active_residents": active,
             "participation_percent": figures.percent_tenths(active, residents[month]),
-            "points": int(row.earned) if row else 0, "points_by_category": categories,
-            "penalty_points": int(row.penalty) if row else 0,
+            "points": row["earned"] if row else 0, "points_by_category": categories,
+            "penalty_points": row["penalty"] if row else 0,
             "penalties_by_rule": [{"rule": code, "name": names[code].name if code in names else code,
                                    "points": points}
                                   for code, points in sorted(penalties.items(), key=lambda p: -p[1])],
-            "redeemed_points": int(row.redeemed) if row else 0,
+            "redeemed_points": row["redeemed"] if row else 0,
             "points_outstanding": held[month], "fund_fen": cash[month],
             "coverage_percent": cover.percent, "coverage_warning_percent": cover.warning_percent,
             "coverage_warning": cover.warning,
@@ -179,15 +206,24 @@ def year_so_far(session: Session, bank: Bank, today: date) -> dict:
     """Return points earned, month by month running, this year so far and the same months last year."""
     this = figures.month_number(today)
     year, through = this // 100, this % 100
-    rows = dict(session.execute(select(MonthFigures.month, MonthFigures.earned).where(
-        MonthFigures.bank_id == bank.id,
-        MonthFigures.month.between((year - 1) * 100 + 1, this))).all())
+    bank_id = bank.id
+    with snapshot(session):
+        rows = {month: int(earned) for month, earned in session.execute(
+            select(MonthFigures.month, MonthFigures.earned).where(
+                MonthFigures.bank_id == bank_id,
+                MonthFigures.month.between((year - 1) * 100 + 1, this))).all()}
+        for (_, month), sums in upkeep.tail(session, bank_id).months.items():
+            rows[month] = rows.get(month, 0) + sums["earned"]
     return {"year": year, "months": list(range(1, through + 1)),
             "this_year": figures.year_to_date(rows, year, through),
             "last_year": figures.year_to_date(rows, year - 1, through)}
 
 
 # --- the county ----------------------------------------------------------------------------------
+
+#: A bank's totals for the county: the month's, and what is held up to its end.
+_BANK_TOTALS = ("earned", "penalty", "active", "held", "backing", "cash")
+
 
 def _notice_due(book, month: int, clock: Clock) -> datetime:
     cycle = book.settings.cycle
@@ -197,11 +233,16 @@ def _notice_due(book, month: int, clock: Clock) -> datetime:
 
 def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     """Return every bank's figures for one month, coverage warnings first, then by participation."""
+    with snapshot(session):
+        return _county_banks(session, month, clock=clock)
+
+
+def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     banks = list(session.execute(select(Bank.id, Bank.code, Bank.name).order_by(Bank.code)).all())
     ids = [b.id for b in banks]
     if not ids:
         return []
-    totals = {row.bank_id: row for row in session.execute(
+    totals = {row.bank_id: {name: int(getattr(row, name)) for name in _BANK_TOTALS} for row in session.execute(
         select(MonthFigures.bank_id,
                func.sum(case((MonthFigures.month == month, MonthFigures.earned), else_=0)).label("earned"),
                func.sum(case((MonthFigures.month == month, MonthFigures.penalty), else_=0)).label("penalty"),
@@ -211,6 +252,13 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
                func.sum(MonthFigures.backing_change_fen).label("backing"),
                func.sum(MonthFigures.cash_change_fen).label("cash"))
         .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
+    for (bank_id, counted_month), sums in upkeep.tail(session).months.items():
+        if counted_month <= month:
+            now_only = counted_month == month
+            _add(totals, bank_id, {
+                "earned": sums["earned"] if now_only else 0, "penalty": sums["penalty"] if now_only else 0,
+                "active": sums["active_residents"] if now_only else 0, "held": sums["held_change"],
+                "backing": sums["backing_change_fen"], "cash": sums["cash_change_fen"]})
     [end] = _month_ends([month], clock)
     registered = dict(session.execute(
         select(Resident.bank_id, func.count()).where(Resident.active.is_(True), Resident.created_at < end)
@@ -224,15 +272,15 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     for bank in banks:
         kept = totals.get(bank.id)
         residents = int(registered.get(bank.id, 0))
-        active = int(kept.active) if kept else 0
-        cover = _coverage(books[bank.id], int(kept.held) if kept else 0, int(kept.backing) if kept else 0)
+        active = kept["active"] if kept else 0
+        cover = _coverage(books[bank.id], kept["held"] if kept else 0, kept["backing"] if kept else 0)
         filed, upheld = objections.get((bank.id, month), (0, 0))
         notice_posted = bank.id in posted
         rows.append({
             "code": bank.code, "name": bank.name, "residents": residents, "active_residents": active,
             "participation_percent": figures.percent_tenths(active, residents),
-            "points": int(kept.earned) if kept else 0, "penalty_points": int(kept.penalty) if kept else 0,
-            "fund_fen": int(kept.cash) if kept else 0,
+            "points": kept["earned"] if kept else 0, "penalty_points": kept["penalty"] if kept else 0,
+            "fund_fen": kept["cash"] if kept else 0,
             "coverage_percent": cover.percent, "coverage_warning": cover.warning,
             "objections": {"filed": filed, "upheld": upheld}, "notice_posted": notice_posted,
             "notice_late": not notice_posted and now > _notice_due(books[bank.id], month, clock),
@@ -243,11 +291,17 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
 def county_months(session: Session, first: int, last: int, *, clock: Clock) -> list[dict]:
     """Return the county's totals for each month: residents, who took part, points, penalties."""
     months = figures.months_between(first, last)
-    kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
-        select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
-               func.sum(MonthFigures.penalty))
-        .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
-    residents = _residents_at(session, months, clock)
+    with snapshot(session):
+        kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
+            select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
+                   func.sum(MonthFigures.penalty))
+            .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
+        for (_, month), sums in upkeep.tail(session).months.items():
+            if first <= month <= last:
+                active, earned, penalty = kept.get(month, (0, 0, 0))
+                kept[month] = (active + sums["active_residents"], earned + sums["earned"],
+                               penalty + sums["penalty"])
+        residents = _residents_at(session, months, clock)
     out = []
     for month in months:
         active, earned, penalty = kept.get(month, (0, 0, 0))

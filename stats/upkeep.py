@@ -3,22 +3,24 @@
 One set of statements says what a run of transfers adds to the figures: grouped by the month
 the transfers are dated in, each classed by the accounts it moves between (points from `issued`
 to a resident or household are earned, from a holder to `penalties` a penalty, to `redeemed`
-a redemption, and a reversal counts back). `keep` runs them inside the posting transaction for
-the transfers just posted (in the posting's own round trip on PostgreSQL); `check`
-runs the same selects over the whole ledger and names every figure that differs.
+a redemption, and a reversal counts back). `catch_up`, run by the daily close, adds a bank's
+transfers since the last seq counted and moves that mark; posting does nothing more. `tail` runs
+the same selects, read-only, over the transfers after the mark (at most a day's), so the figures
+read are always current; `check` runs them over the whole ledger and names every figure that the
+kept rows and the tail together do not give.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
+from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, extract, func, literal_column, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger.db import Prepared, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Transfer
 
-from .models import MonthFigures, ResidentMonthFigures, RuleMonthFigures
+from .models import CountedUpTo, MonthFigures, ResidentMonthFigures, RuleMonthFigures
 
 #: What can honour the points outstanding: the unrestricted fund, goods-only money and goods
 #: already on the shelf at cost (as the fund's own page counts it).
@@ -31,6 +33,8 @@ _CREDIT = Account.__table__.alias("credit_account")
 _MONTHS = MonthFigures.__table__
 _RULES = RuleMonthFigures.__table__
 _RESIDENTS = ResidentMonthFigures.__table__
+_PROGRESS = CountedUpTo.__table__
+_BANKS = Bank.__table__
 
 #: The month a transfer is dated in, as YYYYMM.
 _MONTH = cast(extract("year", _T.c.occurred_on) * 100 + extract("month", _T.c.occurred_on), Integer)
@@ -75,19 +79,56 @@ _JOINED = (_T.join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c
 #: The transfers counted: one bank's, from one sequence number to another.
 _RANGE = (_T.c.bank_id == bindparam("bank"), _T.c.seq.between(bindparam("first"), bindparam("last")))
 
-RULE_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.rule_code,
+
+def _selects(source, *where):
+    """What a run of transfers adds to the figures, by month: by rule, by resident, and in all."""
+    rules = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.rule_code,
                     func.sum(EARNED).label("earned"), func.sum(PENALTY).label("penalty"))
-             .select_from(_JOINED).where(*_RANGE, _T.c.rule_code.is_not(None), _T.c.ledger == PTS)
+             .select_from(source).where(*where, _T.c.rule_code.is_not(None), _T.c.ledger == PTS)
              .group_by(_T.c.bank_id, _MONTH, _T.c.rule_code))
-RESIDENT_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.doer_id.label("resident_id"),
+    residents = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.doer_id.label("resident_id"),
                         func.sum(EARNED).label("earned"))
-                 .select_from(_JOINED).where(*_RANGE, _T.c.doer_id.is_not(None), _T.c.ledger == PTS)
+                 .select_from(source).where(*where, _T.c.doer_id.is_not(None), _T.c.ledger == PTS)
                  .group_by(_T.c.bank_id, _MONTH, _T.c.doer_id).having(func.sum(EARNED) != 0))
-MONTH_ROWS = (select(_T.c.bank_id, _MONTH.label("month"), func.sum(EARNED).label("earned"),
+    months = (select(_T.c.bank_id, _MONTH.label("month"), func.sum(EARNED).label("earned"),
                      func.sum(PENALTY).label("penalty"), func.sum(REDEEMED).label("redeemed"),
                      func.sum(HELD).label("held_change"), func.sum(CASH).label("cash_change_fen"),
                      func.sum(BACKED).label("backing_change_fen"))
-              .select_from(_JOINED).where(*_RANGE).group_by(_T.c.bank_id, _MONTH))
+              .select_from(source).where(*where).group_by(_T.c.bank_id, _MONTH))
+    return rules, residents, months
+
+
+RULE_ROWS, RESIDENT_ROWS, MONTH_ROWS = _selects(_JOINED, *_RANGE)
+
+#: How far each bank's figures are counted, and its head: a bank without a row has none counted.
+_MARKS = (select(_BANKS.c.id, func.coalesce(_PROGRESS.c.counted_seq, 0).label("counted"))
+          .select_from(_BANKS.outerjoin(_PROGRESS, _PROGRESS.c.bank_id == _BANKS.c.id))
+          .where(_BANKS.c.head_seq > func.coalesce(_PROGRESS.c.counted_seq, 0)))
+
+
+#: On PostgreSQL the marks go as two arrays, so a county's two hundred banks plan as one join.
+_MARKS_PG = (func.unnest(bindparam("banks", type_=postgresql.ARRAY(Integer)),
+                         bindparam("counted", type_=postgresql.ARRAY(BigInteger)))
+             .table_valued("bank_id", "counted").render_derived(name="marks"))
+_AFTER_MARKS_PG = (_MARKS_PG.join(_T, and_(_T.c.bank_id == _MARKS_PG.c.bank_id, _T.c.seq > _MARKS_PG.c.counted))
+                   .join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c.id == _T.c.credit_id))
+
+
+def _tail_selects(marks, dialect: str):
+    """The selects of the transfers after each bank's mark: one index range a bank, never the ledger."""
+    if dialect == "postgresql":
+        rules, residents, months = _selects(_AFTER_MARKS_PG)
+    else:
+        after = or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks))
+        rules, residents, months = _selects(_JOINED, after)
+    # Who crosses zero: each resident's uncounted sum beside what their month already counts.
+    moved = residents.subquery("moved")
+    residents = (select(moved.c.bank_id, moved.c.month, moved.c.resident_id, moved.c.earned,
+                        func.coalesce(_RESIDENTS.c.earned, 0).label("counted"))
+                 .select_from(moved.outerjoin(_RESIDENTS, and_(
+                     _RESIDENTS.c.bank_id == moved.c.bank_id, _RESIDENTS.c.month == moved.c.month,
+                     _RESIDENTS.c.resident_id == moved.c.resident_id))))
+    return rules, residents, months
 _SUMS = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen")
 
 
@@ -180,17 +221,89 @@ class _Raw(Prepared):
 _STATEMENTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _one_statement_upsert()}
 
 
-def keep(session: Session, bank_id: int, first_seq: int, last_seq: int) -> None:
-    """Add the bank's transfers first_seq..last_seq, just posted, to its figures (the caller commits)."""
-    params = {"bank": bank_id, "first": first_seq, "last": last_seq}
-    # Run inside `post`'s pipeline: on PostgreSQL the statements go with the transfers' own,
-    # in one round trip, and run after them, so they see the rows just inserted.
-    for statement in _STATEMENTS[session.get_bind().dialect.name]:
+_PROGRESS_ROW = {
+    "sqlite": Prepared(sqlite.insert(_PROGRESS).values(bank_id=bindparam("bank"), counted_seq=0)
+                       .on_conflict_do_nothing()),
+    "postgresql": Prepared(postgresql.insert(_PROGRESS).values(bank_id=bindparam("bank"), counted_seq=0)
+                           .on_conflict_do_nothing()),
+}
+
+
+def catch_up(session: Session, bank: Bank | int) -> int:
+    """Count the bank's transfers posted since its figures were last counted; return how many.
+
+    The bank's progress row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer),
+    so two catch-ups at once count each transfer once: the second waits, then finds it counted.
+    Counting again counts nothing. The caller commits.
+    """
+    bank_id = bank if isinstance(bank, int) else bank.id
+    dialect = session.get_bind().dialect.name
+    _PROGRESS_ROW[dialect].execute(session, {"bank": bank_id})
+    counted = session.execute(select(_PROGRESS.c.counted_seq).where(_PROGRESS.c.bank_id == bank_id)
+                              .with_for_update()).scalar_one()
+    # Read after the lock: every transfer up to a committed head is committed with it.
+    head = session.execute(select(Bank.head_seq).where(Bank.id == bank_id)).scalar_one()
+    if head <= counted:
+        return 0
+    params = {"bank": bank_id, "first": counted + 1, "last": head}
+    for statement in _STATEMENTS[dialect]:
         statement.execute(session, params)
+    session.execute(_PROGRESS.update().where(_PROGRESS.c.bank_id == bank_id).values(counted_seq=head))
+    return head - counted
+
+
+@dataclass
+class Tail:
+    """What the transfers not counted yet add to the figures kept, keyed by bank and month.
+
+    `months[bank, month]` holds the sums of MONTH_ROWS and `active_residents`, the change in who
+    took part; `rules[bank, month, code]` (earned, penalty); `residents[bank, month, id]` earned.
+    """
+
+    months: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    residents: dict = field(default_factory=dict)
+
+    def month(self, bank_id: int, month: int) -> dict:
+        return self.months.get((bank_id, month), {})
+
+
+def tail(session: Session, bank_id: int | None = None) -> Tail:
+    """Read what the uncounted transfers of one bank (or of every bank) add; reads only.
+
+    Read it in the same snapshot as the figures kept it adds to (`ledger.db.snapshot`), so a
+    catch-up committing meanwhile neither counts a transfer twice nor drops it.
+    """
+    conn = session.connection()
+    out = Tail()
+    marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
+    if not marks:
+        return out
+    rules, residents, months = _tail_selects(marks, conn.dialect.name)
+    postgres = conn.dialect.name == "postgresql"
+    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]} if postgres else {}
+    if postgres:
+        # A few thousand transfers at most: looked up row by row through the accounts' and the
+        # residents' figures' keys, where PostgreSQL would otherwise hash the whole of both.
+        conn.execute(text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
+    for row in conn.execute(months, params):
+        out.months[row.bank_id, row.month] = {name: int(getattr(row, name)) for name in _SUMS}
+        out.months[row.bank_id, row.month]["active_residents"] = 0
+    for row in conn.execute(rules, params):
+        out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
+    for row in conn.execute(residents, params):
+        out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
+        before, after = int(row.counted), int(row.counted) + int(row.earned)
+        out.months[row.bank_id, row.month]["active_residents"] += (after > 0) - (before > 0)
+    if postgres:
+        conn.execute(text("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"))
+    return out
 
 
 def rebuild(connection, bank_id: int, head_seq: int) -> None:
-    """Count a bank's whole ledger into empty figures (a schema upgrade does this once)."""
+    """Count a bank's whole ledger into empty figures (a schema upgrade did this once).
+
+    It leaves the mark of what is counted alone: whoever calls it sets that."""
     params = {"bank": bank_id, "first": 1, "last": head_seq}
     for statement in _STATEMENTS[connection.dialect.name]:
         connection.execute(statement.statement, params)
@@ -256,6 +369,15 @@ def _check(session: Session, bank_id: int) -> list[Difference]:
         kept[row.month, f"penalty:{row.rule_code}"] = int(row.penalty)
     for row in conn.execute(select(_RESIDENTS).where(_RESIDENTS.c.bank_id == bank_id)):
         kept[row.month, f"resident:{row.resident_id}"] = int(row.earned)
+    uncounted = tail(session, bank_id)
+    for (_, month), sums in uncounted.months.items():
+        for name, value in sums.items():
+            kept[month, name] = kept.get((month, name), 0) + value
+    for (_, month, code), (earned, penalty) in uncounted.rules.items():
+        for name, value in ((f"earned:{code}", earned), (f"penalty:{code}", penalty)):
+            kept[month, name] = kept.get((month, name), 0) + value
+    for (_, month, resident_id), earned in uncounted.residents.items():
+        kept[month, f"resident:{resident_id}"] = kept.get((month, f"resident:{resident_id}"), 0) + earned
 
     keys = sorted(k for k in set(fresh) | set(kept) if fresh.get(k, 0) != kept.get(k, 0))
     return [Difference(month, figure, kept.get((month, figure), 0), fresh.get((month, figure), 0))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, Flask, Response, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 
-from ledger import posting
 from ledger.db import get_session
 from ledger.errors import Forbidden
 from reports.pdf import render_pdf
@@ -13,7 +12,7 @@ from web.api import clock, query_text
 from web.auth import READERS, current_user, scoped_bank
 from web.i18n import language
 
-from . import dashboard, figures, opendata, schemas, services, upkeep
+from . import dashboard, figures, opendata, schemas, services
 
 bp = Blueprint("stats", __name__, template_folder="templates")
 
@@ -23,17 +22,11 @@ COUNTY = frozenset({"admin"})
 DASHBOARD_READERS = READERS
 
 
-def init_app(app: Flask) -> None:
-    """Keep the figures in the same transaction as every posting (the ledger's declared hook)."""
-    if upkeep.keep not in posting.KEEPERS:
-        posting.KEEPERS.append(upkeep.keep)
-
-
 # --- the API -------------------------------------------------------------------------------------
 
 @bp.get(f"{API}/banks/<bank>/stats")
 def bank_stats(bank):
-    """The bank's figures month by month, read from the figures kept as transfers post.
+    """The bank's figures month by month: the figures kept and the transfers since the daily close.
     ---
     get:
       parameters:

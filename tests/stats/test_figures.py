@@ -1,4 +1,4 @@
-"""The monthly figures, kept as transfers post, say what the transfers posted in the test say."""
+"""The monthly figures, kept and current, say what the transfers posted in the test say."""
 from __future__ import annotations
 
 import pytest
@@ -49,6 +49,8 @@ def test_the_recomputed_figures_agree_with_the_kept_ones(session, village):
 
 
 def test_a_figure_changed_behind_the_ledger_is_named_by_the_check(app, session, village):
+    upkeep.catch_up(session, village.bank)
+    session.commit()
     with app.extensions["zongzhi.engine"].begin() as conn:
         conn.execute(text("UPDATE stats_months SET earned = earned + 1 WHERE month = 202610"))
     [difference] = upkeep.check(session, village.bank)
@@ -64,6 +66,8 @@ def test_verify_on_the_command_line_runs_the_figures_check(app, session, village
 
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
     monkeypatch.setenv("ZONGZHI_INSTANCE", str(tmp_path / "instance"))
+    upkeep.catch_up(session, village.bank)
+    session.commit()
     assert CliRunner().invoke(main, ["verify", "hp"]).exit_code == 0
     with app.extensions["zongzhi.engine"].begin() as conn:
         conn.execute(text("UPDATE stats_rule_months SET penalty = 0 WHERE rule_code = 'litter'"))

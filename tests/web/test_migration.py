@@ -13,7 +13,7 @@ from ledger.db import normalize_url
 
 from ..conftest import POSTGRES_URL
 
-TABLES = {"user_sessions", "api_tokens", "idempotency_records"}
+TABLES = {"user_sessions", "api_tokens", "idempotency_records", "stats_progress"}
 ISSUED = datetime(2026, 1, 1, 8, 30, tzinfo=timezone.utc)
 
 
@@ -77,4 +77,19 @@ def test_upgrading_gives_existing_tokens_a_year_and_keeps_every_idempotency_reco
         assert conn.execute(sa.select(tokens)).all() == [
             ("a" * 64, ISSUED, ISSUED + timedelta(days=365), None)]
         assert conn.execute(sa.select(records)).all() == [(0, "k-1", '{"transfers": [1]}')]
+    engine.dispose()
+
+
+def test_upgrading_marks_every_banks_figures_counted_up_to_its_chain_head(empty_url):
+    migrations.upgrade(empty_url, "0017")
+    engine = sa.create_engine(normalize_url(empty_url))
+    with engine.begin() as conn:
+        conn.execute(sa.table("banks", sa.column("code"), sa.column("name"), sa.column("head_seq"),
+                              sa.column("head_hash"), sa.column("created_at", UTCDateTime())).insert(), [
+            {"code": code, "name": code, "head_seq": head, "head_hash": "0" * 64, "created_at": ISSUED}
+            for code, head in (("hp", 7), ("xz", 0))])
+    migrations.upgrade(empty_url)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(sa.text("SELECT bank_id, counted_seq FROM stats_progress")).all()) == \
+            [(1, 7), (2, 0)]
     engine.dispose()
