@@ -5,17 +5,7 @@ import io
 
 from openpyxl import Workbook
 
-PASSWORD = "correct horse battery"
-
-
-def _sign_in(browser, live_server, name, **context):
-    page = browser.new_context(**context).new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
+from ..browsing import sign_in as _sign_in
 
 
 def test_a_clerk_logs_a_team_deed_hits_a_cap_and_reverses_an_entry(live_server, browser, village, artifacts):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import RULES
+from ..browsing import sign_in
 from .conftest import Desk
 
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -21,14 +21,8 @@ def village(make, session, clock):
 
 
 def _sign_in(browser, live_server, width):
-    page = browser.new_context(viewport={"width": width, "height": 800}, is_mobile=width < 600,
-                               has_touch=width < 600).new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("#name", "hp-reviewer")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
+    return sign_in(browser, live_server, "hp-reviewer", viewport={"width": width, "height": 800},
+                   is_mobile=width < 600, has_touch=width < 600)
 
 
 def _fits(page) -> bool:

@@ -9,7 +9,8 @@ import pytest
 
 from stats import charts
 
-PASSWORD = "correct horse battery"
+from ..browsing import sign_in
+
 CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 
@@ -25,13 +26,7 @@ def cjk_glyphs() -> set[int]:
 
 
 def _sign_in(browser, live_server, name):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(f"{live_server}/login")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
+    return sign_in(browser, live_server, name, viewport={"width": 1280, "height": 900})
 
 
 def _labels(page) -> list[list[str]]:
