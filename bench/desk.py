@@ -47,8 +47,9 @@ _spec.loader.exec_module(county)
 from sqlalchemy import select  # noqa: E402
 
 import migrations  # noqa: E402
-from ledger.db import make_engine, session_factory  # noqa: E402
-from ledger.models import PTS, Account, Bank  # noqa: E402
+from ground.db import make_engine, session_factory
+from ledger.models import PTS, Account
+from ground.tenants import Bank
 
 CLOCK, TODAY = county.CLOCK, county.TODAY
 PAGES = {"full": 1000, "small": 300}

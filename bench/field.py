@@ -78,7 +78,7 @@ def main() -> None:
     import migrations
     from PIL import Image
 
-    from ledger.clock import Clock
+    from ground.clock import Clock
     from web.auth import create_token, create_user
     from zongzhi.app import create_app
 

@@ -50,12 +50,12 @@ from foundation import workflow as wf  # noqa: E402
 from foundation.models import Application, Score  # noqa: E402
 from ledger import accounts  # noqa: E402
 from ledger import services as ledger_services  # noqa: E402
-from ledger.clock import FixedClock  # noqa: E402
-from ledger.db import transaction  # noqa: E402
+from ground.clock import FixedClock
+from ground.db import transaction
 from ledger.models import CNY, Household, Resident  # noqa: E402
 from ledger.posting import Draft, post  # noqa: E402
 from web.auth import create_token  # noqa: E402
-from web.models import User  # noqa: E402
+from ground.tenants import User
 
 CLOCK = FixedClock(at=datetime(2026, 12, 20, 2, 0, tzinfo=timezone.utc))
 TODAY = CLOCK.today()

@@ -202,7 +202,7 @@ def load() -> str:
 
 def build(url: str, banks: int, village) -> list:
     import migrations
-    from ledger.db import make_engine, session_factory
+    from ground.db import make_engine, session_factory
 
     migrations.upgrade(url)
     engine = make_engine(url)
@@ -214,8 +214,8 @@ def build(url: str, banks: int, village) -> list:
 
 
 def verify_all(url: str, villages) -> list[str]:
-    from ledger.db import make_engine, session_factory
-    from ledger.models import Bank
+    from ground.db import make_engine, session_factory
+    from ground.tenants import Bank
     from ledger.verify import verify_bank
 
     engine = make_engine(url)
@@ -276,7 +276,7 @@ def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: lis
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from ledger.db import normalize_url
+    from ground.db import normalize_url
 
     admin_url = normalize_url(admin_url)
     database = f"zongzhi_http_{os.getpid()}"

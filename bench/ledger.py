@@ -10,7 +10,7 @@ What it measures, each against a baseline:
 
 1. posting through ``services.post_deed`` (single-resident deed, one transaction each) versus a
    plain INSERT of the same transfer row in its own committed transaction, on an engine from
-   ``ledger.db.make_engine`` (SQLite: WAL + synchronous=FULL; PostgreSQL: its default
+   ``ground.db.make_engine`` (SQLite: WAL + synchronous=FULL; PostgreSQL: its default
    synchronous_commit). The plain INSERT goes into the real ``transfers`` table, so the
    database's own check on every insert (both accounts on the transfer's bank and ledger)
    runs for it too. Target: the service reaches 40% of the raw rate.
@@ -27,7 +27,7 @@ What it measures, each against a baseline:
    they export.
 
 Two "where the time goes" rows count the statements a post_deed and an account_summary send
-(through SQLAlchemy and straight to the driver through ``ledger.db.Prepared``) and the time
+(through SQLAlchemy and straight to the driver through ``ground.db.Prepared``) and the time
 spent inside the driver, which tells database time from Python time. Each backend
 prints the machine's load average: on a shared machine the absolute figures drop, the ratios
 (each taken side by side with its baseline) much less. On 2 cores --small takes about a minute
@@ -75,10 +75,11 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
-from ledger.clock import FixedClock  # noqa: E402
-from ledger.db import Prepared, make_engine, normalize_url, session_factory, transaction  # noqa: E402
+from ground.clock import FixedClock
+from ground.db import Prepared, make_engine, normalize_url, session_factory, transaction
 from ledger.export import write_beancount, write_csv  # noqa: E402
-from ledger.models import PTS, Account, Bank, Household, Resident, Transfer  # noqa: E402
+from ledger.models import PTS, Account, Household, Resident, Transfer
+from ground.tenants import Bank
 from ledger.posting import Draft, post  # noqa: E402
 from ledger.verify import verify_bank  # noqa: E402
 
@@ -474,7 +475,7 @@ class Anatomy:
     """Count the statements a block sends and the time the driver spends on them (COMMIT aside).
 
     Statements go two ways: through SQLAlchemy (its cursor events) and, for the few every
-    posting runs, straight to the driver through ``ledger.db.Prepared`` (timed by wrapping it).
+    posting runs, straight to the driver through ``ground.db.Prepared`` (timed by wrapping it).
     """
 
     def __init__(self, engine):

@@ -139,9 +139,10 @@ def _job(residents: int) -> tuple[float, float, float, float, float]:
     from sqlalchemy import select
 
     import migrations
-    from ledger.clock import FixedClock
-    from ledger.db import make_engine, session_factory, transaction
-    from ledger.models import PTS, Account, Bank
+    from ground.clock import FixedClock
+    from ground.db import make_engine, session_factory, transaction
+    from ledger.models import PTS, Account
+    from ground.tenants import Bank
     from ledger.posting import Draft, post
     from reports import services as reports
 

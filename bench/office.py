@@ -30,7 +30,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
-from ledger.clock import FixedClock  # noqa: E402
+from ground.clock import FixedClock
 from ledger.posting import Idempotency  # noqa: E402
 
 CHROMIUM = os.environ.get("ZONGZHI_CHROMIUM", "/usr/bin/chromium")
@@ -164,7 +164,7 @@ FLOWS = (
 
 def seed(url: str) -> dict:
     """Open the bank, its households, residents and clerk; the team's clean-up of last week."""
-    from ledger.db import make_engine, session_factory
+    from ground.db import make_engine, session_factory
     from reports.objections import file_objection
     from web.auth import create_user
 

@@ -53,8 +53,8 @@ from cards import services as cards  # noqa: E402
 from cycle import jobs, queue  # noqa: E402
 from cycle.models import JobRun  # noqa: E402
 from ledger import services  # noqa: E402
-from ledger.db import normalize_url  # noqa: E402
-from ledger.models import Bank  # noqa: E402
+from ground.db import normalize_url
+from ground.tenants import Bank
 
 # The ledger bench builds a county the same way: its banks, residents and posting of history.
 _spec = importlib.util.spec_from_file_location("bench_ledger", BENCH_DIR / "ledger.py")

@@ -41,8 +41,8 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 import migrations  # noqa: E402
 from ledger import names, services  # noqa: E402
-from ledger.clock import FixedClock  # noqa: E402
-from ledger.db import make_engine, normalize_url, session_factory, transaction  # noqa: E402
+from ground.clock import FixedClock
+from ground.db import make_engine, normalize_url, session_factory, transaction
 from ledger.models import Household, Resident  # noqa: E402
 
 RESIDENTS = 5000

@@ -52,9 +52,10 @@ from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
-from ledger.clock import FixedClock  # noqa: E402
-from ledger.db import make_engine, normalize_url, session_factory  # noqa: E402
-from ledger.models import PTS, Account, Bank, Household, Resident  # noqa: E402
+from ground.clock import FixedClock
+from ground.db import make_engine, normalize_url, session_factory
+from ledger.models import PTS, Account, Household, Resident
+from ground.tenants import Bank
 from stats import services as stats, upkeep  # noqa: E402
 
 CLOCK = FixedClock(at=datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc))

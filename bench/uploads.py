@@ -95,9 +95,9 @@ def child(db: str, filename: str, path: str) -> None:
     import contextlib
 
     from ledger import roster, services
-    from ledger.clock import FixedClock
-    from ledger.db import make_engine, session_factory
-    from ledger.errors import ZongzhiError
+    from ground.clock import FixedClock
+    from ground.db import make_engine, session_factory
+    from ground.errors import ZongzhiError
 
     clock = FixedClock()
     session = session_factory(make_engine(f"sqlite:///{db}"))()
@@ -151,8 +151,8 @@ def memory(key: str) -> float:
 def poster(db: str, stop: str) -> None:
     """Another server process: post a deed for the other bank every 20 ms until told to stop."""
     from ledger import services
-    from ledger.clock import FixedClock
-    from ledger.db import make_engine, session_factory
+    from ground.clock import FixedClock
+    from ground.db import make_engine, session_factory
 
     clock = FixedClock()
     session = session_factory(make_engine(f"sqlite:///{db}"))()
@@ -174,8 +174,8 @@ def poster(db: str, stop: str) -> None:
 def template(folder: Path) -> Path:
     import migrations
     from ledger import services
-    from ledger.clock import FixedClock
-    from ledger.db import make_engine, session_factory
+    from ground.clock import FixedClock
+    from ground.db import make_engine, session_factory
 
     path = folder / "template.db"
     migrations.upgrade(f"sqlite:///{path}")

@@ -18,8 +18,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 from sqlalchemy import insert, select  # noqa: E402
 
 from ledger import services  # noqa: E402
-from ledger.clock import Clock, FixedClock  # noqa: E402
-from ledger.db import transaction  # noqa: E402
+from ground.clock import Clock, FixedClock
+from ground.db import transaction
 from ledger.models import PTS, Account, Household, Resident  # noqa: E402
 
 #: No caps on the rule the benchmarks post, so no deed is refused however many are sent.

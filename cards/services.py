@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from ledger import audit
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import NotFound, ValidationError
-from ledger.models import PTS, Account, Bank, Household, Resident, Transfer
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import NotFound, ValidationError
+from ledger.models import PTS, Account, Household, Resident, Transfer
+from ground.tenants import Bank
 
 from reports.ranking import competition_ranks
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import (Blueprint, Response, current_app, jsonify, render_template, request, url_for)
 
 from ledger import services as ledger_services
-from ledger.db import get_session
+from ground.db import get_session
 from ledger.replica import reading_session
-from ledger.errors import ZongzhiError
+from ground.errors import ZongzhiError
 from web.api import clock, load, query_text
 from web.forms import typed_whole
 from web.i18n import language, translate_fields
@@ -165,7 +165,7 @@ def issue_household_card(bank, code):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     if ledger_services.find_household(session, bank, code) is None:
-        from ledger.errors import NotFound
+        from ground.errors import NotFound
 
         raise NotFound("住户", "household")
     [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock())

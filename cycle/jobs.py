@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 import rules as rulefiles
 from ledger import periods
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.errors import ConflictError, ValidationError
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.errors import ConflictError, ValidationError
+from ground.tenants import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry

@@ -25,8 +25,8 @@ from celery import Celery, chain, signals
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ledger.db import transaction
-from ledger.models import Bank
+from ground.db import transaction
+from ground.tenants import Bank
 
 from . import jobs, runs
 from .models import JobRun

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import periods
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import ZongzhiError
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import ZongzhiError
+from ground.tenants import Bank
 
 from . import jobs
 from .models import JobRun
@@ -144,7 +144,7 @@ def not_due(session: Session, bank: Bank, job: jobs.Job, period, *, clock: Clock
 
 def any_period(text: str):
     """Parse a period of any kind (2026-10-05, 2026-10, 2026-Q4, 2026); refuse anything else."""
-    from ledger.errors import ValidationError
+    from ground.errors import ValidationError
 
     for kind in periods.KINDS:
         try:

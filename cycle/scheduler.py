@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from ledger import services as ledger_services
-from ledger.models import Bank
+from ground.tenants import Bank
 
 from . import queue, runs
 

@@ -7,8 +7,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from ledger import periods
-from ledger.db import get_session
-from ledger.errors import Forbidden, ValidationError
+from ground.db import get_session
+from ground.errors import Forbidden, ValidationError
 from web.api import clock
 from web.auth import current_user
 from web.forms import text_problems, typed_text

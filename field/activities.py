@@ -14,10 +14,11 @@ from cards.services import digest, token_in
 from ledger import audit
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import ConflictError, NotFound, ValidationError
-from ledger.models import Bank, Resident
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import ConflictError, NotFound, ValidationError
+from ledger.models import Resident
+from ground.tenants import Bank
 from ledger.posting import Idempotency
 
 from .models import Activity, Checkin, Signup

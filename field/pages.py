@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 
 from cards.views import card_or_refusal
 from ledger import services as ledger_services
-from ledger.db import get_session
-from ledger.errors import ValidationError, ZongzhiError
-from ledger.models import Bank, Household, Resident
+from ground.db import get_session
+from ground.errors import ValidationError, ZongzhiError
+from ledger.models import Household, Resident
+from ground.tenants import Bank
 from ledger.schemas import MEMO_MAX
 from ledger.views import pending_json
 from rules import bounds

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ledger.errors import ValidationError
+from ground.errors import ValidationError
 
 MAX_BYTES = 8 * 1024 * 1024
 #: The longest side kept: enough to see who did what, small enough for a village server.

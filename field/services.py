@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from ledger import audit
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import NotFound, ValidationError, ZongzhiError
-from ledger.models import Bank, PendingDeed
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import NotFound, ValidationError, ZongzhiError
+from ledger.models import PendingDeed
+from ground.tenants import Bank
 
 from . import photos
 from .models import Evidence, Photo, Report

@@ -5,8 +5,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
-from ledger.db import get_session
-from ledger.errors import TooLarge, ValidationError, ZongzhiError
+from ground.db import get_session
+from ground.errors import TooLarge, ValidationError, ZongzhiError
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn

@@ -1,7 +1,7 @@
 """The foundation's refusals: each a 409 conflict with its own code, or a 422 from the ledger's tree."""
 from __future__ import annotations
 
-from ledger.errors import ConflictError, NotFound, ValidationError  # noqa: F401  (re-exported)
+from ground.errors import ConflictError, NotFound, ValidationError
 
 from .workflow import IllegalMove
 

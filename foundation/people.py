@@ -11,7 +11,8 @@ from dataclasses import dataclass, field as dc_field
 
 from sqlalchemy.orm import Session
 
-from ledger.models import Bank, Resident
+from ledger.models import Resident
+from ground.tenants import Bank
 from office.services import Lookup, active_residents, look_up
 from rules import bounds
 

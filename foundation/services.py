@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 
 from ledger import accounts, audit, idempotency, periods
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import bank_row, transaction
-from ledger.errors import ConflictError, Forbidden, NotFound, TooLarge, ValidationError
+from ground.clock import Clock
+from ground.db import bank_row, transaction
+from ground.errors import ConflictError, Forbidden, NotFound, TooLarge, ValidationError
 from ledger.formatting import mask_name, yuan
-from ledger.models import CNY, Account, Bank, Resident, Transfer
+from ledger.models import CNY, Account, Resident, Transfer
+from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
-from web.models import User
+from ground.tenants import User
 
 from . import workflow as wf
 from .errors import (AlreadyScored, AwardExceedsFund, AwardExceedsRequest, IllegalTransition,

@@ -13,9 +13,9 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
                    request, send_file, url_for)
 from flask_babel import gettext as _
 
-from ledger.db import get_session
+from ground.db import get_session
 from ledger.replica import reading_session
-from ledger.errors import ConflictError, NotFound, ValidationError, ZongzhiError
+from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
 from rules import bounds

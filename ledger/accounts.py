@@ -5,7 +5,8 @@ from sqlalchemy import String, cast, literal, select
 from sqlalchemy.orm import Session
 
 from . import formatting
-from .models import CNY, PTS, Account, Bank, Household, Resident
+from .models import CNY, PTS, Account, Household, Resident
+from ground.tenants import Bank
 
 #: System accounts every bank opens with: (ledger, code, Chinese name).
 SYSTEM_ACCOUNTS = (

@@ -9,8 +9,8 @@ from sqlalchemy import Column, Index, Text, insert
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
-from .clock import Clock
-from .db import Prepared
+from ground.clock import Clock
+from ground.db import Prepared
 
 
 class AuditEntry(SQLModel, table=True):

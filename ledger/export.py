@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import sheets
-from .db import snapshot
-from .models import CNY, PTS, Account, Bank, Resident, Transfer
+from ground.db import snapshot
+from .models import CNY, PTS, Account, Resident, Transfer
+from ground.tenants import Bank
 
 CSV_COLUMNS = ("seq", "id", "ledger", "occurred_on", "recorded_at", "recorded_by", "kind",
                "debit", "credit", "amount", "rule", "rule_version", "resident", "resident_name",

@@ -6,9 +6,9 @@ import json
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from .clock import Clock
-from .db import Prepared
-from .errors import IdempotencyMismatch
+from ground.clock import Clock
+from ground.db import Prepared
+from ground.errors import IdempotencyMismatch
 from .models import IdempotencyRecord
 from .posting import Idempotency
 

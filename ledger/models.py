@@ -16,25 +16,12 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 PTS = "PTS"
 CNY = "CNY"
 LEDGERS = (PTS, CNY)
-GENESIS_HASH = "0" * 64
 #: The largest balance an account may hold, either way: the bound of every whole number
 #: (2^53 - 1). The database refuses any balance beyond it, or not an integer (migration 0009).
 BALANCE_LIMIT = bounds.MAX_WHOLE
 #: The fund's cash accounts (CNY): unrestricted, goods only, micro-projects only. A receipt
 #: credits them, so their balance is the money the fund holds, and it never goes below zero.
 FUND_CASH = ("fund", "fund:goods", "fund:projects")
-
-
-class Bank(SQLModel, table=True):
-    __tablename__ = "banks"
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    code: str = Field(max_length=40, unique=True, index=True)
-    name: str = Field(max_length=100)
-    #: Head of the bank's hash chain: the last sequence number posted and its hash.
-    head_seq: int = Field(default=0, sa_type=BigInteger)
-    head_hash: str = Field(default=GENESIS_HASH, max_length=64)
-    created_at: datetime
 
 
 class RuleVersion(SQLModel, table=True):
@@ -104,7 +91,7 @@ class Account(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("bank_id", "ledger", "code"),
         # Migration 0009 makes the database refuse these (on SQLite by triggers, which also
-        # refuse a balance stored as anything but an integer); ledger.db.refusal answers them.
+        # refuse a balance stored as anything but an integer); ground.db.refusal answers them.
         CheckConstraint(f"balance BETWEEN {-BALANCE_LIMIT} AND {BALANCE_LIMIT}",
                         name="ck_accounts_balance_range"),
         CheckConstraint(f"ledger <> 'CNY' OR code NOT IN {FUND_CASH!r} OR balance >= 0",

@@ -21,10 +21,11 @@ from sqlmodel import Field, SQLModel
 
 from rules import bounds
 
-from .clock import Clock
-from .db import Prepared
-from .errors import ConflictError, PeriodSealed, TooOld, ValidationError
-from .models import Bank, PendingDeed, Transfer
+from ground.clock import Clock
+from ground.db import Prepared
+from ground.errors import ConflictError, PeriodSealed, TooOld, ValidationError
+from .models import PendingDeed, Transfer
+from ground.tenants import Bank
 from .posting import lock_chain
 
 KINDS = ("day", "month", "quarter", "year")

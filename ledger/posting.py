@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import chain
-from .clock import Clock
-from .db import Prepared, connection_of, pipelined
-from .models import Account, Bank, RuleVersion, Transfer
+from ground.clock import Clock
+from ground.db import Prepared, connection_of, pipelined
+from .models import Account, RuleVersion, Transfer
+from ground.tenants import Bank
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .db import get_session, make_engine, session_factory
+from ground.db import get_session, make_engine, session_factory
 
 log = logging.getLogger("zongzhi.replica")
 

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from rules import bounds
 
 from . import audit, names, sheets
-from .clock import Clock
-from .db import Prepared, snapshot, transaction
-from .errors import ValidationError
+from ground.clock import Clock
+from ground.db import Prepared, snapshot, transaction
+from ground.errors import ValidationError
 from .formatting import mask_phone
-from .models import Account, Bank, Household, Resident, Transfer
+from .models import Account, Household, Resident, Transfer
+from ground.tenants import Bank
 from .services import person_problems
 
 #: Column -> the headers a roster may use for it (Chinese as villages write them, or English).

@@ -18,11 +18,11 @@ import rules as rulefiles
 from rules import bounds
 
 from . import accounts, audit, idempotency, names, periods
-from .clock import Clock
-from .db import Prepared, bank_row, pipelined, transaction
-from .errors import (AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError)
-from .models import (PTS, Account, Bank, Household, PendingDeed, Resident, ResidentMove, RuleVersion,
-                     Transfer)
+from ground.clock import Clock
+from ground.db import Prepared, bank_row, pipelined, transaction
+from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
+from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
+from ground.tenants import Bank
 from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
                       rules_in_force)
 

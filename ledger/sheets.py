@@ -25,7 +25,7 @@ from typing import Iterator
 
 from openpyxl import load_workbook
 
-from .errors import TooLarge, ValidationError
+from ground.errors import TooLarge, ValidationError
 
 MB = 1024 * 1024
 

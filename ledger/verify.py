@@ -11,8 +11,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from . import chain
-from .db import Prepared, snapshot
-from .models import BALANCE_LIMIT, CNY, FUND_CASH, GENESIS_HASH, Account, Bank, Transfer
+from ground.db import Prepared, snapshot
+from .models import BALANCE_LIMIT, CNY, FUND_CASH, Account, Transfer
+from ground.tenants import GENESIS_HASH, Bank
 
 
 class _Canonical(FunctionElement):

@@ -8,7 +8,7 @@ from web.api import clock, idempotency, load, page, page_args, query_text
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import schemas, services
-from .db import get_session
+from ground.db import get_session
 from .models import Household
 from .verify import verify_bank
 

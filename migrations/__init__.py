@@ -13,7 +13,7 @@ def config(url: str) -> Config:
     """Return an Alembic config for this project's migrations against `url`."""
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
-    from ledger.db import normalize_url
+    from ground.db import normalize_url
 
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     return cfg
@@ -40,7 +40,7 @@ def current(url: str) -> tuple[str, ...]:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    from ledger.db import normalize_url
+    from ground.db import normalize_url
 
     engine = create_engine(normalize_url(url))
     with engine.connect() as conn:

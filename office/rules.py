@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 
 import rules as rulefiles
 from ledger import services
-from ledger.db import get_session
-from ledger.errors import NotFound, TooLarge, ZongzhiError
+from ground.db import get_session
+from ground.errors import NotFound, TooLarge, ZongzhiError
 from rules import bounds
 from rules.diff import diff
 from web import uploads

@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import names, services
-from ledger.clock import Clock
-from ledger.errors import ValidationError
-from ledger.models import PTS, Account, Bank, Household, PendingDeed, Resident, Transfer
+from ground.clock import Clock
+from ground.errors import ValidationError
+from ledger.models import PTS, Account, Household, PendingDeed, Resident, Transfer
+from ground.tenants import Bank
 from rules.model import Rule
 from web.auth import create_user, password_problem
-from web.models import User
+from ground.tenants import User
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "seed_data" / "rules"
 

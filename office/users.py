@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import flash, redirect, request, session as flask_session, url_for
 from flask_babel import gettext as _
 
-from ledger.db import get_session
-from ledger.errors import ZongzhiError
+from ground.db import get_session
+from ground.errors import ZongzhiError
 from web import users as staff
 from web.api import clock
 from web.auth import PASSWORD_MIN, SESSION_SECRET, TOKEN_DAYS, TOKEN_DAYS_MAX, scoped_bank

@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 
 from ledger import accounts, periods, roster, services
 from ledger.chain import request_fingerprint
-from ledger.db import get_session
-from ledger.errors import Forbidden, ValidationError, ZongzhiError
+from ground.db import get_session
+from ground.errors import Forbidden, ValidationError, ZongzhiError
 from ledger.models import Household, PendingDeed, Transfer
 from ledger.posting import Idempotency
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX

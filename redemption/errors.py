@@ -3,8 +3,7 @@ from __future__ import annotations
 
 # Re-exported: refusals the ledger raises too (InsufficientFunds when the database refuses
 # fund cash below zero, whoever posts).
-from ledger.errors import (ConflictError, InsufficientFunds, InsufficientPoints,  # noqa: F401
-                           OutOfStock)
+from ground.errors import ConflictError, InsufficientFunds, InsufficientPoints, OutOfStock
 
 
 class WindowClosed(ConflictError):

@@ -7,8 +7,9 @@ from flask import render_template
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from ledger.clock import Clock
-from ledger.models import Bank, Household, Resident
+from ground.clock import Clock
+from ledger.models import Household, Resident
+from ground.tenants import Bank
 from reports.pdf import render_pdf
 
 from . import services

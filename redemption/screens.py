@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 
 from ledger import formatting, names
 from ledger.chain import request_fingerprint
-from ledger.db import get_session
-from ledger.errors import NotFound, ValidationError, ZongzhiError
+from ground.db import get_session
+from ground.errors import NotFound, ValidationError, ZongzhiError
 from ledger.posting import Idempotency
 from rules import bounds
 from web.api import clock, load, query_text

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, aliased
 
 from ledger import accounts, audit, formatting, idempotency, periods
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import NotFound, ValidationError
-from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Household, Resident, Transfer
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import NotFound, ValidationError
+from ledger.models import CNY, FUND_CASH, PTS, Account, Household, Resident, Transfer
+from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
 
 from . import domain

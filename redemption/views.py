@@ -10,8 +10,8 @@ from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_
 from ledger import periods
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
-from ledger.db import get_session
-from ledger.errors import ValidationError, ZongzhiError
+from ground.db import get_session
+from ground.errors import ValidationError, ZongzhiError
 from ledger.models import Household
 from ledger.posting import Idempotency
 from ledger.views import transfers_json

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules as rulefiles
-from ledger.models import Bank, Household, Resident
+from ledger.models import Household, Resident
+from ground.tenants import Bank
 from ledger.periods import Period
 
 from .notice import month_movements

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from ledger import accounts, audit
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import ConflictError
-from ledger.models import PTS, Account, Bank, Transfer
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import ConflictError
+from ledger.models import PTS, Account, Transfer
+from ground.tenants import Bank
 from ledger.periods import Period
 from ledger.posting import Draft, Idempotency, lock_chain, post
 

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules as rulefiles
-from ledger.models import PTS, Bank, Household, Resident, Transfer
+from ledger.models import PTS, Household, Resident, Transfer
+from ground.tenants import Bank
 from ledger.periods import Period
 
 from .queries import DEED_KINDS, RuleLookup, balances_on, original_alias, signed_points_column

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from ledger import audit, periods
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
-from ledger.clock import Clock
-from ledger.db import bank_row, transaction
-from ledger.errors import ConflictError, NotFound, ValidationError
-from ledger.models import PTS, Bank, Resident, Transfer
+from ground.clock import Clock
+from ground.db import bank_row, transaction
+from ground.errors import ConflictError, NotFound, ValidationError
+from ledger.models import PTS, Resident, Transfer
+from ground.tenants import Bank
 from ledger.posting import Idempotency, lock_chain
 from rules import bounds
 

@@ -11,8 +11,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.clock import Clock
-from ledger.models import PTS, Bank, Household, PendingDeed, Resident, Transfer
+from ground.clock import Clock
+from ledger.models import PTS, Household, PendingDeed, Resident, Transfer
+from ground.tenants import Bank
 
 from .queries import DEED_KINDS, RuleLookup, local_day_bounds, original_alias, signed_points_column
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import defer
 
 from ledger import formatting, periods
 from ledger import services as ledger_services
-from ledger.db import get_session
-from ledger.errors import ConflictError, NotFound, ZongzhiError
+from ground.db import get_session
+from ground.errors import ConflictError, NotFound, ZongzhiError
 from ledger.models import Resident, Transfer
 from ledger.periods import Period, PeriodSeal
 from ledger.schemas import MEMO_MAX

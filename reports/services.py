@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from ledger import audit, formatting, periods
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import ConflictError, NotFound
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import ConflictError, NotFound
+from ground.tenants import Bank
 from ledger.periods import Period, PeriodSeal, parse_period
 from ledger.posting import lock_chain
 

@@ -7,8 +7,8 @@ import functools
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
 from ledger import periods
-from ledger.db import get_session
-from ledger.errors import NotFound, ValidationError
+from ground.db import get_session
+from ground.errors import NotFound, ValidationError
 from web.api import clock, load, page, page_args, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
@@ -102,7 +102,7 @@ def _public_snapshot(bank: str, month: str, key: str):
     the snapshot's hash (16 hex digits at least), so only someone holding the paper finds it."""
     from sqlalchemy import select
 
-    from ledger.models import Bank
+    from ground.tenants import Bank
     from ledger.replica import reading_session
 
     session = reading_session()

@@ -15,14 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import services
-from ledger.clock import Clock, FixedClock
-from ledger.errors import CapExceeded
-from ledger.models import Bank, Resident
+from ground.clock import Clock, FixedClock
+from ground.errors import CapExceeded
+from ledger.models import Resident
+from ground.tenants import Bank
 from cards.services import issue_cards
-from ledger.errors import ZongzhiError
+from ground.errors import ZongzhiError
 from redemption import services as desk_services
 from web.auth import create_token, create_user
-from web.models import User
+from ground.tenants import User
 
 BANK_CODE = "heping"
 BANK_NAME = "和平村综治银行"

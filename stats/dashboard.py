@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ledger import formatting
-from ledger.clock import Clock
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.tenants import Bank
 
 from . import charts, figures, services
 

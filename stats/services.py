@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from ledger import periods
 from ledger import services as ledger_services
-from ledger.clock import Clock
-from ledger.db import snapshot
-from ledger.errors import NotFound, ValidationError
-from ledger.models import Bank, Resident, RuleVersion
+from ground.clock import Clock
+from ground.db import snapshot
+from ground.errors import NotFound, ValidationError
+from ledger.models import Resident, RuleVersion
+from ground.tenants import Bank
 from redemption import domain
 from reports.models import Objection, Snapshot
 

@@ -5,8 +5,8 @@ import base64
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from ledger.db import get_session
-from ledger.errors import Forbidden
+from ground.db import get_session
+from ground.errors import Forbidden
 from reports.pdf import render_pdf
 from web.api import clock, query_text
 from web.auth import READERS, current_user, scoped_bank

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import migrations
-from ledger.clock import FixedClock
-from ledger.db import normalize_url
+from ground.clock import FixedClock
+from ground.db import normalize_url
 from zongzhi.tables import metadata
 
 POSTGRES_URL = os.environ.get("ZONGZHI_TEST_POSTGRES_URL")

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import migrations
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 from zongzhi.cli import main
 
 

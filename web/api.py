@@ -11,8 +11,8 @@ from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.chain import request_fingerprint
-from ledger.clock import Clock
-from ledger.errors import ValidationError, ZongzhiError
+from ground.clock import Clock
+from ground.errors import ValidationError, ZongzhiError
 from ledger.posting import Idempotency
 from rules import bounds
 

@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ledger import audit
-from ledger.clock import Clock
-from ledger.db import get_session, transaction
-from ledger.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError,
-                           ZongzhiError)
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.db import get_session, transaction
+from ground.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError, ZongzhiError)
+from ground.tenants import Bank
 from rules import bounds
 
-from .models import ROLES, ApiToken, User, UserSession
+from ground.tenants import ROLES, ApiToken, User, UserSession
 from .throttle import ACCOUNT, ADDRESS, Throttle
 
 #: Role groups, as the API document lists who may do what.

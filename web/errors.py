@@ -6,7 +6,7 @@ import logging
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from ledger.errors import Unauthorized, ZongzhiError
+from ground.errors import Unauthorized, ZongzhiError
 
 from . import uploads
 from .i18n import language, translate_fields

@@ -13,8 +13,8 @@ from flask_babel import lazy_pgettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ledger.db import get_session
-from ledger.models import Bank
+from ground.db import get_session
+from ground.tenants import Bank
 
 from .auth import AUDITORS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS
 from .users import USER_READERS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from ledger.errors import TooLarge
+from ground.errors import TooLarge
 
 #: Room for the multipart envelope and the form's small fields around the file itself.
 ENVELOPE = 64 * 1024

@@ -15,14 +15,14 @@ from werkzeug.security import generate_password_hash
 
 from ledger import audit
 from ledger.audit import AuditEntry
-from ledger.clock import Clock
-from ledger.db import transaction
-from ledger.errors import ConflictError, Forbidden, NotFound, ValidationError
-from ledger.models import Bank
+from ground.clock import Clock
+from ground.db import transaction
+from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
+from ground.tenants import Bank
 
 from .auth import (AUDITORS, DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
                    _digest, create_token, create_user, list_tokens, password_problem, revoke_token)
-from .models import ApiToken, User, UserSession
+from ground.tenants import ApiToken, User, UserSession
 
 #: Who may manage a bank's users: the county admin, and the bank's council reviewer (理事).
 MANAGERS = REVIEWERS

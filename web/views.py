@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ledger import audit
-from ledger.db import get_session
+from ground.db import get_session
 
 from . import audit_labels, nav, security, throttle
 from .api import clock, query_text, query_whole

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from ledger import db, replica
-from ledger.clock import Clock
+from ledger import replica
+from ground import db
+from ground.clock import Clock
 
 from . import config as settings
 

@@ -9,8 +9,8 @@ from typing import Iterator
 import click
 from sqlalchemy.orm import Session
 
-from ledger.clock import Clock
-from ledger.errors import ZongzhiError
+from ground.clock import Clock
+from ground.errors import ZongzhiError
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seed_data" / "rules" / "default.yaml"
 
@@ -354,7 +354,7 @@ def cycle_run(job, bank_code, period):
 
     from cycle import jobs, queue, runs
     from ledger import services
-    from ledger.models import Bank
+    from ground.tenants import Bank
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _opened() as (session, clock):
@@ -444,7 +444,7 @@ def _current_app():
 
 
 def _app_sessions(session):
-    from ledger.db import session_factory
+    from ground.db import session_factory
 
     return session_factory(session.get_bind())
 

@@ -29,7 +29,7 @@ ENVIRONMENT = {
     # ZONGZHI_REPLICA_MAX_LAG_S seconds (the primary serves them otherwise).
     "ZONGZHI_REPLICA_URL": ("REPLICA_URL", None),
     "ZONGZHI_REPLICA_MAX_LAG_S": ("REPLICA_MAX_LAG_S", "5"),
-    # "1": on SQLite, a server's concurrent writers commit in groups (ledger/store.py); off by
+    # "1": on SQLite, a server's concurrent writers commit in groups (ground/store.py); off by
     # default until it has run in the field.
     "ZONGZHI_GROUP_COMMIT": ("GROUP_COMMIT", None),
 }

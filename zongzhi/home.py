@@ -5,8 +5,9 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ledger.db import get_session
-from ledger.models import PTS, Account, Bank, Resident, Transfer
+from ground.db import get_session
+from ledger.models import PTS, Account, Resident, Transfer
+from ground.tenants import Bank
 
 bp = Blueprint("home", __name__, template_folder="templates")
 

@@ -7,7 +7,7 @@ import ledger.models  # noqa: F401
 import ledger.periods  # noqa: F401
 import reports.models  # noqa: F401
 import cycle.models  # noqa: F401
-import web.models  # noqa: F401
+import ground.tenants  # noqa: F401
 import redemption.models  # noqa: F401
 import cards.models  # noqa: F401
 import field.models  # noqa: F401

@@ -20,7 +20,7 @@ depends_on = None
 # - the fund's cash (fund, fund:goods, fund:projects) below zero. A receipt moves money from
 #   a source:* account (debit, below zero) into the fund (credit, above zero): the fund's
 #   balance is the money it holds.
-# Each check's name leads its message, on both databases: that is how ledger.db tells them
+# Each check's name leads its message, on both databases: that is how ground.db tells them
 # apart when it turns a refusal into the API's answer.
 LIMIT = 2 ** 53 - 1
 CASH = "('fund', 'fund:goods', 'fund:projects')"

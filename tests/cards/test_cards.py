@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cards.models import Card
 from cards.services import token_in
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 from reports.models import Objection
 
 from ..redemption.conftest import csrf_token

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from cards import services
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 
 from ..redemption.conftest import sign_in
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cycle import runs
 from cycle.models import JobRun
 from ledger import periods, services as ledger_services
-from ledger.errors import ConflictError, PeriodSealed
+from ground.errors import ConflictError, PeriodSealed
 from reports import services as reports
 from tests.conftest import RULES
 from tests.reports.helpers import at, deed

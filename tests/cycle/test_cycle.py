@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cycle import jobs, runs
 from cycle.models import JobRun
 from ledger import periods, services as ledger_services
-from ledger.errors import ValidationError
+from ground.errors import ValidationError
 from ledger.models import Transfer
 from ledger.verify import verify_bank
 from reports import paper, services as reports

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from cycle import runs
 from cycle.models import JobRun
-from ledger.db import make_engine, session_factory
+from ground.db import make_engine, session_factory
 from ledger import services as ledger_services
 from reports.models import Snapshot
 from tests.conftest import RULES
@@ -24,8 +24,8 @@ SWEEPER = """
 import json, sys, time
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from ledger.clock import FixedClock
-from ledger.db import make_engine, session_factory
+from ground.clock import FixedClock
+from ground.db import make_engine, session_factory
 from cycle import runs
 
 url, start = sys.argv[1], float(sys.argv[2])

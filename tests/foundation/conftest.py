@@ -57,7 +57,7 @@ class District:
     def fund(self, restricted=0, unrestricted=0):
         """Put money in the fund the way the fund's receipts do: straight through the ledger."""
         from ledger import accounts
-        from ledger.db import transaction
+        from ground.db import transaction
         from ledger.models import CNY
         from ledger.posting import Draft, post
 
@@ -83,8 +83,8 @@ def fast_user(session, bank, role, name, clock):
     """A user with a cheap password hash: scrypt makes five users per test take a second."""
     from werkzeug.security import generate_password_hash
 
-    from ledger.db import transaction
-    from web.models import User
+    from ground.db import transaction
+    from ground.tenants import User
 
     with transaction(session):
         user = User(name=name, bank_id=bank.id, role=role, created_at=clock.now(),

@@ -49,7 +49,7 @@ def test_a_tranche_the_fund_cannot_cover_is_refused(client, district):
     app_id = awarded(client, district, amount=400_000)
     district.fund(restricted=0)  # nothing new
     from ledger import accounts
-    from ledger.db import transaction
+    from ground.db import transaction
     from ledger.models import CNY
     from ledger.posting import Draft, post
     with transaction(district.session):  # the fund spends on goods meanwhile

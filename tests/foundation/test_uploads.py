@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from foundation import services
 from foundation.models import Attachment
-from ledger.errors import TooLarge
+from ground.errors import TooLarge
 
 from .conftest import API, application, station
 

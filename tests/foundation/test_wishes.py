@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from foundation import services
 from foundation.models import Claim, LedgerLink
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 from ledger.models import Transfer
 from ledger.verify import verify_bank
 

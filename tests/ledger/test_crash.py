@@ -24,9 +24,10 @@ from sqlalchemy import select
 
 import migrations
 from ledger import services
-from ledger.clock import Clock
-from ledger.db import make_engine, session_factory
-from ledger.models import Bank, Transfer
+from ground.clock import Clock
+from ground.db import make_engine, session_factory
+from ledger.models import Transfer
+from ground.tenants import Bank
 from ledger.verify import verify_bank
 from web.auth import create_token, create_user
 

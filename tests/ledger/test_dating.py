@@ -14,7 +14,7 @@ from marshmallow import Schema
 from sqlalchemy import func, select
 
 from ledger import periods
-from ledger.errors import TooOld, ValidationError
+from ground.errors import TooOld, ValidationError
 from ledger.models import PendingDeed, Transfer
 from rules.schemas import BoundedDate
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger import audit, chain, services
 from ledger.audit import AuditEntry
-from ledger.clock import FixedClock
-from ledger.db import Prepared, pipelined, transaction
+from ground.clock import FixedClock
+from ground.db import Prepared, pipelined, transaction
 from ledger.models import IdempotencyRecord, Transfer
 from ledger.posting import lock_chain, locked_rules
 

@@ -9,9 +9,10 @@ from sqlalchemy.exc import DatabaseError
 
 from ledger import accounts
 from ledger.audit import AuditEntry
-from ledger.db import transaction
-from ledger.errors import InsufficientFunds, OutOfStock, ValidationError
-from ledger.models import BALANCE_LIMIT, CNY, PTS, Account, Bank, Transfer
+from ground.db import transaction
+from ground.errors import InsufficientFunds, OutOfStock, ValidationError
+from ledger.models import BALANCE_LIMIT, CNY, PTS, Account, Transfer
+from ground.tenants import Bank
 from ledger.posting import Draft, post
 from ledger.verify import verify_bank
 from redemption import services as desk_services

@@ -7,9 +7,10 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from ledger import audit, store
+from ledger import audit
+from ground import store
 from ledger.audit import AuditEntry
-from ledger.db import make_engine, session_factory, transaction
+from ground.db import make_engine, session_factory, transaction
 
 import migrations
 
@@ -149,7 +150,7 @@ def test_the_first_writer_of_a_group_failing_leaves_the_others_theirs(engine, cl
 
 @pytest.mark.parametrize("mode", ["create_savepoint", "rollback_only"])
 def test_sqlalchemy_leaves_the_groups_transaction_open_when_a_bound_session_commits(engine, clock, mode):
-    """What ledger.store relies on in SQLAlchemy (2.0 to 2.1): a session bound to a connection in a
+    """What ground.store relies on in SQLAlchemy (2.0 to 2.1): a session bound to a connection in a
     transaction commits without ending it, in either join mode, and its rollback undoes only its
     own work (the savepoint's) or, rollback_only, ends the transaction."""
     from sqlalchemy.orm import Session

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from ledger import services
 from ledger.audit import AuditEntry
-from ledger.errors import ConflictError, ValidationError
+from ground.errors import ConflictError, ValidationError
 from ledger.models import Resident, Transfer
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from ledger import accounts, chain, services
-from ledger.models import CNY, PTS, Account, Bank, Transfer
+from ledger.models import CNY, PTS, Account, Transfer
+from ground.tenants import Bank
 from ledger.posting import Draft, post
 from ledger.verify import verify_bank
 
@@ -187,7 +188,7 @@ def test_verify_on_an_empty_bank_is_ok(session, make):
 
 
 def test_deed_dated_today_is_allowed_and_tomorrow_is_not(session, make, clock):
-    from ledger.errors import ValidationError
+    from ground.errors import ValidationError
 
     bank = make.bank()
     zhang = make.resident(bank)

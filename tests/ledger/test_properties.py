@@ -24,8 +24,9 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
 from sqlalchemy import func, select
 
 from ledger import services
-from ledger.errors import ConflictError, NotFound
-from ledger.models import CNY, FUND_CASH, PTS, Account, Bank, Transfer
+from ground.errors import ConflictError, NotFound
+from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
+from ground.tenants import Bank
 from ledger.verify import verify_bank
 from redemption import services as desk
 from redemption.models import CatalogItem, Redemption, StockMovement

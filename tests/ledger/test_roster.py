@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from ledger import roster
 from ledger.audit import AuditEntry
-from ledger.errors import ValidationError
+from ground.errors import ValidationError
 from ledger.models import Household, Resident
 
 HEADER = ["姓名", "户号", "与户主关系", "电话", "户名", "身份证号"]

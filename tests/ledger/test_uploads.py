@@ -12,8 +12,8 @@ from sqlalchemy import event, func, select
 
 from ledger import roster
 from ledger.audit import AuditEntry
-from ledger.db import is_sqlite, make_engine, session_factory
-from ledger.errors import TooLarge, ValidationError
+from ground.db import is_sqlite, make_engine, session_factory
+from ground.errors import TooLarge, ValidationError
 from ledger.models import Household, Resident
 from tests.conftest import Factory
 

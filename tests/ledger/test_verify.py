@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from ledger.models import Bank
+from ground.tenants import Bank
 from ledger.verify import verify_bank
 from redemption import services as desk
 from zongzhi.cli import main

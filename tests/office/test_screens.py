@@ -6,8 +6,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ledger.models import Bank, Household, PendingDeed, Resident, Transfer
-from web.models import User
+from ledger.models import Household, PendingDeed, Resident, Transfer
+from ground.tenants import Bank
+from ground.tenants import User
 
 from .conftest import text
 

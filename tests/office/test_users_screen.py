@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.audit import AuditEntry
-from web.models import ApiToken, User
+from ground.tenants import ApiToken, User
 
 from .conftest import text
 

@@ -5,9 +5,10 @@ import threading
 
 from sqlalchemy import func, select
 
-from ledger.db import make_engine, session_factory
-from ledger.errors import InsufficientPoints, OutOfStock
-from ledger.models import Bank, Transfer
+from ground.db import make_engine, session_factory
+from ground.errors import InsufficientPoints, OutOfStock
+from ledger.models import Transfer
+from ground.tenants import Bank
 from ledger.posting import Idempotency
 from ledger.verify import verify_bank
 from redemption import services

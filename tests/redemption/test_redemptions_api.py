@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 from ledger.models import CNY, Account, Transfer
 from ledger.verify import verify_bank
 from redemption import services

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ledger import services
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 
 TZ = ZoneInfo("Asia/Shanghai")
 RARE_NAMES = ("王䶮", "吉𠮷", "龚𪚥", "李𬌗")

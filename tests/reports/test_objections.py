@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from ledger import periods
-from ledger.errors import NotFound, PeriodSealed, ValidationError
+from ground.errors import NotFound, PeriodSealed, ValidationError
 from ledger.models import Transfer
 from reports import objections, services
 from reports.models import Objection

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from ledger.errors import ValidationError
+from ground.errors import ValidationError
 from ledger.periods import parse_period, period_of
 from reports.ranking import commendation_order, competition_ranks, top
 

@@ -77,7 +77,7 @@ def test_verify_on_the_command_line_runs_the_figures_check(app, session, village
 
 
 def test_a_posting_rolled_back_leaves_the_figures_as_they_were(client, session, make, village):
-    from ledger.errors import ZongzhiError
+    from ground.errors import ZongzhiError
 
     before = _months(client, village.supervisor)
     with pytest.raises(ZongzhiError):

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, text
 
 from cycle import jobs, runs
 from ledger import services as ledger
-from ledger.models import Bank, Transfer
+from ledger.models import Transfer
+from ground.tenants import Bank
 from stats import upkeep
 from stats.models import CountedUpTo, MonthFigures
 

@@ -371,7 +371,7 @@ def test_a_lone_surrogate_in_a_body_a_view_does_not_read_is_no_500(client, world
 def test_the_services_screens_share_refuse_unsafe_text_by_name_and_write_nothing(session, world, clock):
     """The card page's objections and the office's reasons reach these services without a schema."""
     from ledger import services
-    from ledger.errors import ValidationError
+    from ground.errors import ValidationError
     from reports.objections import file_objection
 
     bank, wang = world["bank"], world["wang"]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 import migrations
-from ledger.db import normalize_url
+from ground.db import normalize_url
 
 from ..conftest import POSTGRES_URL
 

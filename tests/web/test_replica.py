@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 import migrations
 from cards import services as cards
 from ledger import services as ledger_services
-from ledger.db import normalize_url
+from ground.db import normalize_url
 from tests.conftest import NOW, RULES, FixedClock
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger.audit import AuditEntry
-from web.models import User
+from ground.tenants import User
 
 PASSWORD = "correct horse battery"
 

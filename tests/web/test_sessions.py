@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 
 PASSWORD = "correct horse battery"
 COOKIE = "zongzhi_session"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger.audit import AuditEntry
-from ledger.clock import FixedClock
+from ground.clock import FixedClock
 from web.throttle import ACCOUNT, ADDRESS, GrowingDelay
 
 PASSWORD = "correct horse battery"
@@ -124,7 +124,7 @@ def test_a_name_no_user_can_have_is_a_wrong_name_logged_escaped(client, make, ba
 
 
 def test_a_user_cannot_be_created_with_a_name_no_sign_in_could_type(make, bank):
-    from ledger.errors import ValidationError
+    from ground.errors import ValidationError
 
     with pytest.raises(ValidationError) as refused:
         make.user(bank, "clerk", name="wang\x00")

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import event, select
 
-from ledger.clock import FixedClock
-from web.models import ApiToken
+from ground.clock import FixedClock
+from ground.tenants import ApiToken
 
 
 def _later(app, minutes: int) -> None:

@@ -111,7 +111,7 @@ class GroupCommit:
         connection = self.engine.connect()
         try:
             connection.execution_options(**{WRITE_OPTION: True})
-            connection.begin()  # BEGIN IMMEDIATE, at once (ledger.db's begin hook)
+            connection.begin()  # BEGIN IMMEDIATE, at once (ground.db's begin hook)
         except BaseException:
             connection.close()
             raise

@@ -1,13 +1,29 @@
-"""Users of the office screens and the API, their bearer tokens and their signed-in sessions."""
+"""The tenant tables: banks, the users of the office screens and the API, their bearer tokens and
+their signed-in sessions."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Optional
 
 from flask_login import UserMixin
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "clerk", "reviewer", "supervisor", "desk")
+#: The hash before a bank's first transfer.
+GENESIS_HASH = "0" * 64
+
+
+class Bank(SQLModel, table=True):
+    __tablename__ = "banks"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=100)
+    #: Head of the bank's hash chain: the last sequence number posted and its hash.
+    head_seq: int = Field(default=0, sa_type=BigInteger)
+    head_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    created_at: datetime
 
 
 class User(UserMixin, SQLModel, table=True):

@@ -1,0 +1,5 @@
+"""The ground floor: what every other package shares and nothing of ours lies beneath.
+
+Errors, the database (engines, sessions, transactions, the fast path), the clock, and the tenant
+tables: banks, their users, users' tokens and sessions. It imports nothing from the floors above.
+"""
