@@ -28,6 +28,7 @@ from ledger.formatting import mask_name, yuan
 from ledger.models import CNY, Account, Resident, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
+from rules.periods import quarter_period
 from ground.tenants import User
 
 from . import workflow as wf
@@ -1050,7 +1051,8 @@ def quarter_report(session: Session, bank: Bank, year: int, quarter: int, *,
     Read from dated records only, so a past quarter prints the same every time. The fund
     disclosure includes it with `foundation/quarter.html` (the variable `report`).
     """
-    start, end = wf.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    start, end = period.start, period.end
     lo = datetime.combine(start, time.min, tz).astimezone(timezone.utc)
     hi = datetime.combine(end + timedelta(days=1), time.min, tz).astimezone(timezone.utc)
     submitted = session.execute(

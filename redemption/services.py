@@ -20,6 +20,7 @@ from ground.errors import NotFound, ValidationError
 from ledger.models import CNY, FUND_CASH, PTS, Account, Household, Resident, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
+from rules.periods import quarter_period
 
 from . import domain
 from .errors import (InsufficientFunds, InsufficientPoints, LimitExceeded, OutOfStock,
@@ -683,7 +684,8 @@ def disclosure(session: Session, bank: Bank, year: int, quarter: int, *, clock: 
     Two sections that each reconcile: the fund's money (opening + receipts - spending =
     closing) and the goods on the shelf (opening + bought + given - handed out = closing).
     """
-    first, last = domain.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    first, last = period.start, period.end
     today = clock.today()
     as_of = min(last, today)
     codes = _codes(session, bank, CNY)
@@ -740,7 +742,8 @@ def disclosure(session: Session, bank: Bank, year: int, quarter: int, *, clock: 
 
 def desk_summary(session: Session, bank: Bank, year: int, quarter: int) -> dict:
     """Return what the desk gave out in a quarter, item by item, reversals taken out."""
-    first, last = domain.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    first, last = period.start, period.end
     rows = session.execute(
         select(RedemptionLine.item_id, func.sum(RedemptionLine.quantity),
                func.sum(RedemptionLine.points), func.sum(RedemptionLine.cost_fen),
