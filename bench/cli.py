@@ -36,6 +36,7 @@ import argparse
 import importlib.util
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -130,14 +131,17 @@ def verify_in_process(url: str, bank_id: int, times: int = 3) -> tuple[int, floa
         engine.dispose()
 
 
-def run(command: list[str], env: dict) -> tuple[float, str]:
-    """Run a command to its end; return its time in seconds and what it printed."""
+def run(command: list[str], env: dict) -> tuple[float, float, str]:
+    """Run a command to its end; return its time and its CPU time in seconds, and what it printed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}{done.stderr}")
-    return seconds, done.stdout.strip()
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, cpu, done.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,31 +166,37 @@ def main(argv: list[str] | None = None) -> int:
             "app": WHOLE_APP,
         }
         times = {name: [] for name in commands}
+        cpus = {name: [] for name in commands}
         said = {}
         for name, command in commands.items():
             run(command, env)  # once first, so every round finds the files in the page cache
         for _ in range(args.rounds):
             for name, command in commands.items():
-                seconds, said[name] = run(command, env)
+                seconds, cpu, said[name] = run(command, env)
                 times[name].append(seconds)
+                cpus[name].append(cpu)
         best = {name: min(values) for name, values in times.items()}
+        cpu = {name: min(values) for name, values in cpus.items()}
         ratio = best["small"] / best["baseline"]
 
-        def line(label: str, seconds: float, rest: str) -> None:
-            print(f"  {label:50} {seconds * 1000:7.0f} ms   {rest}")
+        def line(label: str, name: str | None, seconds: float, rest: str) -> None:
+            used = f"{cpu[name] * 1000:7.0f} ms" if name else " " * 10
+            print(f"  {label:46} {seconds * 1000:7.0f} ms {used}   {rest}")
 
         print()
         print(f"zongzhi verify, as a command: best of {args.rounds} rounds, each a fresh process ({load()})")
-        line('python -c "import sqlalchemy.orm, click"', best["baseline"], "the baseline")
-        line(f"zongzhi verify small ({SMALL_TRANSFERS} transfers)", best["small"],
-             f"{ratio:.2f}x the baseline, target <= {TARGET:.0f}x: {'PASS' if ratio <= TARGET else 'MISS'}")
-        line(f"zongzhi verify big ({count:,} transfers)", best["big"],
+        print(f"  {'':46} {'time':>10} {'CPU time':>10}")
+        line('python -c "import sqlalchemy.orm, click"', "baseline", best["baseline"], "the baseline")
+        line(f"zongzhi verify small ({SMALL_TRANSFERS} transfers)", "small", best["small"],
+             f"{ratio:.2f}x the baseline (CPU time {cpu['small'] / cpu['baseline']:.2f}x), "
+             f"target <= {TARGET:.0f}x: {'PASS' if ratio <= TARGET else 'MISS'}")
+        line(f"zongzhi verify big ({count:,} transfers)", "big", best["big"],
              f"{count / best['big']:,.0f} transfers/s end to end")
-        line("  of which verify_bank, in process", chain_s,
+        line("  of which verify_bank, in process", None, chain_s,
              f"{count / chain_s:,.0f} transfers/s (the chain and balances)")
-        line("  and the monthly figures' check, in process", figures_s,
+        line("  and the monthly figures' check, in process", None, figures_s,
              f"{count / figures_s:,.0f} transfers/s (stats.upkeep.check)")
-        line('python -c "create_app()" (the whole app)', best["app"],
+        line('python -c "create_app()" (the whole app)', "app", best["app"],
              f"{best['app'] / best['baseline']:.2f}x the baseline: what every command paid before")
         print(f"  zongzhi said: {said['small']} | {said['big']}")
     finally:
