@@ -247,8 +247,8 @@ def test_a_database_command_loads_neither_the_app_nor_weasyprint_pypinyin_or_blu
     loaded = tmp_path / "loaded.json"
     env = {**os.environ, "ZONGZHI_DATABASE_URL": database_url, "ZONGZHI_INSTANCE": str(tmp_path / "instance")}
     env.pop("ZONGZHI_BROKER_URL", None)
-    ran = subprocess.run([sys.executable, "-c", _LOADED, str(loaded), *(a.format(tmp=tmp_path) for a in args)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", _LOADED, str(loaded), *(a.format(tmp=tmp_path) for a in args)]
+    ran = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
     found = json.loads(loaded.read_text())
     assert found["code"] == 0, ran.stdout + ran.stderr

@@ -4,7 +4,7 @@ A command imports only what it uses, inside its own function: the commands that 
 database alone (db, bank, rules, user, token, verify, export, cycle status) open it straight from
 the settings and never build the app, so they start without Flask's blueprints, WeasyPrint or
 pypinyin. Those that serve or run the cycle (serve, demo, worker, scheduler, cycle run) build it.
-tests/test_cli.py holds the imports of `zongzhi verify` to that.
+tests/test_cli.py holds the database commands to that.
 """
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     from ground.db import make_engine, session_factory
 
     settings = _settings()
-    engine = make_engine(_database_url(settings), group_commit=str(settings.get("GROUP_COMMIT") or "") in ("1", "true", "yes"))
+    group_commit = str(settings.get("GROUP_COMMIT") or "") in ("1", "true", "yes")
+    engine = make_engine(_database_url(settings), group_commit=group_commit)
     session = session_factory(engine)()
     try:
         yield session, Clock(ZoneInfo(settings["TIMEZONE"]))
@@ -82,7 +83,8 @@ def _app_opened(app) -> Iterator[tuple[Session, Clock]]:
 
 
 def _bank(session: Session, code: str):
-    """The bank with this code, or NotFound (ledger.services.get_bank, without the services)."""
+    """Return the bank with this code, or raise NotFound (as ledger.services.get_bank does,
+    without loading the services and the rule-file parser they need)."""
     from sqlalchemy import select
 
     from ground.errors import NotFound
