@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel
 from rules import bounds
 
 from ground.clock import Clock
-from ground.db import Prepared
+from ground.store import Prepared
 from ground.errors import ConflictError, PeriodSealed, TooOld, ValidationError
 from .models import PendingDeed, Transfer
 from ground.tenants import Bank
