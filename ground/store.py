@@ -195,11 +195,17 @@ class Prepared:
 
     def _compile(self, dialect):
         # What SQLAlchemy's execution does for each call (see DefaultExecutionContext), done once:
-        # the values fixed in the statement, then each bind's type processor, in the order of
-        # the placeholders for a positional paramstyle (SQLite's qmark) or by name (psycopg's).
+        # the values the statement fixes, then each bind's type processor, in the order of the
+        # placeholders for a positional paramstyle (SQLite's qmark) or by name (psycopg's).
+        # `compiled.params` holds the names the SQL has (its binds also hold anonymous ones),
+        # with the value of each the statement fixes.
         compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
-        fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-        process = {name: processor for name, bind in compiled.binds.items()
+        named = compiled.params
+        binds = {name: compiled.binds.get(name) for name in named}
+        if any(bind is None for bind in binds.values()):
+            raise ValueError(f"{self.statement}: bind names SQLAlchemy escapes are not supported")
+        fixed = {name: named[name] for name, bind in binds.items() if not bind.required}
+        process = {name: processor for name, bind in binds.items()
                    if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
         if compiled.positional:
             order = [(name, process.get(name)) for name in compiled.positiontup]
