@@ -8,8 +8,8 @@ library's public way), then move the versions named here.
 | --- | --- | --- |
 | the C encoder built once (`json.encoder.c_make_encoder`) | CPython 3.11.7, 3.12.1, 3.13.0 | ledger/chain.py |
 | a lean user-agent stylesheet (`HTML._ua_stylesheets`) | WeasyPrint 70.0 (rendered); 62.0, 66.0 (the hook read in their source) | reports/paper.py |
-| parameters converted from the compiled statement (`binds`, `positiontup`, bind processors), driver errors raised through `DBAPIError.instance` | SQLAlchemy 2.1.9 and 2.0.44, psycopg 3.3.9 | ground/store.py |
-| a session's transaction as the key of what it holds | SQLAlchemy 2.1.9 and 2.0.44 | ground/store.py |
+| parameters converted from the compiled statement (`binds`, `positiontup`, bind processors), driver errors raised through `DBAPIError.instance` | SQLAlchemy 2.1.9 and 2.0.58, psycopg 3.3.9 | ground/store.py |
+| a session's transaction as the key of what it holds | SQLAlchemy 2.1.9 and 2.0.58 | ground/store.py |
 | a URL rule's converters (`Rule._converters`) | Werkzeug 3.1.9 | zongzhi/openapi.py |
 """
 from __future__ import annotations
