@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
+from ground.store import Prepared
 from ledger import chain
 
 # --- CPython's json: the C encoder built once ------------------------------------------------------
@@ -158,6 +159,8 @@ def _sent_by_sqlalchemy(session, statement, params):
     event.listen(engine, "before_cursor_execute", capture)
     try:
         connection.execute(statement, params)
+    except DBAPIError:
+        pass  # what was sent is what counts here, not whether the database took it
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     [(sql, args)] = sent
@@ -188,10 +191,9 @@ def _statements(session, make, clock):
                     occurred_on=date(2026, 10, 14), recorded_at=at, recorded_by="t", memo="备注",
                     reverses_id=None, idempotency_key=None, request_hash=None,
                     prev_hash="0" * 64, hash="1" * 64)
-    transfer = {column: transfer[column] for column in posting._INSERT.columns}
     return [
         (posting._LOCK, {"bank": bank.id}),
-        (posting._INSERT, transfer),
+        (Prepared(posting._INSERT.statement, columns=list(transfer)), transfer),
         (posting._MOVE_BALANCE, {"account": earner.id, "delta": 3}),
         (posting._MOVE_HEAD, {"bank": bank.id, "seq": 1, "hash": "1" * 64}),
         (audit._INSERT, {"bank_id": bank.id, "at": at, "actor": "t", "action": "pin", "subject": None,
