@@ -46,6 +46,14 @@ class Ratio(float):
 
 BEIJING = timezone(timedelta(hours=8))
 
+
+def _deep(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [{"d": value}]
+    return value
+
+
 #: Values where an encoder's choices show: escapes, surrogates, number forms, subclasses, keys
 #: of every JSON kind, dates and times in and out of UTC, deep nesting.
 TRICKY = [
@@ -63,11 +71,8 @@ TRICKY = [
     ["POST", "/api/v1/hp/deeds", {"residents": [3, 1, 2], "memo": "跨年 \"引号\"", "quantity": 1}],
     (1, 12345, "PTS", 17, 42, 5, "deed", "cleanup", 1, 42, date(2026, 10, 1),
      datetime(2026, 10, 15, 2, 0, 0, 123, tzinfo=timezone.utc), "clerk", None, None, "k", "f" * 64),
+    _deep(100),
 ]
-TRICKY.append(nested := [])
-for _ in range(100):
-    nested.append({"d": []})
-    nested = nested[-1]["d"]
 
 
 def _standard(value, *, sort_keys: bool) -> str:
