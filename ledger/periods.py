@@ -21,7 +21,7 @@ from rules import bounds
 from rules.periods import KINDS, Period, period_of
 
 from ground.clock import Clock
-from ground.db import Prepared
+from ground.store import Prepared
 from ground.errors import ConflictError, PeriodSealed, TooOld, ValidationError
 from .models import PendingDeed, Transfer
 from ground.tenants import Bank

@@ -20,7 +20,8 @@ from rules import bounds
 
 from . import audit, names, sheets
 from ground.clock import Clock
-from ground.db import Prepared, snapshot, transaction
+from ground.db import transaction
+from ground.store import Prepared, snapshot
 from ground.errors import ValidationError
 from .formatting import mask_phone
 from .models import Account, Household, Resident, Transfer

@@ -19,7 +19,8 @@ from rules import bounds
 
 from . import accounts, audit, idempotency, names, periods
 from ground.clock import Clock
-from ground.db import Prepared, bank_row, pipelined, transaction
+from ground.db import bank_row, transaction
+from ground.store import Prepared, pipelined
 from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
 from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
 from ground.tenants import Bank

@@ -11,7 +11,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from . import chain
-from ground.db import Prepared, snapshot
+from ground.store import Prepared, snapshot
 from .models import BALANCE_LIMIT, CNY, FUND_CASH, Account, Transfer
 from ground.tenants import GENESIS_HASH, Bank
 

@@ -19,6 +19,7 @@ from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ConflictError, NotFound
 from ground.tenants import Bank
+from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
 from ledger.posting import lock_chain
 
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 
 
 # --- snapshots ---------------------------------------------------------------------------------
-
-def canonical_json(content: dict) -> str:
-    """Encode a snapshot's content canonically: sorted keys, no spaces, UTF-8 text."""
-    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

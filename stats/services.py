@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ledger import periods
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import snapshot
+from ground.store import snapshot
 from ground.errors import NotFound, ValidationError
 from ledger.models import Resident, RuleVersion
 from ground.tenants import Bank

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, extract
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ground.db import Prepared, snapshot
+from ground.store import Prepared, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
 
@@ -43,7 +43,7 @@ _MONTH = cast(extract("year", _T.c.occurred_on) * 100 + extract("month", _T.c.oc
 
 def _one_of(column, values):
     # Constants written into the statement: it is compiled once and run on the driver, which
-    # takes no lists (see ground.db.Prepared). The values are this module's own names.
+    # takes no lists (see ground.store.Prepared). The values are this module's own names.
     return or_(*(column == literal_column(f"'{value}'") for value in values))
 
 
@@ -272,7 +272,7 @@ class Tail:
 def tail(session: Session, bank_id: int | None = None) -> Tail:
     """Read what the uncounted transfers of one bank (or of every bank) add; reads only.
 
-    Read it in the same snapshot as the figures kept it adds to (`ground.db.snapshot`), so a
+    Read it in the same snapshot as the figures kept it adds to (`ground.store.snapshot`), so a
     catch-up committing meanwhile neither counts a transfer twice nor drops it.
     """
     conn = session.connection()

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from ledger import audit, chain, services
 from ledger.audit import AuditEntry
 from ground.clock import FixedClock
-from ground.db import Prepared, pipelined, transaction
+from ground.db import transaction
+from ground.store import Prepared, pipelined
 from ledger.models import IdempotencyRecord, Transfer
 from ledger.posting import lock_chain, locked_rules
 
