@@ -26,7 +26,7 @@ from ground.tenants import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry
-from foundation import services as foundation
+from foundation import wishes
 from stats import upkeep as stats_upkeep
 
 
@@ -88,7 +88,7 @@ def _daily(session, bank, period, by, clock) -> str:
     content = reports.content_of(snapshot)
     late = len(content["pending_overdue"])
     # Wishes whose claim ran past its deadline undelivered go back on the wall.
-    returned = foundation.expire_claims(session, bank, clock=clock)
+    returned = wishes.expire_claims(session, bank, clock=clock)
     # The monthly figures count every transfer up to the chain head from here on.
     stats_upkeep.catch_up(session, bank)
     return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"

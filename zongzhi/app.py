@@ -51,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         if hasattr(views, "init_app"):
             views.init_app(app)
     # The fund's quarterly disclosure includes the community foundation's quarter.
-    from foundation.services import disclosure_section
+    from foundation.public import disclosure_section
     from redemption.printing import DISCLOSURE_SECTIONS
     if disclosure_section not in DISCLOSURE_SECTIONS:
         DISCLOSURE_SECTIONS.append(disclosure_section)
