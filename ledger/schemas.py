@@ -1,10 +1,12 @@
 """The ledger's request and response shapes (marshmallow), also the source of the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+from marshmallow import ValidationError as SchemaError
 
+from ground.i18n import _
 from rules import bounds
-from rules.schemas import SafeText, day_field, note_field, text_field, whole
+from rules.schemas import Schema, SafeText, day_field, note_field, text_field, whole
 
 MEMO_MAX = 500
 #: Residents one deed may name (a team of volunteers).
@@ -14,7 +16,7 @@ EVIDENCE_MAX = 4
 
 
 #: A phone number: ASCII digits and dashes only (\Z, not $, which would let a trailing newline in).
-PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}\Z", error="Not a valid phone number.")
+PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}\Z", error=_("不是有效的电话号码"))
 
 
 class HouseholdIn(Schema):
@@ -45,10 +47,16 @@ class ResidentOut(Schema):
     initials = fields.String()
 
 
+def _each_once(ids: list) -> None:
+    """A deed names each resident once."""
+    if len(set(ids)) != len(ids):
+        raise SchemaError(_("同一居民不能重复出现"))
+
+
 class DeedIn(Schema):
     rule = text_field(40, required=True, metadata={"description": "rule code from the rules in force"})
     residents = fields.List(whole(), required=True,
-                            validate=validate.Length(min=1, max=DEED_RESIDENTS_MAX),
+                            validate=[validate.Length(min=1, max=DEED_RESIDENTS_MAX), _each_once],
                             metadata={"description": "resident ids: all are posted or none"})
     quantity = whole(max=bounds.QUANTITY_MAX, load_default=1,
                      metadata={"description": "units of the rule (次 or 小时)"})
