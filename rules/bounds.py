@@ -38,7 +38,7 @@ BAD_CHARACTER = _("不能含控制字符或不成对的代理字符")
 BLANK = _("不能为空白")
 NOT_WHOLE = _("须为整数")
 DAY_OUT_OF_RANGE = _("须为 %(first)s 至 %(last)s 之间的日期（YYYY-MM-DD）",
-                     first=f"{YEAR_MIN:04d}-01-01", last=f"{YEAR_MAX:04d}-12-31")
+                     first=date(YEAR_MIN, 1, 1).isoformat(), last=date(YEAR_MAX, 12, 31).isoformat())
 
 
 def too_long(max_len: int):
