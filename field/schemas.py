@@ -26,10 +26,10 @@ class LocalTime(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
-            raise SchemaError(_("须为 YYYY-MM-DDTHH:MM 格式的时间"))
+            raise SchemaError([_("须为 YYYY-MM-DDTHH:MM 格式的时间")])
         moment = super()._deserialize(value, attr, data, **kw)
         if bounds.day_problem(moment.date()):
-            raise SchemaError(bounds.DAY_OUT_OF_RANGE)
+            raise SchemaError([bounds.DAY_OUT_OF_RANGE])
         return moment
 
 

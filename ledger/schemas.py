@@ -50,7 +50,7 @@ class ResidentOut(Schema):
 def _each_once(ids: list) -> None:
     """A deed names each resident once."""
     if len(set(ids)) != len(ids):
-        raise SchemaError(_("同一居民不能重复出现"))
+        raise SchemaError([_("同一居民不能重复出现")])
 
 
 class DeedIn(Schema):

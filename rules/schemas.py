@@ -113,11 +113,11 @@ class StrictInteger(fields.Integer):
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, bool):
-            raise SchemaError(bounds.NOT_WHOLE)
+            raise SchemaError([bounds.NOT_WHOLE])
         number = super()._deserialize(value, attr, data, **kw)
         problem = bounds.whole_problem(number, min=self.bounds[0], max=self.bounds[1])
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return number
 
 
@@ -133,7 +133,7 @@ class YamlDate(fields.Date):
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
         if not isinstance(value, str):
-            raise SchemaError(_TEMPORAL_MESSAGES["date"])
+            raise SchemaError([_TEMPORAL_MESSAGES["date"]])
         return super()._deserialize(value, attr, data, **kw)
 
 
@@ -151,11 +151,11 @@ class BoundedDate(fields.Date):
     def _deserialize(self, value, attr, data, **kw):
         # Python's ISO parser also takes 20261015 and other scripts' digits; the API says YYYY-MM-DD.
         if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
-            raise SchemaError(_TEMPORAL_MESSAGES["date"])
+            raise SchemaError([_TEMPORAL_MESSAGES["date"]])
         day = super()._deserialize(value, attr, data, **kw)
         problem = bounds.day_problem(day)
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return day
 
 
@@ -175,7 +175,7 @@ class ClockTime(fields.Field):
             return time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
         except ValueError:
             pass
-        raise SchemaError(_TEMPORAL_MESSAGES["time"])
+        raise SchemaError([_TEMPORAL_MESSAGES["time"]])
 
 
 class SafeText(fields.String):
@@ -195,7 +195,7 @@ class SafeText(fields.String):
         problem = bounds.text_problem(text, max_len=self.max_len, multiline=self.multiline,
                                       allow_blank=self.allow_blank)
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return text
 
 
@@ -243,7 +243,7 @@ class RuleSchema(_Strict):
     def _validity_in_order(self, data, **kw):
         start, end = data.get("valid_from"), data.get("valid_until")
         if start and end and end < start:
-            raise SchemaError(_("有效期结束日早于开始日"), "valid_until")
+            raise SchemaError([_("有效期结束日早于开始日")], "valid_until")
 
 
 class TitleSchema(_Strict):
