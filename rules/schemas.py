@@ -93,9 +93,16 @@ class Schema(marshmallow.Schema):
     """
 
     error_messages = {"type": _("输入类型错误"), "unknown": _("未知字段")}
+    #: Whether this instance's fields have their gettext messages yet: given on its first load,
+    #: so that a schema only ever dumped (an answer's) never spends the time.
+    _messages_given = False
 
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
-        _gettext_messages(field_obj)
+    def _do_load(self, *args, **kwargs):
+        if not self._messages_given:
+            for field in self.fields.values():
+                _gettext_messages(field)
+            self._messages_given = True
+        return super()._do_load(*args, **kwargs)
 
 
 class StrictInteger(fields.Integer):
