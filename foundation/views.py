@@ -18,7 +18,7 @@ from ledger.replica import reading_session
 from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
-from rules import bounds
+from rules import bounds, periods
 from web.api import clock, idempotency, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
@@ -802,8 +802,8 @@ def _index_page(bank, *, form=None, message=None, problems=None, linking=None):
 
 
 def _this_quarter() -> tuple[int, int]:
-    today = clock().today()
-    return today.year, (today.month - 1) // 3 + 1
+    this = periods.period_of("quarter", clock().today())
+    return this.year, this.number
 
 
 def _resident_names(session, ids) -> dict[int, str]:

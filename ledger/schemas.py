@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from marshmallow import fields, validate
-from marshmallow import ValidationError as SchemaError
 
 from ground.i18n import _
 from rules import bounds
@@ -47,16 +46,10 @@ class ResidentOut(Schema):
     initials = fields.String()
 
 
-def _each_once(ids: list) -> None:
-    """A deed names each resident once."""
-    if len(set(ids)) != len(ids):
-        raise SchemaError([_("同一居民不能重复出现")])
-
-
 class DeedIn(Schema):
     rule = text_field(40, required=True, metadata={"description": "rule code from the rules in force"})
     residents = fields.List(whole(), required=True,
-                            validate=[validate.Length(min=1, max=DEED_RESIDENTS_MAX), _each_once],
+                            validate=validate.Length(min=1, max=DEED_RESIDENTS_MAX),
                             metadata={"description": "resident ids: all are posted or none"})
     quantity = whole(max=bounds.QUANTITY_MAX, load_default=1,
                      metadata={"description": "units of the rule (次 or 小时)"})
@@ -71,10 +64,6 @@ class DeedIn(Schema):
 
 class ReasonIn(Schema):
     reason = SafeText(MEMO_MAX, multiline=True, required=True)
-
-
-class OptionalReasonIn(Schema):
-    reason = note_field(MEMO_MAX)
 
 
 class TransferOut(Schema):

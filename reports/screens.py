@@ -48,7 +48,7 @@ def _refusal(err: ZongzhiError) -> tuple[str, dict]:
 
 
 def _month_title(period: Period) -> str:
-    return formatting.month(period.start.year, period.start.month, language())
+    return period.label(language())
 
 
 # --- 月公示: the month ------------------------------------------------------------------------

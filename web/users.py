@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from ledger import audit
 from ledger.audit import AuditEntry
 from ground.clock import Clock
-from ground.db import transaction
+from ground.db import bank_row, transaction
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank
@@ -68,10 +68,7 @@ def bank_users(session: Session, bank: Bank) -> list[StaffMember]:
 
 def bank_user(session: Session, bank: Bank, user_id: int) -> User:
     """Return one of the bank's users; another bank's, a county admin or an unknown id is 404."""
-    user = session.get(User, user_id)
-    if user is None or user.bank_id != bank.id:
-        raise NotFound(_("找不到该用户"))
-    return user
+    return bank_row(session, User, user_id, bank.id, _("找不到该用户"))
 
 
 def may_manage(manager: User, user: User) -> bool:

@@ -49,11 +49,6 @@ def from_environment(instance_path: str) -> dict:
     return settings
 
 
-def default_database_url() -> str:
-    """Return the database URL the command line uses when nothing is configured."""
-    return os.environ.get("ZONGZHI_DATABASE_URL") or "sqlite:///" + str(Path("instance").resolve() / "zongzhi.db")
-
-
 def is_embedded(database_url: str) -> bool:
     """Say whether the database is the embedded SQLite one (a single village office)."""
     return database_url.startswith("sqlite")
