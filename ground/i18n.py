@@ -6,6 +6,8 @@ that becomes text only where it is shown, in the language of whoever reads it. T
 Flask-Babel's locale: Accept-Language on the API, the language switch on screens (web/i18n.py),
 and Chinese outside a request (the command line, the cycle's jobs). The English is in each
 package's translations/en/LC_MESSAGES/messages.po, compiled to .mo by `make setup`.
+
+Only Flask-Babel lies beneath: every floor, `rules/` too, marks its messages with `_` from here.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class Pair:
         return str(self) == other
 
     def __hash__(self) -> int:
-        return hash(self.zh)
+        return hash(str(self))
 
     def __repr__(self) -> str:
         return f"Pair({self.zh!r}, {self.en!r})"

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import yaml
-from ground.i18n import _
 from marshmallow import ValidationError as SchemaError
+
+from ground.i18n import _
 
 from .model import (CAP_PERIODS, DEFAULT_CATEGORIES, Criterion, Cycle, Foundation, Rule, RuleBook,
                     Settings, Title)

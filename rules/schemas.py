@@ -5,9 +5,10 @@ import re
 from datetime import date, datetime, time
 
 import marshmallow
-from ground.i18n import _
 from marshmallow import RAISE, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
+
+from ground.i18n import _
 
 from . import bounds
 from .model import ACCOUNT_UNITS, EVIDENCE_MODES, EXPIRY_MODES, NOTICE_MODES, UNITS

@@ -5,9 +5,8 @@ as words in the reader's language rather than an exception.
 """
 from __future__ import annotations
 
-from rules import bounds
-
 from ground.i18n import render
+from rules import bounds
 
 
 def typed_text(value: str | None) -> str:
