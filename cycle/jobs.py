@@ -22,6 +22,7 @@ from ledger import periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.errors import ConflictError, ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
@@ -110,7 +111,7 @@ def _seal(session, bank, period, by, clock) -> str:
 def _quarterly(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
 
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     opened = ""
     if window:
@@ -127,7 +128,7 @@ def _quarterly_close(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
     from redemption.models import RedemptionWindow
 
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     if window is None:
         return "本季度没有常规兑换期"
@@ -135,8 +136,7 @@ def _quarterly_close(session, bank, period, by, clock) -> str:
         RedemptionWindow.bank_id == bank.id, RedemptionWindow.kind == "regular",
         RedemptionWindow.opens_on == window[0])).scalar()
     if stored is None:
-        raise ConflictError(f"{period.key} 的兑换期尚未开启", f"the window of {period.key} was never opened",
-                            code="window_missing")
+        raise ConflictError(_("%(period)s 的兑换期尚未开启", period=period.key), code="window_missing")
     redemption.close_window(session, bank, stored, by=by, clock=clock)
     return f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()} 已关闭"
 
@@ -165,8 +165,8 @@ ORDER = {name: i for i, name in enumerate(JOBS)}
 def get_job(name: str) -> Job:
     """Return the job with this name, or refuse it naming the jobs there are."""
     if name not in JOBS:
-        raise ValidationError({"job": [f"未知任务 {name}；可用：{', '.join(JOBS)}"]},
-                              "未知任务", "unknown job")
+        raise ValidationError({"job": [_("未知任务 %(name)s；可用：%(jobs)s", name=name, jobs=", ".join(JOBS))]},
+                              _("未知任务"))
     return JOBS[name]
 
 
@@ -177,7 +177,7 @@ def parse(job: Job, text: str) -> Period:
 
 def due_at(session: Session, bank: Bank, job: Job, period: Period, clock: Clock) -> datetime | None:
     """Return when a job falls due for a bank and period, by the bank's rules in force."""
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     return job.due(session, bank, book.settings.cycle, period, clock)
 
 

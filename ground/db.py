@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import store
 from .errors import InsufficientFunds, NotFound, OutOfStock, ValidationError, ZongzhiError
+from .i18n import _
 
 
 def normalize_url(url: str) -> str:
@@ -116,27 +117,27 @@ def refusal(err: BaseException, *, amounts: str = "amount") -> ZongzhiError | No
     else:
         return None
     if check == "ck_accounts_fund_floor":
-        return InsufficientFunds("综治基金的现金不能为负：这笔钱已经用掉，或者不够支付",
-                                 "the fund's cash cannot go below zero: the money has been spent, "
-                                 "or is not enough")
+        return InsufficientFunds(_("综治基金的现金不能为负：这笔钱已经用掉，或者不够支付"))
     if check == "ck_catalog_items_stock_floor":
-        return OutOfStock("库存不能为负", "stock cannot go below zero")
+        return OutOfStock(_("库存不能为负"))
     if check == "ck_accounts_balance_range" or out_of_range:
         return ValidationError(
-            {amounts: ["数额过大：账户余额须为正负 2^53−1 以内的整数"]},
-            "数额过大，超出账户余额允许的范围", "the amount would take a balance beyond ±(2^53 − 1)")
+            {amounts: [_("数额过大：账户余额须为正负 2^53−1 以内的整数")]},
+            _("数额过大，超出账户余额允许的范围"))
     return None
 
 
-def bank_row(session: Session, model, row_id: int, bank_id: int, what: str, what_en: str, **options):
-    """Return the row of `model` with this id if it belongs to the bank; else NotFound.
+def bank_row(session: Session, model, row_id: int, bank_id: int, missing, what_en: str | None = None,
+             **options):
+    """Return the row of `model` with this id if it belongs to the bank; else NotFound saying
+    `missing` (`_("找不到该居民")`; deprecated: the thing's name in Chinese and English).
 
     Another bank's row answers exactly as a missing one does, so existence never leaks.
     `options` go to `session.get` (`with_for_update=True` to lock the row, `populate_existing=True`).
     """
     row = session.get(model, row_id, **options)
     if row is None or row.bank_id != bank_id:
-        raise NotFound(what, what_en)
+        raise NotFound(missing, what_en)
     return row
 
 

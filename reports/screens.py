@@ -25,7 +25,7 @@ from rules import bounds
 from web.api import clock, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 from web.forms import text_problems, typed_text, typed_whole
-from web.i18n import language, translate_fields
+from web.i18n import language
 
 from . import objections, services
 from .models import Snapshot
@@ -44,8 +44,7 @@ BY_HAND = ("monthly", "seal")
 
 
 def _refusal(err: ZongzhiError) -> tuple[str, dict]:
-    lang = language()
-    return err.text(lang), translate_fields(err.fields, lang)
+    return err.text(), err.field_texts()
 
 
 def _month_title(period: Period) -> str:
@@ -122,7 +121,7 @@ def _cycle_month(session, bank, month: str) -> Period:
     c = clock()
     if period.end < periods.first_day(session, bank, c.tz) or period.start > c.today():
         year, number = period.start.year, period.start.month
-        raise NotFound(formatting.month(year, number), formatting.month(year, number, "en"), named=True)
+        raise NotFound(_("找不到 %(month)s", month=formatting.month(year, number, language())))
     return period
 
 
@@ -294,7 +293,7 @@ def commendation(bank, year: int | None = None):
         snapshot = services.get_snapshot(session, bank.id, "year", chosen)
         content = services.content_of(snapshot)
     elif year is not None:
-        raise NotFound(f"{year}年的表彰", f"commendation of {year}", named=True)
+        raise NotFound(_("找不到 %(year)s年的表彰", year=year))
     c = clock()
     # Before any, the first year the bank's cycle covers is the one to come.
     first = periods.period_of("year", periods.first_day(session, bank, c.tz))

@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, extract
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ground.i18n import _
 from ground.store import Prepared, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
@@ -329,7 +330,8 @@ class Difference:
 def verify_figures(session: Session, bank: Bank, report) -> None:
     """Add to a ledger verify report every monthly figure the transfers do not give."""
     for difference in check(session, bank):
-        report.add("figures_differ", f"月度数字与流水不符：{difference}", month=figures_month(difference))
+        report.add("figures_differ", _("月度数字与流水不符：%(difference)s", difference=str(difference)),
+                   month=figures_month(difference))
 
 
 def figures_month(difference: Difference) -> str:
@@ -371,13 +373,13 @@ def _check(session: Session, bank_id: int) -> list[Difference]:
     for row in conn.execute(select(_RESIDENTS).where(_RESIDENTS.c.bank_id == bank_id)):
         kept[row.month, f"resident:{row.resident_id}"] = int(row.earned)
     uncounted = tail(session, bank_id)
-    for (_, month), sums in uncounted.months.items():
+    for (_bank, month), sums in uncounted.months.items():
         for name, value in sums.items():
             kept[month, name] = kept.get((month, name), 0) + value
-    for (_, month, code), (earned, penalty) in uncounted.rules.items():
+    for (_bank, month, code), (earned, penalty) in uncounted.rules.items():
         for name, value in ((f"earned:{code}", earned), (f"penalty:{code}", penalty)):
             kept[month, name] = kept.get((month, name), 0) + value
-    for (_, month, resident_id), earned in uncounted.residents.items():
+    for (_bank, month, resident_id), earned in uncounted.residents.items():
         kept[month, f"resident:{resident_id}"] = kept.get((month, f"resident:{resident_id}"), 0) + earned
 
     keys = sorted(k for k in set(fresh) | set(kept) if fresh.get(k, 0) != kept.get(k, 0))
