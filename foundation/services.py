@@ -582,7 +582,7 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
         drafts = [Draft(ledger=CNY, debit_id=fund[code].id, credit_id=project.id, amount=part,
                         kind="project_tranche", occurred_on=today, memo=note)
                   for code, part in ((RESTRICTED, restricted), (UNRESTRICTED, unrestricted)) if part]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         tranche = Tranche(bank_id=bank.id, application_id=application.id, amount=amount,
                           from_restricted=restricted, from_unrestricted=unrestricted, paid_on=today,
                           memo=memo, by=user.name, at=clock.now())
@@ -647,7 +647,7 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
                         credit_id=accounts.system_account(session, bank.id, CNY, code).id,
                         amount=amount, kind=kind, occurred_on=today, memo=memo)
                   for _, code, amount, kind, memo in legs]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose=purpose, transfer_id=t.id,
                                    application_id=application.id)
                         for (purpose, *_), t in zip(legs, transfers))
@@ -912,7 +912,7 @@ def deliver_wish(session: Session, bank: Bank, wish_id: int, *, gifts: dict[int,
             drafts.append(Draft(ledger=CNY, debit_id=source.id, credit_id=received.id, amount=d.value,
                                 kind="inkind_gift", occurred_on=delivered_on,
                                 doer_id=d.resident_id, memo=f"微心愿#{wish.id} {wish.title}（{d.name}）"))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose="inkind", transfer_id=t.id, wish_id=wish.id,
                                    resident_id=d.resident_id) for t, d in zip(transfers, donors))
         claim.status, claim.delivered_on = "delivered", delivered_on
@@ -960,7 +960,7 @@ def confirm_wish(session: Session, bank: Bank, wish_id: int, *, thanks: str, use
                         kind="inkind_given", occurred_on=clock.today(), doer_id=d.resident_id,
                         memo=f"微心愿#{wish.id} {wish.title} 已送达（{d.name}）")
                   for d in donors if d.value]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose="inkind", transfer_id=t.id, wish_id=wish.id)
                         for t in transfers)
         wish.thanks, wish.fulfilled_on = thanks, clock.today()

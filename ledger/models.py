@@ -114,7 +114,8 @@ class Account(SQLModel, table=True):
 class Transfer(SQLModel, table=True):
     """One movement of a positive amount from a debit account to a credit account.
 
-    Append-only: the database refuses UPDATE and DELETE (see the first migration).
+    Append-only: the database refuses UPDATE and DELETE (see the first migration). A transfer is
+    one leg of an entry, the transfers of one event (see ledger.posting.post).
     """
 
     __tablename__ = "transfers"
@@ -128,11 +129,18 @@ class Transfer(SQLModel, table=True):
         Index("ux_transfers_reverses", "reverses_id", unique=True,
               sqlite_where=text("reverses_id IS NOT NULL"),
               postgresql_where=text("reverses_id IS NOT NULL")),
+        # An entry's legs, from the number of any one of them (migration 0019).
+        Index("ix_transfers_entry", "bank_id", "entry_seq"),
+        # The database refuses a leg naming an entry after itself (on SQLite by a trigger).
+        CheckConstraint("entry_seq BETWEEN 1 AND seq", name="ck_transfers_entry_seq"),
     )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigId, primary_key=True))
     bank_id: int = Field(foreign_key="banks.id")
     seq: int = Field(sa_type=BigInteger)
+    #: The entry this transfer is a leg of: the seq of the entry's first leg (its own, for a
+    #: one-leg entry). An entry's legs are contiguous; the hash chain covers it (ledger.chain).
+    entry_seq: int = Field(sa_type=BigInteger)
     ledger: str = Field(max_length=3)
     debit_id: int = Field(foreign_key="accounts.id", index=True)
     credit_id: int = Field(foreign_key="accounts.id", index=True)

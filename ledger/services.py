@@ -23,8 +23,8 @@ from ground.db import Prepared, bank_row, pipelined, transaction
 from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
 from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
 from ground.tenants import Bank
-from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
-                      rules_in_force)
+from .posting import (Draft, Idempotency, legs, lock_chain, lock_chain_with, locked_rules, post,
+                      reread_lock, rules_in_force)
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -552,8 +552,9 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
             _check_caps(session, bank, residents, rule, points, occurred_on)
             drafts = _deed_drafts(session, unit, residents, rule, version.version, points,
                                   occurred_on, memo)
-            outcome = DeedOutcome(201, post(session, bank.id, drafts, by=by, clock=clock,
-                                            idempotency=idem), [])
+            # One entry per resident: each deed is an event of its own, reversed on its own.
+            outcome = DeedOutcome(201, legs(post(session, bank.id, *([d] for d in drafts), by=by,
+                                                 clock=clock, idempotency=idem)), [])
         for name, hook in DEED_ATTACHMENTS.items():
             hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
         with pipelined(session):
@@ -616,7 +617,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             _check_caps(session, bank, [resident], rule, deed.points, deed.occurred_on)
             drafts = _deed_drafts(session, unit, [resident], rule, deed.rule_version,
                                   deed.points, deed.occurred_on, deed.memo)
-            [transfer] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+            [[transfer]] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
             deed.transfer_id = transfer.id
             outcome = DeedOutcome(201, [transfer], [])
         idempotency.remember(session, bank.id, idem, outcome.status, {
@@ -827,7 +828,7 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
                       occurred_on=clock.today(), rule_code=original.rule_code,
                       rule_version=original.rule_version, doer_id=original.doer_id, memo=reason,
                       reverses_id=original.id)
-        [reversal] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
+        [[reversal]] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
         hook = REVERSAL_HOOKS.get(original.kind)
         if hook is not None:
             hook(session, bank, original, reversal, by=by, clock=clock)

@@ -19,7 +19,7 @@ from ground.db import transaction
 from ground.errors import NotFound, ValidationError
 from ledger.models import CNY, FUND_CASH, PTS, Account, Household, Resident, Transfer
 from ground.tenants import Bank
-from ledger.posting import Draft, Idempotency, lock_chain, post
+from ledger.posting import Draft, Idempotency, legs, lock_chain, post
 
 from . import domain
 from .errors import (InsufficientFunds, InsufficientPoints, LimitExceeded, OutOfStock,
@@ -178,7 +178,7 @@ def stock_in(session: Session, bank: Bank, sku: str, *, quantity: int, source: s
             drafts.append(Draft(ledger=CNY, debit_id=giver.id, credit_id=stock_account.id,
                                 amount=value, kind=KIND_DONATION, occurred_on=today,
                                 memo=f"捐赠 {item.name}×{quantity}" + (f"（{donor}）" if donor else "")))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
         posted = dict(zip(paid_from, transfers))
         main_transfer = next((t for code, t in posted.items() if code != "fund:goods"), None)
         goods_transfer = posted.get("fund:goods")
@@ -405,13 +405,14 @@ def redeem(session: Session, bank: Bank, *, resident_id: int, items: list[tuple[
             cost = domain.cost_of_taking(quantity, item.stock, item.stock_value_fen)
             costs.append(cost)
             memo = f"兑换 {item.name}×{quantity}"
-            drafts.append(Draft(ledger=PTS, debit_id=account.id, credit_id=redeemed,
-                                amount=item.points * quantity, kind=KIND_POINTS, occurred_on=today,
-                                doer_id=resident.id, memo=memo))
+            drafts.append([Draft(ledger=PTS, debit_id=account.id, credit_id=redeemed,
+                                 amount=item.points * quantity, kind=KIND_POINTS, occurred_on=today,
+                                 doer_id=resident.id, memo=memo)])
             if cost:
-                drafts.append(Draft(ledger=CNY, debit_id=stock_account, credit_id=spent,
-                                    amount=cost, kind=KIND_COST, occurred_on=today, memo=memo))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+                drafts[-1].append(Draft(ledger=CNY, debit_id=stock_account, credit_id=spent,
+                                        amount=cost, kind=KIND_COST, occurred_on=today, memo=memo))
+        # One entry per line (its points and its cost): the desk may undo one line of several.
+        transfers = legs(post(session, bank.id, *drafts, by=by, clock=clock, idempotency=idem))
         redemption = Redemption(bank_id=bank.id, resident_id=resident.id, account_id=account.id,
                                 window_opens_on=window.opens_on, window_closes_on=window.closes_on,
                                 points=total, cost_fen=sum(costs), balance_after=balance - total,
@@ -594,7 +595,7 @@ def record_receipt(session: Session, bank: Bank, *, source: str, donor: str | No
         giver = _system(session, bank.id, f"source:{source}")
         fund = _system(session, bank.id, RESTRICTED_TO[restriction])
         label = SOURCE_NAMES[source] + (f" {donor}" if donor else "")
-        [transfer] = post(session, bank.id, [Draft(
+        [[transfer]] = post(session, bank.id, [Draft(
             ledger=CNY, debit_id=giver.id, credit_id=fund.id, amount=amount_fen, kind=KIND_RECEIPT,
             occurred_on=received_on, memo=label + (f"：{memo}" if memo else ""))],
             by=by, clock=clock, idempotency=idem)

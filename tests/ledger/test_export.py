@@ -54,7 +54,7 @@ def _money(session, bank, debit, credit, fen, on, clock):
     # No money service exists yet; the posting function is the one door every wing will use.
     src = accounts.system_account(session, bank.id, CNY, debit)
     dst = accounts.system_account(session, bank.id, CNY, credit)
-    [t] = post(session, bank.id, [Draft(CNY, src.id, dst.id, fen, "grant", on)],
+    [[t]] = post(session, bank.id, [Draft(CNY, src.id, dst.id, fen, "grant", on)],
                by="test", clock=clock)
     session.commit()
     return t
@@ -417,7 +417,7 @@ def test_csv_quotes_text_a_spreadsheet_would_take_for_a_formula_and_keeps_number
         memos.append("空\x00字")
     src = accounts.system_account(session, bank.id, CNY, "source:town")
     dst = accounts.system_account(session, bank.id, CNY, "fund")
-    post(session, bank.id, [Draft(CNY, src.id, dst.id, 100, "grant", date(2026, 10, 1), memo=m) for m in memos],
+    post(session, bank.id, *([Draft(CNY, src.id, dst.id, 100, "grant", date(2026, 10, 1), memo=m)] for m in memos),
          by="test", clock=clock)
     session.commit()
     path = tmp_path / "hp.csv"

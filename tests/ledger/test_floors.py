@@ -225,7 +225,7 @@ def test_reversing_money_into_the_fund_of_any_kind_never_takes_it_below_zero(
     fund = accounts.system_account(session, bank.id, CNY, "fund")
     village = accounts.system_account(session, bank.id, CNY, "source:village")
     with transaction(session):
-        [returned] = post(session, bank.id, [Draft(CNY, village.id, fund.id, 1_000, "project_return",
+        [[returned]] = post(session, bank.id, [Draft(CNY, village.id, fund.id, 1_000, "project_return",
                                                    clock.today())], by="test", clock=clock)
     with transaction(session):
         post(session, bank.id, [Draft(CNY, fund.id, village.id, 3_000, "project_tranche",
