@@ -1,4 +1,4 @@
-"""The ledger's services: banks and their rules, households and residents, deeds and reversals.
+"""The ledger's services: banks and their rules, households and residents, deeds (reversals: ledger.reversals).
 
 Each service takes the session and what it needs, does its checks under the bank's posting
 lock, and owns the transaction: it commits on success and rolls everything back on error.
@@ -9,7 +9,6 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -20,7 +19,7 @@ from rules import bounds
 from . import accounts, audit, idempotency, names, periods
 from ground.clock import Clock
 from ground.db import Prepared, bank_row, pipelined, transaction
-from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
+from ground.errors import CapExceeded, ConflictError, NotFound, ValidationError
 from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
 from ground.tenants import Bank
 from .posting import (Draft, Idempotency, legs, lock_chain, lock_chain_with, locked_rules, post,
@@ -794,50 +793,6 @@ def _outcome(session: Session, status: int, ids: dict) -> DeedOutcome:
     pending = list(session.execute(select(PendingDeed).where(PendingDeed.id.in_(ids["pending"]))
                                    .order_by(PendingDeed.id)).scalars()) if ids["pending"] else []
     return DeedOutcome(status, transfers, pending)
-
-
-# --- reversals --------------------------------------------------------------------------------
-
-#: What else a reversal must undo, by the original transfer's kind. A wing that posts transfers
-#: with side effects outside the ledger (stock taken at the desk, say) registers a hook here; the
-#: ledger calls it inside the reversal's transaction, under the posting lock, after the mirror is
-#: posted, as hook(session, bank, original, reversal, by=, clock=). A hook may post more
-#: transfers, or refuse the reversal by raising a ZongzhiError (then nothing is written).
-REVERSAL_HOOKS: dict[str, Callable] = {}
-
-
-def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: str, by: str,
-                     clock: Clock, idem: Idempotency | None = None) -> Transfer:
-    """Post the mirror of a transfer, naming it and the reason; a transfer is reversed once."""
-    with transaction(session):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return _outcome(session, *replayed).transfers[0]
-        original = session.get(Transfer, transfer_id)
-        if original is None or original.bank_id != bank.id:
-            raise NotFound("流水", "transfer")
-        if original.kind == "reversal":
-            raise ConflictError("冲正记录不能再被冲正，请重新登记", "a reversal cannot itself be reversed",
-                                code="cannot_reverse_reversal")
-        if session.execute(select(Transfer.id).where(Transfer.reverses_id == original.id)).first():
-            raise AlreadyReversed(f"流水 {original.seq} 已被冲正", f"transfer {original.seq} was already reversed")
-        # The reversal is dated today: a closed month stays closed, the correction lands now.
-        draft = Draft(ledger=original.ledger, debit_id=original.credit_id,
-                      credit_id=original.debit_id, amount=original.amount, kind="reversal",
-                      occurred_on=clock.today(), rule_code=original.rule_code,
-                      rule_version=original.rule_version, doer_id=original.doer_id, memo=reason,
-                      reverses_id=original.id)
-        [[reversal]] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
-        hook = REVERSAL_HOOKS.get(original.kind)
-        if hook is not None:
-            hook(session, bank, original, reversal, by=by, clock=clock)
-        idempotency.remember(session, bank.id, idem, 201, {"transfers": [reversal.id], "pending": []},
-                             clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="reversal",
-                     subject=f"transfer:{original.id}", detail={"reason": reason, "reversal": reversal.id},
-                     clock=clock)
-    return reversal
 
 
 # --- reading ----------------------------------------------------------------------------------
