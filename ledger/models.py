@@ -201,7 +201,10 @@ class IdempotencyRecord(SQLModel, table=True):
     user_id: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
+    #: The HTTP status that rows from before migration 0019 kept; 0 since, and read by nothing:
+    #: an outcome is not an answer (the view chooses that), and an old row replays from its ids.
     status: int
-    #: What the outcome was made of, as JSON: {"transfers": [ids]} or {"pending": [ids]}.
+    #: The outcome, as JSON: its kind and the ids it is made of, {"kind": "posted",
+    #: "transfers": [ids], "pending": [ids]} say (see ledger.idempotency; old rows have no kind).
     outcome: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime

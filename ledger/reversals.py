@@ -17,13 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import AlreadyReversed, ConflictError, NotFound, PeriodSealed
 from ground.tenants import Bank
 
-from . import audit, idempotency, periods
+from . import periods
 from .models import Transfer
-from .posting import Draft, Idempotency, Posted, lock_chain, post
+from .posting import Draft, Idempotency, Posted
+from .unit import UnitOfWork
 
 #: Where a session made by the app's factory carries the app's registry (Session.info).
 UNDOERS = "zongzhi.undoers"
@@ -121,11 +121,9 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
     app factory gave the session.
     """
     undoers = undoers if undoers is not None else Undoers.of_session(session)
-    with transaction(session):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            ids = replayed[1]
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            ids = uow.replayed.data
             return session.get(Transfer, ids.get("transfer") or ids["transfers"][0])
         original = session.get(Transfer, transfer_id)
         if original is None or original.bank_id != bank.id:
@@ -148,21 +146,19 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
         for undo in undos:
             undo.check(session, reversal)
         # The reversal is dated today: a closed month stays closed, the correction lands now.
-        [mirrors] = post(session, bank.id, [
+        [mirrors] = uow.post([
             Draft(ledger=t.ledger, debit_id=t.credit_id, credit_id=t.debit_id, amount=t.amount,
                   kind="reversal", occurred_on=today, rule_code=t.rule_code,
                   rule_version=t.rule_version, doer_id=t.doer_id, memo=reason, reverses_id=t.id)
-            for t in reversal.originals], by=by, clock=clock, idempotency=idem)
+            for t in reversal.originals])
         reversal.mirrors = list(mirrors)
         for undo in undos:
             undo.apply(session, reversal)
         mirror = reversal.mirror_of(original.id)
-        idempotency.remember(session, bank.id, idem, 201, {
-            "transfer": mirror.id, "transfers": [m.id for m in mirrors], "pending": []}, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="reversal",
-                     subject=f"transfer:{original.id}",
-                     detail={"reason": reason, "reversal": mirror.id,
-                             "transfers": [m.id for m in mirrors]}, clock=clock)
+        uow.remember("posted", {"transfer": mirror.id, "transfers": [m.id for m in mirrors],
+                                "pending": []})
+        uow.audit("reversal", f"transfer:{original.id}",
+                  {"reason": reason, "reversal": mirror.id, "transfers": [m.id for m in mirrors]})
     return session.get(Transfer, mirror.id)
 
 

@@ -347,10 +347,15 @@ def _is_holder(code: str) -> bool:
 
 def deed_json(session, outcome) -> dict:
     """Return what a deed request answers: its transfers, or the deeds held for review."""
-    if outcome.status == 202:
+    if outcome.held:
         return {"pending": pending_json(session, outcome.pending)}
     return {"transfers": transfers_json(session, outcome.transfers)}
 
 
+def deed_status(outcome) -> int:
+    """Return the status a deed request answers with: 201 posted, 202 held for a reviewer."""
+    return 202 if outcome.held else 201
+
+
 def _deed_answer(session, outcome):
-    return jsonify(deed_json(session, outcome)), outcome.status
+    return jsonify(deed_json(session, outcome)), deed_status(outcome)

@@ -192,7 +192,7 @@ def test_deed_dated_today_is_allowed_and_tomorrow_is_not(session, make, clock):
 
     bank = make.bank()
     zhang = make.resident(bank)
-    assert make.deed(bank, "cleanup", [zhang], occurred_on=clock.today()).status == 201
+    assert make.deed(bank, "cleanup", [zhang], occurred_on=clock.today()).posted
     with pytest.raises(ValidationError) as err:
         make.deed(bank, "cleanup", [zhang], occurred_on=date(2026, 10, 16))
     assert "occurred_on" in err.value.fields
