@@ -55,10 +55,11 @@ class Reversal:
 class Undo:
     """What a wing does when an entry holding transfers of a kind it registered is reversed.
 
-    Each method is called inside the reversal's transaction, under the bank's posting lock, once
-    per reversal (an Undo registered for several kinds of one entry is still called once);
-    raising a ZongzhiError refuses the reversal, and then nothing at all is written. A subclass
-    overrides what applies to it.
+    Each method is called inside the reversal's transaction, under the bank's posting lock:
+    `legs` when the entry has a single leg, then `check` and `apply` once per reversal (an Undo
+    registered for several kinds of one entry is still called once). Raising a ZongzhiError
+    refuses the reversal, and then nothing at all is written. A subclass overrides what applies
+    to it.
     """
 
     def legs(self, session: Session, bank: Bank, transfer: Transfer) -> list[int]:
