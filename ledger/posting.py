@@ -186,18 +186,17 @@ def post(session: Session, bank_id: int, *entries: Sequence[Draft], by: str, clo
         return [PostedEntry(None, ()) for _ in entries]
     # Accounts opened earlier in this transaction must be rows before transfers name them.
     session.flush()
-    for drafts in entries:
-        _check(drafts)
+    _check([d for drafts in entries for d in drafts])
     held = _lock(session, bank_id)
     seq, head = held.head
     recorded_at = clock.now()
     key = idempotency.key if idempotency else None
     request_hash = idempotency.request_hash if idempotency else None
-    rows, sizes = [], []
+    rows = []
     movements: dict[int, int] = {}
+    link, columns = chain.link, chain.CHAINED_COLUMNS
     for drafts in entries:
         entry_seq = seq + 1
-        sizes.append(len(drafts))
         for d in drafts:
             seq += 1
             values = dict(
@@ -207,8 +206,10 @@ def post(session: Session, bank_id: int, *entries: Sequence[Draft], by: str, clo
                 recorded_by=by, memo=d.memo, reverses_id=d.reverses_id, idempotency_key=key,
                 request_hash=request_hash, entry_seq=entry_seq,
             )
-            prev, head = head, chain.link(head, chain.chained(
-                [values[c] for c in chain.CHAINED_COLUMNS], entry_seq))
+            chained = [values[c] for c in columns]
+            if seq != entry_seq:  # see chain.chained
+                chained.append(entry_seq)
+            prev, head = head, link(head, chained)
             values["prev_hash"], values["hash"] = prev, head
             rows.append(values)
             movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
@@ -238,11 +239,12 @@ def post(session: Session, bank_id: int, *entries: Sequence[Draft], by: str, clo
         # The bank as this session already holds it shows the new head, as a fresh read would.
         set_committed_value(loaded, "head_seq", seq)
         set_committed_value(loaded, "head_hash", head)
-    posted = iter([Posted(id=i, **values) for i, values in zip(ids, rows)])
-    done = []
-    for size in sizes:
-        entry = tuple(next(posted) for _ in range(size))
-        done.append(PostedEntry(entry[0].seq if entry else None, entry))
+    posted = [Posted(id=i, **values) for i, values in zip(ids, rows)]
+    done, start = [], 0
+    for drafts in entries:
+        legs_ = tuple(posted[start:start + len(drafts)])
+        start += len(drafts)
+        done.append(PostedEntry(legs_[0].seq if legs_ else None, legs_))
     return done
 
 
