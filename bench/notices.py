@@ -165,7 +165,7 @@ def _job(residents: int) -> tuple[float, float, float, float, float]:
                             rule_code="cleanup", rule_version=1, doer_id=r)
                       for i, r in enumerate(bank.residents) for k in range(3)]
             with transaction(session):
-                post(session, bank.id, drafts, by="bench", clock=clock)
+                post(session, bank.id, *([d] for d in drafts), by="bench", clock=clock)
         with sf() as session:
             row = session.get(Bank, bank.id)
             started, cpu = time.perf_counter(), time.process_time()

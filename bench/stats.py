@@ -121,7 +121,8 @@ def build(url: str, banks: int, residents: int, transfers: int, tail_days: float
     started = time.perf_counter()
     days = (LAST_DAY - FIRST_DAY).days + 1
     columns = ["bank_id", "seq", "ledger", "debit_id", "credit_id", "amount", "kind", "rule_code",
-               "rule_version", "doer_id", "occurred_on", "recorded_at", "recorded_by", "prev_hash", "hash"]
+               "rule_version", "doer_id", "occurred_on", "recorded_at", "recorded_by", "prev_hash", "hash",
+               "entry_seq"]
     seqs = {b: 0 for b in bank_ids}
     balances: dict[int, int] = {}
 
@@ -144,7 +145,7 @@ def build(url: str, banks: int, residents: int, transfers: int, tail_days: float
             balances[debit] = balances.get(debit, 0) - points
             balances[credit] = balances.get(credit, 0) + points
             yield (b, seqs[b], PTS, debit, credit, points, kind, rule, 1 if rule else None, rid, day,
-                   now, "bench", HASH, HASH)
+                   now, "bench", HASH, HASH, seqs[b])
 
     engine_name = engine.dialect.name
     raw = engine.raw_connection()

@@ -185,7 +185,7 @@ def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, c
         session.refresh(current)
         if current.outcome is None:
             current.closed_at, current.closed_by = clock.now(), by
-            current.outcome = json.dumps({"status": outcome.status,
+            current.outcome = json.dumps({"status": outcome.kind,
                                           "transfers": [t.id for t in outcome.transfers],
                                           "pending": [p.id for p in outcome.pending]})
     return outcome

@@ -11,7 +11,7 @@ from ground.i18n import _
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn
-from ledger.views import deed_json
+from ledger.views import deed_json, deed_status
 from rules import bounds
 from web import uploads
 from web.api import clock, load, page, page_args
@@ -123,7 +123,7 @@ def _batch_one(session, bank, user, item: dict, path: str) -> dict:
         session, bank, rule_code=deed["rule"], resident_ids=deed["residents"],
         quantity=deed["quantity"], occurred_on=deed["occurred_on"], memo=deed["memo"], by=user.name,
         clock=clock(), idem=idem, attached={"evidence": deed["evidence"]})
-    return {"key": key, "status": outcome.status, "body": deed_json(session, outcome)}
+    return {"key": key, "status": deed_status(outcome), "body": deed_json(session, outcome)}
 
 
 # --- activities ----------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def close_activity(bank, activity_id):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     outcome = activities.close_activity(session, bank, activity_id, by=user.name, clock=clock())
-    return jsonify(deed_json(session, outcome)), outcome.status
+    return jsonify(deed_json(session, outcome)), deed_status(outcome)
 
 
 # --- what the phone app needs --------------------------------------------------------------------

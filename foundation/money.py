@@ -77,7 +77,7 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
         drafts = [Draft(ledger=CNY, debit_id=fund[code].id, credit_id=project.id, amount=part,
                         kind="project_tranche", occurred_on=today, memo=note)
                   for code, part in ((RESTRICTED, restricted), (UNRESTRICTED, unrestricted)) if part]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         tranche = Tranche(bank_id=bank.id, application_id=application.id, amount=amount,
                           from_restricted=restricted, from_unrestricted=unrestricted, paid_on=today,
                           memo=memo, by=user.name, at=clock.now())
@@ -142,7 +142,7 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
                         credit_id=accounts.system_account(session, bank.id, CNY, code).id,
                         amount=amount, kind=kind, occurred_on=today, memo=memo)
                   for _, code, amount, kind, memo in legs]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose=purpose, transfer_id=t.id,
                                    application_id=application.id)
                         for (purpose, *_), t in zip(legs, transfers))

@@ -180,7 +180,7 @@ def deliver_wish(session: Session, bank: Bank, wish_id: int, *, gifts: dict[int,
             drafts.append(Draft(ledger=CNY, debit_id=source.id, credit_id=received.id, amount=d.value,
                                 kind="inkind_gift", occurred_on=delivered_on,
                                 doer_id=d.resident_id, memo=f"微心愿#{wish.id} {wish.title}（{d.name}）"))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose="inkind", transfer_id=t.id, wish_id=wish.id,
                                    resident_id=d.resident_id) for t, d in zip(transfers, donors))
         claim.status, claim.delivered_on = "delivered", delivered_on
@@ -228,7 +228,7 @@ def confirm_wish(session: Session, bank: Bank, wish_id: int, *, thanks: str, use
                         kind="inkind_given", occurred_on=clock.today(), doer_id=d.resident_id,
                         memo=f"微心愿#{wish.id} {wish.title} 已送达（{d.name}）")
                   for d in donors if d.value]
-        transfers = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
         session.add_all(LedgerLink(bank_id=bank.id, purpose="inkind", transfer_id=t.id, wish_id=wish.id)
                         for t in transfers)
         wish.thanks, wish.fulfilled_on = thanks, clock.today()

@@ -1,4 +1,9 @@
-"""The hash chain: a canonical encoding of a transfer and the hash that links it to the last."""
+"""The hash chain: a canonical encoding of a transfer and the hash that links it to the last.
+
+Transfers are grouped in entries, one per event (a redemption line's points and its cost, a
+tranche from two of the fund's accounts): an entry's legs are contiguous in the chain and each
+names its entry by the seq of the entry's first leg (`entry_seq`). The chain covers it too.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +18,10 @@ CHAINED_COLUMNS = (
     "rule_code", "rule_version", "doer_id", "occurred_on", "recorded_at", "recorded_by",
     "memo", "reverses_id", "idempotency_key", "request_hash",
 )
+#: The column naming a transfer's entry. It is encoded after the chained columns, and only for a
+#: leg that is not its entry's first (whose entry is its own seq): so a one-leg entry, every
+#: transfer posted before entries existed among them, encodes exactly as it always has.
+ENTRY_COLUMN = "entry_seq"
 
 def _plain(value: Any) -> Any:
     # Dates and times as the same text on every database and in every session timezone:
@@ -60,13 +69,20 @@ def canonical_json(value: Any) -> str:
     return _dumps_sorted(value)
 
 
+def chained(values: Sequence[Any], entry_seq: int) -> Sequence[Any]:
+    """Return what a transfer's hash covers: its chained values (in CHAINED_COLUMNS order) and,
+    for a leg that is not its entry's first, the entry it belongs to."""
+    return values if entry_seq == values[1] else (*values, entry_seq)
+
+
 def canonical(values: Sequence[Any]) -> bytes:
-    """Encode a transfer's chained values (in CHAINED_COLUMNS order) as canonical UTF-8 JSON."""
+    """Encode a transfer's chained values (see `chained`) as canonical UTF-8 JSON."""
     return _dumps(tuple(values)).encode("utf-8")
 
 
 def link(prev_hash: str, values: Sequence[Any], _sha256=hashlib.sha256) -> str:
-    """Return the hash of a transfer: sha256 over the previous hash and its canonical encoding."""
+    """Return the hash of a transfer: sha256 over the previous hash and the canonical encoding
+    of its values (see `chained`)."""
     # One buffer, one digest: verify calls this for every transfer a bank ever posted.
     # The previous hash is hex, so encoding it with the rest as UTF-8 gives the same bytes.
     return _sha256(f"{prev_hash}\n{_dumps(tuple(values))}".encode("utf-8")).hexdigest()

@@ -114,7 +114,8 @@ class Account(SQLModel, table=True):
 class Transfer(SQLModel, table=True):
     """One movement of a positive amount from a debit account to a credit account.
 
-    Append-only: the database refuses UPDATE and DELETE (see the first migration).
+    Append-only: the database refuses UPDATE and DELETE (see the first migration). A transfer is
+    one leg of an entry, the transfers of one event (see ledger.posting.post).
     """
 
     __tablename__ = "transfers"
@@ -128,11 +129,18 @@ class Transfer(SQLModel, table=True):
         Index("ux_transfers_reverses", "reverses_id", unique=True,
               sqlite_where=text("reverses_id IS NOT NULL"),
               postgresql_where=text("reverses_id IS NOT NULL")),
+        # An entry's legs, from the number of any one of them (migration 0019).
+        Index("ix_transfers_entry", "bank_id", "entry_seq"),
+        # The database refuses a leg naming an entry after itself (on SQLite by a trigger).
+        CheckConstraint("entry_seq BETWEEN 1 AND seq", name="ck_transfers_entry_seq"),
     )
 
     id: Optional[int] = Field(default=None, sa_column=Column(BigId, primary_key=True))
     bank_id: int = Field(foreign_key="banks.id")
     seq: int = Field(sa_type=BigInteger)
+    #: The entry this transfer is a leg of: the seq of the entry's first leg (its own, for a
+    #: one-leg entry). An entry's legs are contiguous; the hash chain covers it (ledger.chain).
+    entry_seq: int = Field(sa_type=BigInteger)
     ledger: str = Field(max_length=3)
     debit_id: int = Field(foreign_key="accounts.id", index=True)
     credit_id: int = Field(foreign_key="accounts.id", index=True)
@@ -193,7 +201,10 @@ class IdempotencyRecord(SQLModel, table=True):
     user_id: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
+    #: The HTTP status that rows from before migration 0019 kept; 0 since, and read by nothing:
+    #: an outcome is not an answer (the view chooses that), and an old row replays from its ids.
     status: int
-    #: What the outcome was made of, as JSON: {"transfers": [ids]} or {"pending": [ids]}.
+    #: The outcome, as JSON: its kind and the ids it is made of, {"kind": "posted",
+    #: "transfers": [ids], "pending": [ids]} say (see ledger.idempotency; old rows have no kind).
     outcome: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime

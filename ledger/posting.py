@@ -1,4 +1,7 @@
-"""Posting: the one function that writes transfers, extends the hash chain and moves balances."""
+"""Posting: the one function that writes transfers, extends the hash chain and moves balances.
+
+What it posts are entries: the transfers (legs) of one event, under one number the chain covers.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, make_dataclass
@@ -142,14 +145,48 @@ Posted = make_dataclass("Posted", [column.key for column in Transfer.__table__.c
                         frozen=True, slots=True)
 
 
-def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, clock: Clock,
-         idempotency: Idempotency | None = None) -> list[Posted]:
-    """Append the drafts to the bank's ledger in order, moving balances; the caller commits."""
-    if not drafts:
-        return []
+@dataclass(frozen=True)
+class PostedEntry:
+    """An entry as `post` wrote it: its number (the seq of its first leg) and its legs, in order.
+
+    It reads as the sequence of its legs: `[points, cost] = entry`, `entry[0].id`.
+    An entry with no legs posts nothing: its seq is None.
+    """
+
+    seq: int | None
+    legs: tuple[Posted, ...]
+
+    def __iter__(self):
+        return iter(self.legs)
+
+    def __len__(self) -> int:
+        return len(self.legs)
+
+    def __getitem__(self, index):
+        return self.legs[index]
+
+
+def legs(entries: Sequence[PostedEntry]) -> list[Posted]:
+    """Return the legs of these entries, in the order they were posted."""
+    return [leg for entry in entries for leg in entry.legs]
+
+
+def post(session: Session, bank_id: int, *entries: Sequence[Draft], by: str, clock: Clock,
+         idempotency: Idempotency | None = None) -> list[PostedEntry]:
+    """Append entries to the bank's ledger in order, moving balances; the caller commits.
+
+    Each argument is one entry: the drafts of one event (one leg or several), posted together,
+    contiguous in the chain, each leg naming the entry by the seq of its first leg, and reversed
+    together (see ledger.reversals). Events that only happen to be written at once (a patrol
+    team's deeds, one per resident) are one entry each: `post(session, bank, *([d] for d in drafts))`.
+    Returns one PostedEntry per argument.
+    """
+    entries = [tuple(drafts) for drafts in entries]
+    if not any(entries):
+        return [PostedEntry(None, ()) for _ in entries]
     # Accounts opened earlier in this transaction must be rows before transfers name them.
     session.flush()
-    _check(drafts)
+    _check([d for drafts in entries for d in drafts])
     held = _lock(session, bank_id)
     seq, head = held.head
     recorded_at = clock.now()
@@ -157,20 +194,26 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
     request_hash = idempotency.request_hash if idempotency else None
     rows = []
     movements: dict[int, int] = {}
-    for d in drafts:
-        seq += 1
-        values = dict(
-            bank_id=bank_id, seq=seq, ledger=d.ledger, debit_id=d.debit_id, credit_id=d.credit_id,
-            amount=d.amount, kind=d.kind, rule_code=d.rule_code, rule_version=d.rule_version,
-            doer_id=d.doer_id, occurred_on=d.occurred_on, recorded_at=recorded_at,
-            recorded_by=by, memo=d.memo, reverses_id=d.reverses_id, idempotency_key=key,
-            request_hash=request_hash,
-        )
-        prev, head = head, chain.link(head, [values[c] for c in chain.CHAINED_COLUMNS])
-        values["prev_hash"], values["hash"] = prev, head
-        rows.append(values)
-        movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
-        movements[d.credit_id] = movements.get(d.credit_id, 0) + d.amount
+    link, columns = chain.link, chain.CHAINED_COLUMNS
+    for drafts in entries:
+        entry_seq = seq + 1
+        for d in drafts:
+            seq += 1
+            values = dict(
+                bank_id=bank_id, seq=seq, ledger=d.ledger, debit_id=d.debit_id, credit_id=d.credit_id,
+                amount=d.amount, kind=d.kind, rule_code=d.rule_code, rule_version=d.rule_version,
+                doer_id=d.doer_id, occurred_on=d.occurred_on, recorded_at=recorded_at,
+                recorded_by=by, memo=d.memo, reverses_id=d.reverses_id, idempotency_key=key,
+                request_hash=request_hash, entry_seq=entry_seq,
+            )
+            chained = [values[c] for c in columns]
+            if seq != entry_seq:  # see chain.chained
+                chained.append(entry_seq)
+            prev, head = head, link(head, chained)
+            values["prev_hash"], values["hash"] = prev, head
+            rows.append(values)
+            movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
+            movements[d.credit_id] = movements.get(d.credit_id, 0) + d.amount
     moved = [{"account": a, "delta": d} for a, d in movements.items() if d]
     # Statements compiled once (the ORM's unit of work would cost more than the writes), sent
     # together: on PostgreSQL the rows, the balances and the head take one round trip.
@@ -196,7 +239,13 @@ def post(session: Session, bank_id: int, drafts: Sequence[Draft], *, by: str, cl
         # The bank as this session already holds it shows the new head, as a fresh read would.
         set_committed_value(loaded, "head_seq", seq)
         set_committed_value(loaded, "head_hash", head)
-    return [Posted(id=i, **values) for i, values in zip(ids, rows)]
+    posted = [Posted(id=i, **values) for i, values in zip(ids, rows)]
+    done, start = [], 0
+    for drafts in entries:
+        legs_ = tuple(posted[start:start + len(drafts)])
+        start += len(drafts)
+        done.append(PostedEntry(legs_[0].seq if legs_ else None, legs_))
+    return done
 
 
 _HELD = "zongzhi.chain_heads"
@@ -207,7 +256,7 @@ _LOCK = Prepared(select(_BANKS.c.head_seq, _BANKS.c.head_hash,
                         *(in_force.scalar_subquery() for in_force in rules_in_force(_BANKS.c.id)))
                  .where(_BANKS.c.id == bindparam("bank")).with_for_update(of=_BANKS))
 _INSERT = Prepared(insert(_TRANSFERS).returning(_TRANSFERS.c.id),
-                   columns=[*chain.CHAINED_COLUMNS, "prev_hash", "hash"])
+                   columns=[*chain.CHAINED_COLUMNS, chain.ENTRY_COLUMN, "prev_hash", "hash"])
 _MOVE_BALANCE = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
                          .values(balance=_ACCOUNTS.c.balance + bindparam("delta")))
 _MOVE_HEAD = Prepared(update(_BANKS).where(_BANKS.c.id == bindparam("bank"))

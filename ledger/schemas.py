@@ -85,6 +85,9 @@ class TransferOut(Schema):
     recorded_by = fields.String()
     memo = fields.String(allow_none=True)
     reverses = fields.Integer(attribute="reverses_id", allow_none=True)
+    entry = fields.Integer(attribute="entry_seq", metadata={
+        "description": "the seq of its entry's first leg: the transfers of one event share it, "
+                       "and reversing any of them reverses them all"})
     hash = fields.String()
     evidence = fields.List(fields.Integer(), metadata={"description": "photo ids"})
 

@@ -1,7 +1,8 @@
-"""The ledger's services: banks and their rules, households and residents, deeds and reversals.
+"""The ledger's services: banks and their rules, households and residents, deeds (reversals: ledger.reversals).
 
-Each service takes the session and what it needs, does its checks under the bank's posting
-lock, and owns the transaction: it commits on success and rolls everything back on error.
+Each service takes the session and what it needs and writes as one unit of work
+(ledger.unit.UnitOfWork): its checks under the bank's posting lock, the idempotency key replayed
+or its outcome remembered, the audit entry, and the commit, or nothing at all on an error.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session, aliased
 import rules as rulefiles
 from rules import bounds
 
-from . import accounts, audit, idempotency, names, periods
+from . import accounts, names, periods
 from ground.clock import Clock
-from ground.db import bank_row, transaction
-from ground.store import Prepared, pipelined
-from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
+from ground.db import bank_row
+from ground.store import Prepared
+from ground.errors import CapExceeded, ConflictError, NotFound, ValidationError
 from ground.i18n import _
 from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
 from ground.tenants import Bank
-from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
-                      rules_in_force)
+from .posting import Draft, Idempotency, legs, locked_rules, reread_lock, rules_in_force
 from .residents import check_residents
+from .unit import UnitOfWork
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -53,16 +53,15 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
     if problems:
         raise ValidationError(problems)
     book = _parse_rules(rules_text, source_name)
-    with transaction(session):
+    with UnitOfWork(session, None, by=by, clock=clock) as uow:
         if session.execute(select(Bank.id).where(Bank.code == code)).first():
             raise ConflictError(_("银行代码 %(code)s 已存在", code=code), code="bank_exists")
-        bank = Bank(code=code, name=name.strip(), created_at=clock.now())
+        bank = uow.bank = Bank(code=code, name=name.strip(), created_at=clock.now())
         session.add(bank)
         session.flush()
         accounts.open_system_accounts(session, bank.id)
         version = _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="bank_create", subject=f"bank:{bank.id}",
-                     detail={"code": code, "rules_version": version.version}, clock=clock)
+        uow.audit("bank_create", f"bank:{bank.id}", {"code": code, "rules_version": version.version})
     return bank
 
 
@@ -70,15 +69,13 @@ def load_rules(session: Session, bank: Bank, text: str, *, source_name: str, by:
                clock: Clock) -> RuleVersion:
     """Install a new rule version for the bank; loading the version in force again is a no-op."""
     book = _parse_rules(text, source_name)
-    with transaction(session):
-        lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         current = _current_version(session, bank.id)
         if current is not None and current.content_hash == book.content_hash:
             return stored_version(session, bank.id, current.version)
         version = _add_rule_version(session, bank, book, source_name, by=by, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="rules_load",
-                     subject=f"rules:{version.version}",
-                     detail={"hash": version.content_hash, "source": source_name}, clock=clock)
+        uow.audit("rules_load", f"rules:{version.version}",
+                  {"hash": version.content_hash, "source": source_name})
         return version
 
 
@@ -244,7 +241,7 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
         problems["name"] = [problem]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         if session.execute(select(Household.id).where(Household.bank_id == bank.id,
                                                       Household.code == code)).first():
             raise ConflictError(_("户号 %(code)s 已存在", code=code), code="household_exists",
@@ -253,9 +250,7 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
         session.add(household)
         session.flush()
         if by:
-            audit.record(session, bank_id=bank.id, actor=by, action="household_create",
-                         subject=f"household:{household.id}", detail={"code": code, "name": name},
-                         clock=clock)
+            uow.audit("household_create", f"household:{household.id}", {"code": code, "name": name})
     return household
 
 
@@ -281,7 +276,7 @@ def update_household(session: Session, bank: Bank, household_id: int, *, name: s
     name = (name or "").strip()
     if problem := _household_name_problem(name):
         raise ValidationError({"name": [problem]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         household = get_household(session, bank, household_id)
         if not active and household.active:
             members = session.execute(select(func.count()).where(
@@ -297,9 +292,8 @@ def update_household(session: Session, bank: Bank, household_id: int, *, name: s
             Account.bank_id == bank.id, Account.household_id == household.id)).scalar_one_or_none()
         if account is not None:
             account.name = name or household.code
-        audit.record(session, bank_id=bank.id, actor=by, action="household_update",
-                     subject=f"household:{household.id}",
-                     detail={"before": before, "after": {"name": name, "active": active}}, clock=clock)
+        uow.audit("household_update", f"household:{household.id}",
+                  {"before": before, "after": {"name": name, "active": active}})
     return household
 
 
@@ -333,7 +327,7 @@ def create_resident(session: Session, bank: Bank, *, name: str, household: str,
                     reading: str | None = None, by: str | None = None) -> Resident:
     """Register a resident in an existing household."""
     clean, problems = person_problems(name=name, phone=phone, relation=relation, reading=reading)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         home = find_household(session, bank, (household or "").strip())
         if home is None or not home.active:
             problems["household"] = [_("户号 %(code)s 不存在或已停用", code=household)]
@@ -344,9 +338,7 @@ def create_resident(session: Session, bank: Bank, *, name: str, household: str,
         session.add(resident)
         session.flush()
         if by:
-            audit.record(session, bank_id=bank.id, actor=by, action="resident_create",
-                         subject=f"resident:{resident.id}", detail={"household": home.code},
-                         clock=clock)
+            uow.audit("resident_create", f"resident:{resident.id}", {"household": home.code})
     return resident
 
 
@@ -357,7 +349,7 @@ def update_resident(session: Session, bank: Bank, resident_id: int, *, name: str
     clean, problems = person_problems(name=name, phone=phone, relation=relation, reading=reading)
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         resident = get_resident(session, bank, resident_id)
         changed = sorted(k for k, v in clean.items() if getattr(resident, k) != v)
         for key, value in {**clean, **names.search_keys(clean["name"], clean["reading"])}.items():
@@ -368,8 +360,7 @@ def update_resident(session: Session, bank: Bank, resident_id: int, *, name: str
             account.name = clean["name"]
         if changed:
             # Which fields changed, not their values: the log is no place for phone numbers.
-            audit.record(session, bank_id=bank.id, actor=by, action="resident_update",
-                         subject=f"resident:{resident.id}", detail={"changed": changed}, clock=clock)
+            uow.audit("resident_update", f"resident:{resident.id}", {"changed": changed})
     return resident
 
 
@@ -379,7 +370,7 @@ def set_resident_active(session: Session, bank: Bank, resident_id: int, active: 
     reason = bounds.newlines(reason or "").strip()
     if problem := _reason_problem(reason):
         raise ValidationError({"reason": [problem]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         resident = get_resident(session, bank, resident_id)
         if not active and not reason:
             raise ValidationError({"reason": [_("停用须写明原因")]})
@@ -388,9 +379,8 @@ def set_resident_active(session: Session, bank: Bank, resident_id: int, active: 
         if active and not get_household(session, bank, resident.household_id).active:
             raise ValidationError({"household": [_("所在户已停用，请先迁入其他户")]})
         resident.active = active
-        audit.record(session, bank_id=bank.id, actor=by,
-                     action="resident_activate" if active else "resident_deactivate",
-                     subject=f"resident:{resident.id}", detail={"reason": reason or None}, clock=clock)
+        uow.audit("resident_activate" if active else "resident_deactivate", f"resident:{resident.id}",
+                  {"reason": reason or None})
     return resident
 
 
@@ -400,7 +390,7 @@ def move_resident(session: Session, bank: Bank, resident_id: int, *, household: 
     reason = bounds.newlines(reason or "").strip() or None
     if reason and (problem := _reason_problem(reason)):
         raise ValidationError({"reason": [problem]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         resident = get_resident(session, bank, resident_id)
         target = find_household(session, bank, (household or "").strip())
         if target is None or not target.active:
@@ -412,9 +402,8 @@ def move_resident(session: Session, bank: Bank, resident_id: int, *, household: 
                                  moved_at=clock.now(), moved_by=by, reason=reason))
         source = resident.household_id
         resident.household_id = target.id
-        audit.record(session, bank_id=bank.id, actor=by, action="resident_move",
-                     subject=f"resident:{resident.id}",
-                     detail={"from": source, "to": target.id, "reason": reason}, clock=clock)
+        uow.audit("resident_move", f"resident:{resident.id}",
+                  {"from": source, "to": target.id, "reason": reason})
     return resident
 
 
@@ -498,11 +487,26 @@ def find_residents(session: Session, bank: Bank, q: str, *, limit: int = 20,
 
 @dataclass(frozen=True)
 class DeedOutcome:
-    """What a deed request produced: posted transfers (201) or deeds held for review (202)."""
+    """What a deed request produced: transfers posted, or deeds held for a reviewer (or, for a
+    decision, the deed decided)."""
 
-    status: int
     transfers: list[Transfer]
     pending: list[PendingDeed]
+
+    @property
+    def posted(self) -> bool:
+        """Whether it posted transfers (a deed that stands, or one approved)."""
+        return bool(self.transfers)
+
+    @property
+    def held(self) -> bool:
+        """Whether it holds deeds for a reviewer, none of them posted yet."""
+        return not self.transfers and any(p.status == "pending" for p in self.pending)
+
+    @property
+    def kind(self) -> str:
+        """What happened, in a word: posted, held, or (a decision) rejected."""
+        return "posted" if self.posted else "held" if self.held else "rejected"
 
 
 #: What a deed carries beyond the ledger's own fields (photos as evidence, say), by the name of
@@ -524,13 +528,13 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
     A rule that needs review (or a deed sent with `hold`, which a resident's own report is)
     holds the deeds as pending instead; nothing reaches a balance until a reviewer approves.
     """
-    with transaction(session, amounts="quantity"):
-        # The lock, whether the month is sealed and who the residents are: one round trip.
-        sealed, team = lock_chain_with(session, bank.id, periods.sealed_read(bank.id, occurred_on),
-                                       _team_read(bank, resident_ids))
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return _outcome(session, *replayed)
+    # The lock, whether the month is sealed and who the residents are: one round trip.
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem, amounts="quantity",
+                    reads=(periods.sealed_read(bank.id, occurred_on),
+                           _team_read(bank, resident_ids))) as uow:
+        if uow.replayed:
+            return _outcome(session, uow.replayed.data)
+        sealed, team = uow.reads
         version, book = rulebook(session, bank.id)
         periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
                             backdate_days=book.settings.cycle.backdate_days,
@@ -547,24 +551,20 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
             _check_caps(session, bank, residents, rule, points, occurred_on)
             session.add_all(pending)
             session.flush()
-            outcome = DeedOutcome(202, [], pending)
+            outcome = DeedOutcome([], pending)
         else:
             _check_caps(session, bank, residents, rule, points, occurred_on)
             drafts = _deed_drafts(session, unit, residents, rule, version.version, points,
                                   occurred_on, memo)
-            outcome = DeedOutcome(201, post(session, bank.id, drafts, by=by, clock=clock,
-                                            idempotency=idem), [])
+            # One entry per resident: each deed is an event of its own, reversed on its own.
+            outcome = DeedOutcome(legs(uow.post(*([d] for d in drafts))), [])
         for name, hook in DEED_ATTACHMENTS.items():
             hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
-        with pipelined(session):
-            idempotency.remember(session, bank.id, idem, outcome.status, _outcome_ids(outcome),
-                                 clock=clock)
-            audit.record(session, bank_id=bank.id, actor=by,
-                         action="deed_pending" if outcome.pending else (
-                             "penalty" if points < 0 else "deed"),
-                         subject=f"rule:{rule.code}",
-                         detail={"residents": resident_ids, "quantity": quantity, "points": points,
-                                 "occurred_on": occurred_on, **_outcome_ids(outcome)}, clock=clock)
+        uow.remember(outcome.kind, _outcome_ids(outcome))
+        uow.audit("deed_pending" if outcome.pending else ("penalty" if points < 0 else "deed"),
+                  f"rule:{rule.code}", {"residents": resident_ids, "quantity": quantity,
+                                        "points": points, "occurred_on": occurred_on,
+                                        **_outcome_ids(outcome)})
     return outcome
 
 
@@ -580,11 +580,9 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
                    reason: str | None, by: str, clock: Clock,
                    idem: Idempotency | None = None) -> DeedOutcome:
     """Approve a pending deed (posting it, caps checked again) or reject it with a reason."""
-    with transaction(session, amounts="quantity"):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return _outcome(session, *replayed)
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem, amounts="quantity") as uow:
+        if uow.replayed:
+            return _outcome(session, uow.replayed.data)
         deed = get_pending(session, bank, pending_id)
         if deed.status != "pending":
             raise ConflictError(f"该记录已处理（{deed.status}）",
@@ -593,7 +591,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
         if not approve:
             deed.status, deed.reason = "rejected", reason
             session.flush()
-            outcome = DeedOutcome(200, [], [deed])
+            outcome = DeedOutcome([], [deed])
         else:
             _, book = rulebook(session, bank.id)
             rule = _rule_at_version(session, bank.id, deed.rule_version, deed.rule_code,
@@ -614,15 +612,12 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             _check_caps(session, bank, [resident], rule, deed.points, deed.occurred_on)
             drafts = _deed_drafts(session, unit, [resident], rule, deed.rule_version,
                                   deed.points, deed.occurred_on, deed.memo)
-            [transfer] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+            [[transfer]] = uow.post(drafts)
             deed.transfer_id = transfer.id
-            outcome = DeedOutcome(201, [transfer], [])
-        idempotency.remember(session, bank.id, idem, outcome.status, {
-            "transfers": [t.id for t in outcome.transfers], "pending": [deed.id]}, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="approve" if approve else "reject",
-                     subject=f"pending:{deed.id}",
-                     detail={"reason": reason, "transfers": [t.id for t in outcome.transfers]},
-                     clock=clock)
+            outcome = DeedOutcome([transfer], [])
+        uow.remember(outcome.kind, {"transfers": [t.id for t in outcome.transfers], "pending": [deed.id]})
+        uow.audit("approve" if approve else "reject", f"pending:{deed.id}",
+                  {"reason": reason, "transfers": [t.id for t in outcome.transfers]})
     return outcome
 
 
@@ -769,54 +764,12 @@ def _outcome_ids(outcome: DeedOutcome) -> dict:
     return {"transfers": [t.id for t in outcome.transfers], "pending": [p.id for p in outcome.pending]}
 
 
-def _outcome(session: Session, status: int, ids: dict) -> DeedOutcome:
+def _outcome(session: Session, ids: dict) -> DeedOutcome:
     transfers = list(session.execute(select(Transfer).where(Transfer.id.in_(ids["transfers"]))
                                      .order_by(Transfer.seq)).scalars()) if ids["transfers"] else []
     pending = list(session.execute(select(PendingDeed).where(PendingDeed.id.in_(ids["pending"]))
                                    .order_by(PendingDeed.id)).scalars()) if ids["pending"] else []
-    return DeedOutcome(status, transfers, pending)
-
-
-# --- reversals --------------------------------------------------------------------------------
-
-#: What else a reversal must undo, by the original transfer's kind. A wing that posts transfers
-#: with side effects outside the ledger (stock taken at the desk, say) registers a hook here; the
-#: ledger calls it inside the reversal's transaction, under the posting lock, after the mirror is
-#: posted, as hook(session, bank, original, reversal, by=, clock=). A hook may post more
-#: transfers, or refuse the reversal by raising a ZongzhiError (then nothing is written).
-REVERSAL_HOOKS: dict[str, Callable] = {}
-
-
-def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: str, by: str,
-                     clock: Clock, idem: Idempotency | None = None) -> Transfer:
-    """Post the mirror of a transfer, naming it and the reason; a transfer is reversed once."""
-    with transaction(session):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return _outcome(session, *replayed).transfers[0]
-        original = get_transfer(session, bank, transfer_id)
-        if original.kind == "reversal":
-            raise ConflictError("冲正记录不能再被冲正，请重新登记", "a reversal cannot itself be reversed",
-                                code="cannot_reverse_reversal")
-        if session.execute(select(Transfer.id).where(Transfer.reverses_id == original.id)).first():
-            raise AlreadyReversed(f"流水 {original.seq} 已被冲正", f"transfer {original.seq} was already reversed")
-        # The reversal is dated today: a closed month stays closed, the correction lands now.
-        draft = Draft(ledger=original.ledger, debit_id=original.credit_id,
-                      credit_id=original.debit_id, amount=original.amount, kind="reversal",
-                      occurred_on=clock.today(), rule_code=original.rule_code,
-                      rule_version=original.rule_version, doer_id=original.doer_id, memo=reason,
-                      reverses_id=original.id)
-        [reversal] = post(session, bank.id, [draft], by=by, clock=clock, idempotency=idem)
-        hook = REVERSAL_HOOKS.get(original.kind)
-        if hook is not None:
-            hook(session, bank, original, reversal, by=by, clock=clock)
-        idempotency.remember(session, bank.id, idem, 201, {"transfers": [reversal.id], "pending": []},
-                             clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="reversal",
-                     subject=f"transfer:{original.id}", detail={"reason": reason, "reversal": reversal.id},
-                     clock=clock)
-    return reversal
+    return DeedOutcome(transfers, pending)
 
 
 # --- reading ----------------------------------------------------------------------------------

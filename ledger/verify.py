@@ -57,7 +57,8 @@ _ACCOUNTS_OF_BANK = Prepared(select(_ACCOUNTS.c.id, _ACCOUNTS.c.ledger, _ACCOUNT
                                     _ACCOUNTS.c.balance)
                              .where(_ACCOUNTS.c.bank_id == bindparam("bank")))
 _TRANSFERS_IN_ORDER = Prepared(
-    select(*_COLUMNS, Transfer.__table__.c.prev_hash, Transfer.__table__.c.hash)
+    select(*_COLUMNS, Transfer.__table__.c.entry_seq, Transfer.__table__.c.prev_hash,
+           Transfer.__table__.c.hash)
     .where(Transfer.__table__.c.bank_id == bindparam("bank")).order_by(Transfer.__table__.c.seq))
 
 
@@ -83,7 +84,7 @@ class Report:
 
 
 def verify_bank(session: Session, bank: Bank, *, batch: int = 5000) -> Report:
-    """Walk the bank's transfers in sequence, checking each link and then every balance.
+    """Walk the bank's transfers in sequence, checking each link and entry, then every balance.
 
     It all reads one snapshot, so a bank being posted to meanwhile verifies as it stood.
     """
@@ -96,7 +97,7 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
     head_seq, head_hash = session.execute(
         select(Bank.head_seq, Bank.head_hash).where(Bank.id == bank_id)).one()
     sums: dict[int, int] = defaultdict(int)
-    expected_seq, prev, count = 1, GENESIS_HASH, 0
+    expected_seq, prev, count, entry = 1, GENESIS_HASH, 0, None
     # Rows stream straight from the driver, as plain tuples: verifying a million transfers must
     # not build a million objects, and the hash input is the stored value exactly as the
     # database holds it (on SQLite, dates are the stored text, which is their canonical form).
@@ -106,13 +107,23 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
     for row in rows:
         values = row[:n_chained]
         seq, debit, credit, amount = values[1], values[3], values[4], values[5]
-        stored_prev, stored_hash = row[n_chained], row[n_chained + 1]
+        entry_seq, stored_prev, stored_hash = row[n_chained], row[n_chained + 1], row[n_chained + 2]
         if seq != expected_seq:
             report.add("sequence_gap", _("第 %(missing)s 号流水缺失，下一条是第 %(seq)s 号", missing=expected_seq, seq=seq),
                        seq=expected_seq)
             expected_seq = seq
         if stored_prev != prev:
             report.add("broken_link", _("第 %(seq)s 号流水的前序哈希与上一条不符", seq=seq), seq=seq)
+        # A leg opens its entry (entry_seq is its own seq) or continues the one just opened:
+        # an entry's legs are contiguous, numbered by the first.
+        if entry_seq == seq:
+            entry = seq
+        else:
+            if entry_seq != entry:
+                report.add("broken_entry", _("第 %(seq)s 号流水记在第 %(entry)s 号分录下，"
+                                             "但不紧接该分录的其他流水", seq=seq, entry=entry_seq),
+                           seq=seq)
+            values = (*values, entry_seq)
         computed = link(stored_prev, values)
         if computed != stored_hash:
             report.add("hash_mismatch", _("第 %(seq)s 号流水的内容与其哈希不符（被改动过）", seq=seq), seq=seq)

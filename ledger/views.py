@@ -7,7 +7,7 @@ from sqlalchemy import select
 from web.api import clock, idempotency, load, page, page_args, query_text
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
-from . import schemas, services
+from . import reversals, schemas, services
 from ground.db import get_session
 from .models import Household
 from .verify import verify_bank
@@ -195,23 +195,28 @@ def reject_pending(bank, pending_id):
 
 @bp.post("/banks/<bank>/transfers/<int:transfer_id>/reverse")
 def reverse_transfer(bank, transfer_id):
-    """Reverse a transfer: post its mirror, naming it and the reason.
+    """Reverse a transfer and the rest of its entry: post their mirrors, naming them and the reason.
     ---
     post:
       parameters:
         - IdempotencyKey
       requestBody: {content: {application/json: {schema: ReasonIn}}}
       responses:
-        201: {content: {application/json: {schema: {type: object, properties: {transfer: TransferOut}}}}}
+        201: {content: {application/json: {schema: {type: object, properties: {
+          transfer: TransferOut, transfers: {type: array, items: TransferOut}}}}}}
         404: {content: {application/json: {schema: ErrorOut}}}
-        409: {description: "already_reversed", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_reversed, cannot_reverse_reversal, insufficient_funds,
+              not_reversible, reversal_too_late, out_of_stock, period_sealed, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ReasonIn())
     session = get_session()
-    reversal = services.reverse_transfer(session, bank, transfer_id, reason=data["reason"].strip(),
-                                         by=user.name, clock=clock(), idem=idempotency())
-    return jsonify({"transfer": transfers_json(session, [reversal])[0]}), 201
+    reversal = reversals.reverse_transfer(session, bank, transfer_id, reason=data["reason"].strip(),
+                                          by=user.name, clock=clock(), idem=idempotency())
+    mirrors = transfers_json(session, reversals.entry_of(session, bank, reversal))
+    return jsonify({"transfer": next(t for t in mirrors if t["id"] == reversal.id),
+                    "transfers": mirrors}), 201
 
 
 @bp.get("/banks/<bank>/transfers/<int:transfer_id>")
@@ -342,10 +347,15 @@ def _is_holder(code: str) -> bool:
 
 def deed_json(session, outcome) -> dict:
     """Return what a deed request answers: its transfers, or the deeds held for review."""
-    if outcome.status == 202:
+    if outcome.held:
         return {"pending": pending_json(session, outcome.pending)}
     return {"transfers": transfers_json(session, outcome.transfers)}
 
 
+def deed_status(outcome) -> int:
+    """Return the status a deed request answers with: 201 posted, 202 held for a reviewer."""
+    return 202 if outcome.held else 201
+
+
 def _deed_answer(session, outcome):
-    return jsonify(deed_json(session, outcome)), outcome.status
+    return jsonify(deed_json(session, outcome)), deed_status(outcome)

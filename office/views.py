@@ -12,7 +12,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ledger import accounts, periods, roster, services
+from ledger import accounts, periods, reversals, roster, services
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import Forbidden, ValidationError, ZongzhiError
@@ -517,8 +517,8 @@ def transfer(bank, transfer_id):
                                request_fingerprint("POST", request.path, {"reason": reason}),
                                user_id=user.id)
             try:
-                services.reverse_transfer(session, bank, entry.id, reason=reason, by=user.name,
-                                          clock=clock(), idem=idem)
+                reversals.reverse_transfer(session, bank, entry.id, reason=reason, by=user.name,
+                                           clock=clock(), idem=idem)
             except ZongzhiError as err:
                 message, problems = _refusal(err)
             else:

@@ -19,8 +19,9 @@ from ground.db import bank_row, transaction
 from ground.errors import NotFound, ValidationError
 from ledger.models import CNY, FUND_CASH, PTS, Account, Household, Resident, Transfer
 from ground.tenants import Bank
-from ledger.posting import Draft, Idempotency, lock_chain, post
+from ledger.posting import Draft, Idempotency, legs, lock_chain, post
 from ledger.residents import named_residents
+from ledger.reversals import Undo, Undoers
 from rules.periods import quarter_period
 
 from . import domain
@@ -180,7 +181,7 @@ def stock_in(session: Session, bank: Bank, sku: str, *, quantity: int, source: s
             drafts.append(Draft(ledger=CNY, debit_id=giver.id, credit_id=stock_account.id,
                                 amount=value, kind=KIND_DONATION, occurred_on=today,
                                 memo=f"捐赠 {item.name}×{quantity}" + (f"（{donor}）" if donor else "")))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+        [transfers] = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
         posted = dict(zip(paid_from, transfers))
         main_transfer = next((t for code, t in posted.items() if code != "fund:goods"), None)
         goods_transfer = posted.get("fund:goods")
@@ -404,13 +405,14 @@ def redeem(session: Session, bank: Bank, *, resident_id: int, items: list[tuple[
             cost = domain.cost_of_taking(quantity, item.stock, item.stock_value_fen)
             costs.append(cost)
             memo = f"兑换 {item.name}×{quantity}"
-            drafts.append(Draft(ledger=PTS, debit_id=account.id, credit_id=redeemed,
-                                amount=item.points * quantity, kind=KIND_POINTS, occurred_on=today,
-                                doer_id=resident.id, memo=memo))
+            drafts.append([Draft(ledger=PTS, debit_id=account.id, credit_id=redeemed,
+                                 amount=item.points * quantity, kind=KIND_POINTS, occurred_on=today,
+                                 doer_id=resident.id, memo=memo)])
             if cost:
-                drafts.append(Draft(ledger=CNY, debit_id=stock_account, credit_id=spent,
-                                    amount=cost, kind=KIND_COST, occurred_on=today, memo=memo))
-        transfers = post(session, bank.id, drafts, by=by, clock=clock, idempotency=idem)
+                drafts[-1].append(Draft(ledger=CNY, debit_id=stock_account, credit_id=spent,
+                                        amount=cost, kind=KIND_COST, occurred_on=today, memo=memo))
+        # One entry per line (its points and its cost): the desk may undo one line of several.
+        transfers = legs(post(session, bank.id, *drafts, by=by, clock=clock, idempotency=idem))
         redemption = Redemption(bank_id=bank.id, resident_id=resident.id, account_id=account.id,
                                 window_opens_on=window.opens_on, window_closes_on=window.closes_on,
                                 points=total, cost_fen=sum(costs), balance_after=balance - total,
@@ -509,70 +511,67 @@ def reversed_lines(session: Session, lines: list[RedemptionLine]) -> set[int]:
     return {line.id for line in lines if line.points_transfer_id in undone}
 
 
-def _mirror(session: Session, bank: Bank, transfer_id: int | None, reversal: Transfer, *, by: str,
-            clock: Clock) -> None:
-    """Reverse the partner of a reversed transfer in the same transaction, unless it already is."""
-    if transfer_id is None:
-        return
-    if session.execute(select(Transfer.id).where(Transfer.reverses_id == transfer_id)).first():
-        return
-    partner = session.get(Transfer, transfer_id)
-    post(session, bank.id, [Draft(ledger=partner.ledger, debit_id=partner.credit_id,
-                                  credit_id=partner.debit_id, amount=partner.amount, kind="reversal",
-                                  occurred_on=clock.today(), doer_id=partner.doer_id,
-                                  memo=reversal.memo, reverses_id=partner.id)],
-         by=by, clock=clock)
+class _DeskUndo(Undo):
+    """What reversing the desk's entries undoes beside the ledger: a redemption line's goods go
+    back on the shelf (on the day only: after it they have left with the resident); a purchase
+    or a gift still whole on the shelf comes off it again."""
+
+    def legs(self, session, bank, transfer) -> list[int]:
+        # Before entries, a line's points and its cost, or a purchase's two payments, were one-leg
+        # entries linked only here.
+        if transfer.kind in (KIND_POINTS, KIND_COST):
+            column = (RedemptionLine.points_transfer_id if transfer.kind == KIND_POINTS
+                      else RedemptionLine.cost_transfer_id)
+            linked = select(RedemptionLine.points_transfer_id, RedemptionLine.cost_transfer_id).where(
+                column == transfer.id)
+        else:
+            linked = select(StockMovement.transfer_id, StockMovement.goods_transfer_id).where(
+                (StockMovement.transfer_id == transfer.id) | (StockMovement.goods_transfer_id == transfer.id),
+                StockMovement.reason.in_(("purchase", "donation")))
+        return [i for row in session.execute(linked).all() for i in row if i]
+
+    def apply(self, session, reversal) -> None:
+        ids, clock, by = list(reversal.ids), reversal.clock, reversal.by
+        lines = session.execute(select(RedemptionLine).where(
+            RedemptionLine.points_transfer_id.in_(ids) | RedemptionLine.cost_transfer_id.in_(ids))
+            .order_by(RedemptionLine.id)).scalars().all()
+        for line in lines:
+            if line.occurred_on != clock.today():
+                raise ReversalTooLate("兑换只能在当天冲正（物品已领走）",
+                                      "a redemption can only be reversed on the day it was made")
+            item = session.get(CatalogItem, line.item_id, populate_existing=True)
+            item.stock += line.quantity
+            item.stock_value_fen += line.cost_fen
+            session.add(StockMovement(bank_id=line.bank_id, item_id=item.id, quantity=line.quantity,
+                                      value_fen=line.cost_fen, reason="return", redemption_line_id=line.id,
+                                      occurred_on=clock.today(), recorded_at=clock.now(), recorded_by=by))
+        movements = session.execute(select(StockMovement).where(
+            StockMovement.transfer_id.in_(ids) | StockMovement.goods_transfer_id.in_(ids),
+            StockMovement.reason.in_(("purchase", "donation"))).order_by(StockMovement.id)).scalars().all()
+        for movement in movements:
+            item = session.get(CatalogItem, movement.item_id, populate_existing=True)
+            stock, value = item.stock - movement.quantity, item.stock_value_fen - movement.value_fen
+            if stock < 0 or value < 0 or (stock == 0 and value != 0):
+                raise OutOfStock(f"这批 {item.name} 已部分兑出，不能整批冲正",
+                                 f"part of this lot of {item.sku} has been handed out; it cannot be reversed")
+            item.stock, item.stock_value_fen = stock, value
+            mirror = reversal.mirror_of(movement.transfer_id) or reversal.mirror_of(movement.goods_transfer_id)
+            session.add(StockMovement(bank_id=movement.bank_id, item_id=item.id, quantity=-movement.quantity,
+                                      value_fen=-movement.value_fen, reason=f"{movement.reason}_reversal",
+                                      transfer_id=mirror.id, occurred_on=clock.today(),
+                                      recorded_at=clock.now(), recorded_by=by))
+        session.flush()
 
 
-def _undo_line(session, bank, original, reversal, *, by, clock) -> None:
-    """Reversal hook: a redemption line undone (by either transfer) puts its goods back."""
-    column = (RedemptionLine.points_transfer_id if original.kind == KIND_POINTS
-              else RedemptionLine.cost_transfer_id)
-    line = session.execute(select(RedemptionLine).where(column == original.id)).scalar_one_or_none()
-    if line is None:
-        return
-    if original.occurred_on != clock.today():
-        raise ReversalTooLate("兑换只能在当天冲正（物品已领走）",
-                              "a redemption can only be reversed on the day it was made")
-    partner = line.cost_transfer_id if original.kind == KIND_POINTS else line.points_transfer_id
-    _mirror(session, bank, partner, reversal, by=by, clock=clock)
-    item = session.get(CatalogItem, line.item_id, populate_existing=True)
-    item.stock += line.quantity
-    item.stock_value_fen += line.cost_fen
-    session.add(StockMovement(bank_id=bank.id, item_id=item.id, quantity=line.quantity,
-                              value_fen=line.cost_fen, reason="return", redemption_line_id=line.id,
-                              occurred_on=clock.today(), recorded_at=clock.now(), recorded_by=by))
-    session.flush()
+def register_undoers(undoers: Undoers) -> None:
+    """Register what reversing the desk's entries undoes (the app factory calls this).
 
-
-def _undo_stock_in(session, bank, original, reversal, *, by, clock) -> None:
-    """Reversal hook: a purchase or gift undone takes its goods back off the shelf."""
-    movement = session.execute(select(StockMovement).where(
-        (StockMovement.transfer_id == original.id) | (StockMovement.goods_transfer_id == original.id),
-        StockMovement.reason.in_(("purchase", "donation")))).scalar_one_or_none()
-    if movement is None:
-        return
-    item = session.get(CatalogItem, movement.item_id, populate_existing=True)
-    stock, value = item.stock - movement.quantity, item.stock_value_fen - movement.value_fen
-    if stock < 0 or value < 0 or (stock == 0 and value != 0):
-        raise OutOfStock(f"这批 {item.name} 已部分兑出，不能整批冲正",
-                         f"part of this lot of {item.sku} has been handed out; it cannot be reversed")
-    partner = movement.goods_transfer_id if movement.transfer_id == original.id else movement.transfer_id
-    _mirror(session, bank, partner, reversal, by=by, clock=clock)
-    item.stock, item.stock_value_fen = stock, value
-    session.add(StockMovement(bank_id=bank.id, item_id=item.id, quantity=-movement.quantity,
-                              value_fen=-movement.value_fen, reason=f"{movement.reason}_reversal",
-                              transfer_id=reversal.id, occurred_on=clock.today(),
-                              recorded_at=clock.now(), recorded_by=by))
-    session.flush()
-
-
-ledger_services.REVERSAL_HOOKS.update({
-    KIND_POINTS: _undo_line, KIND_COST: _undo_line,
-    KIND_PURCHASE: _undo_stock_in, KIND_DONATION: _undo_stock_in,
-})
-# Reversing a receipt whose money was spent needs no hook: the database refuses any fund cash
-# below zero (migration 0009), answered as InsufficientFunds.
+    Reversing a receipt whose money was spent needs none: the database refuses any fund cash
+    below zero (migration 0009), answered as InsufficientFunds.
+    """
+    undo = _DeskUndo()
+    for kind in (KIND_POINTS, KIND_COST, KIND_PURCHASE, KIND_DONATION):
+        undoers.register(kind, undo)
 
 
 # --- the fund ------------------------------------------------------------------------------------
@@ -591,7 +590,7 @@ def record_receipt(session: Session, bank: Bank, *, source: str, donor: str | No
         giver = _system(session, bank.id, f"source:{source}")
         fund = _system(session, bank.id, RESTRICTED_TO[restriction])
         label = SOURCE_NAMES[source] + (f" {donor}" if donor else "")
-        [transfer] = post(session, bank.id, [Draft(
+        [[transfer]] = post(session, bank.id, [Draft(
             ledger=CNY, debit_id=giver.id, credit_id=fund.id, amount=amount_fen, kind=KIND_RECEIPT,
             occurred_on=received_on, memo=label + (f"：{memo}" if memo else ""))],
             by=by, clock=clock, idempotency=idem)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
                    url_for)
 
-from ledger import periods
+from ledger import periods, reversals
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.db import get_session
@@ -482,8 +482,8 @@ def reverse_line(bank, redemption_id, line_id):
     if problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
         return _receipt_page(bank, user, redemption_id, 422, {**refused, "problems": problems})
     try:
-        ledger_services.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
-                                         by=user.name, clock=clock())
+        reversals.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
+                                   by=user.name, clock=clock())
     except ZongzhiError as err:
         if err.status == 404:
             raise

@@ -20,7 +20,7 @@ from ground.i18n import _
 from ledger.models import PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.periods import Period
-from ledger.posting import Draft, Idempotency, lock_chain, post
+from ledger.posting import Draft, Idempotency, legs, lock_chain, post
 
 from .models import Snapshot
 from .queries import balances_on
@@ -53,8 +53,9 @@ def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: C
                 drafts.append(Draft(ledger=PTS, debit_id=account.id, credit_id=expired.id, amount=amount,
                                     kind="expiry", occurred_on=clock.today(), doer_id=account.resident_id,
                                     memo=f"{year.key} 年度积分清零"))
-        posted = post(session, bank.id, drafts, by=by, clock=clock,
-                      idempotency=Idempotency(key, request_fingerprint("EXPIRY", key, {})))
+        # One entry per account: each expiry stands, or is reversed, on its own.
+        posted = legs(post(session, bank.id, *([d] for d in drafts), by=by, clock=clock,
+                           idempotency=Idempotency(key, request_fingerprint("EXPIRY", key, {}))))
         audit.record(session, bank_id=bank.id, actor=by, action="expiry", subject=f"year:{year.key}",
                      detail={"accounts": len(posted), "points": sum(t.amount for t in posted)}, clock=clock)
     return posted

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import audit, periods
+from ledger import audit, periods, reversals
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
@@ -160,8 +160,8 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
     if correction == "reverse":
         if objection.transfer_id is None:
             raise ValidationError({"correction": [_("该异议针对缺漏记录，应补登（deed），不能冲正")]})
-        posted = ledger_services.reverse_transfer(session, bank, objection.transfer_id, reason=memo,
-                                                  by=by, clock=clock, idem=Idempotency(key, fingerprint))
+        posted = reversals.reverse_transfer(session, bank, objection.transfer_id, reason=memo,
+                                            by=by, clock=clock, idem=Idempotency(key, fingerprint))
     else:
         outcome = ledger_services.post_deed(session, bank, rule_code=rule,
                                             resident_ids=[objection.resident_id], quantity=quantity,

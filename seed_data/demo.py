@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import services
+from ledger import reversals, services
 from ground.clock import Clock, FixedClock
 from ground.errors import CapExceeded
 from ledger.models import Resident
@@ -184,8 +184,8 @@ def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh:
     if rng.random() < 0.04:
         outcome = deed("cleanup", [rng.choice(ids)], 1, "登记")
         if outcome and outcome.transfers:
-            services.reverse_transfer(session, bank, outcome.transfers[0].id,
-                                      reason="登记错人，当天未参加清扫", by="clerk", clock=clock)
+            reversals.reverse_transfer(session, bank, outcome.transfers[0].id,
+                                       reason="登记错人，当天未参加清扫", by="clerk", clock=clock)
 
 
 def _mediation(session, bank, rng, day, ids, clock, *, decide: bool) -> None:

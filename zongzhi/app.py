@@ -50,6 +50,15 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(views.bp)
         if hasattr(views, "init_app"):
             views.init_app(app)
+    # What reversing an entry must also undo, or refuse, beyond the ledger (ledger.reversals):
+    # every session the app makes carries the registry.
+    from foundation.reversals import register_undoers as project_undoers
+    from ledger.reversals import UNDOERS, Undoers
+    from redemption.services import register_undoers as desk_undoers
+    undoers = app.extensions["zongzhi.undoers"] = Undoers()
+    desk_undoers(undoers)      # a line's goods back on the shelf, a purchase taken off it
+    project_undoers(undoers)   # a project's or a wish's money: refused
+    app.extensions["zongzhi.sessions"].configure(info={UNDOERS: undoers})
     # The fund's quarterly disclosure includes the community foundation's quarter.
     from foundation.public import disclosure_section
     from redemption.printing import DISCLOSURE_SECTIONS

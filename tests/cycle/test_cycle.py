@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cycle import jobs, runs
 from cycle.models import JobRun
-from ledger import periods, services as ledger_services
+from ledger import periods, reversals, services as ledger_services
 from ground.errors import ValidationError
 from ledger.models import Transfer
 from ledger.verify import verify_bank
@@ -142,7 +142,7 @@ def test_register_api_and_pdf_have_the_days_entries_and_signature_lines(app, ses
     bank = make.bank()
     wang = make.resident(bank, name="吉𠮷")
     [t] = deed(session, bank, "patrol", [wang], date(2026, 10, 14), make.clock).transfers
-    ledger_services.reverse_transfer(session, bank, t.id, reason="记错", by="clerk", clock=make.clock)
+    reversals.reverse_transfer(session, bank, t.id, reason="记错", by="clerk", clock=make.clock)
     headers = make.token(bank, "clerk")
     body = client.get("/api/v1/banks/hp/registers/2026-10-15", headers=headers).get_json()
     assert [e["points"] for e in body["entries"]] == [2, -2] and body["entries"][1]["reverses"] == t.id

@@ -154,7 +154,7 @@ def test_an_approval_is_measured_from_the_day_the_deed_was_submitted(make, sessi
     later = replace(clock, at=clock.at + timedelta(days=10))  # now 55 days after the deed
     outcome = services.decide_pending(session, bank, waiting.id, approve=True, reason=None,
                                       by="reviewer", clock=later)
-    assert outcome.status == 201 and outcome.transfers[0].occurred_on == date(2026, 9, 1)
+    assert outcome.posted and outcome.transfers[0].occurred_on == date(2026, 9, 1)
 
 
 def test_a_rule_file_with_a_bad_backdate_days_is_reported_with_its_line(tmp_path):

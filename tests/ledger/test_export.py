@@ -18,7 +18,7 @@ from beancount.core.data import Balance, Open, Transaction
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from ledger import accounts, services
+from ledger import accounts, reversals, services
 from ledger.export import write_beancount, write_csv
 from ledger.models import CNY, PTS, Account, Transfer
 from ledger.posting import Draft, post
@@ -54,7 +54,7 @@ def _money(session, bank, debit, credit, fen, on, clock):
     # No money service exists yet; the posting function is the one door every wing will use.
     src = accounts.system_account(session, bank.id, CNY, debit)
     dst = accounts.system_account(session, bank.id, CNY, credit)
-    [t] = post(session, bank.id, [Draft(CNY, src.id, dst.id, fen, "grant", on)],
+    [[t]] = post(session, bank.id, [Draft(CNY, src.id, dst.id, fen, "grant", on)],
                by="test", clock=clock)
     session.commit()
     return t
@@ -71,8 +71,8 @@ def village(make, session, clock):
                        memo="夜巡三小时").transfers
     [cleanup] = make.deed(bank, "cleanup", [wang], occurred_on=date(2026, 10, 3)).transfers
     [penalty] = make.deed(bank, "litter", [li], occurred_on=date(2026, 10, 5), memo="河边倒垃圾").transfers
-    reversal = services.reverse_transfer(session, bank, cleanup.id, reason="登记错人", by="test",
-                                         clock=clock)
+    reversal = reversals.reverse_transfer(session, bank, cleanup.id, reason="登记错人", by="test",
+                                          clock=clock)
     # From here on the village keeps points per household (以户为单位).
     services.load_rules(session, bank, HOUSEHOLD_RULES, source_name="household.yaml", by="test",
                         clock=clock)
@@ -417,7 +417,7 @@ def test_csv_quotes_text_a_spreadsheet_would_take_for_a_formula_and_keeps_number
         memos.append("空\x00字")
     src = accounts.system_account(session, bank.id, CNY, "source:town")
     dst = accounts.system_account(session, bank.id, CNY, "fund")
-    post(session, bank.id, [Draft(CNY, src.id, dst.id, 100, "grant", date(2026, 10, 1), memo=m) for m in memos],
+    post(session, bank.id, *([Draft(CNY, src.id, dst.id, 100, "grant", date(2026, 10, 1), memo=m)] for m in memos),
          by="test", clock=clock)
     session.commit()
     path = tmp_path / "hp.csv"

@@ -151,7 +151,7 @@ def test_the_canonical_encoding_is_the_standard_encoders_byte_for_byte():
 def test_a_large_batch_returns_each_transfer_with_its_own_id_in_order(session, make, clock):
     from ledger import accounts
     from ledger.models import PTS
-    from ledger.posting import Draft, post
+    from ledger.posting import Draft, legs, post
     from ledger.verify import verify_bank
 
     bank = make.bank()
@@ -160,7 +160,7 @@ def test_a_large_batch_returns_each_transfer_with_its_own_id_in_order(session, m
     drafts = [Draft(PTS, issued.id, people[i % 30].id, 1 + i % 7, "deed", clock.today())
               for i in range(600)]
     with transaction(session):
-        posted = post(session, bank.id, drafts, by="test", clock=clock)
+        posted = legs(post(session, bank.id, *([d] for d in drafts), by="test", clock=clock))
     assert [p.seq for p in posted] == list(range(1, 601))
     stored = {t.id: t for t in session.execute(select(Transfer)).scalars()}
     assert len(stored) == 600 and {p.id for p in posted} == set(stored)

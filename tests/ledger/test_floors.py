@@ -220,12 +220,12 @@ def test_reversing_a_fund_receipt_after_the_money_was_spent_answers_409_and_writ
 
 def test_reversing_money_into_the_fund_of_any_kind_never_takes_it_below_zero(
         client, session, make, clock):
-    # No hook knows this kind (a project's unspent money returned, say): the database does.
+    # No wing's Undo knows this kind (a grant from the village, say): the database does.
     bank, _ = _receipt_then_spend_it(session, make, clock)
     fund = accounts.system_account(session, bank.id, CNY, "fund")
     village = accounts.system_account(session, bank.id, CNY, "source:village")
     with transaction(session):
-        [returned] = post(session, bank.id, [Draft(CNY, village.id, fund.id, 1_000, "project_return",
+        [[returned]] = post(session, bank.id, [Draft(CNY, village.id, fund.id, 1_000, "grant",
                                                    clock.today())], by="test", clock=clock)
     with transaction(session):
         post(session, bank.id, [Draft(CNY, fund.id, village.id, 3_000, "project_tranche",

@@ -18,7 +18,7 @@ from ledger.verify import verify_bank
 def _issue(session, bank, resident, amount, clock):
     issued = accounts.system_account(session, bank.id, PTS, "issued")
     account = accounts.resident_account(session, resident)
-    [t] = post(session, bank.id, [Draft(PTS, issued.id, account.id, amount, "deed", clock.today(),
+    [[t]] = post(session, bank.id, [Draft(PTS, issued.id, account.id, amount, "deed", clock.today(),
                                         doer_id=resident.id)], by="test", clock=clock)
     session.commit()
     return t
@@ -79,7 +79,7 @@ def test_the_database_refuses_a_transfer_across_banks_or_ledgers_from_raw_sql(ap
     fund = accounts.system_account(session, bank.id, CNY, "fund")
     session.commit()
     row = dict(bank_id=bank.id, seq=1, ledger=PTS, amount=1, kind="deed", occurred_on=clock.today(),
-               recorded_at=clock.now(), recorded_by="raw", prev_hash="0" * 64, hash="1" * 64)
+               recorded_at=clock.now(), recorded_by="raw", entry_seq=1, prev_hash="0" * 64, hash="1" * 64)
     engine = app.extensions["zongzhi.engine"]
     for debit, credit, amount in [(issued.id, theirs.id, 1), (fund.id, mine.id, 1),
                                   (issued.id, issued.id, 1), (issued.id, mine.id, 0)]:
@@ -192,7 +192,7 @@ def test_deed_dated_today_is_allowed_and_tomorrow_is_not(session, make, clock):
 
     bank = make.bank()
     zhang = make.resident(bank)
-    assert make.deed(bank, "cleanup", [zhang], occurred_on=clock.today()).status == 201
+    assert make.deed(bank, "cleanup", [zhang], occurred_on=clock.today()).posted
     with pytest.raises(ValidationError) as err:
         make.deed(bank, "cleanup", [zhang], occurred_on=date(2026, 10, 16))
     assert "occurred_on" in err.value.fields

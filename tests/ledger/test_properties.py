@@ -23,7 +23,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
                                  rule, run_state_machine_as_test)
 from sqlalchemy import func, select
 
-from ledger import services
+from ledger import reversals, services
 from ground.errors import ConflictError, NotFound
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
@@ -167,11 +167,11 @@ class TwoBanks(RuleBasedStateMachine):
         head = self._now().heads[bank.id][0]
         if owner != b:
             # Another bank's entry is unknown here: 404, never a way in.
-            assert self._attempt(lambda: services.reverse_transfer(
+            assert self._attempt(lambda: reversals.reverse_transfer(
                 self.session, bank, transfer_id, reason=reason, by="test", clock=self.clock),
                 refusal=NotFound) is None
             return multiple()
-        reversal = self._attempt(lambda: services.reverse_transfer(
+        reversal = self._attempt(lambda: reversals.reverse_transfer(
             self.session, bank, transfer_id, reason=reason, by="test", clock=self.clock))
         if reversal is None:
             return multiple()

@@ -156,7 +156,7 @@ def _plant_memos(session, bank, clock, memos):
 
     town = accounts.system_account(session, bank.id, CNY, "source:town")
     fund = accounts.system_account(session, bank.id, CNY, "fund")
-    post(session, bank.id, [Draft(CNY, town.id, fund.id, 100, "grant", clock.today(), memo=m) for m in memos],
+    post(session, bank.id, *([Draft(CNY, town.id, fund.id, 100, "grant", clock.today(), memo=m)] for m in memos),
          by="clerk", clock=clock)
     session.commit()
 

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from ledger import services as ledger
+from ledger import reversals
 from ledger.models import Transfer
 from reports import objections
 
@@ -39,7 +39,7 @@ class Village(Desk):
         patrol = self.session.execute(select(Transfer).where(
             Transfer.bank_id == bank.id, Transfer.doer_id == self.li.id,
             Transfer.rule_code == "patrol")).scalar_one()
-        ledger.reverse_transfer(self.session, bank, patrol.id, reason="登记错了", by="test", clock=self.clock)
+        reversals.reverse_transfer(self.session, bank, patrol.id, reason="登记错了", by="test", clock=self.clock)
         self.money(100_000)
         self.item(stock=10)
         answer = self.redeem(client, self.wang, [("rice", 1)])

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from cycle import jobs, runs
-from ledger import services as ledger
+from ledger import reversals
 from ledger.models import Transfer
 from ground.tenants import Bank
 from stats import upkeep
@@ -72,7 +72,7 @@ def test_who_took_part_is_right_when_a_month_crosses_zero_in_the_tail(client, se
     for transfer in session.execute(select(Transfer).where(
             Transfer.bank_id == village.bank.id, Transfer.doer_id == village.wang.id,
             Transfer.rule_code.in_(["patrol", "cleanup"]))).scalars().all():
-        ledger.reverse_transfer(session, village.bank, transfer.id, reason="记错", by="test", clock=village.clock)
+        reversals.reverse_transfer(session, village.bank, transfer.id, reason="记错", by="test", clock=village.clock)
     make.deed(village.bank, "cleanup", [village.wang2])
     october = _months(client, village.supervisor)["2026-10"]
     assert (october["points"], october["active_residents"]) == (3, 1)

@@ -46,9 +46,9 @@ def world(make, session, clock):
     b_home = make.household(b, "SECRETB", f"{SECRET}户")
     b_people = [make.resident(b, f"{SECRET}居民", b_home, phone="13900001111")]
     posted = make.deed(b, "patrol", b_people, quantity=2, memo=f"{SECRET}备注").transfers[0]
-    from ledger import services
+    from ledger import reversals, services
 
-    services.reverse_transfer(session, b, posted.id, reason=f"{SECRET}原因", by="test", clock=clock)
+    reversals.reverse_transfer(session, b, posted.id, reason=f"{SECRET}原因", by="test", clock=clock)
     make.deed(b, "mediation", b_people, memo=f"{SECRET}调解")
     make.deed(a, "patrol", a_people, quantity=1)
     users = {role: make.user(a, role, name=f"a-{role}") for role in ROLES}
