@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction

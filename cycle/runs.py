@@ -199,7 +199,7 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
         JobRun.bank_id == bank.id, JobRun.status == "done")).all()}
     found = []
     for job in jobs.JOBS.values():
-        for period in jobs.periods_since(job.kind, first, today):
+        for period in periods.periods_since(job.kind, first, today):
             if (job.name, period.key) in settled:
                 continue
             due = job.due(session, bank, cycle, period, clock)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cards.models import Card
 from cards.services import digest, token_in
-from ledger import audit
+from ground import audit
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, audit, idempotency, periods
+from ground import audit
+from ledger import accounts, idempotency, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import bank_row, transaction
@@ -1141,3 +1142,8 @@ def disclosure_section(session: Session, bank: Bank, year: int, quarter: int, cl
 
     report = quarter_report(session, bank, year, quarter, tz=clock.tz)
     return render_template("foundation/quarter.html", report=report)
+
+
+#: What the foundation adds to the fund's quarterly disclosure: its plug-in for
+#: redemption.printing.DISCLOSURE_SECTIONS, which zongzhi.plugins installs.
+DISCLOSURE_SECTIONS = (disclosure_section,)

@@ -18,8 +18,9 @@ from ledger.replica import reading_session
 from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
+from ledger.views import idempotency
 from rules import bounds
-from web.api import clock, idempotency, load, page, page_args
+from web.api import clock, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 from web.i18n import language, translate_fields
@@ -631,7 +632,7 @@ def quarter_pdf(bank, year, quarter):
 
 
 def _pdf(bank, year, quarter):
-    from reports.pdf import render_pdf
+    from web.pdf import render_pdf
 
     report = services.quarter_report(get_session(), bank, year, quarter, tz=clock().tz)
     html = render_template("foundation/quarter_pdf.html", report=report, printed_at=clock().now())

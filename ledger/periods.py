@@ -120,6 +120,15 @@ def period_of(kind: str, day: date) -> Period:
     raise ValueError(f"unknown period kind {kind!r}")
 
 
+
+def periods_since(kind: str, first: date, last: date) -> list[Period]:
+    """Return every period of a kind from the one holding `first` to the one holding `last`."""
+    found, p = [], period_of(kind, first)
+    while p.start <= last:
+        found.append(p)
+        p = p.next()
+    return found
+
 def parse_day(text: str | None, *, field: str, default: date | None = None) -> date | None:
     """Parse a day typed in a query or a form (`?day=`, `?since=`), `default` when left empty;
     one that does not exist or lies outside the years the cycle knows is a 422 naming `field`."""

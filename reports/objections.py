@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import audit, periods
+from ground import audit
+from ledger import periods
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock

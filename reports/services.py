@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import audit, formatting, periods
+from ground import audit
+from ledger import formatting, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction

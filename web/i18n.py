@@ -6,7 +6,6 @@ from pathlib import Path
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
 
-from ledger import formatting
 from rules.messages import to_chinese
 
 LANGUAGES = ("zh", "en")
@@ -34,7 +33,7 @@ def babel_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Set up Flask-Babel over every package's translations, and the formatting filters."""
+    """Set up Flask-Babel over every package's translations, and the page's language switch."""
     directories = sorted(str(p) for p in ROOT.glob("*/translations") if p.is_dir())
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(directories) or "translations")
@@ -51,22 +50,6 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _language():
         return {"lang": language()}
-
-    app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
-    app.jinja_env.filters.update(
-        yuan=lambda fen: formatting.yuan(fen, language()),
-        day=lambda d: formatting.day(d, language(), _tz(app)),
-        points=formatting.points,
-        signed_points=formatting.signed_points,
-        mask_phone=formatting.mask_phone,
-        mask_name=formatting.mask_name,
-        when=lambda moment: formatting.when(moment, _tz(app), language()),
-    )
-
-
-def _tz(app: Flask):
-    """The bank's time zone (`ZONGZHI_TIMEZONE`), which every time on screen is read in."""
-    return app.extensions["zongzhi.clock"].tz
 
 
 def translate_fields(fields, lang: str):

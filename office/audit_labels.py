@@ -19,7 +19,7 @@ from foundation.errors import _ACTION_ZH as FOUNDATION_STEPS, STATE_ZH as FOUNDA
 from ledger import formatting
 from rules import bounds
 
-from .users import ROLE_NAMES
+from web.users import ROLE_NAMES
 
 #: Action codes in words.
 ACTIONS = {

@@ -1,0 +1,28 @@
+"""The plug-ins: what a wing adds to the work of a floor beneath it, declared by the wing and
+installed here, in one place.
+
+A floor beneath offers a plug-in point and never imports who fills it; a wing declares what it
+adds as a constant of its own and never writes into a floor beneath it. `install()` fills every
+point with exactly what is declared: `create_app` calls it, so every process that runs the
+services through the app (the web server, the command line, the scheduler, the cycle's
+workers) works with the same plug-ins whatever it happened to import, and calling it again
+changes nothing.
+
+| plug-in point (the floor that calls it) | what it takes | declared by |
+|---|---|---|
+| `ledger.services.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
+| `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.services.DISCLOSURE_SECTIONS` |
+"""
+from __future__ import annotations
+
+from field import services as field
+from foundation import services as foundation
+from ledger import services as ledger
+from redemption import printing
+
+
+def install() -> None:
+    """Fill every plug-in point with what the wings declare, and nothing else."""
+    ledger.DEED_ATTACHMENTS.clear()
+    ledger.DEED_ATTACHMENTS.update(field.DEED_ATTACHMENTS)
+    printing.DISCLOSURE_SECTIONS[:] = foundation.DISCLOSURE_SECTIONS
