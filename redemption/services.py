@@ -131,6 +131,14 @@ def list_items(session: Session, bank: Bank, *, include_inactive: bool = True,
                                 .execution_options(populate_existing=True)).scalars())
 
 
+def item_names(session: Session, bank: Bank, ids) -> dict[int, str]:
+    """Return the names of the bank's goods with these ids (another bank's are not among them)."""
+    if not ids:
+        return {}
+    return dict(session.execute(select(CatalogItem.id, CatalogItem.name).where(
+        CatalogItem.bank_id == bank.id, CatalogItem.id.in_(list(ids)))).all())
+
+
 @dataclass(frozen=True)
 class StockOutcome:
     item: CatalogItem
