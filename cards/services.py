@@ -22,6 +22,7 @@ from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import NotFound, ValidationError
 from ledger.models import PTS, Account, Household, Resident, Transfer
+from ledger.residents import resident_problems
 from ground.tenants import Bank
 
 from reports.ranking import competition_ranks
@@ -141,7 +142,7 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
     homes = {h.code: h for h in session.execute(select(Household).where(
         Household.bank_id == bank.id, Household.code.in_(household_codes))).scalars()}
     problems = {}
-    bad = [f"居民 {i} 不存在或已停用" for i in resident_ids if i not in found or not found[i].active]
+    bad = resident_problems(resident_ids, found, repeats=True, say_which=False)
     if bad:
         problems["residents"] = bad
     bad = [f"户号 {c} 不存在或已停用" for c in household_codes if c not in homes or not homes[c].active]

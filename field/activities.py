@@ -13,8 +13,8 @@ from ground import audit
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
-from ground.db import transaction
-from ground.errors import ConflictError, NotFound, ValidationError
+from ground.db import bank_row, transaction
+from ground.errors import ConflictError, ValidationError
 from ledger.models import Resident
 from ground.tenants import Bank
 from ledger.posting import Idempotency
@@ -58,10 +58,7 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
 
 def get_activity(session: Session, bank: Bank, activity_id: int) -> Activity:
     """Return one of the bank's activities; another bank's is as unknown as none."""
-    activity = session.get(Activity, activity_id)
-    if activity is None or activity.bank_id != bank.id:
-        raise NotFound("活动", "activity")
-    return activity
+    return bank_row(session, Activity, activity_id, bank.id, "活动", "activity")
 
 
 def list_activities(session: Session, bank: Bank, *, limit: int, after: int | None,

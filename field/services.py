@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import transaction
-from ground.errors import NotFound, ValidationError, ZongzhiError
+from ground.db import bank_row, transaction
+from ground.errors import ValidationError, ZongzhiError
 from ledger.models import PendingDeed
 from ground.tenants import Bank
 
@@ -55,10 +55,7 @@ def _new_photo(session, bank, prepared, *, by, clock) -> Photo:
 
 def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
     """Return one of the bank's photos; another bank's is as unknown as none."""
-    photo = session.get(Photo, photo_id)
-    if photo is None or photo.bank_id != bank.id:
-        raise NotFound("照片", "photo")
-    return photo
+    return bank_row(session, Photo, photo_id, bank.id, "照片", "photo")
 
 
 # --- evidence, attached to deeds (a plug-in of ledger.services.DEED_ATTACHMENTS) ----------------

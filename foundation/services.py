@@ -29,6 +29,8 @@ from ledger.formatting import mask_name, yuan
 from ledger.models import CNY, Account, Resident, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
+from ledger.residents import named_residents
+from rules.periods import quarter_period
 from ground.tenants import User
 
 from . import workflow as wf
@@ -67,7 +69,7 @@ def create_applicant(session: Session, bank: Bank, *, kind: str, name: str, phon
                      members: list[int], by: str, clock: Clock) -> Applicant:
     """Register a resident group or a welfare station with its member residents."""
     with transaction(session):
-        residents = _residents(session, bank, members, "members")
+        residents = named_residents(session, bank, members, field="members")
         if session.execute(select(Applicant.id).where(Applicant.bank_id == bank.id,
                                                       Applicant.name == name)).first():
             raise ConflictError(f"申请主体「{name}」已存在", f"applicant {name} already exists",
@@ -102,10 +104,8 @@ def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: in
                   clock: Clock) -> ReviewerResident:
     """Say which resident a reviewer is, so that their kin's applications recuse them."""
     with transaction(session):
-        user = session.get(User, user_id)
-        if user is None or user.bank_id != bank.id:
-            raise NotFound("用户", "user")
-        [resident] = _residents(session, bank, [resident_id], "resident")
+        user = bank_row(session, User, user_id, bank.id, "用户", "user")
+        [resident] = named_residents(session, bank, [resident_id], field="resident")
         link = session.execute(select(ReviewerResident).where(
             ReviewerResident.user_id == user.id)).scalar_one_or_none()
         if link is None:
@@ -232,11 +232,8 @@ def _step(session: Session, application: Application, action: str, *, user: User
 def _locked_application(session: Session, bank: Bank, application_id: int) -> Application:
     # The row lock serialises two moves of the same application on PostgreSQL; on SQLite the
     # write transaction already holds the database's write lock.
-    application = session.execute(select(Application).where(
-        Application.id == application_id).with_for_update()).scalar_one_or_none()
-    if application is None or application.bank_id != bank.id:
-        raise NotFound("申请", "application")
-    return application
+    return bank_row(session, Application, application_id, bank.id, "申请", "application",
+                    with_for_update=True)
 
 
 def transitions_of(session: Session, application_id: int) -> list[Transition]:
@@ -764,7 +761,7 @@ def collect_wish(session: Session, bank: Bank, *, resident_id: int, title: str, 
                  estimated_value: int | None, by: str, clock: Clock) -> Wish:
     """Write down a resident's wish, usually taken by the clerk."""
     with transaction(session):
-        [resident] = _residents(session, bank, [resident_id], "resident")
+        [resident] = named_residents(session, bank, [resident_id], field="resident")
         wish = Wish(bank_id=bank.id, resident_id=resident.id, title=title, description=description,
                     estimated_value=estimated_value, state=wf.COLLECTED, collected_by=by,
                     collected_at=clock.now())
@@ -790,10 +787,7 @@ def list_wishes(session: Session, bank: Bank, *, state: str | None = None, limit
 
 
 def _locked_wish(session: Session, bank: Bank, wish_id: int) -> Wish:
-    wish = session.execute(select(Wish).where(Wish.id == wish_id).with_for_update()).scalar_one_or_none()
-    if wish is None or wish.bank_id != bank.id:
-        raise NotFound("心愿", "wish")
-    return wish
+    return bank_row(session, Wish, wish_id, bank.id, "心愿", "wish", with_for_update=True)
 
 
 def _wish_step(wish: Wish, action: str) -> None:
@@ -851,7 +845,7 @@ def claim_wish(session: Session, bank: Bank, wish_id: int, *, donors: list[dict]
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, "claim")
         resident_ids = [d["resident"] for d in donors if d.get("resident")]
-        residents = {r.id: r for r in _residents(session, bank, resident_ids, "donors")}
+        residents = {r.id: r for r in named_residents(session, bank, resident_ids, field="donors")}
         claim = Claim(bank_id=bank.id, wish_id=wish.id, status="active",
                       deadline=deadline or today + timedelta(days=rules_of(session, bank).claim_days),
                       claimed_by=by, claimed_at=clock.now())
@@ -1051,7 +1045,8 @@ def quarter_report(session: Session, bank: Bank, year: int, quarter: int, *,
     Read from dated records only, so a past quarter prints the same every time. The fund
     disclosure includes it with `foundation/quarter.html` (the variable `report`).
     """
-    start, end = wf.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    start, end = period.start, period.end
     lo = datetime.combine(start, time.min, tz).astimezone(timezone.utc)
     hi = datetime.combine(end + timedelta(days=1), time.min, tz).astimezone(timezone.utc)
     submitted = session.execute(
@@ -1117,23 +1112,6 @@ def quarter_report(session: Session, bank: Bank, year: int, quarter: int, *,
             "wishes": len(wishes), "inkind": sum(wish_values.values()),
         },
     }
-
-
-# --- shared checks ---------------------------------------------------------------------------------
-
-def _residents(session: Session, bank: Bank, ids: list[int], field: str) -> list[Resident]:
-    if len(set(ids)) != len(ids):
-        raise ValidationError({field: ["同一居民不能重复出现"]})
-    if not ids:
-        return []
-    found = {r.id: r for r in session.execute(select(Resident).where(
-        Resident.bank_id == bank.id, Resident.id.in_(ids))).scalars()}
-    # Another bank's resident reads exactly like an unknown one.
-    problems = [f"居民 {i} 不存在" for i in ids if i not in found]
-    problems += [f"居民 {i} 已停用" for i in ids if i in found and not found[i].active]
-    if problems:
-        raise ValidationError({field: problems})
-    return [found[i] for i in ids]
 
 
 def disclosure_section(session: Session, bank: Bank, year: int, quarter: int, clock: Clock) -> str:

@@ -19,7 +19,7 @@ from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ledger.models import Resident
 from ledger.services import get_bank
 from ledger.views import idempotency
-from rules import bounds
+from rules import bounds, periods
 from web.api import clock, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
@@ -803,8 +803,8 @@ def _index_page(bank, *, form=None, message=None, problems=None, linking=None):
 
 
 def _this_quarter() -> tuple[int, int]:
-    today = clock().today()
-    return today.year, (today.month - 1) // 3 + 1
+    this = periods.period_of("quarter", clock().today())
+    return this.year, this.number
 
 
 def _resident_names(session, ids) -> dict[int, str]:

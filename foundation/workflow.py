@@ -195,14 +195,3 @@ def split_return(amount: int, *, drawn_restricted: int, drawn_unrestricted: int)
     if rest > drawn_restricted:
         raise ValueError("returning more than was drawn")
     return rest, back_unrestricted
-
-
-def quarter_bounds(year: int, quarter: int):
-    """Return the first and last day of a quarter."""
-    from datetime import date, timedelta
-
-    if quarter not in (1, 2, 3, 4):
-        raise ValueError("quarter must be 1–4")
-    start = date(year, 3 * quarter - 2, 1)
-    end = (date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)) - timedelta(days=1)
-    return start, end

@@ -291,12 +291,13 @@ class Prepared:
         return compiled.string, convert
 
 
-def bank_row(session: Session, model, row_id: int, bank_id: int, what: str, what_en: str):
+def bank_row(session: Session, model, row_id: int, bank_id: int, what: str, what_en: str, **options):
     """Return the row of `model` with this id if it belongs to the bank; else NotFound.
 
     Another bank's row answers exactly as a missing one does, so existence never leaks.
+    `options` go to `session.get` (`with_for_update=True` to lock the row, `populate_existing=True`).
     """
-    row = session.get(model, row_id)
+    row = session.get(model, row_id, **options)
     if row is None or row.bank_id != bank_id:
         raise NotFound(what, what_en)
     return row

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from flask_login import UserMixin
 from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
@@ -24,6 +23,35 @@ class Bank(SQLModel, table=True):
     head_seq: int = Field(default=0, sa_type=BigInteger)
     head_hash: str = Field(default=GENESIS_HASH, max_length=64)
     created_at: datetime
+
+
+class UserMixin:
+    """What Flask-Login asks of a user (its own UserMixin, which would load all of Flask with the
+    tables: the command line reads them without it). Users are equal when their ids are."""
+
+    __hash__ = object.__hash__
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.is_active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __eq__(self, other):
+        return self.get_id() == other.get_id() if isinstance(other, UserMixin) else NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
 
 class User(UserMixin, SQLModel, table=True):

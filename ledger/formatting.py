@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone, tzinfo
 
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from rules.periods import period_of, quarter_period
 
 
 def yuan(fen: int | None, lang: str = "zh") -> str:
@@ -50,9 +50,7 @@ def day(value: date | datetime | None, lang: str = "zh", tz: tzinfo | None = Non
     if value is None:
         return "—"
     value = local(value, tz)
-    if lang == "en":
-        return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
-    return f"{value.year}年{value.month}月{value.day}日"
+    return period_of("day", value.date() if isinstance(value, datetime) else value).label(lang)
 
 
 def when(moment: datetime | None, tz: tzinfo | None, lang: str = "zh") -> str:
@@ -65,16 +63,12 @@ def when(moment: datetime | None, tz: tzinfo | None, lang: str = "zh") -> str:
 
 def month(year: int, month_no: int, lang: str = "zh") -> str:
     """Return a month: 2026年10月, or Oct 2026."""
-    if lang == "en":
-        return f"{_MONTHS_EN[month_no - 1]} {year}"
-    return f"{year}年{month_no}月"
+    return period_of("month", date(year, month_no, 1)).label(lang)
 
 
 def quarter(year: int, quarter_no: int, lang: str = "zh") -> str:
     """Return a quarter: 2026年第四季度, or Q4 2026."""
-    if lang == "en":
-        return f"Q{quarter_no} {year}"
-    return f"{year}年第{'一二三四'[quarter_no - 1]}季度"
+    return quarter_period(year, quarter_no).label(lang)
 
 
 #: The bank's own points accounts as people name them on a transfer ("{bank}" is the bank's

@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pypinyin import lazy_pinyin
-from pypinyin.constants import PINYIN_DICT
-
 #: Surnames whose reading as a surname differs from the character's everyday reading.
 #: Compound surnames come first so that 单于 is not read as 单 + 于.
 SURNAME_READINGS = {
@@ -40,6 +37,8 @@ def is_han(ch: str) -> bool:
 
 def unknown_characters(name: str) -> list[str]:
     """Return the ideographs in a name that pypinyin has no reading for, in order, once each."""
+    from pypinyin.constants import PINYIN_DICT  # here, not above: a third of a second to load
+
     seen = []
     for ch in name:
         if is_han(ch) and ord(ch) not in PINYIN_DICT and ch not in seen:
@@ -66,6 +65,8 @@ def parse_reading(reading: str | None, name: str) -> list[str] | None:
 
 
 def _syllables(name: str) -> list[str]:
+    from pypinyin import lazy_pinyin  # here, not above: a third of a second to load
+
     # Unknown characters come back as themselves, so the list stays aligned with the name.
     return [s.lower() for s in lazy_pinyin(name, errors=lambda chars: list(chars))]
 

@@ -1,5 +1,5 @@
-"""Periods of the cycle (day, month, quarter, year), the days an entry may be dated, and the
-seal that closes a month for good.
+"""Periods of the cycle as input names them (the type itself is `rules.periods.Period`), the
+days an entry may be dated, and the seal that closes a month for good.
 
 A month is open until its notice's objection window ends; then it is sealed and nothing more
 may be dated inside it. The seal records who sealed it, when, and the chain head at that moment,
@@ -9,9 +9,7 @@ back than the rule file's `cycle.backdate_days`; `check_dated` is the one place 
 """
 from __future__ import annotations
 
-import calendar
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional
 
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from rules import bounds
+from rules.periods import KINDS, Period, period_of
 
 from ground.clock import Clock
 from ground.db import Prepared
@@ -28,8 +27,6 @@ from .models import PendingDeed, Transfer
 from ground.tenants import Bank
 from .posting import lock_chain
 
-KINDS = ("day", "month", "quarter", "year")
-
 # ASCII digits only: \d would take other scripts' digits, which int() then reads.
 _PATTERNS = {
     "day": (re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"), "YYYY-MM-DD，例如 2026-10-05"),
@@ -37,38 +34,6 @@ _PATTERNS = {
     "quarter": (re.compile(r"^([0-9]{4})-Q([0-9])$"), "YYYY-Qn，例如 2026-Q4"),
     "year": (re.compile(r"^([0-9]{4})$"), "YYYY，例如 2026"),
 }
-
-
-@dataclass(frozen=True, order=True)
-class Period:
-    """One day, month, quarter or year: its kind, its key (2026-10) and its first and last day."""
-
-    start: date
-    end: date
-    kind: str
-    key: str
-
-    def __str__(self) -> str:
-        return self.key
-
-    def next(self) -> "Period":
-        """Return the period of the same kind that follows this one."""
-        return period_of(self.kind, self.end + timedelta(days=1))
-
-    def previous(self) -> "Period":
-        """Return the period of the same kind before this one."""
-        return period_of(self.kind, self.start - timedelta(days=1))
-
-    def months(self) -> list["Period"]:
-        """Return the months this period covers (a day or a month gives its own month)."""
-        months, m = [], period_of("month", self.start)
-        while m.start <= self.end:
-            months.append(m)
-            m = m.next()
-        return months
-
-    def __contains__(self, day: date) -> bool:
-        return self.start <= day <= self.end
 
 
 def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
@@ -103,32 +68,6 @@ def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
     return period_of(kind, start)
 
 
-def period_of(kind: str, day: date) -> Period:
-    """Return the period of this kind that contains the day."""
-    if kind == "day":
-        return Period(day, day, "day", day.isoformat())
-    if kind == "month":
-        last = calendar.monthrange(day.year, day.month)[1]
-        return Period(day.replace(day=1), day.replace(day=last), "month", f"{day.year:04d}-{day.month:02d}")
-    if kind == "quarter":
-        q = (day.month - 1) // 3 + 1
-        start = date(day.year, 3 * q - 2, 1)
-        end = period_of("month", date(day.year, 3 * q, 1)).end
-        return Period(start, end, "quarter", f"{day.year:04d}-Q{q}")
-    if kind == "year":
-        return Period(date(day.year, 1, 1), date(day.year, 12, 31), "year", f"{day.year:04d}")
-    raise ValueError(f"unknown period kind {kind!r}")
-
-
-
-def periods_since(kind: str, first: date, last: date) -> list[Period]:
-    """Return every period of a kind from the one holding `first` to the one holding `last`."""
-    found, p = [], period_of(kind, first)
-    while p.start <= last:
-        found.append(p)
-        p = p.next()
-    return found
-
 def parse_day(text: str | None, *, field: str, default: date | None = None) -> date | None:
     """Parse a day typed in a query or a form (`?day=`, `?since=`), `default` when left empty;
     one that does not exist or lies outside the years the cycle knows is a 422 naming `field`."""
@@ -139,7 +78,7 @@ def parse_day(text: str | None, *, field: str, default: date | None = None) -> d
 
 def month_key(day: date) -> str:
     """Return the month a day falls in, as 2026-10."""
-    return f"{day.year:04d}-{day.month:02d}"
+    return period_of("month", day).key
 
 
 # --- the days an entry may be dated ----------------------------------------------------------

@@ -65,10 +65,6 @@ class ReasonIn(Schema):
     reason = SafeText(MEMO_MAX, multiline=True, required=True)
 
 
-class OptionalReasonIn(Schema):
-    reason = note_field(MEMO_MAX)
-
-
 class TransferOut(Schema):
     id = fields.Integer()
     seq = fields.Integer()

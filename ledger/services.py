@@ -26,6 +26,7 @@ from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMov
 from ground.tenants import Bank
 from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
                       rules_in_force)
+from .residents import check_residents
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -540,7 +541,7 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
         rule = _rule_for(book, rule_code, occurred_on)
         points = rulefiles.deed_points(rule, quantity)
         unit = book.settings.account_unit
-        residents = _active_residents(resident_ids, _team_rows(team, len(resident_ids)))
+        residents = check_residents(resident_ids, _team_rows(team, len(resident_ids)))
         if rule.review or hold:
             pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
                                    rule_version=version.version, quantity=quantity, points=points,
@@ -587,9 +588,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return _outcome(session, *replayed)
-        deed = session.get(PendingDeed, pending_id)
-        if deed is None or deed.bank_id != bank.id:
-            raise NotFound("待审核记录", "pending deed")
+        deed = get_pending(session, bank, pending_id)
         if deed.status != "pending":
             raise ConflictError(f"该记录已处理（{deed.status}）",
                                 f"this deed was already decided ({deed.status})", code="already_decided")
@@ -642,22 +641,6 @@ def _rule_for(book, code: str, occurred_on: date):
 def _rule_at_version(session, bank_id, version_no, code, occurred_on):
     # A pending deed is posted under the rule version it was submitted under.
     return parsed_version(stored_version(session, bank_id, version_no)).rule_for(code, occurred_on)
-
-
-def _active_residents(ids: list[int], found: dict) -> list:
-    """Return the residents named, in that order, refusing unknown, inactive or repeated ones.
-
-    `found` is what `_team_read` found, by id.
-    """
-    if len(set(ids)) != len(ids):
-        raise ValidationError({"residents": ["同一居民不能重复出现"]})
-    # Another bank's resident answers exactly like an unknown one, so nothing leaks.
-    unknown = [i for i in ids if i not in found]
-    inactive = [i for i in ids if i in found and not found[i].active]
-    problems = [f"居民 {i} 不存在" for i in unknown] + [f"居民 {i} 已停用" for i in inactive]
-    if problems:
-        raise ValidationError({"residents": problems})
-    return [found[i] for i in ids]
 
 
 def _team_read(bank: Bank, ids: list[int]) -> tuple[Prepared, dict]:
@@ -815,9 +798,7 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return _outcome(session, *replayed).transfers[0]
-        original = session.get(Transfer, transfer_id)
-        if original is None or original.bank_id != bank.id:
-            raise NotFound("流水", "transfer")
+        original = get_transfer(session, bank, transfer_id)
         if original.kind == "reversal":
             raise ConflictError("冲正记录不能再被冲正，请重新登记", "a reversal cannot itself be reversed",
                                 code="cannot_reverse_reversal")

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterator
 
-from openpyxl import load_workbook
-
 from ground.errors import TooLarge, ValidationError
 
 MB = 1024 * 1024
@@ -95,6 +93,8 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
 
 
 def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:
+    from openpyxl import load_workbook  # here, not above: numpy and PIL come with it
+
     _check_zip(data, bounds, field)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -1,4 +1,4 @@
-"""The desk's arithmetic as plain functions: windows, quarters, coverage, limits, stock at cost.
+"""The desk's arithmetic as plain functions: windows, coverage, limits, stock at cost.
 
 No Flask, no database: the services pass in plain values and act on what comes back.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Iterable, Sequence
 
 
@@ -73,24 +73,6 @@ def window_state(window: Window, day: date) -> str:
     if window.contains(day):
         return "open"
     return "upcoming" if window.opens_on > day else "over"
-
-
-# --- quarters ------------------------------------------------------------------------------------
-
-def quarter_of(day: date) -> tuple[int, int]:
-    """Return (year, quarter number) of a day."""
-    return day.year, (day.month - 1) // 3 + 1
-
-
-def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
-    """Return the first and last day of a quarter."""
-    first = date(year, 3 * quarter - 2, 1)
-    last_month = 3 * quarter
-    return first, date(year, last_month, calendar.monthrange(year, last_month)[1])
-
-
-def previous_day(day: date) -> date:
-    return day - timedelta(days=1)
 
 
 # --- coverage ------------------------------------------------------------------------------------

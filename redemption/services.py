@@ -16,11 +16,13 @@ from ground import audit
 from ledger import accounts, formatting, idempotency, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import transaction
+from ground.db import bank_row, transaction
 from ground.errors import NotFound, ValidationError
 from ledger.models import CNY, FUND_CASH, PTS, Account, Household, Resident, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, Idempotency, lock_chain, post
+from ledger.residents import named_residents
+from rules.periods import quarter_period
 
 from . import domain
 from .errors import (InsufficientFunds, InsufficientPoints, LimitExceeded, OutOfStock,
@@ -293,9 +295,8 @@ def close_window(session: Session, bank: Bank, window_id: int, *, by: str,
     """Close a stored window from today on (the cycle at its end, or the council early)."""
     with transaction(session):
         lock_chain(session, bank.id)
-        window = session.get(RedemptionWindow, window_id, populate_existing=True)
-        if window is None or window.bank_id != bank.id:
-            raise NotFound("兑换期", "redemption window")
+        window = bank_row(session, RedemptionWindow, window_id, bank.id, "兑换期", "redemption window",
+                          populate_existing=True)
         if window.closed_at is None:
             window.closed_at, window.closed_by, window.closed_on = clock.now(), by, clock.today()
             session.flush()
@@ -373,9 +374,7 @@ def redeem(session: Session, bank: Bank, *, resident_id: int, items: list[tuple[
         replayed = idempotency.replay(session, bank.id, idem)
         if replayed:
             return get_redemption(session, bank, replayed[1]["redemption"])
-        resident = session.get(Resident, resident_id)
-        if resident is None or resident.bank_id != bank.id or not resident.active:
-            raise ValidationError({"resident": [f"居民 {resident_id} 不存在或已停用"]})
+        [resident] = named_residents(session, bank, [resident_id], field="resident", say_which=False)
         catalog = {i.sku: i for i in session.execute(
             select(CatalogItem).where(CatalogItem.bank_id == bank.id, CatalogItem.sku.in_(skus))
             .execution_options(populate_existing=True)).scalars()}
@@ -509,9 +508,7 @@ def standing(session: Session, bank: Bank, resident: Resident, account: Account)
 
 def get_redemption(session: Session, bank: Bank, redemption_id: int) -> RedemptionOutcome:
     """Return a redemption with its lines and transfers, or NotFound."""
-    redemption = session.get(Redemption, redemption_id)
-    if redemption is None or redemption.bank_id != bank.id:
-        raise NotFound("兑换记录", "redemption")
+    redemption = bank_row(session, Redemption, redemption_id, bank.id, "兑换记录", "redemption")
     lines = list(session.execute(select(RedemptionLine).where(
         RedemptionLine.redemption_id == redemption.id).order_by(RedemptionLine.id)).scalars())
     ids = [i for line in lines for i in (line.points_transfer_id, line.cost_transfer_id) if i]
@@ -699,7 +696,8 @@ def disclosure(session: Session, bank: Bank, year: int, quarter: int, *, clock: 
     Two sections that each reconcile: the fund's money (opening + receipts - spending =
     closing) and the goods on the shelf (opening + bought + given - handed out = closing).
     """
-    first, last = domain.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    first, last = period.start, period.end
     today = clock.today()
     as_of = min(last, today)
     codes = _codes(session, bank, CNY)
@@ -756,7 +754,8 @@ def disclosure(session: Session, bank: Bank, year: int, quarter: int, *, clock: 
 
 def desk_summary(session: Session, bank: Bank, year: int, quarter: int) -> dict:
     """Return what the desk gave out in a quarter, item by item, reversals taken out."""
-    first, last = domain.quarter_bounds(year, quarter)
+    period = quarter_period(year, quarter)
+    first, last = period.start, period.end
     rows = session.execute(
         select(RedemptionLine.item_id, func.sum(RedemptionLine.quantity),
                func.sum(RedemptionLine.points), func.sum(RedemptionLine.cost_fen),

@@ -63,7 +63,7 @@ def _receipt_json(receipt, gone: bool, skus: dict) -> dict:
 
 def _quarter(text: str) -> tuple[int, int]:
     period = periods.parse_period("quarter", text, field="quarter")
-    return period.start.year, (period.start.month + 2) // 3
+    return period.year, period.number
 
 
 def _pdf(data: bytes, name: str) -> Response:
@@ -476,7 +476,7 @@ def summary(bank):
     """The quarter's desk summary, to print: ?quarter=2026-Q4 (default: this quarter)."""
     bank, _ = scoped_bank(bank, DESK_READERS)
     year, number = _quarter(request.args.get("quarter") or
-                            "%d-Q%d" % domain.quarter_of(clock().today()))
+                            periods.period_of("quarter", clock().today()).key)
     data = services.desk_summary(get_session(), bank, year, number)
     return render_template("redemption/summary_page.html", **data)
 
@@ -504,12 +504,12 @@ def fund(bank):
         except ZongzhiError as err:
             error = err
     today = clock().today()
-    year, number = domain.quarter_of(today)
-    previous = (year, number - 1) if number > 1 else (year - 1, 4)
+    this = periods.period_of("quarter", today)
     skus = {i.id: i for i in services.list_items(session, bank)}
     return render_template("redemption/fund.html", bank=bank, position=services.fund_position(session, bank),
                            receipts=services.list_receipts(session, bank, limit=100), items=skus,
-                           quarters=[(year, number), previous], may_write=user.role in WRITERS,
+                           quarters=[(q.year, q.number) for q in (this, this.previous())],
+                           may_write=user.role in WRITERS,
                            error=error, today=today, sources=services.SOURCE_NAMES,
                            field_labels=RECEIPT_FIELDS), (422 if error else 200)
 

@@ -67,9 +67,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
     if problems:
         raise ValidationError(problems)
     with transaction(session):
-        resident = session.get(Resident, resident_id)
-        if resident is None or resident.bank_id != bank.id:
-            raise NotFound("居民", "resident")
+        resident = bank_row(session, Resident, resident_id, bank.id, "居民", "resident")
         if transfer_id is not None:
             entry = session.get(Transfer, transfer_id)
             if entry is None or entry.bank_id != bank.id or entry.ledger != PTS:

@@ -73,9 +73,3 @@ def balances_on(session: Session, bank_id: int, day: date) -> dict[str, int]:
     codes = dict(session.execute(select(Account.id, Account.code).where(
         Account.bank_id == bank_id, Account.ledger == PTS, Account.kind != "system")).all())
     return {code: moved.get(account_id, 0) for account_id, code in codes.items()}
-
-
-def pts_system_ids(session: Session, bank_id: int) -> dict[str, int]:
-    """Return the bank's PTS system accounts' ids by code."""
-    return dict(session.execute(select(Account.code, Account.id).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.kind == "system")).all())

@@ -23,6 +23,7 @@ from ledger.models import Resident, Transfer
 from ledger.periods import Period, PeriodSeal
 from ledger.schemas import MEMO_MAX
 from rules import bounds
+from rules.periods import periods_since
 from web.api import clock, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 from web.forms import text_problems, typed_text, typed_whole
@@ -50,7 +51,7 @@ def _refusal(err: ZongzhiError) -> tuple[str, dict]:
 
 
 def _month_title(period: Period) -> str:
-    return formatting.month(period.start.year, period.start.month, language())
+    return period.label(language())
 
 
 # --- 月公示: the month ------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def months(bank):
     bank, user = scoped_bank(bank, READERS)
     session = get_session()
     c = clock()
-    wanted = periods.periods_since("month", periods.first_day(session, bank, c.tz), c.today())
+    wanted = periods_since("month", periods.first_day(session, bank, c.tz), c.today())
     states = list(reversed(_states(session, bank, wanted[-MONTHS_SHOWN:])))
     return render_template("reports/months.html", bank=bank, states=states, now=c.now())
 

@@ -1,10 +1,10 @@
 """Evaluating a deed against its rule: the points it is worth and whether a cap allows it."""
 from __future__ import annotations
 
-import calendar
-from datetime import date, timedelta
+from datetime import date
 
 from .model import CAP_PERIODS, Rule
+from .periods import period_of
 
 
 def deed_points(rule: Rule, quantity: int) -> int:
@@ -16,16 +16,10 @@ def deed_points(rule: Rule, quantity: int) -> int:
 
 def period_bounds(period: str, on: date) -> tuple[date, date]:
     """Return the first and last day of the day, week (Monday on), month or year around `on`."""
-    if period == "day":
-        return on, on
-    if period == "week":
-        start = on - timedelta(days=on.weekday())
-        return start, start + timedelta(days=6)
-    if period == "month":
-        return on.replace(day=1), on.replace(day=calendar.monthrange(on.year, on.month)[1])
-    if period == "year":
-        return date(on.year, 1, 1), date(on.year, 12, 31)
-    raise ValueError(f"unknown cap period {period!r}")
+    if period not in CAP_PERIODS:
+        raise ValueError(f"unknown cap period {period!r}")
+    bounds = period_of(period, on)
+    return bounds.start, bounds.end
 
 
 def cap_breach(rule: Rule, points: int, earned: dict[str, int]) -> tuple[str, int] | None:

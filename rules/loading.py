@@ -193,11 +193,11 @@ def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem
     months = cycle.get("redemption_months")
     if isinstance(months, list) and len(set(map(repr, months))) != len(months):
         add("bank.cycle.redemption_months", "月份重复")
-    problems += _check_foundation(data, rules, add)
+    _check_foundation(data, rules, add)
     return problems
 
 
-def _check_foundation(data: dict, rules: list, add) -> list[Problem]:
+def _check_foundation(data: dict, rules: list, add) -> None:
     """The foundation section: criterion codes once each; credit rules that exist and earn."""
     section = data.get("foundation") if isinstance(data.get("foundation"), dict) else {}
     criteria = section.get("criteria") if isinstance(section.get("criteria"), list) else []
@@ -214,7 +214,6 @@ def _check_foundation(data: dict, rules: list, add) -> list[Problem]:
             add(f"foundation.{key}", f"未知规则 {code}")
         elif isinstance(code, str) and _is_int(points[code]) and points[code] < 0:
             add(f"foundation.{key}", f"规则 {code} 是扣分规则，不能用于记功")
-    return []
 
 
 def _is_int(value) -> bool:

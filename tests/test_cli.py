@@ -1,7 +1,12 @@
 """The `zongzhi` command line, as a script or an IT helper would run it."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +14,10 @@ from click.testing import CliRunner
 
 import migrations
 from ground.clock import FixedClock
+from zongzhi.app import PACKAGES
 from zongzhi.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -206,3 +214,45 @@ def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkey
     shown = cli("serve")
     assert shown.exit_code == 0, shown.output
     assert "ZONGZHI_PUBLIC_URL" not in shown.output
+
+
+#: What a command that only works on the database must never load: the app, its blueprints, and
+#: the libraries only some screens or jobs use (each costs a large part of a second to import).
+NEVER_FOR_THE_DATABASE = ("zongzhi.app", "flask_wtf", "weasyprint", "pypinyin", "matplotlib", "openpyxl",
+                          "qrcode", "celery", *(f"{name}.views" for name in PACKAGES))
+
+#: Runs the command line in a fresh interpreter, then writes every module it loaded to a file.
+_LOADED = """
+import json, sys
+from zongzhi.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit as done:
+    code = done.code
+with open(sys.argv[1], "w") as out:
+    json.dump({"modules": sorted(sys.modules), "code": code}, out)
+"""
+
+
+@pytest.mark.parametrize("args, flask", [
+    (["verify", "hp"], False),
+    (["export", "hp", "--format", "csv", "-o", "{tmp}/hp.csv"], False),
+    (["export", "hp", "--format", "beancount", "-o", "{tmp}/hp.beancount"], False),
+    (["cycle", "status", "--period", "2026-10"], False),
+    (["rules", "check", "seed_data/rules/default.yaml"], False),
+    (["token", "list", "wang"], True),  # the users' functions live with the sign-in, in web.auth
+], ids=["verify", "export csv", "export beancount", "cycle status", "rules check", "token list"])
+def test_a_database_command_loads_neither_the_app_nor_weasyprint_pypinyin_or_blueprints(
+        cli, wang, database_url, tmp_path, args, flask):
+    loaded = tmp_path / "loaded.json"
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": database_url, "ZONGZHI_INSTANCE": str(tmp_path / "instance")}
+    env.pop("ZONGZHI_BROKER_URL", None)
+    command = [sys.executable, "-c", _LOADED, str(loaded), *(a.format(tmp=tmp_path) for a in args)]
+    ran = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    found = json.loads(loaded.read_text())
+    assert found["code"] == 0, ran.stdout + ran.stderr
+    never = NEVER_FOR_THE_DATABASE + (() if flask else ("flask", "flask_login", "jinja2"))
+    modules = set(found["modules"])
+    assert not [m for m in modules if m in never or m.partition(".")[0] in never]
+    assert "ground.tenants" in modules or args[0] == "rules"  # it did reach the database

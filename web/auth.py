@@ -1,6 +1,7 @@
 """Who is asking and what they may do: bearer tokens, signed-in sessions, roles, and the wall between banks."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -46,8 +47,15 @@ SESSION_SECRET = "_zongzhi_session"
 #: and a bound on what is hashed, so a megabyte typed into the field costs nothing.
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
-#: Checked when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the name is unknown, so a wrong name costs as long as a wrong password.
+
+    Made once, when the app starts (`init_app`): the command line never needs it.
+    """
+    return generate_password_hash("no such user")
 
 
 def _digest(token: str) -> str:
@@ -215,7 +223,7 @@ def check_password(session: Session, name: str, password: str) -> User | None:
     """Return the active user with this name and password, or None."""
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     if not user.active or not check_password_hash(user.password_hash, password or ""):
         return None
@@ -303,6 +311,7 @@ _USER_BY_SESSION = (select(User).join(UserSession, UserSession.user_id == User.i
 
 def init_app(app: Flask) -> None:
     """Signed-in sessions for the screens (Flask-Login, each one on record); the API uses bearer tokens."""
+    _dummy_hash()
     manager = LoginManager(app)
     manager.login_view = "web.login"
 

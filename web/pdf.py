@@ -15,7 +15,6 @@ import io
 from datetime import datetime, timezone
 
 import qrcode
-from qrcode.image.svg import SvgPathImage
 
 #: The CSS font-family chain of every printed page.
 FONT_CHAIN = ('"Noto Sans CJK SC", "Noto Serif CJK SC", "HanaMinA", "HanaMinB", '
@@ -62,21 +61,12 @@ def render_pdf(html: str, *, css: str = "", base_url: str | None = None,
     return document.write_pdf()
 
 
-def qr_svg_data_uri(text: str, *, box_size: int = 10, border: int = 2) -> str:
-    """Return a QR code of `text` as an SVG data URI, to put in an <img> on paper or screen."""
-    return _qr_data_uri(text, "image/svg+xml", box_size, border, image_factory=SvgPathImage)
-
-
 def qr_png_data_uri(text: str, *, box_size: int = 8, border: int = 2) -> str:
     """Return a QR code of `text` as a PNG data URI (what scanners read most reliably on paper)."""
-    return _qr_data_uri(text, "image/png", box_size, border)
-
-
-def _qr_data_uri(text: str, mime: str, box_size: int, border: int, **image) -> str:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size,
                          border=border)
     code.add_data(text)
     code.make(fit=True)
     out = io.BytesIO()
-    code.make_image(**image).save(out)
-    return f"data:{mime};base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    code.make_image().save(out)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")

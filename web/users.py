@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from ground import audit
 from ground.audit import AuditEntry
 from ground.clock import Clock
-from ground.db import transaction
+from ground.db import bank_row, transaction
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
 from ground.tenants import Bank
 
@@ -67,10 +67,7 @@ def bank_users(session: Session, bank: Bank) -> list[StaffMember]:
 
 def bank_user(session: Session, bank: Bank, user_id: int) -> User:
     """Return one of the bank's users; another bank's, a county admin or an unknown id is 404."""
-    user = session.get(User, user_id)
-    if user is None or user.bank_id != bank.id:
-        raise NotFound("用户", "user")
-    return user
+    return bank_row(session, User, user_id, bank.id, "用户", "user")
 
 
 def may_manage(manager: User, user: User) -> bool:

@@ -1,7 +1,6 @@
 """The app factory: settings, extensions and blueprints, assembled in one place."""
 from __future__ import annotations
 
-import os
 from importlib import import_module
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,7 +26,7 @@ BLUEPRINTS = ("web.views", "ledger.views",
 
 def create_app(config: dict | None = None) -> Flask:
     """Create the Zongzhi app; `config` (tests, scripts) overrides the environment."""
-    app = Flask(__name__, instance_path=str(Path(os.environ.get("ZONGZHI_INSTANCE", "instance")).resolve()))
+    app = Flask(__name__, instance_path=settings.instance_path())
     app.config.update(settings.from_environment(app.instance_path))
     app.config.update(MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False

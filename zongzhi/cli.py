@@ -1,16 +1,26 @@
-"""The `zongzhi` command line: schema, banks, rules, users, tokens, verify, export, serving."""
+"""The `zongzhi` command line: schema, banks, rules, users, tokens, verify, export, serving.
+
+A command imports only what it uses, inside its own function: the commands that work on the
+database alone (db, bank, rules, user, token, verify, export, cycle status) open it straight from
+the settings and never build the app, so they start without Flask's blueprints, WeasyPrint or
+pypinyin. Those that serve or run the cycle (serve, demo, worker, scheduler, cycle run) build it.
+tests/test_cli.py holds the database commands to that.
+"""
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
-from sqlalchemy.orm import Session
 
-from ground.clock import Clock
 from ground.errors import ZongzhiError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ground.clock import Clock
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seed_data" / "rules" / "default.yaml"
 
@@ -21,10 +31,48 @@ def _app():
     return create_app()
 
 
+def _settings() -> dict:
+    """The settings the app would read, without building it."""
+    from . import config
+
+    return config.from_environment(config.instance_path())
+
+
+def _database_url(settings: dict) -> str:
+    """The database's URL; for SQLite, its folder made first (as the app makes it)."""
+    url = settings["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
 @contextmanager
 def _opened() -> Iterator[tuple[Session, Clock]]:
-    """Open the app's database for one command: a session and the clock, closed afterwards."""
-    app = _app()
+    """Open the database for one command: a session and the clock, closed afterwards.
+
+    The engine and clock are the ones the app would make from the same settings, without the
+    app itself: no blueprint, template or extension is loaded for a command that only reads or
+    writes the database.
+    """
+    from zoneinfo import ZoneInfo
+
+    from ground.clock import Clock
+    from ground.db import make_engine, session_factory
+
+    settings = _settings()
+    group_commit = str(settings.get("GROUP_COMMIT") or "") in ("1", "true", "yes")
+    engine = make_engine(_database_url(settings), group_commit=group_commit)
+    session = session_factory(engine)()
+    try:
+        yield session, Clock(ZoneInfo(settings["TIMEZONE"]))
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@contextmanager
+def _app_opened(app) -> Iterator[tuple[Session, Clock]]:
+    """Open the app's database inside its context, for a command that needs the app too."""
     session = app.extensions["zongzhi.sessions"]()
     try:
         with app.app_context():
@@ -32,6 +80,20 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     finally:
         session.close()
         app.extensions["zongzhi.engine"].dispose()
+
+
+def _bank(session: Session, code: str):
+    """Return the bank with this code, or raise NotFound (as ledger.services.get_bank does,
+    without loading the services and the rule-file parser they need)."""
+    from sqlalchemy import select
+
+    from ground.errors import NotFound
+    from ground.tenants import Bank
+
+    found = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("银行", "bank")
+    return found
 
 
 def _fail(err: ZongzhiError) -> None:
@@ -57,9 +119,7 @@ def db_upgrade():
     """Create or migrate the schema (safe to run again)."""
     import migrations
 
-    app = _app()
-    url = app.config["DATABASE_URL"]
-    app.extensions["zongzhi.engine"].dispose()
+    url = _database_url(_settings())
     migrations.upgrade(url)
     click.echo(f"schema at revision {', '.join(migrations.current(url))}")
 
@@ -220,13 +280,12 @@ def _when(moment, clock: Clock) -> str:
 @click.argument("code")
 def verify(code):
     """Recompute the hash chain, balances and monthly figures; exit 1 naming the first bad transfer."""
-    from ledger import services
     from ledger.verify import verify_bank
     from stats.upkeep import verify_figures
 
     with _opened() as (session, clock):
         try:
-            bank = services.get_bank(session, code)
+            bank = _bank(session, code)
             report = verify_bank(session, bank)
             verify_figures(session, bank, report)
         except ZongzhiError as err:
@@ -249,11 +308,10 @@ def verify(code):
 def export(code, fmt, output):
     """Write the bank's transfers as CSV or as a beancount journal."""
     from ledger import export as exporter
-    from ledger import services
 
     with _opened() as (session, clock):
         try:
-            target = services.get_bank(session, code)
+            target = _bank(session, code)
         except ZongzhiError as err:
             _fail(err)
         with open(output, "w", encoding="utf-8", newline="") as out:
@@ -310,7 +368,7 @@ def demo(host, port):
 
     app = _app()
     migrations.upgrade(app.config["DATABASE_URL"])
-    with _opened() as (session, clock):
+    with _app_opened(app) as (session, clock):
         click.echo("正在准备演示村 (preparing the demo village) ...")
         info = demo_village.seed_if_empty(session, clock=clock)
     base = f"http://{host}:{port}"
@@ -357,7 +415,7 @@ def cycle_run(job, bank_code, period):
     from ground.tenants import Bank
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with _opened() as (session, clock):
+    with _app_opened(_app()) as (session, clock):
         try:
             chosen = jobs.get_job(job)
             wanted = jobs.parse(chosen, period)
@@ -397,12 +455,11 @@ def cycle_run(job, bank_code, period):
 def cycle_status(period, bank_code):
     """Each bank's job runs for a period: due, queued, running, done, failed (with the error)."""
     from cycle import runs
-    from ledger import services
 
     with _opened() as (session, clock):
         try:
             period = runs.any_period(period).key
-            bank_ids = None if bank_code == "all" else [services.get_bank(session, bank_code).id]
+            bank_ids = None if bank_code == "all" else [_bank(session, bank_code).id]
         except ZongzhiError as err:
             _fail(err)
         failed = 0

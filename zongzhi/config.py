@@ -41,17 +41,17 @@ SECRET_KEY_FILE = "secret_key"
 MAX_CONTENT_LENGTH = 4 * 1024 * 1024
 
 
+def instance_path() -> str:
+    """Return the instance folder: ZONGZHI_INSTANCE, or `instance` in the working directory."""
+    return str(Path(os.environ.get("ZONGZHI_INSTANCE", "instance")).resolve())
+
+
 def from_environment(instance_path: str) -> dict:
     """Read the settings from the environment, with defaults for a village office."""
     settings = {key: os.environ.get(var, default) for var, (key, default) in ENVIRONMENT.items()}
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "zongzhi.db")
     return settings
-
-
-def default_database_url() -> str:
-    """Return the database URL the command line uses when nothing is configured."""
-    return os.environ.get("ZONGZHI_DATABASE_URL") or "sqlite:///" + str(Path("instance").resolve() / "zongzhi.db")
 
 
 def is_embedded(database_url: str) -> bool:

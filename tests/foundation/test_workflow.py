@@ -1,8 +1,6 @@
 """The pure core: the state machines, recusal, weighted scores, votes and splitting money."""
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from foundation import workflow as wf
@@ -105,8 +103,3 @@ def test_money_is_drawn_restricted_first_and_returned_unrestricted_first():
         wf.split_draw(1600, restricted=500, unrestricted=1000)
     assert wf.split_return(300, drawn_restricted=500, drawn_unrestricted=200) == (100, 200)
     assert wf.split_return(100, drawn_restricted=500, drawn_unrestricted=200) == (0, 100)
-
-
-def test_quarter_bounds():
-    assert wf.quarter_bounds(2026, 4) == (date(2026, 10, 1), date(2026, 12, 31))
-    assert wf.quarter_bounds(2027, 1) == (date(2027, 1, 1), date(2027, 3, 31))

@@ -1,4 +1,4 @@
-"""The desk's arithmetic, on plain values: windows, quarters, coverage, stock at cost, payment."""
+"""The desk's arithmetic, on plain values: windows, coverage, stock at cost, payment."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from redemption.domain import (Window, affordable, cost_of_taking, coverage, merge_windows,
-                               next_window, quarter_bounds, regular_windows,
+                               next_window, regular_windows,
                                remaining_allowance, split_payment, window_on)
 
 
@@ -37,11 +37,6 @@ def test_an_extra_window_sits_beside_the_regular_ones():
     assert next_window(date(2026, 1, 20), merged) == extra
     assert next_window(date(2026, 2, 5), merged) == extra
     assert next_window(date(2026, 12, 1), merged) is None
-
-
-def test_quarter_bounds():
-    assert quarter_bounds(2026, 4) == (date(2026, 10, 1), date(2026, 12, 31))
-    assert quarter_bounds(2024, 1) == (date(2024, 1, 1), date(2024, 3, 31))
 
 
 def test_coverage_values_points_at_the_rules_price_and_warns_below_the_threshold():
