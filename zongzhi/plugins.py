@@ -3,10 +3,11 @@ installed here, in one place.
 
 A floor beneath offers a plug-in point and never imports who fills it; a wing declares what it
 adds as a constant of its own and never writes into a floor beneath it. `install()` fills every
-point with exactly what is declared: `create_app` calls it, so every process that runs the
-services through the app (the web server, the command line, the scheduler, the cycle's
-workers) works with the same plug-ins whatever it happened to import, and calling it again
-changes nothing.
+point with exactly what is declared: `create_app` calls it, so every process that builds the app
+(the web server, the scheduler, the cycle's workers, the commands that serve, seed or run the
+cycle) works with the same plug-ins whatever it happened to import, and calling it again changes
+nothing. The commands that open the database alone (banks, rules, users, tokens, verify,
+export) reach no plug-in point.
 
 | plug-in point (the floor that calls it) | what it takes | declared by |
 |---|---|---|
