@@ -12,10 +12,19 @@ PORT   ?= 8000
 JSQR_VERSION := 1.4.0
 JSQR_SHA256  := bc40c8a15196236b2314db0856f72ca0b49980cd5413b8c852a7349f5fee0859
 JSQR         := field/static/m/jsQR.js
+# Each package's English catalogue (translations/en/LC_MESSAGES/messages.po), compiled to the
+# .mo file Flask-Babel reads; the .mo files are not kept in git, and one is made again whenever
+# its .po is newer.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard */translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: setup system-packages demo test bench bench-office clean
+.PHONY: setup system-packages catalogs demo test bench bench-office clean
 
-setup: system-packages $(STAMP) $(JSQR)
+setup: system-packages $(STAMP) $(JSQR) catalogs
+
+catalogs: $(CATALOGS)
+
+%/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
 
 system-packages:
 	@bash scripts/system-packages.sh
@@ -49,4 +58,4 @@ bench-office: setup
 	$(BIN)/python bench/office.py
 
 clean:
-	rm -rf $(VENV) instance/*.db tests/artifacts
+	rm -rf $(VENV) instance/*.db tests/artifacts $(CATALOGS)

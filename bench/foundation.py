@@ -12,12 +12,12 @@ What it measures, each against a baseline taken in the same run on the same data
 2. the public page (/p/<bank>/foundation: funded projects with progress and the wish wall),
    rendered over HTTP, against one SELECT of the funded projects rendered as a bare table.
    Target: p99 < 200 ms.
-3. review throughput: reviewers' score submissions (services.submit_scores: lock, panel and
+3. review throughput: reviewers' score submissions (review.submit_scores: lock, panel and
    recusal, every criterion) against plain INSERTs of the same score rows, one committed
-   transaction per submission; and council decisions (services.decide) per second.
-4. tranches (services.pay_tranche: posting lock, fund split, two ledger legs, links) against
+   transaction per submission; and council decisions (review.decide) per second.
+4. tranches (money.pay_tranche: posting lock, fund split, two ledger legs, links) against
    one ledger.posting.post of a CNY transfer per transaction.
-5. the quarterly PDF (services.quarter_report + WeasyPrint) against a one-line PDF.
+5. the quarterly PDF (public.quarter_report + WeasyPrint) against a one-line PDF.
 
 Run it from the project root:
 
@@ -45,8 +45,14 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 from sqlalchemy import insert, select  # noqa: E402
 
 import migrations  # noqa: E402
-from foundation import services  # noqa: E402
 from foundation import workflow as wf  # noqa: E402
+from foundation.applications import (create_applicant, create_application, link_reviewer,  # noqa: E402
+                                     list_applications, move)
+from foundation.common import rules_of  # noqa: E402
+from foundation.money import add_progress, complete, pay_tranche  # noqa: E402
+from foundation.public import public_projects, quarter_report, wish_wall  # noqa: E402
+from foundation.review import decide, panel, submit_scores  # noqa: E402
+from foundation.wishes import collect_wish, review_wish  # noqa: E402
 from foundation.models import Application, Score  # noqa: E402
 from ledger import accounts  # noqa: E402
 from ledger import services as ledger_services  # noqa: E402
@@ -137,9 +143,9 @@ def build(app, applications: int, rng: random.Random):
                   for code, amount in (("fund:projects", 3_000_000_000), ("fund", 1_000_000_000))]
         post(session, bank.id, drafts, by="bench", clock=CLOCK)
     for i, reviewer in enumerate(reviewers[:3]):  # a few reviewers live in the district
-        services.link_reviewer(session, bank, user_id=reviewer.id, resident_id=people[i * 7].id,
-                               by="bench", clock=CLOCK)
-    stations = [services.create_applicant(
+        link_reviewer(session, bank, user_id=reviewer.id, resident_id=people[i * 7].id,
+                      by="bench", clock=CLOCK)
+    stations = [create_applicant(
         session, bank, kind="station", name=f"第{i + 1}社区公益站", phone=None,
         members=[p.id for p in people[i * MEMBERS:(i + 1) * MEMBERS]], by="bench", clock=CLOCK)
         for i in range(STATIONS)]
@@ -148,53 +154,53 @@ def build(app, applications: int, rng: random.Random):
     t = time.perf_counter()
     for n in range(applications):
         amount = rng.randrange(5_000, 200_000) * 100
-        a = services.create_application(
+        a = create_application(
             session, bank, applicant_id=rng.choice(stations).id, title=f"微项目{n + 1}：楼栋整治",
             purpose="居民反映强烈的小事", budget=[("材料", amount - 50_000), ("人工", 50_000)],
             amount_requested=amount, starts_on=TODAY, ends_on=TODAY + timedelta(days=90), by="clerk",
             clock=CLOCK)
         for action in ("submit", "screen", "review"):
-            services.move(session, bank, a.id, action, user=clerk, note=None, clock=CLOCK)
+            move(session, bank, a.id, action, user=clerk, note=None, clock=CLOCK)
         ids.append(a.id)
     seconds = time.perf_counter() - t
     say(f"{applications} applications entered and sent to review: {applications / seconds:.1f}/s "
         f"(4 transactions each)")
     for n in range(150):
-        w = services.collect_wish(session, bank, resident_id=people[rng.randrange(len(people))].id,
-                                  title=f"心愿{n}", description="一个小心愿", estimated_value=None,
-                                  by="clerk", clock=CLOCK)
-        services.review_wish(session, bank, w.id, "verify", reason=None, by="lishi0", clock=CLOCK)
-        services.review_wish(session, bank, w.id, "publish", reason=None, by="clerk", clock=CLOCK)
+        w = collect_wish(session, bank, resident_id=people[rng.randrange(len(people))].id,
+                         title=f"心愿{n}", description="一个小心愿", estimated_value=None,
+                         by="clerk", clock=CLOCK)
+        review_wish(session, bank, w.id, "verify", reason=None, by="lishi0", clock=CLOCK)
+        review_wish(session, bank, w.id, "publish", reason=None, by="clerk", clock=CLOCK)
     tokens = {u.name: create_token(session, u.name, clock=CLOCK) for u in [clerk, *reviewers]}
     return session, bank, ids, clerk, reviewers, tokens
 
 
 def score_and_decide(session, bank, ids, reviewers, rng):
     """Every reviewer not recused scores; the council decides; return timings."""
-    codes = [c.code for c in services.rules_of(session, bank).criteria]
+    codes = [c.code for c in rules_of(session, bank).criteria]
     scored = decided = 0
     t_score = t_decide = 0.0
     awarded = []
     for app_id in ids:
         application = session.get(Application, app_id)
-        seats = services.panel(session, application)
+        seats = panel(session, application)
         for seat in seats:
             if seat.recused:
                 continue
             user = next(r for r in reviewers if r.id == seat.user_id)
             t = time.perf_counter()
-            services.submit_scores(session, bank, app_id, user=user, scores={c: rng.randrange(6) for c in codes},
-                                   comments={}, clock=CLOCK)
+            submit_scores(session, bank, app_id, user=user, scores={c: rng.randrange(6) for c in codes},
+                          comments={}, clock=CLOCK)
             t_score += time.perf_counter() - t
             scored += 1
         outcome = wf.AWARDED if rng.random() < 0.3 else wf.DECLINED
         application = session.get(Application, app_id)
         t = time.perf_counter()
-        services.decide(session, bank, app_id, user=reviewers[-1], met_on=TODAY,
-                        attendees=[f"理事{i}" for i in range(7)], votes_for=5 if outcome == wf.AWARDED else 2,
-                        votes_against=2 if outcome == wf.AWARDED else 5, abstaining=0, minutes="议定",
-                        outcome=outcome, amount=application.amount_requested * 8 // 10 if outcome == wf.AWARDED else None,
-                        reason=None if outcome == wf.AWARDED else "与往年项目重复", clock=CLOCK)
+        decide(session, bank, app_id, user=reviewers[-1], met_on=TODAY,
+               attendees=[f"理事{i}" for i in range(7)], votes_for=5 if outcome == wf.AWARDED else 2,
+               votes_against=2 if outcome == wf.AWARDED else 5, abstaining=0, minutes="议定",
+               outcome=outcome, amount=application.amount_requested * 8 // 10 if outcome == wf.AWARDED else None,
+               reason=None if outcome == wf.AWARDED else "与往年项目重复", clock=CLOCK)
         t_decide += time.perf_counter() - t
         decided += 1
         if outcome == wf.AWARDED:
@@ -247,7 +253,7 @@ def run(app, args, rng) -> None:
     t = time.perf_counter()
     for app_id in awarded:
         amount = session.get(Application, app_id).amount_awarded
-        services.pay_tranche(session, bank, app_id, amount=amount // 2, memo=None, user=clerk, clock=CLOCK)
+        pay_tranche(session, bank, app_id, amount=amount // 2, memo=None, user=clerk, clock=CLOCK)
     t_tranche = time.perf_counter() - t
     fund = accounts.system_account(session, bank.id, CNY, "fund")
     spent = accounts.system_account(session, bank.id, CNY, "spent:goods")
@@ -258,15 +264,15 @@ def run(app, args, rng) -> None:
                                           kind="bench", occurred_on=TODAY)], by="bench", clock=CLOCK)
     rate_line("tranches (pay_tranche)", len(awarded), t_tranche, len(awarded), time.perf_counter() - t)
     for n, app_id in enumerate(awarded):
-        services.add_progress(session, bank, app_id, reported_on=TODAY, percent=50, text="过半",
-                              photos=[], user=clerk, clock=CLOCK, instance_path=app.config["FOUNDATION_FILES"])
+        add_progress(session, bank, app_id, reported_on=TODAY, percent=50, text="过半",
+                     photos=[], user=clerk, clock=CLOCK, instance_path=app.config["FOUNDATION_FILES"])
         if n % 3 == 0:
             half = session.get(Application, app_id).disbursed
-            services.complete(session, bank, app_id, spent=[("材料", half - 100)], report="完工",
-                              user=clerk, clock=CLOCK)
+            complete(session, bank, app_id, spent=[("材料", half - 100)], report="完工",
+                     user=clerk, clock=CLOCK)
 
     say("listing and pages")
-    first_ids = [a.id for a in services.list_applications(session, bank, limit=50)]
+    first_ids = [a.id for a in list_applications(session, bank, limit=50)]
     session.rollback()
 
     def baseline_list():
@@ -291,8 +297,8 @@ def run(app, args, rng) -> None:
         session.rollback()
 
     public = client.get(f"/p/{bank.code}/foundation")
-    print(f"  public page: {len(public.data) // 1024} KiB, {len(services.public_projects(session, bank))} projects, "
-          f"{len(services.wish_wall(session, bank))} wishes")
+    print(f"  public page: {len(public.data) // 1024} KiB, {len(public_projects(session, bank))} projects, "
+          f"{len(wish_wall(session, bank))} wishes")
     session.rollback()
     line("GET /p/<bank>/foundation", timed(lambda: client.get(f"/p/{bank.code}/foundation"), 50),
          timed(baseline_public, 50), 200)
@@ -307,7 +313,7 @@ def run(app, args, rng) -> None:
     if args.pdf:
         Path(args.pdf).write_bytes(client.get(pdf_url, headers=auth).data)
         print(f"  wrote {args.pdf}")
-    totals = services.quarter_report(session, bank, TODAY.year, 4)["totals"]
+    totals = quarter_report(session, bank, TODAY.year, 4)["totals"]
     print(f"  quarter totals: {totals}")
     print(f"  figures: {len(ids)} applications, {scored} score submissions, {decided} decisions, "
           f"{len(awarded)} awards")

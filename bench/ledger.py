@@ -27,7 +27,7 @@ What it measures, each against a baseline:
    they export.
 
 Two "where the time goes" rows count the statements a post_deed and an account_summary send
-(through SQLAlchemy and straight to the driver through ``ground.db.Prepared``) and the time
+(through SQLAlchemy and straight to the driver through ``ground.store.Prepared``) and the time
 spent inside the driver, which tells database time from Python time. Each backend
 prints the machine's load average: on a shared machine the absolute figures drop, the ratios
 (each taken side by side with its baseline) much less. On 2 cores --small takes about a minute
@@ -76,7 +76,8 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 import migrations  # noqa: E402
 from ledger import services  # noqa: E402
 from ground.clock import FixedClock
-from ground.db import Prepared, make_engine, normalize_url, session_factory, transaction
+from ground.db import make_engine, normalize_url, session_factory, transaction
+from ground.store import Prepared
 from ledger.export import write_beancount, write_csv  # noqa: E402
 from ledger.models import PTS, Account, Household, Resident, Transfer
 from ground.tenants import Bank
@@ -475,7 +476,7 @@ class Anatomy:
     """Count the statements a block sends and the time the driver spends on them (COMMIT aside).
 
     Statements go two ways: through SQLAlchemy (its cursor events) and, for the few every
-    posting runs, straight to the driver through ``ground.db.Prepared`` (timed by wrapping it).
+    posting runs, straight to the driver through ``ground.store.Prepared`` (timed by wrapping it).
     """
 
     def __init__(self, engine):

@@ -1,9 +1,9 @@
 """The cards' request and response shapes (marshmallow), also the source of the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from rules.schemas import text_field, whole
+from rules.schemas import Schema, text_field, whole
 
 
 class CardOut(Schema):

@@ -21,6 +21,7 @@ from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import NotFound, ValidationError
+from ground.i18n import _
 from ledger.models import PTS, Account, Household, Resident, Transfer
 from ledger.residents import resident_problems
 from ground.tenants import Bank
@@ -82,7 +83,7 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     """
     unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
     if household_codes and unit != "household":
-        raise ValidationError({"households": ["本村积分以个人为单位，不发户卡"]})
+        raise ValidationError({"households": [_("本村积分以个人为单位，不发户卡")]})
     with transaction(session):
         residents, households = _holders(session, bank, resident_ids, household_codes, whole_bank, unit)
         homes = {h.id: h for h in session.execute(select(Household).where(
@@ -136,7 +137,7 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
         return residents, households
     resident_ids, household_codes = resident_ids or [], household_codes or []
     if not resident_ids and not household_codes:
-        raise ValidationError({"residents": ["请选择居民或住户"]})
+        raise ValidationError({"residents": [_("请选择居民或住户")]})
     found = {r.id: r for r in session.execute(select(Resident).where(
         Resident.bank_id == bank.id, Resident.id.in_(resident_ids))).scalars()}
     homes = {h.code: h for h in session.execute(select(Household).where(
@@ -145,7 +146,7 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
     bad = resident_problems(resident_ids, found, repeats=True, say_which=False)
     if bad:
         problems["residents"] = bad
-    bad = [f"户号 {c} 不存在或已停用" for c in household_codes if c not in homes or not homes[c].active]
+    bad = [_("户号 %(code)s 不存在或已停用", code=c) for c in household_codes if c not in homes or not homes[c].active]
     if bad:
         problems["households"] = bad
     if problems:
@@ -164,7 +165,7 @@ def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
         else:
             holder = ledger_services.find_household(session, bank, household_code or "")
             if holder is None:
-                raise NotFound("住户", "household")
+                raise NotFound(_("找不到该住户"))
             column = Card.household_id
         count = session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
                                                    Card.revoked_at.is_(None))
@@ -303,9 +304,9 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
             continue
         rule = book.rule_for(t.rule_code, t.occurred_on) if t.rule_code else None
         if t.kind == "reversal":
-            what = "冲正" + (f"：{rule.name}" if rule else "")
+            what = _("冲正：%(rule)s", rule=rule.name) if rule else _("冲正")
         elif t.kind == "redemption":
-            what = t.memo or "兑换"
+            what = t.memo or _("兑换")
         elif rule is not None:
             what = rule.name
         else:

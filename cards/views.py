@@ -9,10 +9,10 @@ from ledger import services as ledger_services
 from ground.db import get_session
 from ledger.models import Household
 from ledger.replica import reading_session
-from ground.errors import ZongzhiError
+from ground.errors import NotFound, ZongzhiError
+from ground.i18n import _
 from web.api import clock, load, query_text
 from web.forms import typed_whole
-from web.i18n import language, translate_fields
 from web.auth import REDEEMERS, WRITERS, scoped_bank
 from web.throttle import throttle
 
@@ -112,18 +112,15 @@ def object_to_entry(token):
             resident_id = None
         try:
             if resident_id is None:
-                raise ZongzhiError("请选择是哪位家庭成员提出异议", "choose the household member objecting",
-                                   code="validation_error")
+                raise ZongzhiError(_("请选择是哪位家庭成员提出异议"), code="validation_error")
             done = file_objection(session, page["bank"], resident_id=resident_id,
                                   transfer_id=entry["id"] if entry else None,
                                   month=None if entry else request.form.get("month"),
                                   text=request.form.get("text", ""),
                                   filed_by=f"card:{card.number}", clock=clock())
         except ZongzhiError as err:
-            from web.i18n import language
-
-            error = err.text(language())
-            problems = dict(err.fields or {})
+            error = err.text()
+            problems = err.field_texts()
     _mark_open_months(session, page)
     choices = services.member_names(session, page["members"]) if page["resident"] is None else []
     return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
@@ -193,9 +190,7 @@ def issue_household_card(bank, code):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     if ledger_services.find_household(session, bank, code) is None:
-        from ground.errors import NotFound
-
-        raise NotFound("住户", "household")
+        raise NotFound(_("找不到该住户"))
     [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock())
     return jsonify(_issued_json(issued)), 201
 
@@ -267,9 +262,8 @@ def cards_screen(bank):
         if err.status == 404:
             raise
         # Refused: the screen again with what was ticked still ticked, the problem beside it.
-        lang = language()
-        return _cards_page(bank, typed=request.form, message=err.text(lang),
-                           problems=translate_fields(err.fields, lang)), err.status
+        return _cards_page(bank, typed=request.form, message=err.text(),
+                           problems=err.field_texts()), err.status
 
 
 def _cards_page(bank, *, typed=None, message=None, problems=None):

@@ -22,12 +22,13 @@ from ledger import periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.errors import ConflictError, ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry
 from reports.notice import notice_due
-from foundation import services as foundation
+from foundation import wishes
 from stats import upkeep as stats_upkeep
 
 
@@ -84,7 +85,7 @@ def _daily(session, bank, period, by, clock) -> str:
     content = reports.content_of(snapshot)
     late = len(content["pending_overdue"])
     # Wishes whose claim ran past its deadline undelivered go back on the wall.
-    returned = foundation.expire_claims(session, bank, clock=clock)
+    returned = wishes.expire_claims(session, bank, clock=clock)
     # The monthly figures count every transfer up to the chain head from here on.
     stats_upkeep.catch_up(session, bank)
     return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"
@@ -106,7 +107,7 @@ def _seal(session, bank, period, by, clock) -> str:
 def _quarterly(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
 
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     opened = ""
     if window:
@@ -120,14 +121,13 @@ def _quarterly(session, bank, period, by, clock) -> str:
 def _quarterly_close(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
 
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     if window is None:
         return "本季度没有常规兑换期"
     stored = redemption.regular_window_id(session, bank, window[0])
     if stored is None:
-        raise ConflictError(f"{period.key} 的兑换期尚未开启", f"the window of {period.key} was never opened",
-                            code="window_missing")
+        raise ConflictError(_("%(period)s 的兑换期尚未开启", period=period.key), code="window_missing")
     redemption.close_window(session, bank, stored, by=by, clock=clock)
     return f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()} 已关闭"
 
@@ -156,8 +156,8 @@ ORDER = {name: i for i, name in enumerate(JOBS)}
 def get_job(name: str) -> Job:
     """Return the job with this name, or refuse it naming the jobs there are."""
     if name not in JOBS:
-        raise ValidationError({"job": [f"未知任务 {name}；可用：{', '.join(JOBS)}"]},
-                              "未知任务", "unknown job")
+        raise ValidationError({"job": [_("未知任务 %(name)s；可用：%(jobs)s", name=name, jobs=", ".join(JOBS))]},
+                              _("未知任务"))
     return JOBS[name]
 
 
@@ -168,5 +168,5 @@ def parse(job: Job, text: str) -> Period:
 
 def due_at(session: Session, bank: Bank, job: Job, period: Period, clock: Clock) -> datetime | None:
     """Return when a job falls due for a bank and period, by the bank's rules in force."""
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     return job.due(session, bank, book.settings.cycle, period, clock)

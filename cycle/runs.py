@@ -122,7 +122,8 @@ def run_one(sessions: sessionmaker, bank: Bank, job: jobs.Job, period, *, clock:
             message = job.run(session, work, period, ACTOR, clock)
         except Exception as err:  # one failure is recorded and logged; the others go on
             session.rollback()
-            message = err.message if isinstance(err, ZongzhiError) else f"{type(err).__name__}: {err}"
+            # Kept in the runs table as written here: in Chinese, outside any request.
+            message = err.text("zh") if isinstance(err, ZongzhiError) else f"{type(err).__name__}: {err}"
             if not isinstance(err, ZongzhiError):
                 log.error("%s %s %s failed:\n%s", bank.code, job.name, period.key, traceback.format_exc())
             finish(session, run, ok=False, message=message, clock=clock)
@@ -146,14 +147,16 @@ def not_due(session: Session, bank: Bank, job: jobs.Job, period, *, clock: Clock
 def any_period(text: str):
     """Parse a period of any kind (2026-10-05, 2026-10, 2026-Q4, 2026); refuse anything else."""
     from ground.errors import ValidationError
+    from ground.i18n import _
 
     for kind in periods.KINDS:
         try:
             return periods.parse_period(kind, (text or "")[:20])
         except ValidationError:
             continue
-    raise ValidationError({"period": [f"{(text or '')[:20]!r} 不是一个存在的周期；格式须为 2026-10-05、2026-10、2026-Q4 或 2026"]},
-                          "周期有误", "the period is not valid")
+    raise ValidationError({"period": [_("%(text)s 不是一个存在的周期；格式须为 2026-10-05、2026-10、2026-Q4 或 2026",
+                                        text=repr((text or "")[:20]))]},
+                          _("周期有误"))
 
 
 def for_period(session: Session, period: str, bank_ids: Iterable[int] | None = None) -> list[tuple[Bank, list[JobRun]]]:

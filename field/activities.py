@@ -15,6 +15,7 @@ from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, ValidationError
+from ground.i18n import _
 from ledger.models import Resident
 from ground.tenants import Bank
 from ledger.posting import Idempotency
@@ -35,13 +36,13 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
     """Publish an activity under one of the bank's rules in force on its day."""
     problems = {}
     if ends_at <= starts_at:
-        problems["ends_at"] = ["结束时间须晚于开始时间"]
+        problems["ends_at"] = [_("结束时间须晚于开始时间")]
     _version, book = ledger_services.rulebook(session, bank.id)
     day = starts_at.astimezone(clock.tz).date()
     if not book.knows(rule_code) or book.rule_for(rule_code, day) is None:
-        problems["rule"] = [f"规则 {rule_code} 在 {day.isoformat()} 不适用"]
+        problems["rule"] = [_("规则 %(code)s 在 %(day)s 不适用", code=rule_code, day=day.isoformat())]
     elif book.rule_for(rule_code, day).is_penalty:
-        problems["rule"] = ["活动不能使用扣分规则"]
+        problems["rule"] = [_("活动不能使用扣分规则")]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
@@ -58,7 +59,7 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
 
 def get_activity(session: Session, bank: Bank, activity_id: int) -> Activity:
     """Return one of the bank's activities; another bank's is as unknown as none."""
-    return bank_row(session, Activity, activity_id, bank.id, "活动", "activity")
+    return bank_row(session, Activity, activity_id, bank.id, _("找不到该活动"))
 
 
 def list_activities(session: Session, bank: Bank, *, limit: int, after: int | None,
@@ -83,12 +84,11 @@ def find_card_for_checkin(session: Session, bank: Bank, text: str):
     """
     card = card_named(session, bank, text)
     if card is None or card.bank_id != bank.id:
-        raise ValidationError({"card": ["不是本村的有效卡"]}, "卡无效", "not a card of this bank")
+        raise ValidationError({"card": [_("不是本村的有效卡")]}, _("卡无效"))
     if card.revoked_at is not None:
-        raise ValidationError({"card": ["该卡已作废"]}, "卡已作废", "the card was revoked")
+        raise ValidationError({"card": [_("该卡已作废")]}, _("卡已作废"))
     if card.resident_id is None:
-        raise ValidationError({"card": ["户卡不能签到，请扫本人的卡"]}, "请扫个人卡",
-                              "a household's card cannot check a person in")
+        raise ValidationError({"card": [_("户卡不能签到，请扫本人的卡")]}, _("请扫个人卡"))
     return card
 
 
@@ -99,23 +99,23 @@ def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, 
     card = find_card_for_checkin(session, bank, card_text)
     resident = session.get(Resident, card.resident_id)
     if not resident.active:
-        raise ValidationError({"card": [f"{resident.name} 已停用"]})
+        raise ValidationError({"card": [_("%(name)s 已停用", name=resident.name)]})
     try:
         with transaction(session):
             current = session.get(Activity, activity.id, with_for_update=True)
             session.refresh(current)
             if current.closed_at is not None:
-                raise ConflictError("活动已结束，不能再签到", "the activity is closed", code="activity_closed")
+                raise ConflictError(_("活动已结束，不能再签到"), code="activity_closed")
             if session.execute(select(Checkin.id).where(Checkin.activity_id == activity.id,
                                                         Checkin.resident_id == resident.id)).first():
-                raise AlreadyCheckedIn(f"{resident.name} 已签到", f"{resident.name} is already checked in")
+                raise AlreadyCheckedIn(_("%(name)s 已签到", name=resident.name))
             session.add(Checkin(bank_id=bank.id, activity_id=activity.id, resident_id=resident.id,
                                 at=clock.now(), by=by))
             session.flush()
             audit.record(session, bank_id=bank.id, actor=by, action="checkin",
                          subject=f"activity:{activity.id}", detail={"resident": resident.id}, clock=clock)
     except IntegrityError:  # the same card scanned twice at once: the second lost the race
-        raise AlreadyCheckedIn(f"{resident.name} 已签到", f"{resident.name} is already checked in") from None
+        raise AlreadyCheckedIn(_("%(name)s 已签到", name=resident.name)) from None
     return resident
 
 
@@ -123,7 +123,7 @@ def sign_up(session: Session, bank: Bank, activity_id: int, resident_id: int, *,
     """Sign a resident up for an open activity; return False if they already were."""
     activity = get_activity(session, bank, activity_id)
     if activity.closed_at is not None or activity.ends_at < clock.now():
-        raise ConflictError("活动已结束", "the activity is over", code="activity_closed")
+        raise ConflictError(_("活动已结束"), code="activity_closed")
     try:
         with transaction(session):
             session.get(Activity, activity.id, with_for_update=True)
@@ -133,7 +133,7 @@ def sign_up(session: Session, bank: Bank, activity_id: int, resident_id: int, *,
             taken = session.execute(select(func.count()).select_from(Signup)
                                     .where(Signup.activity_id == activity.id)).scalar()
             if activity.capacity is not None and taken >= activity.capacity:
-                raise ConflictError("名额已满", "the activity is full", code="activity_full")
+                raise ConflictError(_("名额已满"), code="activity_full")
             session.add(Signup(bank_id=bank.id, activity_id=activity.id, resident_id=resident_id,
                                at=clock.now()))
     except IntegrityError:
@@ -159,7 +159,7 @@ def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, c
     residents = list(session.execute(select(Checkin.resident_id).where(
         Checkin.activity_id == activity.id).order_by(Checkin.id)).scalars())
     if not residents:
-        raise ValidationError({"checkins": ["还没有人签到，不能结束活动"]})
+        raise ValidationError({"checkins": [_("还没有人签到，不能结束活动")]})
     # The key and its fingerprint name the activity alone: a later close replays the first.
     body = {"activity": activity.id}
     idem = Idempotency(f"activity:{activity.id}:close",

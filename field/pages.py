@@ -23,7 +23,6 @@ from web.api import clock, load
 from web.auth import create_token, sign_in
 from web.errors import error_body
 from web.forms import text_problems, typed_text
-from web.i18n import language, translate_fields
 from web.throttle import throttle
 
 from . import activities, photos, schemas, services
@@ -89,9 +88,8 @@ def card_signup(token, activity_id):
         new = activities.sign_up(session, bank, activity_id, who.id, clock=clock())
     except ZongzhiError as err:
         if _wants_json():
-            lang = language()
-            return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), err.status
-        return card_activities(token, message=err.text(language()), status=err.status)
+            return jsonify(error_body(err.code, err.message, err.fields)), err.status
+        return card_activities(token, message=err.text(), status=err.status)
     if _wants_json():
         return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
     return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
@@ -170,8 +168,7 @@ def _submit(session, bank, card, members, rules, form) -> tuple:
         outcome = services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
                                          memo=memo, prepared=prepared, clock=clock())
     except ZongzhiError as err:
-        lang = language()
-        return err.status, err.code, err.text(lang), translate_fields(err.fields, lang), None
+        return err.status, err.code, err.text(), err.field_texts(), None
     return 201, None, None, {}, outcome
 
 
@@ -201,13 +198,12 @@ def phone_token():
                          address=request.remote_addr or "", throttle=throttle(), clock=clock(),
                          lifetime=current_app.config["PERMANENT_SESSION_LIFETIME"])
         if signed is None:
-            raise ZongzhiError("用户名或密码错误", "wrong name or password", code="unauthorized")
+            raise ZongzhiError(_("用户名或密码错误"), code="unauthorized")
         user = signed[0]
         token = create_token(session, user.name, clock=clock(), expires_days=PHONE_TOKEN_DAYS, by=user.name)
     except ZongzhiError as err:
-        lang = language()
         status = 401 if err.code == "unauthorized" else err.status
-        return jsonify(error_body(err.code, err.text(lang), translate_fields(err.fields, lang))), status
+        return jsonify(error_body(err.code, err.message, err.fields)), status
     bank = session.get(Bank, user.bank_id) if user.bank_id else None
     return jsonify({"token": token, "user": user.name, "role": user.role,
                     "bank": bank.code if bank else None}), 201

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ground.errors import ValidationError
+from ground.i18n import _
 
 MAX_BYTES = 8 * 1024 * 1024
 #: The longest side kept: enough to see who did what, small enough for a village server.
@@ -42,17 +43,16 @@ def prepare(raw: bytes, *, field: str = "file") -> Prepared:
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             OSError, ValueError, SyntaxError):
-        raise ValidationError({field: ["须为 JPEG 或 PNG 照片"]}, "照片无法识别",
-                              "the file is not a JPEG or PNG photo") from None
+        raise ValidationError({field: [_("须为 JPEG 或 PNG 照片")]}, _("照片无法识别")) from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > MAX_PIXELS:
-        raise ValidationError({field: [f"照片像素过多（{width}×{height}），最多 {MAX_PIXELS // 1_000_000} 百万像素"]},
-                              "照片过大", "the photo declares more pixels than allowed")
+        raise ValidationError({field: [_("照片像素过多（%(width)s×%(height)s），最多 %(n)s 百万像素",
+                                         width=width, height=height, n=MAX_PIXELS // 1_000_000)]},
+                              _("照片过大"))
     try:
         return _shrink(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise ValidationError({field: ["照片已损坏，无法读取"]}, "照片无法读取",
-                              "the photo is damaged") from None
+        raise ValidationError({field: [_("照片已损坏，无法读取")]}, _("照片无法读取")) from None
 
 
 def _shrink(image: Image.Image) -> Prepared:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from marshmallow import ValidationError as SchemaError
 
+from ground.i18n import _
 from rules import bounds
-from rules.schemas import SafeText, text_field, whole
+from rules.schemas import Schema, SafeText, text_field, whole
 
 #: Deeds one batch may carry.
 BATCH_MAX = 200
@@ -25,10 +26,10 @@ class LocalTime(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
-            raise SchemaError("Not a valid datetime: YYYY-MM-DDTHH:MM.")
+            raise SchemaError([_("须为 YYYY-MM-DDTHH:MM 格式的时间")])
         moment = super()._deserialize(value, attr, data, **kw)
         if bounds.day_problem(moment.date()):
-            raise SchemaError(bounds.DAY_OUT_OF_RANGE)
+            raise SchemaError([bounds.DAY_OUT_OF_RANGE])
         return moment
 
 

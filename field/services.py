@@ -12,6 +12,7 @@ from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ValidationError, ZongzhiError
+from ground.i18n import _
 from ledger.models import PendingDeed
 from ground.tenants import Bank
 
@@ -27,8 +28,7 @@ class TooManyReports(ZongzhiError):
     code = "too_many_reports"
 
     def __init__(self):
-        super().__init__(f"每张卡每天最多申报 {REPORTS_PER_DAY} 次，请明天再来",
-                         f"a card may send at most {REPORTS_PER_DAY} reports a day")
+        super().__init__(_("每张卡每天最多申报 %(n)s 次，请明天再来", n=REPORTS_PER_DAY))
 
 
 # --- photos --------------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def _new_photo(session, bank, prepared, *, by, clock) -> Photo:
 
 def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
     """Return one of the bank's photos; another bank's is as unknown as none."""
-    return bank_row(session, Photo, photo_id, bank.id, "照片", "photo")
+    return bank_row(session, Photo, photo_id, bank.id, _("找不到该照片"))
 
 
 # --- evidence, attached to deeds (a plug-in of ledger.services.DEED_ATTACHMENTS) ----------------
@@ -73,18 +73,18 @@ class EvidenceAttachment:
             return
         ids = list(value or [])
         if not ids and rule.evidence == "required":
-            raise ValidationError({"evidence": [f"规则「{rule.name}」须附照片作为凭证"]},
-                                  "须附照片", "this rule needs a photo as evidence")
+            raise ValidationError({"evidence": [_("规则「%(rule)s」须附照片作为凭证", rule=rule.name)]},
+                                  _("须附照片"))
         if not ids:
             return
         if len(set(ids)) != len(ids):
-            raise ValidationError({"evidence": ["同一张照片不能重复出现"]})
+            raise ValidationError({"evidence": [_("同一张照片不能重复出现")]})
         found = set(session.execute(select(Photo.id).where(
             Photo.bank_id == bank.id, Photo.id.in_(ids))).scalars())
         unknown = [i for i in ids if i not in found]
         if unknown:
             # Another bank's photo answers exactly like an unknown one.
-            raise ValidationError({"evidence": [f"照片 {i} 不存在" for i in unknown]})
+            raise ValidationError({"evidence": [_("照片 %(id)s 不存在", id=i) for i in unknown]})
         session.add_all(
             [Evidence(bank_id=bank.id, photo_id=p, transfer_id=t.id, position=n)
              for t in outcome.transfers for n, p in enumerate(ids)]

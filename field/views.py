@@ -7,6 +7,7 @@ from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import TooLarge, ValidationError, ZongzhiError
+from ground.i18n import _
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn
@@ -16,7 +17,6 @@ from web import uploads
 from web.api import clock, load, page, page_args
 from web.auth import EVERY_ROLE, READERS, WRITERS, scoped_bank
 from web.errors import error_body
-from web.i18n import language, translate_fields
 
 from . import activities, photos, schemas, services
 
@@ -53,7 +53,7 @@ def read_upload(field: str, storage=None) -> bytes:
     """Return an uploaded file's bytes, read no further than the photo limit (413 beyond)."""
     upload = storage if storage is not None else request.files.get(field)
     if upload is None or not upload.filename:
-        raise ValidationError({field: ["请选择照片"]})
+        raise ValidationError({field: [_("请选择照片")]})
     data = upload.stream.read(photos.MAX_BYTES + 1)
     if len(data) > photos.MAX_BYTES:
         raise TooLarge(field, photos.MAX_BYTES)
@@ -69,7 +69,7 @@ def show_photo(bank, photo_id):
         200: {description: "the photo", content: {image/jpeg: {schema: {type: string, format: binary}}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     photo = services.get_photo(get_session(), bank, photo_id)
     return Response(photo.data, mimetype="image/jpeg", headers={
         "Cache-Control": "private, max-age=86400", "ETag": photo.sha256,
@@ -93,7 +93,6 @@ def post_batch(bank):
     session = get_session()
     # A deed of the batch is the request its key would have made alone, to this path.
     single = request.path.removesuffix("/batch")
-    lang = language()
     results = []
     for item in data["deeds"]:
         key = item.get("key")
@@ -101,21 +100,21 @@ def post_batch(bank):
             results.append(_batch_one(session, bank, user, item, single))
         except ZongzhiError as err:
             results.append({"key": key if isinstance(key, str) else None, "status": err.status,
-                            "body": error_body(err.code, err.text(lang), translate_fields(err.fields, lang))})
+                            "body": error_body(err.code, err.message, err.fields)})
     return jsonify({"results": results})
 
 
 def _batch_one(session, bank, user, item: dict, path: str) -> dict:
     key = item.get("key")
     if not isinstance(key, str) or bounds.text_problem(key.strip(), max_len=200):
-        raise ValidationError({"key": ["须为 1 到 200 个字符，不能含控制字符"]})
+        raise ValidationError({"key": [_("须为 1 到 200 个字符，不能含控制字符")]})
     body = {k: v for k, v in item.items() if k != "key"}
     cards = body.pop("cards", None)
     if cards is not None:
         # A phone without a signal keeps the cards it scanned; who they are is read here.
         if not isinstance(cards, list) or not 1 <= len(cards) <= 200 or \
                 not all(isinstance(c, str) and len(c) <= 300 for c in cards):
-            raise ValidationError({"cards": ["须为 1 到 200 张卡"]})
+            raise ValidationError({"cards": [_("须为 1 到 200 张卡")]})
         body["residents"] = [activities.find_card_for_checkin(session, bank, c).resident_id for c in cards]
     deed = load(DeedIn(), body)
     fingerprinted = {k: v for k, v in item.items() if k != "key"}
@@ -159,7 +158,7 @@ def list_activities(bank):
       responses:
         200: {content: {application/json: {schema: ActivityPage}}}
     """
-    bank, _ = scoped_bank(bank, EVERY_ROLE)
+    bank, _user = scoped_bank(bank, EVERY_ROLE)
     limit, before = page_args()
     found = activities.list_activities(get_session(), bank, limit=limit + 1, after=before)
     result = page(found, limit, lambda row: row[0].id)

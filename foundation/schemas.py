@@ -1,12 +1,12 @@
 """The foundation's request and response shapes (marshmallow), also the source of the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX, PHONE
 from rules import bounds
-from rules.schemas import SafeText, day_field, note_field, text_field, whole
+from rules.schemas import Schema, SafeText, day_field, note_field, text_field, whole
 
 from . import workflow as wf
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from ground.clock import Clock
-from ground.db import Prepared
+from ground.store import Prepared
 
 
 class AuditEntry(SQLModel, table=True):

@@ -1,38 +1,54 @@
 """The project's error tree: domain errors that the web edge turns into JSON answers."""
 from __future__ import annotations
 
+from .i18n import Pair, _, render
+
 
 class ZongzhiError(Exception):
     """Base of every error the domain raises on purpose.
 
-    Each carries the API code, the HTTP status it maps to, a Chinese message (the default)
-    and its English twin, and optionally which request fields were wrong and why.
+    Each carries the API code, the HTTP status it maps to, one message, and optionally which
+    request fields were wrong and why. The message and the fields' reasons are gettext strings
+    (`ground.i18n._`, the msgid in Chinese), rendered in the reader's language when shown:
+    `raise ConflictError(_("户号 %(code)s 已存在", code=code), code="household_exists")`.
+
+    Deprecated: `ZongzhiError(zh, en)`, Chinese text and its English twin, is still accepted for
+    the raise sites not yet written as gettext strings; write new ones with `_()`.
     """
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, message_en: str | None = None, *,
-                 fields: dict[str, list[str]] | None = None, code: str | None = None):
+    def __init__(self, message, message_en: str | None = None, *,
+                 fields: dict | None = None, code: str | None = None):
+        if message_en is not None:  # deprecated (zh, en) form
+            message = Pair(message, message_en)
         super().__init__(message)
         self.message = message
-        self.message_en = message_en or message
         self.fields = fields or {}
         if code:
             self.code = code
 
-    def text(self, lang: str = "zh") -> str:
-        """Return the message in the reader's language."""
-        return self.message_en if lang == "en" else self.message
+    def text(self, lang: str | None = None) -> str:
+        """Return the message as text in `lang` ("zh" or "en"), by default the reader's."""
+        return render(self.message, lang)
+
+    def field_texts(self, lang: str | None = None) -> dict:
+        """Return the fields' reasons as text in `lang`, by default the reader's."""
+        return render(self.fields, lang)
+
+    @property
+    def message_en(self) -> str:
+        return self.text("en")
 
 
 class ValidationError(ZongzhiError):
     status = 422
     code = "validation_error"
 
-    def __init__(self, fields: dict[str, list[str]], message: str = "请求内容有误",
-                 message_en: str = "the request is not valid", **kw):
-        super().__init__(message, message_en, fields=fields, **kw)
+    def __init__(self, fields: dict, message=None, message_en: str | None = None, **kw):
+        super().__init__(_("请求内容有误") if message is None else message, message_en,
+                         fields=fields, **kw)
 
 
 class TooOld(ValidationError):
@@ -49,18 +65,24 @@ class TooLarge(ZongzhiError):
 
     def __init__(self, field: str, max_bytes: int):
         size = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes / 2**10:g} KB"
-        super().__init__(f"文件不能超过 {size}", f"the file may be at most {size}",
-                         fields={field: [f"文件不能超过 {size}"]})
+        super().__init__(_("文件不能超过 %(size)s", size=size),
+                         fields={field: [_("文件不能超过 %(size)s", size=size)]})
 
 
 class NotFound(ZongzhiError):
     status = 404
     code = "not_found"
 
-    def __init__(self, what: str = "资源", what_en: str = "resource", *, named: bool = False):
-        # "找不到该居民" points at the thing asked for; a thing named in full reads
-        # "找不到 2026年11月 的公示" (named=True).
-        super().__init__(f"找不到 {what}" if named else f"找不到该{what}", f"{what_en} not found")
+    def __init__(self, message=None, what_en: str | None = None, *, named: bool = False):
+        """`NotFound(_("找不到该居民"))`; with no message, "找不到该资源".
+
+        Deprecated: `NotFound("居民", "resident")`, the thing's name in Chinese and English
+        ("找不到该居民"; with named=True a thing named in full, "找不到 2026年11月 的公示").
+        """
+        if what_en is not None:
+            super().__init__(f"找不到 {message}" if named else f"找不到该{message}", f"{what_en} not found")
+        else:
+            super().__init__(_("找不到该资源") if message is None else message)
 
 
 class ConflictError(ZongzhiError):
@@ -76,8 +98,7 @@ class IdempotencyMismatch(ConflictError):
     code = "idempotency_mismatch"
 
     def __init__(self):
-        super().__init__("该幂等键已用于另一个不同的请求",
-                         "this Idempotency-Key was already used with a different request")
+        super().__init__(_("该幂等键已用于另一个不同的请求"))
 
 
 class CapExceeded(ConflictError):
@@ -107,7 +128,7 @@ class Unauthorized(ZongzhiError):
     code = "unauthorized"
 
     def __init__(self):
-        super().__init__("需要有效的令牌", "a valid token is required")
+        super().__init__(_("需要有效的令牌"))
 
 
 class Forbidden(ZongzhiError):
@@ -115,4 +136,4 @@ class Forbidden(ZongzhiError):
     code = "forbidden"
 
     def __init__(self):
-        super().__init__("当前角色无权执行此操作", "your role may not do this")
+        super().__init__(_("当前角色无权执行此操作"))

@@ -1,36 +1,267 @@
-"""The write path's door to speed: SQLite's group commit, behind `db.transaction`.
+"""The door to speed: every shortcut the database path takes past SQLAlchemy's usual way, in one place.
 
-SQLite lets one connection write at a time, and each COMMIT waits for the disk (WAL,
-synchronous=FULL). Left to itself, each writer thread takes a connection of its own and, while
-another holds the write lock, sleeps in SQLite's busy handler and retries; eight clerks posting
-at once then get no more through than one, and their waits grow in steps of the handler's sleeps.
+The code above reads as plain SQLAlchemy would, and uses only this:
 
-Here the writers of one process queue instead, in arrival order, for one shared connection.
-The first of a group opens a transaction (BEGIN IMMEDIATE); each writer runs its own work
-inside a SAVEPOINT of it, so a writer whose work fails rolls back to its savepoint and takes
-nothing of the others with it; whoever finishes with nobody left waiting (or the group full)
-commits the group with one COMMIT, one fsync, and only then does any member of the group go on
-to answer. A failed COMMIT fails every member: nobody is told their write is kept unless it is.
-Writers of other processes (the scheduler, the command line) still meet at SQLite's own lock.
+- `Prepared(statement, columns=...)`: a Core statement compiled once per database and run on the
+  driver's cursor (`execute`, `rows`, `rows_from`, `stream`, `executemany`), for the few
+  statements every posting or every page runs.
+- `pipelined(session)`: the statements of a block sent together (PostgreSQL's pipeline mode).
+- `snapshot(session)`: a read-only transaction that sees one moment of the database.
+- `connection_of(session)` and `per_transaction(session, key, make)`: what the session's current
+  transaction holds, remembered for that transaction and forgotten with it.
+- `joined(session)`: SQLite's group commit, behind `ground.db.transaction`; `enable_group_commit`
+  and `begin_on_driver` are what `ground.db.make_engine` sets an engine up with.
 
-The group's connection sees each member's writes as they are made, so a member works on
-exactly what it would see had the earlier members committed alone: the chain head, balances,
-idempotency keys. PostgreSQL needs none of this (its writers to different banks never wait on
-each other, and its commits already share the log's flushes): there `joined` does nothing.
+What it relies on of other libraries beyond their documented use is pinned, against the versions
+named there, by tests/ground/test_pins.py: `Prepared` converts parameters as SQLAlchemy's own
+execution does (from the compiled statement's binds, their order and their types' processors)
+and raises the driver's errors as SQLAlchemy would (`DBAPIError.instance`); `connection_of`
+relies on a session's transaction being a new object each time one begins.
 """
 from __future__ import annotations
 
+import collections
+import functools
 import os
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+
+# --- what a transaction holds ---------------------------------------------------------------------
+
+def per_transaction(session: Session, key: str, make: Callable[[], Any]) -> Any:
+    """Return the value kept under `key` for the session's current transaction, made by `make()`.
+
+    A new transaction (after a commit or a rollback) is a new object, so what an earlier one kept
+    is never reused. With no transaction open, a fresh value is returned and nothing is kept.
+    """
+    transaction = session.get_transaction()
+    if transaction is None:
+        return make()
+    held = session.info.get(key)
+    if held is None or held[0] is not transaction:
+        held = session.info[key] = (transaction, make())
+    return held[1]
+
+
+def connection_of(session: Session) -> Connection:
+    """Return the connection of the session's transaction (beginning one if need be).
+
+    The same as `session.connection()`, remembered for the transaction: the posting path asks
+    for it a dozen times a deed, and the session's own lookup costs more than the statements.
+    """
+    transaction = session.get_transaction()
+    held = session.info.get(_CONNECTION)
+    if transaction is None or held is None or held[0] is not transaction:
+        connection = session.connection()
+        held = session.info[_CONNECTION] = (session.get_transaction(), connection)
+    return held[1]
+
+
+_CONNECTION = "zongzhi.connection"
+
+
+# --- reads at one moment --------------------------------------------------------------------------
+
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """Run the block as one read-only transaction that sees a single moment of the database.
+
+    Verify and export read the chain head, the transfers and the balances in several
+    statements; they must all see the same moment even while others post. PostgreSQL gives
+    that with REPEATABLE READ; SQLite's WAL gives each (deferred) transaction its own
+    snapshot, without taking the write lock, so posting goes on meanwhile.
+    """
+    if session.in_transaction():
+        session.commit()
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    session.connection(execution_options={} if sqlite else {"isolation_level": "REPEATABLE READ"})
+    try:
+        yield session
+    finally:
+        session.rollback()
+
+
+# --- statements on the driver ---------------------------------------------------------------------
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[bool]:
+    """Send the statements run inside the block together and wait once for all their results.
+
+    That is PostgreSQL's pipeline mode (psycopg's `Connection.pipeline`): a cursor's rows can
+    be fetched once the block is over, and an error surfaces there. On SQLite, in process, there
+    is no round trip to save and the block runs as it is. It yields whether statements are
+    being held back (so a caller may fetch at once when they are not).
+    """
+    conn = connection_of(session)
+    pipeline = getattr(conn.connection.driver_connection, "pipeline", None)
+    if pipeline is None:
+        yield False
+        return
+    with _driver_errors(conn), pipeline():
+        yield True
+
+
+@contextmanager
+def _driver_errors(conn, sql: str | None = None, args=None) -> Iterator[None]:
+    # What the driver raises, raised as SQLAlchemy raises it (IntegrityError and the rest).
+    try:
+        yield
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise DBAPIError.instance(sql, args, err, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from err
+
+
+class Prepared:
+    """A Core statement compiled once per database and run straight on the driver's cursor.
+
+    For the handful of statements every posting runs (the lock, the transfer's INSERT, the
+    balance and head UPDATEs, the audit entry): SQLAlchemy's work per execution (cache lookup,
+    parameter and result processing, events) costs several times what the database spends on
+    such small statements. Values still go through each column type's own bind processor, so
+    they are stored exactly as the ORM stores them, and driver errors are raised as
+    SQLAlchemy's. It runs in the session's own transaction. Not for IN lists (expanding
+    parameters) or for results that need type processing (dates on SQLite): use Core for those.
+    An INSERT names the columns it fills (`columns`), as one set of parameters would.
+    """
+
+    def __init__(self, statement, *, columns=None):
+        self.statement, self.columns = statement, list(columns) if columns else None
+        # By dialect (one per engine), and let go with it.
+        self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def execute(self, session: Session, params: dict | None = None):
+        """Run the statement with one set of parameters; return the driver's cursor."""
+        conn = connection_of(session)
+        sql, convert = self._for(conn.dialect)
+        args = convert(params or {})
+        with _driver_errors(conn, sql, args):
+            return conn.connection.driver_connection.execute(sql, args)
+
+    def rows(self, session: Session, params: dict | None = None) -> list:
+        """Run a SELECT; return its rows as named tuples (row.id, row.name ...)."""
+        return self.rows_from(self.execute(session, params))
+
+    def rows_from(self, cursor) -> list:
+        """Return the rows of a cursor this statement's `execute` gave, as named tuples."""
+        return [self._row(*values) for values in cursor.fetchall()]
+
+    def stream(self, session: Session, params: dict | None = None, *, batch: int = 5000):
+        """Run a SELECT and yield its rows as the driver gives them (tuples), `batch` at a time.
+
+        On PostgreSQL the rows come from a server-side cursor, so a million of them never sit
+        in memory at once; SQLite's cursor steps through the table as it is read anyway.
+        """
+        conn = connection_of(session)
+        sql, convert = self._for(conn.dialect)
+        driver = conn.connection.driver_connection
+        if conn.dialect.supports_server_side_cursors:
+            cursor = driver.cursor(name=f"zongzhi_stream_{id(self):x}")
+            cursor.itersize = batch
+        else:
+            cursor = driver.cursor()
+        try:
+            with _driver_errors(conn, sql):
+                cursor.execute(sql, convert(params or {}))
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
+
+    @functools.cached_property
+    def _row(self):
+        return collections.namedtuple("Row", [c.key for c in self.statement.selected_columns])
+
+    def executemany(self, session: Session, params: list[dict]) -> None:
+        """Run the statement once for each set of parameters (no rows come back)."""
+        conn = connection_of(session)
+        sql, convert = self._for(conn.dialect)
+        args = [convert(p) for p in params]
+        with _driver_errors(conn, sql, args):
+            conn.connection.driver_connection.cursor().executemany(sql, args)
+
+    def _for(self, dialect):
+        found = self._compiled.get(dialect)
+        if found is None:
+            found = self._compiled[dialect] = self._compile(dialect)
+        return found
+
+    def _compile(self, dialect):
+        # What SQLAlchemy's execution does for each call (see DefaultExecutionContext), done once:
+        # the values the statement fixes, then each bind's type processor, in the order of the
+        # placeholders for a positional paramstyle (SQLite's qmark) or by name (psycopg's).
+        # `compiled.params` holds the names the SQL has (its binds also hold anonymous ones),
+        # with the value of each the statement fixes.
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+        named = compiled.params
+        binds = {name: compiled.binds.get(name) for name in named}
+        if any(bind is None for bind in binds.values()):
+            raise ValueError(f"{self.statement}: bind names SQLAlchemy escapes are not supported")
+        fixed = {name: named[name] for name, bind in binds.items() if not bind.required}
+        process = {name: processor for name, bind in binds.items()
+                   if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+        if compiled.positional:
+            order = [(name, process.get(name)) for name in compiled.positiontup]
+
+            def convert(params):
+                values = {**fixed, **params} if fixed else params
+                return tuple([p(values[n]) if p else values[n] for n, p in order])
+        else:
+            def convert(params):
+                values = {**fixed, **params}
+                for name, processor in process.items():
+                    values[name] = processor(values[name])
+                return values
+        return compiled.string, convert
+
+
+# --- how SQLite begins ----------------------------------------------------------------------------
 
 #: Execution option that marks a connection's transaction as one that will write.
 WRITE_OPTION = "zongzhi_write"
+
+
+def begin_on_driver(engine: Engine) -> None:
+    """Begin each of the SQLite engine's transactions on the driver: IMMEDIATE when it will write.
+
+    A write transaction (`WRITE_OPTION`) takes the write lock up front: two posters can never
+    both read the chain head and then race to extend it, which in a deferred transaction fails
+    mid-way instead of waiting. Reads stay deferred and never block the writers. The engine's
+    connections must leave transactions to SQLAlchemy (the driver's isolation_level None).
+    """
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Straight to the driver: every posting begins here, and this is all it needs.
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# --- SQLite's group commit ------------------------------------------------------------------------
+# SQLite lets one connection write at a time, and each COMMIT waits for the disk (WAL,
+# synchronous=FULL). Left to itself, each writer thread takes a connection of its own and, while
+# another holds the write lock, sleeps in SQLite's busy handler and retries; eight clerks posting
+# at once then get no more through than one, and their waits grow in steps of the handler's sleeps.
+#
+# Here the writers of one process queue instead, in arrival order, for one shared connection.
+# The first of a group opens a transaction (BEGIN IMMEDIATE); each writer runs its own work
+# inside a SAVEPOINT of it, so a writer whose work fails rolls back to its savepoint and takes
+# nothing of the others with it; whoever finishes with nobody left waiting (or the group full)
+# commits the group with one COMMIT, one fsync, and only then does any member of the group go on
+# to answer. A failed COMMIT fails every member: nobody is told their write is kept unless it is.
+# Writers of other processes (the scheduler, the command line) still meet at SQLite's own lock.
+#
+# The group's connection sees each member's writes as they are made, so a member works on
+# exactly what it would see had the earlier members committed alone: the chain head, balances,
+# idempotency keys. PostgreSQL needs none of this (its writers to different banks never wait on
+# each other, and its commits already share the log's flushes): there `joined` does nothing.
+
 #: Writers committed together at most; a longer queue starts another group.
 GROUP_MAX = 64
 #: The longest a writer waits for its turn (seconds), as SQLite's busy timeout would have.
@@ -111,7 +342,7 @@ class GroupCommit:
         connection = self.engine.connect()
         try:
             connection.execution_options(**{WRITE_OPTION: True})
-            connection.begin()  # BEGIN IMMEDIATE, at once (ground.db's begin hook)
+            connection.begin()  # BEGIN IMMEDIATE, at once (`begin_on_driver`)
         except BaseException:
             connection.close()
             raise

@@ -28,21 +28,36 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no canonical form")
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain)
-# The C encoder that `_ENCODER.encode` builds on every call, built once: the same bytes, without
-# the per-call setup (a fifth of the time verify spends on each transfer). Without the C
-# accelerator, the encoder itself.
-_ENCODE_ONCE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
-    None, _ENCODER.default, json.encoder.encode_basestring, None, _ENCODER.key_separator,
-    _ENCODER.item_separator, False, False, True)
+def _encoder(*, sort_keys: bool):
+    # The one canonical JSON: text as it is (no \u escapes), no spaces, dates and times as
+    # `_plain` gives them, nothing else beyond JSON's own values. On CPython, the C encoder that
+    # `JSONEncoder.encode` builds on every call (json.encoder.c_make_encoder, not a documented
+    # API) is built once here: the same bytes, without the per-call setup (a fifth of the time
+    # verify spends on each transfer). tests/ground/test_pins.py holds it to json.dumps's bytes.
+    # Without the C accelerator, the standard encoder does it all.
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys,
+                                default=_plain)
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return standard.encode
+    once = make(None, standard.default, json.encoder.encode_basestring, standard.indent,
+                standard.key_separator, standard.item_separator, standard.sort_keys,
+                standard.skipkeys, standard.allow_nan)
+
+    def dumps(value, _join="".join, _once=once) -> str:
+        return _join(_once(value, 0))
+
+    return dumps
 
 
-def _dumps(values, _join="".join, _encode=_ENCODE_ONCE, _fallback=_ENCODER.encode) -> str:
-    return _join(_encode(values, 0)) if _encode else _fallback(values)
+_dumps = _encoder(sort_keys=False)
+_dumps_sorted = _encoder(sort_keys=True)
 
 
-_dumps_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                                 default=_plain).encode
+def canonical_json(value: Any) -> str:
+    """Encode data as canonical JSON text with sorted keys: what request fingerprints and the
+    reports' frozen snapshots hash (as UTF-8)."""
+    return _dumps_sorted(value)
 
 
 def canonical(values: Sequence[Any]) -> bytes:
@@ -63,5 +78,5 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     surrogatepass: a body may hold a lone surrogate ("\\ud800") in a field no schema reads; it
     is hashed as it came rather than answering 500 (valid text hashes exactly as UTF-8).
     """
-    text = _dumps_sorted([method, path, body])
+    text = canonical_json([method, path, body])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import sheets
-from ground.db import snapshot
+from ground.store import snapshot
 from .models import CNY, PTS, Account, Resident, Transfer
 from ground.tenants import Bank
 

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ground.clock import Clock
-from ground.db import Prepared
+from ground.store import Prepared
 from ground.errors import IdempotencyMismatch
 from .models import IdempotencyRecord
 from .posting import Idempotency

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ground.i18n import _
+
 #: Surnames whose reading as a surname differs from the character's everyday reading.
 #: Compound surnames come first so that 单于 is not read as 单 + 于.
 SURNAME_READINGS = {
@@ -58,9 +60,10 @@ def parse_reading(reading: str | None, name: str) -> list[str] | None:
     chars = [ch for ch in name if is_han(ch)]
     bad = [s for s in syllables if not _SYLLABLE.match(s)]
     if bad:
-        raise ValueError(f"读音只能是拼音字母，每个字一个音节，以空格分开（“{bad[0]}”不是拼音）")
+        raise ValueError(_("读音只能是拼音字母，每个字一个音节，以空格分开（“%(bad)s”不是拼音）", bad=bad[0]))
     if len(syllables) != len(chars):
-        raise ValueError(f"读音须有 {len(chars)} 个音节（每个汉字一个），现有 {len(syllables)} 个")
+        raise ValueError(_("读音须有 %(n)s 个音节（每个汉字一个），现有 %(given)s 个", n=len(chars),
+                           given=len(syllables)))
     return [s.rstrip("12345") for s in syllables]
 
 

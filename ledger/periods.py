@@ -21,30 +21,31 @@ from rules import bounds
 from rules.periods import KINDS, Period, period_of
 
 from ground.clock import Clock
-from ground.db import Prepared
+from ground.store import Prepared
 from ground.errors import ConflictError, PeriodSealed, TooOld, ValidationError
+from ground.i18n import _
 from .models import PendingDeed, Transfer
 from ground.tenants import Bank
 from .posting import lock_chain
 
 # ASCII digits only: \d would take other scripts' digits, which int() then reads.
 _PATTERNS = {
-    "day": (re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"), "YYYY-MM-DD，例如 2026-10-05"),
-    "month": (re.compile(r"^([0-9]{4})-([0-9]{2})$"), "YYYY-MM，例如 2026-10"),
-    "quarter": (re.compile(r"^([0-9]{4})-Q([0-9])$"), "YYYY-Qn，例如 2026-Q4"),
-    "year": (re.compile(r"^([0-9]{4})$"), "YYYY，例如 2026"),
+    "day": (re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$"), _("YYYY-MM-DD，例如 2026-10-05")),
+    "month": (re.compile(r"^([0-9]{4})-([0-9]{2})$"), _("YYYY-MM，例如 2026-10")),
+    "quarter": (re.compile(r"^([0-9]{4})-Q([0-9])$"), _("YYYY-Qn，例如 2026-Q4")),
+    "year": (re.compile(r"^([0-9]{4})$"), _("YYYY，例如 2026")),
 }
 
 
 def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
     """Parse a period written as the command line and the API write it; refuse one that does not exist."""
     if kind not in _PATTERNS:
-        raise ValidationError({"kind": [f"周期类型须为以下之一：{', '.join(KINDS)}"]})
+        raise ValidationError({"kind": [_("周期类型须为以下之一：%(kinds)s", kinds=", ".join(KINDS))]})
     pattern, shape = _PATTERNS[kind]
     match = pattern.match((text or "").strip())
     problem = None
     if not match:
-        problem = f"格式须为 {shape}"
+        problem = _("格式须为 %(shape)s", shape=shape)
     else:
         parts = [int(p) for p in match.groups()]
         year = parts[0]
@@ -62,9 +63,9 @@ def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
             if not bounds.YEAR_MIN <= year <= bounds.YEAR_MAX:
                 raise ValueError("year out of bounds")
         except ValueError:
-            problem = f"{text} 不是一个存在的日期或周期（{shape}）"
+            problem = _("%(text)s 不是一个存在的日期或周期（%(shape)s）", text=text, shape=shape)
     if problem:
-        raise ValidationError({field: [problem]}, "周期有误", "the period is not valid")
+        raise ValidationError({field: [problem]}, _("周期有误"))
     return period_of(kind, start)
 
 
@@ -96,16 +97,14 @@ def dating_problem(day: date, *, today: date, backdate_days: int,
     the earliest day allowed), so that nothing slips into months the cycle has finished with.
     """
     if day > today:
-        return ValidationError({field: [f"Must not be later than today ({today.isoformat()})."]},
-                               "日期不能晚于今天", "the date is in the future")
+        return ValidationError({field: [_("日期不能晚于今天（%(today)s）", today=today.isoformat())]},
+                               _("日期不能晚于今天"))
     first = earliest_day(today, backdate_days)
     if day < first:
-        return TooOld({field: [f"Must not be before {first.isoformat()} "
-                               f"(at most {backdate_days} days back)."]},
-                      f"日期 {day.isoformat()} 太早：最早只能补登到 {first.isoformat()}"
-                      f"（{backdate_days} 天内）",
-                      f"{day.isoformat()} is too old: the earliest day allowed is {first.isoformat()} "
-                      f"({backdate_days} days back)")
+        return TooOld({field: [_("不能早于 %(first)s（最多补登 %(n)s 天前的记录）",
+                                 first=first.isoformat(), n=backdate_days)]},
+                      _("日期 %(day)s 太早：最早只能补登到 %(first)s（%(n)s 天内）",
+                        day=day.isoformat(), first=first.isoformat(), n=backdate_days))
     return None
 
 
@@ -123,9 +122,9 @@ def check_dated(session: Session, bank_id: int, day: date, *, today: date, backd
         sealed = is_sealed(session, bank_id, day)
     if sealed:
         key = month_key(day)
-        raise PeriodSealed(f"{key} 已封账，不能再登记该月日期的记录（{day.isoformat()}）",
-                           f"{key} is sealed: nothing more may be dated inside it ({day.isoformat()})",
-                           fields={field: [f"Month {key} is sealed."]})
+        raise PeriodSealed(_("%(month)s 已封账，不能再登记该月日期的记录（%(day)s）",
+                             month=key, day=day.isoformat()),
+                           fields={field: [_("%(month)s 已封账", month=key)]})
 
 
 def first_day(session: Session, bank: Bank, tz) -> date:
@@ -194,7 +193,7 @@ def seal_month(session: Session, bank_id: int, month: str, *, by: str, clock: Cl
     period = parse_period("month", month)
     head_seq, head_hash = lock_chain(session, bank_id)
     if get_seal(session, bank_id, period.key) is not None:
-        raise ConflictError(f"{period.key} 已封账", f"{period.key} is already sealed", code="already_sealed")
+        raise ConflictError(_("%(month)s 已封账", month=period.key), code="already_sealed")
     seal = PeriodSeal(bank_id=bank_id, month=period.key, sealed_at=clock.now(), sealed_by=by,
                       head_seq=head_seq, head_hash=head_hash)
     session.add(seal)

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import chain
 from ground.clock import Clock
-from ground.db import Prepared, connection_of, pipelined
+from ground.store import Prepared, connection_of, pipelined
 from .models import Account, RuleVersion, Transfer
 from ground.tenants import Bank
 

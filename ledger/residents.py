@@ -12,24 +12,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ground.errors import ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
 
 from .models import Resident
 
 
 def resident_problems(ids: Sequence[int], found: Mapping[int, object], *, repeats: bool = False,
-                      say_which: bool = True) -> list[str]:
+                      say_which: bool = True) -> list:
     """Return what is wrong with the residents `ids` name, `found` being the bank's among them.
 
     A repeated id is refused on its own, unless `repeats` lets it stand for one resident. With
     `say_which=False` an unknown and an inactive resident read alike ("不存在或已停用").
     """
     if not repeats and len(set(ids)) != len(ids):
-        return ["同一居民不能重复出现"]
+        return [_("同一居民不能重复出现")]
     if not say_which:
-        return [f"居民 {i} 不存在或已停用" for i in ids if i not in found or not found[i].active]
-    return ([f"居民 {i} 不存在" for i in ids if i not in found]
-            + [f"居民 {i} 已停用" for i in ids if i in found and not found[i].active])
+        return [_("居民 %(id)s 不存在或已停用", id=i) for i in ids if i not in found or not found[i].active]
+    return ([_("居民 %(id)s 不存在", id=i) for i in ids if i not in found]
+            + [_("居民 %(id)s 已停用", id=i) for i in ids if i in found and not found[i].active])
 
 
 def check_residents(ids: Sequence[int], found: Mapping[int, object], *, field: str = "residents",

@@ -21,8 +21,10 @@ from rules import bounds
 from ground import audit
 from . import names, sheets
 from ground.clock import Clock
-from ground.db import Prepared, snapshot, transaction
+from ground.db import transaction
+from ground.store import Prepared, snapshot
 from ground.errors import ValidationError
+from ground.i18n import _
 from .formatting import mask_phone
 from .models import Account, Household, Resident, Transfer
 from ground.tenants import Bank
@@ -126,12 +128,13 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
     while table and not any(table[0]):
         table.pop(0)
     if not table:
-        raise ValidationError({"file": ["文件是空的"]})
+        raise ValidationError({"file": [_("文件是空的")]})
     columns, ignored = _columns(table[0])
-    ignored = [f"{t}（不导入：本系统不保存身份证号）" if t.lower() in NEVER_STORED else t for t in ignored]
+    ignored = [str(_("%(title)s（不导入：本系统不保存身份证号）", title=t)) if t.lower() in NEVER_STORED else t
+               for t in ignored]
     rows = _check_rows(table, columns)
     if not rows:
-        raise ValidationError({"file": ["文件除表头外没有数据行"]})
+        raise ValidationError({"file": [_("文件除表头外没有数据行")]})
     # Only the columns the file has are compared and written: a roster without a phone
     # column leaves the phones alone.
     fields = [k for k in _STORED if k in columns]
@@ -172,8 +175,8 @@ def _columns(header: list[str]) -> tuple[dict[str, int], list[str]]:
             ignored.append(title)
     missing = [FIELD_NAMES[k] for k in REQUIRED if k not in found]
     if missing:
-        raise ValidationError({"file": [f"第 1 行须为表头，缺少列：{'、'.join(missing)}"]},
-                              "名册缺少必需的列", "the roster lacks required columns")
+        raise ValidationError({"file": [_("第 1 行须为表头，缺少列：%(missing)s", missing="、".join(missing))]},
+                              _("名册缺少必需的列"))
     return found, ignored
 
 
@@ -189,11 +192,11 @@ def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
         problems: dict[str, list[str]] = {}
         code = value["household"].strip()
         if not code:
-            problems["household"] = ["户号不能为空"]
+            problems["household"] = [_("户号不能为空")]
         elif len(code) > 40:
-            problems["household"] = ["户号最长 40 个字符"]
+            problems["household"] = [_("户号最长 40 个字符")]
         elif bounds.text_problem(code, max_len=40):
-            problems["household"] = ["户号不能包含控制字符"]
+            problems["household"] = [_("户号不能包含控制字符")]
         phone = value.get("phone", "")
         masked = phone.strip() if "*" in phone else None
         clean, person = person_problems(name=value["name"], phone=None if masked else phone,
@@ -202,16 +205,16 @@ def _check_rows(table: list[list[str]], columns: dict[str, int]) -> list[_Row]:
             problems.setdefault(key, []).extend(messages)
         household_name = value.get("household_name", "").strip()
         if len(household_name) > 100:
-            problems["household_name"] = ["户名最长 100 个字"]
+            problems["household_name"] = [_("户名最长 100 个字")]
         elif bounds.text_problem(household_name, max_len=100, allow_blank=True):
-            problems["household_name"] = ["户名不能包含控制字符"]
+            problems["household_name"] = [_("户名不能包含控制字符")]
         key = (code, clean["name"])
         if clean["name"] and code and key in seen:
-            problems.setdefault("name", []).append(f"与第 {seen[key]} 行重复（同一户同一姓名）")
+            problems.setdefault("name", []).append(_("与第 %(line)s 行重复（同一户同一姓名）", line=seen[key]))
         seen.setdefault(key, number)
         if clean["relation"] == "户主" and code:
             if code in heads:
-                problems.setdefault("relation", []).append(f"户号 {code} 已在第 {heads[code]} 行有户主")
+                problems.setdefault("relation", []).append(_("户号 %(code)s 已在第 %(line)s 行有户主", code=code, line=heads[code]))
             heads.setdefault(code, number)
         clean["household"], clean["household_name"] = code, household_name
         rows.append(_Row(number, value.get("name", ""), value.get("household", ""), clean, problems, masked))
@@ -243,11 +246,12 @@ def _match(rows: list[_Row], fields: list[str], registered: _Registered, report:
             if stored and mask_phone(stored) == row.masked:
                 plan["phone"] = stored  # an exported roster comes back with the number it went out with
             else:
-                problems.setdefault("phone", []).insert(0, "电话号码被遮盖（****），无法导入，请填写完整号码")
+                problems.setdefault("phone", []).insert(0, _("电话号码被遮盖（****），无法导入，请填写完整号码"))
         if home is not None and not home[1]:
-            problems.setdefault("household", []).append(f"户号 {clean['household']} 已停用")
+            problems.setdefault("household", []).append(_("户号 %(code)s 已停用", code=clean["household"]))
         result = RowResult(row=row.number, name=row.name, household=row.household)
-        result.problems = [f"{FIELD_NAMES[k]}：{m}" for k, ms in problems.items() for m in ms]
+        result.problems = [str(_("%(field)s：%(problem)s", field=FIELD_NAMES[k], problem=m))
+                           for k, ms in problems.items() for m in ms]
         if result.problems:
             result.action = "error"
         elif match is None:

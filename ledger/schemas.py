@@ -1,10 +1,11 @@
 """The ledger's request and response shapes (marshmallow), also the source of the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from ground.i18n import _
 from rules import bounds
-from rules.schemas import SafeText, day_field, note_field, text_field, whole
+from rules.schemas import Schema, SafeText, day_field, note_field, text_field, whole
 
 MEMO_MAX = 500
 #: Residents one deed may name (a team of volunteers).
@@ -14,7 +15,7 @@ EVIDENCE_MAX = 4
 
 
 #: A phone number: ASCII digits and dashes only (\Z, not $, which would let a trailing newline in).
-PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}\Z", error="Not a valid phone number.")
+PHONE = validate.Regexp(r"^\+?[0-9][0-9-]{4,19}\Z", error=_("不是有效的电话号码"))
 
 
 class HouseholdIn(Schema):

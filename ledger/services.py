@@ -20,8 +20,10 @@ from rules import bounds
 from ground import audit
 from . import accounts, idempotency, names, periods
 from ground.clock import Clock
-from ground.db import Prepared, bank_row, pipelined, transaction
+from ground.db import bank_row, transaction
+from ground.store import Prepared, pipelined
 from ground.errors import AlreadyReversed, CapExceeded, ConflictError, NotFound, ValidationError
+from ground.i18n import _
 from .models import (PTS, Account, Household, PendingDeed, Resident, ResidentMove, RuleVersion, Transfer)
 from ground.tenants import Bank
 from .posting import (Draft, Idempotency, lock_chain, lock_chain_with, locked_rules, post, reread_lock,
@@ -37,7 +39,7 @@ def get_bank(session: Session, code: str) -> Bank:
     """Return the bank with this code, or raise NotFound."""
     bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
     if bank is None:
-        raise NotFound("银行", "bank")
+        raise NotFound(_("找不到该银行"))
     return bank
 
 
@@ -46,16 +48,15 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
     """Open a bank with its system accounts and its first rule version."""
     problems = {}
     if not BANK_CODE.match(code or ""):
-        problems["code"] = ["只能包含字母、数字、-、_，最长 40 个字符"]
+        problems["code"] = [_("只能包含字母、数字、-、_，最长 40 个字符")]
     if not (name or "").strip() or len(name) > 100:
-        problems["name"] = ["名称不能为空，最长 100 个字符"]
+        problems["name"] = [_("名称不能为空，最长 100 个字符")]
     if problems:
         raise ValidationError(problems)
     book = _parse_rules(rules_text, source_name)
     with transaction(session):
         if session.execute(select(Bank.id).where(Bank.code == code)).first():
-            raise ConflictError(f"银行代码 {code} 已存在", f"bank code {code} already exists",
-                                code="bank_exists")
+            raise ConflictError(_("银行代码 %(code)s 已存在", code=code), code="bank_exists")
         bank = Bank(code=code, name=name.strip(), created_at=clock.now())
         session.add(bank)
         session.flush()
@@ -148,8 +149,7 @@ def _parse_rules(text: str, source_name: str) -> rulefiles.RuleBook:
     try:
         return rulefiles.parse(text, source_name)
     except rulefiles.RuleFileInvalid as invalid:
-        raise ValidationError({"rules": [str(p) for p in invalid.problems]},
-                              "规则文件有误", "the rule file is not valid") from None
+        raise ValidationError({"rules": [str(p) for p in invalid.problems]}, _("规则文件有误")) from None
 
 
 def _add_rule_version(session, bank, book, source_name, *, by, clock) -> RuleVersion:
@@ -189,15 +189,15 @@ def normalize_phone(raw: str | None) -> str | None:
     elif text.startswith("0086"):
         text = text[4:]
     if not text.isascii() or not text.isdigit():
-        raise ValueError("电话号码只能包含数字")
+        raise ValueError(_("电话号码只能包含数字"))
     if text.startswith("1"):
         if len(text) != 11:
-            raise ValueError(f"电话号码有 {len(text)} 位数字，手机号应为 11 位")
+            raise ValueError(_("电话号码有 %(n)s 位数字，手机号应为 11 位", n=len(text)))
     elif text.startswith("0"):
         if not 10 <= len(text) <= 12:
-            raise ValueError(f"电话号码有 {len(text)} 位数字，座机号（含区号）应为 10 到 12 位")
+            raise ValueError(_("电话号码有 %(n)s 位数字，座机号（含区号）应为 10 到 12 位", n=len(text)))
     else:
-        raise ValueError("电话号码应以 1（手机）或 0（座机区号）开头")
+        raise ValueError(_("电话号码应以 1（手机）或 0（座机区号）开头"))
     return text
 
 
@@ -208,26 +208,26 @@ def person_problems(*, name: str | None, phone: str | None, relation: str | None
     clean: dict = {}
     name = (name or "").strip()
     if not name:
-        problems["name"] = ["姓名不能为空"]
+        problems["name"] = [_("姓名不能为空")]
     elif len(name) > NAME_MAX:
-        problems["name"] = [f"姓名最长 {NAME_MAX} 个字"]
+        problems["name"] = [_("姓名最长 %(n)s 个字", n=NAME_MAX)]
     elif any(ch in "<>\"'\\/@#$%^&*=+|{}[];:?!" or not ch.isprintable() for ch in name):
-        problems["name"] = ["姓名不能包含符号或控制字符"]
+        problems["name"] = [_("姓名不能包含符号或控制字符")]
     clean["name"] = name
     try:
         clean["phone"] = normalize_phone(phone)
     except ValueError as err:
-        problems["phone"] = [str(err)]
+        problems["phone"] = [err.args[0]]
     relation = (relation or "").strip()
     if relation and relation not in RELATIONS:
-        problems["relation"] = [f"与户主关系须为以下之一：{'、'.join(RELATIONS)}"]
+        problems["relation"] = [_("与户主关系须为以下之一：%(relations)s", relations="、".join(RELATIONS))]
     clean["relation"] = relation
     reading = " ".join((reading or "").split())
     if reading and "name" not in problems:
         try:
             names.parse_reading(reading, name)
         except ValueError as err:
-            problems["reading"] = [str(err)]
+            problems["reading"] = [err.args[0]]
     clean["reading"] = reading
     return clean, problems
 
@@ -238,7 +238,7 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
     code, name = (code or "").strip(), (name or "").strip()
     problems = {}
     if not code or len(code) > HOUSEHOLD_CODE_MAX:
-        problems["code"] = [f"户号不能为空，最长 {HOUSEHOLD_CODE_MAX} 个字符"]
+        problems["code"] = [_("户号不能为空，最长 %(n)s 个字符", n=HOUSEHOLD_CODE_MAX)]
     elif problem := bounds.text_problem(code, max_len=HOUSEHOLD_CODE_MAX):
         problems["code"] = [problem]
     if problem := _household_name_problem(name):
@@ -248,8 +248,8 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
     with transaction(session):
         if session.execute(select(Household.id).where(Household.bank_id == bank.id,
                                                       Household.code == code)).first():
-            raise ConflictError(f"户号 {code} 已存在", f"household {code} already exists",
-                                code="household_exists", fields={"code": [f"户号 {code} 已存在"]})
+            raise ConflictError(_("户号 %(code)s 已存在", code=code), code="household_exists",
+                                fields={"code": [_("户号 %(code)s 已存在", code=code)]})
         household = Household(bank_id=bank.id, code=code, name=name, created_at=clock.now())
         session.add(household)
         session.flush()
@@ -260,20 +260,20 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
     return household
 
 
-def _household_name_problem(name: str) -> str | None:
+def _household_name_problem(name: str):
     if len(name) > HOUSEHOLD_NAME_MAX:
-        return f"户名最长 {HOUSEHOLD_NAME_MAX} 个字"
+        return _("户名最长 %(n)s 个字", n=HOUSEHOLD_NAME_MAX)
     return bounds.text_problem(name, max_len=HOUSEHOLD_NAME_MAX, allow_blank=True)
 
 
-def _reason_problem(reason: str) -> str | None:
+def _reason_problem(reason: str):
     """Why a reason typed on a screen (deactivating, moving) is refused, as the API's memos."""
     return bounds.text_problem(reason, max_len=REASON_MAX, multiline=True, allow_blank=True)
 
 
 def get_household(session: Session, bank: Bank, household_id: int) -> Household:
     """Return the bank's household, or NotFound if unknown or another bank's."""
-    return bank_row(session, Household, household_id, bank.id, "户", "household")
+    return bank_row(session, Household, household_id, bank.id, _("找不到该户"))
 
 
 def update_household(session: Session, bank: Bank, household_id: int, *, name: str | None,
@@ -289,9 +289,8 @@ def update_household(session: Session, bank: Bank, household_id: int, *, name: s
                 Resident.household_id == household.id, Resident.active.is_(True))).scalar()
             if members:
                 raise ConflictError(
-                    f"户内还有 {members} 名在册居民，请先迁出或停用", f"{members} active residents still "
-                    "live in this household: move or deactivate them first", code="household_not_empty",
-                    fields={"active": [f"户内还有 {members} 名在册居民"]})
+                    _("户内还有 %(n)s 名在册居民，请先迁出或停用", n=members), code="household_not_empty",
+                    fields={"active": [_("户内还有 %(n)s 名在册居民", n=members)]})
         before = {"name": household.name, "active": household.active}
         household.name, household.active = name, active
         session.flush()
@@ -338,7 +337,7 @@ def create_resident(session: Session, bank: Bank, *, name: str, household: str,
     with transaction(session):
         home = find_household(session, bank, (household or "").strip())
         if home is None or not home.active:
-            problems["household"] = [f"户号 {household} 不存在或已停用"]
+            problems["household"] = [_("户号 %(code)s 不存在或已停用", code=household)]
         if problems:
             raise ValidationError(problems)
         resident = Resident(bank_id=bank.id, household_id=home.id, created_at=clock.now(),
@@ -384,11 +383,11 @@ def set_resident_active(session: Session, bank: Bank, resident_id: int, active: 
     with transaction(session):
         resident = get_resident(session, bank, resident_id)
         if not active and not reason:
-            raise ValidationError({"reason": ["停用须写明原因"]})
+            raise ValidationError({"reason": [_("停用须写明原因")]})
         if resident.active == active:
             return resident
         if active and not get_household(session, bank, resident.household_id).active:
-            raise ValidationError({"household": ["所在户已停用，请先迁入其他户"]})
+            raise ValidationError({"household": [_("所在户已停用，请先迁入其他户")]})
         resident.active = active
         audit.record(session, bank_id=bank.id, actor=by,
                      action="resident_activate" if active else "resident_deactivate",
@@ -406,9 +405,9 @@ def move_resident(session: Session, bank: Bank, resident_id: int, *, household: 
         resident = get_resident(session, bank, resident_id)
         target = find_household(session, bank, (household or "").strip())
         if target is None or not target.active:
-            raise ValidationError({"household": [f"户号 {household} 不存在或已停用"]})
+            raise ValidationError({"household": [_("户号 %(code)s 不存在或已停用", code=household)]})
         if target.id == resident.household_id:
-            raise ValidationError({"household": ["已在该户，无需迁移"]})
+            raise ValidationError({"household": [_("已在该户，无需迁移")]})
         session.add(ResidentMove(bank_id=bank.id, resident_id=resident.id,
                                  from_household_id=resident.household_id, to_household_id=target.id,
                                  moved_at=clock.now(), moved_by=by, reason=reason))
@@ -446,7 +445,7 @@ def search_keys(name: str, reading: str | None = None) -> dict[str, str]:
 
 def get_resident(session: Session, bank: Bank, resident_id: int) -> Resident:
     """Return the bank's resident, or NotFound if unknown or another bank's."""
-    return bank_row(session, Resident, resident_id, bank.id, "居民", "resident")
+    return bank_row(session, Resident, resident_id, bank.id, _("找不到该居民"))
 
 
 def _escape_like(text: str) -> str:
@@ -834,9 +833,9 @@ def account_summary(session: Session, bank: Bank, resident_id: int, *, clock: Cl
     found = _SUMMARY.rows(session, {"bank": bank.id, "resident": resident_id,
                                     "start": today.replace(day=1), "end": today})
     if not found:
-        raise NotFound("居民", "resident")
+        raise NotFound(_("找不到该居民"))
     [r] = found
-    _, book = rulebook(session, bank.id, RulesInForce(r.rules_version, r.rules_hash))
+    _version, book = rulebook(session, bank.id, RulesInForce(r.rules_version, r.rules_hash))
     unit = book.settings.account_unit
     return {
         "resident": r.id,
@@ -901,7 +900,7 @@ def resident_transfers(session: Session, bank: Bank, resident_id: int, *, limit:
 
 def get_transfer(session: Session, bank: Bank, transfer_id: int) -> Transfer:
     """Return the bank's transfer, or NotFound."""
-    return bank_row(session, Transfer, transfer_id, bank.id, "流水", "transfer")
+    return bank_row(session, Transfer, transfer_id, bank.id, _("找不到该流水"))
 
 
 def account_codes(session: Session, ids) -> dict[int, str]:
@@ -997,4 +996,4 @@ def household_codes(session: Session, residents) -> dict[int, str]:
 
 def get_pending(session: Session, bank: Bank, pending_id: int) -> PendingDeed:
     """Return the bank's pending deed, or NotFound if unknown or another bank's."""
-    return bank_row(session, PendingDeed, pending_id, bank.id, "待审核记录", "pending deed")
+    return bank_row(session, PendingDeed, pending_id, bank.id, _("找不到该待审核记录"))

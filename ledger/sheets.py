@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Iterator
 
 from ground.errors import TooLarge, ValidationError
+from ground.i18n import _
 
 MB = 1024 * 1024
 
@@ -69,13 +70,11 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
     elif lower.endswith(".csv"):
         rows = _csv_rows(data, bounds, field)
     else:
-        raise ValidationError({field: ["只能导入 .xlsx 或 .csv 文件"]},
-                              "文件格式不支持", "only .xlsx and .csv files can be imported")
+        raise ValidationError({field: [_("只能导入 .xlsx 或 .csv 文件")]}, _("文件格式不支持"))
     table: list[list[str]] = []
     for number, row in enumerate(rows, start=1):
         if number > bounds.max_rows + 1:
-            _refuse(field, f"表格超过 {bounds.max_rows} 行的上限（表头除外），请分成几个文件导入",
-                    f"the sheet has more than {bounds.max_rows} rows besides the header; split it")
+            _refuse(field, _("表格超过 %(n)s 行的上限（表头除外），请分成几个文件导入", n=bounds.max_rows))
         if row.count(None) == len(row):
             table.append([])  # the padding openpyxl yields for rows a sheet skips: cheap to count
             continue
@@ -86,8 +85,8 @@ def read_table(filename: str, data: bytes, bounds: Bounds, *, field: str = "file
             _too_many_columns(field, bounds)
         for column, cell in enumerate(cells, start=1):
             if len(cell) > bounds.max_cell:
-                _refuse(field, f"第 {number} 行第 {column} 列超过 {bounds.max_cell} 个字符的上限",
-                        f"row {number}, column {column} is longer than {bounds.max_cell} characters")
+                _refuse(field, _("第 %(row)s 行第 %(column)s 列超过 %(n)s 个字符的上限",
+                                 row=number, column=column, n=bounds.max_cell))
         table.append(cells)
     return table
 
@@ -99,14 +98,12 @@ def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a file that is not a workbook
-        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
-                              "文件无法读取", "the file cannot be read as .xlsx") from None
+        raise ValidationError({field: [_("无法读取：不是有效的 .xlsx 文件")]}, _("文件无法读取")) from None
     try:
         sheet = book.worksheets[0]
         if sheet.max_row is not None and sheet.max_row > bounds.max_rows + 1:
-            _refuse(field, f"表格声明了 {sheet.max_row} 行，超过 {bounds.max_rows} 行的上限（表头除外）",
-                    f"the sheet declares {sheet.max_row} rows, over the limit of {bounds.max_rows} "
-                    "besides the header")
+            _refuse(field, _("表格声明了 %(declared)s 行，超过 %(n)s 行的上限（表头除外）",
+                             declared=sheet.max_row, n=bounds.max_rows))
         if sheet.max_column is not None and sheet.max_column > bounds.max_columns:
             _too_many_columns(field, bounds)
         # The declared size only ever refuses: rows are read as they are, counted as they come.
@@ -115,13 +112,11 @@ def _xlsx_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[tuple]:
         # cell far beyond (column XFD, say) never widens every row to 16,384 values.
         yield from sheet.iter_rows(values_only=True, max_col=bounds.max_columns + 1)
     except zipfile.BadZipFile:
-        raise ValidationError({field: ["无法读取：文件已损坏"]},
-                              "文件无法读取", "the file is damaged") from None
+        raise ValidationError({field: [_("无法读取：文件已损坏")]}, _("文件无法读取")) from None
     except ValidationError:
         raise
     except Exception:  # a malformed sheet: XML errors and the like, from deep inside openpyxl
-        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
-                              "文件无法读取", "the file cannot be read as .xlsx") from None
+        raise ValidationError({field: [_("无法读取：不是有效的 .xlsx 文件")]}, _("文件无法读取")) from None
     finally:
         book.close()
 
@@ -135,30 +130,25 @@ def _check_zip(data: bytes, bounds: Bounds, field: str) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError):
-        raise ValidationError({field: ["无法读取：不是有效的 .xlsx 文件"]},
-                              "文件无法读取", "the file cannot be read as .xlsx") from None
+        raise ValidationError({field: [_("无法读取：不是有效的 .xlsx 文件")]}, _("文件无法读取")) from None
     if len(members) > bounds.max_members:
-        _refuse(field, f"工作簿含 {len(members)} 个部件，超过 {bounds.max_members} 个的上限",
-                f"the workbook has {len(members)} parts, over the limit of {bounds.max_members}")
+        _refuse(field, _("工作簿含 %(parts)s 个部件，超过 %(n)s 个的上限", parts=len(members), n=bounds.max_members))
     for member in members:
         if not _STREAMED.fullmatch(member.filename) and member.file_size > bounds.max_member_whole:
             limit = f"{bounds.max_member_whole // MB} MB"
-            _refuse(field, f"工作簿的部件 {member.filename[:80]} 解压后超过 {limit} 的上限",
-                    f"the workbook's part {member.filename[:80]} unpacks to more than {limit}")
+            _refuse(field, _("工作簿的部件 %(part)s 解压后超过 %(limit)s 的上限", part=member.filename[:80], limit=limit))
         if member.file_size > MB and member.file_size > bounds.max_ratio * max(member.compress_size, 1):
-            _refuse(field, f"工作簿的部件 {member.filename[:80]} 压缩比超过 {bounds.max_ratio} 倍，不是正常的表格",
-                    f"the workbook's part {member.filename[:80]} is compressed more than "
-                    f"{bounds.max_ratio} times, which no honest sheet is")
+            _refuse(field, _("工作簿的部件 %(part)s 压缩比超过 %(n)s 倍，不是正常的表格",
+                             part=member.filename[:80], n=bounds.max_ratio))
     total = sum(member.file_size for member in members)
     if total > bounds.max_unpacked:
         limit = f"{bounds.max_unpacked // MB} MB"
-        _refuse(field, f"工作簿解压后超过 {limit} 的上限", f"the workbook unpacks to more than {limit}")
+        _refuse(field, _("工作簿解压后超过 %(limit)s 的上限", limit=limit))
 
 
 def _csv_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[list[str]]:
     if b"\x00" in data:
-        _refuse(field, "文件含有空字符（NUL），不是文本 CSV；请存为 UTF-8 或 GBK 编码的 CSV",
-                "the file holds NUL bytes and is not a text CSV; save it as UTF-8 or GBK")
+        _refuse(field, _("文件含有空字符（NUL），不是文本 CSV；请存为 UTF-8 或 GBK 编码的 CSV"))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -166,8 +156,7 @@ def _csv_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[list[str]]:
         except UnicodeDecodeError:
             continue
     else:
-        _refuse(field, "无法识别文件编码，请存为 UTF-8 或 GBK 编码的 CSV",
-                "the file's encoding is not recognised; save it as UTF-8 or GBK")
+        _refuse(field, _("无法识别文件编码，请存为 UTF-8 或 GBK 编码的 CSV"))
     reader = csv.reader(io.StringIO(text))
     while True:
         try:
@@ -177,9 +166,8 @@ def _csv_rows(data: bytes, bounds: Bounds, field: str) -> Iterator[list[str]]:
         except csv.Error as err:
             # The csv module's own cap on a field (128 KiB) is far past any cell's limit.
             if "field limit" in str(err):
-                _refuse(field, f"第 {reader.line_num} 行有字段超过 {bounds.max_cell} 个字符的上限",
-                        f"row {reader.line_num} has a field longer than {bounds.max_cell} characters")
-            _refuse(field, f"第 {reader.line_num} 行不是有效的 CSV", f"row {reader.line_num} is not valid CSV")
+                _refuse(field, _("第 %(row)s 行有字段超过 %(n)s 个字符的上限", row=reader.line_num, n=bounds.max_cell))
+            _refuse(field, _("第 %(row)s 行不是有效的 CSV", row=reader.line_num))
         yield row
 
 
@@ -198,11 +186,11 @@ def _text(value) -> str:
 
 
 def _too_many_columns(field: str, bounds: Bounds) -> None:
-    _refuse(field, f"表格超过 {bounds.max_columns} 列的上限", f"the sheet has more than {bounds.max_columns} columns")
+    _refuse(field, _("表格超过 %(n)s 列的上限", n=bounds.max_columns))
 
 
-def _refuse(field: str, zh: str, en: str) -> None:
-    raise ValidationError({field: [zh]}, zh, en)
+def _refuse(field: str, why) -> None:
+    raise ValidationError({field: [why]}, why)
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from . import chain
-from ground.db import Prepared, snapshot
+from ground.i18n import _
+from ground.store import Prepared, snapshot
 from .models import BALANCE_LIMIT, CNY, FUND_CASH, Account, Transfer
 from ground.tenants import GENESIS_HASH, Bank
 
@@ -67,7 +68,7 @@ class Report:
     head: str = GENESIS_HASH
     problems: list[dict] = field(default_factory=list)
 
-    def add(self, problem: str, message: str, **where) -> None:
+    def add(self, problem: str, message, **where) -> None:
         self.ok = False
         self.problems.append({"problem": problem, "message": message, **where})
 
@@ -107,14 +108,14 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         seq, debit, credit, amount = values[1], values[3], values[4], values[5]
         stored_prev, stored_hash = row[n_chained], row[n_chained + 1]
         if seq != expected_seq:
-            report.add("sequence_gap", f"第 {expected_seq} 号流水缺失，下一条是第 {seq} 号",
+            report.add("sequence_gap", _("第 %(missing)s 号流水缺失，下一条是第 %(seq)s 号", missing=expected_seq, seq=seq),
                        seq=expected_seq)
             expected_seq = seq
         if stored_prev != prev:
-            report.add("broken_link", f"第 {seq} 号流水的前序哈希与上一条不符", seq=seq)
+            report.add("broken_link", _("第 %(seq)s 号流水的前序哈希与上一条不符", seq=seq), seq=seq)
         computed = link(stored_prev, values)
         if computed != stored_hash:
-            report.add("hash_mismatch", f"第 {seq} 号流水的内容与其哈希不符（被改动过）", seq=seq)
+            report.add("hash_mismatch", _("第 %(seq)s 号流水的内容与其哈希不符（被改动过）", seq=seq), seq=seq)
         prev = stored_hash
         sums[debit] -= amount
         sums[credit] += amount
@@ -123,11 +124,11 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
     report.transfers, report.head = count, prev
     if (head_seq, head_hash) != (expected_seq - 1, prev):
         report.add("head_mismatch",
-                   f"银行记录的链头（第 {head_seq} 号）与流水（第 {expected_seq - 1} 号）不符",
+                   _("银行记录的链头（第 %(head)s 号）与流水（第 %(last)s 号）不符", head=head_seq, last=expected_seq - 1),
                    seq=min(head_seq, expected_seq - 1) + 1)
     _check_balances(report, _ACCOUNTS_OF_BANK.rows(session, {"bank": bank_id}), sums)
     for account_id in sums:
-        report.add("unknown_account", f"流水引用了不属于本银行的账户 {account_id}", account_id=account_id)
+        report.add("unknown_account", _("流水引用了不属于本银行的账户 %(account)s", account=account_id), account_id=account_id)
     return report
 
 
@@ -148,28 +149,30 @@ def _check_balances(report: Report, accounts, sums: dict[int, int]) -> None:
         if type(recomputed) is not int:
             # Only a transfer amount that is not an integer gets here: its hash does not match.
             report.add("amount_not_integer",
-                       f"账户 {account.code}（{account.ledger}）的流水中有非整数的金额", **where)
+                       _("账户 %(account)s（%(ledger)s）的流水中有非整数的金额", **where), **where)
             unknown.add(account.ledger)
             continue
         if type(balance) is not int:
             report.add("balance_not_integer",
-                       f"账户 {account.code}（{account.ledger}）余额 {balance!r} 不是整数，按流水应为 {recomputed}",
+                       _("账户 %(account)s（%(ledger)s）余额 %(balance)s 不是整数，按流水应为 %(recomputed)s",
+                         balance=repr(balance), recomputed=recomputed, **where),
                        stored=str(balance), recomputed=recomputed, **where)
             unknown.add(account.ledger)
             continue
         if not -BALANCE_LIMIT <= balance <= BALANCE_LIMIT:
             report.add("balance_out_of_range",
-                       f"账户 {account.code}（{account.ledger}）余额 {balance} 超出 ±(2^53−1)",
+                       _("账户 %(account)s（%(ledger)s）余额 %(balance)s 超出 ±(2^53−1)", balance=balance, **where),
                        stored=balance, recomputed=recomputed, **where)
         if balance < 0 and account.ledger == CNY and account.code in FUND_CASH:
             report.add("fund_below_zero",
-                       f"基金现金账户 {account.code} 余额 {balance}，不应为负",
+                       _("基金现金账户 %(account)s 余额 %(balance)s，不应为负", balance=balance, account=account.code),
                        stored=balance, recomputed=recomputed, **where)
         ledgers[account.ledger] = ledgers.get(account.ledger, 0) + balance
         if balance != recomputed:
             report.add("balance_mismatch",
-                       f"账户 {account.code}（{account.ledger}）余额 {balance}，按流水应为 {recomputed}",
+                       _("账户 %(account)s（%(ledger)s）余额 %(balance)s，按流水应为 %(recomputed)s",
+                         balance=balance, recomputed=recomputed, **where),
                        stored=balance, recomputed=recomputed, **where)
     for ledger, total in ledgers.items():
         if total != 0 and ledger not in unknown:
-            report.add("unbalanced_ledger", f"{ledger} 账本各账户合计为 {total}，应为 0", ledger=ledger)
+            report.add("unbalanced_ledger", _("%(ledger)s 账本各账户合计为 %(total)s，应为 0", ledger=ledger, total=total), ledger=ledger)

@@ -11,6 +11,7 @@ from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user, scop
 from . import schemas, services
 from ground.db import get_session
 from ground.errors import ValidationError
+from ground.i18n import _
 from .chain import request_fingerprint
 from .models import Household
 from .posting import Idempotency
@@ -35,7 +36,7 @@ def idempotency() -> Idempotency | None:
         return None
     key = key.strip()
     if bounds.text_problem(key, max_len=200):
-        raise ValidationError({"Idempotency-Key": ["须为 1 到 200 个字符，不能含控制字符"]})
+        raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
     body = json_body() if request.get_data(cache=True).strip() else {}
     return Idempotency(key, request_fingerprint(request.method, request.path, body),
                        user_id=current_user().id)

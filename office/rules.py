@@ -68,7 +68,7 @@ def rules_version(bank, version):
     session = get_session()
     versions = {v.version: v for v in services.rule_versions(session, bank.id)}
     if version not in versions:
-        raise NotFound("规则版本", "rule version")
+        raise NotFound(_("找不到该规则版本"))
     after = services.parsed_version(services.stored_version(session, bank.id, version))
     before = (services.parsed_version(services.stored_version(session, bank.id, version - 1))
               if version - 1 in versions else None)

@@ -18,6 +18,7 @@ from ledger import names, services
 from ledger.lookup import active_residents
 from ground.clock import Clock
 from ground.errors import ValidationError
+from ground.i18n import _
 from ledger.models import PTS, Account, Household, PendingDeed, Resident, Transfer
 from ground.tenants import Bank
 from rules.model import Rule
@@ -49,7 +50,7 @@ def rule_choices(session: Session, bank: Bank, *, penalties: bool, resident_ids:
 
     Deeds or penalties only; each with the allowance left for the selected residents.
     """
-    _, book = services.rulebook(session, bank.id)
+    _version, book = services.rulebook(session, bank.id)
     rules = [r for r in book.in_force(on) if (r.points < 0) == penalties]
     remaining = services.remaining_allowances(session, bank, resident_ids, rules, on)
     groups: dict[str, list[RuleChoice]] = {}
@@ -151,13 +152,13 @@ def open_bank(session: Session, *, code: str, name: str, template: str, clerk: s
     problems: dict[str, list[str]] = {}
     templates = {t["name"] for t in rule_templates()}
     if template not in templates:
-        problems["template"] = ["请选择一个规则模板"]
+        problems["template"] = [_("请选择一个规则模板")]
     clerk = (clerk or "").strip()
     if clerk:
         if len(clerk) > 80:
-            problems["clerk"] = ["用户名最长 80 个字符"]
+            problems["clerk"] = [_("用户名最长 80 个字符")]
         elif session.execute(select(User.id).where(User.name == clerk)).first():
-            problems["clerk"] = [f"用户 {clerk} 已存在"]
+            problems["clerk"] = [_("用户 %(name)s 已存在", name=clerk)]
         if (refused := password_problem(password)) is not None:
             problems["password"] = [refused]
     if problems:

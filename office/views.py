@@ -27,7 +27,6 @@ from web.api import clock, query_text, query_whole
 from web.auth import (AUDITORS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user,
                       scoped_bank)
 from web.forms import text_problems, typed_text
-from web.i18n import language, translate_fields
 
 from . import services as office
 
@@ -50,8 +49,7 @@ def _user():
 
 def _refusal(err: ZongzhiError) -> tuple[str, dict]:
     """Return a domain error's message and field problems in the reader's language."""
-    lang = language()
-    return err.text(lang), translate_fields(err.fields, lang)
+    return err.text(), err.field_texts()
 
 
 def _day(value: str | None, field: str, problems: dict, *, default: date | None = None) -> date | None:

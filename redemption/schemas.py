@@ -1,12 +1,12 @@
 """The desk's and the fund's request and response shapes (marshmallow), also the OpenAPI source."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, TransferOut
 from rules import bounds
-from rules.schemas import day_field, note_field, text_field, whole
+from rules.schemas import Schema, day_field, note_field, text_field, whole
 
 from .models import RESTRICTIONS, SOURCES
 

@@ -17,6 +17,7 @@ from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ConflictError
+from ground.i18n import _
 from ledger.models import PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.periods import Period
@@ -28,7 +29,7 @@ from .queries import balances_on
 
 def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: Clock) -> list[Transfer]:
     """Post the year's expiry transfers once, after its commendation; [] if the rules keep points."""
-    _, book = ledger_services.rulebook(session, bank.id)
+    _version, book = ledger_services.rulebook(session, bank.id)
     if book.settings.expiry != "year_end":
         return []
     key = f"expiry:{year.key}"
@@ -41,8 +42,7 @@ def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: C
             return done
         if session.execute(select(Snapshot.id).where(Snapshot.bank_id == bank.id, Snapshot.kind == "year",
                                                      Snapshot.period == year.key)).first() is None:
-            raise ConflictError(f"{year.key} 年尚未表彰，不能清零", f"{year.key} is not commended yet",
-                                code="not_commended")
+            raise ConflictError(_("%(year)s 年尚未表彰，不能清零", year=year.key), code="not_commended")
         at_year_end = balances_on(session, bank.id, year.end)
         expired = accounts.system_account(session, bank.id, PTS, "expired")
         drafts = []

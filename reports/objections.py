@@ -16,6 +16,7 @@ from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, NotFound, ValidationError
+from ground.i18n import _
 from ledger.models import PTS, Resident, Transfer
 from ground.tenants import Bank
 from ledger.posting import Idempotency, lock_chain
@@ -59,30 +60,28 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
     text = bounds.newlines(text or "").strip()
     problems = {}
     if not text or len(text) > TEXT_MAX:
-        problems["text"] = [f"异议内容不能为空，最长 {TEXT_MAX} 个字符"]
+        problems["text"] = [_("异议内容不能为空，最长 %(n)s 个字符", n=TEXT_MAX)]
     elif problem := bounds.text_problem(text, max_len=TEXT_MAX, multiline=True):
         problems["text"] = [problem]
     if transfer_id is None and not month:
-        problems["month"] = ["对缺漏记录提出异议时须写明月份（YYYY-MM）"]
+        problems["month"] = [_("对缺漏记录提出异议时须写明月份（YYYY-MM）")]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
-        resident = bank_row(session, Resident, resident_id, bank.id, "居民", "resident")
+        resident = bank_row(session, Resident, resident_id, bank.id, _("找不到该居民"))
         if transfer_id is not None:
             entry = session.get(Transfer, transfer_id)
             if entry is None or entry.bank_id != bank.id or entry.ledger != PTS:
-                raise NotFound("流水", "transfer")
+                raise NotFound(_("找不到该流水"))
             entry_month = periods.month_key(entry.occurred_on)
             if month and periods.parse_period("month", month, field="month").key != entry_month:
-                raise ValidationError({"month": [f"该记录属于 {entry_month}，不是 {month}"]})
+                raise ValidationError({"month": [_("该记录属于 %(entry_month)s，不是 %(month)s", entry_month=entry_month, month=month)]})
             month = entry_month
         month = periods.parse_period("month", month, field="month").key
         open_now, closes = objection_window(session, bank.id, month, clock)
         if not open_now:
-            raise WindowClosed(f"{month} 不在异议期内（异议期已结束、已封账或该月尚未开始）",
-                               f"{month} is not open to objections (the window has closed, the month "
-                               f"is sealed, or it has not begun)",
-                               fields={"month": [f"{month} 不在异议期内"]})
+            raise WindowClosed(_("%(month)s 不在异议期内（异议期已结束、已封账或该月尚未开始）", month=month),
+                               fields={"month": [_("%(month)s 不在异议期内", month=month)]})
         objection = Objection(bank_id=bank.id, resident_id=resident.id, transfer_id=transfer_id,
                               month=month, text=text, filed_by=filed_by, filed_at=clock.now())
         session.add(objection)
@@ -96,7 +95,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
 
 def get_objection(session: Session, bank: Bank, objection_id: int) -> Objection:
     """Return the bank's objection, or NotFound."""
-    return bank_row(session, Objection, objection_id, bank.id, "异议", "objection")
+    return bank_row(session, Objection, objection_id, bank.id, _("找不到该异议"))
 
 
 def list_objections(session: Session, bank: Bank, *, status: str | None = None,
@@ -119,7 +118,7 @@ def reject_objection(session: Session, bank: Bank, objection_id: int, *, reason:
     """Reject an open objection with a reason; nothing is posted."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": ["驳回异议须写明理由"]})
+        raise ValidationError({"reason": [_("驳回异议须写明理由")]})
     with transaction(session):
         lock_chain(session, bank.id)
         objection = _open(session, bank, objection_id)
@@ -145,11 +144,11 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
     reason = (reason or "").strip()
     problems = {}
     if correction not in CORRECTIONS:
-        problems["correction"] = [f"须为以下之一：{', '.join(CORRECTIONS)}"]
+        problems["correction"] = [_("须为以下之一：%(choices)s", choices=", ".join(CORRECTIONS))]
     if not reason:
-        problems["reason"] = ["支持异议须写明理由"]
+        problems["reason"] = [_("支持异议须写明理由")]
     if correction == "deed" and not rule:
-        problems["rule"] = ["补登记录须写明规则"]
+        problems["rule"] = [_("补登记录须写明规则")]
     if problems:
         raise ValidationError(problems)
     objection = get_objection(session, bank, objection_id)
@@ -161,7 +160,7 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
     key = f"objection:{objection.id}"
     if correction == "reverse":
         if objection.transfer_id is None:
-            raise ValidationError({"correction": ["该异议针对缺漏记录，应补登（deed），不能冲正"]})
+            raise ValidationError({"correction": [_("该异议针对缺漏记录，应补登（deed），不能冲正")]})
         posted = ledger_services.reverse_transfer(session, bank, objection.transfer_id, reason=memo,
                                                   by=by, clock=clock, idem=Idempotency(key, fingerprint))
     else:
@@ -200,8 +199,7 @@ def _open(session: Session, bank: Bank, objection_id: int) -> Objection:
 
 
 def _decided(objection: Objection) -> ConflictError:
-    return ConflictError(f"该异议已处理（{objection.status}）",
-                         f"this objection was already decided ({objection.status})", code="already_decided")
+    return ConflictError(_("该异议已处理（%(status)s）", status=objection.status), code="already_decided")
 
 
 def objections_of_month(session: Session, bank_id: int, month: str) -> list[Objection]:

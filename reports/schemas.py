@@ -1,11 +1,11 @@
 """The reports' request and response shapes (marshmallow), also the source of the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ledger.schemas import MEMO_MAX
 from rules import bounds
-from rules.schemas import SafeText, text_field, whole
+from rules.schemas import Schema, SafeText, text_field, whole
 
 
 class ObjectionIn(Schema):

@@ -27,7 +27,7 @@ from rules.periods import periods_since
 from web.api import clock, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 from web.forms import text_problems, typed_text, typed_whole
-from web.i18n import language, translate_fields
+from web.i18n import language
 from web.pdf import qr_png_data_uri
 
 from . import objections, services
@@ -46,8 +46,7 @@ ANSWERED_SHOWN = 100
 
 
 def _refusal(err: ZongzhiError) -> tuple[str, dict]:
-    lang = language()
-    return err.text(lang), translate_fields(err.fields, lang)
+    return err.text(), err.field_texts()
 
 
 def _month_title(period: Period) -> str:
@@ -120,7 +119,7 @@ def cycle_month(session, bank, month: str) -> Period:
     c = clock()
     if period.end < periods.first_day(session, bank, c.tz) or period.start > c.today():
         year, number = period.start.year, period.start.month
-        raise NotFound(formatting.month(year, number), formatting.month(year, number, "en"), named=True)
+        raise NotFound(_("找不到 %(month)s", month=formatting.month(year, number, language())))
     return period
 
 
@@ -270,7 +269,7 @@ def commendation(bank, year: int | None = None):
         snapshot = services.get_snapshot(session, bank.id, "year", chosen)
         content = services.content_of(snapshot)
     elif year is not None:
-        raise NotFound(f"{year}年的表彰", f"commendation of {year}", named=True)
+        raise NotFound(_("找不到 %(year)s年的表彰", year=year))
     c = clock()
     # Before any, the first year the bank's cycle covers is the one to come.
     first = periods.period_of("year", periods.first_day(session, bank, c.tz))

@@ -19,7 +19,9 @@ from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ConflictError, NotFound
+from ground.i18n import _, in_language
 from ground.tenants import Bank
+from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
 from ledger.posting import lock_chain
 
@@ -33,11 +35,6 @@ log = logging.getLogger(__name__)
 
 
 # --- snapshots ---------------------------------------------------------------------------------
-
-def canonical_json(content: dict) -> str:
-    """Encode a snapshot's content canonically: sorted keys, no spaces, UTF-8 text."""
-    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -88,8 +85,7 @@ def _local(clock: Clock, day: date, at: time) -> datetime:
 
 
 def _not_over(period: Period, clock: Clock) -> ConflictError:
-    return ConflictError(f"{period.key} 尚未结束，不能出报表", f"{period.key} is not over yet",
-                         code="period_not_over")
+    return ConflictError(_("%(period)s 尚未结束，不能出报表", period=period.key), code="period_not_over")
 
 
 # --- 日登分: the daily close -----------------------------------------------------------------
@@ -138,7 +134,7 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
         existing = get_snapshot(session, bank.id, "notice", period.key)
         if existing:
             return existing
-        _, book = ledger_services.rulebook(session, bank.id)
+        _version, book = ledger_services.rulebook(session, bank.id)
         cycle = book.settings.cycle
         published = clock.now()
         closes = published + timedelta(days=cycle.objection_days)
@@ -163,8 +159,8 @@ def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:
     snapshot = get_snapshot(session, bank.id, "notice", period.key)
     if snapshot is None:
         year, number = period.start.year, period.start.month
-        raise NotFound(f"{formatting.month(year, number)} 的公示",
-                       f"notice of {formatting.month(year, number, 'en')}", named=True)
+        raise NotFound(_("找不到 %(month)s 的公示",
+                         month=in_language(lambda lang: formatting.month(year, number, lang))))
     return snapshot
 
 
@@ -178,12 +174,11 @@ def seal_month(session: Session, bank: Bank, month: str | Period, *, by: str, cl
             return sealed
         notice = get_snapshot(session, bank.id, "notice", period.key)
         if notice is None:
-            raise ConflictError(f"{period.key} 尚未公示，不能封账", f"{period.key} has no notice yet",
-                                code="notice_missing")
+            raise ConflictError(_("%(month)s 尚未公示，不能封账", month=period.key), code="notice_missing")
         if clock.now() < notice.window_closes_at:
             closes = notice.window_closes_at.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M")
-            raise ConflictError(f"{period.key} 的异议期到 {closes} 才结束", f"the objection window "
-                                f"of {period.key} is open until {closes}", code="objection_window_open")
+            raise ConflictError(_("%(month)s 的异议期到 %(closes)s 才结束", month=period.key, closes=closes),
+                                code="objection_window_open")
         seal = periods.seal_month(session, bank.id, period.key, by=by, clock=clock)
         open_objections = [o.id for o in objections_of_month(session, bank.id, period.key)
                            if o.status == "open"]
@@ -204,7 +199,7 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
         existing = get_snapshot(session, bank.id, "quarter", period.key)
         if existing:
             return existing
-        _, book = ledger_services.rulebook(session, bank.id)
+        _version, book = ledger_services.rulebook(session, bank.id)
         window = commendations.redemption_window(book.settings.cycle, period)
         covered = commendations.summary_months(period)
         if covered[-1].end >= clock.today():
@@ -216,8 +211,7 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
             if snapshot is not None:
                 frozen[m.key], hashes[m.key] = content_of(snapshot), snapshot.content_hash
             elif m.end >= first_month.start:
-                raise ConflictError(f"{m.key} 尚未公示，不能汇总本季度", f"{m.key} has no notice yet",
-                                    code="notice_missing")
+                raise ConflictError(_("%(month)s 尚未公示，不能汇总本季度", month=m.key), code="notice_missing")
         content = {"bank": {"code": bank.code, "name": bank.name}, "quarter": period.key,
                    "window": {"opens_on": window[0].isoformat(), "closes_on": window[1].isoformat()}
                    if window else None,
@@ -242,10 +236,9 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
             PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_([m.key for m in needed]))).scalars()}
         missing = [m.key for m in needed if m.key not in sealed]
         if missing:
-            raise ConflictError(f"以下月份尚未封账，不能评比：{', '.join(missing)}",
-                                f"these months are not sealed yet: {', '.join(missing)}",
+            raise ConflictError(_("以下月份尚未封账，不能评比：%(months)s", months=", ".join(missing)),
                                 code="months_not_sealed")
-        _, book = ledger_services.rulebook(session, bank.id)
+        _version, book = ledger_services.rulebook(session, bank.id)
         content = {"bank": {"code": bank.code, "name": bank.name}, "year": period.key,
                    "head": {"seq": head[0], "hash": head[1]},
                    "sealed_months": [m.key for m in needed],

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from ledger import periods
 from ground.db import get_session
 from ground.errors import NotFound, ValidationError
+from ground.i18n import _
 from web.api import clock, load, page, page_args, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
@@ -69,7 +70,7 @@ def notice(bank, month):
         404: {description: "no notice for that month yet", content: {application/json: {schema: ErrorOut}}}
         422: {description: "not a month", content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS | {"desk"})
+    bank, _user = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
     return jsonify(_notice_json(snapshot, bank))
 
@@ -83,7 +84,7 @@ def notice_pdf(bank, month):
         200: {content: {application/pdf: {}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS | {"desk"})
+    bank, _user = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
     data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(bank.code, snapshot), clock().tz)
     return _pdf(data, f"{bank.code}-notice-{snapshot.period}.pdf")
@@ -92,7 +93,7 @@ def notice_pdf(bank, month):
 @bp.get("/banks/<bank>/notices/<month:month>")
 def notice_page(bank, month):
     """The month's notice as a page, for signed-in users of the bank."""
-    bank, _ = scoped_bank(bank, READERS | {"desk"})
+    bank, _user = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
     return _render_notice(bank, snapshot)
 
@@ -171,10 +172,10 @@ def list_objections(bank):
       responses:
         200: {content: {application/json: {schema: ObjectionPage}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     status = request.args.get("status")
     if status and status not in ("open", "upheld", "rejected"):
-        raise ValidationError({"status": ["须为 open、upheld 或 rejected"]})
+        raise ValidationError({"status": [_("须为 open、upheld 或 rejected")]})
     limit, after = page_args()
     month = query_text("month", max_len=20)
     found = objections.list_objections(get_session(), bank, status=status, month=month,
@@ -193,7 +194,7 @@ def show_objection(bank, objection_id):
         200: {content: {application/json: {schema: ObjectionOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     return jsonify(_objection.dump(objections.get_objection(get_session(), bank, objection_id)))
 
 
@@ -244,7 +245,7 @@ def register(bank, day):
         200: {content: {application/json: {schema: RegisterOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     session = get_session()
     wanted = _day(day)
     closed = services.get_snapshot(session, bank.id, "day", wanted.isoformat())
@@ -262,7 +263,7 @@ def register_pdf(bank, day):
     """
     from datetime import timedelta
 
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     session = get_session()
     wanted = _day(day)
     closed = services.get_snapshot(session, bank.id, "day", wanted.isoformat())
@@ -281,7 +282,7 @@ def _year(bank, year: str) -> Snapshot:
     key = periods.parse_period("year", year, field="year").key
     snapshot = services.get_snapshot(get_session(), bank.id, "year", key)
     if snapshot is None:
-        raise NotFound(f"{key}年的表彰", f"commendation of {key}", named=True)
+        raise NotFound(_("找不到 %(year)s年的表彰", year=key))
     return snapshot
 
 
@@ -296,7 +297,7 @@ def commendation(bank, year):
     """
     if year.endswith(".pdf"):
         return honour_roll(bank, year.removesuffix(".pdf"))
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     snapshot = _year(bank, year)
     return jsonify({**services.content_of(snapshot), "snapshot_hash": snapshot.content_hash})
 
@@ -309,7 +310,7 @@ def honour_roll(bank, year):
       responses:
         200: {content: {application/pdf: {}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     snapshot = _year(bank, year)
     data = paper.honour_roll_pdf(services.content_of(snapshot), snapshot.content_hash, when=snapshot.created_at)
     return _pdf(data, f"{bank.code}-honour-roll-{snapshot.period}.pdf")
@@ -324,12 +325,12 @@ def certificate(bank, year, award, place):
         200: {content: {application/pdf: {}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, READERS)
     snapshot = _year(bank, year)
     content = services.content_of(snapshot)
     awards = content["awards"]
     if not 1 <= award <= len(awards) or not 1 <= place <= len(awards[award - 1]["awardees"]):
-        raise NotFound("奖状", "certificate")
+        raise NotFound(_("找不到该奖状"))
     chosen = awards[award - 1]
     issued = snapshot.created_at.astimezone(clock().tz).date()
     data = paper.certificate_pdf(content, chosen, chosen["awardees"][place - 1],

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from ground.i18n import _
+
 #: The largest whole number every JSON reader (a browser's too) holds exactly.
 MAX_WHOLE = 2**53 - 1
 #: The largest id a row can have: the id columns are PostgreSQL's `integer` (SQLite's hold more).
@@ -30,22 +32,33 @@ _FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud80
 _ASCII_DIGITS = re.compile(r"[0-9]{1,16}")
 _YUAN = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
-TOO_LONG = "Longer than maximum length {max}."
-BAD_CHARACTER = "Must not contain control characters or unpaired surrogates."
-BLANK = "Must not be blank."
-NOT_WHOLE = "Not a valid integer."
-OUT_OF_RANGE = "Must be greater than or equal to {min} and less than or equal to {max}."
-DAY_OUT_OF_RANGE = f"Must be a date from {YEAR_MIN:04d}-01-01 to {YEAR_MAX:04d}-12-31."
+#: The reasons, as gettext strings (the msgid in Chinese, Flask-Babel's lazy_gettext): each is
+#: rendered in the reader's language where it is shown.
+BAD_CHARACTER = _("不能含控制字符或不成对的代理字符")
+BLANK = _("不能为空白")
+NOT_WHOLE = _("须为整数")
+DAY_OUT_OF_RANGE = _("须为 %(first)s 至 %(last)s 之间的日期（YYYY-MM-DD）",
+                     first=date(YEAR_MIN, 1, 1).isoformat(), last=date(YEAR_MAX, 12, 31).isoformat())
+
+
+def too_long(max_len: int):
+    """The reason a text longer than `max_len` characters is refused."""
+    return _("长度不能超过 %(max)s", max=max_len)
+
+
+def out_of_range(min: int, max: int):  # noqa: A002
+    """The reason a whole number outside min..max is refused."""
+    return _("须在 %(min)s 与 %(max)s 之间", min=min, max=max)
 
 
 def text_problem(value: str, *, max_len: int, multiline: bool = False,
                  allow_blank: bool = False) -> str | None:
-    """Return why `value` is not acceptable text (in marshmallow's English wording), or None."""
+    """Return why `value` is not acceptable text, or None."""
     forbidden = _FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_ONE_LINE
     if forbidden.search(value):
         return BAD_CHARACTER
     if len(value) > max_len:
-        return TOO_LONG.format(max=max_len)
+        return too_long(max_len)
     if not allow_blank and not value.strip():
         return BLANK
     return None
@@ -59,7 +72,7 @@ def newlines(text: str) -> str:
 def whole_problem(value: int, *, min: int = 1, max: int = MAX_WHOLE) -> str | None:  # noqa: A002
     """Return why the integer `value` is out of its bounds, or None."""
     if not min <= value <= max:
-        return OUT_OF_RANGE.format(min=min, max=max)
+        return out_of_range(min, max)
     return None
 
 

@@ -12,7 +12,8 @@ from datetime import date
 import yaml
 from marshmallow import ValidationError as SchemaError
 
-from .messages import to_chinese
+from ground.i18n import _
+
 from .model import (CAP_PERIODS, DEFAULT_CATEGORIES, Criterion, Cycle, Foundation, Rule, RuleBook,
                     Settings, Title)
 from .schemas import RuleFileSchema
@@ -22,12 +23,13 @@ MAX_BYTES = 1_000_000
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a rule file, and where."""
+    """One thing wrong with a rule file, and where; the message a gettext string, rendered in
+    the reader's language (Chinese on the command line)."""
 
     source: str
     line: int
     field: str
-    message: str
+    message: object
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.field}: {self.message}"
@@ -53,7 +55,7 @@ def check(text: str, source: str = "<rules>") -> list[Problem]:
 def parse(text: str, source: str = "<rules>") -> RuleBook:
     """Read a rule file into a RuleBook, or raise RuleFileInvalid listing every problem."""
     if len(text.encode("utf-8")) > MAX_BYTES:
-        raise RuleFileInvalid([Problem(source, 1, "file", f"规则文件超过 {MAX_BYTES} 字节")])
+        raise RuleFileInvalid([Problem(source, 1, "file", _("规则文件超过 %(n)s 字节", n=MAX_BYTES))])
     try:
         root = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
@@ -61,17 +63,17 @@ def parse(text: str, source: str = "<rules>") -> RuleBook:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         what = getattr(err, "problem", None) or str(err)
         raise RuleFileInvalid([Problem(source, mark.line + 1 if mark else 1, "yaml",
-                                       f"YAML 格式错误：{what}")]) from None
+                                       _("YAML 格式错误：%(what)s", what=what))]) from None
     if not isinstance(data, dict):
         raise RuleFileInvalid([Problem(source, 1, "file",
-                                       "规则文件须为包含 rules 的 YAML 映射")])
+                                       _("规则文件须为包含 rules 的 YAML 映射"))])
     lines: dict[str, int] = {}
     problems: list[Problem] = []
     _walk(root, "", lines, problems, source)
     try:
         loaded = RuleFileSchema().load(data)
     except SchemaError as err:
-        problems += [Problem(source, _line_of(path, lines), path, to_chinese(message))
+        problems += [Problem(source, _line_of(path, lines), path, message)
                      for path, message in _flatten(err.normalized_messages())]
         loaded = None
     problems += _cross_check(data, lines, source)
@@ -103,7 +105,7 @@ def _walk(node, path: str, lines: dict[str, int], problems: list[Problem], sourc
             name = str(key.value)
             child = f"{path}.{name}" if path else name
             if name in seen:
-                problems.append(Problem(source, key.start_mark.line + 1, child, "同一字段写了两次"))
+                problems.append(Problem(source, key.start_mark.line + 1, child, _("同一字段写了两次")))
             seen.add(name)
             _walk(value, child, lines, problems, source)
             # A problem with a field points at its key's line, where a reader looks for it.
@@ -136,9 +138,9 @@ def _flatten(messages, path: str = ""):
             if isinstance(message, (dict, list)):
                 yield from _flatten(message, path)
             else:
-                yield path or "file", str(message)
+                yield path or "file", message
     else:
-        yield path or "file", str(messages)
+        yield path or "file", messages
 
 
 def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem]:
@@ -152,7 +154,7 @@ def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem
     extra = bank.get("categories") if isinstance(bank.get("categories"), list) else []
     categories = set(DEFAULT_CATEGORIES) | {c for c in extra if isinstance(c, str)}
 
-    def add(path: str, message: str) -> None:
+    def add(path: str, message) -> None:
         problems.append(Problem(source, _line_of(path, lines), path, message))
 
     rules = data.get("rules") if isinstance(data.get("rules"), list) else []
@@ -164,13 +166,13 @@ def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem
         category, points = rule.get("category"), rule.get("points")
         caps = rule.get("caps") if isinstance(rule.get("caps"), dict) else {}
         if isinstance(category, str) and category not in categories:
-            add(f"{at}.category", f"未知类别「{category}」，可选：{'、'.join(sorted(categories))}，"
-                                  "或在 bank.categories 中增加")
+            add(f"{at}.category", _("未知类别「%(category)s」，可选：%(known)s，或在 bank.categories 中增加",
+                                    category=category, known="、".join(sorted(categories))))
         if _is_int(points) and points < 0 and caps:
-            add(f"{at}.caps", "扣分规则不设上限")
+            add(f"{at}.caps", _("扣分规则不设上限"))
         for period, cap in caps.items():
             if _is_int(points) and _is_int(cap) and 0 < cap < points:
-                add(f"{at}.caps.{period}", f"上限 {cap} 分小于一次（{points} 分）的分值")
+                add(f"{at}.caps.{period}", _("上限 %(cap)s 分小于一次（%(points)s 分）的分值", cap=cap, points=points))
         code = rule.get("code")
         if not isinstance(code, str):
             continue
@@ -180,19 +182,19 @@ def _cross_check(data: dict, lines: dict[str, int], source: str) -> list[Problem
                 continue
             where = _line_of(f"rules[{j}]", lines)
             if span == earlier == (date.min, date.max):
-                add(f"{at}.code", f"规则代码 {code} 重复（第 {where} 行已有）")
+                add(f"{at}.code", _("规则代码 %(code)s 重复（第 %(line)s 行已有）", code=code, line=where))
             else:
-                add(f"{at}.valid_from", f"规则 {code} 的有效期与第 {where} 行的同代码规则重叠")
+                add(f"{at}.valid_from", _("规则 %(code)s 的有效期与第 %(line)s 行的同代码规则重叠", code=code, line=where))
         by_code.setdefault(code, []).append((i, span))
     cycle = bank.get("cycle") if isinstance(bank.get("cycle"), dict) else {}
     titles = cycle.get("titles") if isinstance(cycle.get("titles"), list) else []
     for k, title in enumerate(titles):
         category = title.get("category") if isinstance(title, dict) else None
         if isinstance(category, str) and category not in categories:
-            add(f"bank.cycle.titles[{k}].category", f"未知类别「{category}」")
+            add(f"bank.cycle.titles[{k}].category", _("未知类别「%(category)s」", category=category))
     months = cycle.get("redemption_months")
     if isinstance(months, list) and len(set(map(repr, months))) != len(months):
-        add("bank.cycle.redemption_months", "月份重复")
+        add("bank.cycle.redemption_months", _("月份重复"))
     _check_foundation(data, rules, add)
     return problems
 
@@ -205,15 +207,15 @@ def _check_foundation(data: dict, rules: list, add) -> None:
     for i, criterion in enumerate(criteria):
         code = criterion.get("code") if isinstance(criterion, dict) else None
         if isinstance(code, str) and code in seen:
-            add(f"foundation.criteria[{i}].code", f"评审标准 {code} 重复")
+            add(f"foundation.criteria[{i}].code", _("评审标准 %(code)s 重复", code=code))
         seen.add(code)
     points = {r.get("code"): r.get("points") for r in rules if isinstance(r, dict)}
     for key in ("volunteer_rule", "donor_rule"):
         code = section.get(key)
         if isinstance(code, str) and code not in points:
-            add(f"foundation.{key}", f"未知规则 {code}")
+            add(f"foundation.{key}", _("未知规则 %(code)s", code=code))
         elif isinstance(code, str) and _is_int(points[code]) and points[code] < 0:
-            add(f"foundation.{key}", f"规则 {code} 是扣分规则，不能用于记功")
+            add(f"foundation.{key}", _("规则 %(code)s 是扣分规则，不能用于记功", code=code))
 
 
 def _is_int(value) -> bool:

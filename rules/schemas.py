@@ -4,11 +4,106 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+import marshmallow
+from marshmallow import RAISE, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
+
+from ground.i18n import _
 
 from . import bounds
 from .model import ACCOUNT_UNITS, EVIDENCE_MODES, EXPIRY_MODES, NOTICE_MODES, UNITS
+
+#: marshmallow's own messages, by the English it writes them in, as gettext strings: a schema
+#: derived from `Schema` below gives its fields and their validators these instead.
+_FIELD_MESSAGES = {
+    "Missing data for required field.": _("缺少必填字段"),
+    "Field may not be null.": _("不能为空"),
+    "Invalid value.": _("取值无效"),
+    "Invalid input.": _("取值无效"),
+    "Not a valid string.": _("须为文本"),
+    "Not a valid utf-8 string.": _("须为有效的 UTF-8 文本"),
+    "Not a valid integer.": _("须为整数"),
+    "Not a valid date.": _("须为 YYYY-MM-DD 格式的日期"),
+    "Not a valid number.": _("须为数字"),
+    "Number too large.": _("数值过大"),
+    "Special numeric values (nan or infinity) are not permitted.": _("须为有限的数字"),
+    "Not a valid boolean.": _("须为 true 或 false"),
+    "Not a valid list.": _("须为列表"),
+    "Not a valid tuple.": _("须为数组"),
+    "Not a valid mapping type.": _("须为键值映射"),
+    "Invalid type.": _("须为 JSON 对象"),
+    "Not a valid email address.": _("须为有效的电子邮件地址"),
+    "Not a valid URL.": _("须为有效的网址"),
+    "Not a valid UUID.": _("须为有效的 UUID"),
+    "String does not match expected pattern.": _("格式不正确"),
+    "Must be one of: {choices}.": _("须为以下之一：{choices}"),
+    "Must be equal to {other}.": _("须等于 {other}"),
+}
+#: "Not a valid {obj_type}." of the date and time fields, by their object type.
+_TEMPORAL_MESSAGES = {
+    "date": _("须为 YYYY-MM-DD 格式的日期"),
+    "time": _("须为 HH:MM 格式的时间"),
+    "datetime": _("须为日期时间（ISO 8601）"),
+    "naive datetime": _("须为不带时区的日期时间"),
+    "aware datetime": _("须为带时区的日期时间"),
+}
+#: validate.Range's messages, by whether its bounds are inclusive (min, max).
+_RANGE_MESSAGES = {
+    "min": {True: _("须不小于 {min}"), False: _("须大于 {min}")},
+    "max": {True: _("须不大于 {max}"), False: _("须小于 {max}")},
+    "all": {(True, True): _("须在 {min} 与 {max} 之间"), (False, False): _("须大于 {min} 且小于 {max}"),
+            (True, False): _("须不小于 {min} 且小于 {max}"), (False, True): _("须大于 {min} 且不大于 {max}")},
+}
+_LENGTH_MESSAGES = {"message_min": _("长度不能少于 {min}"), "message_max": _("长度不能超过 {max}"),
+                    "message_all": _("长度须在 {min} 到 {max} 之间"), "message_equal": _("长度须为 {equal}")}
+
+
+def _gettext_messages(field: fields.Field) -> None:
+    """Give a bound field, the fields inside it and their validators marshmallow's messages as
+    gettext strings, wherever it still has marshmallow's English ones."""
+    for key, message in field.error_messages.items():
+        if not isinstance(message, str):
+            continue
+        if message == "Not a valid {obj_type}." and getattr(field, "OBJ_TYPE", None) in _TEMPORAL_MESSAGES:
+            field.error_messages[key] = _TEMPORAL_MESSAGES[field.OBJ_TYPE]
+        elif message in _FIELD_MESSAGES and "{" not in message:  # a field formats only text
+            field.error_messages[key] = _FIELD_MESSAGES[message]
+    for validator in field.validators:
+        if isinstance(validator, validate.Range):
+            if validator.error is None:
+                validator.message_min = _RANGE_MESSAGES["min"][validator.min_inclusive]
+                validator.message_max = _RANGE_MESSAGES["max"][validator.max_inclusive]
+                validator.message_all = _RANGE_MESSAGES["all"][validator.min_inclusive, validator.max_inclusive]
+        elif isinstance(validator, validate.Length):
+            if validator.error is None:
+                for name, message in _LENGTH_MESSAGES.items():
+                    setattr(validator, name, message)
+        elif isinstance(getattr(validator, "error", None), str) and validator.error in _FIELD_MESSAGES:
+            validator.error = _FIELD_MESSAGES[validator.error]
+    inner = [getattr(field, name, None) for name in ("inner", "key_field", "value_field")]
+    for child in [*inner, *getattr(field, "tuple_fields", ())]:
+        if isinstance(child, fields.Field):
+            _gettext_messages(child)
+
+
+class Schema(marshmallow.Schema):
+    """Every request and answer schema's base: marshmallow's messages as gettext strings.
+
+    A reason marshmallow gives ("Missing data for required field.") reaches the reader in their
+    language ("缺少必填字段" by default) through the catalogue, like every other message.
+    """
+
+    error_messages = {"type": _("输入类型错误"), "unknown": _("未知字段")}
+    #: Whether this instance's fields have their gettext messages yet: given on its first load,
+    #: so that a schema only ever dumped (an answer's) never spends the time.
+    _messages_given = False
+
+    def _do_load(self, *args, **kwargs):
+        if not self._messages_given:
+            for field in self.fields.values():
+                _gettext_messages(field)
+            self._messages_given = True
+        return super()._do_load(*args, **kwargs)
 
 
 class StrictInteger(fields.Integer):
@@ -26,11 +121,11 @@ class StrictInteger(fields.Integer):
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, bool):
-            raise SchemaError(bounds.NOT_WHOLE)
+            raise SchemaError([bounds.NOT_WHOLE])
         number = super()._deserialize(value, attr, data, **kw)
         problem = bounds.whole_problem(number, min=self.bounds[0], max=self.bounds[1])
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return number
 
 
@@ -46,7 +141,7 @@ class YamlDate(fields.Date):
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
         if not isinstance(value, str):
-            raise SchemaError("Not a valid date.")
+            raise SchemaError([_TEMPORAL_MESSAGES["date"]])
         return super()._deserialize(value, attr, data, **kw)
 
 
@@ -64,11 +159,11 @@ class BoundedDate(fields.Date):
     def _deserialize(self, value, attr, data, **kw):
         # Python's ISO parser also takes 20261015 and other scripts' digits; the API says YYYY-MM-DD.
         if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
-            raise SchemaError("Not a valid date.")
+            raise SchemaError([_TEMPORAL_MESSAGES["date"]])
         day = super()._deserialize(value, attr, data, **kw)
         problem = bounds.day_problem(day)
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return day
 
 
@@ -88,7 +183,7 @@ class ClockTime(fields.Field):
             return time.fromisoformat(value) if isinstance(value, str) and len(value) == 5 else None
         except ValueError:
             pass
-        raise SchemaError("Not a valid time.")
+        raise SchemaError([_TEMPORAL_MESSAGES["time"]])
 
 
 class SafeText(fields.String):
@@ -108,7 +203,7 @@ class SafeText(fields.String):
         problem = bounds.text_problem(text, max_len=self.max_len, multiline=self.multiline,
                                       allow_blank=self.allow_blank)
         if problem:
-            raise SchemaError(problem)
+            raise SchemaError([problem])
         return text
 
 
@@ -137,12 +232,12 @@ class CapsSchema(_Strict):
 
 class RuleSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z][a-z0-9_]{0,39}\Z", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+        r"^[a-z][a-z0-9_]{0,39}\Z", error=_("须为小写字母开头的字母、数字或下划线，最长 40 个字符")))
     name = text_field(50, required=True)
     category = text_field(20, required=True)
     points = StrictInteger(required=True, validate=[
         validate.Range(min=-10_000, max=10_000),
-        validate.NoneOf([0], error="Must not be zero.")])
+        validate.NoneOf([0], error=_("不能为 0"))])
     unit = fields.String(load_default="次", validate=validate.OneOf(UNITS))
     caps = fields.Nested(CapsSchema, load_default=dict)
     review = fields.Boolean(load_default=False, truthy={True}, falsy={False})
@@ -156,7 +251,7 @@ class RuleSchema(_Strict):
     def _validity_in_order(self, data, **kw):
         start, end = data.get("valid_from"), data.get("valid_until")
         if start and end and end < start:
-            raise SchemaError("有效期结束日早于开始日", "valid_until")
+            raise SchemaError([_("有效期结束日早于开始日")], "valid_until")
 
 
 class TitleSchema(_Strict):
@@ -199,7 +294,7 @@ class BankSchema(_Strict):
 
 class CriterionSchema(_Strict):
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z][a-z0-9_]{0,39}\Z", error="须为小写字母开头的字母、数字或下划线，最长 40 个字符"))
+        r"^[a-z][a-z0-9_]{0,39}\Z", error=_("须为小写字母开头的字母、数字或下划线，最长 40 个字符")))
     name = text_field(20, required=True)
     weight = StrictInteger(required=True, validate=validate.Range(min=1, max=100))
 
@@ -217,5 +312,5 @@ class RuleFileSchema(_Strict):
     bank = fields.Nested(BankSchema, load_default=dict)
     foundation = fields.Nested(FoundationSchema, load_default=dict)
     rules = fields.List(fields.Nested(RuleSchema), required=True,
-                        validate=validate.Length(min=1, error="至少要有一条规则"))
+                        validate=validate.Length(min=1, error=_("至少要有一条规则")))
 

@@ -1,7 +1,9 @@
 """What the figures' endpoints answer, as marshmallow schemas (the API document names them)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from rules.schemas import Schema
 
 
 class ObjectionsOut(Schema):

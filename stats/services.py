@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from ledger import periods
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import snapshot
+from ground.store import snapshot
 from ground.errors import NotFound, ValidationError
+from ground.i18n import _
 from ledger.models import Resident, RuleVersion
 from ground.tenants import Bank
 from redemption import domain
@@ -58,16 +59,16 @@ def parse_range(first: str | None, last: str | None, *, today: date,
         except ValidationError as err:
             problems.update(err.fields)
     if problems:
-        raise ValidationError(problems, "月份范围有误", "the range of months is not valid")
+        raise ValidationError(problems, _("月份范围有误"))
     last_month = parsed.get("to", figures.month_number(today))
     first_month = parsed.get("from", figures.add_months(last_month, 1 - default_months))
     if first_month > last_month:
-        raise ValidationError({"from": [f"起始月份 {figures.month_text(first_month)} 晚于结束月份 "
-                                        f"{figures.month_text(last_month)}"]},
-                              "月份范围有误", "the range of months is not valid")
+        raise ValidationError({"from": [_("起始月份 %(first)s 晚于结束月份 %(last)s",
+                                          first=figures.month_text(first_month),
+                                          last=figures.month_text(last_month))]},
+                              _("月份范围有误"))
     if figures.span(first_month, last_month) > figures.MAX_MONTHS:
-        raise ValidationError({"to": [f"一次最多查询 {figures.MAX_MONTHS} 个月"]},
-                              "月份范围有误", "the range of months is not valid")
+        raise ValidationError({"to": [_("一次最多查询 %(n)s 个月", n=figures.MAX_MONTHS)]}, _("月份范围有误"))
     return first_month, last_month
 
 
@@ -141,10 +142,10 @@ def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock
             RuleMonthFigures.bank_id == bank_id, RuleMonthFigures.month.between(first, last))).scalars():
         by_rule.setdefault(row.month, {})[row.rule_code] = [int(row.earned), int(row.penalty)]
     uncounted = upkeep.tail(session, bank_id)
-    for (_, month), sums in uncounted.months.items():
+    for (_bank, month), sums in uncounted.months.items():
         if month <= last:
             _add(kept, month, sums)
-    for (_, month, code), (earned, penalty) in uncounted.rules.items():
+    for (_bank, month, code), (earned, penalty) in uncounted.rules.items():
         if first <= month <= last:
             sums = by_rule.setdefault(month, {}).setdefault(code, [0, 0])
             sums[0], sums[1] = sums[0] + earned, sums[1] + penalty
@@ -194,7 +195,7 @@ def open_year(session: Session, code: str, year: int, *, clock: Clock) -> tuple[
     bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
     today = clock.today()
     if bank is None or year > today.year:
-        raise NotFound("公开数据", "open data")
+        raise NotFound(_("找不到该公开数据"))
     last = min(year * 100 + 12, figures.month_number(today))
     return bank, bank_months(session, bank, year * 100 + 1, last, clock=clock)
 
@@ -209,7 +210,7 @@ def year_so_far(session: Session, bank: Bank, today: date) -> dict:
             select(MonthFigures.month, MonthFigures.earned).where(
                 MonthFigures.bank_id == bank_id,
                 MonthFigures.month.between((year - 1) * 100 + 1, this))).all()}
-        for (_, month), sums in upkeep.tail(session, bank_id).months.items():
+        for (_bank, month), sums in upkeep.tail(session, bank_id).months.items():
             rows[month] = rows.get(month, 0) + sums["earned"]
     return {"year": year, "months": list(range(1, through + 1)),
             "this_year": figures.year_to_date(rows, year, through),
@@ -292,7 +293,7 @@ def county_months(session: Session, first: int, last: int, *, clock: Clock) -> l
             select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
                    func.sum(MonthFigures.penalty))
             .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
-        for (_, month), sums in upkeep.tail(session).months.items():
+        for (_bank, month), sums in upkeep.tail(session).months.items():
             if first <= month <= last:
                 active, earned, penalty = kept.get(month, (0, 0, 0))
                 kept[month] = (active + sums["active_residents"], earned + sums["earned"],

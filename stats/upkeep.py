@@ -17,7 +17,8 @@ from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, extract
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ground.db import Prepared, snapshot
+from ground.i18n import _
+from ground.store import Prepared, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
 
@@ -43,7 +44,7 @@ _MONTH = cast(extract("year", _T.c.occurred_on) * 100 + extract("month", _T.c.oc
 
 def _one_of(column, values):
     # Constants written into the statement: it is compiled once and run on the driver, which
-    # takes no lists (see ground.db.Prepared). The values are this module's own names.
+    # takes no lists (see ground.store.Prepared). The values are this module's own names.
     return or_(*(column == literal_column(f"'{value}'") for value in values))
 
 
@@ -272,7 +273,7 @@ class Tail:
 def tail(session: Session, bank_id: int | None = None) -> Tail:
     """Read what the uncounted transfers of one bank (or of every bank) add; reads only.
 
-    Read it in the same snapshot as the figures kept it adds to (`ground.db.snapshot`), so a
+    Read it in the same snapshot as the figures kept it adds to (`ground.store.snapshot`), so a
     catch-up committing meanwhile neither counts a transfer twice nor drops it.
     """
     conn = session.connection()
@@ -329,7 +330,8 @@ class Difference:
 def verify_figures(session: Session, bank: Bank, report) -> None:
     """Add to a ledger verify report every monthly figure the transfers do not give."""
     for difference in check(session, bank):
-        report.add("figures_differ", f"月度数字与流水不符：{difference}", month=figures_month(difference))
+        report.add("figures_differ", _("月度数字与流水不符：%(difference)s", difference=str(difference)),
+                   month=figures_month(difference))
 
 
 def figures_month(difference: Difference) -> str:
@@ -371,13 +373,13 @@ def _check(session: Session, bank_id: int) -> list[Difference]:
     for row in conn.execute(select(_RESIDENTS).where(_RESIDENTS.c.bank_id == bank_id)):
         kept[row.month, f"resident:{row.resident_id}"] = int(row.earned)
     uncounted = tail(session, bank_id)
-    for (_, month), sums in uncounted.months.items():
+    for (_bank, month), sums in uncounted.months.items():
         for name, value in sums.items():
             kept[month, name] = kept.get((month, name), 0) + value
-    for (_, month, code), (earned, penalty) in uncounted.rules.items():
+    for (_bank, month, code), (earned, penalty) in uncounted.rules.items():
         for name, value in ((f"earned:{code}", earned), (f"penalty:{code}", penalty)):
             kept[month, name] = kept.get((month, name), 0) + value
-    for (_, month, resident_id), earned in uncounted.residents.items():
+    for (_bank, month, resident_id), earned in uncounted.residents.items():
         kept[month, f"resident:{resident_id}"] = kept.get((month, f"resident:{resident_id}"), 0) + earned
 
     keys = sorted(k for k in set(fresh) | set(kept) if fresh.get(k, 0) != kept.get(k, 0))

@@ -12,6 +12,7 @@ from marshmallow import ValidationError as SchemaError
 
 from ground.clock import Clock
 from ground.errors import ValidationError, ZongzhiError
+from ground.i18n import _
 from rules import bounds
 
 DEFAULT_LIMIT = 50
@@ -47,15 +48,13 @@ def json_body() -> dict:
     """Return the request's JSON object, or refuse it with a 400 the client can read."""
     raw = request.get_data(cache=True)
     if json_depth(raw) > JSON_DEPTH_MAX:
-        raise ZongzhiError(f"请求内容嵌套超过 {JSON_DEPTH_MAX} 层", f"the body nests deeper than "
-                           f"{JSON_DEPTH_MAX} levels", code="malformed_json")
+        raise ZongzhiError(_("请求内容嵌套超过 %(n)s 层", n=JSON_DEPTH_MAX), code="malformed_json")
     try:
         body = json.loads(raw or b"null")
     except (ValueError, RecursionError):  # the depth scan is exact for JSON; this is for the rest
-        raise ZongzhiError("请求内容不是有效的 JSON", "the body is not valid JSON",
-                           code="malformed_json") from None
+        raise ZongzhiError(_("请求内容不是有效的 JSON"), code="malformed_json") from None
     if not isinstance(body, dict):
-        raise ValidationError({"_schema": ["请求内容须为 JSON 对象"]})
+        raise ValidationError({"_schema": [_("请求内容须为 JSON 对象")]})
     return body
 
 
@@ -64,7 +63,17 @@ def load(schema: Schema, data: dict | None = None) -> dict:
     try:
         return schema.load(json_body() if data is None else data)
     except SchemaError as err:
-        raise ValidationError(err.normalized_messages()) from None
+        raise ValidationError(_listed(err.normalized_messages())) from None
+
+
+def _listed(messages):
+    """Return marshmallow's messages with every field's reasons as a list, as the error body has
+    them (marshmallow lists a reason only when it is plain text, not a gettext string)."""
+    if isinstance(messages, dict):
+        return {key: _listed(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_listed(m) if isinstance(m, dict) else m for m in messages]
+    return [messages]
 
 
 def page_args() -> tuple[int, int | None]:
@@ -76,13 +85,13 @@ def page_args() -> tuple[int, int | None]:
     problems = {}
     limit = bounds.parse_whole(request.args.get("limit", str(DEFAULT_LIMIT)), max=MAX_LIMIT)
     if limit is None:
-        problems["limit"] = [f"须为 1 到 {MAX_LIMIT} 之间的整数"]
+        problems["limit"] = [_("须为 1 到 %(max)s 之间的整数", max=MAX_LIMIT)]
     cursor = request.args.get("cursor")
     position = None
     if cursor:
         position = _cursor_position(cursor)
         if position is None:
-            problems["cursor"] = ["无效的翻页游标"]
+            problems["cursor"] = [_("无效的翻页游标")]
     if problems:
         raise ValidationError(problems)
     return limit, position
@@ -110,7 +119,7 @@ def query_whole(name: str, *, min: int = 1, max: int = bounds.MAX_WHOLE) -> int 
         return None
     number = bounds.parse_whole(value, min=min, max=max)
     if number is None:
-        raise ValidationError({name: [bounds.OUT_OF_RANGE.format(min=min, max=max)]})
+        raise ValidationError({name: [bounds.out_of_range(min, max)]})
     return number
 
 
@@ -136,4 +145,3 @@ def page(items: list, limit: int, position_of) -> dict:
     if more and items:
         cursor = base64.urlsafe_b64encode(str(position_of(items[-1])).encode()).decode().rstrip("=")
     return {"items": items, "next_cursor": cursor}
-

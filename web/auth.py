@@ -18,6 +18,7 @@ from ground import audit
 from ground.clock import Clock
 from ground.db import get_session, transaction
 from ground.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError, ZongzhiError)
+from ground.i18n import _
 from ground.tenants import Bank
 from rules import bounds
 
@@ -62,14 +63,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def password_problem(password: str | None) -> str | None:
+def password_problem(password: str | None):
     """Return why a new password is refused (too short, too long, control characters), or None."""
     if len(password or "") < PASSWORD_MIN:
-        return f"密码至少 {PASSWORD_MIN} 个字符"
+        return _("密码至少 %(n)s 个字符", n=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        return f"密码最长 {PASSWORD_MAX} 个字符"
+        return _("密码最长 %(n)s 个字符", n=PASSWORD_MAX)
     if bounds.text_problem(password, max_len=PASSWORD_MAX):
-        return "密码不能含控制字符"
+        return _("密码不能含控制字符")
     return None
 
 
@@ -78,22 +79,22 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
     """Create a user of one bank (or a county admin of every bank) with a hashed password."""
     problems = {}
     if role not in ROLES:
-        problems["role"] = [f"角色须为以下之一：{', '.join(ROLES)}"]
+        problems["role"] = [_("角色须为以下之一：%(roles)s", roles=", ".join(ROLES))]
     if bounds.text_problem(name or "", max_len=80):
-        problems["name"] = ["用户名不能为空，最长 80 个字符，不能含控制字符"]
+        problems["name"] = [_("用户名不能为空，最长 80 个字符，不能含控制字符")]
     if (refused := password_problem(password)) is not None:
         problems["password"] = [refused]
     if role != "admin" and not bank_code:
-        problems["bank"] = ["除县级管理员外，用户必须属于一个银行"]
+        problems["bank"] = [_("除县级管理员外，用户必须属于一个银行")]
     bank = session.execute(select(Bank).where(Bank.code == bank_code)).scalar_one_or_none() \
         if bank_code else None
     if bank_code and bank is None:
-        problems["bank"] = [f"银行 {bank_code} 不存在"]
+        problems["bank"] = [_("银行 %(code)s 不存在", code=bank_code)]
     if problems:
         raise ValidationError(problems)
     with transaction(session):
         if session.execute(select(User.id).where(User.name == name)).first():
-            raise ConflictError(f"用户 {name} 已存在", f"user {name} already exists", code="user_exists")
+            raise ConflictError(_("用户 %(name)s 已存在", name=name), code="user_exists")
         # werkzeug's default is scrypt: memory-hard, so a stolen table is slow to crack.
         user = User(name=name, bank_id=bank.id if bank else None, role=role,
                     password_hash=generate_password_hash(password), created_at=clock.now())
@@ -109,7 +110,7 @@ def create_token(session: Session, user_name: str, *, clock: Clock, expires_days
     """Issue an API token for a user, valid for `expires_days`; only its hash is kept, so it is shown this once."""
     if isinstance(expires_days, bool) or not isinstance(expires_days, int) \
             or bounds.whole_problem(expires_days, max=TOKEN_DAYS_MAX):
-        raise ValidationError({"expires_days": [f"须为 1 到 {TOKEN_DAYS_MAX} 之间的整数"]})
+        raise ValidationError({"expires_days": [_("须为 1 到 %(max)s 之间的整数", max=TOKEN_DAYS_MAX)]})
     with transaction(session):
         user = _user_named(session, user_name)
         token, now = secrets.token_urlsafe(32), clock.now()
@@ -138,7 +139,7 @@ def revoke_token(session: Session, token_id: int, *, clock: Clock, by: str = "cl
     with transaction(session):
         token = None if bounds.whole_problem(token_id) else session.get(ApiToken, token_id)
         if token is None:
-            raise NotFound("令牌", "token")
+            raise NotFound(_("找不到该令牌"))
         if token.revoked_at is None:
             token.revoked_at = clock.now()
             user = session.get(User, token.user_id)
@@ -150,7 +151,7 @@ def revoke_token(session: Session, token_id: int, *, clock: Clock, by: str = "cl
 def _user_named(session: Session, name: str) -> User:
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise NotFound("用户", "user")
+        raise NotFound(_("找不到该用户"))
     return user
 
 
@@ -172,7 +173,7 @@ def current_user() -> User:
             raise Unauthorized()
         g.user = signed_in
         return signed_in
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     session = get_session()
@@ -213,7 +214,7 @@ def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
     session = get_session()
     bank = session.execute(_BANK_BY_CODE, {"code": code}).scalar_one_or_none()
     if bank is None or (user.role != "admin" and user.bank_id != bank.id):
-        raise NotFound("银行", "bank")
+        raise NotFound(_("找不到该银行"))
     if user.role not in roles:
         raise Forbidden()
     return bank, user
@@ -236,8 +237,7 @@ class TooManyAttempts(ZongzhiError):
 
     def __init__(self, seconds: int):
         self.retry_after = seconds
-        super().__init__(f"登录失败次数过多，请 {seconds} 秒后再试",
-                         f"too many failed sign-ins, try again in {seconds} seconds")
+        super().__init__(_("登录失败次数过多，请 %(n)s 秒后再试", n=seconds))
 
 
 def sign_in(session: Session, name: str, password: str, *, address: str, throttle: Throttle,

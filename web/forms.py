@@ -5,9 +5,8 @@ as words in the reader's language rather than an exception.
 """
 from __future__ import annotations
 
+from ground.i18n import render
 from rules import bounds
-
-from .i18n import language, translate_fields
 
 
 def typed_text(value: str | None) -> str:
@@ -27,4 +26,4 @@ def text_problems(value: str, *, max_len: int, multiline: bool = False,
     """Return why typed text is refused (control characters, unpaired surrogates, too long,
     blank when it may not be), in the reader's language, or None."""
     problem = bounds.text_problem(value, max_len=max_len, multiline=multiline, allow_blank=allow_blank)
-    return translate_fields([problem], language()) if problem else None
+    return [render(problem)] if problem else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel
 
-from rules.messages import to_chinese
+from ground.i18n import LOCALES, is_message, render
 
 LANGUAGES = ("zh", "en")
 #: The cookie a page's language switch sets.
@@ -29,15 +30,25 @@ def language() -> str:
 
 
 def babel_locale() -> str:
-    return "en" if language() == "en" else "zh_Hans_CN"
+    return LOCALES[language()]
+
+
+class MessagesJSON(DefaultJSONProvider):
+    """Flask's JSON, writing a message (`ground.i18n._`) as its text in the reader's language."""
+
+    @staticmethod
+    def default(o):
+        return str(o) if is_message(o) else DefaultJSONProvider.default(o)
 
 
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel over every package's translations, and the page's language switch."""
     directories = sorted(str(p) for p in ROOT.glob("*/translations") if p.is_dir())
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", LOCALES["zh"])
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(directories) or "translations")
     Babel(app, locale_selector=babel_locale)
+    plain, app.json = app.json, MessagesJSON(app)
+    app.json.ensure_ascii, app.json.sort_keys, app.json.compact = plain.ensure_ascii, plain.sort_keys, plain.compact
 
     @app.after_request
     def _remember_switch(response):
@@ -52,12 +63,7 @@ def init_app(app: Flask) -> None:
         return {"lang": language()}
 
 
-def translate_fields(fields, lang: str):
-    """Translate the messages in a (possibly nested) field-error mapping."""
-    if lang == "en":
-        return fields
-    if isinstance(fields, dict):
-        return {str(k): translate_fields(v, lang) for k, v in fields.items()}
-    if isinstance(fields, list):
-        return [translate_fields(v, lang) for v in fields]
-    return to_chinese(fields) if isinstance(fields, str) else fields
+def translate_fields(fields, lang: str | None = None):
+    """Return a (possibly nested) field-error mapping with every message as text in `lang`
+    (by default the reader's language)."""
+    return render(fields, lang)

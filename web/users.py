@@ -18,6 +18,7 @@ from ground.audit import AuditEntry
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
 
 from .auth import (AUDITORS, DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
@@ -67,7 +68,7 @@ def bank_users(session: Session, bank: Bank) -> list[StaffMember]:
 
 def bank_user(session: Session, bank: Bank, user_id: int) -> User:
     """Return one of the bank's users; another bank's, a county admin or an unknown id is 404."""
-    return bank_row(session, User, user_id, bank.id, "用户", "user")
+    return bank_row(session, User, user_id, bank.id, _("找不到该用户"))
 
 
 def may_manage(manager: User, user: User) -> bool:
@@ -87,7 +88,7 @@ def _passwords(password: str | None, again: str | None) -> dict[str, list[str]]:
     if (refused := password_problem(password)) is not None:
         problems["password"] = [refused]
     elif password != again:
-        problems["password_again"] = ["两次输入的密码不一致"]
+        problems["password_again"] = [_("两次输入的密码不一致")]
     return problems
 
 
@@ -96,21 +97,21 @@ def add_user(session: Session, bank: Bank, *, name: str, role: str, password: st
     """Create a user of this bank with a role the manager may give; the password typed twice."""
     problems = _passwords(password, password_again)
     if role == "admin":
-        problems["role"] = ["县级管理员不能在银行页面设置"]
+        problems["role"] = [_("县级管理员不能在银行页面设置")]
     elif role not in BANK_ROLES:
-        problems["role"] = ["请选择角色"]
+        problems["role"] = [_("请选择角色")]
     elif role not in grantable_roles(by.role):
-        problems["role"] = ["不能给他人超出自己权限的角色"]
+        problems["role"] = [_("不能给他人超出自己权限的角色")]
     name = (name or "").strip()
     if not name:
-        problems["name"] = ["请填写用户名"]
+        problems["name"] = [_("请填写用户名")]
     if problems:
         raise ValidationError(problems)
     try:
         return create_user(session, name, bank_code=bank.code, role=role, password=password,
                            clock=clock, by=by.name)
     except ConflictError:
-        raise ValidationError({"name": ["该用户名已被使用"]}) from None
+        raise ValidationError({"name": [_("该用户名已被使用")]}) from None
 
 
 def reset_password(session: Session, bank: Bank, user_id: int, *, password: str | None,
@@ -136,7 +137,7 @@ def set_active(session: Session, bank: Bank, user_id: int, active: bool, *, by: 
     """
     user = _managed(session, bank, by, user_id)
     if user.id == by.id and not active:
-        raise ConflictError("不能停用自己", "you cannot disable yourself", code="self_disable")
+        raise ConflictError(_("不能停用自己"), code="self_disable")
     if user.active == active:
         return user
     with transaction(session):
@@ -187,7 +188,7 @@ def issue_token(session: Session, bank: Bank, user_id: int, *, expires_days: int
     """Issue an API token for one of the bank's active users; return it, shown this once."""
     user = _managed(session, bank, by, user_id)
     if not user.active:
-        raise ConflictError("已停用的用户不能发放令牌", "a disabled user gets no token", code="user_disabled")
+        raise ConflictError(_("已停用的用户不能发放令牌"), code="user_disabled")
     return create_token(session, user.name, clock=clock, expires_days=expires_days, by=by.name)
 
 
@@ -197,5 +198,5 @@ def withdraw_token(session: Session, bank: Bank, user_id: int, token_id: int, *,
     user = _managed(session, bank, by, user_id)
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        raise NotFound("令牌", "token")
+        raise NotFound(_("找不到该令牌"))
     return revoke_token(session, token.id, clock=clock, by=by.name)

@@ -97,8 +97,9 @@ def _bank(session: Session, code: str):
 
 
 def _fail(err: ZongzhiError) -> None:
-    click.echo(f"错误 error: {err.message}", err=True)
-    for field, problems in err.fields.items():
+    """Say why a command was refused, in Chinese (the command line's language), and exit 1."""
+    click.echo(f"错误 error: {err.text('zh')}", err=True)
+    for field, problems in err.field_texts("zh").items():
         for problem in problems:
             click.echo(f"  {field}: {problem}", err=True)
     sys.exit(1)

@@ -12,12 +12,12 @@ export) reach no plug-in point.
 | plug-in point (the floor that calls it) | what it takes | declared by |
 |---|---|---|
 | `ledger.services.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
-| `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.services.DISCLOSURE_SECTIONS` |
+| `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.public.DISCLOSURE_SECTIONS` |
 """
 from __future__ import annotations
 
 from field import services as field
-from foundation import services as foundation
+from foundation import public as foundation
 from ledger import services as ledger
 from redemption import printing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from foundation import services
+from foundation import attachments, money, public
 
 from .conftest import API, FOUNDATION_RULES, awarded
 
@@ -90,11 +90,11 @@ def test_the_quarterly_report_counts_the_quarters_work_and_prints(client, distri
     district.fund(restricted=1_000_000)
     app_id = awarded(client, district, amount=400_000)
     client.post(f"{API}/applications/{app_id}/tranches", headers=district.clerk, json={"amount": 150_000})
-    report = services.quarter_report(session, district.bank, 2026, 4)
+    report = public.quarter_report(session, district.bank, 2026, 4)
     assert report["totals"] == {"applications": 1, "requested": 500_000, "awarded_count": 1,
                                 "declined_count": 0, "awarded": 400_000, "disbursed": 150_000,
                                 "spent": 0, "returned": 0, "wishes": 0, "inkind": 0}
-    assert services.quarter_report(session, district.bank, 2026, 3)["totals"]["applications"] == 0
+    assert public.quarter_report(session, district.bank, 2026, 3)["totals"]["applications"] == 0
     pdf = client.get(f"{API}/reports/2026-Q4.pdf", headers=district.supervisor)
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert pdf.data == client.get(f"{API}/reports/2026-Q4.pdf", headers=district.supervisor).data
@@ -159,10 +159,10 @@ def test_progress_photos_show_on_the_public_page_but_paper_forms_never_do(client
                        content_type="multipart/form-data").get_json()
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * 32
     session.rollback()
-    progress = services.add_progress(session, district.bank, app_id, reported_on=district.clock.today(),
-                                     percent=30, text="开工", photos=[services.Upload("site.jpg", photo)],
-                                     user=district.clerk_user, clock=district.clock, instance_path=str(files))
-    [shot] = [a for a in services.attachments_of(session, app_id) if a.progress_id == progress.id]
+    progress = money.add_progress(session, district.bank, app_id, reported_on=district.clock.today(),
+                                  percent=30, text="开工", photos=[attachments.Upload("site.jpg", photo)],
+                                  user=district.clerk_user, clock=district.clock, instance_path=str(files))
+    [shot] = [a for a in attachments.attachments_of(session, app_id) if a.progress_id == progress.id]
     page = client.get("/p/hp/foundation").get_data(as_text=True)
     assert f"/p/hp/foundation/photos/{app_id}/{shot.id}" in page
     assert client.get(f"/p/hp/foundation/photos/{app_id}/{shot.id}").data == photo

@@ -7,14 +7,14 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from foundation import services
+from foundation import attachments
 from foundation.models import Attachment
 from ground.errors import TooLarge
 
 from .conftest import API, application, station
 
 PNG = b"\x89PNG\r\n\x1a\n"
-LIMIT = services.MAX_ATTACHMENT_BYTES
+LIMIT = attachments.MAX_ATTACHMENT_BYTES
 
 
 def _attachments(session, files):
@@ -62,9 +62,9 @@ def test_a_photo_larger_than_the_app_wide_cap_but_within_its_own_limit_is_kept(c
 def test_the_service_refuses_an_oversized_file_from_any_caller(client, district, session, files):
     app_id = application(client, district, station(client, district))["id"]
     with pytest.raises(TooLarge) as refused:
-        services.add_attachment(session, district.bank, app_id, services.Upload("big.png", PNG + b"\x00" * LIMIT),
-                                kind="photo", on_behalf_of=None, by="clerk", clock=district.clock,
-                                instance_path=str(files))
+        attachments.add_attachment(session, district.bank, app_id, attachments.Upload("big.png", PNG + b"\x00" * LIMIT),
+                                   kind="photo", on_behalf_of=None, by="clerk", clock=district.clock,
+                                   instance_path=str(files))
     assert refused.value.status == 413 and refused.value.fields == {"file": ["文件不能超过 10 MB"]}
     assert _attachments(session, files) == (0, [])
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from foundation import services
+from foundation import wishes
 from foundation.models import Claim, LedgerLink
 from ground.clock import FixedClock
 from ledger.models import Transfer
@@ -93,12 +93,12 @@ def test_a_wish_cannot_be_claimed_before_it_is_verified_and_published(client, di
 def test_an_expired_claim_puts_the_wish_back_on_the_wall(client, district, session):
     wish_id = _published(client, district)
     _claim(client, district, wish_id, deadline="2026-10-20")
-    assert services.expire_claims(session, district.bank, clock=district.clock) == []
+    assert wishes.expire_claims(session, district.bank, clock=district.clock) == []
     later = FixedClock(at=datetime(2026, 10, 21, 2, 0, tzinfo=timezone.utc))
-    assert services.expire_claims(session, district.bank, clock=later) == [wish_id]
-    assert services.expire_claims(session, district.bank, clock=later) == []
+    assert wishes.expire_claims(session, district.bank, clock=later) == [wish_id]
+    assert wishes.expire_claims(session, district.bank, clock=later) == []
     session.rollback()
-    assert services.get_wish(session, district.bank, wish_id).state == "published"
+    assert wishes.get_wish(session, district.bank, wish_id).state == "published"
     assert [c.status for c in session.execute(select(Claim)).scalars()] == ["expired"]
     second = _claim(client, district, wish_id, donors=[{"resident": district.zhou.id}])
     assert second.status_code == 201 and second.get_json()["claim"]["donors"][0]["name"] == "周五"
@@ -154,4 +154,4 @@ def test_the_daily_close_of_the_cycle_puts_overdue_claims_back_on_the_wall(clien
     assert outcome.status == "done", outcome.message
     assert "1 个微心愿认领过期" in outcome.message
     session.rollback()
-    assert services.get_wish(session, district.bank, wish_id).state == "published"
+    assert wishes.get_wish(session, district.bank, wish_id).state == "published"

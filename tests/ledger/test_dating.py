@@ -29,7 +29,7 @@ def test_a_day_backdate_days_ago_may_be_dated_and_one_more_is_too_old():
     assert periods.dating_problem(date(2026, 8, 31), today=TODAY, backdate_days=45) is None
     problem = periods.dating_problem(date(2026, 8, 30), today=TODAY, backdate_days=45)
     assert isinstance(problem, TooOld) and problem.code == "too_old" and problem.status == 422
-    assert problem.fields == {"occurred_on": ["Must not be before 2026-08-31 (at most 45 days back)."]}
+    assert problem.field_texts() == {"occurred_on": ["不能早于 2026-08-31（最多补登 45 天前的记录）"]}
     assert "2026-08-31" in problem.text("zh") and "2026-08-31" in problem.text("en")
 
 

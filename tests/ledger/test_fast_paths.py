@@ -18,7 +18,8 @@ from ground import audit
 from ledger import chain, services
 from ground.audit import AuditEntry
 from ground.clock import FixedClock
-from ground.db import Prepared, pipelined, transaction
+from ground.db import transaction
+from ground.store import Prepared, pipelined
 from ledger.models import IdempotencyRecord, Transfer
 from ledger.posting import lock_chain, locked_rules
 

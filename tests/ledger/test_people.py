@@ -72,7 +72,7 @@ def test_a_bad_resident_is_refused_field_by_field_and_nothing_is_written(make, b
     values = {"name": "张三", "phone": None, "relation": None, "reading": None, **fields}
     with pytest.raises(ValidationError) as refused:
         services.create_resident(session, bank, household=home.code, clock=clock, **values)
-    assert why in " ".join(refused.value.fields[field])
+    assert why in " ".join(refused.value.field_texts()[field])
     assert session.execute(select(func.count()).select_from(Resident)).scalar() == 0
 
 

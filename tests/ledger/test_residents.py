@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from cards import services as cards
-from foundation import services as foundation
+from foundation import applications
 from ground.errors import ValidationError
 from ledger import services
 from ledger.residents import check_residents, named_residents, resident_problems
@@ -68,8 +68,8 @@ def test_every_service_that_names_residents_refuses_with_the_same_words(make, ba
         make.deed(bank, "cleanup", [zhang, zhang])
     assert deed.value.fields == {"residents": ["同一居民不能重复出现"]}
     with pytest.raises(ValidationError) as applicant:
-        foundation.create_applicant(session, bank, kind="group", name="巡逻队", phone=None,
-                                    members=[zhang.id, unknown], by="clerk", clock=clock)
+        applications.create_applicant(session, bank, kind="group", name="巡逻队", phone=None,
+                                      members=[zhang.id, unknown], by="clerk", clock=clock)
     assert applicant.value.fields == {"members": [f"居民 {unknown} 不存在"]}
     with pytest.raises(ValidationError) as sheet:
         cards.issue_cards(session, bank, resident_ids=[unknown, zhang.id, zhang.id], by="clerk", clock=clock)

@@ -109,7 +109,7 @@ def test_a_csv_roster_in_gbk_or_utf8_imports_alike(bank, session, clock):
 def test_a_file_that_is_not_a_roster_is_refused_with_what_is_wrong(bank, session, clock, filename, data, why):
     with pytest.raises(ValidationError) as refused:
         roster.import_roster(session, bank, filename, data, by="c", clock=clock)
-    assert why in " ".join(refused.value.fields["file"])
+    assert why in " ".join(refused.value.field_texts()["file"])
 
 
 def test_the_exported_roster_keeps_rare_characters_masks_phones_and_imports_back_unchanged(bank, session, clock):

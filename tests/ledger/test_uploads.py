@@ -143,7 +143,7 @@ def test_a_spreadsheet_bomb_is_refused_naming_the_file_and_the_limit_and_writes_
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert refused.value.status == 422 and limit in " ".join(refused.value.fields["file"])
+    assert refused.value.status == 422 and limit in " ".join(refused.value.field_texts()["file"])
     assert limit.split()[0] in refused.value.message_en
     assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MB held while refusing"
     assert _nothing_written(session)

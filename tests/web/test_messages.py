@@ -1,0 +1,171 @@
+"""Messages through Flask-Babel: Chinese by default, English on Accept-Language (API) or the
+language switch (screens), Chinese on the command line; the catalogues compiled and complete."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+
+from ground.errors import NotFound, ValidationError, ZongzhiError
+from ground.i18n import _, render
+from zongzhi.cli import main
+
+from ..office.conftest import Desk
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = sorted(ROOT.glob("*/translations/*/LC_MESSAGES/messages.po"))
+
+
+@pytest.fixture
+def village(make):
+    bank = make.bank()
+    return {"bank": bank, "wang": make.resident(bank, "王大"), "clerk": make.token(bank, "clerk")}
+
+
+def _deed(client, village, lang=None, **body):
+    body = {"rule": "cleanup", "residents": [village["wang"].id], "occurred_on": "2026-10-14", **body}
+    headers = {**village["clerk"], **({"Accept-Language": lang} if lang else {})}
+    return client.post("/api/v1/banks/hp/deeds", json=body, headers=headers)
+
+
+# --- the API: Accept-Language ------------------------------------------------------------------
+
+def test_a_deed_naming_a_resident_twice_answers_in_the_language_asked(client, village):
+    twice = [village["wang"].id, village["wang"].id]
+    english = _deed(client, village, "en", residents=twice)
+    assert english.status_code == 422
+    assert english.get_json() == {"error": "validation_error", "message": "the request is not valid",
+                                  "fields": {"residents": ["The same resident may not appear twice."]}}
+    chinese = _deed(client, village, residents=twice).get_json()
+    assert chinese["message"] == "请求内容有误"
+    assert chinese["fields"] == {"residents": ["同一居民不能重复出现"]}
+    assert _deed(client, village, "zh-CN,zh;q=0.9", residents=twice).get_json() == chinese
+
+
+def test_marshmallow_s_own_reasons_answer_in_the_language_asked(client, village):
+    english = _deed(client, village, "en", quantity="2", rule=None).get_json()
+    assert english["fields"] == {"quantity": ["Not a valid integer."], "rule": ["Field may not be null."]}
+    chinese = _deed(client, village, quantity="2", rule=None).get_json()
+    assert chinese["fields"] == {"quantity": ["须为整数"], "rule": ["不能为空"]}
+    unknown = _deed(client, village, "en", colour="red").get_json()
+    assert unknown["fields"] == {"colour": ["Unknown field."]}
+    assert _deed(client, village, colour="red").get_json()["fields"] == {"colour": ["未知字段"]}
+
+
+def test_a_domain_refusal_with_placeholders_answers_in_the_language_asked(client, village):
+    english = _deed(client, village, "en", occurred_on="2026-08-30").get_json()
+    assert english["message"] == "2026-08-30 is too old: the earliest day allowed is 2026-08-31 (45 days back)"
+    missing = client.get("/api/v1/banks/hp/residents/999/account",
+                         headers={**village["clerk"], "Accept-Language": "en"}).get_json()
+    assert missing == {"error": "not_found", "message": "resident not found", "fields": {}}
+    assert client.get("/api/v1/banks/hp/residents/999/account",
+                      headers=village["clerk"]).get_json()["message"] == "找不到该居民"
+
+
+def test_the_old_chinese_and_english_pair_still_answers_in_either_language(app):
+    refused = ZongzhiError("旧的中文", "the old English", code="old_pair")
+    with app.test_request_context("/api/v1/x", headers={"Accept-Language": "en"}):
+        assert refused.text() == "the old English" and refused.text("zh") == "旧的中文"
+    assert refused.text() == "旧的中文" and str(refused) == "旧的中文"
+    assert NotFound("居民", "resident").text() == "找不到该居民"
+
+
+# --- the screens: the language switch ------------------------------------------------------------
+
+def test_a_screen_form_answers_in_english_after_the_switch(signed_in, make):
+    bank = make.bank()
+    make.household(bank, "E01", "王家")
+    clerk = Desk(signed_in(make.user(bank, "clerk", name="hp-clerk")))
+    form = {"name": "李四", "household": "E01", "phone": "abc"}
+    chinese = clerk.post("/banks/hp/residents/new", data=form).get_data(as_text=True)
+    assert "电话号码只能包含数字" in chinese
+    clerk.get("/banks/hp/residents/new?lang=en")  # the switch: a cookie from now on
+    english = clerk.post("/banks/hp/residents/new", data=form)
+    assert english.status_code == 422
+    page = english.get_data(as_text=True)
+    assert "A phone number holds digits only." in page and "电话号码只能包含数字" not in page
+    # A browser asking for English does not turn a village office's screens English by itself.
+    clerk.get("/banks/hp/residents/new?lang=zh")
+    assert "电话号码只能包含数字" in clerk.post("/banks/hp/residents/new", data=form,
+                                                 headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+def test_a_message_holding_what_someone_typed_is_escaped_on_a_screen(app):
+    from flask import render_template_string
+
+    with app.test_request_context("/"):
+        shown = render_template_string("{{ m }}", m=_("未知规则 %(code)s", code="<b>x</b>"))
+    assert shown == "未知规则 &lt;b&gt;x&lt;/b&gt;"
+
+
+# --- outside a request: Chinese ----------------------------------------------------------------------
+
+def test_the_command_line_says_why_in_chinese(database_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZONGZHI_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    refused = runner.invoke(main, ["token", "create", "ghost"])
+    assert refused.exit_code == 1
+    assert "错误 error: 找不到该用户" in refused.output and "not found" not in refused.output
+    bad = runner.invoke(main, ["bank", "create", "h p", "--name", ""])
+    assert bad.exit_code == 1
+    assert "code: 只能包含字母、数字、-、_，最长 40 个字符" in bad.output
+
+
+def test_a_message_outside_a_request_is_chinese():
+    refused = ValidationError({"residents": [_("同一居民不能重复出现")]})
+    assert refused.text() == "请求内容有误" and refused.text("en") == "请求内容有误"
+    assert render(refused.fields) == {"residents": ["同一居民不能重复出现"]}
+
+
+# --- the catalogues ---------------------------------------------------------------------------------
+
+def test_every_compiled_catalogue_is_up_to_date_with_its_po():
+    """`make setup` compiles each messages.po; a .po edited since must be compiled again."""
+    assert CATALOGUES
+    stale = []
+    for po in CATALOGUES:
+        mo = po.with_suffix(".mo")
+        if not mo.exists():
+            stale.append(f"{mo.relative_to(ROOT)} is missing")
+            continue
+        with po.open("rb") as f:
+            source = {(m.context, m.id): m.string for m in read_po(f) if m.id and m.string and not m.fuzzy}
+        with mo.open("rb") as f:
+            compiled = {(m.context, m.id): m.string for m in read_mo(f) if m.id}
+        if source != compiled:
+            stale.append(f"{mo.relative_to(ROOT)} differs from its .po")
+    assert stale == [], "run `make setup` (or pybabel compile) to compile: " + "; ".join(stale)
+
+
+_KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None, "ngettext": (1, 2),
+             "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}
+
+
+def test_every_message_the_code_writes_has_its_english():
+    translated = set()
+    for po in CATALOGUES:
+        with po.open("rb") as f:
+            translated |= {(m.context, m.id if isinstance(m.id, str) else m.id[0])
+                           for m in read_po(f) if m.id and m.string and not m.fuzzy}
+    untranslated = []
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench", "migrations", "seed_data"}
+    assert {"ground", "rules", "ledger", "web", "zongzhi"} <= packages
+    for package in sorted(packages):
+        for filename, line, message, _comments, context in extract_from_dir(
+                str(ROOT / package), [("**.py", "python"), ("**/templates/**.html", "jinja2")],
+                keywords=_KEYWORDS):
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid and (context, msgid) not in translated:
+                untranslated.append(f"{package}/{filename}:{line}: {msgid}")
+    assert untranslated == []
+
+
+def test_no_message_is_translated_by_pattern_any_more():
+    assert not (ROOT / "rules" / "messages.py").exists()
