@@ -73,8 +73,12 @@ class Message:
 
 
 def _gettext(msgid: str, **values) -> str:
-    from flask_babel import gettext
-    return gettext(msgid, **values)
+    babel = sys.modules.get("flask_babel")
+    if babel is None:
+        # No app was ever built in this process (a command reading the database): no request,
+        # no catalogue, the Chinese msgid itself, as Flask-Babel renders outside an app.
+        return msgid % values if values else msgid
+    return babel.gettext(msgid, **values)
 
 
 def _(msgid: str, **values) -> Message:
@@ -125,8 +129,8 @@ def is_message(value) -> bool:
 
 def current_language() -> str:
     """Return the language messages render in now: "en" or "zh" (outside a request, "zh")."""
-    from flask_babel import get_locale
-    locale = get_locale()
+    babel = sys.modules.get("flask_babel")
+    locale = babel.get_locale() if babel is not None else None
     return "en" if locale is not None and locale.language == "en" else "zh"
 
 
@@ -136,7 +140,7 @@ def render(value, lang: str | None = None):
     In `lang` ("zh" or "en") when given, else in the current request's language; anything
     that is not a message (a number, text already written) is left as it is.
     """
-    if lang is not None:
+    if lang is not None and (lang != "zh" or "flask_babel" in sys.modules):
         from flask_babel import force_locale
         with force_locale(LOCALES.get(lang, LOCALES["zh"])):
             return render(value)
