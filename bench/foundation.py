@@ -304,7 +304,7 @@ def run(app, args, rng) -> None:
          timed(baseline_public, 50), 200)
 
     say("quarterly PDF")
-    from reports.pdf import render_pdf
+    from web.pdf import render_pdf
 
     pdf_url = f"/api/v1/banks/{bank.code}/foundation/reports/{TODAY.year}-Q4.pdf"
     ours = timed(lambda: client.get(pdf_url, headers=auth), 2)

@@ -6,7 +6,7 @@
 The notices are built with the real code (reports.notice.build_notice) from generated residents,
 names with rare characters (䶮 𠮷 𪚥 𬌗) among them, then rendered to PDF:
 
-- naive: reports.pdf.render_pdf with WeasyPrint's defaults (its full HTML stylesheet, automatic
+- naive: web.pdf.render_pdf with WeasyPrint's defaults (its full HTML stylesheet, automatic
   table layout), one process;
 - fontTools: the naive rendering with font subsetting done by fontTools, as WeasyPrint did
   before it subset with HarfBuzz (the setup where a notice took 13-18 s, most of it subsetting);
@@ -109,13 +109,27 @@ def check(pdf: bytes, names: list[str]) -> None:
         raise SystemExit(f"names lost in print: {lost[:5]}")
 
 
+_app = None
+
+
+def paper_context():
+    """The app's context, which paper renders in (the app's Jinja environment): one app a process."""
+    global _app
+    if _app is None:
+        from zongzhi.app import create_app
+
+        _app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "bench"})
+    return _app.app_context()
+
+
 def _one(args) -> tuple[float, float]:
     """(wall, CPU) seconds of rendering one generated notice, its names checked afterwards."""
     seed, residents, mode = args
     content, names = notice_content(seed, residents)
-    started, cpu = time.perf_counter(), time.process_time()
-    pdf = render(content, mode)
-    took = time.perf_counter() - started, time.process_time() - cpu
+    with paper_context():
+        started, cpu = time.perf_counter(), time.process_time()
+        pdf = render(content, mode)
+        took = time.perf_counter() - started, time.process_time() - cpu
     check(pdf, names)
     return took
 
@@ -166,7 +180,7 @@ def _job(residents: int) -> tuple[float, float, float, float, float]:
                       for i, r in enumerate(bank.residents) for k in range(3)]
             with transaction(session):
                 post(session, bank.id, *([d] for d in drafts), by="bench", clock=clock)
-        with sf() as session:
+        with sf() as session, paper_context():
             row = session.get(Bank, bank.id)
             started, cpu = time.perf_counter(), time.process_time()
             snapshot = reports.publish_notice(session, row, "2026-09", by="bench", clock=clock)
@@ -175,8 +189,9 @@ def _job(residents: int) -> tuple[float, float, float, float, float]:
             paper.notice_pdf(content, snapshot.content_hash, qr_url="https://example.org/n", tz=TZ)
             job, job_cpu = time.perf_counter() - started, time.process_time() - cpu
         started, cpu = time.perf_counter(), time.process_time()
-        html = paper.notice_html(content, snapshot.content_hash, qr_url="https://example.org/n", tz=TZ,
-                                 lines=False)
+        with paper_context():
+            html = paper.notice_html(content, snapshot.content_hash, qr_url="https://example.org/n", tz=TZ,
+                                     lines=False)
         paper.to_pdf(html, paper.NOTICE_CSS, fast=False)
         plain, plain_cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()

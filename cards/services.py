@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction
@@ -27,12 +27,15 @@ from ledger.residents import resident_problems
 from ground.tenants import Bank
 
 from reports.ranking import competition_ranks
+from reports.services import current_notice
 
 from .models import Card
 
 TOKEN_BYTES = 24  # 192 bits
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # nothing to misread: no 0/O, 1/I/L
 TOKEN_IN_TEXT = re.compile(r"(?:/c/)?([A-Za-z0-9_-]{22,64})/?\s*$")
+#: A card's short number as a person types it: two fours of NUMBER_ALPHABET, the dash optional.
+NUMBER_TYPED = re.compile(r"^[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\Z")
 #: Months of entries the page shows: this one and the two before; at most so many entries,
 #: so the page stays small on a slow phone connection.
 MONTHS_SHOWN = 3
@@ -179,6 +182,20 @@ def find_card(session: Session, token: str) -> Card | None:
         return None
     return session.execute(select(Card).where(Card.token_hash == digest(token),
                                               Card.revoked_at.is_(None))).scalar_one_or_none()
+
+
+def card_named(session: Session, bank: Bank, text: str) -> Card | None:
+    """Return the card a scanned token (or its URL) or a typed short number names, live or revoked:
+    by number among this bank's cards (the latest), by token among every bank's; or None."""
+    text = (text or "").strip()
+    if NUMBER_TYPED.match(text.upper()):
+        number = text.upper()
+        number = number if "-" in number else f"{number[:4]}-{number[4:]}"
+        return session.execute(select(Card).where(Card.bank_id == bank.id, Card.number == number)
+                               .order_by(Card.id.desc()).limit(1)).scalar_one_or_none()
+    if (token := token_in(text)) is not None:
+        return session.execute(select(Card).where(Card.token_hash == digest(token))).scalar_one_or_none()
+    return None
 
 
 def card_holder(session: Session, bank: Bank, token: str) -> Resident | Household | None:
@@ -346,17 +363,6 @@ def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int
             _scores_cache.clear()
         _scores_cache[key] = (head, scores)
     return scores
-
-
-def current_notice(session: Session, bank: Bank) -> dict | None:
-    """Return the latest monthly notice put up (its month, and when objections close), if any."""
-    from reports.models import Snapshot
-
-    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at, Snapshot.content_hash)
-                          .where(Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
-                          .order_by(Snapshot.period.desc()).limit(1)).first()
-    return {"month": row.period, "closes_at": row.window_closes_at,
-            "key": row.content_hash[:16]} if row else None
 
 
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,

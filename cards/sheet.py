@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import render_template
 
-from reports.pdf import qr_png_data_uri, render_pdf
+from web.pdf import qr_png_data_uri, render_pdf
 
 LAYOUTS = {
     # cards a page: (columns, rows, card width mm, card height mm)

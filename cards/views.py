@@ -1,16 +1,19 @@
-"""The resident's page a card opens (no login), and the clerk's card issue, revocation and sheets."""
+"""The resident's page a card opens (no login), a card read at the desk, and the clerk's card issue,
+revocation and sheets."""
 from __future__ import annotations
 
-from flask import (Blueprint, Response, current_app, jsonify, render_template, request, url_for)
+from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
+                   url_for)
 
 from ledger import services as ledger_services
 from ground.db import get_session
+from ledger.models import Household
 from ledger.replica import reading_session
 from ground.errors import NotFound, ZongzhiError
 from ground.i18n import _
 from web.api import clock, load, query_text
 from web.forms import typed_whole
-from web.auth import WRITERS, scoped_bank
+from web.auth import REDEEMERS, WRITERS, scoped_bank
 from web.throttle import throttle
 
 from . import schemas, services, sheet
@@ -122,6 +125,31 @@ def object_to_entry(token):
     choices = services.member_names(session, page["members"]) if page["resident"] is None else []
     return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
                            problems=problems, choices=choices, **page), (422 if error else 200)
+
+
+# --- a card read at the desk --------------------------------------------------------------------
+
+@bp.post("/banks/<bank>/desk/scan")
+def desk_scan(bank):
+    """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
+    bank, _ = scoped_bank(bank, REDEEMERS)
+    text = request.form.get("scan", "").strip()
+    from redemption.services import next_window
+
+    token = services.token_in(text) if "/c/" in text or len(text) >= 22 else None
+    if token:
+        holder = services.card_holder(get_session(), bank, token)
+        if holder is None:
+            # The scan comes back as read, the reason beside it, for the desk to see what was read.
+            today = clock().today()
+            return render_template(
+                "redemption/desk.html", bank=bank, q=text, found=None, holder=None, members=None,
+                catalog=[], error="找不到这张卡：可能已挂失补办，或不是本村的卡", today=today,
+                window=next_window(get_session(), bank, today)), 422
+        if isinstance(holder, Household):
+            return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))
+        return redirect(url_for("redemption.desk", bank=bank.code, resident=holder.id))
+    return redirect(url_for("redemption.desk", bank=bank.code, q=text))
 
 
 # --- issuing, revoking, printing (the clerk) -----------------------------------------------------

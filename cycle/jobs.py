@@ -27,6 +27,7 @@ from ground.tenants import Bank
 from ledger.periods import Period
 from reports import commendation, services as reports
 from reports import expiry
+from reports.notice import notice_due
 from foundation import wishes
 from stats import upkeep as stats_upkeep
 
@@ -46,10 +47,6 @@ def _at(clock: Clock, day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=clock.tz)
 
 
-def _next_month_start(period: Period) -> date:
-    return period.end + timedelta(days=1)
-
-
 # --- when -------------------------------------------------------------------------------------
 
 def _daily_due(session, bank, cycle: rulefiles.Cycle, period: Period, clock):
@@ -57,7 +54,7 @@ def _daily_due(session, bank, cycle: rulefiles.Cycle, period: Period, clock):
 
 
 def _monthly_due(session, bank, cycle, period, clock):
-    return _at(clock, _next_month_start(period).replace(day=cycle.notice_day), cycle.notice_time)
+    return notice_due(cycle, period, clock.tz)
 
 
 def _seal_due(session, bank, cycle, period, clock):
@@ -78,8 +75,7 @@ def _quarterly_close_due(session, bank, cycle, period, clock):
 
 
 def _annual_due(session, bank, cycle, period, clock):
-    return _at(clock, date(period.start.year + 1, cycle.commendation_month, cycle.commendation_day),
-               cycle.notice_time)
+    return commendation.commendation_due(cycle, period, clock.tz)
 
 
 # --- what -------------------------------------------------------------------------------------
@@ -123,18 +119,13 @@ def _quarterly(session, bank, period, by, clock) -> str:
 
 
 def _quarterly_close(session, bank, period, by, clock) -> str:
-    from sqlalchemy import select
-
     from redemption import services as redemption
-    from redemption.models import RedemptionWindow
 
     _version, book = ledger_services.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     if window is None:
         return "本季度没有常规兑换期"
-    stored = session.execute(select(RedemptionWindow.id).where(
-        RedemptionWindow.bank_id == bank.id, RedemptionWindow.kind == "regular",
-        RedemptionWindow.opens_on == window[0])).scalar()
+    stored = redemption.regular_window_id(session, bank, window[0])
     if stored is None:
         raise ConflictError(_("%(period)s 的兑换期尚未开启", period=period.key), code="window_missing")
     redemption.close_window(session, bank, stored, by=by, clock=clock)
@@ -179,12 +170,3 @@ def due_at(session: Session, bank: Bank, job: Job, period: Period, clock: Clock)
     """Return when a job falls due for a bank and period, by the bank's rules in force."""
     _version, book = ledger_services.rulebook(session, bank.id)
     return job.due(session, bank, book.settings.cycle, period, clock)
-
-
-def periods_since(kind: str, first: date, last: date) -> list[Period]:
-    """Return every period of a kind from the one holding `first` to the one holding `last`."""
-    found, p = [], periods.period_of(kind, first)
-    while p.start <= last:
-        found.append(p)
-        p = p.next()
-    return found

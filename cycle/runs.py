@@ -24,6 +24,7 @@ from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ZongzhiError
 from ground.tenants import Bank
+from rules.periods import periods_since
 
 from . import jobs
 from .models import JobRun
@@ -202,7 +203,7 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
         JobRun.bank_id == bank.id, JobRun.status == "done")).all()}
     found = []
     for job in jobs.JOBS.values():
-        for period in jobs.periods_since(job.kind, first, today):
+        for period in periods_since(job.kind, first, today):
             if (job.name, period.key) in settled:
                 continue
             due = job.due(session, bank, cycle, period, clock)

@@ -3,15 +3,13 @@ and closed with one team deed for everyone checked in, once."""
 from __future__ import annotations
 
 import json
-import re
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cards.models import Card
-from cards.services import digest, token_in
-from ledger import audit
+from cards.services import card_named
+from ground import audit
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
@@ -26,7 +24,6 @@ from .models import Activity, Checkin, Signup
 
 #: The user id of keys the system holds itself (closing an activity is one write, whoever asks).
 SYSTEM_USER = 0
-NUMBER = re.compile(r"^[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\Z")
 
 
 class AlreadyCheckedIn(ConflictError):
@@ -80,20 +77,12 @@ def list_activities(session: Session, bank: Bank, *, limit: int, after: int | No
     return [tuple(row) for row in session.execute(stmt.order_by(Activity.id.desc()).limit(limit))]
 
 
-def find_card_for_checkin(session: Session, bank: Bank, text: str) -> Card:
+def find_card_for_checkin(session: Session, bank: Bank, text: str):
     """Return the live card of this bank named by a scanned token (or URL) or a typed short number.
 
     Unknown, revoked and another bank's cards are all refused alike (422), so nothing leaks.
     """
-    text = (text or "").strip()
-    card = None
-    if NUMBER.match(text.upper()):
-        number = text.upper()
-        number = number if "-" in number else f"{number[:4]}-{number[4:]}"
-        card = session.execute(select(Card).where(Card.bank_id == bank.id, Card.number == number)
-                               .order_by(Card.id.desc()).limit(1)).scalar_one_or_none()
-    elif (token := token_in(text)) is not None:
-        card = session.execute(select(Card).where(Card.token_hash == digest(token))).scalar_one_or_none()
+    card = card_named(session, bank, text)
     if card is None or card.bank_id != bank.id:
         raise ValidationError({"card": [_("不是本村的有效卡")]}, _("卡无效"))
     if card.revoked_at is not None:

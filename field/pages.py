@@ -258,3 +258,10 @@ def card_reports_shown(card) -> dict:
     return {"sent": services.card_reports(session, bank, card.id, limit=10),
             "names": {r.code: r.name for r in book.rules},
             "people": {m.id: m.name for m in _members(session, bank, card)}}
+
+
+def init_app(app) -> None:
+    """The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to
+    forge. A card's page shows its reports."""
+    app.extensions["csrf"].exempt(phone_token)
+    app.add_template_global(card_reports_shown, "card_reports")

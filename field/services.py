@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import bank_row, transaction
@@ -58,7 +58,7 @@ def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
     return bank_row(session, Photo, photo_id, bank.id, _("找不到该照片"))
 
 
-# --- evidence, attached to deeds (ledger.services.DEED_ATTACHMENTS) -----------------------------
+# --- evidence, attached to deeds (a plug-in of ledger.services.DEED_ATTACHMENTS) ----------------
 
 #: The evidence of a resident's report: its photos, which the report's attachment keeps.
 WITH_REPORT = "with-report"
@@ -185,7 +185,7 @@ def card_reports(session: Session, bank: Bank, card_id: int, *, limit: int = 20)
                                 .order_by(PendingDeed.id.desc()).limit(limit)).scalars())
 
 
-def register() -> None:
-    """Declare the field's attachments to the ledger's deeds (called once from init_app)."""
-    ledger_services.DEED_ATTACHMENTS.setdefault("evidence", EvidenceAttachment)
-    ledger_services.DEED_ATTACHMENTS.setdefault("report", ReportAttachment)
+#: What the field adds to the ledger's deeds, by the request field that carries it: its plug-in for
+#: ledger.services.DEED_ATTACHMENTS, which zongzhi.plugins installs (this module writes nothing
+#: into the ledger).
+DEED_ATTACHMENTS = {"evidence": EvidenceAttachment, "report": ReportAttachment}

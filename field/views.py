@@ -227,14 +227,3 @@ def phone_start(bank):
                     "rules": rules,
                     "activities": [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
                                    for a, s, c in open_now]})
-
-
-def init_app(app) -> None:
-    """Declare the field's attachments to deeds, and serve the card's and the phone's pages."""
-    services.register()
-    from . import pages
-
-    app.register_blueprint(pages.bp)
-    # The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to forge.
-    app.extensions["csrf"].exempt(pages.phone_token)
-    app.add_template_global(pages.card_reports_shown, "card_reports")

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ground import audit
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError

@@ -13,7 +13,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, audit, idempotency
+from ground import audit
+from ledger import accounts, idempotency
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction

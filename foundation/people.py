@@ -11,9 +11,9 @@ from dataclasses import dataclass, field as dc_field
 
 from sqlalchemy.orm import Session
 
+from ledger.lookup import Lookup, active_residents, look_up
 from ledger.models import Resident
 from ground.tenants import Bank
-from office.services import Lookup, active_residents, look_up
 from rules import bounds
 
 

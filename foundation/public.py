@@ -155,3 +155,8 @@ def disclosure_section(session: Session, bank: Bank, year: int, quarter: int, cl
 
     report = quarter_report(session, bank, year, quarter, tz=clock.tz)
     return render_template("foundation/quarter.html", report=report)
+
+
+#: What the foundation adds to the fund's quarterly disclosure: its plug-in for
+#: redemption.printing.DISCLOSURE_SECTIONS, which zongzhi.plugins installs.
+DISCLOSURE_SECTIONS = (disclosure_section,)

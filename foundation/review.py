@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import audit
+from ground import audit
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ValidationError

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, audit, idempotency, periods
+from ground import audit
+from ledger import accounts, idempotency, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import bank_row, transaction

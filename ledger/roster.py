@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from rules import bounds
 
-from . import audit, names, sheets
+from ground import audit
+from . import names, sheets
 from ground.clock import Clock
 from ground.db import transaction
 from ground.store import Prepared, snapshot

@@ -510,7 +510,8 @@ class DeedOutcome:
 
 
 #: What a deed carries beyond the ledger's own fields (photos as evidence, say), by the name of
-#: the request field that holds it. A package registers one under that name; `post_deed` calls
+#: the request field that holds it. A plug-in point: zongzhi.plugins installs what the wings
+#: declare, each under that name; `post_deed` calls
 #: hook.attach(session, bank, rule, value, outcome) for every one registered, inside its
 #: transaction and under the lock, once the deed is written (value None when the request has
 #: none); a hook may refuse the deed by raising a ZongzhiError, and then nothing is written.

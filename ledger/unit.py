@@ -25,7 +25,9 @@ from ground.db import transaction
 from ground.store import Prepared, pipelined
 from ground.tenants import Bank
 
-from . import audit, idempotency
+from ground import audit
+
+from . import idempotency
 from .idempotency import Stored
 from .posting import Draft, Idempotency, PostedEntry, lock_chain_with, post
 
@@ -87,7 +89,7 @@ class UnitOfWork:
                     idempotency=self.idem)
 
     def audit(self, action: str, subject: str | None = None, detail: dict | None = None) -> None:
-        """Note an entry for the audit log (ledger.audit), by `by`, written with the outcome."""
+        """Note an entry for the audit log (ground.audit), by `by`, written with the outcome."""
         self._audits.append({"action": action, "subject": subject, "detail": detail})
 
     def remember(self, kind: str | None, data: dict) -> None:

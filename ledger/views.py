@@ -1,15 +1,20 @@
 """The ledger's HTTP API: households, residents, deeds, review, reversal, balances, verify, rules."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from web.api import clock, idempotency, load, page, page_args, query_text
-from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
+from rules import bounds
+from web.api import clock, json_body, load, page, page_args, query_text
+from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user, scoped_bank
 
 from . import reversals, schemas, services
 from ground.db import get_session
+from ground.errors import ValidationError
+from ground.i18n import _
+from .chain import request_fingerprint
 from .models import Household
+from .posting import Idempotency
 from .verify import verify_bank
 
 bp = Blueprint("ledger", __name__, url_prefix="/api/v1")
@@ -19,6 +24,22 @@ _transfer = schemas.TransferOut()
 _pending = schemas.PendingOut()
 #: Built once: a schema's construction (copying its fields) cost more than loading a deed with it.
 _deed_in = schemas.DeedIn()
+
+
+def idempotency() -> Idempotency | None:
+    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
+
+    The key is the asking user's own, and a request without a body (an approval) is an empty one.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if bounds.text_problem(key, max_len=200):
+        raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    return Idempotency(key, request_fingerprint(request.method, request.path, body),
+                       user_id=current_user().id)
 
 
 @bp.get("/health")

@@ -1,12 +1,11 @@
-"""What the clerk's screens need beyond the ledger's services: the rule picker, the resident
-lookup of the deed form, the county overview and opening a bank from a template.
+"""What the clerk's screens need beyond the ledger's services: the rule picker, the teams logged
+lately, the county overview and opening a bank from a template.
 
 Writes still go through ledger.services (and web.auth for users); this module reads, and
 opens a bank with its first clerk in one go.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import names, services
+from ledger.lookup import active_residents
 from ground.clock import Clock
 from ground.errors import ValidationError
 from ground.i18n import _
@@ -71,30 +71,6 @@ def match_rule(groups: list[tuple[str, list[RuleChoice]]], q: str) -> list[RuleC
     return exact or [c for c in every if needle in c.keys or needle in c.rule.name]
 
 
-# --- the deed form's resident lookup ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Lookup:
-    """One search term of the deed form and who it found."""
-
-    term: str
-    found: list[Resident]
-
-    @property
-    def unique(self) -> Resident | None:
-        """The one resident the term means, if it means one (a single hit, or one exact name)."""
-        if len(self.found) == 1:
-            return self.found[0]
-        exact = [r for r in self.found if r.name == self.term]
-        return exact[0] if len(exact) == 1 else None
-
-
-def look_up(session: Session, bank: Bank, text: str) -> list[Lookup]:
-    """Split what the clerk typed into terms (spaces, commas) and find active residents for each."""
-    terms = [t for t in re.split(r"[\s,，、;；]+", text or "") if t]
-    return [Lookup(t, services.find_residents(session, bank, t, limit=8)) for t in terms[:30]]
-
-
 @dataclass(frozen=True)
 class Team:
     """Residents logged together for one rule: a patrol team, a clean-up crew."""
@@ -131,12 +107,6 @@ def recent_teams(session: Session, bank: Bank, groups: list[tuple[str, list[Rule
         if len(teams) == limit:
             break
     return teams
-
-
-def active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:
-    """Return the bank's active residents among these ids, in the order given."""
-    found = services.residents_by_id(session, bank, ids)
-    return [found[i] for i in dict.fromkeys(ids) if i in found and found[i].active]
 
 
 # --- the county overview ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ledger import accounts, periods, reversals, roster, services
+from ledger import accounts, lookup, periods, reversals, roster, services
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import Forbidden, ValidationError, ZongzhiError
@@ -384,7 +384,7 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
                                 [i for i in form.get("residents", "").split(",") if i.strip()]))
     selected_ids = [i for i in (bounds.parse_whole(c) for c in chosen[:DEED_RESIDENTS_MAX])
                     if i is not None]
-    selected = office.active_residents(session, bank, selected_ids)
+    selected = lookup.active_residents(session, bank, selected_ids)
     if request.method == "POST" and len(chosen) > DEED_RESIDENTS_MAX:
         problems["residents"] = [_("一次最多登记 %(n)d 位居民", n=DEED_RESIDENTS_MAX)]
     elif request.method == "POST" and len(selected) < len(chosen):
@@ -396,7 +396,7 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
     for field, limit in (("q", 200), ("rule_q", 100), ("rule", 100)):
         if found_problems := text_problems(form.get(field, ""), max_len=limit):
             problems[field] = found_problems
-    lookups = (office.look_up(session, bank, form.get("q", ""))
+    lookups = (lookup.look_up(session, bank, form.get("q", ""))
                if request.method == "POST" and "q" not in problems else [])
     for found in lookups:
         if found.unique and found.unique.id not in {r.id for r in selected}:
@@ -631,8 +631,3 @@ def admin_banks():
     return _render("admin_banks.html", 422 if problems or message else 200,
                    banks=office.bank_overview(session, clock=clock()), templates=office.rule_templates(),
                    form=request.form, message=message, problems=problems, today=clock().today())
-
-
-
-# The users' and the rules' screens live in modules of their own, on this blueprint.
-from . import rules, users  # noqa: E402,F401

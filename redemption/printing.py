@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ground.clock import Clock
 from ledger.models import Household, Resident
 from ground.tenants import Bank
-from reports.pdf import render_pdf
+from web.pdf import render_pdf
 
 from . import services
 
@@ -54,8 +54,9 @@ def summary_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock:
 
 
 #: Sections other parts of the fund add to the quarter's disclosure (the community foundation's
-#: work, say): each is called with (session, bank, year, quarter, clock) and returns HTML. The
-#: app factory wires them, so this package need not know who they are.
+#: work, say): each is called with (session, bank, year, quarter, clock) and returns HTML. A plug-in
+#: point: zongzhi.plugins fills it with what the wings declare, so this package need not know who
+#: they are.
 DISCLOSURE_SECTIONS: list = []
 
 

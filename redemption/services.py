@@ -12,7 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ledger import accounts, audit, formatting, idempotency, periods
+from ground import audit
+from ledger import accounts, formatting, idempotency, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import bank_row, transaction
@@ -131,6 +132,14 @@ def list_items(session: Session, bank: Bank, *, include_inactive: bool = True,
         stmt = stmt.where(CatalogItem.id > after)
     return list(session.execute(stmt.order_by(CatalogItem.id).limit(limit)
                                 .execution_options(populate_existing=True)).scalars())
+
+
+def item_names(session: Session, bank: Bank, ids) -> dict[int, str]:
+    """Return the names of the bank's goods with these ids (another bank's are not among them)."""
+    if not ids:
+        return {}
+    return dict(session.execute(select(CatalogItem.id, CatalogItem.name).where(
+        CatalogItem.bank_id == bank.id, CatalogItem.id.in_(list(ids)))).all())
 
 
 @dataclass(frozen=True)
@@ -295,6 +304,13 @@ def close_window(session: Session, bank: Bank, window_id: int, *, by: str,
             audit.record(session, bank_id=bank.id, actor=by, action="window_close",
                          subject=f"window:{window.id}", clock=clock)
     return window
+
+
+def regular_window_id(session: Session, bank: Bank, opens_on: date) -> int | None:
+    """Return the id of the regular window stored as opening on `opens_on` (the cycle opened it), if any."""
+    return session.execute(select(RedemptionWindow.id).where(
+        RedemptionWindow.bank_id == bank.id, RedemptionWindow.kind == "regular",
+        RedemptionWindow.opens_on == opens_on)).scalar()
 
 
 def windows_in_force(session: Session, bank: Bank, first_year: int,

@@ -12,12 +12,11 @@ from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
-from ledger.models import Household
 from ledger.posting import Idempotency
-from ledger.views import transfers_json
+from ledger.views import idempotency, transfers_json
 from ledger.schemas import MEMO_MAX
 from rules import bounds
-from web.api import clock, idempotency, load, page, page_args, query_text, query_whole
+from web.api import clock, load, page, page_args, query_text, query_whole
 from web.forms import text_problems, typed_text, typed_whole
 from web.i18n import language, translate_fields
 from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
@@ -386,29 +385,6 @@ def _holder_context(session, bank, resident_id) -> dict:
             "key": uuid.uuid4().hex}
 
 
-@bp.post("/banks/<bank>/desk/scan")
-def desk_scan(bank):
-    """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
-    bank, _ = scoped_bank(bank, REDEEMERS)
-    text = request.form.get("scan", "").strip()
-    from cards.services import card_holder, token_in
-
-    token = token_in(text) if "/c/" in text or len(text) >= 22 else None
-    if token:
-        holder = card_holder(get_session(), bank, token)
-        if holder is None:
-            # The scan comes back as read, the reason beside it, for the desk to see what was read.
-            today = clock().today()
-            return render_template(
-                "redemption/desk.html", bank=bank, q=text, found=None, holder=None, members=None,
-                catalog=[], error="找不到这张卡：可能已挂失补办，或不是本村的卡", today=today,
-                window=services.next_window(get_session(), bank, today)), 422
-        if isinstance(holder, Household):
-            return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))
-        return redirect(url_for("redemption.desk", bank=bank.code, resident=holder.id))
-    return redirect(url_for("redemption.desk", bank=bank.code, q=text))
-
-
 @bp.post("/banks/<bank>/desk/redeem")
 def desk_redeem(bank):
     """Confirm the goods picked: one redemption, then its receipt."""
@@ -563,7 +539,3 @@ def init_app(app) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
             csrf.exempt(app.view_functions[rule.endpoint])
-
-
-# The office's screens for windows and goods register on this blueprint (a module of their own).
-from . import screens  # noqa: E402,F401

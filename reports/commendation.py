@@ -5,7 +5,7 @@ follows the tie rule documented in `reports.ranking`.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +28,13 @@ def redemption_window(cycle: rulefiles.Cycle, quarter: Period) -> tuple[date, da
     opens = date(quarter.start.year, months[0], 1)
     return opens, opens + timedelta(days=cycle.redemption_days - 1)
 
+
+
+def commendation_due(cycle: rulefiles.Cycle, year: Period, tz) -> datetime:
+    """Return when a year's commendation falls due: the rules' `commendation_month` and
+    `commendation_day` of the next year, at `notice_time`."""
+    return datetime.combine(date(year.start.year + 1, cycle.commendation_month, cycle.commendation_day),
+                            cycle.notice_time, tzinfo=tz)
 
 def summary_months(quarter: Period) -> list[Period]:
     """Return the three months a quarter's summary covers: those of the quarter before it."""

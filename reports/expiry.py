@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, audit
+from ground import audit
+from ledger import accounts
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock

@@ -11,7 +11,7 @@ a `hidden` rule only in the month's net.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +28,13 @@ HOW_TO_OBJECT = ("如对本公示有异议，请在异议截止时间前到村�
                  "写明对哪一条记录或哪一项缺漏有异议及理由；理事会审核后答复，"
                  "确有差错的在本期更正并公示。异议期满后该月封账。")
 
+
+
+def notice_due(cycle: rulefiles.Cycle, month: Period, tz) -> datetime:
+    """Return when a month's notice falls due: the rules' `notice_day` of the next month, at
+    `notice_time` (the monthly job runs then; the month's screen shows it)."""
+    return datetime.combine((month.end + timedelta(days=1)).replace(day=cycle.notice_day),
+                            cycle.notice_time, tzinfo=tz)
 
 @dataclass(frozen=True)
 class Person:

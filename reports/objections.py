@@ -6,10 +6,11 @@ deed posted today — and the correction is linked to the objection.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ledger import audit, periods, reversals
+from ground import audit
+from ledger import periods, reversals
 from ledger import services as ledger_services
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
@@ -215,6 +216,18 @@ def objections_of_residents(session: Session, bank_id: int, resident_ids: list[i
     return list(session.execute(select(Objection).where(
         Objection.bank_id == bank_id, Objection.resident_id.in_(resident_ids))
         .order_by(Objection.id.desc()).limit(limit)).scalars())
+
+
+def objection_counts(session: Session, months: list[str],
+                     bank_ids: list[int] | None = None) -> dict[tuple[int, str], tuple[int, int]]:
+    """Return {(bank, "YYYY-MM"): (filed, upheld)} for the months asked, every bank's or those named."""
+    stmt = (select(Objection.bank_id, Objection.month, func.count(),
+                   func.sum(case((Objection.status == "upheld", 1), else_=0)))
+            .where(Objection.month.in_(months)).group_by(Objection.bank_id, Objection.month))
+    if bank_ids is not None:
+        stmt = stmt.where(Objection.bank_id.in_(bank_ids))
+    return {(bank_id, month): (int(filed), int(upheld or 0))
+            for bank_id, month, filed, upheld in session.execute(stmt)}
 
 
 def open_counts(session: Session, bank_id: int) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """Paper: the notice, the day's register, the honour roll and certificates, as HTML and PDF.
 
-Templates render outside Flask too (the scheduler, the command line, the bench), through one
-Jinja environment over `reports/templates`. PDFs go through `reports.pdf`'s page setup; the
+Templates render through the app's own Jinja environment, the one every screen renders with
+(its loader over every package's templates, its filters), inside a request or any app context
+(the command line, the cycle, the bench). PDFs go through `web.pdf`'s page setup; the
 fast path (the default) skips WeasyPrint's full HTML user-agent stylesheet, which a printed
 report does not need, and reuses parsed stylesheets.
 
@@ -17,16 +18,13 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from flask import current_app
+from jinja2 import Environment
 
 from ledger import formatting
-
-from .pdf import BASE_CSS, qr_png_data_uri
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+from web.pdf import BASE_CSS, qr_png_data_uri
 
 #: What a report needs of a browser's default styles, and nothing more.
 LEAN_UA_CSS = """
@@ -112,20 +110,12 @@ CERTIFICATE_CSS = LANDSCAPE_CSS + """
 .cert-sign { font-size: 14pt; text-align: right; margin-top: 16mm; line-height: 1.8; }
 """
 
-_env: Environment | None = None
-
-
 def environment() -> Environment:
-    """Return the Jinja environment of printed reports (Chinese, as paper is)."""
-    global _env
-    if _env is None:
-        env = Environment(loader=FileSystemLoader([str(TEMPLATES), str(TEMPLATES.parent.parent / "web" / "templates")]),
-                          autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"])
-        env.install_null_translations(newstyle=True)
-        env.filters.update(points=formatting.points, signed_points=formatting.signed_points,
-                           day=formatting.day)
-        _env = env
-    return _env
+    """Return the Jinja environment printed reports render with: the app's, as the screens'.
+
+    Paper is Chinese: its templates hold their words as they print, not through gettext.
+    """
+    return current_app.jinja_env
 
 
 def notice_view(content: dict, tz: ZoneInfo) -> dict:
@@ -212,7 +202,7 @@ def notice_html(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: Zo
 def to_pdf(html: str, css: str, *, when: datetime | None = None, fast: bool = True) -> bytes:
     """Render a report's HTML to PDF; `fast` is the subset-font path, otherwise the plain one."""
     if not fast:
-        from .pdf import render_pdf
+        from web.pdf import render_pdf
 
         return render_pdf(html, css=css, when=when)
     stamp = (when or datetime(2000, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc)

@@ -1,15 +1,16 @@
 """The office's screens over the cycle's reports: the month (月公示), objections (异议) and the
 year's commendation (年表彰).
 
-They read and write through the reports' services and the cycle's jobs; nothing here decides
-what a notice, a seal, an answer or an award is.
+They read and write through the reports' services; nothing here decides what a notice, a seal,
+an answer or an award is. A month's button that runs the cycle's job by hand posts to the
+cycle's own blueprint (cycle/views.py), which answers with this month's page.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer
@@ -22,14 +23,17 @@ from ledger.models import Resident, Transfer
 from ledger.periods import Period, PeriodSeal
 from ledger.schemas import MEMO_MAX
 from rules import bounds
+from rules.periods import periods_since
 from web.api import clock, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 from web.forms import text_problems, typed_text, typed_whole
 from web.i18n import language
+from web.pdf import qr_png_data_uri
 
 from . import objections, services
+from .commendation import commendation_due
 from .models import Snapshot
-from .pdf import qr_png_data_uri
+from .notice import notice_due
 from .queries import RuleLookup
 from .views import public_url
 
@@ -39,8 +43,6 @@ bp = Blueprint("report_screens", __name__, template_folder="templates")
 MONTHS_SHOWN = 36
 #: How many answered objections the inbox shows after the open ones.
 ANSWERED_SHOWN = 100
-#: The cycle's jobs a clerk may run by hand from a month's page, once they fall due.
-BY_HAND = ("monthly", "seal")
 
 
 def _refusal(err: ZongzhiError) -> tuple[str, dict]:
@@ -73,8 +75,6 @@ class MonthState:
 
 
 def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
-    from cycle import jobs
-
     c = clock()
     keys = [p.key for p in wanted]
     notices = {s.period: s for s in session.execute(
@@ -88,7 +88,7 @@ def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
     found = []
     for period in wanted:
         notice, seal = notices.get(period.key), seals.get(period.key)
-        due = jobs.JOBS["monthly"].due(session, bank, cycle, period, c)
+        due = notice_due(cycle, period, c.tz)
         if seal is not None:
             status = "sealed"
         elif notice is not None:
@@ -104,17 +104,15 @@ def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
 @bp.get("/banks/<bank>/months")
 def months(bank):
     """Every month of the bank's cycle, newest first, with where its notice is."""
-    from cycle import jobs
-
     bank, user = scoped_bank(bank, READERS)
     session = get_session()
     c = clock()
-    wanted = jobs.periods_since("month", periods.first_day(session, bank, c.tz), c.today())
+    wanted = periods_since("month", periods.first_day(session, bank, c.tz), c.today())
     states = list(reversed(_states(session, bank, wanted[-MONTHS_SHOWN:])))
     return render_template("reports/months.html", bank=bank, states=states, now=c.now())
 
 
-def _cycle_month(session, bank, month: str) -> Period:
+def cycle_month(session, bank, month: str) -> Period:
     """Return the month typed in the path, or NotFound if it is before the bank's first month or
     still to come: not a month of its cycle."""
     period = periods.parse_period("month", month, field="month")
@@ -125,9 +123,9 @@ def _cycle_month(session, bank, month: str) -> Period:
     return period
 
 
-def _month_page(bank, user, month: str, *, message: str | None = None, status: int = 200):
+def month_page(bank, user, month: str, *, message: str | None = None, status: int = 200):
     session = get_session()
-    period = _cycle_month(session, bank, month)
+    period = cycle_month(session, bank, month)
     [state] = _states(session, bank, [period])
     link = qr = None
     if state.notice is not None:
@@ -142,27 +140,7 @@ def _month_page(bank, user, month: str, *, message: str | None = None, status: i
 def month(bank, month):
     """One month: its notice's status, preview, print, public link and QR."""
     bank, user = scoped_bank(bank, READERS)
-    return _month_page(bank, user, month)
-
-
-@bp.post("/banks/<bank>/months/<month:month>/run")
-def run_month_job(bank, month):
-    """Post the month's notice, or seal the month, by hand: the cycle's own job, once it falls due
-    (before then it is refused and nothing is written); the scheduler will not run it again."""
-    from cycle import jobs, runs
-
-    bank, user = scoped_bank(bank, WRITERS)
-    period = _cycle_month(get_session(), bank, month)
-    name = request.form.get("job", "")
-    if name not in BY_HAND:
-        return _month_page(bank, user, period.key, message=_("无法执行该操作"), status=422)
-    get_session().rollback()  # end this request's read: the job writes in sessions of its own
-    [outcome] = runs.run_by_hand(current_app.extensions["zongzhi.sessions"], [bank], jobs.get_job(name),
-                                 period, clock=clock())
-    if outcome.status == "failed":
-        return _month_page(bank, user, period.key, message=outcome.message, status=409)
-    flash(_("已公示") if name == "monthly" else _("已封账"))
-    return redirect(url_for("report_screens.month", bank=bank.code, month=period.key))
+    return month_page(bank, user, month)
 
 
 # --- 异议: objections -------------------------------------------------------------------------
@@ -281,8 +259,6 @@ def reject(bank, objection_id):
 @bp.get("/banks/<bank>/commendation/<year:year>")
 def commendation(bank, year: int | None = None):
     """The year's titles and awardees (ties shown as ties), the honour roll and certificates."""
-    from cycle import jobs
-
     bank, user = scoped_bank(bank, READERS)
     session = get_session()
     years = list(session.execute(select(Snapshot.period).where(
@@ -297,7 +273,8 @@ def commendation(bank, year: int | None = None):
     c = clock()
     # Before any, the first year the bank's cycle covers is the one to come.
     first = periods.period_of("year", periods.first_day(session, bank, c.tz))
-    due = jobs.due_at(session, bank, jobs.JOBS["annual"], first, c) if not years else None
+    cycle = ledger_services.rulebook(session, bank.id)[1].settings.cycle
+    due = commendation_due(cycle, first, c.tz) if not years else None
     return render_template("reports/commendation.html", bank=bank, years=years, year=chosen,
                            content=content, snapshot=snapshot, awards=_awards(content) if content else [],
                            pending_year=first.key, due=due)
@@ -324,7 +301,3 @@ def tied_ranks(rows: list[dict]) -> set[int]:
 @bp.app_template_global("tied_ranks")
 def _tied_ranks(rows):
     return tied_ranks(rows)
-
-
-def init_app(app) -> None:
-    app.register_blueprint(bp)

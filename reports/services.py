@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import audit, formatting, periods
+from ground import audit
+from ledger import formatting, periods
 from ledger import services as ledger_services
 from ground.clock import Clock
 from ground.db import transaction
@@ -43,6 +44,22 @@ def get_snapshot(session: Session, bank_id: int, kind: str, period: str) -> Snap
     """Return the frozen snapshot of a period, if it was frozen."""
     return session.execute(select(Snapshot).where(
         Snapshot.bank_id == bank_id, Snapshot.kind == kind, Snapshot.period == period)).scalar_one_or_none()
+
+
+def current_notice(session: Session, bank: Bank) -> dict | None:
+    """Return the latest monthly notice put up (its month, when objections close, the key of its
+    public address), if any."""
+    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at, Snapshot.content_hash)
+                          .where(Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
+                          .order_by(Snapshot.period.desc()).limit(1)).first()
+    return {"month": row.period, "closes_at": row.window_closes_at,
+            "key": row.content_hash[:16]} if row else None
+
+
+def banks_with_notice(session: Session, month: str) -> set[int]:
+    """Return the banks whose notice of the month ("YYYY-MM") is up."""
+    return set(session.execute(select(Snapshot.bank_id).where(
+        Snapshot.kind == "notice", Snapshot.period == month)).scalars())
 
 
 def content_of(snapshot: Snapshot) -> dict:

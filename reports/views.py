@@ -339,11 +339,7 @@ def certificate(bank, year, award, place):
 
 
 def init_app(app) -> None:
-    """Register the office's screens (reports/screens.py); the API's writes authenticate by
-    bearer token, not by cookie: no CSRF form token to check."""
-    from . import screens
-
-    screens.init_app(app)
+    """The API's writes authenticate by bearer token, not by cookie: no CSRF form token to check."""
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         for view in (file_objection, uphold_objection, reject_objection):

@@ -105,3 +105,12 @@ def quarter_period(year: int, number: int) -> Period:
     if number not in (1, 2, 3, 4):
         raise ValueError("quarter must be 1–4")
     return period_of("quarter", date(year, 3 * number, 1))
+
+
+def periods_since(kind: str, first: date, last: date) -> list[Period]:
+    """Return every period of a kind from the one holding `first` to the one holding `last`."""
+    found, p = [], period_of(kind, first)
+    while p.start <= last:
+        found.append(p)
+        p = p.next()
+    return found

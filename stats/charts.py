@@ -19,7 +19,7 @@ from matplotlib import ticker
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-from reports.pdf import FONT_CHAIN
+from web.pdf import FONT_CHAIN
 
 #: Fills from dark to light, each with its own hatching: tell-apart in grey alone.
 FILLS = ("#303030", "#8a8a8a", "#d0d0d0", "#ffffff", "#5c5c5c", "#b0b0b0", "#f0f0f0")

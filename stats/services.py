@@ -21,7 +21,8 @@ from ground.i18n import _
 from ledger.models import Resident, RuleVersion
 from ground.tenants import Bank
 from redemption import domain
-from reports.models import Objection, Snapshot
+from reports.objections import objection_counts
+from reports.services import banks_with_notice
 
 from . import figures, upkeep
 from .models import MonthFigures, RuleMonthFigures
@@ -102,13 +103,8 @@ def _residents_at(session: Session, months: list[int], clock: Clock, *, bank_id:
 def _objections(session: Session, bank_ids: list[int] | None, months: list[int]) -> dict:
     """Return {(bank, YYYYMM): (filed, upheld)} for the months asked."""
     keys = [figures.month_text(m) for m in months]
-    stmt = (select(Objection.bank_id, Objection.month, func.count(),
-                   func.sum(case((Objection.status == "upheld", 1), else_=0)))
-            .where(Objection.month.in_(keys)).group_by(Objection.bank_id, Objection.month))
-    if bank_ids is not None:
-        stmt = stmt.where(Objection.bank_id.in_(bank_ids))
-    return {(bank_id, int(month.replace("-", ""))): (int(filed), int(upheld or 0))
-            for bank_id, month, filed, upheld in session.execute(stmt)}
+    return {(bank_id, int(month.replace("-", ""))): counts
+            for (bank_id, month), counts in objection_counts(session, keys, bank_ids).items()}
 
 
 def _books(session: Session, bank_ids: list[int]) -> dict:
@@ -266,8 +262,7 @@ def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
         select(Resident.bank_id, func.count()).where(Resident.active.is_(True), Resident.created_at < end)
         .group_by(Resident.bank_id)).all())
     objections = _objections(session, None, [month])
-    posted = set(session.execute(select(Snapshot.bank_id).where(
-        Snapshot.kind == "notice", Snapshot.period == figures.month_text(month))).scalars())
+    posted = banks_with_notice(session, figures.month_text(month))
     books = _books(session, ids)
     now = clock.now()
     rows = []

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from ground.db import get_session
 from ground.errors import Forbidden
-from reports.pdf import render_pdf
+from web.pdf import render_pdf
 from web.api import clock, query_text
 from web.auth import READERS, current_user, scoped_bank
 from web.i18n import language

@@ -128,6 +128,13 @@ def app(database_url, clock, tmp_path):
 
 
 @pytest.fixture
+def app_context(app):
+    """The app's context, for what renders outside a request (printed paper, say)."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
 def session(app):
     s = app.extensions["zongzhi.sessions"]()
     yield s

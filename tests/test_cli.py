@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import migrations
 from ground.clock import FixedClock
-from zongzhi.app import PACKAGES
+from zongzhi.app import BLUEPRINTS
 from zongzhi.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,7 +219,7 @@ def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkey
 #: What a command that only works on the database must never load: the app, its blueprints, and
 #: the libraries only some screens or jobs use (each costs a large part of a second to import).
 NEVER_FOR_THE_DATABASE = ("zongzhi.app", "flask_wtf", "weasyprint", "pypinyin", "matplotlib", "openpyxl",
-                          "qrcode", "celery", *(f"{name}.views" for name in PACKAGES))
+                          "qrcode", "celery", *BLUEPRINTS)
 
 #: Runs the command line in a fresh interpreter, then writes every module it loaded to a file.
 _LOADED = """

@@ -1,4 +1,4 @@
-"""Request helpers every API view shares: the JSON body, pagination, idempotency keys."""
+"""Request helpers every API view shares: the JSON body, pagination, query parameters."""
 from __future__ import annotations
 
 import base64
@@ -10,14 +10,10 @@ from flask import current_app, request
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
-from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.errors import ValidationError, ZongzhiError
 from ground.i18n import _
-from ledger.posting import Idempotency
 from rules import bounds
-
-from .auth import current_user
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -149,19 +145,3 @@ def page(items: list, limit: int, position_of) -> dict:
     if more and items:
         cursor = base64.urlsafe_b64encode(str(position_of(items[-1])).encode()).decode().rstrip("=")
     return {"items": items, "next_cursor": cursor}
-
-
-def idempotency() -> Idempotency | None:
-    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
-
-    The key is the asking user's own, and a request without a body (an approval) is an empty one.
-    """
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if bounds.text_problem(key, max_len=200):
-        raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
-    body = json_body() if request.get_data(cache=True).strip() else {}
-    return Idempotency(key, request_fingerprint(request.method, request.path, body),
-                       user_id=current_user().id)

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ledger import audit
+from ground import audit
 from ground.clock import Clock
 from ground.db import get_session, transaction
 from ground.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError, ZongzhiError)

@@ -8,7 +8,6 @@ from flask.json.provider import DefaultJSONProvider
 from flask_babel import Babel
 
 from ground.i18n import LOCALES, is_message, render
-from ledger import formatting
 
 LANGUAGES = ("zh", "en")
 #: The cookie a page's language switch sets.
@@ -43,7 +42,7 @@ class MessagesJSON(DefaultJSONProvider):
 
 
 def init_app(app: Flask) -> None:
-    """Set up Flask-Babel over every package's translations, and the formatting filters."""
+    """Set up Flask-Babel over every package's translations, and the page's language switch."""
     directories = sorted(str(p) for p in ROOT.glob("*/translations") if p.is_dir())
     app.config.setdefault("BABEL_DEFAULT_LOCALE", LOCALES["zh"])
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(directories) or "translations")
@@ -62,22 +61,6 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _language():
         return {"lang": language()}
-
-    app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
-    app.jinja_env.filters.update(
-        yuan=lambda fen: formatting.yuan(fen, language()),
-        day=lambda d: formatting.day(d, language(), _tz(app)),
-        points=formatting.points,
-        signed_points=formatting.signed_points,
-        mask_phone=formatting.mask_phone,
-        mask_name=formatting.mask_name,
-        when=lambda moment: formatting.when(moment, _tz(app), language()),
-    )
-
-
-def _tz(app: Flask):
-    """The bank's time zone (`ZONGZHI_TIMEZONE`), which every time on screen is read in."""
-    return app.extensions["zongzhi.clock"].tz
 
 
 def translate_fields(fields, lang: str | None = None):

@@ -49,7 +49,7 @@ BANK_LINKS = (
     Link("foundation.index", _l("社区基金"), READERS),
     Link("report_screens.commendation", _l("年表彰"), READERS),
     Link("office.rules_screen", _l("积分规则"), EVERY_ROLE),
-    Link("web.audit_log", _l("操作日志"), AUDITORS),
+    Link("office.audit_log", _l("操作日志"), AUDITORS),
     Link("office.users", _l("用户"), USER_READERS),
     Link("stats.bank_dashboard", _l("数据看板"), READERS),
 )

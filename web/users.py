@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from ledger import audit
-from ledger.audit import AuditEntry
+from ground import audit
+from ground.audit import AuditEntry
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError

@@ -8,12 +8,11 @@ from flask import (Blueprint, Flask, current_app, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from ledger import audit
 from ground.db import get_session
 
-from . import audit_labels, nav, security, throttle
-from .api import clock, query_text, query_whole
-from .auth import AUDITORS, SESSION_SECRET, TooManyAttempts, scoped_bank, sign_in, sign_out
+from . import nav, security, throttle
+from .api import clock
+from .auth import SESSION_SECRET, TooManyAttempts, sign_in, sign_out
 from .i18n import language
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -57,26 +56,6 @@ def _safe_next(target: str | None) -> str | None:
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
     return None
-
-
-@bp.get("/banks/<bank>/audit")
-def audit_log(bank):
-    """The audit log of one bank, newest first: who did what and when."""
-    bank, _user = scoped_bank(bank, AUDITORS)
-    action = (query_text("action") or "").strip() or None
-    actor = (query_text("actor") or "").strip() or None
-    before = query_whole("before")
-    found = audit.entries(get_session(), bank.id, action=action, actor=actor, before=before,
-                          limit=PAGE + 1)
-    more = len(found) > PAGE
-    shown = found[:PAGE]
-    names = audit_labels.referenced_names(get_session(), bank, shown)
-    return render_template("audit.html", bank=bank, action=action or "", actions=audit_labels.ACTIONS,
-                           entries=[(e, audit_labels.describe(e, names)) for e in shown],
-                           actor=actor or "", next_before=found[PAGE - 1].id if more else None)
-
-
-PAGE = 100
 
 
 def init_app(app: Flask) -> None:

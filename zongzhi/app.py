@@ -13,11 +13,15 @@ from ground import db
 from ground.clock import Clock
 
 from . import config as settings
+from . import plugins
 
-#: The packages with screens or endpoints: each has views.py with one blueprint `bp` (and may
-#: have `init_app(app)` there for what else it sets up), registered in floor order.
-PACKAGES = ("web", "ledger", "office", "foundation", "redemption", "reports", "cards", "stats",
-            "cycle", "field")
+#: The modules with screens or endpoints, registered floor by floor in this order: each holds a
+#: blueprint `bp` (its own, or its package's views' when it adds routes to them) and may have
+#: `init_app(app)` for what else it sets up. Nothing imports them but this factory.
+BLUEPRINTS = ("web.views", "ledger.views",
+              "office.views", "office.users", "office.rules", "office.audit", "foundation.views",
+              "redemption.views", "redemption.screens", "reports.views", "reports.screens",
+              "cards.views", "stats.views", "cycle.views", "field.views", "field.pages")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -42,28 +46,25 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     uploads.init_app(app)  # before CSRF, which reads the form
     i18n.init_app(app)
+    formatting_filters(app)
     auth.init_app(app)
     csrf = CSRFProtect(app)
 
-    for name in PACKAGES:
-        views = import_module(f"{name}.views")
-        app.register_blueprint(views.bp)
-        if hasattr(views, "init_app"):
-            views.init_app(app)
+    # Every module's routes are on its blueprint before the blueprint is registered.
+    modules = [import_module(name) for name in BLUEPRINTS]
+    for module in modules:
+        if module.bp.name not in app.blueprints:
+            app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    # What the wings add to the floors beneath them (the deeds' attachments, the disclosure's
+    # sections): installed here, not by whatever happens to be imported.
+    plugins.install()
     # What reversing an entry must also undo, or refuse, beyond the ledger (ledger.reversals):
     # every session the app makes carries the registry.
-    from foundation.reversals import register_undoers as project_undoers
-    from ledger.reversals import UNDOERS, Undoers
-    from redemption.services import register_undoers as desk_undoers
-    undoers = app.extensions["zongzhi.undoers"] = Undoers()
-    desk_undoers(undoers)      # a line's goods back on the shelf, a purchase taken off it
-    project_undoers(undoers)   # a project's or a wish's money: refused
+    from ledger.reversals import UNDOERS
+    undoers = app.extensions["zongzhi.undoers"] = plugins.undoers()
     app.extensions["zongzhi.sessions"].configure(info={UNDOERS: undoers})
-    # The fund's quarterly disclosure includes the community foundation's quarter.
-    from foundation.public import disclosure_section
-    from redemption.printing import DISCLOSURE_SECTIONS
-    if disclosure_section not in DISCLOSURE_SECTIONS:
-        DISCLOSURE_SECTIONS.append(disclosure_section)
     # The API authenticates by bearer token, not by cookie, so it has no forms to protect.
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):
@@ -73,3 +74,26 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     openapi.init_app(app)
     return app
+
+
+def formatting_filters(app: Flask) -> None:
+    """How figures, money and times read on every page, screen or paper: the ledger's formatting
+    in the reader's language, as Jinja filters."""
+    from ledger import formatting
+    from web.i18n import language
+
+    app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
+    app.jinja_env.filters.update(
+        yuan=lambda fen: formatting.yuan(fen, language()),
+        day=lambda d: formatting.day(d, language(), _tz(app)),
+        points=formatting.points,
+        signed_points=formatting.signed_points,
+        mask_phone=formatting.mask_phone,
+        mask_name=formatting.mask_name,
+        when=lambda moment: formatting.when(moment, _tz(app), language()),
+    )
+
+
+def _tz(app: Flask):
+    """The bank's time zone (`ZONGZHI_TIMEZONE`), which every time on screen is read in."""
+    return app.extensions["zongzhi.clock"].tz

@@ -121,11 +121,10 @@ def build(app: Flask) -> dict:
     for name, parameter in PARAMETERS.items():
         spec.components.parameter(name, parameter["in"], {
             k: v for k, v in parameter.items() if k != "in"})
-    # Every schema a package defines in its schemas.py is a component, under its class name,
-    # so a view's docstring can name it.
-    from .app import PACKAGES
-
-    for package in PACKAGES:
+    # Every schema a package with a blueprint defines in its schemas.py is a component, under its
+    # class name, so a view's docstring can name it.
+    packages = dict.fromkeys(blueprint.import_name.partition(".")[0] for blueprint in app.blueprints.values())
+    for package in packages:
         try:
             module = import_module(f"{package}.schemas")
         except ModuleNotFoundError:

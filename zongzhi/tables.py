@@ -2,7 +2,7 @@
 from sqlmodel import SQLModel
 
 import foundation.models  # noqa: F401
-import ledger.audit  # noqa: F401
+import ground.audit  # noqa: F401
 import ledger.models  # noqa: F401
 import ledger.periods  # noqa: F401
 import reports.models  # noqa: F401

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 
 from ground.db import get_session
 from ground.errors import ValidationError
-from web.api import clock, idempotency, load
+from ledger.views import idempotency
+from web.api import clock, load
 from web import uploads
 from web.auth import WRITERS, scoped_bank
 

@@ -50,7 +50,7 @@ def quarter_pdf(bank, year, quarter):
 
 
 def _pdf(bank, year, quarter):
-    from reports.pdf import render_pdf
+    from web.pdf import render_pdf
 
     report = quarter_report(get_session(), bank, year, quarter, tz=clock().tz)
     html = render_template("foundation/quarter_pdf.html", report=report, printed_at=clock().now())

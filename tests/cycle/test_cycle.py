@@ -153,7 +153,8 @@ def test_register_api_and_pdf_have_the_days_entries_and_signature_lines(app, ses
     assert client.get("/api/v1/banks/hp/registers/2026-02-30", headers=headers).status_code == 422
 
 
-def test_the_year_is_commended_from_sealed_months_then_points_expire(app, session, make, tmp_path):
+def test_the_year_is_commended_from_sealed_months_then_points_expire(app, session, make, tmp_path,
+                                                                     app_context):
     rules = RULES.replace("account_unit: person", "account_unit: person\n  expiry: year_end\n  cycle:\n"
                           "    titles:\n      - {name: 平安卫士, count: 1, unit: person, category: 社会治安}\n"
                           "      - {name: 文明家庭, count: 2, unit: household}")

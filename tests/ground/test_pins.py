@@ -128,7 +128,7 @@ def test_the_lean_user_agent_stylesheet_and_only_it_takes_effect_on_a_rendered_p
     import weasyprint
 
     from reports import paper
-    from reports.pdf import render_pdf
+    from web.pdf import render_pdf
 
     html = ("<html><head><title>TITLEMARK</title><style>.x { color: #000 }</style></head>"
             "<body><p hidden>HIDDENMARK</p><p>BODYMARK</p></body></html>")
@@ -180,7 +180,8 @@ def _typed(args):
 
 def _statements(session, make, clock):
     """The posting path's statements and a few others, with the parameters they are run with."""
-    from ledger import accounts, audit, idempotency, periods, posting, roster
+    from ground import audit
+    from ledger import accounts, idempotency, periods, posting, roster
     from ledger.models import PTS
     from stats import upkeep
 

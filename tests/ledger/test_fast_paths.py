@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ledger import audit, chain, services
-from ledger.audit import AuditEntry
+from ground import audit
+from ledger import chain, services
+from ground.audit import AuditEntry
 from ground.clock import FixedClock
 from ground.db import transaction
 from ground.store import Prepared, pipelined

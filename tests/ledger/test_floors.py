@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from ledger import accounts
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.db import transaction
 from ground.errors import InsufficientFunds, OutOfStock, ValidationError
 from ledger.models import BALANCE_LIMIT, CNY, PTS, Account, Transfer

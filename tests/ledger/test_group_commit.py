@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from ledger import audit
+from ground import audit
 from ground import store
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.db import make_engine, session_factory, transaction
 
 import migrations

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger import services
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.errors import ConflictError, ValidationError
 from ledger.models import Resident, Transfer
 

@@ -9,7 +9,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select, text
 
 from ledger import roster
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.errors import ValidationError
 from ledger.models import Household, Resident
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from ground.errors import IdempotencyMismatch, ValidationError
 from ledger import accounts
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ledger.models import CNY, IdempotencyRecord, Transfer
 from ledger.posting import Draft, Idempotency
 from ledger.unit import UnitOfWork

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from ledger import roster
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.db import is_sqlite, make_engine, session_factory
 from ground.errors import TooLarge, ValidationError
 from ledger.models import Household, Resident

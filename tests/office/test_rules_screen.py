@@ -8,7 +8,7 @@ import zlib
 
 from sqlalchemy import func, select
 
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ledger.models import RuleVersion
 from tests.conftest import RULES
 

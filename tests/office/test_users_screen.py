@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.tenants import ApiToken, User
 
 from .conftest import text

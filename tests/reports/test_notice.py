@@ -62,7 +62,8 @@ def test_a_month_not_over_has_no_notice(session, make, clock):
     assert services.get_snapshot(session, bank.id, "notice", "2026-10") is None
 
 
-def test_notice_pdf_embeds_cjk_fonts_and_prints_every_rare_name(session, september, clock, tmp_path):
+def test_notice_pdf_embeds_cjk_fonts_and_prints_every_rare_name(session, september, clock, tmp_path,
+                                                                 app_context):
     bank, _, _ = september
     snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
     content = services.content_of(snapshot)
@@ -110,7 +111,7 @@ def test_notice_api_answers_json_and_walls_banks(session, september, make, clien
     assert bad.status_code == 422 and "month" in bad.get_json()["fields"]
 
 
-def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path):
+def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path, app_context):
     from .helpers import TZ
 
     row = {"id": 1, "rank": 1, "name": "吉𠮷", "household": "H001", "details": [], "penalties": -5,

@@ -13,7 +13,8 @@ def test_a_missing_notice_is_named_by_its_month_in_words(client, make):
     assert answer.get_json()["message"] == "找不到 2026年11月 的公示"
 
 
-def test_the_notice_labels_its_chain_head_and_hash_in_chinese(session, september, clock, tmp_path):
+def test_the_notice_labels_its_chain_head_and_hash_in_chinese(session, september, clock, tmp_path,
+                                                               app_context):
     bank, _, _ = september
     snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
     data = paper.notice_pdf(services.content_of(snapshot), snapshot.content_hash, qr_url=None, tz=clock.tz)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ledger import audit
+from ground import audit
 
 
 def _text(answer) -> str:

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.tenants import User
 
 PASSWORD = "correct horse battery"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ledger.audit import AuditEntry
+from ground.audit import AuditEntry
 from ground.clock import FixedClock
 from web.throttle import ACCOUNT, ADDRESS, GrowingDelay
 

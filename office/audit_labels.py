@@ -19,7 +19,7 @@ from foundation.errors import _ACTION_ZH as FOUNDATION_STEPS, STATE_ZH as FOUNDA
 from ledger import formatting
 from rules import bounds
 
-from .users import ROLE_NAMES
+from web.users import ROLE_NAMES
 
 #: Action codes in words.
 ACTIONS = {
@@ -166,7 +166,7 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
 
     from ledger import services
     from ledger.models import Household, Resident
-    from redemption.models import CatalogItem
+    from redemption.services import item_names
 
     wanted: dict[str, set] = {"resident": set(), "household": set(), "item": set()}
     for e in entries:
@@ -178,11 +178,12 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
                 wanted["resident"].update(v for v in (value if isinstance(value, list) else [value])
                                           if isinstance(v, int))
     names: dict[str, str] = {}
-    for kind, model in (("resident", Resident), ("household", Household), ("item", CatalogItem)):
+    for kind, model in (("resident", Resident), ("household", Household)):
         if wanted[kind]:
             rows = session.execute(select(model).where(model.bank_id == bank.id, model.id.in_(wanted[kind])))
             for row in rows.scalars():
                 names[f"{kind}:{row.id}"] = getattr(row, "name", None) or getattr(row, "code", "")
+    names.update({f"item:{i}": name for i, name in item_names(session, bank, wanted["item"]).items()})
     # Every bank opens with rules; a rule since dropped shows by its code.
     _version, book = services.rulebook(session, bank.id)
     names.update({f"rule:{r.code}": r.name for r in book.rules})

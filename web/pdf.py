@@ -3,6 +3,10 @@
 Every printed page uses one font chain, so any name a village registers prints with real
 glyphs: Noto CJK for common characters, then Hanazono and BabelStone Han for the rare ones
 (CJK Extension B and beyond, as GB 18030-2022 asks) that Noto lacks.
+
+Every package that prints (the reports, the desk's receipts, card sheets, the dashboards, the
+foundation's quarter) renders its template through the app's one Jinja environment and hands
+the HTML here, so it sits on the floor every blueprint stands on.
 """
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""The plug-ins: what a wing adds to the work of a floor beneath it, declared by the wing and
+installed here, in one place.
+
+A floor beneath offers a plug-in point and never imports who fills it; a wing declares what it
+adds as a constant of its own and never writes into a floor beneath it. `install()` fills every
+point with exactly what is declared: `create_app` calls it, so every process that builds the app
+(the web server, the scheduler, the cycle's workers, the commands that serve, seed or run the
+cycle) works with the same plug-ins whatever it happened to import, and calling it again changes
+nothing. The commands that open the database alone (banks, rules, users, tokens, verify,
+export) reach no plug-in point.
+
+| plug-in point (the floor that calls it) | what it takes | declared by |
+|---|---|---|
+| `ledger.services.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
+| `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.public.DISCLOSURE_SECTIONS` |
+| `ledger.reversals.Undoers` (a registry each app session carries) | transfer kind -> `Undo` | `redemption.services.register_undoers`, `foundation.reversals.register_undoers` |
+"""
+from __future__ import annotations
+
+from field import services as field
+from foundation import public as foundation
+from foundation import reversals as project_reversals
+from ledger import services as ledger
+from ledger.reversals import Undoers
+from redemption import printing
+from redemption import services as desk
+
+
+def install() -> None:
+    """Fill every plug-in point with what the wings declare, and nothing else."""
+    ledger.DEED_ATTACHMENTS.clear()
+    ledger.DEED_ATTACHMENTS.update(field.DEED_ATTACHMENTS)
+    printing.DISCLOSURE_SECTIONS[:] = foundation.DISCLOSURE_SECTIONS
+
+
+def undoers() -> Undoers:
+    """Return the registry of what reversing an entry must also undo, or refuse, in the wings."""
+    registry = Undoers()
+    desk.register_undoers(registry)               # a line's goods back on the shelf, a purchase off it
+    project_reversals.register_undoers(registry)  # a project's or a wish's money: refused
+    return registry
