@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import services as ledger_services
+from ledger import banks
 from ground.db import transaction
 from ground.tenants import Bank
 
@@ -24,7 +24,7 @@ DONOR_SOURCE = {"resident": "source:donor", "person": "source:sponsor", "unit": 
 
 def rules_of(session: Session, bank: Bank):
     """Return the bank's foundation settings from the rules in force."""
-    return ledger_services.rulebook(session, bank.id)[1].foundation
+    return banks.rulebook(session, bank.id)[1].foundation
 
 
 def _link_deeds(session: Session, bank: Bank, outcome, *, purpose: str,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ground import audit
 from ledger import accounts, idempotency
-from ledger import services as ledger_services
+from ledger import banks, deeds
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ValidationError
@@ -199,7 +199,7 @@ def progress_of(session: Session, application_id: int) -> list[Progress]:
 def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resident_ids: list[int],
                       quantity: int, occurred_on: date, memo: str | None, rule_code: str | None,
                       user: User, clock: Clock,
-                      idem: Idempotency | None = None) -> ledger_services.DeedOutcome:
+                      idem: Idempotency | None = None) -> deeds.DeedOutcome:
     """Credit volunteers who worked on an awarded project with points, through the ledger's deed
     service, and link each deed to the project.
 
@@ -213,13 +213,13 @@ def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resi
     rule_code = rule_code or rules_of(session, bank).volunteer_rule
     if not rule_code:
         raise ValidationError({"rule": ["规则文件未设置 foundation.volunteer_rule，请指定规则"]})
-    rule = ledger_services.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
+    rule = banks.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
     if rule is not None and rule.points < 0:
         raise ValidationError({"rule": [f"规则 {rule_code} 是扣分规则，不能用于志愿服务记分"]})
     note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
-    outcome = ledger_services.post_deed(session, bank, rule_code=rule_code, resident_ids=resident_ids,
-                                        quantity=quantity, occurred_on=occurred_on, memo=note,
-                                        by=user.name, clock=clock, idem=idem)
+    outcome = deeds.post_deed(session, bank, rule_code=rule_code, resident_ids=resident_ids,
+                              quantity=quantity, occurred_on=occurred_on, memo=note,
+                              by=user.name, clock=clock, idem=idem)
     _link_deeds(session, bank, outcome, purpose="volunteer", application_id=application.id)
     return outcome
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ground import audit
 from ledger import accounts, idempotency, periods
-from ledger import services as ledger_services
+from ledger import banks, deeds
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ConflictError, ValidationError
@@ -161,7 +161,7 @@ def deliver_wish(session: Session, bank: Bank, wish_id: int, *, gifts: dict[int,
         if replayed:
             return session.get(Wish, replayed[1]["wish"])
         periods.check_dated(session, bank.id, delivered_on, today=clock.today(), field="delivered_on",
-                            backdate_days=ledger_services.rulebook(session, bank.id)[1]
+                            backdate_days=banks.rulebook(session, bank.id)[1]
                             .settings.cycle.backdate_days)
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, "deliver")
@@ -211,10 +211,10 @@ def confirm_wish(session: Session, bank: Bank, wish_id: int, *, thanks: str, use
     if rule and resident_donors:
         # One key per claim: however often the confirmation is retried, donors are credited once.
         key = Idempotency(f"foundation:wish:{wish.id}:claim:{claim.id}:donor-points", "-")
-        outcome = ledger_services.post_deed(session, bank, rule_code=rule, resident_ids=resident_donors,
-                                            quantity=1, occurred_on=clock.today(),
-                                            memo=f"微心愿#{wish.id} {wish.title}", by=user.name,
-                                            clock=clock, idem=key)
+        outcome = deeds.post_deed(session, bank, rule_code=rule, resident_ids=resident_donors,
+                                  quantity=1, occurred_on=clock.today(),
+                                  memo=f"微心愿#{wish.id} {wish.title}", by=user.name,
+                                  clock=clock, idem=key)
         _link_deeds(session, bank, outcome, purpose="donor", wish_id=wish.id)
     with transaction(session):
         lock_chain(session, bank.id)

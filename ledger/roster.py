@@ -28,7 +28,7 @@ from ground.i18n import _
 from .formatting import mask_phone
 from .models import Account, Household, Resident, Transfer
 from ground.tenants import Bank
-from .services import person_problems
+from .people import person_problems
 
 #: Column -> the headers a roster may use for it (Chinese as villages write them, or English).
 COLUMNS = {
