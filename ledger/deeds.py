@@ -17,7 +17,7 @@ import rules as rulefiles
 from ground.clock import Clock
 from ground.db import bank_row
 from ground.errors import CapExceeded, ConflictError, ValidationError
-from ground.i18n import _
+from ground.i18n import _, in_language
 from ground.store import Prepared
 from ground.tenants import Bank
 
@@ -134,15 +134,14 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             return _outcome(session, uow.replayed.data)
         deed = get_pending(session, bank, pending_id)
         if deed.status != "pending":
-            raise ConflictError(f"该记录已处理（{deed.status}）",
-                                f"this deed was already decided ({deed.status})", code="already_decided")
+            raise ConflictError(_("该记录已处理（%(status)s）", status=deed.status), code="already_decided")
         deed.decided_by, deed.decided_at = by, clock.now()
         if not approve:
             deed.status, deed.reason = "rejected", reason
             session.flush()
             outcome = DeedOutcome([], [deed])
         else:
-            _, book = rulebook(session, bank.id)
+            _version, book = rulebook(session, bank.id)
             rule = _rule_at_version(session, bank.id, deed.rule_version, deed.rule_code,
                                     deed.occurred_on)
             unit = book.settings.account_unit
@@ -154,7 +153,7 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
                                 today=deed.submitted_at.astimezone(clock.tz).date(),
                                 backdate_days=book.settings.cycle.backdate_days)
             if not resident.active:
-                raise ValidationError({"resident": ["该居民已停用，不能入账"]})
+                raise ValidationError({"resident": [_("该居民已停用，不能入账")]})
             # The deed no longer reserves its own allowance once it is decided.
             deed.status = "approved"
             session.flush()
@@ -172,10 +171,10 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
 
 def _rule_for(book, code: str, occurred_on: date):
     if not book.knows(code):
-        raise ValidationError({"rule": [f"未知规则 {code}"]})
+        raise ValidationError({"rule": [_("未知规则 %(code)s", code=code)]})
     rule = book.rule_for(code, occurred_on)
     if rule is None:
-        raise ValidationError({"rule": [f"规则 {code} 在 {occurred_on.isoformat()} 不适用"]})
+        raise ValidationError({"rule": [_("规则 %(code)s 在 %(day)s 不适用", code=code, day=occurred_on.isoformat())]})
     return rule
 
 
@@ -229,13 +228,21 @@ def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occu
         breach = rulefiles.cap_breach(rule, points, earned[resident.id])
         if breach:
             period, remaining = breach
-            zh = {"day": "当天", "week": "本周", "month": "本月", "year": "本年"}[period]
             raise CapExceeded(
-                f"{resident.name}「{rule.name}」{zh}上限 {rule.caps[period]} 分，还可得 {remaining} 分，"
-                f"本次 {points} 分超出上限",
-                f"{resident.name}: '{rule.code}' is capped at {rule.caps[period]} points per {period}; "
-                f"{remaining} remaining, this deed is worth {points}",
+                _("%(name)s「%(rule)s」%(period)s上限 %(cap)s 分，还可得 %(remaining)s 分，本次 %(points)s 分超出上限",
+                  name=resident.name, rule=_in_words(rule.name, rule.code),
+                  period=_in_words(_PERIOD_WORDS[period], period), cap=rule.caps[period],
+                  remaining=remaining, points=points),
                 fields={"residents": [f"{resident.id}: remaining {remaining} ({period})"]})
+
+
+#: A cap's period as the Chinese refusal names it (the English names it as the rule file does).
+_PERIOD_WORDS = {"day": "当天", "week": "本周", "month": "本月", "year": "本年"}
+
+
+def _in_words(zh: str, en: str):
+    # The rule's name and the period are written differently in each language's refusal.
+    return in_language(lambda lang: en if lang == "en" else zh)
 
 
 def earned_under_rule(session: Session, bank_id: int, resident_ids: list[int], rule,
