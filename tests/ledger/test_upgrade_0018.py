@@ -149,10 +149,10 @@ def test_the_old_banks_keys_replay_their_first_answers(upgraded):
 
 def test_a_redemption_line_posted_before_entries_is_reversed_whole(upgraded):
     app, session = upgraded
-    from redemption import services as desk
+    from redemption.services import catalog
 
     before = {t.id: t for t in _transfers(session)}
-    oil = desk.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock
+    oil = catalog.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock
     # Seq 13 and 14: the oil line's points and its cost, two one-leg entries linked by the desk.
     answer = app.test_client().post(f"{API}/transfers/14/reverse", headers=CLERK, json={"reason": "拿错了"})
     assert answer.status_code == 201, answer.get_json()
@@ -160,7 +160,7 @@ def test_a_redemption_line_posted_before_entries_is_reversed_whole(upgraded):
     assert [(m["reverses"], m["amount"], m["entry"]) for m in mirrors] == [(13, 24, 20), (14, 3000, 20)]
     assert [before[m["reverses"]].kind for m in mirrors] == ["redemption", "goods_cost"]
     session.rollback()
-    assert desk.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock == oil + 2
+    assert catalog.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock == oil + 2
     again = app.test_client().post(f"{API}/transfers/13/reverse", headers=CLERK, json={"reason": "再冲"})
     assert (again.status_code, again.get_json()["error"]) == (409, "already_reversed")
     _verified(session)
