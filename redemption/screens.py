@@ -24,7 +24,8 @@ from web.forms import typed_text
 from web.i18n import language, translate_fields
 
 from . import domain, schemas
-from .services import books, catalog, fund, windows
+from .services import books, catalog, fund
+from .services import windows as window_services
 from .views import bp
 
 #: Longest form key taken (a uuid is 32 characters).
@@ -106,7 +107,7 @@ def windows(bank):
                 "memo": bounds.newlines(form.get("memo") or "").strip() or None}
         try:
             window_in = load(schemas.WindowIn(), data)
-            window = windows.open_window(session, bank, opens_on=window_in["opens_on"],
+            window = window_services.open_window(session, bank, opens_on=window_in["opens_on"],
                                           closes_on=window_in["closes_on"], kind="extra",
                                           memo=window_in["memo"], by=user.name, clock=clock(),
                                           idem=_idempotency(user, form))
@@ -117,7 +118,7 @@ def windows(bank):
                     closes=_day(window.closes_on)))
             return redirect(url_for("redemption.windows", bank=bank.code))
     today = clock().today()
-    shown = windows.windows_in_force(session, bank, today.year, today.year + 1)
+    shown = window_services.windows_in_force(session, bank, today.year, today.year + 1)
     return render_template("redemption/windows.html", bank=bank, today=today, windows=shown,
                            current=domain.window_on(today, shown),
                            upcoming=domain.next_window(today, shown),
@@ -130,7 +131,7 @@ def windows(bank):
 def close_window(bank, window_id):
     """Close a window from today on: the desk no longer redeems in it (one not yet open never opens)."""
     bank, user = scoped_bank(bank, REVIEWERS)
-    window = windows.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
+    window = window_services.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
     flash(_("已关闭兑换期 %(opens)s 至 %(closes)s：从今天起兑换台不再兑换",
             opens=_day(window.opens_on), closes=_day(window.closes_on)))
     return redirect(url_for("redemption.windows", bank=bank.code))

@@ -23,7 +23,8 @@ from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, W
                       scoped_bank)
 
 from . import domain, printing, schemas
-from .services import books, catalog, fund, reading, redeeming, windows
+from .services import books, catalog, reading, redeeming, windows
+from .services import fund as fund_services
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -299,7 +300,7 @@ def api_record_receipt(bank):
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.FundReceiptIn())
-    receipt = fund.record_receipt(get_session(), bank, source=data["source"],
+    receipt = fund_services.record_receipt(get_session(), bank, source=data["source"],
                                       donor=(data["donor"] or "").strip() or None,
                                       received_on=data["received_on"], amount_fen=data["amount_fen"],
                                       restriction=data["restriction"], memo=data["memo"],
@@ -321,7 +322,7 @@ def api_receipts(bank):
     bank, _ = scoped_bank(bank, READERS)
     limit, before = page_args()
     session = get_session()
-    found = fund.list_receipts(session, bank, limit=limit + 1, before=before)
+    found = fund_services.list_receipts(session, bank, limit=limit + 1, before=before)
     result = page(found, limit, lambda row: row[0].id)
     skus = {i.id: i.sku for i in catalog.list_items(session, bank)}
     result["items"] = [_receipt_json(r, gone, skus) for r, gone in result["items"]]
@@ -337,7 +338,7 @@ def api_fund(bank):
         200: {content: {application/json: {schema: FundOut}}}
     """
     bank, _ = scoped_bank(bank, READERS)
-    position = fund.fund_position(get_session(), bank)
+    position = fund_services.fund_position(get_session(), bank)
     return jsonify(schemas.FundOut().dump({**position, "coverage": asdict(position["coverage"])}))
 
 
@@ -497,7 +498,7 @@ def fund(bank):
             abort(403)
         try:
             data = load(schemas.FundReceiptIn(), _receipt_form())
-            fund.record_receipt(session, bank, source=data["source"],
+            fund_services.record_receipt(session, bank, source=data["source"],
                                     donor=(data["donor"] or "").strip() or None,
                                     received_on=data["received_on"], amount_fen=data["amount_fen"],
                                     restriction=data["restriction"], memo=data["memo"],
@@ -509,8 +510,8 @@ def fund(bank):
     today = clock().today()
     this = periods.period_of("quarter", today)
     skus = {i.id: i for i in catalog.list_items(session, bank)}
-    return render_template("redemption/fund.html", bank=bank, position=fund.fund_position(session, bank),
-                           receipts=fund.list_receipts(session, bank, limit=100), items=skus,
+    return render_template("redemption/fund.html", bank=bank, position=fund_services.fund_position(session, bank),
+                           receipts=fund_services.list_receipts(session, bank, limit=100), items=skus,
                            quarters=[(q.year, q.number) for q in (this, this.previous())],
                            may_write=user.role in WRITERS,
                            error=error, today=today, sources=books.SOURCE_NAMES,
