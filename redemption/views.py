@@ -53,11 +53,14 @@ def _redemption_json(session, bank, outcome) -> dict:
         **r.model_dump(), "account": account,
         "window": {"id": None, "opens_on": r.window_opens_on, "closes_on": r.window_closes_on,
                    "kind": ""},
-        "lines": [{**line.model_dump(), "reversed": line.id in undone,
-                   **dict(zip(("points_transfer", "cost_transfer"), outcome.leg_ids(line)))}
-                  for line in outcome.lines],
+        "lines": [_line_json(outcome, line, line.id in undone) for line in outcome.lines],
         "receipt_pdf": url_for("redemption.api_receipt_pdf", bank=bank.code, redemption_id=r.id)})
     return {**body, "transfers": transfers_json(session, outcome.transfers)}
+
+
+def _line_json(outcome, line, gone: bool) -> dict:
+    points, cost = outcome.leg_ids(line)
+    return {**line.model_dump(), "points_transfer": points, "cost_transfer": cost, "reversed": gone}
 
 
 def _receipt_json(receipt, gone: bool, skus: dict) -> dict:

@@ -166,6 +166,16 @@ def test_a_redemption_line_posted_before_entries_is_reversed_whole(upgraded):
     _verified(session)
 
 
+def test_a_purchase_paid_from_two_funds_before_entries_is_reversed_whole_or_not_at_all(upgraded):
+    app, session = upgraded
+    # Seq 8 and 9: the rice bought from the fund and from goods-only money, two one-leg entries
+    # linked by the desk; one bag has been handed out since, so the lot cannot come off the shelf.
+    answer = app.test_client().post(f"{API}/transfers/9/reverse", headers=CLERK, json={"reason": "录错了"})
+    assert (answer.status_code, answer.get_json()["error"]) == (409, "out_of_stock")
+    assert len(_transfers(session)) == 19
+    _verified(session)
+
+
 @pytest.mark.parametrize("seq", [15, 16, 17, 18, 19])
 def test_the_old_projects_money_is_not_reversed(upgraded, seq):
     app, session = upgraded
