@@ -114,17 +114,17 @@ def _ok(answer, status):
 
 
 def stock_the_desk(site: Site, bank_code: str, bank_id: int, items: int) -> None:
-    from redemption import services
+    from redemption.services import catalog, fund, windows
 
     with site.sessions() as session:
         bank = session.get(Bank, bank_id)
-        services.record_receipt(session, bank, source="town", donor=None, received_on=TODAY,
+        fund.record_receipt(session, bank, source="town", donor=None, received_on=TODAY,
                                 amount_fen=10**10, restriction=None, memo=None, by="bench", clock=CLOCK)
-        services.open_window(session, bank, opens_on=TODAY, closes_on=TODAY + timedelta(days=7),
+        windows.open_window(session, bank, opens_on=TODAY, closes_on=TODAY + timedelta(days=7),
                              kind="extra", by="bench", clock=CLOCK)
-        services.create_item(session, bank, sku="soap", name="肥皂", points=2, cost_fen=300,
+        catalog.create_item(session, bank, sku="soap", name="肥皂", points=2, cost_fen=300,
                              limit_per_window=None, by="bench", clock=CLOCK)
-        services.stock_in(session, bank, "soap", quantity=items, source="purchase", cost_fen=None,
+        catalog.stock_in(session, bank, "soap", quantity=items, source="purchase", cost_fen=None,
                           donor=None, by="bench", clock=CLOCK)
 
 

@@ -57,7 +57,7 @@ def card_page(token):
     if refusal:
         return refusal
     page = services.card_page(session, card, clock=clock())
-    from redemption.services import next_window
+    from redemption.services.windows import next_window
 
     page["window"] = next_window(session, page["bank"], page["today"], cycle=page["settings"].cycle)
     page["notice_url"] = _notice_url(page["bank"], page["notice"])
@@ -134,7 +134,7 @@ def desk_scan(bank):
     """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
     bank, _ = scoped_bank(bank, REDEEMERS)
     text = request.form.get("scan", "").strip()
-    from redemption.services import next_window
+    from redemption.services.windows import next_window
 
     token = services.token_in(text) if "/c/" in text or len(text) >= 22 else None
     if token:

@@ -105,7 +105,7 @@ def _seal(session, bank, period, by, clock) -> str:
 
 
 def _quarterly(session, bank, period, by, clock) -> str:
-    from redemption import services as redemption
+    from redemption.services import windows as redemption
 
     _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
@@ -119,7 +119,7 @@ def _quarterly(session, bank, period, by, clock) -> str:
 
 
 def _quarterly_close(session, bank, period, by, clock) -> str:
-    from redemption import services as redemption
+    from redemption.services import windows as redemption
 
     _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)

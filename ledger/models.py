@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import (BigInteger, CheckConstraint, Column, Index, Integer, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import (BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, Text,
+                        UniqueConstraint, text)
 from sqlmodel import Field, SQLModel
 
 from rules import bounds
@@ -158,6 +158,24 @@ class Transfer(SQLModel, table=True):
     request_hash: Optional[str] = Field(default=None, max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class LegacyEvent(SQLModel, table=True):
+    """A transfer posted before entries existed (migration 0019) that was one event with others.
+
+    Each such transfer was an entry of its own; what made them one event (a redemption line's
+    points and its cost, a purchase paid from two funds) only the wing knew. Migration 0020
+    wrote those events down here, every leg with the event's first leg, so that reversing any
+    one of them reverses them all (ledger.reversals.entry_of).
+    """
+
+    __tablename__ = "legacy_events"
+    __table_args__ = (Index("ix_legacy_events_first", "bank_id", "first_id"),)
+
+    transfer_id: int = Field(sa_column=Column(BigId, ForeignKey("transfers.id"), primary_key=True))
+    bank_id: int = Field(foreign_key="banks.id")
+    #: The event's first leg (the lowest seq); it is among the event's rows too.
+    first_id: int = Field(sa_type=BigId, foreign_key="transfers.id")
 
 
 class PendingDeed(SQLModel, table=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ground.clock import Clock
 from ground.errors import AlreadyReversed, ConflictError, NotFound, PeriodSealed
@@ -22,7 +22,7 @@ from ground.i18n import _
 from ground.tenants import Bank
 
 from . import periods
-from .models import Transfer
+from .models import LegacyEvent, Transfer
 from .posting import Draft, Idempotency, Posted
 from .unit import UnitOfWork
 
@@ -35,7 +35,7 @@ class Reversal:
     """An entry being reversed, as the wings' `Undo`s see it."""
 
     bank: Bank
-    #: The legs reversed, in chain order: the entry's, and any an `Undo.legs` added.
+    #: The legs reversed, in chain order: the entry's (or the legacy event's, see `entry_of`).
     originals: list[Transfer]
     reason: str
     by: str
@@ -57,17 +57,10 @@ class Undo:
     """What a wing does when an entry holding transfers of a kind it registered is reversed.
 
     Each method is called inside the reversal's transaction, under the bank's posting lock:
-    `legs` when the entry has a single leg, then `check` and `apply` once per reversal (an Undo
-    registered for several kinds of one entry is still called once). Raising a ZongzhiError
-    refuses the reversal, and then nothing at all is written. A subclass overrides what applies
-    to it.
+    `check` and `apply` once per reversal (an Undo registered for several kinds of one entry is
+    still called once). Raising a ZongzhiError refuses the reversal, and then nothing at all is
+    written. A subclass overrides what applies to it.
     """
-
-    def legs(self, session: Session, bank: Bank, transfer: Transfer) -> list[int]:
-        """Return the ids of the other legs of this transfer's event, for a transfer posted before
-        entries existed (each then a one-leg entry): they are reversed in the same entry. An
-        entry posted since holds all its legs; what this returns that it already holds is ignored."""
-        return []
 
     def check(self, session: Session, reversal: Reversal) -> None:
         """Refuse the reversal, before anything is posted, if the wing's side cannot be undone."""
@@ -136,7 +129,7 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
         if periods.is_sealed(session, bank.id, today):
             key = periods.month_key(today)
             raise PeriodSealed(_("%(month)s 已封账，冲正无法入账", month=key))
-        reversal = Reversal(bank, _event(session, bank, original, undoers), reason, by, clock)
+        reversal = Reversal(bank, entry_of(session, bank, original), reason, by, clock)
         done = session.execute(select(Transfer.reverses_id).where(
             Transfer.reverses_id.in_(reversal.ids)).limit(1)).first()
         if done:
@@ -163,21 +156,33 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
     return session.get(Transfer, mirror.id)
 
 
-def _event(session: Session, bank: Bank, original: Transfer, undoers: Undoers) -> list[Transfer]:
-    """Return the legs of the original's event, in chain order: its entry's, and for a transfer
-    posted before entries existed, the legs its wing linked to it."""
-    legs = entry_of(session, bank, original)
-    if len(legs) == 1:
-        more = {i for undo in undoers.of(legs) for i in undo.legs(session, bank, original)} - {original.id}
-        if more:
-            legs += session.execute(select(Transfer).where(
-                Transfer.bank_id == bank.id, Transfer.id.in_(more))).scalars()
-            legs.sort(key=lambda t: t.seq)
-    return legs
-
-
 def entry_of(session: Session, bank: Bank, transfer: Transfer) -> list[Transfer]:
-    """Return the legs of the entry a transfer belongs to, in chain order."""
+    """Return the legs of the entry a transfer belongs to, in chain order; for a transfer posted
+    before entries existed, the legs of the event it was one of (ledger.models.LegacyEvent)."""
+    event = select(LegacyEvent.first_id).where(LegacyEvent.transfer_id == transfer.id).scalar_subquery()
+    partners = select(LegacyEvent.transfer_id).where(LegacyEvent.bank_id == bank.id,
+                                                     LegacyEvent.first_id == event)
     return list(session.execute(select(Transfer).where(
-        Transfer.bank_id == bank.id, Transfer.entry_seq == transfer.entry_seq)
+        Transfer.bank_id == bank.id,
+        (Transfer.entry_seq == transfer.entry_seq) | Transfer.id.in_(partners))
         .order_by(Transfer.seq)).scalars())
+
+
+def entries(session: Session, bank: Bank, first_ids) -> dict[int, list[Transfer]]:
+    """Return the legs of several entries (or legacy events), in chain order, by the id of each
+    one's first leg."""
+    first_ids = list(first_ids)
+    if not first_ids:
+        return {}
+    first = aliased(Transfer)
+    own = session.execute(
+        select(Transfer, first.id).join(first, (first.bank_id == Transfer.bank_id)
+                                        & (first.seq == Transfer.entry_seq))
+        .where(Transfer.bank_id == bank.id, first.id.in_(first_ids))).all()
+    legacy = session.execute(
+        select(Transfer, LegacyEvent.first_id).join(LegacyEvent, LegacyEvent.transfer_id == Transfer.id)
+        .where(LegacyEvent.bank_id == bank.id, LegacyEvent.first_id.in_(first_ids))).all()
+    found: dict[int, dict[int, Transfer]] = {i: {} for i in first_ids}
+    for transfer, first_id in [*own, *legacy]:
+        found[first_id][transfer.id] = transfer
+    return {i: sorted(legs.values(), key=lambda t: t.seq) for i, legs in found.items()}

@@ -166,7 +166,7 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
 
     from ledger import banks
     from ledger.models import Household, Resident
-    from redemption.services import item_names
+    from redemption.services.catalog import item_names
 
     wanted: dict[str, set] = {"resident": set(), "household": set(), "item": set()}
     for e in entries:

@@ -1,4 +1,5 @@
-"""The desk's arithmetic as plain functions: windows, coverage, limits, stock at cost.
+"""The desk's arithmetic as plain functions: windows, coverage, limits, stock at cost, and the
+plan of a redemption.
 
 No Flask, no database: the services pass in plain values and act on what comes back.
 """
@@ -7,7 +8,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
+
+from ground.errors import ValidationError
+from ground.i18n import _, in_language
+from ledger import formatting
+
+from .errors import InsufficientPoints, LimitExceeded, OutOfStock, WindowClosed
 
 
 # --- windows -------------------------------------------------------------------------------------
@@ -157,3 +164,106 @@ def split_payment(amount: int, restricted: int, unrestricted: int) -> tuple[int,
     if rest > max(0, unrestricted):
         return None
     return from_restricted, rest
+
+
+# --- a redemption, planned -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Goods:
+    """An item as the desk finds it when a basket comes in."""
+
+    id: int
+    sku: str
+    name: str
+    points: int
+    stock: int
+    stock_value_fen: int
+    limit_per_window: int | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whose points pay: the account's balance, and whether the resident may redeem from it.
+
+    `standing` is the resident's own points when they are kept per household and the rules bar a
+    resident below zero from redeeming (None when that does not apply)."""
+
+    balance: int
+    standing: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    """One item of the basket: what it costs in points, what its units cost the fund."""
+
+    goods: Goods
+    quantity: int
+    points: int
+    cost_fen: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A redemption ready to post: its lines, in the basket's order, and what they come to."""
+
+    window: Window
+    lines: tuple[PlannedLine, ...]
+    points: int
+    cost_fen: int
+    balance_after: int
+
+
+def plan_redemption(basket: Sequence[tuple[str, int]], goods: Mapping[str, Goods], *,
+                    window: Window | None, upcoming: Window | None, taken: Mapping[int, int],
+                    holder: Holder) -> Plan:
+    """Plan the exchange of a basket of (sku, quantity) for points, or refuse it.
+
+    Checked in this order: every SKU is offered, the desk is open (`window`; `upcoming` is named
+    when not), the holder's limit per window (`taken`: units of each item, by id, already
+    taken in it), the stock, the points, the resident's own standing.
+    """
+    problems = [_("%(sku)s: 货号不存在", sku=sku) for sku, _q in basket if sku not in goods]
+    problems += [_("%(sku)s: 已下架", sku=sku) for sku, _q in basket
+                 if sku in goods and not goods[sku].active]
+    if problems:
+        raise ValidationError({"items": problems})
+    if window is None:
+        if upcoming is None:
+            raise WindowClosed(_("现在不是兑换期"))
+        raise WindowClosed(_("现在不是兑换期，下次兑换期 %(opens)s 至 %(closes)s",
+                             opens=_day(upcoming.opens_on), closes=_day(upcoming.closes_on)))
+    for sku, quantity in basket:
+        item = goods[sku]
+        left = remaining_allowance(item.limit_per_window, taken.get(item.id, 0))
+        if left is not None and quantity > left:
+            raise LimitExceeded(
+                _("%(item)s 每个兑换期限兑 %(limit)s 件，本期还可兑 %(left)s 件",
+                  item=label(item.sku, item.name), limit=item.limit_per_window, left=left),
+                fields={"items": [f"{item.name}：本期还可兑 {left} 件"]})
+    for sku, quantity in basket:
+        item = goods[sku]
+        if item.stock < quantity:
+            raise OutOfStock(_("%(item)s 库存不足：还剩 %(left)s 件，要兑 %(asked)s 件",
+                               item=label(item.sku, item.name), left=item.stock, asked=quantity),
+                             fields={"items": [f"{sku}: stock {item.stock}"]})
+    lines = tuple(PlannedLine(goods[sku], quantity, goods[sku].points * quantity,
+                              cost_of_taking(quantity, goods[sku].stock, goods[sku].stock_value_fen))
+                  for sku, quantity in basket)
+    total = sum(line.points for line in lines)
+    if not affordable(holder.balance, total):
+        raise InsufficientPoints(_("积分不足：余额 %(balance)s 分，需要 %(total)s 分",
+                                   balance=holder.balance, total=total))
+    if holder.standing is not None and holder.standing < 0:
+        raise InsufficientPoints(_("本人积分为负（扣分未抵清），按本村规则暂不能兑换"))
+    return Plan(window, lines, total, sum(line.cost_fen for line in lines), holder.balance - total)
+
+
+def _day(day: date):
+    return in_language(lambda lang: formatting.day(day, lang))
+
+
+def label(sku: str, name: str):
+    """Return how a message names goods: by name in Chinese, by SKU in English (as the desk's
+    English always has)."""
+    return in_language(lambda lang: sku if lang == "en" else name)

@@ -53,7 +53,8 @@ class StockMovement(SQLModel, table=True):
     """Stock coming in (purchase, donation) or going out (redemption), and what it was worth."""
 
     __tablename__ = "stock_movements"
-    __table_args__ = (Index("ix_stock_movements_item", "bank_id", "item_id", "id"),)
+    __table_args__ = (Index("ix_stock_movements_item", "bank_id", "item_id", "id"),
+                      Index("ix_stock_movements_entry", "entry_id"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id")
@@ -64,10 +65,11 @@ class StockMovement(SQLModel, table=True):
     value_fen: int = Field(sa_type=BigInteger)
     reason: str = Field(max_length=20)
     donor: Optional[str] = Field(default=None, max_length=100)
-    #: The CNY transfer that carried the value (none for a gift stated at zero); a purchase
-    #: paid partly from goods-only money has a second one, from fund:goods.
-    transfer_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id")
-    goods_transfer_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id")
+    #: The ledger entry that carried the value, by its first leg (ledger.reversals.entry_of
+    #: gives its legs): a purchase's payments (a second from fund:goods when goods-only money
+    #: paid part), a gift's value, a redemption line's points and cost, a reversal's mirror.
+    #: None for a gift stated at zero and for goods given back (the line says which).
+    entry_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id")
     redemption_line_id: Optional[int] = Field(default=None, foreign_key="redemption_lines.id")
     occurred_on: date
     recorded_at: datetime
@@ -117,7 +119,7 @@ class Redemption(SQLModel, table=True):
 
 
 class RedemptionLine(SQLModel, table=True):
-    """One item of a redemption, with the two transfers it posted (points, and the goods' cost)."""
+    """One item of a redemption, with the entry it posted (its points, and the goods' cost)."""
 
     __tablename__ = "redemption_lines"
     __table_args__ = (Index("ix_redemption_lines_account", "bank_id", "account_id", "item_id"),)
@@ -133,9 +135,8 @@ class RedemptionLine(SQLModel, table=True):
     unit_points: int
     points: int
     cost_fen: int = Field(sa_type=BigInteger)
-    points_transfer_id: int = Field(sa_type=BigId, foreign_key="transfers.id", unique=True)
-    cost_transfer_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id",
-                                            unique=True)
+    #: The entry's first leg, the points (ledger.reversals.entry_of gives the cost leg too).
+    entry_id: int = Field(sa_type=BigId, foreign_key="transfers.id", unique=True)
     occurred_on: date
 
 

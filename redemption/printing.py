@@ -12,7 +12,7 @@ from ledger.models import Household, Resident
 from ground.tenants import Bank
 from web.pdf import render_pdf
 
-from . import services
+from .services import books, catalog, fund, reading
 
 RECEIPT_CSS = """
 @page { size: A6; margin: 7mm 7mm 9mm; @bottom-center { content: none; } }
@@ -27,10 +27,10 @@ TABLE_CSS = "td.num, th.num { width: 32mm; white-space: nowrap; }"
 
 def receipt_context(session: Session, bank: Bank, redemption_id: int) -> dict:
     """Return what a receipt shows: who, what, for how many points, the balance left."""
-    outcome = services.get_redemption(session, bank, redemption_id)
+    outcome = reading.get_redemption(session, bank, redemption_id)
     resident = session.get(Resident, outcome.redemption.resident_id)
     return {"bank": bank, "redemption": outcome.redemption, "lines": outcome.lines,
-            "reversed": services.reversed_lines(session, outcome.lines), "resident": resident,
+            "reversed": reading.reversed_lines(session, outcome.lines), "resident": resident,
             "household": session.get(Household, resident.household_id),
             "first_seq": min((t.seq for t in outcome.transfers), default=None)}
 
@@ -48,7 +48,7 @@ def receipt_pdf(session: Session, bank: Bank, redemption_id: int) -> bytes:
 
 def summary_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock: Clock) -> bytes:
     """Render the quarter's desk summary as an A4 PDF."""
-    data = services.desk_summary(session, bank, year, quarter)
+    data = reading.desk_summary(session, bank, year, quarter)
     html = render_template("redemption/summary_pdf.html", **data, printed_on=clock.today())
     return render_pdf(html, css=TABLE_CSS, when=_stamp(min(data["last"], clock.today())))
 
@@ -62,9 +62,9 @@ DISCLOSURE_SECTIONS: list = []
 
 def disclosure_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock: Clock) -> bytes:
     """Render the quarter's financial disclosure (财务公开) as an A4 PDF with signature lines."""
-    data = services.disclosure(session, bank, year, quarter, clock=clock)
-    items = {i.id: i for i in services.list_items(session, bank)}
+    data = fund.disclosure(session, bank, year, quarter, clock=clock)
+    items = {i.id: i for i in catalog.list_items(session, bank)}
     sections = [Markup(section(session, bank, year, quarter, clock)) for section in DISCLOSURE_SECTIONS]
     html = render_template("redemption/disclosure.html", **data, items=items,
-                           sources=services.SOURCE_NAMES, sections=sections)
+                           sources=books.SOURCE_NAMES, sections=sections)
     return render_pdf(html, css=TABLE_CSS, when=_stamp(data["as_of"]))

@@ -111,8 +111,9 @@ class RedemptionLineOut(Schema):
     unit_points = fields.Integer()
     points = fields.Integer()
     cost_fen = fields.Integer()
-    points_transfer = fields.Integer(attribute="points_transfer_id")
-    cost_transfer = fields.Integer(attribute="cost_transfer_id", allow_none=True)
+    #: The legs of the line's entry: its points, and the goods' cost (none if they cost nothing).
+    points_transfer = fields.Integer()
+    cost_transfer = fields.Integer(allow_none=True)
     reversed = fields.Boolean()
 
 

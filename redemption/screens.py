@@ -23,7 +23,9 @@ from web.auth import REVIEWERS, WRITERS, scoped_bank
 from web.forms import typed_text
 from web.i18n import language, translate_fields
 
-from . import domain, schemas, services
+from . import domain, schemas
+from .services import books, catalog, fund
+from .services import windows as window_services
 from .views import bp
 
 #: Longest form key taken (a uuid is 32 characters).
@@ -105,7 +107,7 @@ def windows(bank):
                 "memo": bounds.newlines(form.get("memo") or "").strip() or None}
         try:
             window_in = load(schemas.WindowIn(), data)
-            window = services.open_window(session, bank, opens_on=window_in["opens_on"],
+            window = window_services.open_window(session, bank, opens_on=window_in["opens_on"],
                                           closes_on=window_in["closes_on"], kind="extra",
                                           memo=window_in["memo"], by=user.name, clock=clock(),
                                           idem=_idempotency(user, form))
@@ -116,7 +118,7 @@ def windows(bank):
                     closes=_day(window.closes_on)))
             return redirect(url_for("redemption.windows", bank=bank.code))
     today = clock().today()
-    shown = services.windows_in_force(session, bank, today.year, today.year + 1)
+    shown = window_services.windows_in_force(session, bank, today.year, today.year + 1)
     return render_template("redemption/windows.html", bank=bank, today=today, windows=shown,
                            current=domain.window_on(today, shown),
                            upcoming=domain.next_window(today, shown),
@@ -129,7 +131,7 @@ def windows(bank):
 def close_window(bank, window_id):
     """Close a window from today on: the desk no longer redeems in it (one not yet open never opens)."""
     bank, user = scoped_bank(bank, REVIEWERS)
-    window = services.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
+    window = window_services.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
     flash(_("已关闭兑换期 %(opens)s 至 %(closes)s：从今天起兑换台不再兑换",
             opens=_day(window.opens_on), closes=_day(window.closes_on)))
     return redirect(url_for("redemption.windows", bank=bank.code))
@@ -157,7 +159,7 @@ def goods(bank):
                 (form.get("limit_per_window") or "").strip() else None,
                 "sku": (form.get("sku") or "").strip() or _new_sku(session, bank, form.get("name"))}
         item_in = _load(schemas.CatalogIn(), data, problems)
-        item = services.create_item(session, bank, sku=item_in["sku"], name=item_in["name"],
+        item = catalog.create_item(session, bank, sku=item_in["sku"], name=item_in["name"],
                                     points=item_in["points"], cost_fen=item_in["cost_fen"],
                                     limit_per_window=item_in["limit_per_window"], by=user.name,
                                     clock=clock(), idem=_idempotency(user, form))
@@ -170,7 +172,7 @@ def goods(bank):
 def _new_sku(session, bank, name: str | None) -> str:
     """Return a code for goods named `name`, from its initials, unlike any the bank has."""
     initials = names.search_keys(typed_text(name)[:100])["initials"].split(" ")[0]
-    return domain.new_sku(initials, [i.sku for i in services.list_items(session, bank, limit=10_000)])
+    return domain.new_sku(initials, [i.sku for i in catalog.list_items(session, bank, limit=10_000)])
 
 
 @bp.post("/banks/<bank>/goods/stock")
@@ -193,7 +195,7 @@ def stock_in(bank):
         if stock["source"] == "purchase":
             stock["donor"], stock["donor_source"] = None, "donor"
         try:
-            outcome = services.stock_in(session, bank, sku, quantity=stock["quantity"],
+            outcome = catalog.stock_in(session, bank, sku, quantity=stock["quantity"],
                                         source=stock["source"], cost_fen=stock["cost_fen"],
                                         donor=stock["donor"], donor_source=stock["donor_source"],
                                         by=user.name, clock=clock(),
@@ -223,9 +225,9 @@ def _goods_page(bank, *, sent: str | None, form: dict | None = None,
         keys[sent] = form.get("key") or keys[sent]
     picked = form.get("sku") if sent in ("purchase", "donation") else query_text("item", max_len=40)
     return render_template(
-        "redemption/goods.html", bank=bank, items=services.list_items(session, bank),
-        history=services.shelf_history(session, bank),
-        sources=services.SOURCE_NAMES_EN if language() == "en" else services.SOURCE_NAMES,
-        position=services.fund_position(session, bank), sent=sent, picked=picked,
+        "redemption/goods.html", bank=bank, items=catalog.list_items(session, bank),
+        history=catalog.shelf_history(session, bank),
+        sources=books.SOURCE_NAMES_EN if language() == "en" else books.SOURCE_NAMES,
+        position=fund.fund_position(session, bank), sent=sent, picked=picked,
         form=form or {}, keys=keys, message=message, problems=problems,
     ), (422 if message or problems else 200)

@@ -8,7 +8,8 @@ from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_
                    url_for)
 
 from ledger import periods, reversals
-from ledger import people, reading
+from ledger import people
+from ledger import reading as ledger_reading
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
@@ -22,7 +23,9 @@ from web.i18n import language, translate_fields
 from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
                       scoped_bank)
 
-from . import domain, printing, schemas, services
+from . import domain, printing, schemas
+from .services import books, catalog, reading, redeeming, windows
+from .services import fund as fund_services
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -45,15 +48,20 @@ def _window_json(window) -> dict | None:
 
 def _redemption_json(session, bank, outcome) -> dict:
     r = outcome.redemption
-    undone = services.reversed_lines(session, outcome.lines)
-    account = reading.account_codes(session, [r.account_id])[r.account_id]
+    undone = reading.reversed_lines(session, outcome.lines)
+    account = ledger_reading.account_codes(session, [r.account_id])[r.account_id]
     body = _redemption_out.dump({
         **r.model_dump(), "account": account,
         "window": {"id": None, "opens_on": r.window_opens_on, "closes_on": r.window_closes_on,
                    "kind": ""},
-        "lines": [{**line.model_dump(), "reversed": line.id in undone} for line in outcome.lines],
+        "lines": [_line_json(outcome, line, line.id in undone) for line in outcome.lines],
         "receipt_pdf": url_for("redemption.api_receipt_pdf", bank=bank.code, redemption_id=r.id)})
     return {**body, "transfers": transfers_json(session, outcome.transfers)}
+
+
+def _line_json(outcome, line, gone: bool) -> dict:
+    points, cost = outcome.leg_ids(line)
+    return {**line.model_dump(), "points_transfer": points, "cost_transfer": cost, "reversed": gone}
 
 
 def _receipt_json(receipt, gone: bool, skus: dict) -> dict:
@@ -86,7 +94,7 @@ def api_create_item(bank):
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.CatalogIn())
-    item = services.create_item(get_session(), bank, sku=data["sku"], name=data["name"].strip(),
+    item = catalog.create_item(get_session(), bank, sku=data["sku"], name=data["name"].strip(),
                                 points=data["points"], cost_fen=data["cost_fen"],
                                 limit_per_window=data["limit_per_window"], active=data["active"],
                                 by=user.name, clock=clock())
@@ -106,7 +114,7 @@ def api_change_item(bank, sku):
     """
     bank, user = scoped_bank(bank, WRITERS)
     changes = load(schemas.CatalogChangeIn())
-    item = services.update_item(get_session(), bank, sku, changes=changes, by=user.name, clock=clock())
+    item = catalog.update_item(get_session(), bank, sku, changes=changes, by=user.name, clock=clock())
     return jsonify(_item_json(item))
 
 
@@ -124,7 +132,7 @@ def api_catalog(bank):
     """
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     limit, after = page_args()
-    found = services.list_items(get_session(), bank, limit=limit + 1, after=after,
+    found = catalog.list_items(get_session(), bank, limit=limit + 1, after=after,
                                 include_inactive=request.args.get("active") not in ("1", "true"))
     result = page(found, limit, lambda i: i.id)
     result["items"] = [_item_json(i) for i in result["items"]]
@@ -148,11 +156,11 @@ def api_stock_in(bank, sku):
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.StockIn())
     session = get_session()
-    outcome = services.stock_in(session, bank, sku, quantity=data["quantity"], source=data["source"],
+    outcome = catalog.stock_in(session, bank, sku, quantity=data["quantity"], source=data["source"],
                                 cost_fen=data["cost_fen"], donor=(data["donor"] or "").strip() or None,
                                 donor_source=data["donor_source"], by=user.name, clock=clock(),
                                 idem=idempotency())
-    item = services.get_item(session, bank, sku, fresh=True)
+    item = catalog.get_item(session, bank, sku, fresh=True)
     return jsonify({**_item_json(item), "movement": outcome.movement.id,
                     "transfers": transfers_json(session, outcome.transfers)}), 201
 
@@ -172,7 +180,7 @@ def api_add_window(bank):
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.WindowIn())
-    window = services.open_window(get_session(), bank, opens_on=data["opens_on"],
+    window = windows.open_window(get_session(), bank, opens_on=data["opens_on"],
                                   closes_on=data["closes_on"], kind="extra", memo=data["memo"],
                                   by=user.name, clock=clock())
     return jsonify(schemas.WindowOut().dump(window)), 201
@@ -188,10 +196,10 @@ def api_windows(bank):
     """
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     session, today = get_session(), clock().today()
-    windows = services.windows_in_force(session, bank, today.year, today.year + 1)
-    return jsonify({"current": _window_json(domain.window_on(today, windows)),
-                    "next": _window_json(domain.next_window(today, windows)),
-                    "items": [_window_json(w) for w in windows]})
+    shown = windows.windows_in_force(session, bank, today.year, today.year + 1)
+    return jsonify({"current": _window_json(domain.window_on(today, shown)),
+                    "next": _window_json(domain.next_window(today, shown)),
+                    "items": [_window_json(w) for w in shown]})
 
 
 @bp.post(f"{API}/redemption-windows/<int:window_id>/close")
@@ -204,7 +212,7 @@ def api_close_window(bank, window_id):
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
-    window = services.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
+    window = windows.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
     return jsonify(schemas.WindowOut().dump(window))
 
 
@@ -227,7 +235,7 @@ def api_redeem(bank):
     bank, user = scoped_bank(bank, REDEEMERS)
     data = load(_redemption_in)
     session = get_session()
-    outcome = services.redeem(session, bank, resident_id=data["resident"],
+    outcome = redeeming.redeem(session, bank, resident_id=data["resident"],
                               items=[(i["sku"], i["quantity"]) for i in data["items"]],
                               by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_redemption_json(session, bank, outcome)), 201
@@ -244,7 +252,7 @@ def api_redemption(bank, redemption_id):
     """
     bank, _ = scoped_bank(bank, DESK_READERS)
     session = get_session()
-    return jsonify(_redemption_json(session, bank, services.get_redemption(session, bank, redemption_id)))
+    return jsonify(_redemption_json(session, bank, reading.get_redemption(session, bank, redemption_id)))
 
 
 @bp.get(f"{API}/redemptions/<int:redemption_id>/receipt.pdf")
@@ -275,7 +283,7 @@ def api_desk_summary(bank, quarter):
     if as_pdf:
         return _pdf(printing.summary_pdf(get_session(), bank, year, number, clock=clock()),
                     f"desk-{bank.code}-{year}-Q{number}.pdf")
-    summary = services.desk_summary(get_session(), bank, year, number)
+    summary = reading.desk_summary(get_session(), bank, year, number)
     return jsonify({k: v for k, v in summary.items() if k != "bank"} | {"quarter": f"{year}-Q{number}"})
 
 
@@ -296,7 +304,7 @@ def api_record_receipt(bank):
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.FundReceiptIn())
-    receipt = services.record_receipt(get_session(), bank, source=data["source"],
+    receipt = fund_services.record_receipt(get_session(), bank, source=data["source"],
                                       donor=(data["donor"] or "").strip() or None,
                                       received_on=data["received_on"], amount_fen=data["amount_fen"],
                                       restriction=data["restriction"], memo=data["memo"],
@@ -318,9 +326,9 @@ def api_receipts(bank):
     bank, _ = scoped_bank(bank, READERS)
     limit, before = page_args()
     session = get_session()
-    found = services.list_receipts(session, bank, limit=limit + 1, before=before)
+    found = fund_services.list_receipts(session, bank, limit=limit + 1, before=before)
     result = page(found, limit, lambda row: row[0].id)
-    skus = {i.id: i.sku for i in services.list_items(session, bank)}
+    skus = {i.id: i.sku for i in catalog.list_items(session, bank)}
     result["items"] = [_receipt_json(r, gone, skus) for r, gone in result["items"]]
     return jsonify(result)
 
@@ -334,7 +342,7 @@ def api_fund(bank):
         200: {content: {application/json: {schema: FundOut}}}
     """
     bank, _ = scoped_bank(bank, READERS)
-    position = services.fund_position(get_session(), bank)
+    position = fund_services.fund_position(get_session(), bank)
     return jsonify(schemas.FundOut().dump({**position, "coverage": asdict(position["coverage"])}))
 
 
@@ -367,12 +375,12 @@ def desk(bank):
     if resident_id:
         context.update(_holder_context(session, bank, resident_id))
     elif household:
-        context["household"], context["members"] = services.household_members(session, bank, household)
+        context["household"], context["members"] = reading.household_members(session, bank, household)
     elif context["q"]:
         context["found"] = people.search_residents(session, bank, context["q"], limit=30,
-                                                   after=None)
-        context["codes"] = reading.household_codes(session, context["found"])
-    context["window"] = services.next_window(session, bank, clock().today())
+                                                            after=None)
+        context["codes"] = ledger_reading.household_codes(session, context["found"])
+    context["window"] = windows.next_window(session, bank, clock().today())
     context["today"] = clock().today()
     context["may_open_window"] = user.role in REVIEWERS
     return render_template("redemption/desk.html", **context)
@@ -380,8 +388,8 @@ def desk(bank):
 
 def _holder_context(session, bank, resident_id) -> dict:
     resident = people.get_resident(session, bank, resident_id)
-    return {"holder": services.holder_view(session, bank, resident, clock=clock()),
-            "catalog": services.list_items(session, bank, include_inactive=False),
+    return {"holder": reading.holder_view(session, bank, resident, clock=clock()),
+            "catalog": catalog.list_items(session, bank, include_inactive=False),
             "key": uuid.uuid4().hex}
 
 
@@ -407,11 +415,11 @@ def desk_redeem(bank):
             raise ValidationError({"key": ["表单已失效，请重新打开"]})
         idem = (Idempotency(key, request_fingerprint("POST", request.path, body), user_id=user.id)
                 if key else None)
-        outcome = services.redeem(session, bank, resident_id=resident_id, items=items,
+        outcome = redeeming.redeem(session, bank, resident_id=resident_id, items=items,
                                   by=user.name, clock=clock(), idem=idem)
     except ZongzhiError as err:
         context = {"bank": bank, "q": "", "found": None, "members": None,
-                   "window": services.next_window(session, bank, clock().today()),
+                   "window": windows.next_window(session, bank, clock().today()),
                    "today": clock().today(), "picked": dict(items),
                    "may_open_window": user.role in REVIEWERS,
                    "error": err.text(language()) + "".join(
@@ -449,7 +457,7 @@ def reverse_line(bank, redemption_id, line_id):
     """Undo one line of today's redemption (a mistake at the desk): points back, goods back."""
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
-    outcome = services.get_redemption(session, bank, redemption_id)
+    outcome = reading.get_redemption(session, bank, redemption_id)
     line = next((l for l in outcome.lines if l.id == line_id), None)
     if line is None:
         abort(404)
@@ -458,7 +466,7 @@ def reverse_line(bank, redemption_id, line_id):
     if problems := text_problems(reason, max_len=MEMO_MAX, multiline=True):
         return _receipt_page(bank, user, redemption_id, 422, {**refused, "problems": problems})
     try:
-        reversals.reverse_transfer(session, bank, line.points_transfer_id, reason=reason,
+        reversals.reverse_transfer(session, bank, line.entry_id, reason=reason,
                                    by=user.name, clock=clock())
     except ZongzhiError as err:
         if err.status == 404:
@@ -477,7 +485,7 @@ def summary(bank):
     bank, _ = scoped_bank(bank, DESK_READERS)
     year, number = _quarter(request.args.get("quarter") or
                             periods.period_of("quarter", clock().today()).key)
-    data = services.desk_summary(get_session(), bank, year, number)
+    data = reading.desk_summary(get_session(), bank, year, number)
     return render_template("redemption/summary_page.html", **data)
 
 
@@ -494,7 +502,7 @@ def fund(bank):
             abort(403)
         try:
             data = load(schemas.FundReceiptIn(), _receipt_form())
-            services.record_receipt(session, bank, source=data["source"],
+            fund_services.record_receipt(session, bank, source=data["source"],
                                     donor=(data["donor"] or "").strip() or None,
                                     received_on=data["received_on"], amount_fen=data["amount_fen"],
                                     restriction=data["restriction"], memo=data["memo"],
@@ -505,12 +513,12 @@ def fund(bank):
             error = err
     today = clock().today()
     this = periods.period_of("quarter", today)
-    skus = {i.id: i for i in services.list_items(session, bank)}
-    return render_template("redemption/fund.html", bank=bank, position=services.fund_position(session, bank),
-                           receipts=services.list_receipts(session, bank, limit=100), items=skus,
+    skus = {i.id: i for i in catalog.list_items(session, bank)}
+    return render_template("redemption/fund.html", bank=bank, position=fund_services.fund_position(session, bank),
+                           receipts=fund_services.list_receipts(session, bank, limit=100), items=skus,
                            quarters=[(q.year, q.number) for q in (this, this.previous())],
                            may_write=user.role in WRITERS,
-                           error=error, today=today, sources=services.SOURCE_NAMES,
+                           error=error, today=today, sources=books.SOURCE_NAMES,
                            field_labels=RECEIPT_FIELDS), (422 if error else 200)
 
 

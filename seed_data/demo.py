@@ -21,7 +21,7 @@ from ledger.models import Resident
 from ground.tenants import Bank
 from cards.services import issue_cards
 from ground.errors import ZongzhiError
-from redemption import services as desk_services
+from redemption.services import catalog, fund, redeeming, windows
 from web.auth import create_token, create_user
 from ground.tenants import User
 
@@ -98,19 +98,19 @@ def _desk(session, bank, rng, start: date, today: date, clock, ids: list[int]) -
                                             ("village", "和平村村委会", 200_000, None),
                                             ("sponsor", "县农商行", 300_000, "goods"),
                                             ("donor", "熊建国", 20_000, "projects")):
-        desk_services.record_receipt(session, bank, source=source, donor=donor,
+        fund.record_receipt(session, bank, source=source, donor=donor,
                                      received_on=start - timedelta(days=1), amount_fen=fen,
                                      restriction=restriction, memo=None, by="clerk", clock=opening)
     for sku, name, points, cost, bought, limit in CATALOG:
-        desk_services.create_item(session, bank, sku=sku, name=name, points=points, cost_fen=cost,
+        catalog.create_item(session, bank, sku=sku, name=name, points=points, cost_fen=cost,
                                   limit_per_window=limit, by="clerk", clock=opening)
         if bought:
-            desk_services.stock_in(session, bank, sku, quantity=bought, source="purchase",
+            catalog.stock_in(session, bank, sku, quantity=bought, source="purchase",
                                    cost_fen=None, donor=None, by="clerk", clock=opening)
-    desk_services.stock_in(session, bank, "towel", quantity=60, source="donation", cost_fen=30_000,
+    catalog.stock_in(session, bank, "towel", quantity=60, source="donation", cost_fen=30_000,
                            donor="县纺织厂", donor_source="sponsor", by="clerk", clock=opening)
     # The last day of the last window inside the demo's three months, if there is one.
-    window = next((w for w in reversed(desk_services.windows_in_force(session, bank, start.year,
+    window = next((w for w in reversed(windows.windows_in_force(session, bank, start.year,
                                                                       today.year))
                    if start <= w.opens_on <= today), None)
     if window is None:
@@ -119,7 +119,7 @@ def _desk(session, bank, rng, start: date, today: date, clock, ids: list[int]) -
     for who in rng.sample(ids, min(25, len(ids))):
         items = [(sku, 1) for sku, *_ in rng.sample(CATALOG, rng.randint(1, 2))]
         try:
-            desk_services.redeem(session, bank, resident_id=who, items=items, by="desk", clock=morning)
+            redeeming.redeem(session, bank, resident_id=who, items=items, by="desk", clock=morning)
         except ZongzhiError:
             continue  # not enough points yet, or a limit: the desk moves on to the next
 

@@ -13,7 +13,7 @@ export) reach no plug-in point.
 |---|---|---|
 | `ledger.deeds.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
 | `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.public.DISCLOSURE_SECTIONS` |
-| `ledger.reversals.Undoers` (a registry each app session carries) | transfer kind -> `Undo` | `redemption.services.register_undoers`, `foundation.reversals.register_undoers` |
+| `ledger.reversals.Undoers` (a registry each app session carries) | transfer kind -> `Undo` | `redemption.services.undo.register_undoers`, `foundation.reversals.register_undoers` |
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from foundation import reversals as project_reversals
 from ledger import deeds
 from ledger.reversals import Undoers
 from redemption import printing
-from redemption import services as desk
+from redemption.services import undo as desk_undo
 
 
 def install() -> None:
@@ -36,6 +36,6 @@ def install() -> None:
 def undoers() -> Undoers:
     """Return the registry of what reversing an entry must also undo, or refuse, in the wings."""
     registry = Undoers()
-    desk.register_undoers(registry)               # a line's goods back on the shelf, a purchase off it
+    desk_undo.register_undoers(registry)               # a line's goods back on the shelf, a purchase off it
     project_reversals.register_undoers(registry)  # a project's or a wish's money: refused
     return registry

@@ -72,10 +72,10 @@ def test_the_scheduler_catches_up_on_missed_periods_in_order_and_once(app, sessi
     assert [(o.job, o.period) for o in sealed if o.job == "seal"] == [
         ("seal", "2026-06"), ("seal", "2026-07"), ("seal", "2026-08"), ("seal", "2026-09")]
     assert periods.is_sealed(session, bank.id, date(2026, 9, 1))
-    from redemption import services as redemption
-    window = redemption.current_window(session, bank, date(2026, 10, 3))
+    from redemption.services import windows
+    window = windows.current_window(session, bank, date(2026, 10, 3))
     assert window is not None and window.opens_on == date(2026, 10, 1)
-    assert redemption.current_window(session, bank, date(2026, 10, 9)) is None
+    assert windows.current_window(session, bank, date(2026, 10, 9)) is None
     summary = reports.content_of(reports.get_snapshot(session, bank.id, "quarter", "2026-Q4"))
     assert summary["months"] == ["2026-07", "2026-08", "2026-09"]
     assert [r["net"] for r in summary["residents"]] == [2]

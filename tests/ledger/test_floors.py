@@ -15,7 +15,8 @@ from ledger.models import BALANCE_LIMIT, CNY, PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, post
 from ledger.verify import verify_bank
-from redemption import services as desk_services
+from redemption.services import catalog
+from redemption.services import fund as the_fund
 
 from ..redemption.conftest import DESK_RULES
 
@@ -130,11 +131,11 @@ def test_the_database_refuses_a_balance_out_of_range_or_not_an_integer_from_raw_
 def shop(make, session, clock):
     """A desk with money in the fund and ten bags of rice on the shelf."""
     bank = make.bank(rules=DESK_RULES)
-    desk_services.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
+    the_fund.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
                                  amount_fen=50_000, restriction=None, memo=None, by="test", clock=clock)
-    desk_services.create_item(session, bank, sku="rice", name="大米", points=30, cost_fen=2500,
+    catalog.create_item(session, bank, sku="rice", name="大米", points=30, cost_fen=2500,
                               limit_per_window=None, by="test", clock=clock)
-    desk_services.stock_in(session, bank, "rice", quantity=10, source="purchase", cost_fen=None,
+    catalog.stock_in(session, bank, "rice", quantity=10, source="purchase", cost_fen=None,
                            donor=None, by="test", clock=clock)
     return bank
 
@@ -145,8 +146,8 @@ def test_the_database_refuses_stock_below_zero_from_raw_sql(app, session, shop, 
     with pytest.raises(DatabaseError):
         with engine.begin() as conn:
             conn.execute(text(f"UPDATE catalog_items SET {column} = -1"))
-    assert (desk_services.get_item(session, shop, "rice", fresh=True).stock,
-            desk_services.get_item(session, shop, "rice", fresh=True).stock_value_fen) == (10, 25_000)
+    assert (catalog.get_item(session, shop, "rice", fresh=True).stock,
+            catalog.get_item(session, shop, "rice", fresh=True).stock_value_fen) == (10, 25_000)
 
 
 def test_a_write_that_would_take_stock_below_zero_answers_out_of_stock_and_writes_nothing(
@@ -155,10 +156,10 @@ def test_a_write_that_would_take_stock_below_zero_answers_out_of_stock_and_write
     before = _written(session)
     with pytest.raises(OutOfStock):
         with transaction(session):
-            item = desk_services.get_item(session, shop, "rice", fresh=True)
+            item = catalog.get_item(session, shop, "rice", fresh=True)
             item.stock -= 11
     assert _written(session) == before
-    assert desk_services.get_item(session, shop, "rice", fresh=True).stock == 10
+    assert catalog.get_item(session, shop, "rice", fresh=True).stock == 10
 
 
 # --- the fund's cash never below zero ---------------------------------------------------------
@@ -195,12 +196,12 @@ def test_posting_more_than_the_fund_holds_is_refused_as_insufficient_funds(sessi
 
 def _receipt_then_spend_it(session, make, clock):
     bank = make.bank(rules=DESK_RULES)
-    receipt = desk_services.record_receipt(
+    receipt = the_fund.record_receipt(
         session, bank, source="town", donor=None, received_on=clock.today(), amount_fen=5_000,
         restriction=None, memo=None, by="test", clock=clock)
-    desk_services.create_item(session, bank, sku="soap", name="肥皂", points=5, cost_fen=500,
+    catalog.create_item(session, bank, sku="soap", name="肥皂", points=5, cost_fen=500,
                               limit_per_window=None, by="test", clock=clock)
-    desk_services.stock_in(session, bank, "soap", quantity=6, source="purchase", cost_fen=None,
+    catalog.stock_in(session, bank, "soap", quantity=6, source="purchase", cost_fen=None,
                            donor=None, by="test", clock=clock)
     return bank, receipt
 

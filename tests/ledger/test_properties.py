@@ -28,7 +28,7 @@ from ground.errors import ConflictError, NotFound
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.verify import verify_bank
-from redemption import services as desk
+from redemption.services import books, catalog, fund, redeeming
 from redemption.models import CatalogItem, Redemption, StockMovement
 
 from ..redemption.conftest import DESK_RULES
@@ -113,7 +113,7 @@ class Office:
         self.bank = make.bank(code=f"prop{next(_numbers)}", rules=DESK_RULES)
         self.residents = [make.resident(self.bank, name) for name in ("王大", "李四")]
         for sku, points, cost, limit in GOODS:
-            desk.create_item(session, self.bank, sku=sku, name=sku, points=points, cost_fen=cost,
+            catalog.create_item(session, self.bank, sku=sku, name=sku, points=points, cost_fen=cost,
                              limit_per_window=limit, by="test", clock=clock)
 
 
@@ -196,7 +196,7 @@ class TwoBanks(RuleBasedStateMachine):
         sku, points = good[0], good[1]
         account = f"resident:{resident.id}"
         before = self._now()
-        outcome = self._attempt(lambda: desk.redeem(
+        outcome = self._attempt(lambda: redeeming.redeem(
             self.session, bank, resident_id=resident.id, items=[(sku, quantity)], by="test",
             clock=self.clock))
         if outcome is None:
@@ -211,9 +211,9 @@ class TwoBanks(RuleBasedStateMachine):
           restriction=st.sampled_from([None, "goods", "projects"]))
     def receipt(self, b, amount, restriction):
         bank = self.offices[b].bank
-        code = desk.RESTRICTED_TO[restriction]
+        code = books.RESTRICTED_TO[restriction]
         before = self._now().balance(bank.id, CNY, code)
-        receipt = self._attempt(lambda: desk.record_receipt(
+        receipt = self._attempt(lambda: fund.record_receipt(
             self.session, bank, source="town", donor=None, received_on=self.clock.today(),
             amount_fen=amount, restriction=restriction, memo=None, by="test", clock=self.clock))
         assert receipt is not None, "a receipt is never refused"
@@ -226,7 +226,7 @@ class TwoBanks(RuleBasedStateMachine):
         bank = self.offices[b].bank
         sku, cost = good[0], good[2]
         before = self._now()
-        outcome = self._attempt(lambda: desk.stock_in(
+        outcome = self._attempt(lambda: catalog.stock_in(
             self.session, bank, sku, quantity=quantity,
             source="donation" if gift else "purchase", cost_fen=value if gift else None,
             donor="村民" if gift else None, by="test", clock=self.clock))
@@ -268,7 +268,7 @@ class TwoBanks(RuleBasedStateMachine):
         for (bank, _), (item, stock, value) in now.items.items():
             assert (stock, value) == now.stock_moved.get(item, (0, 0))
             on_shelf[bank] = on_shelf.get(bank, 0) + value
-        assert all(now.balance(bank, CNY, desk.STOCK) == value for bank, value in on_shelf.items())
+        assert all(now.balance(bank, CNY, books.STOCK) == value for bank, value in on_shelf.items())
 
     @invariant()
     def verify_passes(self):

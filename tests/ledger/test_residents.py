@@ -10,7 +10,7 @@ from foundation import applications
 from ground.errors import ValidationError
 from ledger import people
 from ledger.residents import check_residents, named_residents, resident_problems
-from redemption import services as desk
+from redemption.services import redeeming
 
 FOUND = {1: SimpleNamespace(id=1, active=True), 2: SimpleNamespace(id=2, active=True),
          3: SimpleNamespace(id=3, active=False)}
@@ -75,5 +75,5 @@ def test_every_service_that_names_residents_refuses_with_the_same_words(make, ba
         cards.issue_cards(session, bank, resident_ids=[unknown, zhang.id, zhang.id], by="clerk", clock=clock)
     assert sheet.value.fields == {"residents": [f"居民 {unknown} 不存在或已停用"]}
     with pytest.raises(ValidationError) as redemption:
-        desk.redeem(session, bank, resident_id=unknown, items=[("rice", 1)], by="desk", clock=clock)
+        redeeming.redeem(session, bank, resident_id=unknown, items=[("rice", 1)], by="desk", clock=clock)
     assert redemption.value.fields == {"resident": [f"居民 {unknown} 不存在或已停用"]}

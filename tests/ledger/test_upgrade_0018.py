@@ -149,10 +149,10 @@ def test_the_old_banks_keys_replay_their_first_answers(upgraded):
 
 def test_a_redemption_line_posted_before_entries_is_reversed_whole(upgraded):
     app, session = upgraded
-    from redemption import services as desk
+    from redemption.services import catalog
 
     before = {t.id: t for t in _transfers(session)}
-    oil = desk.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock
+    oil = catalog.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock
     # Seq 13 and 14: the oil line's points and its cost, two one-leg entries linked by the desk.
     answer = app.test_client().post(f"{API}/transfers/14/reverse", headers=CLERK, json={"reason": "拿错了"})
     assert answer.status_code == 201, answer.get_json()
@@ -160,9 +160,19 @@ def test_a_redemption_line_posted_before_entries_is_reversed_whole(upgraded):
     assert [(m["reverses"], m["amount"], m["entry"]) for m in mirrors] == [(13, 24, 20), (14, 3000, 20)]
     assert [before[m["reverses"]].kind for m in mirrors] == ["redemption", "goods_cost"]
     session.rollback()
-    assert desk.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock == oil + 2
+    assert catalog.get_item(session, session.get(Bank, 1), "oil", fresh=True).stock == oil + 2
     again = app.test_client().post(f"{API}/transfers/13/reverse", headers=CLERK, json={"reason": "再冲"})
     assert (again.status_code, again.get_json()["error"]) == (409, "already_reversed")
+    _verified(session)
+
+
+def test_a_purchase_paid_from_two_funds_before_entries_is_reversed_whole_or_not_at_all(upgraded):
+    app, session = upgraded
+    # Seq 8 and 9: the rice bought from the fund and from goods-only money, two one-leg entries
+    # linked by the desk; one bag has been handed out since, so the lot cannot come off the shelf.
+    answer = app.test_client().post(f"{API}/transfers/9/reverse", headers=CLERK, json={"reason": "录错了"})
+    assert (answer.status_code, answer.get_json()["error"]) == (409, "out_of_stock")
+    assert len(_transfers(session)) == 19
     _verified(session)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from ground.tenants import Bank
 from ledger.verify import verify_bank
-from redemption import services as desk
+from redemption.services import fund
 from zongzhi.cli import main
 
 
@@ -134,7 +134,7 @@ def test_verify_names_an_account_whose_balance_is_not_an_integer_or_out_of_range
 
 def test_verify_names_a_fund_cash_account_below_zero(session, make, clock, without_balance_checks):
     bank = make.bank()
-    desk.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
+    fund.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
                         amount_fen=500, restriction="goods", memo=None, by="test", clock=clock)
     with without_balance_checks.begin() as conn:
         conn.execute(text("UPDATE accounts SET balance = -100 WHERE code = 'fund:goods'"))

@@ -5,7 +5,7 @@ import functools
 
 import pytest
 
-from redemption import services
+from redemption.services import catalog, fund
 
 from ..conftest import RULES
 
@@ -54,17 +54,17 @@ class Desk:
         return self.make.deed(self.bank, "cleanup", [resident], quantity=amount // 3)
 
     def money(self, fen: int, *, source="town", restriction=None, donor=None):
-        return services.record_receipt(self.session, self.bank, source=source, donor=donor,
+        return fund.record_receipt(self.session, self.bank, source=source, donor=donor,
                                        received_on=self.clock.today(), amount_fen=fen,
                                        restriction=restriction, memo=None, by="test", clock=self.clock)
 
     def item(self, sku="rice", name="大米 5kg", points=30, cost_fen=2500, stock=10, limit=None):
-        services.create_item(self.session, self.bank, sku=sku, name=name, points=points,
+        catalog.create_item(self.session, self.bank, sku=sku, name=name, points=points,
                              cost_fen=cost_fen, limit_per_window=limit, by="test", clock=self.clock)
         if stock:
-            services.stock_in(self.session, self.bank, sku, quantity=stock, source="purchase",
+            catalog.stock_in(self.session, self.bank, sku, quantity=stock, source="purchase",
                               cost_fen=None, donor=None, by="test", clock=self.clock)
-        return services.get_item(self.session, self.bank, sku, fresh=True)
+        return catalog.get_item(self.session, self.bank, sku, fresh=True)
 
     def redeem(self, client, resident, items, headers=None, key=None):
         extra = {"Idempotency-Key": key} if key else {}
@@ -81,7 +81,7 @@ class Desk:
 
     def stock(self, sku="rice") -> int:
         self.session.rollback()
-        return services.get_item(self.session, self.bank, sku, fresh=True).stock
+        return catalog.get_item(self.session, self.bank, sku, fresh=True).stock
 
 
 @pytest.fixture

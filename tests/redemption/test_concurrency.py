@@ -11,7 +11,7 @@ from ledger.models import Transfer
 from ground.tenants import Bank
 from ledger.posting import Idempotency
 from ledger.verify import verify_bank
-from redemption import services
+from redemption.services import redeeming
 from redemption.models import Redemption, RedemptionLine
 
 DESKS = 20
@@ -33,7 +33,7 @@ def test_twenty_desks_at_once_never_overdraw_points_or_stock(desk, database_url,
             bank = s.get(Bank, desk.bank.id)
             start.wait()
             try:
-                done = services.redeem(s, bank, resident_id=desk.wang.id,
+                done = redeeming.redeem(s, bank, resident_id=desk.wang.id,
                                        items=[("scarce" if n % 2 else "plenty", 1)], by=f"desk{n}",
                                        clock=clock, idem=Idempotency(f"desk-{n}", f"{n:064x}"))
                 outcomes[n] = ("ok", done.redemption.id, done.redemption.balance_after)
@@ -61,7 +61,7 @@ def test_twenty_desks_at_once_never_overdraw_points_or_stock(desk, database_url,
     session.rollback()
     ids = [o[1] for o in accepted]
     assert session.execute(select(func.count()).select_from(Redemption)).scalar() == 6
-    lines = session.execute(select(RedemptionLine.points_transfer_id).where(
+    lines = session.execute(select(RedemptionLine.entry_id).where(
         RedemptionLine.redemption_id.in_(ids))).scalars().all()
     assert len(lines) == len(set(lines)) == 6
     assert session.execute(select(func.count()).select_from(Transfer).where(

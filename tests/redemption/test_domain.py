@@ -1,13 +1,16 @@
-"""The desk's arithmetic, on plain values: windows, coverage, stock at cost, payment."""
+"""The desk's arithmetic, on plain values: windows, coverage, stock at cost, payment, the plan
+of a redemption."""
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
-from redemption.domain import (Window, affordable, cost_of_taking, coverage, merge_windows,
-                               next_window, regular_windows,
+from ground.errors import ValidationError
+from redemption.domain import (Goods, Holder, Window, affordable, cost_of_taking, coverage,
+                               merge_windows, next_window, plan_redemption, regular_windows,
                                remaining_allowance, split_payment, window_on)
+from redemption.errors import (InsufficientPoints, LimitExceeded, OutOfStock, WindowClosed)
 
 
 def test_regular_windows_are_the_first_days_of_each_redemption_month():
@@ -81,3 +84,49 @@ def test_purchases_spend_goods_only_money_first():
     assert split_payment(1000, 2000, 0) == (1000, 0)
     assert split_payment(1000, 300, 600) is None
     assert split_payment(1000, -50, 1000) == (0, 1000)
+
+
+# --- a redemption, planned -----------------------------------------------------------------------
+
+OCTOBER = Window(date(2026, 10, 1), date(2026, 10, 7))
+RICE = Goods(1, "rice", "大米", points=30, stock=3, stock_value_fen=7_501, limit_per_window=2)
+OIL = Goods(2, "oil", "食用油", points=12, stock=10, stock_value_fen=15_000)
+SHELF = {"rice": RICE, "oil": OIL}
+
+
+def _plan(basket, *, window=OCTOBER, taken=None, balance=1_000, standing=None, goods=SHELF):
+    return plan_redemption(basket, goods, window=window, upcoming=None, taken=taken or {},
+                           holder=Holder(balance, standing))
+
+
+def test_a_plan_prices_each_line_and_takes_its_cost_at_the_moving_average():
+    plan = _plan([("rice", 2), ("oil", 1)])
+    assert [(line.goods.sku, line.points, line.cost_fen) for line in plan.lines] == [
+        ("rice", 60, 5_000), ("oil", 12, 1_500)]
+    assert (plan.points, plan.cost_fen, plan.balance_after, plan.window) == (72, 6_500, 928, OCTOBER)
+
+
+@pytest.mark.parametrize("basket, how, refusal", [
+    ([("tea", 1)], {}, ValidationError),
+    ([("rice", 1)], {"window": None}, WindowClosed),
+    ([("rice", 2)], {"taken": {1: 1}}, LimitExceeded),
+    ([("oil", 11)], {}, OutOfStock),
+    ([("oil", 2)], {"balance": 23}, InsufficientPoints),
+    ([("oil", 1)], {"standing": -5}, InsufficientPoints),
+])
+def test_a_plan_the_desk_cannot_honour_is_refused(basket, how, refusal):
+    with pytest.raises(refusal):
+        _plan(basket, **how)
+
+
+def test_the_refusals_come_in_order_a_closed_desk_before_an_empty_shelf():
+    with pytest.raises(WindowClosed):
+        _plan([("oil", 11)], window=None, balance=0)
+    with pytest.raises(LimitExceeded):
+        _plan([("rice", 3)], balance=0)
+
+
+def test_goods_no_longer_offered_cannot_be_planned():
+    with pytest.raises(ValidationError) as refused:
+        _plan([("oil", 1)], goods={"oil": Goods(2, "oil", "食用油", 12, 10, 15_000, active=False)})
+    assert "已下架" in str(refused.value.fields["items"][0])

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from ledger.models import Transfer
-from redemption import services
+from redemption.services import catalog
+from redemption.services import fund as the_fund
 
 from .conftest import sign_in
 
@@ -93,11 +94,11 @@ def test_the_quarters_disclosure_reconciles_money_and_goods(client, desk, sessio
     desk.money(100_000, source="town")
     desk.money(20_000, source="sponsor", donor="县农商行", restriction="goods")
     desk.item(sku="rice", name="大米", points=30, cost_fen=2500, stock=10)        # ¥250 from the fund
-    services.stock_in(session, desk.bank, "rice", quantity=2, source="donation", cost_fen=4000,
+    catalog.stock_in(session, desk.bank, "rice", quantity=2, source="donation", cost_fen=4000,
                       donor="熊建国", by="test", clock=clock)
     desk.points(desk.wang, 90)
     assert desk.redeem(client, desk.wang, [("rice", 3)]).status_code == 201
-    data = services.disclosure(session, desk.bank, 2026, 4, clock=clock)
+    data = the_fund.disclosure(session, desk.bank, 2026, 4, clock=clock)
     money, goods = data["money"], data["goods"]
     assert money["opening_fen"] == 0
     assert [(r["source"], r["fen"]) for r in money["receipts"]] == [("town", 100_000), ("sponsor", 20_000)]
@@ -118,6 +119,6 @@ def test_the_quarters_disclosure_reconciles_money_and_goods(client, desk, sessio
 
 def test_a_later_quarter_opens_with_the_last_ones_closing(session, desk, clock):
     desk.money(100_000)
-    data = services.disclosure(session, desk.bank, 2027, 1, clock=clock)
+    data = the_fund.disclosure(session, desk.bank, 2027, 1, clock=clock)
     assert data["money"]["opening_fen"] == 100_000 and data["money"]["receipts"] == []
     assert data["first"] == date(2027, 1, 1)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ground.clock import FixedClock
 from ledger.models import CNY, Account, Transfer
 from ledger.verify import verify_bank
-from redemption import services
+from redemption.services import windows
 
 from .conftest import DESK_RULES, Desk
 
@@ -312,17 +312,17 @@ def test_bad_extra_windows_are_refused(client, desk, body, status):
 
 
 def test_the_cycle_opens_and_closes_the_quarters_window_through_the_services(client, stocked, session, clock):
-    window = services.open_window(session, stocked.bank, opens_on=date(2026, 10, 10),
+    window = windows.open_window(session, stocked.bank, opens_on=date(2026, 10, 10),
                                   closes_on=date(2026, 10, 16), kind="regular", by="cycle", clock=clock)
-    assert services.open_window(session, stocked.bank, opens_on=date(2026, 10, 10),
+    assert windows.open_window(session, stocked.bank, opens_on=date(2026, 10, 10),
                                 closes_on=date(2026, 10, 16), kind="regular", by="cycle",
                                 clock=clock).id == window.id
-    assert services.current_window(session, stocked.bank, date(2026, 10, 5)) is None   # replaced 1-20
-    assert services.current_window(session, stocked.bank, date(2026, 10, 15)).id == window.id
-    services.close_window(session, stocked.bank, window.id, by="cycle", clock=clock)
-    assert services.current_window(session, stocked.bank, clock.today()) is None
+    assert windows.current_window(session, stocked.bank, date(2026, 10, 5)) is None   # replaced 1-20
+    assert windows.current_window(session, stocked.bank, date(2026, 10, 15)).id == window.id
+    windows.close_window(session, stocked.bank, window.id, by="cycle", clock=clock)
+    assert windows.current_window(session, stocked.bank, clock.today()) is None
     assert stocked.redeem(client, stocked.wang, [("rice", 1)]).get_json()["error"] == "window_closed"
-    assert services.next_window(session, stocked.bank, clock.today()).opens_on == date(2027, 1, 1)
+    assert windows.next_window(session, stocked.bank, clock.today()).opens_on == date(2027, 1, 1)
 
 
 # --- the quarter's summary ----------------------------------------------------------------------

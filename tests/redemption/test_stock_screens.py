@@ -392,10 +392,10 @@ def test_only_clerks_reviewers_and_the_admin_may_add_goods_or_stock(office):
 
 
 def test_another_banks_goods_answer_404_and_its_codes_are_not_ours(office, make, session, clock):
-    from redemption import services
+    from redemption.services import catalog
 
     other = make.bank(code="other", name="别村")
-    services.create_item(session, other, sku="oil", name="油", points=6, cost_fen=100,
+    catalog.create_item(session, other, sku="oil", name="油", points=6, cost_fen=100,
                          limit_per_window=None, by="test", clock=clock)
     stranger = FormClient(office.signed_in(make.user(other, "clerk", name="other-clerk")))
     assert stranger.get(GOODS).status_code == 404
@@ -404,7 +404,7 @@ def test_another_banks_goods_answer_404_and_its_codes_are_not_ours(office, make,
     answer = ours.post(STOCK, {"source": "purchase", "sku": "oil", "quantity": "5",
                                "key": key_of(ours.get(GOODS), STOCK, "purchase")})
     assert answer.status_code == 422 and "请从列表中选择物品" in beside(answer, "purchase-sku")
-    assert services.get_item(session, other, "oil", fresh=True).stock == 0 and office.stock() == 10
+    assert catalog.get_item(session, other, "oil", fresh=True).stock == 0 and office.stock() == 10
 
 
 def test_the_navigation_offers_the_screens_to_the_roles_that_use_them(office):

@@ -181,14 +181,14 @@ def _rows(session) -> dict[str, int]:
 @pytest.fixture
 def world(make, session, clock):
     """A bank with residents, a posted deed, a catalog item and money in the fund; and bank B."""
-    from redemption import services as desk
+    from redemption.services import catalog
 
     bank = make.bank()
     other = make.bank("xz", "小庄村综治银行")
     wang, li = make.resident(bank, "王大"), make.resident(bank, "李四")
     stranger = make.resident(other, "外村人")
     deed = make.deed(bank, "cleanup", [wang]).transfers[0]
-    desk.create_item(session, bank, sku="rice", name="大米", points=3, cost_fen=2500,
+    catalog.create_item(session, bank, sku="rice", name="大米", points=3, cost_fen=2500,
                      limit_per_window=None, by="test", clock=clock)
     return {"bank": bank, "wang": wang, "li": li, "stranger": stranger, "deed": deed,
             "clerk": make.token(bank, "clerk"), "desk": make.token(bank, "desk")}

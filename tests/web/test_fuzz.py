@@ -43,7 +43,7 @@ SEED = int(os.environ.get("ZONGZHI_FUZZ_SEED", 20261015))
 def village(app, make, session, clock):
     """A bank with households, residents, points, money, goods in stock, a pending deed, and a
     micro-project application and a wish of its foundation."""
-    from redemption import services as desk
+    from redemption.services import catalog, fund
 
     bank = make.bank(rules=VILLAGE_RULES)
     make.bank(code="other", name="别村")
@@ -53,11 +53,11 @@ def village(app, make, session, clock):
     posted = make.deed(bank, "cleanup", [wang, li], quantity=5, memo="清理河道")
     make.deed(bank, "litter", [wang2])
     pending = make.deed(bank, "mediation", [li])
-    desk.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
+    fund.record_receipt(session, bank, source="town", donor=None, received_on=clock.today(),
                         amount_fen=100_000, restriction=None, memo=None, by="test", clock=clock)
-    desk.create_item(session, bank, sku="rice", name="大米 5kg", points=3, cost_fen=2500,
+    catalog.create_item(session, bank, sku="rice", name="大米 5kg", points=3, cost_fen=2500,
                      limit_per_window=None, by="test", clock=clock)
-    desk.stock_in(session, bank, "rice", quantity=10, source="purchase", cost_fen=None,
+    catalog.stock_in(session, bank, "rice", quantity=10, source="purchase", cost_fen=None,
                   donor=None, by="test", clock=clock)
     tokens = {role: make.token(None if role == "admin" else bank, role) for role in ROLES}
     api, clerk = app.test_client(), tokens["clerk"]

@@ -13,7 +13,8 @@ from ground.db import normalize_url
 
 from ..conftest import POSTGRES_URL
 
-TABLES = {"user_sessions", "api_tokens", "idempotency_records", "stats_progress"}
+TABLES = {"user_sessions", "api_tokens", "idempotency_records", "stats_progress", "redemption_lines",
+          "stock_movements", "legacy_events"}
 ISSUED = datetime(2026, 1, 1, 8, 30, tzinfo=timezone.utc)
 
 
