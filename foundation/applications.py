@@ -99,7 +99,7 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
     problems = {}
     if ends_on < starts_on:
         problems["ends_on"] = [_("结束日期不能早于开始日期")]
-    if sum(amount for _, amount in budget) != amount_requested:
+    if sum(amount for _item, amount in budget) != amount_requested:
         problems["budget"] = [_("预算明细合计 %(total)s，与申请金额 %(requested)s 不符",
                                 total=yuan(sum(amount for _item, amount in budget)),
                                 requested=yuan(amount_requested))]

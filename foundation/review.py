@@ -128,7 +128,7 @@ def review_view(session: Session, application: Application, *, viewer: User) -> 
     eligible = {s.user_id for s in seats if not s.recused}
     by_reviewer: dict[int, dict[str, int]] = {}
     weights: dict[str, int] = {}
-    for score, _ in scores:
+    for score, _name in scores:
         if score.user_id in eligible:
             by_reviewer.setdefault(score.user_id, {})[score.criterion] = score.score
             weights[score.criterion] = score.weight
