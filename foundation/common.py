@@ -30,7 +30,7 @@ RESTRICTED, UNRESTRICTED, SPENT = "fund:projects", "fund", "spent:projects"
 INKIND_RECEIVED, INKIND_GIVEN = "inkind:received", "inkind:given"
 DONOR_SOURCE = {"resident": "source:donor", "person": "source:sponsor", "unit": "source:sponsor"}
 
-_PERIOD_ZH = {"day": _("当天"), "week": _("本周"), "month": _("本月"), "year": _("本年")}
+_PERIODS = {"day": _("当天"), "week": _("本周"), "month": _("本月"), "year": _("本年")}
 
 
 def rules_of(session: Session, bank: Bank):
@@ -50,8 +50,7 @@ def link(session: Session, bank: Bank, purpose: str, *, entries: Sequence[Posted
 
 
 def post_points(uow: UnitOfWork, rule_code: str, residents: Sequence[Resident], *, quantity: int,
-                occurred_on: date, memo: str | None,
-                field: str = "occurred_on") -> tuple[list[PostedEntry], list[PendingDeed]]:
+                occurred_on: date, memo: str | None) -> tuple[list[PostedEntry], list[PendingDeed]]:
     """Credit each resident a rule's deed inside this unit of work, as the ledger's deed service
     would: one entry per resident, or deeds held for a reviewer when the rule asks for review.
 
@@ -60,7 +59,7 @@ def post_points(uow: UnitOfWork, rule_code: str, residents: Sequence[Resident], 
     """
     session, bank, clock = uow.session, uow.bank, uow.clock
     version, book = ledger_services.rulebook(session, bank.id)
-    periods.check_dated(session, bank.id, occurred_on, today=clock.today(), field=field,
+    periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
                         backdate_days=book.settings.cycle.backdate_days)
     if not book.knows(rule_code):
         raise ValidationError({"rule": [_("未知规则 %(code)s", code=rule_code)]})
@@ -111,6 +110,6 @@ def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occu
             period, remaining = breach
             raise CapExceeded(
                 _("%(name)s「%(rule)s」%(period)s上限 %(cap)s 分，还可得 %(left)s 分，本次 %(points)s 分超出上限",
-                  name=resident.name, rule=rule.name, period=_PERIOD_ZH[period],
+                  name=resident.name, rule=rule.name, period=_PERIODS[period],
                   cap=rule.caps[period], left=remaining, points=points),
                 fields={"residents": [f"{resident.id}: remaining {remaining} ({period})"]})
