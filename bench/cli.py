@@ -16,7 +16,7 @@ this process, best of N. Side by side, in the same rounds:
    `python -c "from zongzhi.app import create_app; create_app()"`.
 
 What it builds: a temporary SQLite database at the schema's head (Alembic), two banks opened
-through `ledger.services.create_bank`, residents inserted in bulk, and their transfers posted
+through `ledger.banks.create_bank`, residents inserted in bulk, and their transfers posted
 through `ledger.posting.post`, 1,000 drafts per transaction (bench/ledger.py's helpers), so the
 hash chains, balances and monthly figures are real and `zongzhi verify` must say OK. The
 monthly figures are counted as the daily close counts them. Everything is deleted at the end.
@@ -72,7 +72,7 @@ def build(url: str, transfers: int) -> dict:
 
     import migrations
     from ground.db import make_engine, session_factory
-    from ledger import services
+    from ledger import banks as ledger_banks
     from ledger.models import PTS, Account
     from stats import upkeep
 
@@ -84,8 +84,8 @@ def build(url: str, transfers: int) -> dict:
     banks = {}
     with sf() as session:
         for code, name in (("small", "小村综治银行"), ("big", "大村综治银行")):
-            bank = services.create_bank(session, code, name, rules_text=helpers.RULES,
-                                        source_name="bench.yaml", by="bench", clock=helpers.CLOCK)
+            bank = ledger_banks.create_bank(session, code, name, rules_text=helpers.RULES,
+                                            source_name="bench.yaml", by="bench", clock=helpers.CLOCK)
             banks[code] = helpers.BankInfo(bank.id, code)
     for info, count, residents in ((banks["small"], SMALL_TRANSFERS, 12), (banks["big"], transfers, 2_000)):
         with sf() as session:

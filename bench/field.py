@@ -88,14 +88,14 @@ def main() -> None:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
     clock = Clock()
     with app.app_context():
-        from ledger import services
+        from ledger import banks, people as ledger_people
 
         session = app.extensions["zongzhi.sessions"]()
-        bank = services.create_bank(session, "bench", "测试村", rules_text=RULES, source_name="bench.yaml",
-                                    by="bench", clock=clock)
-        home = services.create_household(session, bank, code="H001", name=None, clock=clock)
-        people = [services.create_resident(session, bank, name=f"村民{i}", household=home.code, phone=None,
-                                           clock=clock).id for i in range(20)]
+        bank = banks.create_bank(session, "bench", "测试村", rules_text=RULES, source_name="bench.yaml",
+                                 by="bench", clock=clock)
+        home = ledger_people.create_household(session, bank, code="H001", name=None, clock=clock)
+        people = [ledger_people.create_resident(session, bank, name=f"村民{i}", household=home.code, phone=None,
+                                                clock=clock).id for i in range(20)]
         create_user(session, "bench-clerk", bank_code="bench", role="clerk", password="bench-password", clock=clock)
         headers = {"Authorization": f"Bearer {create_token(session, 'bench-clerk', clock=clock)}"}
         session.close()

@@ -55,7 +55,7 @@ from foundation.review import decide, panel, submit_scores  # noqa: E402
 from foundation.wishes import collect_wish, review_wish  # noqa: E402
 from foundation.models import Application, Score  # noqa: E402
 from ledger import accounts  # noqa: E402
-from ledger import services as ledger_services  # noqa: E402
+from ledger import banks  # noqa: E402
 from ground.clock import FixedClock
 from ground.db import transaction
 from ledger.models import CNY, Household, Resident  # noqa: E402
@@ -121,8 +121,8 @@ def build(app, applications: int, rng: random.Random):
     """The district: stations, members, reviewers, fund, a year of applications, wishes."""
     sf = app.extensions["zongzhi.sessions"]
     session = sf()
-    bank = ledger_services.create_bank(session, "nanan", "南岸区社区基金", rules_text=RULES,
-                                       source_name="bench", by="bench", clock=CLOCK)
+    bank = banks.create_bank(session, "nanan", "南岸区社区基金", rules_text=RULES,
+                             source_name="bench", by="bench", clock=CLOCK)
     with transaction(session):
         homes = [Household(bank_id=bank.id, code=f"H{i:04d}", name="", created_at=CLOCK.now())
                  for i in range(STATIONS * MEMBERS)]

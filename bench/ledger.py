@@ -1,6 +1,6 @@
 """Benchmark of the ledger on a synthetic county, every figure next to a baseline from the same run.
 
-What it builds (per backend): banks opened through ``services.create_bank``, households,
+What it builds (per backend): banks opened through ``ledger.banks.create_bank``, households,
 residents and their points accounts inserted in bulk, and a history of transfers posted through
 ``ledger.posting.post`` in batches of 1,000 drafts per transaction, so the hash chains and the
 balances are real (``verify_bank`` must pass on them). Most transfers go to one "big" bank,
@@ -8,7 +8,7 @@ the rest are spread over the others.
 
 What it measures, each against a baseline:
 
-1. posting through ``services.post_deed`` (single-resident deed, one transaction each) versus a
+1. posting through ``ledger.deeds.post_deed`` (single-resident deed, one transaction each) versus a
    plain INSERT of the same transfer row in its own committed transaction, on an engine from
    ``ground.db.make_engine`` (SQLite: WAL + synchronous=FULL; PostgreSQL: its default
    synchronous_commit). The plain INSERT goes into the real ``transfers`` table, so the
@@ -16,7 +16,7 @@ What it measures, each against a baseline:
    runs for it too. Target: the service reaches 40% of the raw rate.
 2. posting over HTTP (Flask test client, bearer token): a single-resident deed and an
    8-resident team deed, versus the same calls made to the service function directly.
-3. balance read latency (``services.account_summary``, what the API serves) p50/p99 when the
+3. balance read latency (``ledger.reading.account_summary``, what the API serves) p50/p99 when the
    big bank holds ~10,000 transfers (the baseline) and again when the database holds all of
    them. The database is copied at 10,000 and the final reads alternate between the copy and
    the full database, so a busy machine slows both sides alike. Target: p99 < 5 ms, and no
@@ -74,7 +74,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
 import migrations  # noqa: E402
-from ledger import services  # noqa: E402
+from ledger import banks as ledger_banks, deeds as ledger_deeds, people as ledger_people, reading  # noqa: E402
 from ground.clock import FixedClock
 from ground.db import make_engine, normalize_url, session_factory, transaction
 from ground.store import Prepared
@@ -175,7 +175,7 @@ def fmt_rate(value: float, unit: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def search_keys(name: str) -> dict[str, str]:
-    return services.search_keys(name)
+    return ledger_people.search_keys(name)
 
 
 def person_name(rng: random.Random) -> str:
@@ -191,8 +191,8 @@ def open_banks(sf, count: int) -> list[BankInfo]:
     with sf() as session:
         for i in range(count + 1):
             code = "raw-baseline" if i == count else f"v{i:03d}"
-            bank = services.create_bank(session, code, f"第{i}村综治银行", rules_text=RULES,
-                                        source_name="bench.yaml", by="bench", clock=CLOCK)
+            bank = ledger_banks.create_bank(session, code, f"第{i}村综治银行", rules_text=RULES,
+                                            source_name="bench.yaml", by="bench", clock=CLOCK)
             info = BankInfo(bank.id, code)
             system = dict(session.execute(select(Account.code, Account.id).where(
                 Account.bank_id == bank.id, Account.ledger == PTS)).all())
@@ -326,7 +326,7 @@ class RawInserter:
 
 
 class ServicePoster:
-    """Deeds through services.post_deed, each its own transaction, on one long-lived session."""
+    """Deeds through ledger.deeds.post_deed, each its own transaction, on one long-lived session."""
 
     def __init__(self, sf, bank: BankInfo):
         self.session = sf()
@@ -341,9 +341,9 @@ class ServicePoster:
     def deeds(self, count: int, team: int = 1) -> float:
         t0 = time.perf_counter()
         for _ in range(count):
-            outcome = services.post_deed(self.session, self.bank, rule_code="cleanup",
-                                         resident_ids=self._ids(team), quantity=1,
-                                         occurred_on=YESTERDAY, memo=None, by="bench", clock=CLOCK)
+            outcome = ledger_deeds.post_deed(self.session, self.bank, rule_code="cleanup",
+                                             resident_ids=self._ids(team), quantity=1,
+                                             occurred_on=YESTERDAY, memo=None, by="bench", clock=CLOCK)
             assert outcome.posted and len(outcome.transfers) == team
         return time.perf_counter() - t0
 
@@ -435,7 +435,7 @@ def read_summary(sf, bank_row: Bank, resident: int) -> float:
     """One balance read as the API serves it: a fresh session, account_summary, close; seconds."""
     t0 = time.perf_counter()
     session = sf()
-    summary = services.account_summary(session, bank_row, resident, clock=CLOCK)
+    summary = reading.account_summary(session, bank_row, resident, clock=CLOCK)
     session.close()
     seconds = time.perf_counter() - t0
     assert summary["resident"] == resident

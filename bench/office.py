@@ -29,7 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not in (ROOT, BENCH_DIR)]
 
 import migrations  # noqa: E402
-from ledger import services  # noqa: E402
+from ledger import banks, deeds, people as ledger_people  # noqa: E402
 from ground.clock import FixedClock
 from ledger.posting import Idempotency  # noqa: E402
 
@@ -171,24 +171,24 @@ def seed(url: str) -> dict:
     engine = make_engine(url)
     session = session_factory(engine)()
     try:
-        bank = services.create_bank(session, "heping", "和平村综治银行", rules_text=RULES_FILE.read_text(),
-                                    source_name=RULES_FILE.name, by="bench", clock=CLOCK)
+        bank = banks.create_bank(session, "heping", "和平村综治银行", rules_text=RULES_FILE.read_text(),
+                                 source_name=RULES_FILE.name, by="bench", clock=CLOCK)
         people = {}
         for n, name in enumerate([name for name, _initials in TEAM] + list(OTHERS)):
             code = f"H{n // 3 + 1:02d}"
             if n % 3 == 0:
-                services.create_household(session, bank, code=code, name=None, clock=CLOCK)
-            people[name] = services.create_resident(session, bank, name=name, household=code,
-                                                    phone=None, clock=CLOCK)
+                ledger_people.create_household(session, bank, code=code, name=None, clock=CLOCK)
+            people[name] = ledger_people.create_resident(session, bank, name=name, household=code,
+                                                         phone=None, clock=CLOCK)
         for name, initials in TEAM:
-            found = services.find_residents(session, bank, initials, limit=8)
+            found = ledger_people.find_residents(session, bank, initials, limit=8)
             assert [r.name for r in found] == [name], f"{initials} finds {[r.name for r in found]}"
         clerk = create_user(session, CLERK, bank_code=bank.code, role="clerk", password=PASSWORD,
                             clock=CLOCK)
         last_week = FixedClock(at=CLOCK.now() - timedelta(days=7))
         create_user(session, REVIEWER, bank_code=bank.code, role="reviewer", password=PASSWORD,
                     clock=CLOCK)
-        posted = services.post_deed(session, bank, rule_code="cleanup",
+        posted = deeds.post_deed(session, bank, rule_code="cleanup",
                            resident_ids=[people[name].id for name, _initials in TEAM], quantity=1,
                            occurred_on=last_week.today(), memo=None, by=CLERK, clock=last_week,
                            idem=Idempotency("bench-last-week", "bench", user_id=clerk.id))

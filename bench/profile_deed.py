@@ -9,7 +9,7 @@ per request:
                contexts, teardown, the WSGI answer)
     auth       web.auth.current_user + scoped_bank (token digest, user, bank)
     validate   marshmallow's DeedIn.load and the Idempotency-Key fingerprint
-    posting    services.post_deed without its commit (lock, reads, caps, drafts, post, audit)
+    posting    ledger.deeds.post_deed without its commit (lock, reads, caps, drafts, post, audit)
     commit     the write transaction's COMMIT (the fsync, or joining a group commit)
     answer     the JSON answer (transfers_json, jsonify)
 
@@ -43,7 +43,7 @@ SORT = "cumulative"
 STAGES = {
     "auth": [("web/auth.py", "scoped_bank")],  # which calls current_user
     "validate": [("web/api.py", "load"), ("web/api.py", "idempotency")],
-    "posting": [("ledger/services.py", "post_deed")],
+    "posting": [("ledger/deeds.py", "post_deed")],
     "commit": [("sqlalchemy/orm/session.py", "commit")],
     "answer": [("ledger/views.py", "_deed_answer")],
 }

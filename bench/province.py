@@ -52,7 +52,6 @@ import migrations  # noqa: E402
 from cards import services as cards  # noqa: E402
 from cycle import jobs, queue  # noqa: E402
 from cycle.models import JobRun  # noqa: E402
-from ledger import services  # noqa: E402
 from ground.db import normalize_url
 from ground.tenants import Bank
 

@@ -1,6 +1,6 @@
 """Benchmark of the resident search on a bank of 5,000 residents, next to a baseline from the same run.
 
-What it builds: one bank (``services.create_bank``), 500 households and 5,000 residents with
+What it builds: one bank (``ledger.banks.create_bank``), 500 households and 5,000 residents with
 their pinyin keys from ``ledger.names.search_keys`` (common surnames, the polyphonic ones 曾 单
 仇 among them, and a few rare characters), on a migrated database, plus a second bank of the
 same size so every query has to filter by bank.
@@ -8,8 +8,8 @@ same size so every query has to filter by bank.
 What it measures, p50 and p99 over many queries (names, full pinyin, initials, partial
 pinyin), for
 
-1. ``services.search_residents`` — what the API's ``GET /residents?q=`` runs;
-2. ``services.find_residents`` — the ranked lookup the deed form runs for each typed term;
+1. ``ledger.people.search_residents`` — what the API's ``GET /residents?q=`` runs;
+2. ``ledger.people.find_residents`` — the ranked lookup the deed form runs for each typed term;
 3. the baseline: fetching one resident by primary key in the same session (``get_resident``),
    the cheapest read there is. Target: the search answers in under 50 ms at p99.
 
@@ -40,7 +40,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 import migrations  # noqa: E402
-from ledger import names, services  # noqa: E402
+from ledger import banks, names, people as ledger_people  # noqa: E402
 from ground.clock import FixedClock
 from ground.db import make_engine, normalize_url, session_factory, transaction
 from ledger.models import Household, Resident  # noqa: E402
@@ -61,7 +61,7 @@ def person_name(rng: random.Random) -> str:
 
 def populate(sf, code: str, rng: random.Random) -> tuple:
     session = sf()
-    bank = services.create_bank(session, code, f"{code} 村", rules_text=(
+    bank = banks.create_bank(session, code, f"{code} 村", rules_text=(
         ROOT / "seed_data" / "rules" / "default.yaml").read_text("utf-8"), source_name="default.yaml",
         by="bench", clock=CLOCK)
     now = datetime.now(timezone.utc)
@@ -125,11 +125,11 @@ def run(url: str, label: str, count: int) -> None:
     ids = [r for (r,) in session.execute(text("SELECT id FROM residents WHERE bank_id = :b"), {"b": bank.id})]
     asked = queries(people, rng, count)
     for q in asked[:50]:  # warm the caches
-        services.search_residents(session, bank, q, limit=51, after=None)
-    baseline = timed(lambda i: services.get_resident(session, bank, i), [rng.choice(ids) for _ in range(count)])
-    search = timed(lambda q: services.search_residents(session, bank, q, limit=51, after=None), asked)
-    ranked = timed(lambda q: services.find_residents(session, bank, q, limit=8), asked)
-    hits = sum(1 for q in asked if services.search_residents(session, bank, q, limit=1, after=None))
+        ledger_people.search_residents(session, bank, q, limit=51, after=None)
+    baseline = timed(lambda i: ledger_people.get_resident(session, bank, i), [rng.choice(ids) for _ in range(count)])
+    search = timed(lambda q: ledger_people.search_residents(session, bank, q, limit=51, after=None), asked)
+    ranked = timed(lambda q: ledger_people.find_residents(session, bank, q, limit=8), asked)
+    hits = sum(1 for q in asked if ledger_people.search_residents(session, bank, q, limit=1, after=None))
     session.close()
     engine.dispose()
     print(f"\n{label}: {RESIDENTS:,} residents in the bank (and {RESIDENTS:,} in another), {count} queries, "

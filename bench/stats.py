@@ -1,6 +1,6 @@
 """Benchmark of the kept monthly figures on a synthetic county, each figure beside its baseline.
 
-What it builds (per backend): banks opened through ``services.create_bank`` (200 by default),
+What it builds (per backend): banks opened through ``ledger.banks.create_bank`` (200 by default),
 households, residents and their accounts inserted in bulk, and a year of transfers (1,000,000 by
 default: deeds, penalties and redemptions over November 2025 – October 2026) inserted in bulk
 (COPY on PostgreSQL), then counted into the figures by ``stats.upkeep.rebuild`` — the same
@@ -51,7 +51,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 import migrations  # noqa: E402
-from ledger import services  # noqa: E402
+from ledger import banks as ledger_banks, deeds as ledger_deeds  # noqa: E402
 from ground.clock import FixedClock
 from ground.db import make_engine, normalize_url, session_factory
 from ledger.models import PTS, Account, Household, Resident
@@ -87,8 +87,8 @@ def build(url: str, banks: int, residents: int, transfers: int, tail_days: float
     started = time.perf_counter()
     with sf() as session:
         for n in range(banks):
-            services.create_bank(session, f"b{n:03d}", f"第{n + 1}村综治银行", rules_text=RULES,
-                                 source_name="bench.yaml", by="bench", clock=CLOCK)
+            ledger_banks.create_bank(session, f"b{n:03d}", f"第{n + 1}村综治银行", rules_text=RULES,
+                                     source_name="bench.yaml", by="bench", clock=CLOCK)
     per_bank = residents // banks
     now = CLOCK.now()
     created = datetime(2025, 10, 1, tzinfo=timezone.utc)
@@ -234,8 +234,8 @@ def measure(url: str, reads: int, deeds: int) -> dict:
         times = []
         for i in range(deeds):
             started = time.perf_counter()
-            services.post_deed(session, bank, rule_code="cleanup", resident_ids=[ids[i % len(ids)]],
-                               quantity=1, occurred_on=CLOCK.today(), memo=None, by="bench", clock=CLOCK)
+            ledger_deeds.post_deed(session, bank, rule_code="cleanup", resident_ids=[ids[i % len(ids)]],
+                                   quantity=1, occurred_on=CLOCK.today(), memo=None, by="bench", clock=CLOCK)
             times.append((time.perf_counter() - started) * 1000)
         out["deed"] = statistics.median(times)
         out["check_tail"] = upkeep.check(session, session.get(Bank, bank.id))

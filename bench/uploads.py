@@ -94,14 +94,14 @@ def cases() -> list[tuple[str, str, bytes]]:
 def child(db: str, filename: str, path: str) -> None:
     import contextlib
 
-    from ledger import roster, services
+    from ledger import banks, roster
     from ground.clock import FixedClock
     from ground.db import make_engine, session_factory
     from ground.errors import ZongzhiError
 
     clock = FixedClock()
     session = session_factory(make_engine(f"sqlite:///{db}"))()
-    bank = services.get_bank(session, "bench")
+    bank = banks.get_bank(session, "bench")
     data = Path(path).read_bytes()
     session.commit()
 
@@ -150,20 +150,20 @@ def memory(key: str) -> float:
 
 def poster(db: str, stop: str) -> None:
     """Another server process: post a deed for the other bank every 20 ms until told to stop."""
-    from ledger import services
+    from ledger import banks, deeds, people
     from ground.clock import FixedClock
     from ground.db import make_engine, session_factory
 
     clock = FixedClock()
     session = session_factory(make_engine(f"sqlite:///{db}"))()
-    bank = services.get_bank(session, "other")
-    patroller = services.create_resident(session, bank, name="赵六", household="X01", phone=None, clock=clock)
+    bank = banks.get_bank(session, "other")
+    patroller = people.create_resident(session, bank, name="赵六", household="X01", phone=None, clock=clock)
     waits = []
     print("ready", flush=True)
     while not Path(stop).exists():
         began = time.perf_counter()
-        services.post_deed(session, bank, rule_code="littering", resident_ids=[patroller.id], quantity=1,
-                           occurred_on=clock.today(), memo="bench", by="bench", clock=clock, idem=None)
+        deeds.post_deed(session, bank, rule_code="littering", resident_ids=[patroller.id], quantity=1,
+                        occurred_on=clock.today(), memo="bench", by="bench", clock=clock, idem=None)
         waits.append(time.perf_counter() - began)
         time.sleep(0.02)
     print(json.dumps(waits))
@@ -173,7 +173,7 @@ def poster(db: str, stop: str) -> None:
 
 def template(folder: Path) -> Path:
     import migrations
-    from ledger import services
+    from ledger import banks, people
     from ground.clock import FixedClock
     from ground.db import make_engine, session_factory
 
@@ -183,9 +183,9 @@ def template(folder: Path) -> Path:
     session = session_factory(engine)()
     rules = (ROOT / "seed_data" / "rules" / "default.yaml").read_text("utf-8")
     for code in ("bench", "other"):
-        services.create_bank(session, code, f"{code} 村", rules_text=rules, source_name="default.yaml",
-                             by="bench", clock=FixedClock())
-    services.create_household(session, services.get_bank(session, "other"), code="X01", name="", clock=FixedClock())
+        banks.create_bank(session, code, f"{code} 村", rules_text=rules, source_name="default.yaml",
+                          by="bench", clock=FixedClock())
+    people.create_household(session, banks.get_bank(session, "other"), code="X01", name="", clock=FixedClock())
     session.close()
     engine.dispose()
     return path

@@ -17,7 +17,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if p and Path(p).resolve() not 
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from ledger import services  # noqa: E402
+from ledger import banks as ledger_banks  # noqa: E402
 from ground.clock import Clock, FixedClock
 from ground.db import transaction
 from ledger.models import PTS, Account, Household, Resident  # noqa: E402
@@ -58,8 +58,8 @@ def build(sf, *, banks: int, residents: int, clock: Clock) -> list[Village]:
     for b in range(banks):
         code = f"b{b:02d}"
         with sf() as session:
-            bank = services.create_bank(session, code, f"第{b}村综治银行", rules_text=RULES,
-                                        source_name="bench.yaml", by="bench", clock=clock)
+            bank = ledger_banks.create_bank(session, code, f"第{b}村综治银行", rules_text=RULES,
+                                            source_name="bench.yaml", by="bench", clock=clock)
             village = Village(code, bank.id)
             now = clock.now()
             with transaction(session):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ground import audit
-from ledger import services as ledger_services
+from ledger import banks, people
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import NotFound, ValidationError
@@ -81,7 +81,7 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     Household cards exist only when the bank keeps points per household. The whole bank means
     every active resident, and every active household too when points are per household.
     """
-    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    unit = banks.rulebook(session, bank.id)[1].settings.account_unit
     if household_codes and unit != "household":
         raise ValidationError({"households": [_("本村积分以个人为单位，不发户卡")]})
     with transaction(session):
@@ -118,7 +118,7 @@ def whole_bank_reissue(session: Session, bank: Bank) -> dict[str, int]:
 
     Asked before the clerk confirms, since every card in the village stops working at once.
     """
-    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    unit = banks.rulebook(session, bank.id)[1].settings.account_unit
     residents, households = _holders(session, bank, None, None, True, unit)
     live = session.execute(select(func.count()).select_from(Card).where(
         Card.bank_id == bank.id, Card.revoked_at.is_(None),
@@ -160,10 +160,10 @@ def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
     """Revoke a holder's card(s) at once; return how many were revoked."""
     with transaction(session):
         if resident_id is not None:
-            holder = ledger_services.get_resident(session, bank, resident_id)
+            holder = people.get_resident(session, bank, resident_id)
             column = Card.resident_id
         else:
-            holder = ledger_services.find_household(session, bank, household_code or "")
+            holder = people.find_household(session, bank, household_code or "")
             if holder is None:
                 raise NotFound(_("找不到该住户"))
             column = Card.household_id
@@ -230,7 +230,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
     Nothing about any other resident but the holder's rank among them.
     """
     bank = session.get(Bank, card.bank_id)
-    version, book = ledger_services.rulebook(session, bank.id)
+    version, book = banks.rulebook(session, bank.id)
     unit = book.settings.account_unit
     today = clock.today()
     if card.resident_id is not None:
@@ -368,7 +368,7 @@ def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,
                      limit: int = 500) -> dict:
     """Return residents (found by name or pinyin) and households, each with its live card, if any."""
-    residents = ledger_services.search_residents(session, bank, q, limit=limit, after=None)
+    residents = people.search_residents(session, bank, q, limit=limit, after=None)
     households = list(session.execute(select(Household).where(
         Household.bank_id == bank.id, Household.active.is_(True)).order_by(Household.code)
         .limit(limit)).scalars())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
                    url_for)
 
-from ledger import services as ledger_services
+from ledger import banks, people
 from ground.db import get_session
 from ledger.models import Household
 from ledger.replica import reading_session
@@ -171,7 +171,7 @@ def issue_resident_card(bank, resident_id):
     """
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
-    ledger_services.get_resident(session, bank, resident_id)
+    people.get_resident(session, bank, resident_id)
     [issued] = services.issue_cards(session, bank, resident_ids=[resident_id], by=user.name,
                                     clock=clock())
     return jsonify(_issued_json(issued)), 201
@@ -189,7 +189,7 @@ def issue_household_card(bank, code):
     """
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
-    if ledger_services.find_household(session, bank, code) is None:
+    if people.find_household(session, bank, code) is None:
         raise NotFound(_("找不到该住户"))
     [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock())
     return jsonify(_issued_json(issued)), 201
@@ -269,7 +269,7 @@ def cards_screen(bank):
 def _cards_page(bank, *, typed=None, message=None, problems=None):
     session = get_session()
     q = query_text("q")
-    unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
+    unit = banks.rulebook(session, bank.id)[1].settings.account_unit
     return render_template("cards/cards.html", bank=bank, rows=services.holders_overview(session, bank, q=q),
                            unit=unit, q=q or "", typed=typed or {}, message=message, problems=problems or {})
 

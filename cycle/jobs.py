@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import rules as rulefiles
 from ledger import periods
-from ledger import services as ledger_services
+from ledger import banks
 from ground.clock import Clock
 from ground.errors import ConflictError, ValidationError
 from ground.i18n import _
@@ -107,7 +107,7 @@ def _seal(session, bank, period, by, clock) -> str:
 def _quarterly(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
 
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     opened = ""
     if window:
@@ -121,7 +121,7 @@ def _quarterly(session, bank, period, by, clock) -> str:
 def _quarterly_close(session, bank, period, by, clock) -> str:
     from redemption import services as redemption
 
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     if window is None:
         return "本季度没有常规兑换期"
@@ -168,5 +168,5 @@ def parse(job: Job, text: str) -> Period:
 
 def due_at(session: Session, bank: Bank, job: Job, period: Period, clock: Clock) -> datetime | None:
     """Return when a job falls due for a bank and period, by the bank's rules in force."""
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     return job.due(session, bank, book.settings.cycle, period, clock)

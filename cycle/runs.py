@@ -192,9 +192,9 @@ def run_by_hand(sessions: sessionmaker, banks: list[Bank], job: jobs.Job, period
 
 def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[datetime, int, jobs.Job, object]]:
     """Return every run due for a bank and not done yet, in order: missed periods first."""
-    from ledger import services as ledger_services
+    from ledger import banks as ledger_banks
 
-    _, book = ledger_services.rulebook(session, bank.id)
+    _, book = ledger_banks.rulebook(session, bank.id)
     cycle = book.settings.cycle
     now = clock.now()
     first = periods.first_day(session, bank, clock.tz)

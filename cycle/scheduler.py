@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from ledger import services as ledger_services
+from ledger import banks as ledger_banks
 from ground.tenants import Bank
 
 from . import queue, runs
@@ -71,7 +71,7 @@ class Cycle:
         with self.sessions() as session:
             banks = list(session.execute(select(Bank.id, Bank.code)).all())
             for bank_id, code in banks:
-                version, book = ledger_services.rulebook(session, bank_id)
+                version, book = ledger_banks.rulebook(session, bank_id)
                 if self._installed.get(bank_id) == version.content_hash:
                     continue
                 for job, trigger in triggers(book.settings.cycle, self.clock.tz).items():

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cards.services import card_named
 from ground import audit
-from ledger import services as ledger_services
+from ledger import banks, deeds
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row, transaction
@@ -37,7 +37,7 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
     problems = {}
     if ends_at <= starts_at:
         problems["ends_at"] = [_("结束时间须晚于开始时间")]
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     day = starts_at.astimezone(clock.tz).date()
     if not book.knows(rule_code) or book.rule_for(rule_code, day) is None:
         problems["rule"] = [_("规则 %(code)s 在 %(day)s 不适用", code=rule_code, day=day.isoformat())]
@@ -165,7 +165,7 @@ def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, c
     idem = Idempotency(f"activity:{activity.id}:close",
                        request_fingerprint("POST", f"activity:{activity.id}:close", body),
                        user_id=SYSTEM_USER)
-    outcome = ledger_services.post_deed(
+    outcome = deeds.post_deed(
         session, bank, rule_code=activity.rule_code, resident_ids=residents,
         quantity=activity.quantity, occurred_on=activity.starts_at.astimezone(clock.tz).date(),
         memo=activity.title, by=by, clock=clock, idem=idem)

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask_babel import gettext as _
 
 from cards.views import card_or_refusal
-from ledger import services as ledger_services
+from ledger import banks, people as ledger_people
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
 from ledger.models import Household, Resident
@@ -39,7 +39,7 @@ def _members(session, bank, card) -> list[Resident]:
     """The residents a card speaks for: its holder, or a household card's active members."""
     if card.resident_id is not None:
         return [session.get(Resident, card.resident_id)]
-    return ledger_services.household_members(session, bank, session.get(Household, card.household_id))
+    return ledger_people.household_members(session, bank, session.get(Household, card.household_id))
 
 
 def _chosen(members, value) -> Resident | None:
@@ -106,7 +106,7 @@ def card_reports(token):
     session = get_session()
     bank = session.get(Bank, card.bank_id)
     members = _members(session, bank, card)
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     today = clock().today()
     rules = [r for r in book.in_force(today) if not r.is_penalty]
     form = request.form.to_dict() if request.method == "POST" else {}
@@ -254,7 +254,7 @@ def card_reports_shown(card) -> dict:
     """What a card's page shows of its reports (a template global): each one's status and why."""
     session = get_session()
     bank = session.get(Bank, card.bank_id)
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     return {"sent": services.card_reports(session, bank, card.id, limit=10),
             "names": {r.code: r.name for r in book.rules},
             "people": {m.id: m.name for m in _members(session, bank, card)}}

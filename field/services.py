@@ -8,7 +8,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from ground import audit
-from ledger import services as ledger_services
+from ledger import deeds
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import ValidationError, ZongzhiError
@@ -58,7 +58,7 @@ def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
     return bank_row(session, Photo, photo_id, bank.id, _("找不到该照片"))
 
 
-# --- evidence, attached to deeds (a plug-in of ledger.services.DEED_ATTACHMENTS) ----------------
+# --- evidence, attached to deeds (a plug-in of ledger.deeds.DEED_ATTACHMENTS) -------------------
 
 #: The evidence of a resident's report: its photos, which the report's attachment keeps.
 WITH_REPORT = "with-report"
@@ -167,7 +167,7 @@ class ReportAttachment:
 def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,
                   occurred_on, memo: str | None, prepared: list, clock: Clock):
     """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card."""
-    return ledger_services.post_deed(
+    return deeds.post_deed(
         session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
         occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
         attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),
@@ -186,6 +186,6 @@ def card_reports(session: Session, bank: Bank, card_id: int, *, limit: int = 20)
 
 
 #: What the field adds to the ledger's deeds, by the request field that carries it: its plug-in for
-#: ledger.services.DEED_ATTACHMENTS, which zongzhi.plugins installs (this module writes nothing
+#: ledger.deeds.DEED_ATTACHMENTS, which zongzhi.plugins installs (this module writes nothing
 #: into the ledger).
 DEED_ATTACHMENTS = {"evidence": EvidenceAttachment, "report": ReportAttachment}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from ledger import services as ledger_services
+from ledger import banks, deeds
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import TooLarge, ValidationError, ZongzhiError
@@ -119,7 +119,7 @@ def _batch_one(session, bank, user, item: dict, path: str) -> dict:
     deed = load(DeedIn(), body)
     fingerprinted = {k: v for k, v in item.items() if k != "key"}
     idem = Idempotency(key.strip(), request_fingerprint("POST", path, fingerprinted), user_id=user.id)
-    outcome = ledger_services.post_deed(
+    outcome = deeds.post_deed(
         session, bank, rule_code=deed["rule"], resident_ids=deed["residents"],
         quantity=deed["quantity"], occurred_on=deed["occurred_on"], memo=deed["memo"], by=user.name,
         clock=clock(), idem=idem, attached={"evidence": deed["evidence"]})
@@ -216,7 +216,7 @@ def phone_start(bank):
     """
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     rules = [{"code": r.code, "name": r.name, "points": r.points, "unit": r.unit,
               "review": r.review, "evidence": r.evidence,
               "initials": search_keys(r.name)["initials"]}

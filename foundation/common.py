@@ -17,8 +17,7 @@ import rules as rulefiles
 from ground.errors import CapExceeded, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank
-from ledger import accounts, periods
-from ledger import services as ledger_services
+from ledger import accounts, banks, deeds, periods
 from ledger.models import PTS, PendingDeed, Resident
 from ledger.posting import Draft, PostedEntry, legs
 from ledger.unit import UnitOfWork
@@ -35,7 +34,7 @@ _PERIODS = {"day": _("当天"), "week": _("本周"), "month": _("本月"), "year
 
 def rules_of(session: Session, bank: Bank):
     """Return the bank's foundation settings from the rules in force."""
-    return ledger_services.rulebook(session, bank.id)[1].foundation
+    return banks.rulebook(session, bank.id)[1].foundation
 
 
 def link(session: Session, bank: Bank, purpose: str, *, entries: Sequence[PostedEntry] = (),
@@ -58,7 +57,7 @@ def post_points(uow: UnitOfWork, rule_code: str, residents: Sequence[Resident], 
     deed attachments registered with the ledger may refuse it.
     """
     session, bank, clock = uow.session, uow.bank, uow.clock
-    version, book = ledger_services.rulebook(session, bank.id)
+    version, book = banks.rulebook(session, bank.id)
     periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
                         backdate_days=book.settings.cycle.backdate_days)
     if not book.knows(rule_code):
@@ -89,8 +88,8 @@ def post_points(uow: UnitOfWork, rule_code: str, residents: Sequence[Resident], 
                                 rule_code=rule.code, rule_version=version.version,
                                 doer_id=resident.id, memo=memo))
         entries, pending = uow.post(*([d] for d in drafts)), []
-    outcome = ledger_services.DeedOutcome(legs(entries), pending)
-    for hook in ledger_services.DEED_ATTACHMENTS.values():
+    outcome = deeds.DeedOutcome(legs(entries), pending)
+    for hook in deeds.DEED_ATTACHMENTS.values():
         hook.attach(session, bank, rule, None, outcome)
     uow.audit("deed_pending" if pending else ("penalty" if points < 0 else "deed"), f"rule:{rule.code}",
               {"residents": [r.id for r in residents], "quantity": quantity, "points": points,
@@ -102,7 +101,7 @@ def post_points(uow: UnitOfWork, rule_code: str, residents: Sequence[Resident], 
 def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occurred_on: date) -> None:
     if not rule.caps:
         return
-    earned = ledger_services.earned_under_rule(session, bank.id, [r.id for r in residents], rule,
+    earned = deeds.earned_under_rule(session, bank.id, [r.id for r in residents], rule,
                                                occurred_on)
     for resident in residents:
         breach = rulefiles.cap_breach(rule, points, earned[resident.id])

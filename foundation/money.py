@@ -17,8 +17,7 @@ from ground.clock import Clock
 from ground.errors import ValidationError
 from ground.i18n import _
 from ground.tenants import Bank, User
-from ledger import accounts
-from ledger import services as ledger_services
+from ledger import accounts, banks, deeds
 from ledger.formatting import yuan
 from ledger.models import CNY, Account, PendingDeed, Resident, Transfer
 from ledger.posting import Draft, Idempotency, legs
@@ -189,7 +188,7 @@ def progress_of(session: Session, application_id: int) -> list[Progress]:
 def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resident_ids: list[int],
                       quantity: int, occurred_on: date, memo: str | None, rule_code: str | None,
                       user: User, clock: Clock,
-                      idem: Idempotency | None = None) -> ledger_services.DeedOutcome:
+                      idem: Idempotency | None = None) -> deeds.DeedOutcome:
     """Credit volunteers who worked on an awarded project with points, as the ledger's deeds
     are credited, each deed linked to the project: all in one unit of work."""
     with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem, amounts="quantity") as uow:
@@ -202,7 +201,7 @@ def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resi
         rule_code = rule_code or rules_of(session, bank).volunteer_rule
         if not rule_code:
             raise ValidationError({"rule": [_("规则文件未设置 foundation.volunteer_rule，请指定规则")]})
-        rule = ledger_services.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
+        rule = banks.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
         if rule is not None and rule.points < 0:
             raise ValidationError({"rule": [_("规则 %(code)s 是扣分规则，不能用于志愿服务记分",
                                               code=rule_code)]})
@@ -212,18 +211,18 @@ def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resi
                                        occurred_on=occurred_on, memo=note)
         link(session, bank, "volunteer", entries=entries, pending=pending,
              application_id=application.id)
-        outcome = ledger_services.DeedOutcome(legs(entries), pending)
+        outcome = deeds.DeedOutcome(legs(entries), pending)
         uow.remember(outcome.kind, {"transfers": [t.id for t in outcome.transfers],
                                     "pending": [p.id for p in pending]})
     return outcome
 
 
-def _deeds(session: Session, ids: dict) -> ledger_services.DeedOutcome:
+def _deeds(session: Session, ids: dict) -> deeds.DeedOutcome:
     transfers = list(session.execute(select(Transfer).where(Transfer.id.in_(ids["transfers"]))
                                      .order_by(Transfer.seq)).scalars()) if ids["transfers"] else []
     pending = list(session.execute(select(PendingDeed).where(PendingDeed.id.in_(ids["pending"]))
                                    .order_by(PendingDeed.id)).scalars()) if ids["pending"] else []
-    return ledger_services.DeedOutcome(transfers, pending)
+    return deeds.DeedOutcome(transfers, pending)
 
 
 def volunteer_links(session: Session, application_id: int) -> list[dict]:

@@ -18,8 +18,7 @@ from ground.db import bank_row
 from ground.errors import ConflictError, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank, User
-from ledger import accounts, periods
-from ledger import services as ledger_services
+from ledger import accounts, banks, periods
 from ledger.models import CNY
 from ledger.posting import Draft, Idempotency
 from ledger.residents import named_residents
@@ -155,7 +154,7 @@ def deliver_wish(session: Session, bank: Bank, wish_id: int, *, gifts: dict[int,
         if uow.replayed:
             return session.get(Wish, uow.replayed.data["wish"])
         periods.check_dated(session, bank.id, delivered_on, today=clock.today(), field="delivered_on",
-                            backdate_days=ledger_services.rulebook(session, bank.id)[1]
+                            backdate_days=banks.rulebook(session, bank.id)[1]
                             .settings.cycle.backdate_days)
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, "deliver")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ground.tenants import Bank
 
-from . import services
+from . import people, reading
 from .models import Resident
 
 
@@ -33,10 +33,10 @@ class Lookup:
 def look_up(session: Session, bank: Bank, text: str) -> list[Lookup]:
     """Split what the clerk typed into terms (spaces, commas) and find active residents for each."""
     terms = [t for t in re.split(r"[\s,，、;；]+", text or "") if t]
-    return [Lookup(t, services.find_residents(session, bank, t, limit=8)) for t in terms[:30]]
+    return [Lookup(t, people.find_residents(session, bank, t, limit=8)) for t in terms[:30]]
 
 
 def active_residents(session: Session, bank: Bank, ids: list[int]) -> list[Resident]:
     """Return the bank's active residents among these ids, in the order given."""
-    found = services.residents_by_id(session, bank, ids)
+    found = reading.residents_by_id(session, bank, ids)
     return [found[i] for i in dict.fromkeys(ids) if i in found and found[i].active]

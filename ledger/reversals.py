@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ground.clock import Clock
 from ground.errors import AlreadyReversed, ConflictError, NotFound, PeriodSealed
+from ground.i18n import _
 from ground.tenants import Bank
 
 from . import periods
@@ -128,21 +129,20 @@ def reverse_transfer(session: Session, bank: Bank, transfer_id: int, *, reason: 
             return session.get(Transfer, ids.get("transfer") or ids["transfers"][0])
         original = session.get(Transfer, transfer_id)
         if original is None or original.bank_id != bank.id:
-            raise NotFound("流水", "transfer")
+            raise NotFound(_("找不到该流水"))
         if original.kind == "reversal":
-            raise ConflictError("冲正记录不能再被冲正，请重新登记", "a reversal cannot itself be reversed",
-                                code="cannot_reverse_reversal")
+            raise ConflictError(_("冲正记录不能再被冲正，请重新登记"), code="cannot_reverse_reversal")
         today = clock.today()
         if periods.is_sealed(session, bank.id, today):
             key = periods.month_key(today)
-            raise PeriodSealed(f"{key} 已封账，冲正无法入账", f"{key} is sealed: a reversal cannot be posted")
+            raise PeriodSealed(_("%(month)s 已封账，冲正无法入账", month=key))
         reversal = Reversal(bank, _event(session, bank, original, undoers), reason, by, clock)
         done = session.execute(select(Transfer.reverses_id).where(
             Transfer.reverses_id.in_(reversal.ids)).limit(1)).first()
         if done:
             seq = original.seq if done[0] == original.id else next(
                 t.seq for t in reversal.originals if t.id == done[0])
-            raise AlreadyReversed(f"流水 {seq} 已被冲正", f"transfer {seq} was already reversed")
+            raise AlreadyReversed(_("流水 %(seq)s 已被冲正", seq=seq))
         undos = undoers.of(reversal.originals)
         for undo in undos:
             undo.check(session, reversal)

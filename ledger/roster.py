@@ -18,17 +18,16 @@ from sqlalchemy.orm import Session
 
 from rules import bounds
 
-from ground import audit
 from . import names, sheets
 from ground.clock import Clock
-from ground.db import transaction
 from ground.store import Prepared, snapshot
 from ground.errors import ValidationError
 from ground.i18n import _
 from .formatting import mask_phone
 from .models import Account, Household, Resident, Transfer
 from ground.tenants import Bank
-from .services import person_problems
+from .people import person_problems
+from .unit import UnitOfWork
 
 #: Column -> the headers a roster may use for it (Chinese as villages write them, or English).
 COLUMNS = {
@@ -121,8 +120,9 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
 
     Return the report either way: `imported` says whether anything was written. The rows are
     read and checked outside any write transaction, against a snapshot of the bank's roster;
-    the write lock is held only to read the roster again (the rows are matched anew if a
-    clerk changed it meanwhile) and to write them, in bulk.
+    the unit of work (ledger.unit: the write lock and the bank's posting lock) is held only to
+    read the roster again (the rows are matched anew if a clerk changed it meanwhile) and to
+    write them, in bulk.
     """
     table = sheets.read_table(filename, data, BOUNDS)
     while table and not any(table[0]):
@@ -146,7 +146,7 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
     if report.errors:
         return report
     _search_keys(rows, report, fields)  # the costliest check of all, still outside the lock
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         registered = _registered(session, bank)
         if registered != seen:  # another clerk changed the roster meanwhile: match again
             plans = _match(rows, fields, registered, report)
@@ -154,11 +154,9 @@ def import_roster(session: Session, bank: Bank, filename: str, data: bytes, *, b
                 return report
             _search_keys(rows, report, fields)
         _write(session, bank, rows, report, plans, fields, registered, clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="roster_import",
-                     subject=f"roster:{filename[:60]}",
-                     detail={"created": report.count("create"), "updated": report.count("update"),
-                             "unchanged": report.count("unchanged"),
-                             "households_created": report.households_created}, clock=clock)
+        uow.audit("roster_import", f"roster:{filename[:60]}",
+                  {"created": report.count("create"), "updated": report.count("update"),
+                   "unchanged": report.count("unchanged"), "households_created": report.households_created})
         report.imported = True
     session.expire_all()  # residents written in bulk: no object in the session may keep old values
     return report

@@ -8,7 +8,7 @@ from rules import bounds
 from web.api import clock, json_body, load, page, page_args, query_text
 from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user, scoped_bank
 
-from . import reversals, schemas, services
+from . import banks, deeds, people, reading, reversals, schemas
 from ground.db import get_session
 from ground.errors import ValidationError
 from ground.i18n import _
@@ -68,7 +68,7 @@ def create_household(bank):
     """
     bank, _ = scoped_bank(bank, WRITERS)
     data = load(schemas.HouseholdIn())
-    household = services.create_household(get_session(), bank, code=data["code"].strip(),
+    household = people.create_household(get_session(), bank, code=data["code"].strip(),
                                            name=data["name"], clock=clock())
     return jsonify(schemas.HouseholdOut().dump(household)), 201
 
@@ -85,9 +85,9 @@ def create_resident(bank):
     """
     bank, _ = scoped_bank(bank, WRITERS)
     data = load(schemas.ResidentIn())
-    resident = services.create_resident(get_session(), bank, name=data["name"].strip(),
-                                        household=data["household"].strip(), phone=data["phone"],
-                                        clock=clock())
+    resident = people.create_resident(get_session(), bank, name=data["name"].strip(),
+                                      household=data["household"].strip(), phone=data["phone"],
+                                      clock=clock())
     return jsonify(_resident_json(resident, data["household"].strip())), 201
 
 
@@ -108,8 +108,8 @@ def list_residents(bank):
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     limit, after = page_args()
     session = get_session()
-    found = services.search_residents(session, bank, query_text("q"), limit=limit + 1,
-                                      after=after)
+    found = people.search_residents(session, bank, query_text("q"), limit=limit + 1,
+                                    after=after)
     codes = dict(session.execute(select(Household.id, Household.code).where(
         Household.id.in_({r.household_id for r in found}))).all()) if found else {}
     result = page(found, limit, lambda r: r.id)
@@ -128,7 +128,7 @@ def show_resident(bank, resident_id):
     """
     bank, _ = scoped_bank(bank, EVERY_ROLE)
     session = get_session()
-    resident = services.get_resident(session, bank, resident_id)
+    resident = people.get_resident(session, bank, resident_id)
     return jsonify(_resident_json(resident, session.get(Household, resident.household_id).code))
 
 
@@ -150,10 +150,10 @@ def post_deed(bank):
     bank, user = scoped_bank(bank, WRITERS)
     data = load(_deed_in)
     session = get_session()
-    outcome = services.post_deed(session, bank, rule_code=data["rule"], resident_ids=data["residents"],
-                                 quantity=data["quantity"], occurred_on=data["occurred_on"],
-                                 memo=data["memo"], by=user.name, clock=clock(),
-                                 idem=idempotency(), attached={"evidence": data["evidence"]})
+    outcome = deeds.post_deed(session, bank, rule_code=data["rule"], resident_ids=data["residents"],
+                              quantity=data["quantity"], occurred_on=data["occurred_on"],
+                              memo=data["memo"], by=user.name, clock=clock(),
+                              idem=idempotency(), attached={"evidence": data["evidence"]})
     return _deed_answer(session, outcome)
 
 
@@ -169,7 +169,7 @@ def list_pending(bank):
     bank, _ = scoped_bank(bank, READERS)
     limit, after = page_args()
     session = get_session()
-    found = services.list_pending(session, bank, limit=limit + 1, after=after)
+    found = deeds.list_pending(session, bank, limit=limit + 1, after=after)
     result = page(found, limit, lambda p: p.id)
     result["items"] = pending_json(session, result["items"])
     return jsonify(result)
@@ -188,8 +188,8 @@ def approve_pending(bank, pending_id):
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     session = get_session()
-    outcome = services.decide_pending(session, bank, pending_id, approve=True, reason=None,
-                                      by=user.name, clock=clock(), idem=idempotency())
+    outcome = deeds.decide_pending(session, bank, pending_id, approve=True, reason=None,
+                                   by=user.name, clock=clock(), idem=idempotency())
     return _deed_answer(session, outcome)
 
 
@@ -208,9 +208,9 @@ def reject_pending(bank, pending_id):
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.ReasonIn())
     session = get_session()
-    outcome = services.decide_pending(session, bank, pending_id, approve=False,
-                                      reason=data["reason"].strip(), by=user.name, clock=clock(),
-                                      idem=idempotency())
+    outcome = deeds.decide_pending(session, bank, pending_id, approve=False,
+                                   reason=data["reason"].strip(), by=user.name, clock=clock(),
+                                   idem=idempotency())
     return jsonify(pending_json(session, outcome.pending)[0]), 200
 
 
@@ -251,7 +251,7 @@ def show_transfer(bank, transfer_id):
     """
     bank, _ = scoped_bank(bank, READERS)
     session = get_session()
-    return jsonify(transfers_json(session, [services.get_transfer(session, bank, transfer_id)])[0])
+    return jsonify(transfers_json(session, [reading.get_transfer(session, bank, transfer_id)])[0])
 
 
 @bp.get("/banks/<bank>/residents/<int:resident_id>/account")
@@ -264,7 +264,7 @@ def resident_account(bank, resident_id):
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, _ = scoped_bank(bank, EVERY_ROLE)
-    summary = services.account_summary(get_session(), bank, resident_id, clock=clock())
+    summary = reading.account_summary(get_session(), bank, resident_id, clock=clock())
     return jsonify(schemas.AccountOut().dump(summary))
 
 
@@ -283,7 +283,7 @@ def resident_transfers(bank, resident_id):
     bank, _ = scoped_bank(bank, READERS)
     limit, before = page_args()
     session = get_session()
-    found = services.resident_transfers(session, bank, resident_id, limit=limit + 1, before=before)
+    found = reading.resident_transfers(session, bank, resident_id, limit=limit + 1, before=before)
     result = page(found, limit, lambda t: t.seq)
     result["items"] = transfers_json(session, result["items"])
     return jsonify(result)
@@ -310,7 +310,7 @@ def rules_in_force(bank):
         200: {content: {application/json: {schema: RulesOut}}}
     """
     bank, _ = scoped_bank(bank, EVERY_ROLE)
-    version, book = services.rulebook(get_session(), bank.id)
+    version, book = banks.rulebook(get_session(), bank.id)
     return jsonify({"version": version.version, "content_hash": version.content_hash,
                     "account_unit": book.settings.account_unit,
                     "rules": [r.as_dict() for r in book.in_force(clock().today())]})
@@ -322,8 +322,8 @@ def _resident_json(resident, household_code: str) -> dict:
 
 def transfers_json(session, transfers) -> list[dict]:
     """Return transfers (as read, or as `post` wrote them) as the API shows them."""
-    codes = services.account_codes(session, [t.debit_id for t in transfers] +
-                                   [t.credit_id for t in transfers])
+    codes = reading.account_codes(session, [t.debit_id for t in transfers] +
+                                  [t.credit_id for t in transfers])
     extra = attachments(session, transfers, [])[0]
     out = []
     for t in transfers:
@@ -346,13 +346,13 @@ def pending_json(session, pending) -> list[dict]:
 
 
 def attachments(session, transfers, pending) -> tuple[dict, dict]:
-    """Return what the registered deed attachments (services.DEED_ATTACHMENTS) add, by transfer and by pending id."""
+    """Return what the registered deed attachments (deeds.DEED_ATTACHMENTS) add, by transfer and by pending id."""
     by_transfer: dict = {}
     by_pending: dict = {}
     items = transfers or pending
     if not items:
         return by_transfer, by_pending
-    for hook in services.DEED_ATTACHMENTS.values():
+    for hook in deeds.DEED_ATTACHMENTS.values():
         more_t, more_p = hook.describe(session, items[0].bank_id, [t.id for t in transfers],
                                        [p.id for p in pending])
         for key, fields_ in more_t.items():

@@ -166,7 +166,7 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
     """Return the names the entries refer to by code: rules, residents, households, goods."""
     from sqlalchemy import select
 
-    from ledger import services
+    from ledger import banks
     from ledger.models import Household, Resident
     from redemption.services import item_names
 
@@ -187,7 +187,7 @@ def referenced_names(session, bank, entries) -> dict[str, str]:
                 names[f"{kind}:{row.id}"] = getattr(row, "name", None) or getattr(row, "code", "")
     names.update({f"item:{i}": name for i, name in item_names(session, bank, wanted["item"]).items()})
     # Every bank opens with rules; a rule since dropped shows by its code.
-    _version, book = services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     names.update({f"rule:{r.code}": r.name for r in book.rules})
     return names
 

@@ -14,7 +14,7 @@ from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 import rules as rulefiles
-from ledger import services
+from ledger import banks
 from ground.db import get_session
 from ground.errors import NotFound, TooLarge, ZongzhiError
 from rules import bounds
@@ -55,8 +55,8 @@ def rules_screen(bank):
     """The version in force with each of its rules, and every version loaded before."""
     bank, user = scoped_bank(bank, RULE_READERS)
     session = get_session()
-    current, book = services.rulebook(session, bank.id)
-    versions = services.rule_versions(session, bank.id)
+    current, book = banks.rulebook(session, bank.id)
+    versions = banks.rule_versions(session, bank.id)
     return _page("rules.html", bank=bank, book=book, versions=versions, current=versions[0],
                  may_load=user.role in RULE_LOADERS)
 
@@ -66,11 +66,11 @@ def rules_version(bank, version):
     """One version against the one before it: rules added, removed, and changed field by field."""
     bank, _user = scoped_bank(bank, RULE_READERS)
     session = get_session()
-    versions = {v.version: v for v in services.rule_versions(session, bank.id)}
+    versions = {v.version: v for v in banks.rule_versions(session, bank.id)}
     if version not in versions:
         raise NotFound(_("找不到该规则版本"))
-    after = services.parsed_version(services.stored_version(session, bank.id, version))
-    before = (services.parsed_version(services.stored_version(session, bank.id, version - 1))
+    after = banks.parsed_version(banks.stored_version(session, bank.id, version))
+    before = (banks.parsed_version(banks.stored_version(session, bank.id, version - 1))
               if version - 1 in versions else None)
     return _page("rules_version.html", bank=bank, shown=versions[version], changes=diff(before, after),
                  previous=versions.get(version - 1))
@@ -82,7 +82,7 @@ def rules_load(bank):
     """Check an uploaded rule file, show its problems by line or its diff, and load it once confirmed."""
     bank, user = scoped_bank(bank, RULE_LOADERS)
     session = get_session()
-    current, book = services.rulebook(session, bank.id)
+    current, book = banks.rulebook(session, bank.id)
     context = {"bank": bank, "current": current, "problems": [], "changes": None, "message": None,
                "fields_problems": {}, "encoded": None, "source": None}
     if request.method == "GET":
@@ -106,7 +106,7 @@ def rules_load(bank):
         context["message"] = _("规则刚被他人更新，下面的差异已按现行版本重新列出，请再核对后确认")
         return _page("rules_load.html", 409, **context)
     try:
-        version = services.load_rules(session, bank, text, source_name=source, by=user.name, clock=clock())
+        version = banks.load_rules(session, bank, text, source_name=source, by=user.name, clock=clock())
     except ZongzhiError as err:
         context["message"], context["fields_problems"] = _refusal(err)
         return _page("rules_load.html", err.status, **context)

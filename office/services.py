@@ -1,8 +1,8 @@
 """What the clerk's screens need beyond the ledger's services: the rule picker, the teams logged
 lately, the county overview and opening a bank from a template.
 
-Writes still go through ledger.services (and web.auth for users); this module reads, and
-opens a bank with its first clerk in one go.
+Writes still go through the ledger's services (ledger.banks, ledger.people, ledger.deeds) and
+web.auth for users; this module reads, and opens a bank with its first clerk in one go.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import names, services
+from ledger import banks, deeds, names
 from ledger.lookup import active_residents
 from ground.clock import Clock
 from ground.errors import ValidationError
@@ -50,9 +50,9 @@ def rule_choices(session: Session, bank: Bank, *, penalties: bool, resident_ids:
 
     Deeds or penalties only; each with the allowance left for the selected residents.
     """
-    _version, book = services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     rules = [r for r in book.in_force(on) if (r.points < 0) == penalties]
-    remaining = services.remaining_allowances(session, bank, resident_ids, rules, on)
+    remaining = deeds.remaining_allowances(session, bank, resident_ids, rules, on)
     groups: dict[str, list[RuleChoice]] = {}
     for r in rules:
         initials = "".join(lazy_pinyin(r.name, style=Style.FIRST_LETTER, errors="ignore")).lower()
@@ -164,9 +164,9 @@ def open_bank(session: Session, *, code: str, name: str, template: str, clerk: s
     if problems:
         raise ValidationError(problems)
     path = TEMPLATES / f"{template}.yaml"
-    bank = services.create_bank(session, (code or "").strip(), (name or "").strip(),
-                                rules_text=path.read_text("utf-8"), source_name=path.name, by=by,
-                                clock=clock)
+    bank = banks.create_bank(session, (code or "").strip(), (name or "").strip(),
+                             rules_text=path.read_text("utf-8"), source_name=path.name, by=by,
+                             clock=clock)
     if clerk:
         create_user(session, clerk, bank_code=bank.code, role="clerk", password=password, clock=clock,
                     by=by)

@@ -12,7 +12,7 @@ from datetime import date
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ledger import accounts, lookup, periods, reversals, roster, services
+from ledger import accounts, banks, deeds, lookup, people as ledger_people, periods, reading, reversals, roster
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import Forbidden, ValidationError, ZongzhiError
@@ -68,7 +68,7 @@ def index(bank):
     bank, user = scoped_bank(bank, EVERY_ROLE)
     session = get_session()
     register = day_register(session, bank, clock().today(), clock=clock())
-    pending = services.list_pending(session, bank, limit=501, after=None)
+    pending = deeds.list_pending(session, bank, limit=501, after=None)
     return _render("index.html", bank=bank, register=register, pending=len(pending))
 
 
@@ -80,11 +80,11 @@ def residents(bank):
     session = get_session()
     q = (query_text("q") or "").strip()
     if q:
-        found = services.find_residents(session, bank, q, limit=100, active_only=False)
+        found = ledger_people.find_residents(session, bank, q, limit=100, active_only=False)
     else:
-        found = services.search_residents(session, bank, None, limit=100,
-                                          after=query_whole("after", min=0))
-    codes = services.household_codes(session, found)
+        found = ledger_people.search_residents(session, bank, None, limit=100,
+                                               after=query_whole("after", min=0))
+    codes = reading.household_codes(session, found)
     return _render("residents.html", bank=bank, q=q, residents=found, codes=codes,
                    next_after=found[-1].id if not q and len(found) == 100 else None)
 
@@ -97,7 +97,7 @@ def new_resident(bank):
     message, problems = None, {}
     if request.method == "POST":
         try:
-            resident = services.create_resident(
+            resident = ledger_people.create_resident(
                 session, bank, name=form.get("name", ""), household=form.get("household", ""),
                 phone=form.get("phone"), relation=form.get("relation"), reading=form.get("reading"),
                 by=user.name, clock=clock())
@@ -108,7 +108,7 @@ def new_resident(bank):
             return redirect(url_for("office.resident", bank=bank.code, resident_id=resident.id))
     return _render("resident_form.html", 422 if problems else 200, bank=bank, form=form,
                    resident=None, message=message, problems=problems,
-                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+                   relations=ledger_people.RELATIONS, unknown=_unknown(form.get("name", "")))
 
 
 def _unknown(name: str) -> list[str]:
@@ -125,7 +125,7 @@ def _edit_page(bank, resident, status: int = 200, *, form: dict | None = None, m
     return _render("resident_form.html", status, bank=bank, form=form, resident=resident,
                    household=get_session().get(Household, resident.household_id), message=message,
                    problems=problems or {}, move=move or {}, deactivate=deactivate or {},
-                   relations=services.RELATIONS, unknown=_unknown(form.get("name", "")))
+                   relations=ledger_people.RELATIONS, unknown=_unknown(form.get("name", "")))
 
 
 def _refused_form(err: ZongzhiError) -> dict:
@@ -138,15 +138,15 @@ def _refused_form(err: ZongzhiError) -> dict:
 def edit_resident(bank, resident_id):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
-    resident = services.get_resident(session, bank, resident_id)
+    resident = ledger_people.get_resident(session, bank, resident_id)
     form = {"name": resident.name, "phone": resident.phone or "", "relation": resident.relation,
             "reading": resident.reading, **request.form.to_dict()}
     message, problems = None, {}
     if request.method == "POST":
         try:
-            services.update_resident(session, bank, resident.id, name=form.get("name", ""),
-                                     phone=form.get("phone"), relation=form.get("relation"),
-                                     reading=form.get("reading"), by=user.name, clock=clock())
+            ledger_people.update_resident(session, bank, resident.id, name=form.get("name", ""),
+                                          phone=form.get("phone"), relation=form.get("relation"),
+                                          reading=form.get("reading"), by=user.name, clock=clock())
         except ZongzhiError as err:
             message, problems = _refusal(err)
         else:
@@ -162,11 +162,11 @@ def resident_active(bank, resident_id):
     session = get_session()
     active = request.form.get("active") == "1"
     try:
-        resident = services.set_resident_active(session, bank, resident_id, active,
-                                                reason=request.form.get("reason"), by=user.name,
-                                                clock=clock())
+        resident = ledger_people.set_resident_active(session, bank, resident_id, active,
+                                                     reason=request.form.get("reason"), by=user.name,
+                                                     clock=clock())
     except ValidationError as err:
-        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+        return _edit_page(bank, ledger_people.get_resident(session, bank, resident_id), 422,
                           deactivate=_refused_form(err))
     else:
         flash(_("已恢复 %(name)s", name=resident.name) if active else
@@ -179,11 +179,11 @@ def move_resident(bank, resident_id):
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     try:
-        resident = services.move_resident(session, bank, resident_id,
-                                          household=request.form.get("household", ""),
-                                          reason=request.form.get("reason"), by=user.name, clock=clock())
+        resident = ledger_people.move_resident(session, bank, resident_id,
+                                               household=request.form.get("household", ""),
+                                               reason=request.form.get("reason"), by=user.name, clock=clock())
     except ValidationError as err:
-        return _edit_page(bank, services.get_resident(session, bank, resident_id), 422,
+        return _edit_page(bank, ledger_people.get_resident(session, bank, resident_id), 422,
                           move=_refused_form(err))
     flash(_("已迁入户 %(code)s", code=session.get(Household, resident.household_id).code))
     return redirect(url_for("office.resident", bank=bank.code, resident_id=resident_id))
@@ -202,18 +202,18 @@ def _history_filters() -> tuple[dict, dict]:
 def resident(bank, resident_id):
     bank, user = scoped_bank(bank, EVERY_ROLE)
     session = get_session()
-    person = services.get_resident(session, bank, resident_id)
-    summary = services.account_summary(session, bank, person.id, clock=clock())
+    person = ledger_people.get_resident(session, bank, resident_id)
+    summary = reading.account_summary(session, bank, person.id, clock=clock())
     filters, problems = _history_filters()
-    history = services.resident_history(session, bank, person, **filters) if user.role in READERS else []
-    reversed_by = services.reversals_of(session, bank, [t.id for t in history])
+    history = reading.resident_history(session, bank, person, **filters) if user.role in READERS else []
+    reversed_by = reading.reversals_of(session, bank, [t.id for t in history])
     originals = {t.id: t for t in _originals(session, bank, history)}
-    _version, book = services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     return _render("resident.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,
                    history=history, reversed_by=reversed_by, originals=originals,
                    rule_names=_rule_names(book), filters=request.args, problems=problems,
-                   moves=services.resident_moves(session, bank, person),
+                   moves=ledger_people.resident_moves(session, bank, person),
                    rules=sorted({(r.code, r.name) for r in book.rules}))
 
 
@@ -251,12 +251,12 @@ def _effect(transfer, originals=None):
 def statement(bank, resident_id):
     bank, user = scoped_bank(bank, READERS)
     session = get_session()
-    person = services.get_resident(session, bank, resident_id)
-    summary = services.account_summary(session, bank, person.id, clock=clock())
+    person = ledger_people.get_resident(session, bank, resident_id)
+    summary = reading.account_summary(session, bank, person.id, clock=clock())
     filters, problems = _history_filters()
-    history = list(reversed(services.resident_history(session, bank, person, limit=5000, **filters)))
+    history = list(reversed(reading.resident_history(session, bank, person, limit=5000, **filters)))
     originals = {t.id: t for t in _originals(session, bank, history)}
-    _version, book = services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     total = sum(_signed(t, originals.get(t.reverses_id)) for t in history)
     return _render("statement.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,
@@ -273,16 +273,16 @@ def households(bank):
     message, problems = None, {}
     if request.method == "POST":
         try:
-            household = services.create_household(session, bank, code=request.form.get("code", ""),
-                                                  name=request.form.get("name"), by=user.name,
-                                                  clock=clock())
+            household = ledger_people.create_household(session, bank, code=request.form.get("code", ""),
+                                                       name=request.form.get("name"), by=user.name,
+                                                       clock=clock())
         except ZongzhiError as err:
             message, problems = _refusal(err)
         else:
             flash(_("已登记户 %(code)s", code=household.code))
             return redirect(url_for("office.household", bank=bank.code, household_id=household.id))
     q = (query_text("q") or "").strip()
-    found = services.list_households(session, bank, q, limit=500)
+    found = ledger_people.list_households(session, bank, q, limit=500)
     return _render("households.html", 422 if problems else 200, bank=bank, households=found, q=q,
                    message=message, problems=problems, form=request.form)
 
@@ -291,21 +291,21 @@ def households(bank):
 def household(bank, household_id):
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
     session = get_session()
-    home = services.get_household(session, bank, household_id)
+    home = ledger_people.get_household(session, bank, household_id)
     message, problems, status = None, {}, 200
     if request.method == "POST":
         try:
-            services.update_household(session, bank, home.id, name=request.form.get("name"),
-                                      active=request.form.get("active") == "1", by=user.name,
-                                      clock=clock())
+            ledger_people.update_household(session, bank, home.id, name=request.form.get("name"),
+                                           active=request.form.get("active") == "1", by=user.name,
+                                           clock=clock())
         except ZongzhiError as err:
             message, problems = _refusal(err)
             status = err.status
         else:
             flash(_("已保存"))
             return redirect(url_for("office.household", bank=bank.code, household_id=home.id))
-    members = services.household_members(session, bank, home)
-    summary = services.account_summary(session, bank, members[0].id, clock=clock()) if members else None
+    members = ledger_people.household_members(session, bank, home)
+    summary = reading.account_summary(session, bank, members[0].id, clock=clock()) if members else None
     form = request.form if request.method == "POST" else {"name": home.name or "",
                                                           "active": "1" if home.active else "0"}
     return _render("household.html", status, bank=bank, home=home, members=members,
@@ -421,10 +421,10 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
             idem = Idempotency(form.get("idem", ""), request_fingerprint("POST", request.path, body),
                                user_id=user.id)
             try:
-                outcome = services.post_deed(session, bank, rule_code=rule_code,
-                                             resident_ids=body["residents"], quantity=body["quantity"],
-                                             occurred_on=occurred_on, memo=body["memo"], by=user.name,
-                                             clock=clock(), idem=idem)
+                outcome = deeds.post_deed(session, bank, rule_code=rule_code,
+                                          resident_ids=body["residents"], quantity=body["quantity"],
+                                          occurred_on=occurred_on, memo=body["memo"], by=user.name,
+                                          clock=clock(), idem=idem)
             except ZongzhiError as err:
                 message, field_problems = _refusal(err)
                 problems.update({k: v for k, v in field_problems.items() if k != "residents"})
@@ -444,7 +444,7 @@ def _deed_or_penalty_form(bank, *, penalties: bool):
     return _render("deed_form.html", status, bank=bank, penalties=penalties,
                    form_endpoint=_form_endpoint(penalties), groups=groups, teams=teams,
                    selected=selected, lookups=unsure,
-                   codes=services.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
+                   codes=reading.household_codes(session, selected + [r for lk in unsure for r in lk.found]),
                    rule_code=rule_code, occurred_on=occurred_on or today, today=today,
                    quantity=form.get("quantity", "1") if keep else "1",
                    memo=form.get("memo", "") if keep else "",
@@ -490,8 +490,8 @@ def _done(session, bank) -> dict | None:
         Transfer.bank_id == bank.id, Transfer.id.in_(ids)).order_by(Transfer.seq)).scalars()) if ids else []
     pending = list(session.execute(select(PendingDeed).where(
         PendingDeed.bank_id == bank.id, PendingDeed.id.in_(pending_ids))).scalars()) if pending_ids else []
-    people = services.residents_by_id(session, bank, [t.doer_id for t in transfers] +
-                                      [p.resident_id for p in pending])
+    people = reading.residents_by_id(session, bank, [t.doer_id for t in transfers] +
+                                     [p.resident_id for p in pending])
     return {"transfers": transfers, "pending": pending, "people": people}
 
 
@@ -502,7 +502,7 @@ def transfer(bank, transfer_id):
     """One entry, linked both ways to its reversal; a writer may reverse it with a reason."""
     bank, user = scoped_bank(bank, READERS if request.method == "GET" else WRITERS)
     session = get_session()
-    entry = services.get_transfer(session, bank, transfer_id)
+    entry = reading.get_transfer(session, bank, transfer_id)
     message, problems = None, {}
     if request.method == "POST":
         reason = typed_text(request.form.get("reason"))
@@ -524,12 +524,12 @@ def transfer(bank, transfer_id):
             else:
                 flash(_("已冲正，冲正记录与原记录相互关联"))
                 return redirect(url_for("office.transfer", bank=bank.code, transfer_id=entry.id))
-    reversal = services.reversals_of(session, bank, [entry.id]).get(entry.id)
-    original = services.get_transfer(session, bank, entry.reverses_id) if entry.reverses_id else None
-    people = services.residents_by_id(session, bank, [entry.doer_id])
+    reversal = reading.reversals_of(session, bank, [entry.id]).get(entry.id)
+    original = reading.get_transfer(session, bank, entry.reverses_id) if entry.reverses_id else None
+    people = reading.residents_by_id(session, bank, [entry.doer_id])
     shown = [t for t in (entry, reversal, original) if t is not None]
     codes = accounts.account_names(session, bank, [i for t in shown for i in (t.debit_id, t.credit_id)])
-    _version, book = services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     status = 200 if not (message or problems) else (409 if message and not problems else 422)
     return _render("transfer.html", status, bank=bank, entry=entry, reversal=reversal, original=original,
                    person=people.get(entry.doer_id), codes=codes, rule_names=_rule_names(book),
@@ -549,9 +549,9 @@ def pending(bank):
 def _pending_page(bank, status: int = 200, refused: dict | None = None):
     """The queue; a decision refused comes back in its row, the reason as typed, the problem beside it."""
     session = get_session()
-    waiting = services.list_pending(session, bank, limit=500, after=None)
-    _version, book = services.rulebook(session, bank.id)
-    people = services.residents_by_id(session, bank, [p.resident_id for p in waiting])
+    waiting = deeds.list_pending(session, bank, limit=500, after=None)
+    _version, book = banks.rulebook(session, bank.id)
+    people = reading.residents_by_id(session, bank, [p.resident_id for p in waiting])
     return _render("pending.html", status, bank=bank, waiting=waiting, people=people,
                    rule_names=_rule_names(book), refused=refused or {},
                    extras=attachments(session, [], waiting)[1])
@@ -561,7 +561,7 @@ def _pending_page(bank, status: int = 200, refused: dict | None = None):
 def decide(bank, pending_id, decision):
     bank, user = scoped_bank(bank, REVIEWERS)
     session = get_session()
-    services.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
+    deeds.get_pending(session, bank, pending_id)  # another bank's is 404 before anything else
     approve = decision == "approve"
     reason = typed_text(request.form.get("reason"))
     refused = {"id": pending_id, "reason": request.form.get("reason", ""), "message": None}
@@ -574,8 +574,8 @@ def decide(bank, pending_id, decision):
     if refused.get("problems"):
         return _pending_page(bank, 422, refused)
     try:
-        outcome = services.decide_pending(session, bank, pending_id, approve=approve,
-                                          reason=reason or None, by=user.name, clock=clock())
+        outcome = deeds.decide_pending(session, bank, pending_id, approve=approve,
+                                       reason=reason or None, by=user.name, clock=clock())
     except ZongzhiError as err:
         if err.status == 404:
             raise

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ground import audit
 from ledger import accounts, formatting, idempotency, periods
-from ledger import services as ledger_services
+from ledger import banks, people
 from ground.clock import Clock
 from ground.db import bank_row, transaction
 from ground.errors import NotFound, ValidationError
@@ -69,7 +69,7 @@ def _reversed(transfer_id_column):
 
 
 def _settings(session: Session, bank: Bank):
-    return ledger_services.rulebook(session, bank.id)[1].settings
+    return banks.rulebook(session, bank.id)[1].settings
 
 
 # --- catalog and stock ---------------------------------------------------------------------------
@@ -796,7 +796,7 @@ def holder_view(session: Session, bank: Bank, resident: Resident, *, clock: Cloc
 
 def household_members(session: Session, bank: Bank, code: str) -> tuple[Household, list[Resident]]:
     """Return a household (a household card was scanned) and its active members, or NotFound."""
-    home = ledger_services.find_household(session, bank, code)
+    home = people.find_household(session, bank, code)
     if home is None:
         raise NotFound("住户", "household")
     return home, list(session.execute(select(Resident).where(

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_
                    url_for)
 
 from ledger import periods, reversals
-from ledger import services as ledger_services
+from ledger import people, reading
 from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
@@ -46,7 +46,7 @@ def _window_json(window) -> dict | None:
 def _redemption_json(session, bank, outcome) -> dict:
     r = outcome.redemption
     undone = services.reversed_lines(session, outcome.lines)
-    account = ledger_services.account_codes(session, [r.account_id])[r.account_id]
+    account = reading.account_codes(session, [r.account_id])[r.account_id]
     body = _redemption_out.dump({
         **r.model_dump(), "account": account,
         "window": {"id": None, "opens_on": r.window_opens_on, "closes_on": r.window_closes_on,
@@ -369,9 +369,9 @@ def desk(bank):
     elif household:
         context["household"], context["members"] = services.household_members(session, bank, household)
     elif context["q"]:
-        context["found"] = ledger_services.search_residents(session, bank, context["q"], limit=30,
-                                                            after=None)
-        context["codes"] = ledger_services.household_codes(session, context["found"])
+        context["found"] = people.search_residents(session, bank, context["q"], limit=30,
+                                                   after=None)
+        context["codes"] = reading.household_codes(session, context["found"])
     context["window"] = services.next_window(session, bank, clock().today())
     context["today"] = clock().today()
     context["may_open_window"] = user.role in REVIEWERS
@@ -379,7 +379,7 @@ def desk(bank):
 
 
 def _holder_context(session, bank, resident_id) -> dict:
-    resident = ledger_services.get_resident(session, bank, resident_id)
+    resident = people.get_resident(session, bank, resident_id)
     return {"holder": services.holder_view(session, bank, resident, clock=clock()),
             "catalog": services.list_items(session, bank, include_inactive=False),
             "key": uuid.uuid4().hex}

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ground import audit
 from ledger import accounts
-from ledger import services as ledger_services
+from ledger import banks
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import transaction
@@ -29,7 +29,7 @@ from .queries import balances_on
 
 def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: Clock) -> list[Transfer]:
     """Post the year's expiry transfers once, after its commendation; [] if the rules keep points."""
-    _version, book = ledger_services.rulebook(session, bank.id)
+    _version, book = banks.rulebook(session, bank.id)
     if book.settings.expiry != "year_end":
         return []
     key = f"expiry:{year.key}"

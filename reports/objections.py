@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ground import audit
 from ledger import periods, reversals
-from ledger import services as ledger_services
+from ledger import deeds
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row, transaction
@@ -164,12 +164,12 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
         posted = reversals.reverse_transfer(session, bank, objection.transfer_id, reason=memo,
                                             by=by, clock=clock, idem=Idempotency(key, fingerprint))
     else:
-        outcome = ledger_services.post_deed(session, bank, rule_code=rule,
-                                            resident_ids=[objection.resident_id], quantity=quantity,
-                                            occurred_on=clock.today(), memo=memo, by=by, clock=clock,
-                                            idem=Idempotency(key, fingerprint))
+        outcome = deeds.post_deed(session, bank, rule_code=rule,
+                                  resident_ids=[objection.resident_id], quantity=quantity,
+                                  occurred_on=clock.today(), memo=memo, by=by, clock=clock,
+                                  idem=Idempotency(key, fingerprint))
         if outcome.pending:
-            outcome = ledger_services.decide_pending(
+            outcome = deeds.decide_pending(
                 session, bank, outcome.pending[0].id, approve=True, reason=memo, by=by, clock=clock,
                 idem=Idempotency(f"{key}:approve", fingerprint))
         [posted] = outcome.transfers

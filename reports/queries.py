@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, aliased, defer
 
 import rules as rulefiles
 from ledger.models import PTS, Account, RuleVersion, Transfer
-from ledger.services import parsed_version
+from ledger.banks import parsed_version
 
 #: Kinds of transfer that move a resident's points for a deed or a breach of the rules.
 DEED_KINDS = ("deed", "penalty")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from ledger import formatting, periods
-from ledger import services as ledger_services
+from ledger import banks, reading
 from ground.db import get_session
 from ground.errors import ConflictError, NotFound, ZongzhiError
 from ledger.models import Resident, Transfer
@@ -83,7 +83,7 @@ def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
     seals = {s.month: s for s in session.execute(select(PeriodSeal).where(
         PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_(keys))).scalars()}
     waiting = objections.open_counts(session, bank.id)
-    cycle = ledger_services.rulebook(session, bank.id)[1].settings.cycle
+    cycle = banks.rulebook(session, bank.id)[1].settings.cycle
     now, today = c.now(), c.today()
     found = []
     for period in wanted:
@@ -163,11 +163,11 @@ def _inbox(bank, user, *, status: int = 200, answering: int | None = None, form:
         Transfer.bank_id == bank.id, Transfer.id.in_(entry_ids))).scalars()} if entry_ids else {}
     lookup = RuleLookup(session, bank.id)
     rule_names = {t.id: lookup.name(t.rule_code, t.rule_version, t.occurred_on) for t in entries.values()}
-    book = ledger_services.rulebook(session, bank.id)[1]
+    book = banks.rulebook(session, bank.id)[1]
     deed_rules = [(r.code, r.name) for r in book.rules if not r.is_penalty and r.applies_on(clock().today())]
     return render_template(
         "reports/objections.html", bank=bank, waiting=waiting, answered=answered, people=people,
-        codes=ledger_services.household_codes(session, people.values()), entries=entries,
+        codes=reading.household_codes(session, people.values()), entries=entries,
         rule_names=rule_names, deed_rules=deed_rules, month=month, may_answer=user.role in REVIEWERS,
         answering=answering, form=form or {}, message=message, problems=problems or {},
         month_title=lambda key: _month_title(periods.parse_period("month", key))), status
@@ -273,7 +273,7 @@ def commendation(bank, year: int | None = None):
     c = clock()
     # Before any, the first year the bank's cycle covers is the one to come.
     first = periods.period_of("year", periods.first_day(session, bank, c.tz))
-    cycle = ledger_services.rulebook(session, bank.id)[1].settings.cycle
+    cycle = banks.rulebook(session, bank.id)[1].settings.cycle
     due = commendation_due(cycle, first, c.tz) if not years else None
     return render_template("reports/commendation.html", bank=bank, years=years, year=chosen,
                            content=content, snapshot=snapshot, awards=_awards(content) if content else [],

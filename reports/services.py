@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ground import audit
 from ledger import formatting, periods
-from ledger import services as ledger_services
+from ledger import banks
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ConflictError, NotFound
@@ -134,7 +134,7 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
         existing = get_snapshot(session, bank.id, "notice", period.key)
         if existing:
             return existing
-        _version, book = ledger_services.rulebook(session, bank.id)
+        _version, book = banks.rulebook(session, bank.id)
         cycle = book.settings.cycle
         published = clock.now()
         closes = published + timedelta(days=cycle.objection_days)
@@ -199,7 +199,7 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
         existing = get_snapshot(session, bank.id, "quarter", period.key)
         if existing:
             return existing
-        _version, book = ledger_services.rulebook(session, bank.id)
+        _version, book = banks.rulebook(session, bank.id)
         window = commendations.redemption_window(book.settings.cycle, period)
         covered = commendations.summary_months(period)
         if covered[-1].end >= clock.today():
@@ -238,7 +238,7 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
         if missing:
             raise ConflictError(_("以下月份尚未封账，不能评比：%(months)s", months=", ".join(missing)),
                                 code="months_not_sealed")
-        _version, book = ledger_services.rulebook(session, bank.id)
+        _version, book = banks.rulebook(session, bank.id)
         content = {"bank": {"code": bank.code, "name": bank.name}, "year": period.key,
                    "head": {"seq": head[0], "hash": head[1]},
                    "sealed_months": [m.key for m in needed],

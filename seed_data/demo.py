@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import reversals, services
+from ledger import banks, deeds, people as ledger_people, reversals
 from ground.clock import Clock, FixedClock
 from ground.errors import CapExceeded
 from ledger.models import Resident
@@ -64,8 +64,8 @@ def _seed(session: Session, clock: Clock) -> Bank:
     today = clock.today()
     start = today - timedelta(days=91)
     opening = _at(start - timedelta(days=1), clock)
-    bank = services.create_bank(session, BANK_CODE, BANK_NAME, rules_text=RULES_FILE.read_text("utf-8"),
-                                source_name="seed_data/rules/default.yaml", by="demo", clock=opening)
+    bank = banks.create_bank(session, BANK_CODE, BANK_NAME, rules_text=RULES_FILE.read_text("utf-8"),
+                             source_name="seed_data/rules/default.yaml", by="demo", clock=opening)
     for name, role, password in USERS:
         if session.execute(select(User.id).where(User.name == name)).first() is None:
             create_user(session, name, bank_code=None if role == "admin" else BANK_CODE, role=role,
@@ -135,8 +135,8 @@ def _register(session, bank, rng, clock) -> list[dict]:
     for n in range(1, 41):
         surname = SURNAMES[(n * 7) % len(SURNAMES)]
         head = surname + rng.choice(GIVEN_MALE)
-        household = services.create_household(session, bank, code=f"{n:03d}", name=f"{head}户",
-                                              clock=clock)
+        household = ledger_people.create_household(session, bank, code=f"{n:03d}", name=f"{head}户",
+                                                   clock=clock)
         members = [(head, True), (rng.choice(SURNAMES) + rng.choice(GIVEN_FEMALE), True)]
         members += [(surname + rng.choice(GIVEN_MALE + GIVEN_FEMALE), rng.random() < 0.5)
                     for _ in range(rng.choice([0, 1, 1, 2]))]
@@ -144,8 +144,8 @@ def _register(session, bank, rng, clock) -> list[dict]:
             members.append((surname + rng.choice(["长根", "老根", "秀英", "桂英"]), True))
         for name, adult in members:
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if adult and rng.random() < 0.7 else None
-            resident = services.create_resident(session, bank, name=name, household=household.code,
-                                                phone=phone, clock=clock)
+            resident = ledger_people.create_resident(session, bank, name=name, household=household.code,
+                                                     phone=phone, clock=clock)
             people.append({"id": resident.id, "adult": adult})
     return people
 
@@ -155,9 +155,9 @@ def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh:
 
     def deed(rule, who, quantity=1, memo=None):
         try:
-            return services.post_deed(session, bank, rule_code=rule, resident_ids=who,
-                                      quantity=quantity, occurred_on=day, memo=memo, by="clerk",
-                                      clock=clock)
+            return deeds.post_deed(session, bank, rule_code=rule, resident_ids=who,
+                                   quantity=quantity, occurred_on=day, memo=memo, by="clerk",
+                                   clock=clock)
         except CapExceeded:
             return None
 
@@ -191,9 +191,9 @@ def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh:
 def _mediation(session, bank, rng, day, ids, clock, *, decide: bool) -> None:
     """A mediation is logged, then a reviewer approves most and rejects a few; some stay pending."""
     try:
-        outcome = services.post_deed(session, bank, rule_code="mediation",
-                                     resident_ids=[rng.choice(ids)], quantity=1, occurred_on=day,
-                                     memo="调解邻里宅基地纠纷", by="clerk", clock=clock)
+        outcome = deeds.post_deed(session, bank, rule_code="mediation",
+                                  resident_ids=[rng.choice(ids)], quantity=1, occurred_on=day,
+                                  memo="调解邻里宅基地纠纷", by="clerk", clock=clock)
     except CapExceeded:
         return
     if not decide:
@@ -201,6 +201,6 @@ def _mediation(session, bank, rng, day, ids, clock, *, decide: bool) -> None:
     reviewer_clock = replace(clock, at=clock.at + timedelta(days=1))
     for pending in outcome.pending:
         approve = rng.random() < 0.8
-        services.decide_pending(session, bank, pending.id, approve=approve,
-                                reason=None if approve else "双方未签调解协议，暂不记分",
-                                by="reviewer", clock=reviewer_clock)
+        deeds.decide_pending(session, bank, pending.id, approve=approve,
+                             reason=None if approve else "双方未签调解协议，暂不记分",
+                             by="reviewer", clock=reviewer_clock)

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ledger import periods
-from ledger import services as ledger_services
+from ledger import banks as ledger_banks
 from ground.clock import Clock
 from ground.store import snapshot
 from ground.errors import NotFound, ValidationError
@@ -114,8 +114,8 @@ def _books(session: Session, bank_ids: list[int]) -> dict:
     rows = session.execute(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
                            .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
                                  & (latest.c.version == RuleVersion.version))).all()
-    return {bank_id: ledger_services.rulebook(session, bank_id,
-                                              ledger_services.RulesInForce(version, content_hash))[1]
+    return {bank_id: ledger_banks.rulebook(session, bank_id,
+                                           ledger_banks.RulesInForce(version, content_hash))[1]
             for bank_id, version, content_hash in rows}
 
 

@@ -188,23 +188,23 @@ class Factory:
         return self._n
 
     def bank(self, code="hp", name="和平村综治银行", rules=RULES):
-        from ledger import services
+        from ledger import banks
 
-        return services.create_bank(self.session, code, name, rules_text=rules,
-                                    source_name="test.yaml", by="test", clock=self.clock)
+        return banks.create_bank(self.session, code, name, rules_text=rules,
+                                 source_name="test.yaml", by="test", clock=self.clock)
 
     def household(self, bank, code=None, name=None):
-        from ledger import services
+        from ledger import people
 
-        return services.create_household(self.session, bank, code=code or f"H{self._next():03d}",
-                                         name=name, clock=self.clock)
+        return people.create_household(self.session, bank, code=code or f"H{self._next():03d}",
+                                       name=name, clock=self.clock)
 
     def resident(self, bank, name="张三", household=None, phone=None):
-        from ledger import services
+        from ledger import people
 
         household = household or self.household(bank)
-        return services.create_resident(self.session, bank, name=name, household=household.code,
-                                        phone=phone, clock=self.clock)
+        return people.create_resident(self.session, bank, name=name, household=household.code,
+                                      phone=phone, clock=self.clock)
 
     def user(self, bank, role="clerk", name=None):
         from web.auth import create_user
@@ -221,12 +221,12 @@ class Factory:
         return {"Authorization": f"Bearer {create_token(self.session, user.name, clock=self.clock)}"}
 
     def deed(self, bank, rule, residents, *, quantity=1, occurred_on=None, memo=None, idem=None):
-        from ledger import services
+        from ledger import deeds
 
-        return services.post_deed(self.session, bank, rule_code=rule,
-                                  resident_ids=[r.id for r in residents], quantity=quantity,
-                                  occurred_on=occurred_on or self.clock.today(), memo=memo,
-                                  by="test", clock=self.clock, idem=idem)
+        return deeds.post_deed(self.session, bank, rule_code=rule,
+                               resident_ids=[r.id for r in residents], quantity=quantity,
+                               occurred_on=occurred_on or self.clock.today(), memo=memo,
+                               by="test", clock=self.clock, idem=idem)
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ def _app_opened(app) -> Iterator[tuple[Session, Clock]]:
 
 
 def _bank(session: Session, code: str):
-    """Return the bank with this code, or raise NotFound (as ledger.services.get_bank does,
+    """Return the bank with this code, or raise NotFound (as ledger.banks.get_bank does,
     without loading the services and the rule-file parser they need)."""
     from sqlalchemy import select
 
@@ -137,16 +137,16 @@ def bank():
               help="rule file (default: seed_data/rules/default.yaml)")
 def bank_create(code, name, rules_file):
     """Open a new bank with its first rule version."""
-    from ledger import services
+    from ledger import banks as ledger_banks
 
     path = Path(rules_file) if rules_file else DEFAULT_RULES
     with _opened() as (session, clock):
         try:
-            created = services.create_bank(session, code, name, rules_text=path.read_text("utf-8"),
-                                           source_name=str(path), by="cli", clock=clock)
+            created = ledger_banks.create_bank(session, code, name, rules_text=path.read_text("utf-8"),
+                                               source_name=str(path), by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
-        version, _ = services.rulebook(session, created.id)
+        version, _ = ledger_banks.rulebook(session, created.id)
         click.echo(f"bank {created.code} created, rules version {version.version} {version.content_hash}")
 
 
@@ -179,13 +179,13 @@ def rules_check(file):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def rules_load(code, file):
     """Install a new rule version for a bank; prints its content hash."""
-    from ledger import services
+    from ledger import banks as ledger_banks
 
     with _opened() as (session, clock):
         try:
-            target = services.get_bank(session, code)
-            version = services.load_rules(session, target, Path(file).read_text("utf-8"),
-                                          source_name=file, by="cli", clock=clock)
+            target = ledger_banks.get_bank(session, code)
+            version = ledger_banks.load_rules(session, target, Path(file).read_text("utf-8"),
+                                              source_name=file, by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
         click.echo(version.content_hash)
@@ -412,7 +412,7 @@ def cycle_run(job, bank_code, period):
     from sqlalchemy import select
 
     from cycle import jobs, queue, runs
-    from ledger import services
+    from ledger import banks as ledger_banks
     from ground.tenants import Bank
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -421,7 +421,7 @@ def cycle_run(job, bank_code, period):
             chosen = jobs.get_job(job)
             wanted = jobs.parse(chosen, period)
             banks = (list(session.execute(select(Bank).order_by(Bank.code)).scalars()) if bank_code == "all"
-                     else [services.get_bank(session, bank_code)])
+                     else [ledger_banks.get_bank(session, bank_code)])
         except ZongzhiError as err:
             _fail(err)
         sessions = _app_sessions(session)

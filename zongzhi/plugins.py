@@ -11,7 +11,7 @@ export) reach no plug-in point.
 
 | plug-in point (the floor that calls it) | what it takes | declared by |
 |---|---|---|
-| `ledger.services.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
+| `ledger.deeds.DEED_ATTACHMENTS` | request field -> hook with `attach()` and `describe()` | `field.services.DEED_ATTACHMENTS` |
 | `redemption.printing.DISCLOSURE_SECTIONS` | (session, bank, year, quarter, clock) -> HTML | `foundation.public.DISCLOSURE_SECTIONS` |
 | `ledger.reversals.Undoers` (a registry each app session carries) | transfer kind -> `Undo` | `redemption.services.register_undoers`, `foundation.reversals.register_undoers` |
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 from field import services as field
 from foundation import public as foundation
 from foundation import reversals as project_reversals
-from ledger import services as ledger
+from ledger import deeds
 from ledger.reversals import Undoers
 from redemption import printing
 from redemption import services as desk
@@ -28,8 +28,8 @@ from redemption import services as desk
 
 def install() -> None:
     """Fill every plug-in point with what the wings declare, and nothing else."""
-    ledger.DEED_ATTACHMENTS.clear()
-    ledger.DEED_ATTACHMENTS.update(field.DEED_ATTACHMENTS)
+    deeds.DEED_ATTACHMENTS.clear()
+    deeds.DEED_ATTACHMENTS.update(field.DEED_ATTACHMENTS)
     printing.DISCLOSURE_SECTIONS[:] = foundation.DISCLOSURE_SECTIONS
 
 

@@ -9,7 +9,7 @@ from flask import Response, current_app, render_template
 
 from ground.db import get_session
 from ledger.replica import reading_session
-from ledger.services import get_bank
+from ledger.banks import get_bank
 from web.api import clock
 from web.auth import READERS, scoped_bank
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cycle import runs
 from cycle.models import JobRun
-from ledger import periods, services as ledger_services
+from ledger import banks, people, periods
 from ground.errors import ConflictError, PeriodSealed
 from reports import services as reports
 from tests.conftest import RULES
@@ -17,11 +17,11 @@ from tests.reports.helpers import at, deed
 
 
 def _opened_on_10_october(session):
-    bank = ledger_services.create_bank(session, "hp", "和平村综治银行", rules_text=RULES, source_name="t",
-                                       by="t", clock=at(2026, 10, 10, 9))
-    home = ledger_services.create_household(session, bank, code="H1", name=None, clock=at(2026, 10, 10, 9))
-    wang = ledger_services.create_resident(session, bank, name="王五", household=home.code, phone=None,
-                                           clock=at(2026, 10, 10, 9))
+    bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES, source_name="t",
+                             by="t", clock=at(2026, 10, 10, 9))
+    home = people.create_household(session, bank, code="H1", name=None, clock=at(2026, 10, 10, 9))
+    wang = people.create_resident(session, bank, name="王五", household=home.code, phone=None,
+                                  clock=at(2026, 10, 10, 9))
     return bank, wang
 
 

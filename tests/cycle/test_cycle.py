@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cycle import jobs, runs
 from cycle.models import JobRun
-from ledger import periods, reversals, services as ledger_services
+from ledger import banks, people as ledger_people, periods, reversals
 from ground.errors import ValidationError
 from ledger.models import Transfer
 from ledger.verify import verify_bank
@@ -20,8 +20,8 @@ from tests.reports.helpers import at, deed, pdf_text
 
 
 def _bank(session, code, created, rules=RULES):
-    return ledger_services.create_bank(session, code, f"{code}村综治银行", rules_text=rules, source_name="t",
-                                       by="t", clock=created)
+    return banks.create_bank(session, code, f"{code}村综治银行", rules_text=rules, source_name="t",
+                             by="t", clock=created)
 
 
 def _sessions(app):
@@ -54,7 +54,7 @@ def test_jobs_fall_due_at_the_times_of_the_rule_file(session, make):
 
 def test_the_scheduler_catches_up_on_missed_periods_in_order_and_once(app, session):
     bank = _bank(session, "hp", at(2026, 6, 30, 9))
-    wang = ledger_services.create_resident(session, bank, name="王五", household=ledger_services.create_household(
+    wang = ledger_people.create_resident(session, bank, name="王五", household=ledger_people.create_household(
         session, bank, code="H1", name=None, clock=at(2026, 6, 30)).code, phone=None, clock=at(2026, 6, 30))
     deed(session, bank, "patrol", [wang], date(2026, 7, 3), at(2026, 7, 3, 20))
     outcomes = runs.sweep(_sessions(app), clock=at(2026, 10, 15, 10))

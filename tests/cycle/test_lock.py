@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from cycle import runs
 from cycle.models import JobRun
 from ground.db import make_engine, session_factory
-from ledger import services as ledger_services
+from ledger import banks
 from reports.models import Snapshot
 from tests.conftest import RULES
 from tests.reports.helpers import at
@@ -40,8 +40,8 @@ print(json.dumps([[o.job, o.bank, o.period, o.status] for o in runs.sweep(sessio
 
 def test_two_schedulers_started_at_once_share_the_work_without_running_anything_twice(session, database_url):
     for code in ("hp", "xz"):
-        ledger_services.create_bank(session, code, f"{code}村综治银行", rules_text=RULES, source_name="t",
-                                    by="t", clock=at(2026, 8, 1))
+        banks.create_bank(session, code, f"{code}村综治银行", rules_text=RULES, source_name="t",
+                          by="t", clock=at(2026, 8, 1))
     start = time.time() + 3
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", SWEEPER, database_url, str(start)], cwd=ROOT, env=env,

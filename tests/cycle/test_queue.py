@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from cycle import queue
 from cycle.models import JobRun
 from cycle.scheduler import Cycle
-from ledger import services as ledger_services
+from ledger import banks as ledger_banks
 from reports import services as reports
 from reports.models import Snapshot
 from tests.conftest import POSTGRES_URL, RULES
@@ -133,8 +133,8 @@ def _wait(session, test, seconds=20, what=""):
 
 
 def _bank(session, code, created=None):
-    return ledger_services.create_bank(session, code, f"{code}村综治银行", rules_text=RULES, source_name="t",
-                                       by="t", clock=created or at(2026, 8, 1))
+    return ledger_banks.create_bank(session, code, f"{code}村综治银行", rules_text=RULES, source_name="t",
+                                    by="t", clock=created or at(2026, 8, 1))
 
 
 def _snapshots(session, kind):

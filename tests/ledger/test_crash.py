@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 import migrations
-from ledger import services
+from ledger import banks, people
 from ground.clock import Clock
 from ground.db import make_engine, session_factory
 from ledger.models import Transfer
@@ -69,11 +69,11 @@ def village(tmp_path):
     clock = Clock(ZoneInfo("Asia/Shanghai"))
     engine = make_engine(url)
     with session_factory(engine)() as session:
-        bank = services.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
-                                    source_name="t.yaml", by="test", clock=clock)
-        services.create_household(session, bank, code="H1", name=None, clock=clock)
-        residents = [services.create_resident(session, bank, name=f"居民{i}", household="H1",
-                                              phone=None, clock=clock).id for i in range(CLIENTS)]
+        bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
+                                 source_name="t.yaml", by="test", clock=clock)
+        people.create_household(session, bank, code="H1", name=None, clock=clock)
+        residents = [people.create_resident(session, bank, name=f"居民{i}", household="H1",
+                                            phone=None, clock=clock).id for i in range(CLIENTS)]
         create_user(session, "clerk", bank_code="hp", role="clerk", password="clerk password",
                     clock=clock)
         token = create_token(session, "clerk", clock=clock)

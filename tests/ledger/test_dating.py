@@ -146,14 +146,14 @@ def test_an_approval_is_measured_from_the_day_the_deed_was_submitted(make, sessi
     from dataclasses import replace
     from datetime import timedelta
 
-    from ledger import services
+    from ledger import deeds
 
     bank = make.bank()
     wang = make.resident(bank, "王大")
     [waiting] = make.deed(bank, "mediation", [wang], occurred_on=date(2026, 9, 1)).pending
     later = replace(clock, at=clock.at + timedelta(days=10))  # now 55 days after the deed
-    outcome = services.decide_pending(session, bank, waiting.id, approve=True, reason=None,
-                                      by="reviewer", clock=later)
+    outcome = deeds.decide_pending(session, bank, waiting.id, approve=True, reason=None,
+                                   by="reviewer", clock=later)
     assert outcome.posted and outcome.transfers[0].occurred_on == date(2026, 9, 1)
 
 

@@ -18,7 +18,7 @@ from beancount.core.data import Balance, Open, Transaction
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from ledger import accounts, reversals, services
+from ledger import accounts, banks, reversals
 from ledger.export import write_beancount, write_csv
 from ledger.models import CNY, PTS, Account, Transfer
 from ledger.posting import Draft, post
@@ -74,8 +74,8 @@ def village(make, session, clock):
     reversal = reversals.reverse_transfer(session, bank, cleanup.id, reason="登记错人", by="test",
                                           clock=clock)
     # From here on the village keeps points per household (以户为单位).
-    services.load_rules(session, bank, HOUSEHOLD_RULES, source_name="household.yaml", by="test",
-                        clock=clock)
+    banks.load_rules(session, bank, HOUSEHOLD_RULES, source_name="household.yaml", by="test",
+                     clock=clock)
     [household_deed] = make.deed(bank, "cleanup", [zhang], occurred_on=date(2026, 10, 14)).transfers
     grant = _money(session, bank, "source:town", "fund", 125000, date(2026, 9, 30), clock)
     purchase = _money(session, bank, "fund", "spent:goods", 1205, date(2026, 10, 10), clock)

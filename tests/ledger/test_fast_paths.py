@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ground import audit
-from ledger import chain, services
+from ledger import banks, chain, deeds, reading
 from ground.audit import AuditEntry
 from ground.clock import FixedClock
 from ground.db import transaction
@@ -87,12 +87,12 @@ def test_the_lock_is_read_once_per_transaction_and_never_reused_after_it(app, se
         assert lock_chain(session, bank.id) == first
     # Another connection loads new rules: the next transaction must see them, not the old read.
     other = app.extensions["zongzhi.sessions"]()
-    services.load_rules(other, other.get(type(bank), bank.id), RULES.replace("points: 3", "points: 4"),
-                        source_name="v2.yaml", by="t", clock=clock)
+    banks.load_rules(other, other.get(type(bank), bank.id), RULES.replace("points: 3", "points: 4"),
+                     source_name="v2.yaml", by="t", clock=clock)
     other.close()
     assert locked_rules(session, bank.id) is None
-    outcome = services.post_deed(session, bank, rule_code="cleanup", resident_ids=[zhang.id],
-                                 quantity=1, occurred_on=clock.today(), memo=None, by="t", clock=clock)
+    outcome = deeds.post_deed(session, bank, rule_code="cleanup", resident_ids=[zhang.id],
+                              quantity=1, occurred_on=clock.today(), memo=None, by="t", clock=clock)
     [posted] = outcome.transfers
     assert (posted.rule_version, posted.amount, posted.seq) == (2, 4, 1)
     stored = session.get(Transfer, posted.id)
@@ -103,10 +103,10 @@ def test_loading_rules_under_the_lock_is_seen_by_the_same_transaction(session, m
     bank = make.bank()
     with transaction(session):
         lock_chain(session, bank.id)
-        assert services.rulebook(session, bank.id)[0].version == 1
-        book = services._parse_rules(RULES.replace("points: 3", "points: 5"), "v2.yaml")
-        services._add_rule_version(session, bank, book, "v2.yaml", by="t", clock=clock)
-        version, rules = services.rulebook(session, bank.id)
+        assert banks.rulebook(session, bank.id)[0].version == 1
+        book = banks._parse_rules(RULES.replace("points: 3", "points: 5"), "v2.yaml")
+        banks._add_rule_version(session, bank, book, "v2.yaml", by="t", clock=clock)
+        version, rules = banks.rulebook(session, bank.id)
         assert version.version == 2 and rules.rule_for("cleanup", clock.today()).points == 5
 
 
@@ -120,15 +120,15 @@ def test_the_summary_adds_the_household_members_and_only_this_months_deeds(sessi
     make.deed(bank, "cleanup", [wife])                                    # 3, the wife's
     make.deed(bank, "cleanup", [stranger])                                # another household
     make.deed(bank, "litter", [wang])                                  # a penalty
-    summary = services.account_summary(session, bank, wang.id, clock=clock)
-    penalty = -services.rulebook(session, bank.id)[1].rule_for("litter", clock.today()).points
+    summary = reading.account_summary(session, bank, wang.id, clock=clock)
+    penalty = -banks.rulebook(session, bank.id)[1].rule_for("litter", clock.today()).points
     assert summary["balance"] == 9 - penalty
     assert summary["household_balance"] == 9 - penalty + 3
     assert (summary["earned_this_month"], summary["penalties_this_month"]) == (6, penalty)
     assert (summary["household"], summary["account"]) == ("A1", f"resident:{wang.id}")
     other = make.bank("other")
     with pytest.raises(Exception) as missing:
-        services.account_summary(session, other, wang.id, clock=clock)
+        reading.account_summary(session, other, wang.id, clock=clock)
     assert missing.value.code == "not_found"
 
 
@@ -177,11 +177,11 @@ def test_a_lock_taken_outside_a_service_is_not_remembered_after_its_commit(app, 
     assert lock_chain(session, bank.id) == (0, "0" * 64)   # begins a transaction of its own
     session.commit()
     other = app.extensions["zongzhi.sessions"]()
-    services.load_rules(other, other.get(type(bank), bank.id), RULES.replace("points: 3", "points: 4"),
-                        source_name="v2.yaml", by="t", clock=clock)
+    banks.load_rules(other, other.get(type(bank), bank.id), RULES.replace("points: 3", "points: 4"),
+                     source_name="v2.yaml", by="t", clock=clock)
     other.close()
     assert locked_rules(session, bank.id) is None
-    assert services.rulebook(session, bank.id)[0].version == 2
+    assert banks.rulebook(session, bank.id)[0].version == 2
     session.commit()
     [posted] = make.deed(bank, "cleanup", [zhang]).transfers
     assert (posted.seq, posted.rule_version, posted.amount) == (1, 2, 4)
@@ -197,9 +197,9 @@ def test_verify_reads_dates_and_times_as_their_canonical_text_on_every_database(
                datetime(2026, 10, 16, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5)))]
     for at in moments:
         clock = FixedClock(at=at)
-        services.post_deed(session, bank, rule_code="cleanup", resident_ids=[zhang.id], quantity=1,
-                           occurred_on=clock.today() - timedelta(days=40), memo="跨年 \"引号\"",
-                           by="t", clock=clock)
+        deeds.post_deed(session, bank, rule_code="cleanup", resident_ids=[zhang.id], quantity=1,
+                        occurred_on=clock.today() - timedelta(days=40), memo="跨年 \"引号\"",
+                        by="t", clock=clock)
     report = verify_bank(session, bank)
     assert report.ok and report.transfers == 3, report.problems
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
-from ledger import accounts, chain, services
+from ledger import accounts, banks, chain, deeds
 from ledger.models import CNY, PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.posting import Draft, post
@@ -133,9 +133,9 @@ def test_concurrent_posting_never_forks_or_gaps_the_chain(app, make, clock):
         try:
             b = s.get(Bank, bank.id)
             for i in range(per_thread):
-                services.post_deed(s, b, rule_code="cleanup", resident_ids=[people[(n + i) % 4].id],
-                                   quantity=1, occurred_on=clock.today(), memo=f"t{n}-{i}",
-                                   by=f"worker{n}", clock=clock)
+                deeds.post_deed(s, b, rule_code="cleanup", resident_ids=[people[(n + i) % 4].id],
+                                quantity=1, occurred_on=clock.today(), memo=f"t{n}-{i}",
+                                by=f"worker{n}", clock=clock)
         except Exception as exc:  # collected, so the test can report it
             errors.append(exc)
         finally:
@@ -165,8 +165,8 @@ def test_a_deed_records_the_rule_version_it_was_posted_under(session, make, cloc
     bank = make.bank()
     zhang = make.resident(bank)
     [before] = make.deed(bank, "cleanup", [zhang]).transfers
-    new = services.load_rules(session, bank, RULES.replace("points: 3", "points: 4"),
-                              source_name="v2.yaml", by="test", clock=clock)
+    new = banks.load_rules(session, bank, RULES.replace("points: 3", "points: 4"),
+                           source_name="v2.yaml", by="test", clock=clock)
     [after] = make.deed(bank, "cleanup", [zhang]).transfers
     assert (before.rule_version, before.amount) == (1, 3)
     assert (after.rule_version, after.amount) == (new.version, 4) == (2, 4)
@@ -178,7 +178,7 @@ def test_loading_the_same_rules_again_adds_no_version(session, make, clock):
     from tests.conftest import RULES
 
     bank = make.bank()
-    again = services.load_rules(session, bank, RULES, source_name="same.yaml", by="t", clock=clock)
+    again = banks.load_rules(session, bank, RULES, source_name="same.yaml", by="t", clock=clock)
     assert again.version == 1
 
 

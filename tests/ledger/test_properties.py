@@ -23,7 +23,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
                                  rule, run_state_machine_as_test)
 from sqlalchemy import func, select
 
-from ledger import reversals, services
+from ledger import deeds, reversals
 from ground.errors import ConflictError, NotFound
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
@@ -139,7 +139,7 @@ class TwoBanks(RuleBasedStateMachine):
         posted = [self.receipt(0, money, None)]
         for sku, *_ in GOODS:
             posted += self.stock_in(0, next(g for g in GOODS if g[0] == sku), stock, False, 0).values
-        outcome = services.post_deed(
+        outcome = deeds.post_deed(
             self.session, bank, rule_code="cleanup", resident_ids=[r.id for r in self.offices[0].residents],
             quantity=quantity, occurred_on=self.clock.today(), memo=None, by="test", clock=self.clock)
         self._seen = None
@@ -151,7 +151,7 @@ class TwoBanks(RuleBasedStateMachine):
         bank, resident = self.offices[b].bank, self.offices[b].residents[who]
         account = f"resident:{resident.id}"
         before = self._now().balance(bank.id, PTS, account)
-        outcome = self._attempt(lambda: services.post_deed(
+        outcome = self._attempt(lambda: deeds.post_deed(
             self.session, bank, rule_code=rule_code, resident_ids=[resident.id],
             quantity=quantity, occurred_on=self.clock.today(), memo=None, by="test", clock=self.clock))
         if outcome is None:

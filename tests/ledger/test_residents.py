@@ -8,7 +8,7 @@ import pytest
 from cards import services as cards
 from foundation import applications
 from ground.errors import ValidationError
-from ledger import services
+from ledger import people
 from ledger.residents import check_residents, named_residents, resident_problems
 from redemption import services as desk
 
@@ -53,7 +53,7 @@ def test_another_banks_resident_reads_exactly_like_an_unknown_one(make, bank, se
     other = make.bank(code="xq", name="新桥村综治银行")
     ours, theirs = make.resident(bank, "张三"), make.resident(other, "李四")
     gone = make.resident(bank, "王五")
-    services.set_resident_active(session, bank, gone.id, False, reason="迁出", by="clerk", clock=clock)
+    people.set_resident_active(session, bank, gone.id, False, reason="迁出", by="clerk", clock=clock)
     assert named_residents(session, bank, [ours.id]) == [ours]
     assert named_residents(session, bank, []) == []
     with pytest.raises(ValidationError) as refused:

@@ -28,22 +28,22 @@ def test_a_past_day_shows_that_days_register(clerk, village, make):
 
 
 def test_two_residents_of_the_same_name_are_told_apart_in_the_picker(clerk, village, session, clock):
-    from ledger import services
+    from ledger import people
 
     for home, relation, phone in (("E01", "户主", None), ("W01", "子", "13900001234")):
-        services.create_resident(session, village["bank"], name="熊建国", household=home,
-                                 relation=relation, phone=phone, clock=clock)
+        people.create_resident(session, village["bank"], name="熊建国", household=home,
+                               relation=relation, phone=phone, clock=clock)
     page = text(clerk.post("/banks/hp/deeds/new", data={"q": "xjg", "idem": "k"}))
     found = re.findall(r'name="r" value="\d+"> 熊建国 <span class="muted who">([^<]*)</span>', page)
     assert found == ["E01 户主", "W01 子 尾号1234"]
 
 
 def test_two_residents_of_the_same_name_are_told_apart_at_the_desk(sign_in, village, session, clock):
-    from ledger import services
+    from ledger import people
 
     for home, relation, phone in (("E01", "户主", "13900005678"), ("W01", "女", None)):
-        services.create_resident(session, village["bank"], name="熊建国", household=home,
-                                 relation=relation, phone=phone, clock=clock)
+        people.create_resident(session, village["bank"], name="熊建国", household=home,
+                               relation=relation, phone=phone, clock=clock)
     page = text(sign_in(village["users"]["desk"]).get("/banks/hp/desk?q=xjg"))
     found = re.findall(r'熊建国 <span class="muted who">([^<]*)</span>', page)
     assert found == ["E01 户主 尾号5678", "W01 女"]

@@ -76,10 +76,10 @@ def test_a_bad_deed_form_comes_back_with_the_reason_and_posts_nothing(clerk, vil
 
 
 def test_a_deactivated_resident_cannot_be_picked_for_a_deed(clerk, village, session, clock):
-    from ledger import services
+    from ledger import people as ledger_people
 
     wang = village["people"]["王大"]
-    services.set_resident_active(session, village["bank"], wang.id, False, reason="迁出", by="t", clock=clock)
+    ledger_people.set_resident_active(session, village["bank"], wang.id, False, reason="迁出", by="t", clock=clock)
     page = text(clerk.post("/banks/hp/deeds/new", data={"q": "wd", "idem": "k"}))
     assert "没有找到" in page
     assert "请先查找并勾选居民" in text(_deed(clerk, [wang]))
@@ -225,10 +225,10 @@ def test_the_screens_switch_to_english(clerk, village):
 def test_the_deed_form_stays_under_60_kb_with_the_full_default_rules(clerk, village, session, clock):
     from pathlib import Path
 
-    from ledger import services
+    from ledger import banks
 
     rules = (Path(__file__).resolve().parents[2] / "seed_data" / "rules" / "default.yaml").read_text("utf-8")
-    services.load_rules(session, village["bank"], rules, source_name="default.yaml", by="t", clock=clock)
+    banks.load_rules(session, village["bank"], rules, source_name="default.yaml", by="t", clock=clock)
     ids = ",".join(str(p.id) for p in village["people"].values())
     page = clerk.get(f"/banks/hp/deeds/new?residents={ids}")
     assert page.status_code == 200 and "夜间巡逻" in text(page)

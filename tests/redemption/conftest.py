@@ -74,7 +74,7 @@ class Desk:
                            headers={**(headers or self.desk), **extra})
 
     def balance(self, resident) -> int:
-        from ledger.services import account_summary
+        from ledger.reading import account_summary
 
         self.session.rollback()
         return account_summary(self.session, self.bank, resident.id, clock=self.clock)["balance"]

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from ledger import services as ledger_services
+from ledger import deeds
 
 from .helpers import RARE_NAMES, deed
 
@@ -20,7 +20,7 @@ def september(session, make):
     deed(session, bank, "cleanup", [people[3]], date(2026, 9, 6), make.clock)
     deed(session, bank, "litter", [zhang], date(2026, 9, 7), make.clock)
     pending = deed(session, bank, "mediation", [zhang], date(2026, 9, 8), make.clock).pending[0]
-    ledger_services.decide_pending(session, bank, pending.id, approve=True, reason=None, by="rev",
-                                   clock=make.clock)
+    deeds.decide_pending(session, bank, pending.id, approve=True, reason=None, by="rev",
+                         clock=make.clock)
     deed(session, bank, "patrol", [zhang], date(2026, 10, 2), make.clock)  # October: not on September's notice
     return bank, people, zhang

@@ -5,7 +5,7 @@ import subprocess
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ledger import services
+from ledger import deeds
 from ground.clock import FixedClock
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -18,8 +18,8 @@ def at(year, month, day, hour=10, minute=0) -> FixedClock:
 
 
 def deed(session, bank, rule, residents, on: date, clock, quantity=1):
-    return services.post_deed(session, bank, rule_code=rule, resident_ids=[r.id for r in residents],
-                              quantity=quantity, occurred_on=on, memo=None, by="clerk", clock=clock)
+    return deeds.post_deed(session, bank, rule_code=rule, resident_ids=[r.id for r in residents],
+                           quantity=quantity, occurred_on=on, memo=None, by="clerk", clock=clock)
 
 
 def pdf_text(data: bytes, tmp_path) -> tuple[str, str]:

@@ -125,7 +125,7 @@ def test_the_month_is_sealed_only_after_the_window_and_then_refuses_deeds(sessio
 
 
 def test_a_pending_deed_of_a_sealed_month_cannot_be_approved(session, make, clock):
-    from ledger import services as ledger_services
+    from ledger import deeds
 
     bank = make.bank()
     wang = make.resident(bank, name="王五")
@@ -133,8 +133,8 @@ def test_a_pending_deed_of_a_sealed_month_cannot_be_approved(session, make, cloc
     services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
     services.seal_month(session, bank, "2026-09", by="cycle", clock=at(2026, 10, 23))
     with pytest.raises(PeriodSealed):
-        ledger_services.decide_pending(session, bank, pending.id, approve=True, reason=None, by="r",
-                                       clock=at(2026, 10, 23))
+        deeds.decide_pending(session, bank, pending.id, approve=True, reason=None, by="r",
+                             clock=at(2026, 10, 23))
 
 
 def test_objection_api_files_lists_and_decides(session, noticed, make, client):

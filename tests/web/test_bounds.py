@@ -370,7 +370,7 @@ def test_a_lone_surrogate_in_a_body_a_view_does_not_read_is_no_500(client, world
 
 def test_the_services_screens_share_refuse_unsafe_text_by_name_and_write_nothing(session, world, clock):
     """The card page's objections and the office's reasons reach these services without a schema."""
-    from ledger import services
+    from ledger import people
     from ground.errors import ValidationError
     from reports.objections import file_objection
 
@@ -379,17 +379,17 @@ def test_the_services_screens_share_refuse_unsafe_text_by_name_and_write_nothing
     calls = [
         ("text", lambda: file_objection(session, bank, resident_id=wang.id, transfer_id=world["deed"].id,
                                         month=None, text="不对\x01", filed_by="card:1", clock=clock)),
-        ("reason", lambda: services.set_resident_active(session, bank, wang.id, False, reason="迁出\x00",
-                                                        by="t", clock=clock)),
-        ("reason", lambda: services.move_resident(session, bank, wang.id, household="H002",
-                                                  reason="搬\u2028家", by="t", clock=clock)),
-        ("code", lambda: services.create_household(session, bank, code="E\ud800", name=None, clock=clock)),
-        ("name", lambda: services.update_household(session, bank, wang.household_id, name="王\x1b家",
-                                                   active=True, by="t", clock=clock)),
+        ("reason", lambda: people.set_resident_active(session, bank, wang.id, False, reason="迁出\x00",
+                                                      by="t", clock=clock)),
+        ("reason", lambda: people.move_resident(session, bank, wang.id, household="H002",
+                                                reason="搬\u2028家", by="t", clock=clock)),
+        ("code", lambda: people.create_household(session, bank, code="E\ud800", name=None, clock=clock)),
+        ("name", lambda: people.update_household(session, bank, wang.household_id, name="王\x1b家",
+                                                 active=True, by="t", clock=clock)),
     ]
     for field, call in calls:
         with pytest.raises(ValidationError) as refused:
             call()
         assert field in refused.value.fields
-    assert services.find_household(session, bank, "H001\x00") is None
+    assert people.find_household(session, bank, "H001\x00") is None
     assert _rows(session) == before

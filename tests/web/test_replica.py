@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 
 import migrations
 from cards import services as cards
-from ledger import services as ledger_services
+from ledger import banks, deeds, people
 from ground.db import normalize_url
 from tests.conftest import NOW, RULES, FixedClock
 
@@ -142,10 +142,10 @@ def village(pair):
                       "REPLICA_MAX_LAG_S": "2", "SECRET_KEY": "t", "TESTING": True, "CLOCK": FixedClock(at=NOW)})
     session = app.extensions["zongzhi.sessions"]()
     clock = app.extensions["zongzhi.clock"]
-    bank = ledger_services.create_bank(session, "hp", "和平村综治银行", rules_text=RULES, source_name="t",
-                                       by="t", clock=clock)
-    home = ledger_services.create_household(session, bank, code="H1", name=None, clock=clock)
-    wang = ledger_services.create_resident(session, bank, name="王五", household=home.code, phone=None, clock=clock)
+    bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES, source_name="t",
+                             by="t", clock=clock)
+    home = people.create_household(session, bank, code="H1", name=None, clock=clock)
+    wang = people.create_resident(session, bank, name="王五", household=home.code, phone=None, clock=clock)
     [card] = cards.issue_cards(session, bank, resident_ids=[wang.id], by="t", clock=clock)
     yield {"app": app, "session": session, "bank": bank, "wang": wang, "token": card.token,
            "client": app.test_client(), "clock": clock}
@@ -156,9 +156,9 @@ def village(pair):
 
 def _patrol(village, hours):
     """Post a patrol of so many hours (2 points each) on a day of its own, under the day's cap."""
-    ledger_services.post_deed(village["session"], village["bank"], rule_code="patrol",
-                              resident_ids=[village["wang"].id], quantity=hours, occurred_on=date(2026, 10, 10 + hours),
-                              memo=None, by="clerk", clock=village["clock"])
+    deeds.post_deed(village["session"], village["bank"], rule_code="patrol",
+                    resident_ids=[village["wang"].id], quantity=hours, occurred_on=date(2026, 10, 10 + hours),
+                    memo=None, by="clerk", clock=village["clock"])
 
 
 def _card(village):

@@ -46,7 +46,7 @@ def world(make, session, clock):
     b_home = make.household(b, "SECRETB", f"{SECRET}户")
     b_people = [make.resident(b, f"{SECRET}居民", b_home, phone="13900001111")]
     posted = make.deed(b, "patrol", b_people, quantity=2, memo=f"{SECRET}备注").transfers[0]
-    from ledger import reversals, services
+    from ledger import reversals
 
     reversals.reverse_transfer(session, b, posted.id, reason=f"{SECRET}原因", by="test", clock=clock)
     make.deed(b, "mediation", b_people, memo=f"{SECRET}调解")
