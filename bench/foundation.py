@@ -292,8 +292,10 @@ def run(app, args, rng) -> None:
     def baseline_public():
         rows = session.execute(select(Application).where(
             Application.bank_id == bank.id, Application.state.in_(wf.FUNDED))).scalars().all()
-        render_template_string("<table>{% for a in rows %}<tr><td>{{ a.title }}</td><td>{{ a.amount_awarded }}"
-                               "</td></tr>{% endfor %}</table>", rows=rows)
+        # Rendered as a request would be: the layout's context builds URLs, which needs one.
+        with app.test_request_context(f"/p/{bank.code}/foundation"):
+            render_template_string("<table>{% for a in rows %}<tr><td>{{ a.title }}</td>"
+                                   "<td>{{ a.amount_awarded }}</td></tr>{% endfor %}</table>", rows=rows)
         session.rollback()
 
     public = client.get(f"/p/{bank.code}/foundation")

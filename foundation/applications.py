@@ -2,8 +2,8 @@
 reviewers linked to residents; an application from its draft through the workflow's plain moves,
 with its budget lines and its history.
 
-Each service takes the session and what it needs, makes its checks, and owns the transaction:
-it commits on success and rolls everything back on error.
+Each service writes as one unit of work (ledger.unit.UnitOfWork): its checks under the bank's
+posting lock, the audit entry, and the commit, or nothing at all on an error.
 """
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
+from ground.i18n import _
+from ground.tenants import Bank, User
 from ledger.formatting import yuan
 from ledger.models import Resident
-from ground.tenants import Bank
 from ledger.residents import named_residents
-from ground.tenants import User
+from ledger.unit import UnitOfWork
 
 from . import workflow as wf
 from .errors import IllegalTransition
@@ -32,20 +32,18 @@ from .models import Applicant, Application, Line, Member, PanelSeat, ReviewerRes
 def create_applicant(session: Session, bank: Bank, *, kind: str, name: str, phone: str | None,
                      members: list[int], by: str, clock: Clock) -> Applicant:
     """Register a resident group or a welfare station with its member residents."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         residents = named_residents(session, bank, members, field="members")
         if session.execute(select(Applicant.id).where(Applicant.bank_id == bank.id,
                                                       Applicant.name == name)).first():
-            raise ConflictError(f"申请主体「{name}」已存在", f"applicant {name} already exists",
-                                code="applicant_exists")
+            raise ConflictError(_("申请主体「%(name)s」已存在", name=name), code="applicant_exists")
         applicant = Applicant(bank_id=bank.id, kind=kind, name=name, phone=phone, created_by=by,
                               created_at=clock.now())
         session.add(applicant)
         session.flush()
         session.add_all(Member(bank_id=bank.id, applicant_id=applicant.id, resident_id=r.id)
                         for r in residents)
-        audit.record(session, bank_id=bank.id, actor=by, action="applicant_create",
-                     subject=f"applicant:{applicant.id}", detail={"members": members}, clock=clock)
+        uow.audit("applicant_create", f"applicant:{applicant.id}", {"members": members})
     return applicant
 
 
@@ -61,14 +59,14 @@ def members_of(session: Session, applicant_id: int) -> list[Resident]:
 
 
 def get_applicant(session: Session, bank: Bank, applicant_id: int) -> Applicant:
-    return bank_row(session, Applicant, applicant_id, bank.id, "申请主体", "applicant")
+    return bank_row(session, Applicant, applicant_id, bank.id, _("找不到该申请主体"))
 
 
 def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: int, by: str,
                   clock: Clock) -> ReviewerResident:
     """Say which resident a reviewer is, so that their kin's applications recuse them."""
-    with transaction(session):
-        user = bank_row(session, User, user_id, bank.id, "用户", "user")
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        user = bank_row(session, User, user_id, bank.id, _("找不到该用户"))
         [resident] = named_residents(session, bank, [resident_id], field="resident")
         link = session.execute(select(ReviewerResident).where(
             ReviewerResident.user_id == user.id)).scalar_one_or_none()
@@ -78,8 +76,7 @@ def link_reviewer(session: Session, bank: Bank, *, user_id: int, resident_id: in
             session.add(link)
         else:
             link.resident_id, link.linked_by, link.linked_at = resident.id, by, clock.now()
-        audit.record(session, bank_id=bank.id, actor=by, action="reviewer_link",
-                     subject=f"user:{user.id}", detail={"resident": resident.id}, clock=clock)
+        uow.audit("reviewer_link", f"user:{user.id}", {"resident": resident.id})
     return link
 
 
@@ -101,16 +98,17 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
     """Open a draft application; its budget lines must add up to the amount requested."""
     problems = {}
     if ends_on < starts_on:
-        problems["ends_on"] = ["结束日期不能早于开始日期"]
-    if sum(amount for _, amount in budget) != amount_requested:
-        problems["budget"] = [f"预算明细合计 {yuan(sum(a for _, a in budget))}，与申请金额 "
-                              f"{yuan(amount_requested)} 不符"]
+        problems["ends_on"] = [_("结束日期不能早于开始日期")]
+    if sum(amount for _item, amount in budget) != amount_requested:
+        problems["budget"] = [_("预算明细合计 %(total)s，与申请金额 %(requested)s 不符",
+                                total=yuan(sum(amount for _item, amount in budget)),
+                                requested=yuan(amount_requested))]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         applicant = session.get(Applicant, applicant_id)
         if applicant is None or applicant.bank_id != bank.id:
-            raise ValidationError({"applicant": [f"申请主体 {applicant_id} 不存在"]})
+            raise ValidationError({"applicant": [_("申请主体 %(id)s 不存在", id=applicant_id)]})
         now = clock.now()
         application = Application(bank_id=bank.id, applicant_id=applicant.id, title=title,
                                   purpose=purpose, amount_requested=amount_requested,
@@ -123,15 +121,14 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
                         for i, (item, amount) in enumerate(budget))
         session.add(Transition(bank_id=bank.id, application_id=application.id, action="create",
                                from_state="", to_state=wf.DRAFT, by=by, at=now))
-        audit.record(session, bank_id=bank.id, actor=by, action="application_create",
-                     subject=f"application:{application.id}",
-                     detail={"amount_requested": amount_requested}, clock=clock)
+        uow.audit("application_create", f"application:{application.id}",
+                  {"amount_requested": amount_requested})
     return application
 
 
 def get_application(session: Session, bank: Bank, application_id: int) -> Application:
     """Return the bank's application, or NotFound if unknown or another bank's."""
-    return bank_row(session, Application, application_id, bank.id, "申请", "application")
+    return bank_row(session, Application, application_id, bank.id, _("找不到该申请"))
 
 
 def list_applications(session: Session, bank: Bank, *, state: str | None = None, limit: int,
@@ -159,44 +156,42 @@ def move(session: Session, bank: Bank, application_id: int, action: str, *, user
     Sending to review seats the bank's reviewers as the panel.
     """
     if action not in wf.PLAIN_ACTIONS:
-        raise NotFound("操作", "action")
-    with transaction(session):
+        raise NotFound(_("找不到该操作"))
+    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
         application = _locked_application(session, bank, application_id)
-        _step(session, application, action, user=user, note=note, clock=clock)
+        _step(uow, application, action, user=user, note=note)
         if action == "review":
             reviewers = list(session.execute(select(User.id).where(
                 User.bank_id == bank.id, User.role == "reviewer", User.active.is_(True))).scalars())
             if not reviewers:
-                raise ConflictError("本银行还没有理事（reviewer）账号，无法送评审",
-                                    "the bank has no reviewers to score this", code="no_reviewers")
+                raise ConflictError(_("本银行还没有理事（reviewer）账号，无法送评审"), code="no_reviewers")
             session.add_all(PanelSeat(bank_id=bank.id, application_id=application.id, user_id=u)
                             for u in reviewers)
     return application
 
 
-def _step(session: Session, application: Application, action: str, *, user: User,
-          note: str | None, clock: Clock) -> None:
-    """Move the application one step, or refuse; record who and when."""
+def _step(uow: UnitOfWork, application: Application, action: str, *, user: User,
+          note: str | None) -> None:
+    """Move the application one step, or refuse; record who and when, with its audit entry."""
     try:
         target = wf.next_state(application.state, action)
     except wf.IllegalMove as move_:
         raise IllegalTransition.of(move_) from None
     if user.role not in wf.ACTIONS[action].roles:
         raise Forbidden()
-    now = clock.now()
-    session.add(Transition(bank_id=application.bank_id, application_id=application.id,
-                           action=action, from_state=application.state, to_state=target,
-                           by=user.name, at=now, note=note))
-    audit.record(session, bank_id=application.bank_id, actor=user.name, action=f"application_{action}",
-                 subject=f"application:{application.id}",
-                 detail={"from": application.state, "to": target}, clock=clock)
+    now = uow.clock.now()
+    uow.session.add(Transition(bank_id=application.bank_id, application_id=application.id,
+                               action=action, from_state=application.state, to_state=target,
+                               by=user.name, at=now, note=note))
+    uow.audit(f"application_{action}", f"application:{application.id}",
+              {"from": application.state, "to": target})
     application.state, application.updated_at = target, now
 
 
 def _locked_application(session: Session, bank: Bank, application_id: int) -> Application:
     # The row lock serialises two moves of the same application on PostgreSQL; on SQLite the
     # write transaction already holds the database's write lock.
-    return bank_row(session, Application, application_id, bank.id, "申请", "application",
+    return bank_row(session, Application, application_id, bank.id, _("找不到该申请"),
                     with_for_update=True)
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import NotFound, TooLarge, ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
+from ledger.unit import UnitOfWork
 
 from . import workflow as wf
 from .applications import get_application
@@ -49,10 +49,10 @@ def add_attachment(session: Session, bank: Bank, application_id: int, upload: Up
     (the applicant, unless said otherwise) and who entered it.
     """
     if kind not in ("photo", "paper_form"):
-        raise ValidationError({"kind": ["须为 photo 或 paper_form"]})
+        raise ValidationError({"kind": [_("须为 photo 或 paper_form")]})
     stored: dict = {}
     try:
-        with transaction(session):
+        with UnitOfWork(session, bank, by=by, clock=clock) as uow:
             application = get_application(session, bank, application_id)
             if kind == "paper_form" and not on_behalf_of:
                 on_behalf_of = session.get(Applicant, application.applicant_id).name
@@ -61,9 +61,8 @@ def add_attachment(session: Session, bank: Bank, application_id: int, upload: Up
                                     on_behalf_of=on_behalf_of, entered_by=by,
                                     entered_at=clock.now(), **stored)
             session.add(attachment)
-            audit.record(session, bank_id=bank.id, actor=by, action="attachment_add",
-                         subject=f"application:{application.id}",
-                         detail={"kind": kind, "sha256": stored["sha256"]}, clock=clock)
+            uow.audit("attachment_add", f"application:{application.id}",
+                      {"kind": kind, "sha256": stored["sha256"]})
     except BaseException:
         # Nothing written means no file either: the row and the file stand or fall together.
         if stored:
@@ -79,12 +78,12 @@ def check_upload(upload: Upload) -> tuple[str, str]:
     """
     data = upload.data
     if not data:
-        raise ValidationError({"file": ["文件为空"]})
+        raise ValidationError({"file": [_("文件为空")]})
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise TooLarge("file", MAX_ATTACHMENT_BYTES)
     kind = next(((mime, ext) for magic, mime, ext in FILE_TYPES if data.startswith(magic)), None)
     if kind is None:
-        raise ValidationError({"file": ["只接受 JPEG、PNG 照片或 PDF 扫描件"]})
+        raise ValidationError({"file": [_("只接受 JPEG、PNG 照片或 PDF 扫描件")]})
     return kind
 
 
@@ -117,7 +116,7 @@ def attachment_file(session: Session, bank: Bank, application_id: int, attachmen
     application = get_application(session, bank, application_id)
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.application_id != application.id:
-        raise NotFound("附件", "attachment")
+        raise NotFound(_("找不到该附件"))
     if public and (attachment.kind != "progress" or application.state not in wf.FUNDED):
-        raise NotFound("附件", "attachment")
+        raise NotFound(_("找不到该附件"))
     return attachment, Path(instance_path) / attachment.path

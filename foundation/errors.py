@@ -1,19 +1,24 @@
 """The foundation's refusals: each a 409 conflict with its own code, or a 422 from the ledger's tree."""
 from __future__ import annotations
 
-from ground.errors import ConflictError, NotFound, ValidationError
+from ground.errors import ConflictError
+from ground.i18n import _
 
 from .workflow import IllegalMove
 
-_ACTION_ZH = {"submit": "提交", "screen": "初审", "review": "送评审", "award": "资助", "decline": "不予资助",
-              "start": "开始实施", "complete": "结项", "close": "归档", "withdraw": "撤回",
-              "verify": "审核", "reject": "驳回", "publish": "发布", "claim": "认领", "expire": "认领过期",
-              "deliver": "送达", "confirm": "确认"}
-STATE_ZH = {"draft": "草稿", "submitted": "已提交", "screening": "初审中", "in_review": "评审中",
-            "awarded": "已资助", "declined": "未获资助", "in_progress": "实施中", "completed": "已结项",
-            "closed": "已归档", "withdrawn": "已撤回", "collected": "已征集", "verified": "已审核",
-            "rejected": "已驳回", "published": "待认领", "claimed": "已认领", "delivered": "已送达",
-            "fulfilled": "已实现"}
+#: The workflow's actions and states in the reader's language.
+ACTION_NAMES = {
+    "submit": _("提交"), "screen": _("初审"), "review": _("送评审"), "award": _("资助"),
+    "decline": _("不予资助"), "start": _("开始实施"), "complete": _("结项"), "close": _("归档"),
+    "withdraw": _("撤回"), "verify": _("审核"), "reject": _("驳回"), "publish": _("发布"),
+    "claim": _("认领"), "expire": _("认领过期"), "deliver": _("送达"), "confirm": _("确认")}
+STATE_NAMES = {
+    "draft": _("草稿"), "submitted": _("已提交"), "screening": _("初审中"), "in_review": _("评审中"),
+    "awarded": _("已资助"), "declined": _("未获资助"), "in_progress": _("实施中"),
+    "completed": _("已结项"), "closed": _("已归档"), "withdrawn": _("已撤回"),
+    "collected": _("已征集"), "verified": _("已审核"), "rejected": _("已驳回"),
+    "published": _("待认领"), "claimed": _("已认领"), "delivered": _("已送达"),
+    "fulfilled": _("已实现")}
 
 
 class IllegalTransition(ConflictError):
@@ -21,8 +26,9 @@ class IllegalTransition(ConflictError):
 
     @classmethod
     def of(cls, move: IllegalMove) -> "IllegalTransition":
-        return cls(f"当前状态「{STATE_ZH.get(move.state, move.state)}」不能{_ACTION_ZH.get(move.action, move.action)}",
-                   f"cannot {move.action} from state {move.state}")
+        return cls(_("当前状态「%(state)s」不能%(action)s",
+                     state=STATE_NAMES.get(move.state, move.state),
+                     action=ACTION_NAMES.get(move.action, move.action)))
 
 
 class AwardExceedsRequest(ConflictError):

@@ -8,10 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
-from ledger.models import BigId
 
 
 class Applicant(SQLModel, table=True):
@@ -225,23 +223,31 @@ class Progress(SQLModel, table=True):
 
 
 class LedgerLink(SQLModel, table=True):
-    """What a transfer (or a deed held for review) was for: a tranche, spending, a return, a
-    volunteer's deed on a project, an in-kind gift or a donor's points for a wish."""
+    """What an event on the ledger was for: a project's tranche or its completion, a volunteer's
+    deed on a project, a wish's gift delivered or handed on, a donor's points for a wish.
+
+    It names the event once, by its entry (the seq of the entry's first leg): the legs, their
+    accounts, amounts and doers are the entry's own. A deed held for review is named by its
+    pending row until it is decided.
+    """
 
     __tablename__ = "foundation_ledger_links"
-    __table_args__ = (Index("ix_foundation_links_bank_purpose", "bank_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_foundation_links_bank_purpose", "bank_id", "purpose"),
+        UniqueConstraint("bank_id", "entry_seq", name="uq_foundation_links_entry"),
+        ForeignKeyConstraint(["bank_id", "entry_seq"], ["transfers.bank_id", "transfers.seq"],
+                             name="fk_foundation_links_entry"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id")
-    purpose: str = Field(max_length=12)  # tranche | spent | returned | volunteer | inkind | donor
-    transfer_id: Optional[int] = Field(default=None, sa_type=BigId, foreign_key="transfers.id",
-                                       unique=True)
+    purpose: str = Field(max_length=12)  # tranche | completion | volunteer | inkind | donor
+    entry_seq: Optional[int] = Field(default=None, sa_type=BigInteger)
     pending_id: Optional[int] = Field(default=None, foreign_key="pending_deeds.id", unique=True)
     application_id: Optional[int] = Field(default=None, foreign_key="foundation_applications.id",
                                           index=True)
     tranche_id: Optional[int] = Field(default=None, foreign_key="foundation_tranches.id")
     wish_id: Optional[int] = Field(default=None, foreign_key="foundation_wishes.id", index=True)
-    resident_id: Optional[int] = Field(default=None, foreign_key="residents.id")
 
 
 class Wish(SQLModel, table=True):

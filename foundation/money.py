@@ -2,9 +2,9 @@
 completion that books what was spent and returns the rest, progress reports with photos, and
 volunteers' points linked to the project.
 
-Each service takes the session and what it needs, makes its checks, and owns the transaction:
-it commits on success and rolls everything back on error. Writes that move money take the
-bank's posting lock first, so a balance checked is still the balance when the transfer lands.
+Each service writes as one unit of work (ledger.unit.UnitOfWork): its checks under the bank's
+posting lock (a balance checked is still the balance when the transfers land), the idempotency
+key replayed or its outcome remembered, the audit entry, and the commit, or nothing at all.
 """
 from __future__ import annotations
 
@@ -13,23 +13,23 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ground import audit
-from ledger import accounts, idempotency
-from ledger import banks, deeds
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import ValidationError
+from ground.i18n import _
+from ground.tenants import Bank, User
+from ledger import accounts, banks, deeds
 from ledger.formatting import yuan
-from ledger.models import CNY, Account, Resident, Transfer
-from ground.tenants import Bank
-from ledger.posting import Draft, Idempotency, lock_chain, post
-from ground.tenants import User
+from ledger.models import CNY, Account, PendingDeed, Resident, Transfer
+from ledger.posting import Draft, Idempotency, legs
+from ledger.residents import named_residents
+from ledger.unit import UnitOfWork
 
 from . import workflow as wf
 from .applications import _locked_application, _step, get_application
 from .attachments import Upload, _store, _unlink
-from .common import RESTRICTED, SPENT, UNRESTRICTED, _link_deeds, rules_of
-from .errors import IllegalTransition, InsufficientFund, SpentExceedsDisbursed, TrancheExceedsAward
+from .common import RESTRICTED, SPENT, UNRESTRICTED, link, post_points, rules_of
+from .errors import (STATE_NAMES, IllegalTransition, InsufficientFund, SpentExceedsDisbursed,
+                     TrancheExceedsAward)
 from .models import Application, Attachment, LedgerLink, Line, Progress, Tranche
 
 
@@ -47,21 +47,19 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
     Project-restricted money is drawn first, then unrestricted. The first tranche starts the
     project (awarded → in progress).
     """
-    with transaction(session):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return session.get(Tranche, replayed[1]["tranche"])
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Tranche, uow.replayed.data["tranche"])
         application = _locked_application(session, bank, application_id)
         if application.state not in (wf.AWARDED, wf.IN_PROGRESS):
-            raise IllegalTransition(f"申请当前状态为「{application.state}」，不能拨款",
-                                    f"cannot pay a tranche to an application that is {application.state}")
+            raise IllegalTransition(_("申请当前状态为「%(state)s」，不能拨款",
+                                      state=STATE_NAMES.get(application.state, application.state)))
         remaining = application.amount_awarded - application.disbursed
         if amount > remaining:
             raise TrancheExceedsAward(
-                f"本次拨款 {yuan(amount)} 超过资助余额 {yuan(remaining)}（资助 "
-                f"{yuan(application.amount_awarded)}，已拨 {yuan(application.disbursed)}）",
-                f"tranche {yuan(amount)} exceeds the {yuan(remaining)} left of the award",
+                _("本次拨款 %(amount)s 超过资助余额 %(remaining)s（资助 %(awarded)s，已拨 %(disbursed)s）",
+                  amount=yuan(amount), remaining=yuan(remaining),
+                  awarded=yuan(application.amount_awarded), disbursed=yuan(application.disbursed)),
                 fields={"amount": [f"≤ {yuan(remaining)}"]})
         fund = {code: accounts.system_account(session, bank.id, CNY, code)
                 for code in (RESTRICTED, UNRESTRICTED)}
@@ -70,30 +68,28 @@ def pay_tranche(session: Session, bank: Bank, application_id: int, *, amount: in
                                                      unrestricted=fund[UNRESTRICTED].balance)
         except ValueError:
             have = max(fund[RESTRICTED].balance, 0) + max(fund[UNRESTRICTED].balance, 0)
-            raise InsufficientFund(f"基金现有 {yuan(have)}，不足以拨付 {yuan(amount)}",
-                                   f"the fund holds {yuan(have)}, not enough for {yuan(amount)}") from None
+            raise InsufficientFund(_("基金现有 %(have)s，不足以拨付 %(amount)s", have=yuan(have),
+                                     amount=yuan(amount))) from None
         project = _project_account(session, application)
         today = clock.today()
         note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
         drafts = [Draft(ledger=CNY, debit_id=fund[code].id, credit_id=project.id, amount=part,
                         kind="project_tranche", occurred_on=today, memo=note)
                   for code, part in ((RESTRICTED, restricted), (UNRESTRICTED, unrestricted)) if part]
-        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
+        [entry] = uow.post(drafts)
         tranche = Tranche(bank_id=bank.id, application_id=application.id, amount=amount,
                           from_restricted=restricted, from_unrestricted=unrestricted, paid_on=today,
                           memo=memo, by=user.name, at=clock.now())
         session.add(tranche)
         session.flush()
-        session.add_all(LedgerLink(bank_id=bank.id, purpose="tranche", transfer_id=t.id,
-                                   application_id=application.id, tranche_id=tranche.id)
-                        for t in transfers)
+        link(session, bank, "tranche", entries=[entry], application_id=application.id,
+             tranche_id=tranche.id)
         application.disbursed += amount
         if application.state == wf.AWARDED:
-            _step(session, application, "start", user=user, note="首笔拨款", clock=clock)
-        idempotency.remember(session, bank.id, idem, 201, {"tranche": tranche.id}, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=user.name, action="tranche",
-                     subject=f"application:{application.id}",
-                     detail={"amount": amount, "transfers": [t.id for t in transfers]}, clock=clock)
+            _step(uow, application, "start", user=user, note="首笔拨款")
+        uow.remember("posted", {"tranche": tranche.id})
+        uow.audit("tranche", f"application:{application.id}",
+                  {"amount": amount, "transfers": [t.id for t in entry]})
     return tranche
 
 
@@ -112,19 +108,17 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
              idem: Idempotency | None = None) -> Application:
     """Close the books of a project: what it spent goes to spent:projects, the rest back to the
     fund (unrestricted first, up to what came from there), and the project is completed."""
-    with transaction(session):
-        lock_chain(session, bank.id)
-        replayed = idempotency.replay(session, bank.id, idem)
-        if replayed:
-            return session.get(Application, replayed[1]["application"])
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem, amounts="spent") as uow:
+        if uow.replayed:
+            return session.get(Application, uow.replayed.data["application"])
         application = _locked_application(session, bank, application_id)
-        total = sum(amount for _, amount in spent)
-        _step(session, application, "complete", user=user, note=report[:200], clock=clock)
+        total = sum(amount for _item, amount in spent)
+        _step(uow, application, "complete", user=user, note=report[:200])
         project = _project_account(session, application)
         if total > project.balance:
             raise SpentExceedsDisbursed(
-                f"支出合计 {yuan(total)} 超过项目已拨付未用的 {yuan(project.balance)}",
-                f"spending {yuan(total)} exceeds the {yuan(project.balance)} the project holds",
+                _("支出合计 %(total)s 超过项目已拨付未用的 %(held)s", total=yuan(total),
+                  held=yuan(project.balance)),
                 fields={"spent": [f"≤ {yuan(project.balance)}"]})
         unspent = project.balance - total
         drawn_restricted, drawn_unrestricted = session.execute(select(
@@ -135,24 +129,20 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
             unspent, drawn_restricted=int(drawn_restricted), drawn_unrestricted=int(drawn_unrestricted))
         today = clock.today()
         note = f"微项目#{application.id} {application.title}"
-        legs = [("spent", SPENT, total, "project_spend", f"{note} 结项支出"),
-                ("returned", RESTRICTED, back_restricted, "project_return", f"{note} 结余退回"),
-                ("returned", UNRESTRICTED, back_unrestricted, "project_return", f"{note} 结余退回")]
-        legs = [leg for leg in legs if leg[2]]
+        legs = [(SPENT, total, "project_spend", f"{note} 结项支出"),
+                (RESTRICTED, back_restricted, "project_return", f"{note} 结余退回"),
+                (UNRESTRICTED, back_unrestricted, "project_return", f"{note} 结余退回")]
         drafts = [Draft(ledger=CNY, debit_id=project.id,
                         credit_id=accounts.system_account(session, bank.id, CNY, code).id,
                         amount=amount, kind=kind, occurred_on=today, memo=memo)
-                  for _, code, amount, kind, memo in legs]
-        [transfers] = post(session, bank.id, drafts, by=user.name, clock=clock, idempotency=idem)
-        session.add_all(LedgerLink(bank_id=bank.id, purpose=purpose, transfer_id=t.id,
-                                   application_id=application.id)
-                        for (purpose, *_), t in zip(legs, transfers))
+                  for code, amount, kind, memo in legs if amount]
+        link(session, bank, "completion", entries=uow.post(drafts), application_id=application.id)
         session.add_all(Line(bank_id=bank.id, application_id=application.id, kind="spent",
                              position=i, item=item, amount=amount)
                         for i, (item, amount) in enumerate(spent))
         application.spent, application.returned = total, unspent
         application.completion_report = report
-        idempotency.remember(session, bank.id, idem, 201, {"application": application.id}, clock=clock)
+        uow.remember("posted", {"application": application.id})
     return application
 
 
@@ -163,14 +153,14 @@ def add_progress(session: Session, bank: Bank, application_id: int, *, reported_
                  instance_path: str) -> Progress:
     """Record how far a project has come, with photos."""
     if reported_on > clock.today():
-        raise ValidationError({"reported_on": ["日期不能晚于今天"]})
+        raise ValidationError({"reported_on": [_("日期不能晚于今天")]})
     stored: list[dict] = []
     try:
-        with transaction(session):
+        with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
             application = get_application(session, bank, application_id)
             if application.state != wf.IN_PROGRESS:
-                raise IllegalTransition(f"申请当前状态为「{application.state}」，只有实施中的项目能报告进展",
-                                        f"only a project in progress reports progress, this one is {application.state}")
+                raise IllegalTransition(_("申请当前状态为「%(state)s」，只有实施中的项目能报告进展",
+                                          state=STATE_NAMES.get(application.state, application.state)))
             progress = Progress(bank_id=bank.id, application_id=application.id,
                                 reported_on=reported_on, percent=percent, text=text, by=user.name,
                                 at=clock.now())
@@ -181,9 +171,8 @@ def add_progress(session: Session, bank: Bank, application_id: int, *, reported_
                 session.add(Attachment(bank_id=bank.id, application_id=application.id,
                                        progress_id=progress.id, kind="progress", entered_by=user.name,
                                        entered_at=clock.now(), **stored[-1]))
-            audit.record(session, bank_id=bank.id, actor=user.name, action="progress",
-                         subject=f"application:{application.id}",
-                         detail={"percent": percent, "photos": len(photos)}, clock=clock)
+            uow.audit("progress", f"application:{application.id}",
+                      {"percent": percent, "photos": len(photos)})
     except BaseException:
         for s in stored:
             _unlink(instance_path, s["path"])
@@ -200,37 +189,54 @@ def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resi
                       quantity: int, occurred_on: date, memo: str | None, rule_code: str | None,
                       user: User, clock: Clock,
                       idem: Idempotency | None = None) -> deeds.DeedOutcome:
-    """Credit volunteers who worked on an awarded project with points, through the ledger's deed
-    service, and link each deed to the project.
-
-    The deed and its link are two transactions (the deed service owns its own); a retry with the
-    same Idempotency-Key replays the deed and writes any link still missing.
-    """
-    application = get_application(session, bank, application_id)
-    if application.state not in (wf.AWARDED, wf.IN_PROGRESS, wf.COMPLETED):
-        raise IllegalTransition(f"申请当前状态为「{application.state}」，只有获资助的项目能记志愿服务",
-                                f"only an awarded project credits volunteers, this one is {application.state}")
-    rule_code = rule_code or rules_of(session, bank).volunteer_rule
-    if not rule_code:
-        raise ValidationError({"rule": ["规则文件未设置 foundation.volunteer_rule，请指定规则"]})
-    rule = banks.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
-    if rule is not None and rule.points < 0:
-        raise ValidationError({"rule": [f"规则 {rule_code} 是扣分规则，不能用于志愿服务记分"]})
-    note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
-    outcome = deeds.post_deed(session, bank, rule_code=rule_code, resident_ids=resident_ids,
-                              quantity=quantity, occurred_on=occurred_on, memo=note,
-                              by=user.name, clock=clock, idem=idem)
-    _link_deeds(session, bank, outcome, purpose="volunteer", application_id=application.id)
+    """Credit volunteers who worked on an awarded project with points, as the ledger's deeds
+    are credited, each deed linked to the project: all in one unit of work."""
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem, amounts="quantity") as uow:
+        if uow.replayed:
+            return _deeds(session, uow.replayed.data)
+        application = get_application(session, bank, application_id)
+        if application.state not in (wf.AWARDED, wf.IN_PROGRESS, wf.COMPLETED):
+            raise IllegalTransition(_("申请当前状态为「%(state)s」，只有获资助的项目能记志愿服务",
+                                      state=STATE_NAMES.get(application.state, application.state)))
+        rule_code = rule_code or rules_of(session, bank).volunteer_rule
+        if not rule_code:
+            raise ValidationError({"rule": [_("规则文件未设置 foundation.volunteer_rule，请指定规则")]})
+        rule = banks.rulebook(session, bank.id)[1].rule_for(rule_code, occurred_on)
+        if rule is not None and rule.points < 0:
+            raise ValidationError({"rule": [_("规则 %(code)s 是扣分规则，不能用于志愿服务记分",
+                                              code=rule_code)]})
+        residents = named_residents(session, bank, resident_ids)
+        note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
+        entries, pending = post_points(uow, rule_code, residents, quantity=quantity,
+                                       occurred_on=occurred_on, memo=note)
+        link(session, bank, "volunteer", entries=entries, pending=pending,
+             application_id=application.id)
+        outcome = deeds.DeedOutcome(legs(entries), pending)
+        uow.remember(outcome.kind, {"transfers": [t.id for t in outcome.transfers],
+                                    "pending": [p.id for p in pending]})
     return outcome
 
 
+def _deeds(session: Session, ids: dict) -> deeds.DeedOutcome:
+    transfers = list(session.execute(select(Transfer).where(Transfer.id.in_(ids["transfers"]))
+                                     .order_by(Transfer.seq)).scalars()) if ids["transfers"] else []
+    pending = list(session.execute(select(PendingDeed).where(PendingDeed.id.in_(ids["pending"]))
+                                   .order_by(PendingDeed.id)).scalars()) if ids["pending"] else []
+    return deeds.DeedOutcome(transfers, pending)
+
+
 def volunteer_links(session: Session, application_id: int) -> list[dict]:
+    """Return the volunteers credited on a project: each deed posted (its transfer and points)
+    or still held for review."""
     rows = session.execute(
-        select(LedgerLink, Resident.name, Transfer.amount, Transfer.occurred_on)
-        .join(Resident, Resident.id == LedgerLink.resident_id)
-        .outerjoin(Transfer, Transfer.id == LedgerLink.transfer_id)
+        select(LedgerLink.pending_id, Resident.id, Resident.name, Transfer.id, Transfer.amount,
+               Transfer.occurred_on)
+        .outerjoin(Transfer, (Transfer.bank_id == LedgerLink.bank_id)
+                   & (Transfer.seq == LedgerLink.entry_seq))
+        .outerjoin(PendingDeed, PendingDeed.id == LedgerLink.pending_id)
+        .join(Resident, Resident.id == func.coalesce(Transfer.doer_id, PendingDeed.resident_id))
         .where(LedgerLink.application_id == application_id, LedgerLink.purpose == "volunteer")
         .order_by(LedgerLink.id)).all()
-    return [{"resident": link.resident_id, "name": name, "transfer": link.transfer_id,
-             "pending": link.pending_id, "points": amount, "occurred_on": day}
-            for link, name, amount, day in rows]
+    return [{"resident": resident_id, "name": name, "transfer": transfer_id, "pending": pending_id,
+             "points": amount, "occurred_on": day}
+            for pending_id, resident_id, name, transfer_id, amount, day in rows]

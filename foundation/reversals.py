@@ -11,14 +11,13 @@ is corrected in the project itself (a smaller next tranche, the completion's fig
 from __future__ import annotations
 
 from ground.errors import ConflictError
+from ground.i18n import _
 from ledger.reversals import Undo, Undoers
 
 #: The foundation's transfer kinds that carry an application's or a wish's figures.
-KINDS = {"project_tranche": ("微项目拨款", "a project's tranche"),
-         "project_spend": ("微项目结项支出", "a project's spending"),
-         "project_return": ("微项目结余退回", "a project's returned balance"),
-         "inkind_gift": ("微心愿捐赠", "a wish's gift"),
-         "inkind_given": ("微心愿送达", "a wish's delivery")}
+KINDS = {"project_tranche": _("微项目拨款"), "project_spend": _("微项目结项支出"),
+         "project_return": _("微项目结余退回"), "inkind_gift": _("微心愿捐赠"),
+         "inkind_given": _("微心愿送达")}
 
 
 class NotReversible(ConflictError):
@@ -27,11 +26,9 @@ class NotReversible(ConflictError):
 
 class _Refuse(Undo):
     def check(self, session, reversal) -> None:
-        zh, en = next(KINDS[t.kind] for t in reversal.originals if t.kind in KINDS)
-        raise NotReversible(
-            f"{zh}不能冲正：项目或心愿的记录会与流水不符，请在项目或心愿中更正",
-            f"{en} cannot be reversed: the project's or the wish's own figures would no longer "
-            "match the ledger; correct it in the project or the wish")
+        what = next(KINDS[t.kind] for t in reversal.originals if t.kind in KINDS)
+        raise NotReversible(_("%(what)s不能冲正：项目或心愿的记录会与流水不符，请在项目或心愿中更正",
+                              what=what))
 
 
 def register_undoers(undoers: Undoers) -> None:

@@ -1,8 +1,9 @@
 """The review of an application: the panel and who on it must stand aside, the reviewers' scores,
 and the council's decision, which awards no more than was asked nor than the fund has free.
 
-Each service takes the session and what it needs, makes its checks, and owns the transaction:
-it commits on success and rolls everything back on error.
+Each service writes as one unit of work (ledger.unit.UnitOfWork): its checks under the bank's
+posting lock (an award is checked against the fund one at a time), the audit entry, and the
+commit, or nothing at all on an error.
 """
 from __future__ import annotations
 
@@ -13,21 +14,19 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import ValidationError
+from ground.i18n import _
+from ground.tenants import Bank, User
 from ledger.formatting import yuan
 from ledger.models import CNY, Account, Resident
-from ground.tenants import Bank
-from ledger.posting import lock_chain
-from ground.tenants import User
+from ledger.unit import UnitOfWork
 
 from . import workflow as wf
 from .applications import _locked_application, _step, members_of
 from .common import RESTRICTED, UNRESTRICTED, rules_of
-from .errors import (AlreadyScored, AwardExceedsFund, AwardExceedsRequest, IllegalTransition,
-                     NotOnPanel, Recused, ReviewIncomplete)
+from .errors import (STATE_NAMES, AlreadyScored, AwardExceedsFund, AwardExceedsRequest,
+                     IllegalTransition, NotOnPanel, Recused, ReviewIncomplete)
 from .models import Application, Decision, PanelSeat, ReviewerResident, Score
 
 
@@ -68,15 +67,14 @@ def review_complete(seats: list[Seat]) -> bool:
 def declare_conflict(session: Session, bank: Bank, application_id: int, *, user: User,
                      note: str, clock: Clock) -> PanelSeat:
     """Let a reviewer stand aside from an application, in their own words."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
         application = _locked_application(session, bank, application_id)
         seat = _seat(session, application, user)
         if session.execute(select(Score.id).where(Score.application_id == application.id,
                                                   Score.user_id == user.id)).first():
-            raise AlreadyScored("已经评分，不能再申报回避", "already scored: too late to declare a conflict")
+            raise AlreadyScored(_("已经评分，不能再申报回避"))
         seat.declared_conflict, seat.declared_note, seat.declared_at = True, note, clock.now()
-        audit.record(session, bank_id=bank.id, actor=user.name, action="conflict_declare",
-                     subject=f"application:{application.id}", detail={"note": note}, clock=clock)
+        uow.audit("conflict_declare", f"application:{application.id}", {"note": note})
     return seat
 
 
@@ -84,7 +82,7 @@ def _seat(session: Session, application: Application, user: User) -> PanelSeat:
     seat = session.execute(select(PanelSeat).where(PanelSeat.application_id == application.id,
                                                    PanelSeat.user_id == user.id)).scalar_one_or_none()
     if seat is None:
-        raise NotOnPanel("你不在该申请的评审名单中", "you are not on this application's panel")
+        raise NotOnPanel(_("你不在该申请的评审名单中"))
     return seat
 
 
@@ -95,26 +93,25 @@ def submit_scores(session: Session, bank: Bank, application_id: int, *, user: Us
     problems = wf.score_problems(scores, [c.code for c in criteria])
     if problems:
         raise ValidationError({"scores": [f"{code}: {m}" for code, ms in problems.items() for m in ms]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
         application = _locked_application(session, bank, application_id)
         if application.state != wf.IN_REVIEW:
-            raise IllegalTransition(f"申请当前状态为「{application.state}」，不在评审中，不能评分",
-                                    f"the application is {application.state}, not in review")
+            raise IllegalTransition(_("申请当前状态为「%(state)s」，不在评审中，不能评分",
+                                      state=STATE_NAMES.get(application.state, application.state)))
         seat = _seat(session, application, user)
         mine = next(s for s in panel(session, application) if s.user_id == seat.user_id)
         if mine.recused:
-            why = {wf.MEMBER: "你是申请主体的成员", wf.HOUSEHOLD: "你与申请主体的成员同户",
-                   wf.DECLARED: "你已申报利益冲突"}[mine.recused]
-            raise Recused(f"{why}，须回避，不能评分", f"you are recused ({mine.recused}) and may not score")
+            raise Recused({wf.MEMBER: _("你是申请主体的成员，须回避，不能评分"),
+                           wf.HOUSEHOLD: _("你与申请主体的成员同户，须回避，不能评分"),
+                           wf.DECLARED: _("你已申报利益冲突，须回避，不能评分")}[mine.recused])
         if mine.scored:
-            raise AlreadyScored("你已对该申请评过分", "you have already scored this application")
+            raise AlreadyScored(_("你已对该申请评过分"))
         now = clock.now()
         rows = [Score(bank_id=bank.id, application_id=application.id, user_id=user.id,
                       criterion=c.code, weight=c.weight, score=scores[c.code],
                       comment=comments.get(c.code), at=now) for c in criteria]
         session.add_all(rows)
-        audit.record(session, bank_id=bank.id, actor=user.name, action="score",
-                     subject=f"application:{application.id}", detail=scores, clock=clock)
+        uow.audit("score", f"application:{application.id}", scores)
     return rows
 
 
@@ -131,7 +128,7 @@ def review_view(session: Session, application: Application, *, viewer: User) -> 
     eligible = {s.user_id for s in seats if not s.recused}
     by_reviewer: dict[int, dict[str, int]] = {}
     weights: dict[str, int] = {}
-    for score, _ in scores:
+    for score, _name in scores:
         if score.user_id in eligible:
             by_reviewer.setdefault(score.user_id, {})[score.criterion] = score.score
             weights[score.criterion] = score.weight
@@ -176,17 +173,16 @@ def decide(session: Session, bank: Bank, application_id: int, *, user: User, met
                                 votes_for=votes_for, votes_against=votes_against,
                                 abstaining=abstaining, outcome=outcome)
     if len(set(attendees)) != len(attendees):
-        problems["attendees"] = ["出席人员重复"]
+        problems["attendees"] = [_("出席人员重复")]
     if met_on > clock.today():
-        problems["met_on"] = ["会议日期不能晚于今天"]
+        problems["met_on"] = [_("会议日期不能晚于今天")]
     if outcome == wf.AWARDED and amount is None:
-        problems["amount"] = ["资助须写明金额"]
+        problems["amount"] = [_("资助须写明金额")]
     if outcome == wf.DECLINED and not reason:
-        problems["reason"] = ["不予资助须写明理由"]
+        problems["reason"] = [_("不予资助须写明理由")]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
-        lock_chain(session, bank.id)  # awards are checked against the fund one at a time
+    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
         application = _locked_application(session, bank, application_id)
         action = "award" if outcome == wf.AWARDED else "decline"
         try:
@@ -195,21 +191,20 @@ def decide(session: Session, bank: Bank, application_id: int, *, user: User, met
             raise IllegalTransition.of(move_) from None
         view = review_view(session, application, viewer=user)
         if not view["complete"]:
-            raise ReviewIncomplete("还有理事未评分，评审完成后才能上会决定",
-                                   "reviewers have not all scored yet")
+            raise ReviewIncomplete(_("还有理事未评分，评审完成后才能上会决定"))
         if outcome == wf.AWARDED:
             if amount > application.amount_requested:
                 raise AwardExceedsRequest(
-                    f"资助金额 {yuan(amount)} 超过申请金额 {yuan(application.amount_requested)}",
-                    f"award {yuan(amount)} exceeds the {yuan(application.amount_requested)} requested",
+                    _("资助金额 %(amount)s 超过申请金额 %(requested)s", amount=yuan(amount),
+                      requested=yuan(application.amount_requested)),
                     fields={"amount": [f"≤ {yuan(application.amount_requested)}"]})
             free = fund_position(session, bank)["free"]
             if amount > free:
                 raise AwardExceedsFund(
-                    f"资助金额 {yuan(amount)} 超过基金可用于微项目的余额 {yuan(max(free, 0))}",
-                    f"award {yuan(amount)} exceeds the {yuan(max(free, 0))} the fund has free for projects",
+                    _("资助金额 %(amount)s 超过基金可用于微项目的余额 %(free)s", amount=yuan(amount),
+                      free=yuan(max(free, 0))),
                     fields={"amount": [f"≤ {yuan(max(free, 0))}"]})
-        _step(session, application, action, user=user, note=minutes[:200], clock=clock)
+        _step(uow, application, action, user=user, note=minutes[:200])
         decision = Decision(bank_id=bank.id, application_id=application.id, met_on=met_on,
                             attendees=json.dumps(attendees, ensure_ascii=False),
                             attendee_count=len(attendees), quorum=settings.quorum,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
+from ground.i18n import _
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX, PHONE
 from rules import bounds
 from rules.schemas import Schema, SafeText, day_field, note_field, text_field, whole
@@ -207,7 +208,7 @@ class ReviewScoresIn(Schema):
     def _once_each(self, data, **kw):
         codes = [s["criterion"] for s in data.get("scores", [])]
         if len(set(codes)) != len(codes):
-            raise SchemaError("每项评审标准只能评一次", "scores")
+            raise SchemaError(_("每项评审标准只能评一次"), "scores")
 
 
 class PanelSeatOut(Schema):
@@ -303,9 +304,9 @@ class WishDonorIn(Schema):
         if data.get("resident"):
             return
         if not data.get("kind"):
-            raise SchemaError("非本村居民须注明 person 或 unit", "kind")
+            raise SchemaError(_("非本村居民须注明 person 或 unit"), "kind")
         if not (data.get("name") or "").strip() or not data.get("phone"):
-            raise SchemaError("非本村居民须填写姓名和电话", "name")
+            raise SchemaError(_("非本村居民须填写姓名和电话"), "name")
 
 
 class WishClaimIn(Schema):

@@ -15,7 +15,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
-from foundation.errors import _ACTION_ZH as FOUNDATION_STEPS, STATE_ZH as FOUNDATION_STATES
+from ground.i18n import render
+from foundation.errors import ACTION_NAMES as FOUNDATION_STEPS, STATE_NAMES as FOUNDATION_STATES
 from ledger import formatting
 from rules import bounds
 
@@ -96,7 +97,8 @@ def action_label(code: str) -> str:
     for prefix, (phrase, steps) in FAMILIES.items():
         step = code.removeprefix(prefix)
         if code.startswith(prefix) and step in steps:
-            return phrase.format(step=steps[step])
+            # The phrase is Chinese, and so its step.
+            return phrase.format(step=render(steps[step], "zh"))
     return code
 
 
@@ -125,7 +127,7 @@ def _value(key: str, value, names: dict[str, str]) -> str:
         except ValueError:
             return value
     if key in _STATES and isinstance(value, str):
-        return FOUNDATION_STATES.get(value, value)
+        return str(FOUNDATION_STATES.get(value, value))
     if key in ("residents", "resident", "members"):
         ids = value if isinstance(value, list) else [value]
         return "、".join(names.get(f"resident:{i}", f"#{i}") for i in ids)

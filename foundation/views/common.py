@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from ground.db import get_session
 from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
+from ground.i18n import _
 from rules import bounds
 from web.auth import READERS, scoped_bank
 from web.i18n import language, translate_fields
@@ -40,7 +41,7 @@ def _optional_body() -> dict:
 def _state_arg(states) -> str | None:
     state = request.args.get("state") or None
     if state is not None and state not in states:
-        raise ValidationError({"state": [f"须为以下之一：{', '.join(states)}"]})
+        raise ValidationError({"state": [_("须为以下之一：%(states)s", states=", ".join(states))]})
     return state
 
 
@@ -52,13 +53,13 @@ def _files_root() -> str:
 def _upload(field: str) -> Upload:
     file = request.files.get(field)
     if file is None or not file.filename:
-        raise ValidationError({field: ["请选择要上传的文件"]})
+        raise ValidationError({field: [_("请选择要上传的文件")]})
     return Upload(file.filename, file.read())
 
 
 def _send(attachment, path):
     if not path.is_file():
-        raise NotFound("附件", "attachment")
+        raise NotFound(_("找不到该附件"))
     return send_file(path, mimetype=attachment.content_type, download_name=attachment.filename,
                      max_age=0)
 
@@ -70,11 +71,11 @@ def parse_yuan(text: str | None, field: str, *, required: bool = True) -> int | 
     text = (text or "").strip()
     if not text:
         if required:
-            raise ValidationError({field: ["请填写金额（元）"]})
+            raise ValidationError({field: [_("请填写金额（元）")]})
         return None
     fen = bounds.parse_fen(text)
     if fen is None:
-        raise ValidationError({field: [f"「{text[:20]}」不是有效的金额，例如 1200 或 35.50"]})
+        raise ValidationError({field: [_("「%(text)s」不是有效的金额，例如 1200 或 35.50", text=text[:20])]})
     return fen
 
 
@@ -87,7 +88,7 @@ def _lines(text: str, field: str) -> list[dict]:
             continue
         parts = raw.rsplit(None, 1)
         if len(parts) != 2:
-            raise ValidationError({field: [f"第 {n} 行须为「名目 金额」"]})
+            raise ValidationError({field: [_("第 %(n)s 行须为「名目 金额」", n=n)]})
         lines.append({"item": parts[0], "amount": parse_yuan(parts[1], field)})
     return lines
 
@@ -100,7 +101,7 @@ def _int(value, field: str) -> int:
     """A whole number typed in a form (ASCII digits; the schema then checks its own bounds)."""
     number = bounds.parse_whole(str(value) if value is not None else None, min=0)
     if number is None:
-        raise ValidationError({field: ["须为整数（半角数字）"]})
+        raise ValidationError({field: [_("须为整数（半角数字）")]})
     return number
 
 

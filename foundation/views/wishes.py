@@ -161,7 +161,7 @@ def deliver_wish(bank, wish_id):
     data = load(schemas.WishDeliverIn())
     gifts = {g["donor"]: g["value"] for g in data["gifts"]}
     if len(gifts) != len(data["gifts"]):
-        raise ValidationError({"gifts": ["同一认领人只能填一项"]})
+        raise ValidationError({"gifts": [_("同一认领人只能填一项")]})
     session = get_session()
     wish = wishes.deliver_wish(session, bank, wish_id, gifts=gifts, delivered_on=data["delivered_on"],
                                by=user.name, clock=clock(), idem=idempotency())

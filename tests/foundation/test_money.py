@@ -97,8 +97,15 @@ def test_completion_spends_and_returns_the_rest_to_the_fund_unrestricted_first(c
     assert district.balance("spent:projects") == 330_000
     # 300,000 restricted + 100,000 unrestricted were drawn; the 70,000 left goes back unrestricted.
     assert (district.balance("fund:projects"), district.balance("fund")) == (0, 270_000)
-    links = session.execute(select(LedgerLink.purpose).where(LedgerLink.application_id == app_id)).scalars().all()
-    assert sorted(links) == ["returned", "spent", "tranche", "tranche"]
+    # One link per event: the tranche (two legs, restricted and unrestricted) and the completion
+    # (the spending and the return), each naming its entry, whose legs say the rest.
+    links = session.execute(select(LedgerLink.purpose, LedgerLink.entry_seq)
+                            .where(LedgerLink.application_id == app_id).order_by(LedgerLink.id)).all()
+    assert [purpose for purpose, _ in links] == ["tranche", "completion"]
+    legs = [session.execute(select(Transfer.kind).where(Transfer.bank_id == district.bank.id,
+                                                        Transfer.entry_seq == entry)
+                            .order_by(Transfer.seq)).scalars().all() for _, entry in links]
+    assert legs == [["project_tranche", "project_tranche"], ["project_spend", "project_return"]]
     closed = client.post(f"{API}/applications/{app_id}/close", headers=district.reviewers[0][1])
     assert closed.get_json()["state"] == "closed"
     assert verify_bank(session, district.bank).ok

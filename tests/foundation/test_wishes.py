@@ -54,7 +54,7 @@ def test_a_wish_from_collection_to_thanks_records_an_in_kind_gift_outside_the_fu
     # The resident donor earned points through the donor rule, linked to the wish.
     assert district.balance(f"resident:{district.li.id}", ledger="PTS") == 5
     purposes = session.execute(select(LedgerLink.purpose).where(LedgerLink.wish_id == wish_id)).scalars().all()
-    assert sorted(purposes) == ["donor", "inkind", "inkind", "inkind", "inkind"]
+    assert sorted(purposes) == ["donor", "inkind", "inkind"]  # one link per event
     assert verify_bank(session, district.bank).ok
 
 
@@ -155,3 +155,44 @@ def test_the_daily_close_of_the_cycle_puts_overdue_claims_back_on_the_wall(clien
     assert "1 个微心愿认领过期" in outcome.message
     session.rollback()
     assert wishes.get_wish(session, district.bank, wish_id).state == "published"
+
+
+def _delivered(client, district, donors):
+    wish_id = _published(client, district)
+    claimed = _claim(client, district, wish_id, donors=donors).get_json()["claim"]["donors"]
+    delivered = client.post(f"{API}/wishes/{wish_id}/delivery", headers=district.clerk, json={
+        "delivered_on": "2026-10-15", "gifts": [{"donor": d["id"], "value": 1_000} for d in claimed]})
+    assert delivered.status_code == 200, delivered.get_json()
+    return wish_id
+
+
+def test_a_confirmation_refused_after_its_checks_credits_no_one_and_hands_nothing_on(client, district, session):
+    wish_id = _published(client, district)
+    [donor] = _claim(client, district, wish_id).get_json()["claim"]["donors"]
+    used = {**district.clerk, "Idempotency-Key": "used-1"}
+    assert client.post(f"{API}/wishes/{wish_id}/delivery", headers=used, json={
+        "delivered_on": "2026-10-15", "gifts": [{"donor": donor["id"], "value": 1_000}]}).status_code == 200
+    # A key already used for another request refuses the whole confirmation, points and all.
+    refused = client.post(f"{API}/wishes/{wish_id}/confirmation", headers=used, json={"thanks": "谢谢"})
+    assert refused.status_code == 409
+    session.rollback()
+    assert district.balance(f"resident:{district.li.id}", ledger="PTS") == 0
+    assert (district.balance("inkind:received"), district.balance("inkind:given")) == (1_000, 0)
+    assert wishes.get_wish(session, district.bank, wish_id).state == "delivered"
+
+
+def test_a_confirmation_retried_with_its_key_credits_donors_once(client, district, session):
+    wish_id = _delivered(client, district, [{"resident": district.li.id}])
+    headers = {**district.clerk, "Idempotency-Key": "thanks-1"}
+    first = client.post(f"{API}/wishes/{wish_id}/confirmation", headers=headers, json={"thanks": "谢谢"})
+    again = client.post(f"{API}/wishes/{wish_id}/confirmation", headers=headers, json={"thanks": "谢谢"})
+    assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()
+    assert district.balance(f"resident:{district.li.id}", ledger="PTS") == 5
+    assert district.balance("inkind:given") == 1_000
+    other = client.post(f"{API}/wishes/{wish_id}/confirmation", headers=headers, json={"thanks": "不同"})
+    assert other.status_code == 409 and other.get_json()["error"] == "idempotency_mismatch"
+    # The points and the gift handed on are one confirmation: posted by the same request.
+    keys = session.execute(select(Transfer.kind, Transfer.idempotency_key)
+                           .where(Transfer.kind.in_(("deed", "inkind_given")))).all()
+    assert sorted(keys) == [("deed", "thanks-1"), ("inkind_given", "thanks-1")]
+    assert verify_bank(session, district.bank).ok
