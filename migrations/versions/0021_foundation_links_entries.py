@@ -1,13 +1,13 @@
 """foundation links: one link per event, naming its entry, instead of one per leg
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

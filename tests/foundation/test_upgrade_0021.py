@@ -32,7 +32,7 @@ def test_links_per_leg_go_down_and_come_back_up_as_one_per_event(client, distric
     events = _links(database_url, "purpose, entry_seq, application_id, tranche_id")
     assert [e[0] for e in events] == ["completion", "tranche"]
 
-    command.downgrade(migrations.config(database_url), "0019")
+    command.downgrade(migrations.config(database_url), "0020")
     # Each leg its own link again: the completion's spending and its return tell their kind.
     legs = _links(database_url, "purpose, transfer_id, application_id")
     assert sorted(p for p, *_ in legs) == ["returned", "spent", "tranche", "tranche"]
