@@ -20,14 +20,14 @@ from ground.tenants import Bank, User
 from ledger import accounts, banks, deeds
 from ledger.formatting import yuan
 from ledger.models import CNY, Account, PendingDeed, Resident, Transfer
-from ledger.posting import Draft, Idempotency, legs
+from ledger.posting import Draft, Idempotency
 from ledger.residents import named_residents
 from ledger.unit import UnitOfWork
 
 from . import workflow as wf
 from .applications import _locked_application, _step, get_application
 from .attachments import Upload, _store, _unlink
-from .common import RESTRICTED, SPENT, UNRESTRICTED, link, post_points, rules_of
+from .common import RESTRICTED, SPENT, UNRESTRICTED, link, rules_of
 from .errors import (STATE_NAMES, IllegalTransition, InsufficientFund, SpentExceedsDisbursed,
                      TrancheExceedsAward)
 from .models import Application, Attachment, LedgerLink, Line, Progress, Tranche
@@ -207,13 +207,12 @@ def credit_volunteers(session: Session, bank: Bank, application_id: int, *, resi
                                               code=rule_code)]})
         residents = named_residents(session, bank, resident_ids)
         note = f"微项目#{application.id} {application.title}" + (f"：{memo}" if memo else "")
-        entries, pending = post_points(uow, rule_code, residents, quantity=quantity,
-                                       occurred_on=occurred_on, memo=note)
-        link(session, bank, "volunteer", entries=entries, pending=pending,
+        outcome, entries = deeds.deed_in(uow, rule_code=rule_code, residents=residents,
+                                         quantity=quantity, occurred_on=occurred_on, memo=note)
+        link(session, bank, "volunteer", entries=entries, pending=outcome.pending,
              application_id=application.id)
-        outcome = deeds.DeedOutcome(legs(entries), pending)
         uow.remember(outcome.kind, {"transfers": [t.id for t in outcome.transfers],
-                                    "pending": [p.id for p in pending]})
+                                    "pending": [p.id for p in outcome.pending]})
     return outcome
 
 

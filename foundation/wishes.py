@@ -18,14 +18,14 @@ from ground.db import bank_row
 from ground.errors import ConflictError, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank, User
-from ledger import accounts, banks, periods
+from ledger import accounts, banks, deeds, periods
 from ledger.models import CNY
 from ledger.posting import Draft, Idempotency
 from ledger.residents import named_residents
 from ledger.unit import UnitOfWork
 
 from . import workflow as wf
-from .common import DONOR_SOURCE, INKIND_GIVEN, INKIND_RECEIVED, link, post_points, rules_of
+from .common import DONOR_SOURCE, INKIND_GIVEN, INKIND_RECEIVED, link, rules_of
 from .errors import STATE_NAMES, IllegalTransition, WishNotOpen
 from .models import Claim, Donor, Wish
 
@@ -202,9 +202,9 @@ def confirm_wish(session: Session, bank: Bank, wish_id: int, *, thanks: str, use
         resident_ids = [d.resident_id for d in donors if d.resident_id]
         if rule and resident_ids:
             residents = named_residents(session, bank, resident_ids, field="donors")
-            entries, pending = post_points(uow, rule, residents, quantity=1, occurred_on=today,
-                                           memo=f"微心愿#{wish.id} {wish.title}")
-            link(session, bank, "donor", entries=entries, pending=pending, wish_id=wish.id)
+            points, entries = deeds.deed_in(uow, rule_code=rule, residents=residents, quantity=1,
+                                            occurred_on=today, memo=f"微心愿#{wish.id} {wish.title}")
+            link(session, bank, "donor", entries=entries, pending=points.pending, wish_id=wish.id)
         received = accounts.system_account(session, bank.id, CNY, INKIND_RECEIVED)
         given = accounts.system_account(session, bank.id, CNY, INKIND_GIVEN)
         drafts = [Draft(ledger=CNY, debit_id=received.id, credit_id=given.id, amount=d.value,

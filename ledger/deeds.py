@@ -24,7 +24,7 @@ from ground.tenants import Bank
 from . import accounts, periods
 from .banks import parsed_version, rulebook, stored_version
 from .models import PTS, Account, PendingDeed, Resident, Transfer
-from .posting import Draft, Idempotency, legs
+from .posting import Draft, Idempotency, PostedEntry, legs
 from .residents import check_residents
 from .unit import UnitOfWork
 
@@ -79,37 +79,56 @@ def post_deed(session: Session, bank: Bank, *, rule_code: str, resident_ids: lis
         if uow.replayed:
             return _outcome(session, uow.replayed.data)
         sealed, team = uow.reads
-        version, book = rulebook(session, bank.id)
-        periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
-                            backdate_days=book.settings.cycle.backdate_days,
-                            sealed=sealed.fetchone() is not None)
-        rule = _rule_for(book, rule_code, occurred_on)
-        points = rulefiles.deed_points(rule, quantity)
-        unit = book.settings.account_unit
         residents = check_residents(resident_ids, _team_rows(team, len(resident_ids)))
-        if rule.review or hold:
-            pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
-                                   rule_version=version.version, quantity=quantity, points=points,
-                                   occurred_on=occurred_on, memo=memo, submitted_by=by,
-                                   submitted_at=clock.now()) for r in residents]
-            _check_caps(session, bank, residents, rule, points, occurred_on)
-            session.add_all(pending)
-            session.flush()
-            outcome = DeedOutcome([], pending)
-        else:
-            _check_caps(session, bank, residents, rule, points, occurred_on)
-            drafts = _deed_drafts(session, unit, residents, rule, version.version, points,
-                                  occurred_on, memo)
-            # One entry per resident: each deed is an event of its own, reversed on its own.
-            outcome = DeedOutcome(legs(uow.post(*([d] for d in drafts))), [])
-        for name, hook in DEED_ATTACHMENTS.items():
-            hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
+        outcome, _entries = deed_in(uow, rule_code=rule_code, residents=residents,
+                                    quantity=quantity, occurred_on=occurred_on, memo=memo,
+                                    attached=attached, hold=hold,
+                                    sealed=sealed.fetchone() is not None)
         uow.remember(outcome.kind, _outcome_ids(outcome))
-        uow.audit("deed_pending" if outcome.pending else ("penalty" if points < 0 else "deed"),
-                  f"rule:{rule.code}", {"residents": resident_ids, "quantity": quantity,
-                                        "points": points, "occurred_on": occurred_on,
-                                        **_outcome_ids(outcome)})
     return outcome
+
+
+def deed_in(uow: UnitOfWork, *, rule_code: str, residents, quantity: int, occurred_on: date,
+            memo: str | None, attached: dict | None = None, hold: bool = False,
+            sealed: bool | None = None) -> tuple[DeedOutcome, list[PostedEntry]]:
+    """Write one rule's deed for each of `residents`, inside a unit of work already open: what
+    `post_deed` does once it holds the lock, for a wing whose own event includes a deed (a
+    donor's points for a wish, a volunteer's for a project).
+
+    The checks are the deed's own: the day may be dated (`sealed`, when the caller read it
+    already), the rule applies on it, no cap is passed, and the deed attachments may refuse it.
+    A rule that needs review (or `hold`) holds the deeds as pending. One entry per resident;
+    the audit entry is noted on the unit. Returns the outcome and the entries posted.
+    """
+    session, bank, clock = uow.session, uow.bank, uow.clock
+    version, book = rulebook(session, bank.id)
+    periods.check_dated(session, bank.id, occurred_on, today=clock.today(),
+                        backdate_days=book.settings.cycle.backdate_days, sealed=sealed)
+    rule = _rule_for(book, rule_code, occurred_on)
+    points = rulefiles.deed_points(rule, quantity)
+    _check_caps(session, bank, residents, rule, points, occurred_on)
+    entries: list[PostedEntry] = []
+    if rule.review or hold:
+        pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
+                               rule_version=version.version, quantity=quantity, points=points,
+                               occurred_on=occurred_on, memo=memo, submitted_by=uow.by,
+                               submitted_at=clock.now()) for r in residents]
+        session.add_all(pending)
+        session.flush()
+        outcome = DeedOutcome([], pending)
+    else:
+        drafts = _deed_drafts(session, book.settings.account_unit, residents, rule,
+                              version.version, points, occurred_on, memo)
+        # One entry per resident: each deed is an event of its own, reversed on its own.
+        entries = uow.post(*([d] for d in drafts))
+        outcome = DeedOutcome(legs(entries), [])
+    for name, hook in DEED_ATTACHMENTS.items():
+        hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
+    uow.audit("deed_pending" if outcome.pending else ("penalty" if points < 0 else "deed"),
+              f"rule:{rule.code}", {"residents": [r.id for r in residents], "quantity": quantity,
+                                    "points": points, "occurred_on": occurred_on,
+                                    **_outcome_ids(outcome)})
+    return outcome, entries
 
 
 def list_pending(session: Session, bank: Bank, *, limit: int, after: int | None) -> list[PendingDeed]:
@@ -331,10 +350,10 @@ def _deed_drafts(session, unit, residents, rule, version_no, points, occurred_on
     system_code = "issued" if points > 0 else "penalties"
     drafts = []
     for resident in residents:
-        system_id = (resident.issued_id if points > 0 else resident.penalties_id) or \
-            accounts.system_account(session, resident.bank_id, PTS, system_code).id
-        own_id = (resident.household_account_id if unit == "household" else resident.person_account_id) or \
-            accounts.points_account(session, resident, unit).id
+        known = getattr(resident, "issued_id" if points > 0 else "penalties_id", None)
+        system_id = known or accounts.system_account(session, resident.bank_id, PTS, system_code).id
+        own_id = getattr(resident, "household_account_id" if unit == "household"
+                         else "person_account_id", None) or accounts.points_account(session, resident, unit).id
         debit_id, credit_id = (system_id, own_id) if points > 0 else (own_id, system_id)
         drafts.append(Draft(ledger=PTS, debit_id=debit_id, credit_id=credit_id, amount=abs(points),
                             kind="deed" if points > 0 else "penalty", occurred_on=occurred_on,
