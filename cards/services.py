@@ -16,14 +16,13 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import PTS, Account, Household, Resident, Transfer
 from ledger.residents import resident_problems
+from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
 from reports.ranking import competition_ranks
@@ -84,7 +83,7 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     unit = ledger_services.rulebook(session, bank.id)[1].settings.account_unit
     if household_codes and unit != "household":
         raise ValidationError({"households": [_("本村积分以个人为单位，不发户卡")]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         residents, households = _holders(session, bank, resident_ids, household_codes, whole_bank, unit)
         homes = {h.id: h for h in session.execute(select(Household).where(
             Household.id.in_({r.household_id for r in residents} | {h.id for h in households})))
@@ -106,10 +105,8 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
             home = holder if is_home else homes[holder.household_id]
             issued.append(IssuedCard(card, token, home.name or home.code if is_home else holder.name,
                                      home.code, home.name))
-        audit.record(session, bank_id=bank.id, actor=by, action="cards_issue",
-                     subject=f"cards:{len(issued)}",
-                     detail={"residents": [r.id for r in residents],
-                             "households": [h.code for h in households]}, clock=clock)
+        uow.audit("cards_issue", f"cards:{len(issued)}",
+                  {"residents": [r.id for r in residents], "households": [h.code for h in households]})
     return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
 
 
@@ -158,7 +155,7 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
 def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
                 household_code: str | None = None, by: str, clock: Clock) -> int:
     """Revoke a holder's card(s) at once; return how many were revoked."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         if resident_id is not None:
             holder = ledger_services.get_resident(session, bank, resident_id)
             column = Card.resident_id
@@ -170,9 +167,8 @@ def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
         count = session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
                                                    Card.revoked_at.is_(None))
                                 .values(revoked_at=clock.now(), revoked_by=by)).rowcount
-        audit.record(session, bank_id=bank.id, actor=by, action="card_revoke",
-                     subject=f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
-                     detail={"revoked": count}, clock=clock)
+        uow.audit("card_revoke", f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
+                  {"revoked": count})
     return count
 
 

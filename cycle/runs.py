@@ -67,6 +67,7 @@ def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock
     now = clock.now()
     me = owner_name()
     try:
+        # A bare transaction: the claim is the scheduler's lease row, no bank's write (the job writes its own).
         with transaction(session):
             run = session.execute(select(JobRun).where(
                 JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period)).scalar_one_or_none()
@@ -98,7 +99,7 @@ def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock
 
 def finish(session: Session, run: JobRun, *, ok: bool, message: str, clock: Clock) -> None:
     """Record how a claimed run ended."""
-    with transaction(session):
+    with transaction(session):  # the lease row alone, after the job's own unit of work
         session.execute(update(JobRun).where(JobRun.id == run.id).values(
             status="done" if ok else "failed", finished_at=clock.now(),
             result=message if ok else None, error=None if ok else message[:4000]))

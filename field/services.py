@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ledger import services as ledger_services
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ValidationError, ZongzhiError
 from ground.i18n import _
 from ledger.models import PendingDeed
+from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
 from . import photos
@@ -36,11 +36,10 @@ class TooManyReports(ZongzhiError):
 def store_photo(session: Session, bank: Bank, prepared: photos.Prepared, *, by: str,
                 clock: Clock) -> Photo:
     """Keep a prepared photo in the bank's database."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         photo = _new_photo(session, bank, prepared, by=by, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="photo", subject=f"photo:{photo.id}",
-                     detail={"sha256": photo.sha256, "width": photo.width, "height": photo.height},
-                     clock=clock)
+        uow.audit("photo", f"photo:{photo.id}",
+                  {"sha256": photo.sha256, "width": photo.width, "height": photo.height})
     return photo
 
 

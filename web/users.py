@@ -25,6 +25,9 @@ from .auth import (AUDITORS, DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIE
                    _digest, create_token, create_user, list_tokens, password_problem, revoke_token)
 from ground.tenants import ApiToken, User, UserSession
 
+# A user is not a bank's write, and web stands below ledger.unit: each write here is a bare
+# transaction that writes its audit entry itself (as web/auth.py's do).
+
 #: Who may manage a bank's users: the county admin, and the bank's council reviewer (理事).
 MANAGERS = REVIEWERS
 #: Who may see the list of a bank's users: the managers and the supervisor, who reads everything.
