@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from ledger import periods
 from ground.db import get_session
 from ground.errors import Forbidden, ValidationError
-from reports.screens import cycle_month, month_page
+from reports.month import cycle_month, month_page
 from web.api import clock
 from web.auth import WRITERS, current_user, scoped_bank
 from web.forms import text_problems, typed_text

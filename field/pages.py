@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from cards.views import card_or_refusal
+from cards.address import card_or_refusal
 from ledger import services as ledger_services
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
