@@ -57,5 +57,6 @@ def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: C
                                     memo=f"{year.key} 年度积分清零"))
         # One entry per account: each expiry stands, or is reversed, on its own.
         posted = legs(uow.post(*([d] for d in drafts)))
-        uow.audit("expiry", f"year:{year.key}", {"accounts": len(posted), "points": sum(t.amount for t in posted)})
+        uow.audit("expiry", f"year:{year.key}",
+                  {"accounts": len(posted), "points": sum(t.amount for t in posted)})
     return posted
