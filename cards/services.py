@@ -16,14 +16,14 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ground import audit
-from ledger import banks, people
+from ledger import banks as ledger_banks
+from ledger import people as ledger_people
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import PTS, Account, Household, Resident, Transfer
 from ledger.residents import resident_problems
+from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
 from reports.ranking import competition_ranks
@@ -81,10 +81,10 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
     Household cards exist only when the bank keeps points per household. The whole bank means
     every active resident, and every active household too when points are per household.
     """
-    unit = banks.rulebook(session, bank.id)[1].settings.account_unit
+    unit = ledger_banks.rulebook(session, bank.id)[1].settings.account_unit
     if household_codes and unit != "household":
         raise ValidationError({"households": [_("本村积分以个人为单位，不发户卡")]})
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         residents, households = _holders(session, bank, resident_ids, household_codes, whole_bank, unit)
         homes = {h.id: h for h in session.execute(select(Household).where(
             Household.id.in_({r.household_id for r in residents} | {h.id for h in households})))
@@ -106,10 +106,8 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
             home = holder if is_home else homes[holder.household_id]
             issued.append(IssuedCard(card, token, home.name or home.code if is_home else holder.name,
                                      home.code, home.name))
-        audit.record(session, bank_id=bank.id, actor=by, action="cards_issue",
-                     subject=f"cards:{len(issued)}",
-                     detail={"residents": [r.id for r in residents],
-                             "households": [h.code for h in households]}, clock=clock)
+        uow.audit("cards_issue", f"cards:{len(issued)}",
+                  {"residents": [r.id for r in residents], "households": [h.code for h in households]})
     return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
 
 
@@ -118,7 +116,7 @@ def whole_bank_reissue(session: Session, bank: Bank) -> dict[str, int]:
 
     Asked before the clerk confirms, since every card in the village stops working at once.
     """
-    unit = banks.rulebook(session, bank.id)[1].settings.account_unit
+    unit = ledger_banks.rulebook(session, bank.id)[1].settings.account_unit
     residents, households = _holders(session, bank, None, None, True, unit)
     live = session.execute(select(func.count()).select_from(Card).where(
         Card.bank_id == bank.id, Card.revoked_at.is_(None),
@@ -158,21 +156,20 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
 def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
                 household_code: str | None = None, by: str, clock: Clock) -> int:
     """Revoke a holder's card(s) at once; return how many were revoked."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         if resident_id is not None:
-            holder = people.get_resident(session, bank, resident_id)
+            holder = ledger_people.get_resident(session, bank, resident_id)
             column = Card.resident_id
         else:
-            holder = people.find_household(session, bank, household_code or "")
+            holder = ledger_people.find_household(session, bank, household_code or "")
             if holder is None:
                 raise NotFound(_("找不到该住户"))
             column = Card.household_id
         count = session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
                                                    Card.revoked_at.is_(None))
                                 .values(revoked_at=clock.now(), revoked_by=by)).rowcount
-        audit.record(session, bank_id=bank.id, actor=by, action="card_revoke",
-                     subject=f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
-                     detail={"revoked": count}, clock=clock)
+        uow.audit("card_revoke", f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
+                  {"revoked": count})
     return count
 
 
@@ -230,7 +227,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
     Nothing about any other resident but the holder's rank among them.
     """
     bank = session.get(Bank, card.bank_id)
-    version, book = banks.rulebook(session, bank.id)
+    version, book = ledger_banks.rulebook(session, bank.id)
     unit = book.settings.account_unit
     today = clock.today()
     if card.resident_id is not None:
@@ -368,7 +365,7 @@ def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,
                      limit: int = 500) -> dict:
     """Return residents (found by name or pinyin) and households, each with its live card, if any."""
-    residents = people.search_residents(session, bank, q, limit=limit, after=None)
+    residents = ledger_people.search_residents(session, bank, q, limit=limit, after=None)
     households = list(session.execute(select(Household).where(
         Household.bank_id == bank.id, Household.active.is_(True)).order_by(Household.code)
         .limit(limit)).scalars())

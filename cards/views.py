@@ -14,9 +14,9 @@ from ground.i18n import _
 from web.api import clock, load, query_text
 from web.forms import typed_whole
 from web.auth import REDEEMERS, WRITERS, scoped_bank
-from web.throttle import throttle
 
 from . import schemas, services, sheet
+from .address import card_or_refusal
 
 bp = Blueprint("cards", __name__, template_folder="templates")
 
@@ -27,33 +27,10 @@ def _base_url() -> str:
 
 # --- the resident's page -------------------------------------------------------------------------
 
-def _card_or_refusal(token: str, session=None):
-    """Return (card, None) or (None, refusal response).
-
-    A valid card always opens, whatever its address did before: a village behind one carrier
-    address must not be locked out by one guesser among them. Only unknown tokens count, and
-    past the limit they answer 429. The wall against guessing is the token itself (128 bits
-    and more, so a miss teaches a guesser nothing); the count marks an address that keeps
-    missing, and never stands in a resident's way.
-    """
-    card = services.find_card(session or get_session(), token)
-    if card is not None:
-        return card, None
-    wait = throttle().card_miss(request.remote_addr or "?")
-    if wait:
-        return None, (render_template("cards/missing.html", limited=True), 429,
-                      {"Retry-After": str(wait)})
-    return None, (render_template("cards/missing.html", limited=False), 404)
-
-
-#: For the pages under a card's address that other packages serve (its activities, its reports).
-card_or_refusal = _card_or_refusal
-
-
 @bp.get("/c/<token>")
 def card_page(token):
     session = reading_session()
-    card, refusal = _card_or_refusal(token, session)
+    card, refusal = card_or_refusal(token, session)
     if refusal:
         return refusal
     page = services.card_page(session, card, clock=clock())
@@ -92,7 +69,7 @@ def _notice_url(bank, notice) -> str | None:
 @bp.route("/c/<token>/object", methods=["GET", "POST"])
 def object_to_entry(token):
     """File an objection to one of the holder's entries, or to a deed missing from a month."""
-    card, refusal = _card_or_refusal(token)
+    card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
     from reports.objections import file_objection

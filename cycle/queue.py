@@ -137,6 +137,7 @@ def _record(session, bank_id: int, wanted: list[tuple[str, str]], *, clock, rese
     now = clock.now()
     for job, period in wanted:
         try:
+            # Bare transactions here: job-run rows are the cycle's leases, no bank's write.
             with transaction(session):
                 session.add(JobRun(job=job, bank_id=bank_id, period=period, status="due",
                                    owner=runs.owner_name(), attempts=0, started_at=now, lease_until=now))
@@ -160,7 +161,7 @@ def _publish(app, session, bank_id: int, wanted: list[tuple[str, str]], *, clock
     now, lease = clock.now(), Timing.of(app).lease
     me = runs.owner_name()
     taken = []
-    with transaction(session):
+    with transaction(session):  # conditional updates of lease rows: no bank's lock, nothing audited
         for job, period in wanted:
             moved = session.execute(update(JobRun).where(
                 JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period,
@@ -177,7 +178,7 @@ def _publish(app, session, bank_id: int, wanted: list[tuple[str, str]], *, clock
         (tasks[0] if len(tasks) == 1 else chain(*tasks)).apply_async()
     except Exception as err:  # the broker is down: the runs stay due, for the next sweep
         log.warning("broker unreachable, %d run(s) of bank %s left due: %s", len(taken), bank_id, err)
-        with transaction(session):
+        with transaction(session):  # lease rows back to due: no bank's write
             for job, period in taken:
                 session.execute(update(JobRun).where(
                     JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period,

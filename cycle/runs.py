@@ -23,6 +23,7 @@ from ledger import periods
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ZongzhiError
+from ground.i18n import _
 from ground.tenants import Bank
 from rules.periods import periods_since
 
@@ -53,9 +54,15 @@ class Outcome:
     message: str
 
     def line(self) -> str:
-        mark = {"done": "完成 done", "skipped": "跳过 skipped", "busy": "其他进程运行中 busy",
-                "failed": "失败 FAILED", "queued": "已排队 queued", "due": "待排队 due"}[self.status]
-        return f"{self.bank} {self.job} {self.period}: {mark} — {self.message}"
+        """Return the outcome as the command line and the log say it: the status in words, then its
+        code (what a search of the log looks for; a failure's in capitals)."""
+        code = self.status.upper() if self.status == "failed" else self.status
+        return f"{self.bank} {self.job} {self.period}: {STATUS_WORDS[self.status]} {code} — {self.message}"
+
+
+#: Each status of an outcome in words.
+STATUS_WORDS = {"done": _("完成"), "skipped": _("跳过"), "busy": _("其他进程运行中"), "failed": _("失败"),
+                "queued": _("已排队"), "due": _("待排队")}
 
 
 def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock,
@@ -67,6 +74,7 @@ def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock
     now = clock.now()
     me = owner_name()
     try:
+        # A bare transaction: the claim is the cycle's lease row, no bank's write (the job has its own).
         with transaction(session):
             run = session.execute(select(JobRun).where(
                 JobRun.job == job, JobRun.bank_id == bank_id, JobRun.period == period)).scalar_one_or_none()
@@ -98,7 +106,7 @@ def claim(session: Session, job: str, bank_id: int, period: str, *, clock: Clock
 
 def finish(session: Session, run: JobRun, *, ok: bool, message: str, clock: Clock) -> None:
     """Record how a claimed run ended."""
-    with transaction(session):
+    with transaction(session):  # the lease row alone, after the job's own unit of work
         session.execute(update(JobRun).where(JobRun.id == run.id).values(
             status="done" if ok else "failed", finished_at=clock.now(),
             result=message if ok else None, error=None if ok else message[:4000]))
@@ -194,7 +202,7 @@ def due_runs(session: Session, bank: Bank, *, clock: Clock) -> list[tuple[dateti
     """Return every run due for a bank and not done yet, in order: missed periods first."""
     from ledger import banks as ledger_banks
 
-    _, book = ledger_banks.rulebook(session, bank.id)
+    _version, book = ledger_banks.rulebook(session, bank.id)
     cycle = book.settings.cycle
     now = clock.now()
     first = periods.first_day(session, bank, clock.tz)
@@ -236,7 +244,7 @@ def sweep(sessions: sessionmaker, *, clock: Clock, bank_ids: Iterable[int] | Non
         except Exception:  # a bank whose rules cannot be read must not stop the others
             log.exception("%s: cannot work out its due jobs", bank.code)
             continue
-        for _, _, job, period in due:
+        for _due_at, _order, job, period in due:
             outcome = run_one(sessions, bank, job, period, clock=clock, retry_failed=False)
             outcomes.append(outcome)
             if outcome.status == "busy":

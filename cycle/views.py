@@ -6,11 +6,12 @@ from collections import Counter
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ledger import periods
 from ground.db import get_session
 from ground.errors import Forbidden, ValidationError
-from reports.screens import cycle_month, month_page
+from reports.month import cycle_month, month_page
 from web.api import clock
 from web.auth import WRITERS, current_user, scoped_bank
 from web.forms import text_problems, typed_text
@@ -21,7 +22,8 @@ from .models import STATUSES
 bp = Blueprint("cycle", __name__, template_folder="templates")
 
 #: The states a bank's run can be shown in, in the order the page counts them.
-LABELS = {"due": "待排队", "queued": "已排队", "running": "运行中", "done": "完成", "failed": "失败"}
+LABELS = {"due": _l("待排队"), "queued": _l("已排队"), "running": _l("运行中"), "done": _l("完成"),
+          "failed": _l("失败")}
 assert tuple(LABELS) == STATUSES
 #: The cycle's jobs a clerk may run by hand from a month's page, once they fall due.
 BY_HAND = ("monthly", "seal")

@@ -9,16 +9,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cards.services import card_named
-from ground import audit
-from ledger import banks, deeds
+from ledger import banks as ledger_banks
+from ledger import deeds as ledger_deeds
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ConflictError, ValidationError
 from ground.i18n import _
 from ledger.models import Resident
 from ground.tenants import Bank
 from ledger.posting import Idempotency
+from ledger.unit import UnitOfWork
 
 from .models import Activity, Checkin, Signup
 
@@ -37,7 +38,7 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
     problems = {}
     if ends_at <= starts_at:
         problems["ends_at"] = [_("结束时间须晚于开始时间")]
-    _version, book = banks.rulebook(session, bank.id)
+    _version, book = ledger_banks.rulebook(session, bank.id)
     day = starts_at.astimezone(clock.tz).date()
     if not book.knows(rule_code) or book.rule_for(rule_code, day) is None:
         problems["rule"] = [_("规则 %(code)s 在 %(day)s 不适用", code=rule_code, day=day.isoformat())]
@@ -45,15 +46,13 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
         problems["rule"] = [_("活动不能使用扣分规则")]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         activity = Activity(bank_id=bank.id, title=title, rule_code=rule_code, quantity=quantity,
                             starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
                             created_by=by, created_at=clock.now())
         session.add(activity)
         session.flush()
-        audit.record(session, bank_id=bank.id, actor=by, action="activity",
-                     subject=f"activity:{activity.id}", detail={"title": title, "rule": rule_code},
-                     clock=clock)
+        uow.audit("activity", f"activity:{activity.id}", {"title": title, "rule": rule_code})
     return activity
 
 
@@ -101,8 +100,9 @@ def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, 
     if not resident.active:
         raise ValidationError({"card": [_("%(name)s 已停用", name=resident.name)]})
     try:
-        with transaction(session):
-            current = session.get(Activity, activity.id, with_for_update=True)
+        # The bank's lock, taken by the unit, keeps a close from slipping in between.
+        with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+            current = session.get(Activity, activity.id)
             session.refresh(current)
             if current.closed_at is not None:
                 raise ConflictError(_("活动已结束，不能再签到"), code="activity_closed")
@@ -112,8 +112,7 @@ def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, 
             session.add(Checkin(bank_id=bank.id, activity_id=activity.id, resident_id=resident.id,
                                 at=clock.now(), by=by))
             session.flush()
-            audit.record(session, bank_id=bank.id, actor=by, action="checkin",
-                         subject=f"activity:{activity.id}", detail={"resident": resident.id}, clock=clock)
+            uow.audit("checkin", f"activity:{activity.id}", {"resident": resident.id})
     except IntegrityError:  # the same card scanned twice at once: the second lost the race
         raise AlreadyCheckedIn(_("%(name)s 已签到", name=resident.name)) from None
     return resident
@@ -125,8 +124,8 @@ def sign_up(session: Session, bank: Bank, activity_id: int, resident_id: int, *,
     if activity.closed_at is not None or activity.ends_at < clock.now():
         raise ConflictError(_("活动已结束"), code="activity_closed")
     try:
-        with transaction(session):
-            session.get(Activity, activity.id, with_for_update=True)
+        # Under the bank's lock, so two sign-ups at once cannot both take the last place.
+        with UnitOfWork(session, bank, by=None, clock=clock):
             if session.execute(select(Signup.id).where(Signup.activity_id == activity.id,
                                                        Signup.resident_id == resident_id)).first():
                 return False
@@ -165,12 +164,12 @@ def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, c
     idem = Idempotency(f"activity:{activity.id}:close",
                        request_fingerprint("POST", f"activity:{activity.id}:close", body),
                        user_id=SYSTEM_USER)
-    outcome = deeds.post_deed(
+    outcome = ledger_deeds.post_deed(
         session, bank, rule_code=activity.rule_code, resident_ids=residents,
         quantity=activity.quantity, occurred_on=activity.starts_at.astimezone(clock.tz).date(),
         memo=activity.title, by=by, clock=clock, idem=idem)
-    with transaction(session):
-        current = session.get(Activity, activity.id, with_for_update=True)
+    with UnitOfWork(session, bank, by=by, clock=clock):
+        current = session.get(Activity, activity.id)
         session.refresh(current)
         if current.outcome is None:
             current.closed_at, current.closed_by = clock.now(), by

@@ -9,8 +9,9 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from cards.views import card_or_refusal
-from ledger import banks, people as ledger_people
+from cards.address import card_or_refusal
+from ledger import banks as ledger_banks
+from ledger import people as ledger_people
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
 from ledger.models import Household, Resident
@@ -106,7 +107,7 @@ def card_reports(token):
     session = get_session()
     bank = session.get(Bank, card.bank_id)
     members = _members(session, bank, card)
-    _version, book = banks.rulebook(session, bank.id)
+    _version, book = ledger_banks.rulebook(session, bank.id)
     today = clock().today()
     rules = [r for r in book.in_force(today) if not r.is_penalty]
     form = request.form.to_dict() if request.method == "POST" else {}
@@ -254,7 +255,7 @@ def card_reports_shown(card) -> dict:
     """What a card's page shows of its reports (a template global): each one's status and why."""
     session = get_session()
     bank = session.get(Bank, card.bank_id)
-    _version, book = banks.rulebook(session, bank.id)
+    _version, book = ledger_banks.rulebook(session, bank.id)
     return {"sent": services.card_reports(session, bank, card.id, limit=10),
             "names": {r.code: r.name for r in book.rules},
             "people": {m.id: m.name for m in _members(session, bank, card)}}

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from ground import audit
-from ledger import deeds
+from ledger import deeds as ledger_deeds
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ValidationError, ZongzhiError
 from ground.i18n import _
 from ledger.models import PendingDeed
+from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
 from . import photos
@@ -36,11 +36,10 @@ class TooManyReports(ZongzhiError):
 def store_photo(session: Session, bank: Bank, prepared: photos.Prepared, *, by: str,
                 clock: Clock) -> Photo:
     """Keep a prepared photo in the bank's database."""
-    with transaction(session):
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         photo = _new_photo(session, bank, prepared, by=by, clock=clock)
-        audit.record(session, bank_id=bank.id, actor=by, action="photo", subject=f"photo:{photo.id}",
-                     detail={"sha256": photo.sha256, "width": photo.width, "height": photo.height},
-                     clock=clock)
+        uow.audit("photo", f"photo:{photo.id}",
+                  {"sha256": photo.sha256, "width": photo.width, "height": photo.height})
     return photo
 
 
@@ -58,7 +57,7 @@ def get_photo(session: Session, bank: Bank, photo_id: int) -> Photo:
     return bank_row(session, Photo, photo_id, bank.id, _("找不到该照片"))
 
 
-# --- evidence, attached to deeds (a plug-in of ledger.deeds.DEED_ATTACHMENTS) -------------------
+# --- evidence, attached to deeds (a plug-in of ledger.deeds.DEED_ATTACHMENTS) ----------------
 
 #: The evidence of a resident's report: its photos, which the report's attachment keeps.
 WITH_REPORT = "with-report"
@@ -167,7 +166,7 @@ class ReportAttachment:
 def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,
                   occurred_on, memo: str | None, prepared: list, clock: Clock):
     """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card."""
-    return deeds.post_deed(
+    return ledger_deeds.post_deed(
         session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
         occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
         attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),

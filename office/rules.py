@@ -12,6 +12,7 @@ import zlib
 
 from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 import rules as rulefiles
 from ledger import banks
@@ -31,18 +32,19 @@ RULE_READERS, RULE_LOADERS = EVERY_ROLE, REVIEWERS
 #: compressed (a text file shrinks several times over, so even one at the limit fits the request).
 UPLOAD_MAX = 256 * 1024
 
-FIELDS = {"name": "名称", "category": "类别", "points": "分值", "unit": "单位", "caps": "上限",
-          "review": "需审核", "notice": "公示方式", "evidence": "须附照片", "valid_from": "生效日", "valid_until": "失效日",
-          "description": "说明"}
-SETTINGS = {"account_unit": "积分记入", "negative_balance_may_redeem": "负分可兑换", "categories": "类别",
-            "point_value_fen": "每分价值（分）", "coverage_warning_percent": "基金覆盖率预警（%）",
-            "expiry": "积分清零", "cycle.day_close": "每日结账时间", "cycle.notice_day": "公示日",
-            "cycle.notice_time": "公示时间", "cycle.objection_days": "异议天数",
-            "cycle.redemption_months": "兑换月份", "cycle.redemption_days": "兑换天数",
-            "cycle.commendation_month": "表彰月份", "cycle.commendation_day": "表彰日",
-            "cycle.backdate_days": "最多补登天数", "cycle.titles": "表彰称号"}
-NOTICE = {"full": "明细公示", "category_only": "只计入类别", "hidden": "不单列"}
-CAPS = {"day": "每日", "week": "每周", "month": "每月", "year": "每年"}
+FIELDS = {"name": _l("名称"), "category": _l("类别"), "points": _l("分值"), "unit": _l("单位"),
+          "caps": _l("上限"), "review": _l("需审核"), "notice": _l("公示方式"), "evidence": _l("须附照片"),
+          "valid_from": _l("生效日"), "valid_until": _l("失效日"), "description": _l("说明")}
+SETTINGS = {"account_unit": _l("积分记入"), "negative_balance_may_redeem": _l("负分可兑换"),
+            "categories": _l("类别"), "point_value_fen": _l("每分价值（分）"),
+            "coverage_warning_percent": _l("基金覆盖率预警（%）"), "expiry": _l("积分清零"),
+            "cycle.day_close": _l("每日结账时间"), "cycle.notice_day": _l("公示日"),
+            "cycle.notice_time": _l("公示时间"), "cycle.objection_days": _l("异议天数"),
+            "cycle.redemption_months": _l("兑换月份"), "cycle.redemption_days": _l("兑换天数"),
+            "cycle.commendation_month": _l("表彰月份"), "cycle.commendation_day": _l("表彰日"),
+            "cycle.backdate_days": _l("最多补登天数"), "cycle.titles": _l("表彰称号")}
+NOTICE = {"full": _l("明细公示"), "category_only": _l("只计入类别"), "hidden": _l("不单列")}
+CAPS = {"day": _l("每日"), "week": _l("每周"), "month": _l("每月"), "year": _l("每年")}
 
 
 def _page(template, status=200, **context):

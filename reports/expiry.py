@@ -10,18 +10,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ledger import accounts
 from ledger import banks
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import ConflictError
 from ground.i18n import _
 from ledger.models import PTS, Account, Transfer
 from ground.tenants import Bank
 from ledger.periods import Period
-from ledger.posting import Draft, Idempotency, legs, lock_chain, post
+from ledger.posting import Draft, Idempotency, legs
+from ledger.unit import UnitOfWork
 
 from .models import Snapshot
 from .queries import balances_on
@@ -33,8 +32,10 @@ def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: C
     if book.settings.expiry != "year_end":
         return []
     key = f"expiry:{year.key}"
-    with transaction(session):
-        lock_chain(session, bank.id)
+    # The transfers carrying the key are the record that the year has expired (no outcome is
+    # kept under it), as they were before keys kept outcomes.
+    with UnitOfWork(session, bank, by=by, clock=clock,
+                    idem=Idempotency(key, request_fingerprint("EXPIRY", key, {}))) as uow:
         done = list(session.execute(select(Transfer).where(
             Transfer.bank_id == bank.id, Transfer.kind == "expiry",
             Transfer.idempotency_key == key).order_by(Transfer.seq)).scalars())
@@ -55,8 +56,7 @@ def expire_year(session: Session, bank: Bank, year: Period, *, by: str, clock: C
                                     kind="expiry", occurred_on=clock.today(), doer_id=account.resident_id,
                                     memo=f"{year.key} 年度积分清零"))
         # One entry per account: each expiry stands, or is reversed, on its own.
-        posted = legs(post(session, bank.id, *([d] for d in drafts), by=by, clock=clock,
-                           idempotency=Idempotency(key, request_fingerprint("EXPIRY", key, {}))))
-        audit.record(session, bank_id=bank.id, actor=by, action="expiry", subject=f"year:{year.key}",
-                     detail={"accounts": len(posted), "points": sum(t.amount for t in posted)}, clock=clock)
+        posted = legs(uow.post(*([d] for d in drafts)))
+        uow.audit("expiry", f"year:{year.key}",
+                  {"accounts": len(posted), "points": sum(t.amount for t in posted)})
     return posted

@@ -9,17 +9,17 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ledger import periods, reversals
 from ledger import deeds
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ConflictError, NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import PTS, Resident, Transfer
 from ground.tenants import Bank
-from ledger.posting import Idempotency, lock_chain
+from ledger.posting import Idempotency
+from ledger.unit import UnitOfWork
 from rules import bounds
 
 from .models import Objection, Snapshot
@@ -67,7 +67,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
         problems["month"] = [_("对缺漏记录提出异议时须写明月份（YYYY-MM）")]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with UnitOfWork(session, bank, by=filed_by, clock=clock) as uow:
         resident = bank_row(session, Resident, resident_id, bank.id, _("找不到该居民"))
         if transfer_id is not None:
             entry = session.get(Transfer, transfer_id)
@@ -86,10 +86,8 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
                               month=month, text=text, filed_by=filed_by, filed_at=clock.now())
         session.add(objection)
         session.flush()
-        audit.record(session, bank_id=bank.id, actor=filed_by, action="objection",
-                     subject=f"objection:{objection.id}",
-                     detail={"resident": resident.id, "transfer": transfer_id, "month": month},
-                     clock=clock)
+        uow.audit("objection", f"objection:{objection.id}",
+                  {"resident": resident.id, "transfer": transfer_id, "month": month})
     return objection
 
 
@@ -119,14 +117,12 @@ def reject_objection(session: Session, bank: Bank, objection_id: int, *, reason:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("驳回异议须写明理由")]})
-    with transaction(session):
-        lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         objection = _open(session, bank, objection_id)
         objection.status, objection.reason = "rejected", reason
         objection.decided_by, objection.decided_at = by, clock.now()
         session.flush()
-        audit.record(session, bank_id=bank.id, actor=by, action="objection_reject",
-                     subject=f"objection:{objection.id}", detail={"reason": reason}, clock=clock)
+        uow.audit("objection_reject", f"objection:{objection.id}", {"reason": reason})
     return objection
 
 
@@ -173,8 +169,7 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
                 session, bank, outcome.pending[0].id, approve=True, reason=memo, by=by, clock=clock,
                 idem=Idempotency(f"{key}:approve", fingerprint))
         [posted] = outcome.transfers
-    with transaction(session):
-        lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         objection = session.get(Objection, objection_id)
         session.refresh(objection)
         if objection.status == "upheld" and objection.correction_id == posted.id:
@@ -184,10 +179,8 @@ def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correct
         objection.status, objection.reason, objection.correction_id = "upheld", reason, posted.id
         objection.decided_by, objection.decided_at = by, clock.now()
         session.flush()
-        audit.record(session, bank_id=bank.id, actor=by, action="objection_uphold",
-                     subject=f"objection:{objection.id}",
-                     detail={"reason": reason, "correction": correction, "transfer": posted.id},
-                     clock=clock)
+        uow.audit("objection_uphold", f"objection:{objection.id}",
+                  {"reason": reason, "correction": correction, "transfer": posted.id})
     return objection
 
 

@@ -3,39 +3,32 @@ year's commendation (年表彰).
 
 They read and write through the reports' services; nothing here decides what a notice, a seal,
 an answer or an award is. A month's button that runs the cycle's job by hand posts to the
-cycle's own blueprint (cycle/views.py), which answers with this month's page.
+cycle's own blueprint (cycle/views.py), which answers with this month's page (reports/month.py).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 
-from ledger import formatting, periods
-from ledger import banks, reading
+from ledger import periods
+from ledger import banks as ledger_banks
+from ledger import reading as ledger_reading
 from ground.db import get_session
 from ground.errors import ConflictError, NotFound, ZongzhiError
 from ledger.models import Resident, Transfer
-from ledger.periods import Period, PeriodSeal
 from ledger.schemas import MEMO_MAX
 from rules import bounds
 from rules.periods import periods_since
 from web.api import clock, query_text
-from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
+from web.auth import READERS, REVIEWERS, scoped_bank
 from web.forms import text_problems, typed_text, typed_whole
-from web.i18n import language
-from web.pdf import qr_png_data_uri
 
 from . import objections, services
 from .commendation import commendation_due
 from .models import Snapshot
-from .notice import notice_due
+from .month import month_page, month_states, month_title
 from .queries import RuleLookup
-from .views import public_url
 
 bp = Blueprint("report_screens", __name__, template_folder="templates")
 
@@ -49,57 +42,7 @@ def _refusal(err: ZongzhiError) -> tuple[str, dict]:
     return err.text(), err.field_texts()
 
 
-def _month_title(period: Period) -> str:
-    return period.label(language())
-
-
 # --- 月公示: the month ------------------------------------------------------------------------
-
-@dataclass
-class MonthState:
-    """Where a month is in the cycle: running, draft (no notice yet), open (objections until
-    `closes`), closed (waiting to be sealed), sealed."""
-
-    period: Period
-    title: str
-    status: str
-    notice: Snapshot | None
-    seal: PeriodSeal | None
-    #: When the notice falls due (running, draft) or the month may be sealed (open, closed).
-    due: datetime | None
-    open_objections: int
-
-    @property
-    def key(self) -> str:
-        return self.period.key
-
-
-def _states(session, bank, wanted: list[Period]) -> list[MonthState]:
-    c = clock()
-    keys = [p.key for p in wanted]
-    notices = {s.period: s for s in session.execute(
-        select(Snapshot).options(defer(Snapshot.content)).where(
-            Snapshot.bank_id == bank.id, Snapshot.kind == "notice", Snapshot.period.in_(keys))).scalars()}
-    seals = {s.month: s for s in session.execute(select(PeriodSeal).where(
-        PeriodSeal.bank_id == bank.id, PeriodSeal.month.in_(keys))).scalars()}
-    waiting = objections.open_counts(session, bank.id)
-    cycle = banks.rulebook(session, bank.id)[1].settings.cycle
-    now, today = c.now(), c.today()
-    found = []
-    for period in wanted:
-        notice, seal = notices.get(period.key), seals.get(period.key)
-        due = notice_due(cycle, period, c.tz)
-        if seal is not None:
-            status = "sealed"
-        elif notice is not None:
-            due = notice.window_closes_at
-            status = "open" if now < notice.window_closes_at else "closed"
-        else:
-            status = "running" if period.end >= today else "draft"
-        found.append(MonthState(period, _month_title(period), status, notice, seal, due,
-                                waiting.get(period.key, 0)))
-    return found
-
 
 @bp.get("/banks/<bank>/months")
 def months(bank):
@@ -108,32 +51,8 @@ def months(bank):
     session = get_session()
     c = clock()
     wanted = periods_since("month", periods.first_day(session, bank, c.tz), c.today())
-    states = list(reversed(_states(session, bank, wanted[-MONTHS_SHOWN:])))
+    states = list(reversed(month_states(session, bank, wanted[-MONTHS_SHOWN:])))
     return render_template("reports/months.html", bank=bank, states=states, now=c.now())
-
-
-def cycle_month(session, bank, month: str) -> Period:
-    """Return the month typed in the path, or NotFound if it is before the bank's first month or
-    still to come: not a month of its cycle."""
-    period = periods.parse_period("month", month, field="month")
-    c = clock()
-    if period.end < periods.first_day(session, bank, c.tz) or period.start > c.today():
-        year, number = period.start.year, period.start.month
-        raise NotFound(_("找不到 %(month)s", month=formatting.month(year, number, language())))
-    return period
-
-
-def month_page(bank, user, month: str, *, message: str | None = None, status: int = 200):
-    session = get_session()
-    period = cycle_month(session, bank, month)
-    [state] = _states(session, bank, [period])
-    link = qr = None
-    if state.notice is not None:
-        link = public_url(bank.code, state.notice)
-        qr = qr_png_data_uri(link, box_size=6)
-    return render_template("reports/month.html", bank=bank, s=state, link=link, qr=qr,
-                           now=clock().now(), may_run=user.role in WRITERS,
-                           message=message), status
 
 
 @bp.get("/banks/<bank>/months/<month:month>")
@@ -163,14 +82,14 @@ def _inbox(bank, user, *, status: int = 200, answering: int | None = None, form:
         Transfer.bank_id == bank.id, Transfer.id.in_(entry_ids))).scalars()} if entry_ids else {}
     lookup = RuleLookup(session, bank.id)
     rule_names = {t.id: lookup.name(t.rule_code, t.rule_version, t.occurred_on) for t in entries.values()}
-    book = banks.rulebook(session, bank.id)[1]
+    book = ledger_banks.rulebook(session, bank.id)[1]
     deed_rules = [(r.code, r.name) for r in book.rules if not r.is_penalty and r.applies_on(clock().today())]
     return render_template(
         "reports/objections.html", bank=bank, waiting=waiting, answered=answered, people=people,
-        codes=reading.household_codes(session, people.values()), entries=entries,
+        codes=ledger_reading.household_codes(session, people.values()), entries=entries,
         rule_names=rule_names, deed_rules=deed_rules, month=month, may_answer=user.role in REVIEWERS,
         answering=answering, form=form or {}, message=message, problems=problems or {},
-        month_title=lambda key: _month_title(periods.parse_period("month", key))), status
+        month_title=lambda key: month_title(periods.parse_period("month", key))), status
 
 
 @bp.get("/banks/<bank>/objections")
@@ -273,7 +192,7 @@ def commendation(bank, year: int | None = None):
     c = clock()
     # Before any, the first year the bank's cycle covers is the one to come.
     first = periods.period_of("year", periods.first_day(session, bank, c.tz))
-    cycle = banks.rulebook(session, bank.id)[1].settings.cycle
+    cycle = ledger_banks.rulebook(session, bank.id)[1].settings.cycle
     due = commendation_due(cycle, first, c.tz) if not years else None
     return render_template("reports/commendation.html", bank=bank, years=years, year=chosen,
                            content=content, snapshot=snapshot, awards=_awards(content) if content else [],

@@ -13,17 +13,16 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ground import audit
 from ledger import formatting, periods
 from ledger import banks
 from ground.clock import Clock
-from ground.db import transaction
 from ground.errors import ConflictError, NotFound
 from ground.i18n import _, in_language
 from ground.tenants import Bank
 from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
 from ledger.posting import lock_chain
+from ledger.unit import UnitOfWork
 
 from . import commendation as commendations
 from . import notice as notices
@@ -67,16 +66,15 @@ def content_of(snapshot: Snapshot) -> dict:
     return json.loads(snapshot.content)
 
 
-def _freeze(session: Session, bank: Bank, kind: str, period: str, content: dict, head: tuple[int, str],
-            *, by: str, clock: Clock, window_closes_at: datetime | None = None) -> Snapshot:
+def _freeze(uow: UnitOfWork, kind: str, period: str, content: dict, head: tuple[int, str],
+            *, window_closes_at: datetime | None = None) -> Snapshot:
     text = canonical_json(content)
-    snapshot = Snapshot(bank_id=bank.id, kind=kind, period=period, content=text,
+    snapshot = Snapshot(bank_id=uow.bank.id, kind=kind, period=period, content=text,
                         content_hash=content_hash(text), head_seq=head[0], head_hash=head[1],
-                        created_at=clock.now(), created_by=by, window_closes_at=window_closes_at)
-    session.add(snapshot)
-    session.flush()
-    audit.record(session, bank_id=bank.id, actor=by, action=f"freeze_{kind}", subject=f"{kind}:{period}",
-                 detail={"hash": snapshot.content_hash, "head_seq": head[0]}, clock=clock)
+                        created_at=uow.clock.now(), created_by=uow.by, window_closes_at=window_closes_at)
+    uow.session.add(snapshot)
+    uow.session.flush()
+    uow.audit(f"freeze_{kind}", f"{kind}:{period}", {"hash": snapshot.content_hash, "head_seq": head[0]})
     return snapshot
 
 
@@ -96,8 +94,8 @@ def close_day(session: Session, bank: Bank, day: date | str, *, by: str, clock: 
     period = parse_period("day", day) if isinstance(day, str) else periods.period_of("day", day)
     if period.start > clock.today():
         raise _not_over(period, clock)
-    with transaction(session):
-        head = lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
         existing = get_snapshot(session, bank.id, "day", period.key)
         if existing:
             return existing
@@ -115,7 +113,7 @@ def close_day(session: Session, bank: Bank, day: date | str, *, by: str, clock: 
                                  "occurred_on": p.occurred_on.isoformat(),
                                  "submitted_at": p.submitted_at.isoformat()} for p in waiting],
         }
-        snapshot = _freeze(session, bank, "day", period.key, content, head, by=by, clock=clock)
+        snapshot = _freeze(uow, "day", period.key, content, head)
     if waiting:
         log.warning("%s %s: %d deed(s) waiting for review for more than a day (ids %s)", bank.code,
                     period.key, len(waiting), ", ".join(str(p.id) for p in waiting[:20]))
@@ -129,8 +127,8 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
     period = parse_period("month", month) if isinstance(month, str) else month
     if period.end >= clock.today():
         raise _not_over(period, clock)
-    with transaction(session):
-        head = lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
         existing = get_snapshot(session, bank.id, "notice", period.key)
         if existing:
             return existing
@@ -149,8 +147,7 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
             "head": {"seq": head[0], "hash": head[1]},
             **notices.gather_notice(session, bank, period, book),
         }
-        return _freeze(session, bank, "notice", period.key, content, head, by=by, clock=clock,
-                       window_closes_at=closes)
+        return _freeze(uow, "notice", period.key, content, head, window_closes_at=closes)
 
 
 def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:
@@ -167,8 +164,7 @@ def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:
 def seal_month(session: Session, bank: Bank, month: str | Period, *, by: str, clock: Clock) -> PeriodSeal:
     """Seal a month once its notice's objection window has closed; sealing again returns the seal."""
     period = parse_period("month", month) if isinstance(month, str) else month
-    with transaction(session):
-        lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
         sealed = periods.get_seal(session, bank.id, period.key)
         if sealed:
             return sealed
@@ -182,9 +178,8 @@ def seal_month(session: Session, bank: Bank, month: str | Period, *, by: str, cl
         seal = periods.seal_month(session, bank.id, period.key, by=by, clock=clock)
         open_objections = [o.id for o in objections_of_month(session, bank.id, period.key)
                            if o.status == "open"]
-        audit.record(session, bank_id=bank.id, actor=by, action="seal", subject=f"month:{period.key}",
-                     detail={"head_seq": seal.head_seq, "head_hash": seal.head_hash,
-                             "open_objections": open_objections}, clock=clock)
+        uow.audit("seal", f"month:{period.key}", {"head_seq": seal.head_seq, "head_hash": seal.head_hash,
+                                                  "open_objections": open_objections})
     return seal
 
 
@@ -194,8 +189,8 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
                       clock: Clock) -> Snapshot:
     """Freeze the quarter's summary: the three months before its redemption window, from their notices."""
     period = parse_period("quarter", quarter) if isinstance(quarter, str) else quarter
-    with transaction(session):
-        head = lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
         existing = get_snapshot(session, bank.id, "quarter", period.key)
         if existing:
             return existing
@@ -217,7 +212,7 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
                    if window else None,
                    "head": {"seq": head[0], "hash": head[1]},
                    **commendations.quarter_summary(frozen, [m.key for m in covered], hashes)}
-        return _freeze(session, bank, "quarter", period.key, content, head, by=by, clock=clock)
+        return _freeze(uow, "quarter", period.key, content, head)
 
 
 def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, clock: Clock) -> Snapshot:
@@ -225,8 +220,8 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
     period = parse_period("year", year) if isinstance(year, str) else year
     if period.end >= clock.today():
         raise _not_over(period, clock)
-    with transaction(session):
-        head = lock_chain(session, bank.id)
+    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
         existing = get_snapshot(session, bank.id, "year", period.key)
         if existing:
             return existing
@@ -243,4 +238,4 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
                    "head": {"seq": head[0], "hash": head[1]},
                    "sealed_months": [m.key for m in needed],
                    **commendations.gather_year(session, bank, period, book)}
-        return _freeze(session, bank, "year", period.key, content, head, by=by, clock=clock)
+        return _freeze(uow, "year", period.key, content, head)

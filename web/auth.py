@@ -25,6 +25,9 @@ from rules import bounds
 from ground.tenants import ROLES, ApiToken, User, UserSession
 from .throttle import ACCOUNT, ADDRESS, Throttle
 
+# Users, tokens and sessions are the county's, not a bank's writes, and web stands below
+# ledger.unit: each write here is a bare transaction that writes its audit entry itself.
+
 #: Role groups, as the API document lists who may do what.
 EVERY_ROLE = frozenset(ROLES)
 READERS = frozenset({"admin", "clerk", "reviewer", "supervisor"})

@@ -25,6 +25,9 @@ from .auth import (AUDITORS, DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIE
                    _digest, create_token, create_user, list_tokens, password_problem, revoke_token)
 from ground.tenants import ApiToken, User, UserSession
 
+# A user is not a bank's write, and web stands below ledger.unit: each write here is a bare
+# transaction that writes its audit entry itself (as web/auth.py's do).
+
 #: Who may manage a bank's users: the county admin, and the bank's council reviewer (理事).
 MANAGERS = REVIEWERS
 #: Who may see the list of a bank's users: the managers and the supervisor, who reads everything.
@@ -32,8 +35,8 @@ USER_READERS = AUDITORS
 #: The roles a bank's own users have; `admin` is the county's and is never given from a bank.
 BANK_ROLES = ("clerk", "reviewer", "supervisor", "desk")
 #: Each role as the screens say it.
-ROLE_NAMES = {"clerk": "记分员", "reviewer": "理事", "supervisor": "监事", "desk": "兑换员",
-              "admin": "县级管理员"}
+ROLE_NAMES = {"clerk": _("记分员"), "reviewer": _("理事"), "supervisor": _("监事"), "desk": _("兑换员"),
+              "admin": _("县级管理员")}
 #: Every role group the views check: a role's powers are the groups it belongs to.
 ROLE_GROUPS = (EVERY_ROLE, READERS, WRITERS, REVIEWERS, AUDITORS, REDEEMERS, DESK_READERS)
 

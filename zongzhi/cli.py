@@ -88,11 +88,12 @@ def _bank(session: Session, code: str):
     from sqlalchemy import select
 
     from ground.errors import NotFound
+    from ground.i18n import _
     from ground.tenants import Bank
 
     found = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
     if found is None:
-        raise NotFound("银行", "bank")
+        raise NotFound(_("找不到该银行"))
     return found
 
 
