@@ -127,17 +127,16 @@ def refusal(err: BaseException, *, amounts: str = "amount") -> ZongzhiError | No
     return None
 
 
-def bank_row(session: Session, model, row_id: int, bank_id: int, missing, what_en: str | None = None,
-             **options):
+def bank_row(session: Session, model, row_id: int, bank_id: int, missing, **options):
     """Return the row of `model` with this id if it belongs to the bank; else NotFound saying
-    `missing` (`_("找不到该居民")`; deprecated: the thing's name in Chinese and English).
+    `missing` (`_("找不到该居民")`).
 
     Another bank's row answers exactly as a missing one does, so existence never leaks.
     `options` go to `session.get` (`with_for_update=True` to lock the row, `populate_existing=True`).
     """
     row = session.get(model, row_id, **options)
     if row is None or row.bank_id != bank_id:
-        raise NotFound(missing, what_en)
+        raise NotFound(missing)
     return row
 
 

@@ -1,7 +1,7 @@
 """The project's error tree: domain errors that the web edge turns into JSON answers."""
 from __future__ import annotations
 
-from .i18n import Pair, _, render
+from .i18n import _, render
 
 
 class ZongzhiError(Exception):
@@ -11,18 +11,12 @@ class ZongzhiError(Exception):
     request fields were wrong and why. The message and the fields' reasons are gettext strings
     (`ground.i18n._`, the msgid in Chinese), rendered in the reader's language when shown:
     `raise ConflictError(_("户号 %(code)s 已存在", code=code), code="household_exists")`.
-
-    Deprecated: `ZongzhiError(zh, en)`, Chinese text and its English twin, is still accepted for
-    the raise sites not yet written as gettext strings; write new ones with `_()`.
     """
 
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, message_en: str | None = None, *,
-                 fields: dict | None = None, code: str | None = None):
-        if message_en is not None:  # deprecated (zh, en) form
-            message = Pair(message, message_en)
+    def __init__(self, message, *, fields: dict | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -46,9 +40,8 @@ class ValidationError(ZongzhiError):
     status = 422
     code = "validation_error"
 
-    def __init__(self, fields: dict, message=None, message_en: str | None = None, **kw):
-        super().__init__(_("请求内容有误") if message is None else message, message_en,
-                         fields=fields, **kw)
+    def __init__(self, fields: dict, message=None, **kw):
+        super().__init__(_("请求内容有误") if message is None else message, fields=fields, **kw)
 
 
 class TooOld(ValidationError):
@@ -73,16 +66,9 @@ class NotFound(ZongzhiError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message=None, what_en: str | None = None, *, named: bool = False):
-        """`NotFound(_("找不到该居民"))`; with no message, "找不到该资源".
-
-        Deprecated: `NotFound("居民", "resident")`, the thing's name in Chinese and English
-        ("找不到该居民"; with named=True a thing named in full, "找不到 2026年11月 的公示").
-        """
-        if what_en is not None:
-            super().__init__(f"找不到 {message}" if named else f"找不到该{message}", f"{what_en} not found")
-        else:
-            super().__init__(_("找不到该资源") if message is None else message)
+    def __init__(self, message=None):
+        """`NotFound(_("找不到该居民"))`; with no message, "找不到该资源"."""
+        super().__init__(_("找不到该资源") if message is None else message)
 
 
 class ConflictError(ZongzhiError):

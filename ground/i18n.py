@@ -93,34 +93,9 @@ def in_language(write) -> Message:
     return Message(lambda: write(current_language()))
 
 
-class Pair:
-    """A message given as Chinese and English text rather than through the catalogue.
-
-    Deprecated: only the (zh, en) form of ZongzhiError makes these, for the raise sites not yet
-    written as gettext strings; it goes when they are.
-    """
-
-    __slots__ = ("zh", "en")
-
-    def __init__(self, zh: str, en: str):
-        self.zh, self.en = zh, en
-
-    def __str__(self) -> str:
-        return self.en if current_language() == "en" else self.zh
-
-    def __eq__(self, other) -> bool:
-        return str(self) == other
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-    def __repr__(self) -> str:
-        return f"Pair({self.zh!r}, {self.en!r})"
-
-
 def is_message(value) -> bool:
     """Say whether `value` is a message still to be rendered (rather than plain text)."""
-    if isinstance(value, (Message, Pair)):
+    if isinstance(value, Message):
         return True
     # lazy_gettext's strings, on the screens' own labels: only where Flask-Babel is loaded.
     babel = sys.modules.get("flask_babel")

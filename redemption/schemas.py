@@ -5,6 +5,7 @@ from marshmallow import fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from ledger.schemas import MEMO_MAX, TransferOut
+from ground.i18n import _
 from rules import bounds
 from rules.schemas import Schema, day_field, note_field, text_field, whole
 
@@ -65,7 +66,7 @@ class StockIn(Schema):
     @validates_schema
     def _donation_names_donor(self, data, **kw):
         if data.get("source") == "donation" and not (data.get("donor") or "").strip():
-            raise SchemaError("捐赠须写明捐赠人", "donor")
+            raise SchemaError(_("捐赠须写明捐赠人"), "donor")
 
 
 class StockOut(CatalogItemOut):

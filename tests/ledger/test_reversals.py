@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from ground.db import transaction
 from ground.errors import ConflictError
+from ground.i18n import _
 from ground.tenants import Bank
 from ledger import accounts, reversals
 from ledger.models import CNY, Account, IdempotencyRecord, LegacyEvent, Transfer
@@ -89,7 +90,7 @@ class _Recorder(Undo):
     def check(self, session, reversal):
         self.seen.append(("check", [t.id for t in reversal.originals], list(reversal.mirrors)))
         if self.refuse:
-            raise ConflictError("不行", "no", code="refused_by_wing")
+            raise ConflictError(_("不行"), code="refused_by_wing")
 
     def apply(self, session, reversal):
         self.seen.append(("apply", [t.id for t in reversal.originals],

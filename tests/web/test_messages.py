@@ -10,7 +10,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
 
-from ground.errors import NotFound, ValidationError, ZongzhiError
+from ground.errors import ValidationError
 from ground.i18n import _, render
 from zongzhi.cli import main
 
@@ -64,14 +64,6 @@ def test_a_domain_refusal_with_placeholders_answers_in_the_language_asked(client
     assert missing == {"error": "not_found", "message": "resident not found", "fields": {}}
     assert client.get("/api/v1/banks/hp/residents/999/account",
                       headers=village["clerk"]).get_json()["message"] == "找不到该居民"
-
-
-def test_the_old_chinese_and_english_pair_still_answers_in_either_language(app):
-    refused = ZongzhiError("旧的中文", "the old English", code="old_pair")
-    with app.test_request_context("/api/v1/x", headers={"Accept-Language": "en"}):
-        assert refused.text() == "the old English" and refused.text("zh") == "旧的中文"
-    assert refused.text() == "旧的中文" and str(refused) == "旧的中文"
-    assert NotFound("居民", "resident").text() == "找不到该居民"
 
 
 # --- the screens: the language switch ------------------------------------------------------------
