@@ -45,7 +45,7 @@ STAGES = {
     "validate": [("web/api.py", "load"), ("web/api.py", "idempotency")],
     "posting": [("ledger/deeds.py", "post_deed")],
     "commit": [("sqlalchemy/orm/session.py", "commit")],
-    "answer": [("ledger/views.py", "_deed_answer")],
+    "answer": [("ledger/answers.py", "deed_answer")],
 }
 
 

@@ -17,7 +17,7 @@ from ground.errors import ValidationError, ZongzhiError
 from ledger.models import Household, Resident
 from ground.tenants import Bank
 from ledger.schemas import MEMO_MAX
-from ledger.views import pending_json
+from ledger.answers import pending_json
 from rules import bounds
 from web import uploads
 from web.api import clock, load

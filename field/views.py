@@ -11,7 +11,7 @@ from ground.i18n import _
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn
-from ledger.views import deed_json, deed_status
+from ledger.answers import deed_json, deed_status
 from rules import bounds
 from web import uploads
 from web.api import clock, load, page, page_args

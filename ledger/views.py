@@ -1,45 +1,23 @@
 """The ledger's HTTP API: households, residents, deeds, review, reversal, balances, verify, rules."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from rules import bounds
-from web.api import clock, json_body, load, page, page_args, query_text
-from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, current_user, scoped_bank
+from web.api import clock, load, page, page_args, query_text
+from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import banks, deeds, people, reading, reversals, schemas
 from ground.db import get_session
-from ground.errors import ValidationError
-from ground.i18n import _
-from .chain import request_fingerprint
+from .answers import deed_answer, idempotency, pending_json, transfers_json
 from .models import Household
-from .posting import Idempotency
 from .verify import verify_bank
 
 bp = Blueprint("ledger", __name__, url_prefix="/api/v1")
 
 _resident = schemas.ResidentOut()
-_transfer = schemas.TransferOut()
-_pending = schemas.PendingOut()
 #: Built once: a schema's construction (copying its fields) cost more than loading a deed with it.
 _deed_in = schemas.DeedIn()
-
-
-def idempotency() -> Idempotency | None:
-    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
-
-    The key is the asking user's own, and a request without a body (an approval) is an empty one.
-    """
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if bounds.text_problem(key, max_len=200):
-        raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
-    body = json_body() if request.get_data(cache=True).strip() else {}
-    return Idempotency(key, request_fingerprint(request.method, request.path, body),
-                       user_id=current_user().id)
 
 
 @bp.get("/health")
@@ -154,7 +132,7 @@ def post_deed(bank):
                               quantity=data["quantity"], occurred_on=data["occurred_on"],
                               memo=data["memo"], by=user.name, clock=clock(),
                               idem=idempotency(), attached={"evidence": data["evidence"]})
-    return _deed_answer(session, outcome)
+    return deed_answer(session, outcome)
 
 
 @bp.get("/banks/<bank>/pending")
@@ -190,7 +168,7 @@ def approve_pending(bank, pending_id):
     session = get_session()
     outcome = deeds.decide_pending(session, bank, pending_id, approve=True, reason=None,
                                    by=user.name, clock=clock(), idem=idempotency())
-    return _deed_answer(session, outcome)
+    return deed_answer(session, outcome)
 
 
 @bp.post("/banks/<bank>/pending/<int:pending_id>/reject")
@@ -318,65 +296,3 @@ def rules_in_force(bank):
 
 def _resident_json(resident, household_code: str) -> dict:
     return _resident.dump({**resident.model_dump(), "household_code": household_code})
-
-
-def transfers_json(session, transfers) -> list[dict]:
-    """Return transfers (as read, or as `post` wrote them) as the API shows them."""
-    codes = reading.account_codes(session, [t.debit_id for t in transfers] +
-                                  [t.credit_id for t in transfers])
-    extra = attachments(session, transfers, [])[0]
-    out = []
-    for t in transfers:
-        debit, credit = codes[t.debit_id], codes[t.credit_id]
-        if _is_holder(credit):
-            account, points = credit, t.amount
-        elif _is_holder(debit):
-            account, points = debit, -t.amount
-        else:
-            account, points = None, None
-        out.append({**_transfer.dump(t), "debit": debit, "credit": credit, "account": account,
-                    "points": points, **extra.get(t.id, {})})
-    return out
-
-
-def pending_json(session, pending) -> list[dict]:
-    """Return deeds held for review as the API shows them, with what packages attached to them."""
-    extra = attachments(session, [], pending)[1]
-    return [{**_pending.dump(p), **extra.get(p.id, {})} for p in pending]
-
-
-def attachments(session, transfers, pending) -> tuple[dict, dict]:
-    """Return what the registered deed attachments (deeds.DEED_ATTACHMENTS) add, by transfer and by pending id."""
-    by_transfer: dict = {}
-    by_pending: dict = {}
-    items = transfers or pending
-    if not items:
-        return by_transfer, by_pending
-    for hook in deeds.DEED_ATTACHMENTS.values():
-        more_t, more_p = hook.describe(session, items[0].bank_id, [t.id for t in transfers],
-                                       [p.id for p in pending])
-        for key, fields_ in more_t.items():
-            by_transfer.setdefault(key, {}).update(fields_)
-        for key, fields_ in more_p.items():
-            by_pending.setdefault(key, {}).update(fields_)
-    return by_transfer, by_pending
-
-
-def _is_holder(code: str) -> bool:
-    return code.startswith(("resident:", "household:"))
-
-
-def deed_json(session, outcome) -> dict:
-    """Return what a deed request answers: its transfers, or the deeds held for review."""
-    if outcome.held:
-        return {"pending": pending_json(session, outcome.pending)}
-    return {"transfers": transfers_json(session, outcome.transfers)}
-
-
-def deed_status(outcome) -> int:
-    """Return the status a deed request answers with: 201 posted, 202 held for a reviewer."""
-    return 202 if outcome.held else 201
-
-
-def _deed_answer(session, outcome):
-    return jsonify(deed_json(session, outcome)), deed_status(outcome)

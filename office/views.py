@@ -19,7 +19,7 @@ from ground.errors import Forbidden, ValidationError, ZongzhiError
 from ledger.models import Household, PendingDeed, Transfer
 from ledger.posting import Idempotency
 from ledger.schemas import DEED_RESIDENTS_MAX, MEMO_MAX
-from ledger.views import attachments
+from ledger.answers import attachments
 from reports.register import day_register
 from rules import bounds
 from web import uploads

@@ -14,7 +14,7 @@ from ledger.chain import request_fingerprint
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
 from ledger.posting import Idempotency
-from ledger.views import idempotency, transfers_json
+from ledger.answers import idempotency, transfers_json
 from ledger.schemas import MEMO_MAX
 from rules import bounds
 from web.api import clock, load, page, page_args, query_text, query_whole

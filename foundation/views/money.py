@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from ground.db import get_session
 from ground.errors import ValidationError
-from ledger.views import idempotency
+from ledger.answers import deed_answer, idempotency
 from web.api import clock, load
 from web import uploads
 from web.auth import WRITERS, scoped_bank
@@ -97,8 +97,6 @@ def credit_volunteers(bank, application_id):
         409: {description: "illegal_transition, cap_exceeded", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
-    from ledger.views import _deed_answer
-
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ProjectVolunteersIn())
     session = get_session()
@@ -106,7 +104,7 @@ def credit_volunteers(bank, application_id):
                                       quantity=data["quantity"], occurred_on=data["occurred_on"],
                                       memo=data["memo"], rule_code=data["rule"], user=user,
                                       clock=clock(), idem=idempotency())
-    return _deed_answer(session, outcome)
+    return deed_answer(session, outcome)
 
 
 # --- screens -----------------------------------------------------------------------------------

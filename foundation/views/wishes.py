@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from ground.db import get_session
 from ground.errors import ConflictError, ValidationError
 from ledger.models import Resident
-from ledger.views import idempotency
+from ledger.answers import idempotency
 from web.api import clock, load, page, page_args
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 

@@ -1,0 +1,102 @@
+"""The ledger's answers over HTTP, for every package's views: transfers, deeds and deeds held
+for review as the API shows them (with what the wings attach to them), the status a deed
+answers with, and the request's idempotency key.
+
+The ledger's own API (ledger.views) uses them, and so do the wings' views that answer with the
+ledger's objects: a wing imports these, never another package's views.
+"""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from ground.errors import ValidationError
+from ground.i18n import _
+from rules import bounds
+from web.api import json_body
+from web.auth import current_user
+
+from . import deeds, reading, schemas
+from .chain import request_fingerprint
+from .posting import Idempotency
+
+_transfer = schemas.TransferOut()
+_pending = schemas.PendingOut()
+
+
+def idempotency() -> Idempotency | None:
+    """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
+
+    The key is the asking user's own, and a request without a body (an approval) is an empty one.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if bounds.text_problem(key, max_len=200):
+        raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    return Idempotency(key, request_fingerprint(request.method, request.path, body),
+                       user_id=current_user().id)
+
+
+def transfers_json(session, transfers) -> list[dict]:
+    """Return transfers (as read, or as `post` wrote them) as the API shows them."""
+    codes = reading.account_codes(session, [t.debit_id for t in transfers] +
+                                  [t.credit_id for t in transfers])
+    extra = attachments(session, transfers, [])[0]
+    out = []
+    for t in transfers:
+        debit, credit = codes[t.debit_id], codes[t.credit_id]
+        if _is_holder(credit):
+            account, points = credit, t.amount
+        elif _is_holder(debit):
+            account, points = debit, -t.amount
+        else:
+            account, points = None, None
+        out.append({**_transfer.dump(t), "debit": debit, "credit": credit, "account": account,
+                    "points": points, **extra.get(t.id, {})})
+    return out
+
+
+def pending_json(session, pending) -> list[dict]:
+    """Return deeds held for review as the API shows them, with what packages attached to them."""
+    extra = attachments(session, [], pending)[1]
+    return [{**_pending.dump(p), **extra.get(p.id, {})} for p in pending]
+
+
+def attachments(session, transfers, pending) -> tuple[dict, dict]:
+    """Return what the registered deed attachments (deeds.DEED_ATTACHMENTS) add, by transfer and by pending id."""
+    by_transfer: dict = {}
+    by_pending: dict = {}
+    items = transfers or pending
+    if not items:
+        return by_transfer, by_pending
+    for hook in deeds.DEED_ATTACHMENTS.values():
+        more_t, more_p = hook.describe(session, items[0].bank_id, [t.id for t in transfers],
+                                       [p.id for p in pending])
+        for key, fields_ in more_t.items():
+            by_transfer.setdefault(key, {}).update(fields_)
+        for key, fields_ in more_p.items():
+            by_pending.setdefault(key, {}).update(fields_)
+    return by_transfer, by_pending
+
+
+def _is_holder(code: str) -> bool:
+    return code.startswith(("resident:", "household:"))
+
+
+def deed_json(session, outcome) -> dict:
+    """Return what a deed request answers: its transfers, or the deeds held for review."""
+    if outcome.held:
+        return {"pending": pending_json(session, outcome.pending)}
+    return {"transfers": transfers_json(session, outcome.transfers)}
+
+
+def deed_status(outcome) -> int:
+    """Return the status a deed request answers with: 201 posted, 202 held for a reviewer."""
+    return 202 if outcome.held else 201
+
+
+def deed_answer(session, outcome):
+    """Return a deed request's answer: its JSON and status."""
+    return jsonify(deed_json(session, outcome)), deed_status(outcome)
