@@ -21,7 +21,6 @@ from ground.i18n import _, in_language
 from ground.tenants import Bank
 from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
-from ledger.posting import lock_chain
 from ledger.unit import UnitOfWork
 
 from . import commendation as commendations
@@ -95,7 +94,7 @@ def close_day(session: Session, bank: Bank, day: date | str, *, by: str, clock: 
     if period.start > clock.today():
         raise _not_over(period, clock)
     with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
+        head = uow.head
         existing = get_snapshot(session, bank.id, "day", period.key)
         if existing:
             return existing
@@ -128,7 +127,7 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
     if period.end >= clock.today():
         raise _not_over(period, clock)
     with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
+        head = uow.head
         existing = get_snapshot(session, bank.id, "notice", period.key)
         if existing:
             return existing
@@ -190,7 +189,7 @@ def summarize_quarter(session: Session, bank: Bank, quarter: str | Period, *, by
     """Freeze the quarter's summary: the three months before its redemption window, from their notices."""
     period = parse_period("quarter", quarter) if isinstance(quarter, str) else quarter
     with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
+        head = uow.head
         existing = get_snapshot(session, bank.id, "quarter", period.key)
         if existing:
             return existing
@@ -221,7 +220,7 @@ def commend_year(session: Session, bank: Bank, year: str | Period, *, by: str, c
     if period.end >= clock.today():
         raise _not_over(period, clock)
     with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-        head = lock_chain(session, bank.id)  # the chain head the unit's lock read
+        head = uow.head
         existing = get_snapshot(session, bank.id, "year", period.key)
         if existing:
             return existing

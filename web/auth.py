@@ -14,19 +14,19 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ground import audit
 from ground.clock import Clock
-from ground.db import get_session, transaction
+from ground.db import get_session
 from ground.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError, ZongzhiError)
 from ground.i18n import _
 from ground.tenants import Bank
+from ground.unit import Unit
 from rules import bounds
 
 from ground.tenants import ROLES, ApiToken, User, UserSession
 from .throttle import ACCOUNT, ADDRESS, Throttle
 
-# Users, tokens and sessions are the county's, not a bank's writes, and web stands below
-# ledger.unit: each write here is a bare transaction that writes its audit entry itself.
+# Users, tokens and sessions are the county's writes, not a bank's ledger writes: each is a
+# ground.unit.Unit (its transaction and audit entries), without the bank's posting lock.
 
 #: Role groups, as the API document lists who may do what.
 EVERY_ROLE = frozenset(ROLES)
@@ -95,7 +95,7 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
         problems["bank"] = [_("银行 %(code)s 不存在", code=bank_code)]
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with Unit(session, by=by, clock=clock) as unit:
         if session.execute(select(User.id).where(User.name == name)).first():
             raise ConflictError(_("用户 %(name)s 已存在", name=name), code="user_exists")
         # werkzeug's default is scrypt: memory-hard, so a stolen table is slow to crack.
@@ -103,8 +103,8 @@ def create_user(session: Session, name: str, *, bank_code: str | None, role: str
                     password_hash=generate_password_hash(password), created_at=clock.now())
         session.add(user)
         session.flush()
-        audit.record(session, bank_id=user.bank_id, actor=by, action="user_create",
-                     subject=f"user:{user.id}", detail={"user": user.name, "role": role}, clock=clock)
+        unit.audit("user_create", f"user:{user.id}", {"user": user.name, "role": role},
+                   bank_id=user.bank_id)
     return user
 
 
@@ -114,16 +114,15 @@ def create_token(session: Session, user_name: str, *, clock: Clock, expires_days
     if isinstance(expires_days, bool) or not isinstance(expires_days, int) \
             or bounds.whole_problem(expires_days, max=TOKEN_DAYS_MAX):
         raise ValidationError({"expires_days": [_("须为 1 到 %(max)s 之间的整数", max=TOKEN_DAYS_MAX)]})
-    with transaction(session):
+    with Unit(session, by=by, clock=clock) as unit:
         user = _user_named(session, user_name)
         token, now = secrets.token_urlsafe(32), clock.now()
         issued = ApiToken(user_id=user.id, token_hash=_digest(token), created_at=now,
                           expires_at=now + timedelta(days=expires_days))
         session.add(issued)
         session.flush()
-        audit.record(session, bank_id=user.bank_id, actor=by, action="token_create",
-                     subject=f"token:{issued.id}", detail={"user": user.name, "expires_at": issued.expires_at},
-                     clock=clock)
+        unit.audit("token_create", f"token:{issued.id}",
+                   {"user": user.name, "expires_at": issued.expires_at}, bank_id=user.bank_id)
     return token
 
 
@@ -139,15 +138,14 @@ def revoke_token(session: Session, token_id: int, *, clock: Clock, by: str = "cl
 
     Revoking a revoked token changes nothing and keeps the first revocation's time.
     """
-    with transaction(session):
+    with Unit(session, by=by, clock=clock) as unit:
         token = None if bounds.whole_problem(token_id) else session.get(ApiToken, token_id)
         if token is None:
             raise NotFound(_("找不到该令牌"))
         if token.revoked_at is None:
             token.revoked_at = clock.now()
             user = session.get(User, token.user_id)
-            audit.record(session, bank_id=user.bank_id, actor=by, action="token_revoke",
-                         subject=f"token:{token.id}", detail={"user": user.name}, clock=clock)
+            unit.audit("token_revoke", f"token:{token.id}", {"user": user.name}, bank_id=user.bank_id)
     return token
 
 
@@ -194,7 +192,7 @@ def current_user() -> User:
 def _note_use(session: Session, token_id: int, now) -> None:
     # At most once an hour per token: a short write of its own, so a read stays a read and a
     # deed's transaction carries nothing extra. Two requests racing here both write the same hour.
-    with transaction(session):
+    with Unit(session, by=None, clock=None):
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now),
                         execution_options={"synchronize_session": False})
 
@@ -263,9 +261,9 @@ def sign_in(session: Session, name: str, password: str, *, address: str, throttl
         raise TooManyAttempts(wait)
     user = None if impossible else check_password(session, name, password)
     known = None if impossible else session.execute(select(User.bank_id).where(User.name == name)).first()
-    with transaction(session):
-        audit.record(session, bank_id=known[0] if known else None, actor=name,
-                     action="login" if user else "login_failed", subject=f"ip:{address}", clock=clock)
+    with Unit(session, by=name, clock=clock) as unit:
+        unit.audit("login" if user else "login_failed", f"ip:{address}",
+                   bank_id=known[0] if known else None)
         secret = _open_session(session, user, lifetime, clock) if user else None
     if user is None:
         throttle.failed(ACCOUNT, name, now)
@@ -277,7 +275,7 @@ def sign_in(session: Session, name: str, password: str, *, address: str, throttl
 
 def start_session(session: Session, user: User, *, lifetime: timedelta, clock: Clock) -> str:
     """Open a signed-in session for the user; return the secret its cookie carries."""
-    with transaction(session):
+    with Unit(session, by=user.name, clock=clock):
         return _open_session(session, user, lifetime, clock)
 
 
@@ -297,9 +295,9 @@ def sign_out(session: Session, user: User | None, secret: str | None, *, clock: 
 
     A copy of its cookie no longer signs anyone in; the user's other sessions go on.
     """
-    with transaction(session):
+    with Unit(session, by=user.name if user is not None else None, clock=clock) as unit:
         if user is not None:
-            audit.record(session, bank_id=user.bank_id, actor=user.name, action="logout", clock=clock)
+            unit.audit("logout", bank_id=user.bank_id)
         if secret:
             session.execute(update(UserSession).where(UserSession.secret_hash == _digest(secret),
                                                       UserSession.ended_at.is_(None))

@@ -13,20 +13,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from ground import audit
 from ground.audit import AuditEntry
 from ground.clock import Clock
-from ground.db import bank_row, transaction
+from ground.db import bank_row
 from ground.errors import ConflictError, Forbidden, NotFound, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank
+from ground.unit import Unit
 
 from .auth import (AUDITORS, DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
                    _digest, create_token, create_user, list_tokens, password_problem, revoke_token)
 from ground.tenants import ApiToken, User, UserSession
 
-# A user is not a bank's write, and web stands below ledger.unit: each write here is a bare
-# transaction that writes its audit entry itself (as web/auth.py's do).
+# A user is the county's write, not a bank's ledger write: each is a ground.unit.Unit (its
+# transaction and audit entries), as web/auth.py's are.
 
 #: Who may manage a bank's users: the county admin, and the bank's council reviewer (理事).
 MANAGERS = REVIEWERS
@@ -124,11 +124,10 @@ def reset_password(session: Session, bank: Bank, user_id: int, *, password: str 
     problems = _passwords(password, password_again)
     if problems:
         raise ValidationError(problems)
-    with transaction(session):
+    with Unit(session, by=by.name, clock=clock) as unit:
         user.password_hash = generate_password_hash(password)
         _end_sessions(session, user, clock, keep=keep)
-        audit.record(session, bank_id=bank.id, actor=by.name, action="password_reset",
-                     subject=f"user:{user.id}", detail={"user": user.name}, clock=clock)
+        unit.audit("password_reset", f"user:{user.id}", {"user": user.name}, bank_id=bank.id)
     return user
 
 
@@ -143,7 +142,7 @@ def set_active(session: Session, bank: Bank, user_id: int, active: bool, *, by: 
         raise ConflictError(_("不能停用自己"), code="self_disable")
     if user.active == active:
         return user
-    with transaction(session):
+    with Unit(session, by=by.name, clock=clock) as unit:
         user.active = active
         revoked = []
         if not active:
@@ -153,9 +152,8 @@ def set_active(session: Session, bank: Bank, user_id: int, active: bool, *, by: 
                     ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars():
                 token.revoked_at = now
                 revoked.append(token.id)
-        audit.record(session, bank_id=bank.id, actor=by.name,
-                     action="user_enable" if active else "user_disable", subject=f"user:{user.id}",
-                     detail={"user": user.name, "revoked": revoked}, clock=clock)
+        unit.audit("user_enable" if active else "user_disable", f"user:{user.id}",
+                   {"user": user.name, "revoked": revoked}, bank_id=bank.id)
     return user
 
 
