@@ -43,27 +43,56 @@ def _password_hashes() -> None:
 
 
 def _url_builders() -> None:
-    """Remember each rule's compiled builder by everything its code is made of.
+    """Remember how each rule string parses, and each rule's compiled builder.
 
-    The code depends on the rule's parsed parts (its trace), the names of its defaults and whether
-    unknown arguments are appended; it reaches the rule's converters through the `self` it is bound
-    to, so one function serves the same rule in every app. A default that fills a part of the
-    rule is baked into the code through its converter, so such a rule is not remembered.
+    A rule string parses to the same parts under the same converters (the parts' patterns and
+    weights come from the converter classes and the arguments written in the string); the rule
+    still gets converters of its own, made by its own map, and its trace, as parsing gives them.
+
+    A builder's code depends on the rule's trace, the names of its defaults and whether unknown
+    arguments are appended; it reaches the rule's converters through the `self` it is bound to,
+    so one function serves the same rule in every app. A default that fills a part of the rule is
+    baked into the code through its converter, so such a rule's builder is not remembered.
     """
     from werkzeug.routing.rules import Rule
 
-    real = Rule._compile_builder
+    real_parse, real_compile = Rule._parse_rule, Rule._compile_builder
+    parsed: dict[tuple, tuple] = {}
     builders: dict[tuple, object] = {}
+
+    def parse_rule(self, rule):
+        key = (rule, tuple(sorted(self.map.converters.items())))
+        if key not in parsed:
+            made, start = [], len(self._trace)
+
+            def get_converter(variable, name, args, kwargs):
+                made.append((variable, name, args, kwargs))
+                return Rule.get_converter(self, variable, name, args, kwargs)
+
+            self.get_converter = get_converter
+            try:
+                parts = list(real_parse(self, rule))
+            finally:
+                del self.get_converter
+            parsed[key] = (parts, self._trace[start:], made)
+            return iter(parts)
+        parts, trace, made = parsed[key]
+        self._trace.extend(trace)
+        for variable, name, args, kwargs in made:
+            self._converters[variable] = self.get_converter(variable, name, args, kwargs)
+            self.arguments.add(variable)
+        return iter(parts)
 
     def compile_builder(self, append_unknown=True):
         defaults = self.defaults or {}
         if any(dynamic and data in defaults for dynamic, data in self._trace):
-            return real(self, append_unknown)
+            return real_compile(self, append_unknown)
         key = (self.rule, append_unknown, tuple(self._trace), tuple(defaults))
         if key not in builders:
-            builders[key] = real(self, append_unknown)
+            builders[key] = real_compile(self, append_unknown)
         return builders[key]
 
+    Rule._parse_rule = parse_rule
     Rule._compile_builder = compile_builder
 
 
