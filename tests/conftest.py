@@ -289,3 +289,9 @@ def artifacts():
     folder = Path(__file__).resolve().parent / "artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def pytest_collection_modifyitems(items):
+    """Run the slow tests first (keeping the order within each group), so that with several
+    workers none of them starts last and leaves the other workers idle while it runs."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
