@@ -19,6 +19,10 @@ from ground.clock import FixedClock
 from ground.db import normalize_url
 from zongzhi.tables import metadata
 
+from . import caches
+
+caches.install()
+
 POSTGRES_URL = os.environ.get("ZONGZHI_TEST_POSTGRES_URL")
 CHROMIUM = "/usr/bin/chromium"
 
@@ -81,10 +85,37 @@ def backend(request, tmp_path_factory, worker_id):
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = normalize_url(POSTGRES_URL).rsplit("/", 1)[0] + f"/{name}"
     migrations.upgrade(url)
-    yield {"name": "postgresql", "url": url}
+    # One connection, kept for the whole run, empties the database before each test (a test
+    # that ends every other connection may end this one too: the pool then opens another).
+    keeper = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    yield {"name": "postgresql", "url": url, "keeper": keeper}
+    keeper.dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+#: Empties the PostgreSQL database in one round trip. A connection the last test leaked must not
+#: hold a lock that makes this wait forever, so every other connection is ended first. Emptying
+#: the append-only table needs its guard off; only the test harness does this. DELETE, not
+#: TRUNCATE: a test fills a few small tables, and DELETE on an empty table costs nothing while
+#: TRUNCATE pays a fixed price for each of them. Only the sequences a test used are restarted
+#: (one never used, or restarted, has no last value).
+EMPTY_POSTGRESQL = """\
+DO $$
+DECLARE name text;
+BEGIN
+  PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid();
+  SET LOCAL session_replication_role = replica;
+  FOREACH name IN ARRAY ARRAY[{tables}]::text[] LOOP
+    EXECUTE 'DELETE FROM ' || quote_ident(name);
+  END LOOP;
+  FOR name IN SELECT sequencename FROM pg_sequences
+      WHERE schemaname = current_schema() AND last_value IS NOT NULL LOOP
+    EXECUTE 'ALTER SEQUENCE ' || quote_ident(name) || ' RESTART';
+  END LOOP;
+END $$""".format(tables=", ".join(f"'{t.name}'" for t in reversed(metadata.sorted_tables)))
 
 
 @pytest.fixture
@@ -94,21 +125,8 @@ def database_url(backend, tmp_path):
         path = tmp_path / "zongzhi.db"
         shutil.copy(backend["template"], path)
         return f"sqlite:///{path}"
-    engine = create_engine(backend["url"])
-    with engine.begin() as conn:
-        # A connection the last test leaked must not hold a lock that makes this wait forever.
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-        # Emptying the append-only table needs its guard off; only the test harness does this.
-        # DELETE, not TRUNCATE: a test fills a few small tables, and DELETE on an empty table
-        # costs nothing while TRUNCATE pays a fixed price for each of them.
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        sequences = conn.execute(text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")).scalars()
-        conn.exec_driver_sql("; ".join(
-            [f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables)]
-            + [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]))
-    engine.dispose()
+    with backend["keeper"].begin() as conn:
+        conn.exec_driver_sql(EMPTY_POSTGRESQL)
     return backend["url"]
 
 
@@ -271,3 +289,9 @@ def artifacts():
     folder = Path(__file__).resolve().parent / "artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def pytest_collection_modifyitems(items):
+    """Run the slow tests first (keeping the order within each group), so that with several
+    workers none of them starts last and leaves the other workers idle while it runs."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

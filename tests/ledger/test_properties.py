@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant, multiple,
                                  rule, run_state_machine_as_test)
@@ -300,6 +301,7 @@ class TwoBanks(RuleBasedStateMachine):
         return self._seen
 
 
+@pytest.mark.slow
 def test_random_days_at_two_banks_keep_every_invariant(app, session, make, clock):
     with app.extensions["zongzhi.engine"].connect() as reader:
         run_state_machine_as_test(lambda: TwoBanks(session, make, clock, reader), settings=SETTINGS)

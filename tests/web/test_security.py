@@ -45,6 +45,7 @@ def test_signing_out_is_audited_and_needs_the_csrf_token(client, make, bank, ses
     assert _actions(session, "wang") == ["login", "logout"]
 
 
+@pytest.mark.slow
 def test_every_post_form_on_every_screen_carries_a_csrf_token(app, make, bank, session, signed_in):
     """Walks every page the URL map has, as a clerk and as the county admin, and reads each form."""
     from tests.web.test_walls import _ids_of, _urls

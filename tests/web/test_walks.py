@@ -59,6 +59,7 @@ def _shot(backend, name: str) -> str | None:
     return name if backend["name"] == "sqlite" else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_link_in_a_roles_navigation_opens_the_page_it_names(role, live_server, browser, lived_in,
                                                                    artifacts, backend):
@@ -90,6 +91,7 @@ def test_every_link_in_a_roles_navigation_opens_the_page_it_names(role, live_ser
 NOT_PAGES = (".pdf", ".xlsx", ".csv", ".zip", ".png", ".jpg", "lang=")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["clerk", "desk"])
 def test_the_screens_a_roles_pages_link_to_pass_axe(role, live_server, browser, lived_in, make):
     """One step past the navigation: a resident, a household, an entry, a statement, the forms."""

@@ -132,6 +132,7 @@ def _snapshot(engine) -> dict:
                 if "*" not in (skipped := BOOKKEEPING.get(t.name, set()))}
 
 
+@pytest.mark.slow
 def test_no_role_of_one_bank_reaches_anything_of_another_bank_on_any_route(app, world, session, signed_in):
     b_ids = _ids_of(session, world["b"].id)
     before = _snapshot(app.extensions["zongzhi.engine"])
