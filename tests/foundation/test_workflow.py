@@ -99,7 +99,7 @@ def test_a_decline_needs_no_majority_and_a_clean_vote_has_no_problems():
 def test_score_and_vote_problems_read_in_the_language_they_are_shown_in(app_context):
     from ground.i18n import render
 
-    votes = wf.vote_problems(attendees=2, quorum=3, votes_for=1, votes_against=1, abstaining=1,
+    votes = wf.vote_problems(attendees=2, quorum=3, votes_for=1, votes_against=1, abstaining=0,
                              outcome="awarded")
     assert render(votes) == {"attendees": ["出席 2 人，未达法定人数 3 人"],
                              "outcome": ["赞成 1 票未多于反对 1 票，不能资助"]}
