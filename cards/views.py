@@ -109,7 +109,7 @@ def object_to_entry(token):
 @bp.post("/banks/<bank>/desk/scan")
 def desk_scan(bank):
     """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
-    bank, _ = scoped_bank(bank, REDEEMERS)
+    bank, _user = scoped_bank(bank, REDEEMERS)
     text = request.form.get("scan", "").strip()
     from redemption.services.windows import next_window
 
