@@ -109,7 +109,7 @@ def object_to_entry(token):
 @bp.post("/banks/<bank>/desk/scan")
 def desk_scan(bank):
     """What the scanner typed: a card's URL opens its holder; anything else is a name search."""
-    bank, _ = scoped_bank(bank, REDEEMERS)
+    bank, _user = scoped_bank(bank, REDEEMERS)
     text = request.form.get("scan", "").strip()
     from redemption.services.windows import next_window
 
@@ -121,7 +121,7 @@ def desk_scan(bank):
             today = clock().today()
             return render_template(
                 "redemption/desk.html", bank=bank, q=text, found=None, holder=None, members=None,
-                catalog=[], error="找不到这张卡：可能已挂失补办，或不是本村的卡", today=today,
+                catalog=[], error=_("找不到这张卡：可能已挂失补办，或不是本村的卡"), today=today,
                 window=next_window(get_session(), bank, today)), 422
         if isinstance(holder, Household):
             return redirect(url_for("redemption.desk", bank=bank.code, household=holder.code))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ledger.lookup import Lookup, active_residents, look_up
 from ledger.models import Resident
+from ground.i18n import Message, _
 from ground.tenants import Bank
 from rules import bounds
 
@@ -49,10 +50,11 @@ def pick(session: Session, bank: Bank, form, field: str, *, one: bool = False) -
                   refused)
 
 
-def problems(picked: Picked, *, required: bool = True) -> dict[str, list[str]]:
+def problems(picked: Picked, *, required: bool = True) -> dict[str, list[Message]]:
     """Return what is wrong with a picker once the form is to be acted on."""
     if picked.refused:
-        return {picked.field: [f"所选居民中有 {picked.refused} 位不是本村在册居民，请重新查找勾选"]}
+        return {picked.field: [_("所选居民中有 %(n)d 位不是本村在册居民，请重新查找勾选",
+                                n=picked.refused)]}
     if required and not picked.chosen:
-        return {picked.field: ["请先按姓名或拼音查找并勾选居民"]}
+        return {picked.field: [_("请先按姓名或拼音查找并勾选居民")]}
     return {}

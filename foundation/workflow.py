@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from ground.i18n import Message, _
+
 # --- micro-project applications -----------------------------------------------------------------
 
 DRAFT, SUBMITTED, SCREENING, IN_REVIEW = "draft", "submitted", "screening", "in_review"
@@ -114,26 +116,26 @@ def recusal(reviewer_resident: int | None, reviewer_household: int | None,
     conflict is recused by their own word.
     """
     members = list(members)
-    if reviewer_resident is not None and any(r == reviewer_resident for r, _ in members):
+    if reviewer_resident is not None and any(r == reviewer_resident for r, _home in members):
         return MEMBER
-    if reviewer_household is not None and any(h == reviewer_household for _, h in members):
+    if reviewer_household is not None and any(h == reviewer_household for _who, h in members):
         return HOUSEHOLD
     return DECLARED if declared else None
 
 
-def score_problems(scores: Mapping[str, object], criteria: Iterable[str]) -> dict[str, list[str]]:
+def score_problems(scores: Mapping[str, object], criteria: Iterable[str]) -> dict[str, list[Message]]:
     """Return what is wrong with one reviewer's scores: every criterion once, each 0–5."""
     criteria = list(criteria)
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list[Message]] = {}
     for code in criteria:
         value = scores.get(code)
         if code not in scores:
-            problems[code] = ["缺少该项评分"]
+            problems[code] = [_("缺少该项评分")]
         elif isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX:
-            problems[code] = [f"评分须为 {SCORE_MIN} 到 {SCORE_MAX} 的整数"]
+            problems[code] = [_("评分须为 %(low)d 到 %(high)d 的整数", low=SCORE_MIN, high=SCORE_MAX)]
     for code in scores:
         if code not in criteria:
-            problems[code] = ["未知的评审标准"]
+            problems[code] = [_("未知的评审标准")]
     return problems
 
 
@@ -158,17 +160,18 @@ def hundredths(value: int | None) -> str:
 # --- the council meeting ------------------------------------------------------------------------
 
 def vote_problems(*, attendees: int, quorum: int, votes_for: int, votes_against: int,
-                  abstaining: int, outcome: str) -> dict[str, list[str]]:
+                  abstaining: int, outcome: str) -> dict[str, list[Message]]:
     """Return what makes a council decision invalid: no quorum, votes that do not add up to the
     attendance, or an outcome the votes do not carry (an award needs more for than against)."""
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list[Message]] = {}
     if attendees < quorum:
-        problems["attendees"] = [f"出席 {attendees} 人，未达法定人数 {quorum} 人"]
+        problems["attendees"] = [_("出席 %(n)d 人，未达法定人数 %(quorum)d 人", n=attendees, quorum=quorum)]
     if votes_for + votes_against + abstaining != attendees:
-        problems["votes"] = [f"赞成、反对、弃权合计 {votes_for + votes_against + abstaining} 票，"
-                             f"与出席人数 {attendees} 不符"]
+        problems["votes"] = [_("赞成、反对、弃权合计 %(votes)d 票，与出席人数 %(n)d 不符",
+                               votes=votes_for + votes_against + abstaining, n=attendees)]
     elif outcome == AWARDED and votes_for <= votes_against:
-        problems["outcome"] = [f"赞成 {votes_for} 票未多于反对 {votes_against} 票，不能资助"]
+        problems["outcome"] = [_("赞成 %(yes)d 票未多于反对 %(no)d 票，不能资助",
+                                 yes=votes_for, no=votes_against)]
     return problems
 
 

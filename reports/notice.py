@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import rules as rulefiles
+from ground.i18n import _
 from ledger.models import PTS, Household, Resident, Transfer
 from ground.tenants import Bank
 from ledger.periods import Period
@@ -24,9 +25,11 @@ from ledger.periods import Period
 from .queries import DEED_KINDS, RuleLookup, balances_on, original_alias, signed_points_column
 from .ranking import competition_ranks
 
-HOW_TO_OBJECT = ("如对本公示有异议，请在异议截止时间前到村综治银行（记分员处）或通过积分卡页面提出，"
-                 "写明对哪一条记录或哪一项缺漏有异议及理由；理事会审核后答复，"
-                 "确有差错的在本期更正并公示。异议期满后该月封账。")
+#: How to object: a notice keeps it in Chinese (`render(HOW_TO_OBJECT, "zh")`), as part of what
+#: its hash covers; screens and paper show it in the reader's language.
+HOW_TO_OBJECT = _("如对本公示有异议，请在异议截止时间前到村综治银行（记分员处）或通过积分卡页面提出，"
+                  "写明对哪一条记录或哪一项缺漏有异议及理由；理事会审核后答复，"
+                  "确有差错的在本期更正并公示。异议期满后该月封账。")
 
 
 

@@ -23,8 +23,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from jinja2 import Environment
 
+from ground.i18n import current_language, render
 from ledger import formatting
-from web.pdf import BASE_CSS, qr_png_data_uri
+from web.pdf import base_css, qr_png_data_uri
+
+from .notice import HOW_TO_OBJECT
 
 #: What a report needs of a browser's default styles, and nothing more.
 LEAN_UA_CSS = """
@@ -113,19 +116,31 @@ CERTIFICATE_CSS = LANDSCAPE_CSS + """
 def environment() -> Environment:
     """Return the Jinja environment printed reports render with: the app's, as the screens'.
 
-    Paper is Chinese: its templates hold their words as they print, not through gettext.
+    Paper speaks the reader's language as the screens do, through gettext: Chinese unless the
+    request asked for English, and Chinese outside a request (the command line, the cycle).
     """
     return current_app.jinja_env
 
 
+def _render(template: str, **context) -> str:
+    # A template rendered straight from the environment gets no context processor: `lang` is
+    # passed here as render_template would (the <html lang>, a field kept in both languages).
+    return environment().get_template(template).render(lang=current_language(), **context)
+
+
 def notice_view(content: dict, tz: ZoneInfo) -> dict:
-    """Return the notice's content with what the page prints: the month's title, local times."""
+    """Return the notice's content with what the page prints: the month's title, local times,
+    in the reader's language; the standard way to object as a message, the notice's own text
+    when it says something else."""
+    lang = current_language()
     year, month = (int(p) for p in content["month"].split("-"))
     published = datetime.fromisoformat(content["published_at"])
     deadline = datetime.fromisoformat(content["objection_deadline"])
-    return {**content, "month_title": formatting.month(year, month),
-            "published_local": formatting.when(published, tz),
-            "deadline_local": formatting.when(deadline, tz)}
+    standard = content.get("how_to_object") == render(HOW_TO_OBJECT, "zh")
+    return {**content, "month_title": formatting.month(year, month, lang),
+            "published_local": formatting.when(published, tz, lang),
+            "deadline_local": formatting.when(deadline, tz, lang),
+            **({"how_to_object": HOW_TO_OBJECT} if standard else {})}
 
 
 #: Residents' columns before 明细, in half-width cells: (width, right-aligned).
@@ -194,8 +209,8 @@ def notice_html(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: Zo
                 lines: bool = True) -> str:
     """Return the notice as a standalone HTML document for printing; `lines` prints the table
     rows as lines of text (fast), otherwise every row cell by cell (what the bench calls naive)."""
-    return environment().get_template("reports/notice_paper.html").render(
-        n=(notice_paper_view if lines else notice_view)(content, tz), snapshot_hash=snapshot_hash,
+    return _render(
+        "reports/notice_paper.html", n=(notice_paper_view if lines else notice_view)(content, tz), snapshot_hash=snapshot_hash,
         qr=qr_png_data_uri(qr_url) if qr_url else None)
 
 
@@ -206,7 +221,7 @@ def to_pdf(html: str, css: str, *, when: datetime | None = None, fast: bool = Tr
 
         return render_pdf(html, css=css, when=when)
     stamp = (when or datetime(2000, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc)
-    document = _LeanHTML(string=html).render(stylesheets=[_css(BASE_CSS + css)])
+    document = _LeanHTML(string=html).render(stylesheets=[_css(base_css() + css)])
     document.metadata.created = document.metadata.modified = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     return document.write_pdf()
 
@@ -263,23 +278,23 @@ def notice_pdf(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: Zon
 
 def register_pdf(bank, register, *, head: dict | None, overdue: int, when: datetime | None) -> bytes:
     """Render the day's register (登分簿) for signing."""
-    html = environment().get_template("reports/register_paper.html").render(
-        bank=bank, reg=register, head=head, overdue=overdue,
+    html = _render(
+        "reports/register_paper.html", bank=bank, reg=register, head=head, overdue=overdue,
         day_title=formatting.day(register.day))
     return to_pdf(html, REGISTER_CSS, when=when)
 
 
 def honour_roll_pdf(content: dict, snapshot_hash: str, *, when: datetime | None) -> bytes:
     """Render the year's honour roll (光荣榜), A4 landscape."""
-    html = environment().get_template("reports/honour_roll.html").render(y=content, snapshot_hash=snapshot_hash)
+    html = _render("reports/honour_roll.html", y=content, snapshot_hash=snapshot_hash)
     return to_pdf(html, HONOUR_CSS, when=when)
 
 
 def certificate_pdf(content: dict, award: dict, awardee: dict, *, issued: str,
                     when: datetime | None) -> bytes:
     """Render one certificate (奖状) for one awardee, A4 landscape."""
-    html = environment().get_template("reports/certificate.html").render(
-        y=content, a=award, w=awardee, issued=issued)
+    html = _render(
+        "reports/certificate.html", y=content, a=award, w=awardee, issued=issued)
     return to_pdf(html, CERTIFICATE_CSS, when=when)
 
 

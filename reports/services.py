@@ -17,7 +17,7 @@ from ledger import formatting, periods
 from ledger import banks
 from ground.clock import Clock
 from ground.errors import ConflictError, NotFound
-from ground.i18n import _, in_language
+from ground.i18n import _, in_language, render
 from ground.tenants import Bank
 from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
@@ -139,7 +139,8 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
             "bank": {"code": bank.code, "name": bank.name}, "month": period.key,
             "published_at": published.isoformat(),
             "objection_deadline": closes.astimezone(clock.tz).isoformat(timespec="minutes"),
-            "objection_days": cycle.objection_days, "how_to_object": notices.HOW_TO_OBJECT,
+            "objection_days": cycle.objection_days,
+            "how_to_object": render(notices.HOW_TO_OBJECT, "zh"),
             "account_unit": book.settings.account_unit,
             "categories": list(book.settings.categories),
             "rules_version": book.content_hash,

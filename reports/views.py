@@ -6,10 +6,10 @@ import functools
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
-from ledger import periods
+from ledger import formatting, periods
 from ground.db import get_session
 from ground.errors import NotFound, ValidationError
-from ground.i18n import _
+from ground.i18n import _, current_language
 from web.api import clock, load, page, page_args, query_text
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
@@ -49,7 +49,8 @@ def public_url(bank_code: str, snapshot: Snapshot) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _notice_pdf(content: str, snapshot_hash: str, qr_url: str, tz) -> bytes:
+def _notice_pdf(content: str, snapshot_hash: str, qr_url: str, tz, lang: str) -> bytes:
+    # `lang`, the request's language the paper renders in, is part of what the cache keys on.
     import json
 
     return paper.notice_pdf(json.loads(content), snapshot_hash, qr_url=qr_url, tz=tz)
@@ -86,7 +87,8 @@ def notice_pdf(bank, month):
     """
     bank, _user = scoped_bank(bank, READERS | {"desk"})
     snapshot = services.get_notice(get_session(), bank, month)
-    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(bank.code, snapshot), clock().tz)
+    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(bank.code, snapshot), clock().tz,
+                       current_language())
     return _pdf(data, f"{bank.code}-notice-{snapshot.period}.pdf")
 
 
@@ -126,7 +128,8 @@ def public_notice(bank, month, key):
 def public_notice_pdf(bank, month, key):
     """The printable notice for whoever holds the public link: the same key check as the page."""
     found, snapshot = _public_snapshot(bank, month, key)
-    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(found.code, snapshot), clock().tz)
+    data = _notice_pdf(snapshot.content, snapshot.content_hash, public_url(found.code, snapshot), clock().tz,
+                       current_language())
     return _pdf(data, f"{found.code}-notice-{snapshot.period}.pdf")
 
 
@@ -334,7 +337,7 @@ def certificate(bank, year, award, place):
     chosen = awards[award - 1]
     issued = snapshot.created_at.astimezone(clock().tz).date()
     data = paper.certificate_pdf(content, chosen, chosen["awardees"][place - 1],
-                                 issued=f"{issued.year}年{issued.month}月{issued.day}日", when=snapshot.created_at)
+                                 issued=formatting.day(issued, current_language()), when=snapshot.created_at)
     return _pdf(data, f"{bank.code}-certificate-{snapshot.period}-{award}-{place}.pdf")
 
 

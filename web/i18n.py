@@ -19,12 +19,13 @@ def language() -> str:
     """Return the request's language: ?lang=, then the page's switch, then (API) Accept-Language.
 
     Screens and paper are Chinese unless someone switches; a browser's English preference
-    alone does not change a village office's screens.
+    alone does not change a village office's screens, nor the paper it prints (a .pdf, even
+    one the API serves).
     """
     if not has_request_context():
         return "zh"
     asked = request.args.get("lang") or request.cookies.get(COOKIE)
-    if not asked and request.path.startswith("/api/"):
+    if not asked and request.path.startswith("/api/") and not request.path.endswith(".pdf"):
         asked = request.accept_languages.best_match(LANGUAGES, default="zh")
     return "en" if asked == "en" else "zh"
 

@@ -16,17 +16,19 @@ from datetime import datetime, timezone
 
 import qrcode
 
+from ground.i18n import _
+
 #: The CSS font-family chain of every printed page.
 FONT_CHAIN = ('"Noto Sans CJK SC", "Noto Serif CJK SC", "HanaMinA", "HanaMinB", '
               '"BabelStone Han", sans-serif')
 
 #: What every printed page shares: A4, margins, the font chain, table headers that repeat on
-#: each page, and "第 N 页 / 共 M 页" at the foot.
+#: each page, and the page number at the foot (its words filled in by `base_css`).
 BASE_CSS = f"""
 @page {{
   size: A4;
   margin: 16mm 14mm 18mm 14mm;
-  @bottom-center {{ content: "第 " counter(page) " 页 / 共 " counter(pages) " 页";
+  @bottom-center {{ content: %(page_of)s;
                     font-family: {FONT_CHAIN}; font-size: 9pt; color: #444; }}
 }}
 html {{ font-family: {FONT_CHAIN}; font-size: 10.5pt; color: #111; }}
@@ -45,6 +47,12 @@ code, .hash {{ font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt; wor
 """
 
 
+def base_css() -> str:
+    """Return what every printed page shares, with "第 N 页 / 共 M 页" in the reader's language."""
+    words = _("第 %(page)s 页 / 共 %(pages)s 页", page='" counter(page) "', pages='" counter(pages) "')
+    return BASE_CSS.replace("%(page_of)s", f'"{words}"')
+
+
 def render_pdf(html: str, *, css: str = "", base_url: str | None = None,
                when: datetime | None = None) -> bytes:
     """Render an HTML document to PDF bytes, with the shared page CSS and fonts.
@@ -56,7 +64,7 @@ def render_pdf(html: str, *, css: str = "", base_url: str | None = None,
 
     stamp = (when or datetime(2000, 1, 1, tzinfo=timezone.utc)).astimezone(timezone.utc)
     document = HTML(string=html, base_url=base_url).render(
-        stylesheets=[CSS(string=BASE_CSS + css)])
+        stylesheets=[CSS(string=base_css() + css)])
     document.metadata.created = document.metadata.modified = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     return document.write_pdf()
 

@@ -96,6 +96,19 @@ def test_a_decline_needs_no_majority_and_a_clean_vote_has_no_problems():
                             outcome="awarded") == {}
 
 
+def test_score_and_vote_problems_read_in_the_language_they_are_shown_in(app_context):
+    from ground.i18n import render
+
+    votes = wf.vote_problems(attendees=2, quorum=3, votes_for=1, votes_against=1, abstaining=0,
+                             outcome="awarded")
+    assert render(votes) == {"attendees": ["出席 2 人，未达法定人数 3 人"],
+                             "outcome": ["赞成 1 票未多于反对 1 票，不能资助"]}
+    assert render(votes, "en") == {"attendees": ["2 present, short of the quorum of 3"],
+                                   "outcome": ["1 votes for are not more than 1 against: no award can be made"]}
+    assert render(wf.score_problems({"x": 1}, ["a"]), "en") == {
+        "a": ["This criterion has no score"], "x": ["Unknown review criterion"]}
+
+
 def test_money_is_drawn_restricted_first_and_returned_unrestricted_first():
     assert wf.split_draw(700, restricted=500, unrestricted=1000) == (500, 200)
     assert wf.split_draw(300, restricted=500, unrestricted=0) == (300, 0)
