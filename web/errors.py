@@ -10,6 +10,7 @@ from ground.errors import Unauthorized, ZongzhiError
 from ground.i18n import _, render
 
 from . import uploads
+from .i18n import answer_language
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,10 @@ _HTTP = {
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
-    """Build the API's error body, its message and the fields' reasons as text in the reader's
-    language."""
-    return {"error": code, "message": render(message), "fields": render(fields or {})}
+    """Build the API's error body, its message and the fields' reasons as text in the language
+    the request asked for (web.i18n.answer_language: Accept-Language on the API)."""
+    lang = answer_language()
+    return {"error": code, "message": render(message, lang), "fields": render(fields or {}, lang)}
 
 
 def init_app(app: Flask) -> None:

@@ -22,10 +22,20 @@ def language() -> str:
     alone does not change a village office's screens, nor the paper it prints (a .pdf, even
     one the API serves).
     """
+    return _asked(accept=not (has_request_context() and request.path.endswith(".pdf")))
+
+
+def answer_language() -> str:
+    """Return the language of the API's JSON answers, its errors included: ?lang=, the switch,
+    then Accept-Language, on every address under /api/ (a .pdf's refusal as well)."""
+    return _asked(accept=True)
+
+
+def _asked(*, accept: bool) -> str:
     if not has_request_context():
         return "zh"
     asked = request.args.get("lang") or request.cookies.get(COOKIE)
-    if not asked and request.path.startswith("/api/") and not request.path.endswith(".pdf"):
+    if not asked and accept and request.path.startswith("/api/"):
         asked = request.accept_languages.best_match(LANGUAGES, default="zh")
     return "en" if asked == "en" else "zh"
 

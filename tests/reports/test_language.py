@@ -101,3 +101,13 @@ def test_a_certificate_printed_outside_a_request_is_chinese(app_context, tmp_pat
     text, _ = pdf_text(_certificate("2027年1月10日"), tmp_path)
     assert "特发此状，以资鼓励。" in text and "黄坡村综治银行理事会" in text and "2027年1月10日" in text
     assert "Certificate" not in text
+
+
+def test_a_refused_pdf_under_the_api_answers_in_the_language_the_request_asked(client):
+    # The paper ignores a browser's English; the API's refusal does not: API.md promises English
+    # errors on Accept-Language: en, whatever the address asked for.
+    address = "/api/v1/banks/hp/notices/2026-01.pdf"
+    chinese = client.get(address).get_json()
+    assert chinese["error"] == "unauthorized" and IDEOGRAPH.search(chinese["message"])
+    english = client.get(address, headers={"Accept-Language": "en"}).get_json()
+    assert english["error"] == "unauthorized" and not IDEOGRAPH.search(english["message"])
