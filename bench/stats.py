@@ -9,8 +9,8 @@ transfers (``--tail-days``), which is left uncounted as it is between two daily 
 
 What it measures:
 
-1. the county dashboard's data (``county_banks`` for last month and ``county_months`` for the
-   twelve months, what /county/dashboard and /api/v1/county/stats read) p50/p99 with a day's
+1. the county dashboard's data (``county``: every bank's last month and the county's twelve
+   months, what /county/dashboard reads; /api/v1/county/stats reads the first half) p50/p99 with a day's
    tail of every bank uncounted (read with the figures, as every read does), then again with
    no tail after every bank's ``catch_up``, beside the same figures computed from the
    transfers (the recomputing check's statements for every bank) in the same run. Target:
@@ -207,14 +207,13 @@ def measure(url: str, reads: int, deeds: int) -> dict:
         times = []
         for _ in range(reads):
             started = time.perf_counter()
-            stats.county_banks(session, month, clock=CLOCK)
-            stats.county_months(session, first, last, clock=CLOCK)
+            stats.county(session, month, first, last, clock=CLOCK)
             session.rollback()
             times.append((time.perf_counter() - started) * 1000)
         return percentile(times, 50), percentile(times, 99)
 
     with sf() as session:
-        stats.county_banks(session, month, clock=CLOCK)  # rule books parsed once, as a server would
+        stats.county(session, month, first, last, clock=CLOCK)  # rule books parsed once, as a server would
         out["kept_p50"], out["kept_p99"] = dashboard()
         banks = list(session.execute(select(Bank)).scalars())
         times = []
