@@ -124,8 +124,8 @@ _AFTER_MARKS_PG = (_MARKS_PG.join(_T, and_(_T.c.bank_id == _MARKS_PG.c.bank_id, 
 def _tail_selects(marks, dialect: str):
     """The statements of the transfers after each bank's mark: one index range a bank, never the ledger.
 
-    They are the months (who took part included), the rules and the residents; the months read
-    the transfers once and hold everything a county needs.
+    They are the months (who took part included), the rules and the residents; the months alone
+    hold everything a county needs.
     """
     if dialect == "postgresql":
         source, where = _AFTER_MARKS_PG, ()
@@ -139,32 +139,24 @@ def _tail_selects(marks, dialect: str):
 def _tail_months(source, *where):
     """The uncounted sums of each bank's month beside the change in who took part, as one select.
 
-    Who took part moves by the residents whose month crosses zero: each one's uncounted sum
-    beside what their month already counts.
+    The transfers are summed by resident first (those of no resident together): who took part
+    moves by the residents whose month crosses zero, each one's uncounted sum beside what their
+    month already counts, looked up by its key.
     """
     sums = {"earned": EARNED, "penalty": PENALTY, "redeemed": REDEEMED, "held_change": HELD,
             "cash_change_fen": CASH, "backing_change_fen": BACKED}
-    moved = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.doer_id, _T.c.ledger,
-                    *(expr.label(name) for name, expr in sums.items()))
-             .select_from(source).where(*where).cte("moved"))
-    months = (select(moved.c.bank_id, moved.c.month, *(func.sum(moved.c[name]).label(name) for name in _SUMS))
-              .group_by(moved.c.bank_id, moved.c.month).subquery("months"))
-    people = (select(moved.c.bank_id, moved.c.month, moved.c.doer_id, func.sum(moved.c.earned).label("earned"))
-              .where(moved.c.doer_id.is_not(None), moved.c.ledger == PTS)
-              .group_by(moved.c.bank_id, moved.c.month, moved.c.doer_id).subquery("people"))
+    month = _MONTH.label("month")
+    people = (select(_T.c.bank_id, month, _T.c.doer_id, *(func.sum(expr).label(name) for name, expr in sums.items()))
+              .select_from(source).where(*where).group_by(_T.c.bank_id, month, _T.c.doer_id).subquery("people"))
     counted = func.coalesce(_RESIDENTS.c.earned, 0)
-    crossed = (select(people.c.bank_id, people.c.month,
-                      func.sum(case((counted + people.c.earned > 0, 1), else_=0)
-                               - case((counted > 0, 1), else_=0)).label("active"))
-               .select_from(people.outerjoin(_RESIDENTS, and_(
-                   _RESIDENTS.c.bank_id == people.c.bank_id, _RESIDENTS.c.month == people.c.month,
-                   _RESIDENTS.c.resident_id == people.c.doer_id)))
-               .group_by(people.c.bank_id, people.c.month).subquery("crossed"))
-    return (select(months, func.coalesce(crossed.c.active, 0).label("active_residents"))
-            .select_from(months.outerjoin(crossed, and_(crossed.c.bank_id == months.c.bank_id,
-                                                        crossed.c.month == months.c.month))))
-
-
+    crossed = case((people.c.doer_id.is_(None), 0),
+                   else_=case((counted + people.c.earned > 0, 1), else_=0) - case((counted > 0, 1), else_=0))
+    return (select(people.c.bank_id, people.c.month, *(func.sum(people.c[name]).label(name) for name in _SUMS),
+                   func.sum(crossed).label("active_residents"))
+            .select_from(people.outerjoin(_RESIDENTS, and_(
+                _RESIDENTS.c.bank_id == people.c.bank_id, _RESIDENTS.c.month == people.c.month,
+                _RESIDENTS.c.resident_id == people.c.doer_id)))
+            .group_by(people.c.bank_id, people.c.month))
 
 
 def _upserts(insert) -> list[Prepared]:
