@@ -71,9 +71,8 @@ def bank_dashboard(session: Session, bank: Bank, *, clock: Clock, lang: str) -> 
 def county_dashboard(session: Session, *, clock: Clock, lang: str) -> dict:
     """Return the county's dashboard: last month's banks ranked, late notices, and the months."""
     month = services.last_month(clock.today())
-    banks = services.county_banks(session, month, clock=clock)
     first, last = services.previous_months(clock.today(), DASHBOARD_MONTHS)
-    months = services.county_months(session, first, last, clock=clock)
+    banks, months = services.county(session, month, first, last, clock=clock)
     labels = [_label(m["month"], lang) for m in months]
     return {
         "month": figures.month_text(month), "banks": banks, "month_words": _words(lang),

@@ -87,17 +87,31 @@ def _month_ends(months: list[int], clock: Clock) -> list[datetime]:
                              tzinfo=clock.tz) for m in months]
 
 
-def _residents_at(session: Session, months: list[int], clock: Clock, *, bank_id: int | None = None) -> dict[int, int]:
-    """Return how many residents, still active, were registered by the end of each month.
+def _residents_at(session: Session, months: list[int], clock: Clock, *,
+                  bank_id: int | None = None) -> dict[tuple[int, int], int]:
+    """Return {(bank, month): residents}: how many, still active, were registered by the month's end.
 
-    One pass over the register (the bank's, or the county's), whatever the number of months.
+    One pass over the register (the bank's, or the county's), whatever the number of months: each
+    resident is counted once, in the first month (of those asked) by whose end they were there,
+    and the months after add up what came before.
     """
     ends = _month_ends(months, clock)
-    counts = [func.coalesce(func.sum(case((Resident.created_at < end, 1), else_=0)), 0) for end in ends]
-    stmt = select(*counts).where(Resident.active.is_(True))
+    first_month = case(*((Resident.created_at < end, month) for month, end in zip(months, ends)), else_=None)
+    stmt = (select(Resident.bank_id, first_month.label("month"), func.count())
+            .where(Resident.active.is_(True)).group_by(Resident.bank_id, first_month))
     if bank_id is not None:
         stmt = stmt.where(Resident.bank_id == bank_id)
-    return {month: int(n) for month, n in zip(months, session.execute(stmt).one())}
+    joined: dict[tuple[int, int], int] = {}
+    for bank, month, n in session.execute(stmt):
+        if month is not None:
+            joined[bank, month] = int(n)
+    out = {}
+    for bank in {bank for bank, _month in joined}:
+        running = 0
+        for month in months:
+            running += joined.get((bank, month), 0)
+            out[bank, month] = running
+    return out
 
 
 def _objections(session: Session, bank_ids: list[int] | None, months: list[int]) -> dict:
@@ -151,7 +165,8 @@ def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock
             sums[0], sums[1] = sums[0] + earned, sums[1] + penalty
     book = _books(session, [bank_id])[bank_id]
     names = {rule.code: rule for rule in book.rules}
-    residents = _residents_at(session, months, clock, bank_id=bank_id)
+    registered = _residents_at(session, months, clock, bank_id=bank_id)
+    residents = {month: registered.get((bank_id, month), 0) for month in months}
     held = figures.running({m: r["held_change"] for m, r in kept.items()}, months)
     cash = figures.running({m: r["cash_change_fen"] for m, r in kept.items()}, months)
     backing = figures.running({m: r["backing_change_fen"] for m, r in kept.items()}, months)
@@ -210,7 +225,7 @@ def year_so_far(session: Session, bank: Bank, today: date) -> dict:
             select(MonthFigures.month, MonthFigures.earned).where(
                 MonthFigures.bank_id == bank_id,
                 MonthFigures.month.between((year - 1) * 100 + 1, this))).all()}
-        for (_bank, month), sums in upkeep.tail(session, bank_id).months.items():
+        for (_bank, month), sums in upkeep.tail_months(session, bank_id).items():
             rows[month] = rows.get(month, 0) + sums["earned"]
     return {"year": year, "months": list(range(1, through + 1)),
             "this_year": figures.year_to_date(rows, year, through),
@@ -232,10 +247,22 @@ def _notice_due(book, month: int, clock: Clock) -> datetime:
 def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     """Return every bank's figures for one month, coverage warnings first, then by participation."""
     with snapshot(session):
-        return _county_banks(session, month, clock=clock)
+        uncounted = upkeep.tail_months(session)
+        return _county_banks(session, month, uncounted, _residents_at(session, [month], clock), clock=clock)
 
 
-def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
+def county(session: Session, month: int, first: int, last: int, *, clock: Clock) -> tuple[list[dict], list[dict]]:
+    """Return every bank's figures for `month` (as `county_banks`) and the county's totals for each
+    month from `first` to `last`, read at one moment: the tails and the register once for both."""
+    months = figures.months_between(first, last)
+    with snapshot(session):
+        uncounted = upkeep.tail_months(session)
+        registered = _residents_at(session, sorted({month, *months}), clock)
+        return (_county_banks(session, month, uncounted, registered, clock=clock),
+                _county_months(session, months, uncounted, registered))
+
+
+def _county_banks(session: Session, month: int, uncounted: dict, registered: dict, *, clock: Clock) -> list[dict]:
     banks = list(session.execute(select(Bank.id, Bank.code, Bank.name).order_by(Bank.code)).all())
     ids = [b.id for b in banks]
     if not ids:
@@ -250,17 +277,13 @@ def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
                func.sum(MonthFigures.backing_change_fen).label("backing"),
                func.sum(MonthFigures.cash_change_fen).label("cash"))
         .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
-    for (bank_id, counted_month), sums in upkeep.tail(session).months.items():
+    for (bank_id, counted_month), sums in uncounted.items():
         if counted_month <= month:
             now_only = counted_month == month
             _add(totals, bank_id, {
                 "earned": sums["earned"] if now_only else 0, "penalty": sums["penalty"] if now_only else 0,
                 "active": sums["active_residents"] if now_only else 0, "held": sums["held_change"],
                 "backing": sums["backing_change_fen"], "cash": sums["cash_change_fen"]})
-    [end] = _month_ends([month], clock)
-    registered = dict(session.execute(
-        select(Resident.bank_id, func.count()).where(Resident.active.is_(True), Resident.created_at < end)
-        .group_by(Resident.bank_id)).all())
     objections = _objections(session, None, [month])
     posted = banks_with_notice(session, figures.month_text(month))
     books = _books(session, ids)
@@ -268,7 +291,7 @@ def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     rows = []
     for bank in banks:
         kept = totals.get(bank.id)
-        residents = int(registered.get(bank.id, 0))
+        residents = registered.get((bank.id, month), 0)
         active = kept["active"] if kept else 0
         cover = _coverage(books[bank.id], kept["held"] if kept else 0, kept["backing"] if kept else 0)
         filed, upheld = objections.get((bank.id, month), (0, 0))
@@ -285,20 +308,21 @@ def _county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     return figures.rank_banks(rows)
 
 
-def county_months(session: Session, first: int, last: int, *, clock: Clock) -> list[dict]:
+def _county_months(session: Session, months: list[int], uncounted: dict, registered: dict) -> list[dict]:
     """Return the county's totals for each month: residents, who took part, points, penalties."""
-    months = figures.months_between(first, last)
-    with snapshot(session):
-        kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
-            select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
-                   func.sum(MonthFigures.penalty))
-            .where(MonthFigures.month.between(first, last)).group_by(MonthFigures.month))}
-        for (_bank, month), sums in upkeep.tail(session).months.items():
-            if first <= month <= last:
-                active, earned, penalty = kept.get(month, (0, 0, 0))
-                kept[month] = (active + sums["active_residents"], earned + sums["earned"],
-                               penalty + sums["penalty"])
-        residents = _residents_at(session, months, clock)
+    kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
+        select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
+               func.sum(MonthFigures.penalty))
+        .where(MonthFigures.month.between(months[0], months[-1])).group_by(MonthFigures.month))}
+    for (_bank, month), sums in uncounted.items():
+        if months[0] <= month <= months[-1]:
+            active, earned, penalty = kept.get(month, (0, 0, 0))
+            kept[month] = (active + sums["active_residents"], earned + sums["earned"],
+                           penalty + sums["penalty"])
+    residents = dict.fromkeys(months, 0)
+    for (_bank, month), n in registered.items():
+        if month in residents:
+            residents[month] += n
     out = []
     for month in months:
         active, earned, penalty = kept.get(month, (0, 0, 0))

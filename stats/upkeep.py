@@ -77,6 +77,11 @@ CASH = _into(and_(_T.c.ledger == CNY, _system(_DEBIT, FUND_CASH)),
 BACKED = _into(and_(_T.c.ledger == CNY, _system(_DEBIT, BACKING)),
                and_(_T.c.ledger == CNY, _system(_CREDIT, BACKING)))
 
+#: The sums a month's figures keep of its transfers.
+_SUMS = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen")
+#: A month's figures as the tail's months give them.
+_MONTH_FIGURES = (*_SUMS, "active_residents")
+
 _JOINED = (_T.join(_DEBIT, _DEBIT.c.id == _T.c.debit_id).join(_CREDIT, _CREDIT.c.id == _T.c.credit_id))
 #: The transfers counted: one bank's, from one sequence number to another.
 _RANGE = (_T.c.bank_id == bindparam("bank"), _T.c.seq.between(bindparam("first"), bindparam("last")))
@@ -117,21 +122,41 @@ _AFTER_MARKS_PG = (_MARKS_PG.join(_T, and_(_T.c.bank_id == _MARKS_PG.c.bank_id, 
 
 
 def _tail_selects(marks, dialect: str):
-    """The selects of the transfers after each bank's mark: one index range a bank, never the ledger."""
+    """The statements of the transfers after each bank's mark: one index range a bank, never the ledger.
+
+    They are the months (who took part included), the rules and the residents; the months alone
+    hold everything a county needs.
+    """
     if dialect == "postgresql":
-        rules, residents, months = _selects(_AFTER_MARKS_PG)
+        source, where = _AFTER_MARKS_PG, ()
     else:
-        after = or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks))
-        rules, residents, months = _selects(_JOINED, after)
-    # Who crosses zero: each resident's uncounted sum beside what their month already counts.
-    moved = residents.subquery("moved")
-    residents = (select(moved.c.bank_id, moved.c.month, moved.c.resident_id, moved.c.earned,
-                        func.coalesce(_RESIDENTS.c.earned, 0).label("counted"))
-                 .select_from(moved.outerjoin(_RESIDENTS, and_(
-                     _RESIDENTS.c.bank_id == moved.c.bank_id, _RESIDENTS.c.month == moved.c.month,
-                     _RESIDENTS.c.resident_id == moved.c.resident_id))))
-    return rules, residents, months
-_SUMS = ("earned", "penalty", "redeemed", "held_change", "cash_change_fen", "backing_change_fen")
+        source = _JOINED
+        where = (or_(*(and_(_T.c.bank_id == bank_id, _T.c.seq > counted) for bank_id, counted in marks)),)
+    rules, residents, _months = _selects(source, *where)
+    return _tail_months(source, *where), rules, residents
+
+
+def _tail_months(source, *where):
+    """The uncounted sums of each bank's month beside the change in who took part, as one select.
+
+    The transfers are summed by resident first (those of no resident together): who took part
+    moves by the residents whose month crosses zero, each one's uncounted sum beside what their
+    month already counts, looked up by its key.
+    """
+    sums = {"earned": EARNED, "penalty": PENALTY, "redeemed": REDEEMED, "held_change": HELD,
+            "cash_change_fen": CASH, "backing_change_fen": BACKED}
+    month = _MONTH.label("month")
+    people = (select(_T.c.bank_id, month, _T.c.doer_id, *(func.sum(expr).label(name) for name, expr in sums.items()))
+              .select_from(source).where(*where).group_by(_T.c.bank_id, month, _T.c.doer_id).subquery("people"))
+    counted = func.coalesce(_RESIDENTS.c.earned, 0)
+    crossed = case((people.c.doer_id.is_(None), 0),
+                   else_=case((counted + people.c.earned > 0, 1), else_=0) - case((counted > 0, 1), else_=0))
+    return (select(people.c.bank_id, people.c.month, *(func.sum(people.c[name]).label(name) for name in _SUMS),
+                   func.sum(crossed).label("active_residents"))
+            .select_from(people.outerjoin(_RESIDENTS, and_(
+                _RESIDENTS.c.bank_id == people.c.bank_id, _RESIDENTS.c.month == people.c.month,
+                _RESIDENTS.c.resident_id == people.c.doer_id)))
+            .group_by(people.c.bank_id, people.c.month))
 
 
 def _upserts(insert) -> list[Prepared]:
@@ -270,36 +295,50 @@ class Tail:
         return self.months.get((bank_id, month), {})
 
 
+#: Each tail's few thousand transfers at most are looked up row by row through the accounts' and
+#: the residents' figures' keys, where PostgreSQL would otherwise hash the whole of both; its
+#: estimate of them is two hundred banks' worth of a third of a ledger, which would have it
+#: compile the statement to machine code (JIT) for longer than the statement runs.
+_TAIL_SETTINGS = ("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off",
+                  "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT; "
+                  "SET LOCAL jit TO DEFAULT")
+
+
+def _read_tail(session: Session, bank_id: int | None, *, months_only: bool) -> Tail:
+    conn = session.connection()
+    out = Tail()
+    marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
+    if not marks:
+        return out
+    months, rules, residents = _tail_selects(marks, conn.dialect.name)
+    postgres = conn.dialect.name == "postgresql"
+    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]} if postgres else {}
+    if postgres:
+        conn.exec_driver_sql(_TAIL_SETTINGS[0])
+    for row in conn.execute(months, params):
+        out.months[row.bank_id, row.month] = {name: int(value) for name, value in zip(_MONTH_FIGURES, row[2:])}
+    if not months_only:
+        for row in conn.execute(rules, params):
+            out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
+        for row in conn.execute(residents, params):
+            out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
+    if postgres:
+        conn.exec_driver_sql(_TAIL_SETTINGS[1])
+    return out
+
+
 def tail(session: Session, bank_id: int | None = None) -> Tail:
     """Read what the uncounted transfers of one bank (or of every bank) add; reads only.
 
     Read it in the same snapshot as the figures kept it adds to (`ground.store.snapshot`), so a
     catch-up committing meanwhile neither counts a transfer twice nor drops it.
     """
-    conn = session.connection()
-    out = Tail()
-    marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
-    if not marks:
-        return out
-    rules, residents, months = _tail_selects(marks, conn.dialect.name)
-    postgres = conn.dialect.name == "postgresql"
-    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]} if postgres else {}
-    if postgres:
-        # A few thousand transfers at most: looked up row by row through the accounts' and the
-        # residents' figures' keys, where PostgreSQL would otherwise hash the whole of both.
-        conn.execute(text("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
-    for row in conn.execute(months, params):
-        out.months[row.bank_id, row.month] = {name: int(getattr(row, name)) for name in _SUMS}
-        out.months[row.bank_id, row.month]["active_residents"] = 0
-    for row in conn.execute(rules, params):
-        out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
-    for row in conn.execute(residents, params):
-        out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
-        before, after = int(row.counted), int(row.counted) + int(row.earned)
-        out.months[row.bank_id, row.month]["active_residents"] += (after > 0) - (before > 0)
-    if postgres:
-        conn.execute(text("SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT"))
-    return out
+    return _read_tail(session, bank_id, months_only=False)
+
+
+def tail_months(session: Session, bank_id: int | None = None) -> dict:
+    """Read only `Tail.months` (in one statement), for whoever needs no rule and no resident."""
+    return _read_tail(session, bank_id, months_only=True).months
 
 
 def rebuild(connection, bank_id: int, head_seq: int) -> None:
