@@ -24,7 +24,11 @@ def test_a_clerk_logs_a_team_deed_and_logs_the_team_again_from_the_keyboard_alon
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     try:
-        page.goto(f"{live_server}/login")  # the name field has the focus
+        page.goto(f"{live_server}/login")
+        # The name field has the focus (autofocus, applied once the page has settled): a person
+        # starts typing when they see the caret there.
+        page.wait_for_function("document.activeElement && document.activeElement.id === 'name'",
+                               timeout=5000)
         page.keyboard.type("hp-clerk")
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
