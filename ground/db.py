@@ -7,11 +7,12 @@ behind one door, `ground.store`.
 from __future__ import annotations
 
 from contextlib import contextmanager
+import time
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import store
@@ -31,7 +32,9 @@ def make_engine(url: str, *, group_commit: bool = False, **kw) -> Engine:
     """Create an engine; on SQLite, WAL with full sync and writers that queue instead of failing.
 
     On SQLite a process's writers also commit in groups (`store`), when `group_commit` is set
-    (ZONGZHI_GROUP_COMMIT=1).
+    (ZONGZHI_GROUP_COMMIT=1). On PostgreSQL a pooled connection is tested before reuse when it
+    has been idle a while (`_ping_when_idle`), or every time with `pool_pre_ping=True` (a replica,
+    which must be given up at once when it stops).
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -40,7 +43,48 @@ def make_engine(url: str, *, group_commit: bool = False, **kw) -> Engine:
         if group_commit:
             store.enable_group_commit(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)
+    engine = create_engine(url, **kw)
+    if not kw.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for longer than this is tested before it is handed out again.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a PostgreSQL connection on checkout when it has sat in the pool for a while.
+
+    What `pool_pre_ping` does, but not for a connection checked in moments ago: on a busy
+    server that one is alive (or the server went away so recently that the statement fails and
+    the pool replaces it), and a ping per transaction was a round trip of every deed's. A failed
+    ping makes the pool discard the connection and open another (SQLAlchemy retries a checkout
+    that raises DisconnectionError), so a restarted database costs no request.
+    """
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            _ping(dbapi_conn)
+        except Exception as err:
+            raise DisconnectionError(f"a pooled connection did not answer: {err}") from err
+
+
+def _ping(dbapi_conn) -> None:
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    dbapi_conn.rollback()
+
+
+_IDLE_SINCE = "zongzhi.idle_since"
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -36,8 +36,10 @@ class Replica:
     """A replica's engine, and whether it may serve now (looked at once a second at most)."""
 
     def __init__(self, url: str, max_lag: float):
-        # A replica that is gone must not hold a resident's page: give up on it within a second.
-        self.engine = make_engine(url, connect_args={"connect_timeout": 1}, pool_timeout=1)
+        # A replica that is gone must not hold a resident's page: give up on it within a second,
+        # and test each connection before use, so a replica stopped a moment ago is noticed.
+        self.engine = make_engine(url, connect_args={"connect_timeout": 1}, pool_timeout=1,
+                                  pool_pre_ping=True)
         self.sessions = session_factory(self.engine)
         self.max_lag = max_lag
         self._checked = -CHECK_EVERY
