@@ -3,7 +3,8 @@
 index.html keeps the Chinese of each of its words (the msgid) as it stands before the script runs,
 and names the key in `data-i18n` (`data-i18n-placeholder`, `data-i18n-aria-label`); app.js asks
 for a key with `t("key", {n: 3})`, filling `%(n)s` itself. tests/field/test_phone_language.py
-holds both files to this table.
+holds both files to this table. The manifest keeps its Chinese name: a phone reads it once, when
+the app is added to the home screen, whatever language is chosen later.
 """
 from __future__ import annotations
 

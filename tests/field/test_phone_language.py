@@ -10,7 +10,7 @@ import pytest
 
 from field.phone_messages import MESSAGES
 
-from ..browsing import PASSWORD, sideways_scroll
+from ..browsing import PASSWORD, assert_accessible, sideways_scroll
 
 APP = Path(__file__).resolve().parents[2] / "field" / "static" / "m"
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -175,6 +175,7 @@ def test_the_grid_worker_switches_the_app_to_english_and_it_stays_english(
     assert page.inner_text("#signin-form button") == "Sign in"
     assert page.get_attribute("html", "lang") == "en"
     page.screenshot(path=str(artifacts / "phone-english-signin.png"))
+    assert_accessible(page, "the phone app's sign-in in English")
 
     # The server answers in the language chosen: a wrong password is refused in English.
     page.fill("#name", "grid")
@@ -207,6 +208,7 @@ def test_the_grid_worker_switches_the_app_to_english_and_it_stays_english(
     assert page.evaluate("""() => [...document.querySelectorAll('button')].filter((b) => b.offsetParent)
         .filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent)""") == []
     page.screenshot(path=str(artifacts / "phone-english.png"), full_page=True)
+    assert_accessible(page, "the phone app in English")
 
     # Both languages are kept for a start without a signal.
     page.evaluate("() => navigator.serviceWorker.ready")
