@@ -24,9 +24,11 @@ from web.api import clock, load
 from web.auth import create_token, sign_in
 from web.errors import error_body
 from web.forms import text_problems, typed_text
+from web.i18n import language
 from web.throttle import throttle
 
 from . import activities, photos, schemas, services
+from .phone_messages import LANGUAGES, messages
 from .views import read_upload
 
 bp = Blueprint("field_pages", __name__, template_folder="templates")
@@ -219,6 +221,31 @@ def phone_app():
 def phone_file(name):
     # The service worker is served from /m/ so that its scope is the app's.
     return _shell(name)
+
+
+@bp.get("/m/i18n/<lang>.json")
+def phone_messages(lang):
+    """Answer the app's words in one language (zh or en); the service worker keeps both."""
+    if lang not in LANGUAGES:
+        body = error_body("not_found", _("没有这种语言：%(lang)s（可用 zh、en）", lang=lang[:20]))
+        return jsonify(body), 404
+    return _words(lang)
+
+
+@bp.get("/m/i18n.json")
+def phone_reader_messages():
+    """Answer the app's words in the reader's language (the screens' switch), for an app whose
+    own switch was never used."""
+    response = _words(language())
+    response.vary.add("Cookie")
+    return response
+
+
+def _words(lang: str) -> Response:
+    response = jsonify(messages(lang))
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",

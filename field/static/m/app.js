@@ -8,6 +8,59 @@ const $ = (id) => document.getElementById(id);
 let state = {token: null, bank: null, rules: [], activities: [], people: [], rule: null};
 let sending = false;
 
+// --- words: the field catalogue's messages, served per language at i18n/<lang>.json -------------
+// The choice made here is kept on the phone (localStorage, for a start without a signal) and in
+// the screens' language cookie (asking with ?lang= sets it); never chosen here, the app follows
+// that cookie (i18n.json answers in the reader's language), else Chinese.
+const LANG_KEY = "zongzhi-m-lang";
+let lang = "zh";
+let words = {};
+
+function t(key, values) {
+  const text = words[key] === undefined ? key : words[key];
+  return text.replace(/%\((\w+)\)[sd]/g, (all, name) => (values && name in values ? String(values[name]) : all));
+}
+
+async function loadWords(asked, remember) {
+  const path = asked ? "i18n/" + asked + ".json" + (remember ? "?lang=" + asked : "") : "i18n.json";
+  const response = await fetch(path, {headers: {Accept: "application/json"}});
+  if (!response.ok) throw new Error("words");
+  const answer = await response.json();
+  lang = answer.lang;
+  words = answer.messages;
+  showWords();
+}
+
+function showWords() {
+  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  for (const [attr, put] of [["data-i18n", (e, v) => { e.textContent = v; }],
+                             ["data-i18n-placeholder", (e, v) => { e.placeholder = v; }],
+                             ["data-i18n-aria-label", (e, v) => e.setAttribute("aria-label", v)]]) {
+    document.querySelectorAll("[" + attr + "]").forEach((e) => put(e, t(e.getAttribute(attr))));
+  }
+  document.querySelectorAll("#langs button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
+}
+
+const wordsReady = (async () => {
+  const chosen = localStorage.getItem(LANG_KEY);
+  try {
+    await loadWords(chosen, false);
+  } catch (err) {  // no signal and nothing kept: the page's own Chinese, and Chinese words if kept
+    await loadWords(chosen || "zh", false).catch(() => {});
+  }
+})();
+
+document.querySelectorAll("#langs button").forEach((button) => button.addEventListener("click", async () => {
+  const asked = button.dataset.lang;
+  localStorage.setItem(LANG_KEY, asked);
+  try {
+    await loadWords(asked, navigator.onLine);
+  } catch (err) {
+    await loadWords(asked, false).catch(() => {});
+  }
+  if (!$("work").hidden) { drawPeople(); drawRules(); drawActivities(); drawChosen(); await drawWaiting(); }
+}));
+
 // --- IndexedDB: "kv" holds the sign-in and the day's rules, "queue" the work not yet sent ----
 const db = new Promise((resolve, reject) => {
   const open = indexedDB.open("zongzhi-m", 1);
@@ -35,10 +88,13 @@ const dequeue = (key) => store("queue", "readwrite", (s) => s.delete(key));
 
 // --- talking to the server ----------------------------------------------------------------------
 async function call(method, path, body, isForm, root) {
-  const headers = {"Accept-Language": "zh"};
+  const headers = {"Accept-Language": lang};
   if (state.token) headers.Authorization = "Bearer " + state.token;
   if (body && !isForm) headers["Content-Type"] = "application/json";
+  // The API knows the phone by its token, and the language by Accept-Language alone: without
+  // cookies, the screens' switch (which would come first) cannot outvote the app's choice.
   const response = await fetch((root === undefined ? API : root) + path, {method, headers,
+    credentials: root === undefined ? "omit" : "same-origin",
     body: body ? (isForm ? body : JSON.stringify(body)) : undefined});
   const data = await response.json().catch(() => ({}));
   return {status: response.status, data};
@@ -51,21 +107,21 @@ function say(text, isError) {
 
 function problemText(data) {
   const fields = Object.values((data && data.fields) || {}).flat();
-  return [(data && data.message) || "请求失败"].concat(fields).join("：");
+  return fields.reduce((message, reason) => t("problem", {message, reason}), (data && data.message) || t("failed"));
 }
 
 // --- signing in ---------------------------------------------------------------------------------
 $("signin-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const answer = await call("POST", "/m/token", {name: $("name").value, password: $("password").value}, false, "");
+    const answer = await call("POST", "/m/token?lang=" + lang, {name: $("name").value, password: $("password").value}, false, "");
     if (answer.status !== 201) { $("signin-error").textContent = problemText(answer.data); return; }
     state.token = answer.data.token;
     state.bank = answer.data.bank;
     await kvSet("auth", {token: state.token, bank: state.bank});
     await start();
   } catch (err) {
-    $("signin-error").textContent = "没有网络，登录需要信号";
+    $("signin-error").textContent = t("signin_offline");
   }
 });
 
@@ -77,6 +133,7 @@ $("signout").addEventListener("click", async () => {
 async function start() {
   $("signin").hidden = true;
   $("work").hidden = false;
+  await drawWaiting();
   $("day").value = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 10);
   try {
     const answer = await call("GET", "/banks/" + state.bank + "/phone");
@@ -87,6 +144,7 @@ async function start() {
   if (day) {
     state.rules = day.rules;
     state.activities = day.activities;
+    $("bank").removeAttribute("data-i18n");  // the bank's own name from now on, in any language
     $("bank").textContent = day.name + " · " + day.user;
     if (day.today) $("day").value = day.today;
   }
@@ -105,25 +163,26 @@ function showSignin() {
 function addCard(text) {
   text = (text || "").trim();
   if (!text) return;
-  if (state.people.some((p) => p.card === text)) { say("这张卡已经扫过了"); return; }
+  if (state.people.some((p) => p.card === text)) { say(t("card_seen")); return; }
   const person = {card: text, label: label(text)};
   state.people.push(person);
   drawPeople();
-  say("已添加：" + person.label);
+  say(t("card_added", {who: person.label}));
   if ($("activity").value) checkIn(person);
 }
 
 function label(text) {
   const token = text.match(/([A-Za-z0-9_-]{22,64})\/?\s*$/);
-  return token && !/^[2-9A-Z]{4}-?[2-9A-Z]{4}$/i.test(text) ? "卡 …" + token[1].slice(-4) : "卡号 " + text.toUpperCase();
+  return token && !/^[2-9A-Z]{4}-?[2-9A-Z]{4}$/i.test(text) ? t("card_token", {end: token[1].slice(-4)})
+    : t("card_number", {number: text.toUpperCase()});
 }
 
 function drawPeople() {
   $("people").replaceChildren(...state.people.map((p, i) => {
     const li = document.createElement("li");
-    li.textContent = p.name ? p.name + "（" + p.label + "）" : p.label;
+    li.textContent = p.name ? t("person", {name: p.name, card: p.label}) : p.label;
     const remove = document.createElement("button");
-    remove.type = "button"; remove.className = "small"; remove.textContent = "移除";
+    remove.type = "button"; remove.className = "small"; remove.textContent = t("remove");
     remove.onclick = () => { state.people.splice(i, 1); drawPeople(); };
     li.append(remove);
     return li;
@@ -148,7 +207,7 @@ $("scan").addEventListener("click", async () => {
     scanning = {stream, detector: await detector()};
     requestAnimationFrame(scanFrame);
   } catch (err) {
-    say("无法打开相机，请输入卡号", true);
+    say(t("no_camera"), true);
   }
 });
 
@@ -200,12 +259,16 @@ function drawRules() {
     || r.name.includes(q) || r.code.startsWith(q)).slice(0, 8);
   $("rules").replaceChildren(...shown.map((r) => {
     const li = document.createElement("li");
-    li.textContent = r.name + "（" + (r.points > 0 ? "+" : "") + r.points + "/" + r.unit + "）";
+    li.textContent = t("rule_line", {name: r.name, points: (r.points > 0 ? "+" : "") + r.points, unit: r.unit});
     li.dataset.code = r.code;
     if (state.rule && state.rule.code === r.code) li.className = "on";
-    li.onclick = () => { state.rule = r; $("rule-chosen").textContent = "已选：" + r.name; drawRules(); };
+    li.onclick = () => { state.rule = r; drawChosen(); drawRules(); };
     return li;
   }));
+}
+
+function drawChosen() {
+  $("rule-chosen").textContent = state.rule ? t("rule_chosen", {rule: state.rule.name}) : "";
 }
 $("rule-q").addEventListener("input", drawRules);
 
@@ -215,7 +278,7 @@ function drawActivities() {
   $("activity").replaceChildren($("activity").options[0], ...state.activities.map((a) => {
     const option = document.createElement("option");
     option.value = a.id;
-    option.textContent = "签到：" + a.title;
+    option.textContent = t("activity_option", {title: a.title});
     return option;
   }));
   $("activity").value = keep;
@@ -234,9 +297,9 @@ async function checkIn(person) {
 
 // --- submitting: into the queue first, then sent when there is a signal -----------------------------
 $("submit").addEventListener("click", async () => {
-  if ($("activity").value) { say("签到模式：扫卡即签到"); return; }
-  if (!state.people.length) { say("请先扫卡或输入卡号", true); return; }
-  if (!state.rule) { say("请选择规则", true); return; }
+  if ($("activity").value) { say(t("checkin_mode")); return; }
+  if (!state.people.length) { say(t("no_people"), true); return; }
+  if (!state.rule) { say(t("no_rule"), true); return; }
   const photos = Array.from($("photo").files || []).slice(0, 4);
   const item = {key: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random(),
                 kind: "deed", at: Date.now(), rule: state.rule.code, ruleName: state.rule.name,
@@ -246,17 +309,17 @@ $("submit").addEventListener("click", async () => {
                 evidence: []};
   await enqueue(item);
   state.people = []; state.rule = null;
-  $("memo").value = ""; $("photo").value = ""; $("quantity").value = "1"; $("rule-chosen").textContent = "";
-  drawPeople(); drawRules();
+  $("memo").value = ""; $("photo").value = ""; $("quantity").value = "1";
+  drawPeople(); drawRules(); drawChosen();
   await drawWaiting();
-  say(navigator.onLine ? "已保存，正在发送" : "没有信号：已保存在手机上，有信号时自动发送");
+  say(navigator.onLine ? t("saved") : t("saved_offline"));
   send();
 });
 
 async function drawWaiting() {
   const items = await queued();
-  $("waiting").textContent = "待发送 " + items.length + " 条";
-  $("net").textContent = navigator.onLine ? "在线" : "离线";
+  $("waiting").textContent = t("waiting", {n: items.length});
+  $("net").textContent = navigator.onLine ? t("online") : t("offline");
 }
 
 function logSent(text) {
@@ -274,8 +337,9 @@ async function send() {
       const answer = await call("POST", "/banks/" + state.bank + "/activities/" + item.activity + "/checkins", {card: item.card});
       if (answer.status >= 500) continue;
       await dequeue(item.key);
-      logSent(answer.status === 201 ? "已签到：" + answer.data.name
-        : answer.data.error === "already_checked_in" ? "已签到过：" + label(item.card) : "签到失败：" + problemText(answer.data));
+      logSent(answer.status === 201 ? t("checked_in", {name: answer.data.name})
+        : answer.data.error === "already_checked_in" ? t("checked_in_before", {card: label(item.card)})
+          : t("checkin_failed", {problem: problemText(answer.data)}));
     }
     const deeds = items.filter((i) => i.kind === "deed").slice(0, 200);
     for (const item of deeds) {
@@ -297,8 +361,9 @@ async function send() {
         for (const result of answer.data.results) {
           const item = deeds.find((d) => d.key === result.key);
           await dequeue(result.key);
-          logSent(result.status < 300 ? (result.status === 202 ? "待审核：" : "已入账：") + item.ruleName + " × " + item.cards.length
-            : "未入账：" + item.ruleName + "，" + problemText(result.body));
+          const deed = {rule: item.ruleName, n: item.cards.length};
+          logSent(result.status === 202 ? t("deed_pending", deed) : result.status < 300 ? t("deed_posted", deed)
+            : t("deed_refused", {rule: item.ruleName, problem: problemText(result.body)}));
         }
       } else if (answer.status < 500) {
         say(problemText(answer.data), true);
@@ -323,6 +388,8 @@ if (!("BarcodeDetector" in window)) {
   document.head.append(script);
 }
 
-kvGet("auth").then((auth) => {
+$("send-now").addEventListener("click", send);
+
+Promise.all([kvGet("auth"), wordsReady]).then(([auth]) => {
   if (auth && auth.token) { state.token = auth.token; state.bank = auth.bank; start(); } else { showSignin(); }
 });
