@@ -14,6 +14,7 @@ outcome; add one to FLOWS with its target to measure another step of the cycle.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import shutil
@@ -243,6 +244,7 @@ def verdict(count: Count, flow: Flow) -> str:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="zongzhi-bench-office-"))
