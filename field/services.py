@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger import deeds as ledger_deeds
@@ -67,15 +67,15 @@ class EvidenceAttachment:
     """A deed's `evidence`: up to four of the bank's photos, required where the rule says so."""
 
     @staticmethod
-    def attach(session: Session, bank: Bank, rule, value, outcome) -> None:
+    def attach(session: Session, bank: Bank, rule, value, outcome) -> tuple[dict, dict] | None:
         if value == WITH_REPORT:
-            return
+            return None  # the report's photos, which its own attachment keeps: describe reads them
         ids = list(value or [])
         if not ids and rule.evidence == "required":
             raise ValidationError({"evidence": [_("规则「%(rule)s」须附照片作为凭证", rule=rule.name)]},
                                   _("须附照片"))
         if not ids:
-            return
+            return _evidence(outcome, ids)
         if len(set(ids)) != len(ids):
             raise ValidationError({"evidence": [_("同一张照片不能重复出现")]})
         found = set(session.execute(select(Photo.id).where(
@@ -90,29 +90,44 @@ class EvidenceAttachment:
             + [Evidence(bank_id=bank.id, photo_id=p, pending_id=d.id, position=n)
                for d in outcome.pending for n, p in enumerate(ids)])
         session.flush()
+        return _evidence(outcome, ids)
 
     @staticmethod
     def describe(session: Session, bank_id: int, transfer_ids, pending_ids) -> tuple[dict, dict]:
         by_transfer = {t: {"evidence": []} for t in transfer_ids}
         by_pending = {p: {"evidence": []} for p in pending_ids}
         if transfer_ids:
-            # A deed approved after review shows the photos it was submitted with: both kinds in
-            # one round trip, so a deed's answer costs one statement more, whatever it carries.
-            own = (select(Evidence.transfer_id, Evidence.photo_id, Evidence.position)
-                   .where(Evidence.bank_id == bank_id, Evidence.transfer_id.in_(transfer_ids)))
-            approved = (select(PendingDeed.transfer_id, Evidence.photo_id, Evidence.position)
-                        .join(Evidence, Evidence.pending_id == PendingDeed.id)
-                        .where(PendingDeed.bank_id == bank_id, PendingDeed.transfer_id.in_(transfer_ids)))
-            rows = session.execute(union_all(own, approved).order_by("transfer_id", "position"))
-            for transfer_id, photo_id, _position in rows:
+            for transfer_id, photo_id, _position in session.execute(
+                    _TRANSFER_EVIDENCE, {"bank": bank_id, "ids": list(transfer_ids)}):
                 by_transfer[transfer_id]["evidence"].append(photo_id)
         if pending_ids:
             for pending_id, photo_id in session.execute(
-                    select(Evidence.pending_id, Evidence.photo_id).where(
-                        Evidence.bank_id == bank_id, Evidence.pending_id.in_(pending_ids))
-                    .order_by(Evidence.pending_id, Evidence.position)):
+                    _PENDING_EVIDENCE, {"bank": bank_id, "ids": list(pending_ids)}):
                 by_pending[pending_id]["evidence"].append(photo_id)
         return by_transfer, by_pending
+
+
+# A deed approved after review shows the photos it was submitted with: both kinds in one round
+# trip, so a deed's answer costs one statement more, whatever it carries. Built once.
+_TRANSFER_EVIDENCE = union_all(
+    select(Evidence.transfer_id, Evidence.photo_id, Evidence.position)
+    .where(Evidence.bank_id == bindparam("bank"),
+           Evidence.transfer_id.in_(bindparam("ids", expanding=True))),
+    select(PendingDeed.transfer_id, Evidence.photo_id, Evidence.position)
+    .join(Evidence, Evidence.pending_id == PendingDeed.id)
+    .where(PendingDeed.bank_id == bindparam("bank"),
+           PendingDeed.transfer_id.in_(bindparam("ids", expanding=True))),
+).order_by("transfer_id", "position")
+_PENDING_EVIDENCE = (select(Evidence.pending_id, Evidence.photo_id)
+                     .where(Evidence.bank_id == bindparam("bank"),
+                            Evidence.pending_id.in_(bindparam("ids", expanding=True)))
+                     .order_by(Evidence.pending_id, Evidence.position))
+
+
+def _evidence(outcome, photo_ids: list[int]) -> tuple[dict, dict]:
+    # What `describe` reads of a deed just written with these photos, in their order.
+    return ({t.id: {"evidence": list(photo_ids)} for t in outcome.transfers},
+            {p.id: {"evidence": list(photo_ids)} for p in outcome.pending})
 
 
 # --- a resident's own report (积分申报) -----------------------------------------------------------
@@ -131,9 +146,9 @@ class ReportAttachment:
     """Marks a held deed as a resident's own report, keeps its photos, and counts the card's day."""
 
     @staticmethod
-    def attach(session: Session, bank: Bank, rule, value, outcome) -> None:
+    def attach(session: Session, bank: Bank, rule, value, outcome) -> tuple[dict, dict]:
         if value is None:
-            return
+            return _source([p.id for p in outcome.pending], set())
         now = outcome.pending[0].submitted_at
         start = value.day_start
         # Counted under the bank's lock (post_deed holds it): two reports at once cannot both pass.
@@ -153,14 +168,23 @@ class ReportAttachment:
                 session.flush()
                 session.add(Evidence(bank_id=bank.id, photo_id=photo.id, pending_id=held.id, position=n))
         session.flush()
+        return _source([p.id for p in outcome.pending], {held.id for held in outcome.pending})
 
     @staticmethod
     def describe(session: Session, bank_id: int, transfer_ids, pending_ids) -> tuple[dict, dict]:
         if not pending_ids:
             return {}, {}
-        residents = set(session.execute(select(Report.pending_id).where(
-            Report.bank_id == bank_id, Report.pending_id.in_(pending_ids))).scalars())
-        return {}, {p: {"source": "resident" if p in residents else "clerk"} for p in pending_ids}
+        residents = set(session.execute(_REPORTED, {"bank": bank_id, "ids": list(pending_ids)}).scalars())
+        return _source(pending_ids, residents)
+
+
+_REPORTED = select(Report.pending_id).where(Report.bank_id == bindparam("bank"),
+                                             Report.pending_id.in_(bindparam("ids", expanding=True)))
+
+
+def _source(pending_ids, reported: set) -> tuple[dict, dict]:
+    # Who sent each deed held for review: a resident's own report, or a clerk.
+    return {}, {p: {"source": "resident" if p in reported else "clerk"} for p in pending_ids}
 
 
 def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,

@@ -65,6 +65,13 @@ def points_code_sql(residents, account_unit: str):
     return literal("resident:") + cast(residents.c.id, String)
 
 
+def points_code(resident, account_unit: str) -> str:
+    """Return the code of the account a resident's points land in, as `points_code_sql` has it."""
+    if account_unit == "household":
+        return f"household:{resident.household_id}"
+    return f"resident:{resident.id}"
+
+
 def household_account(session: Session, household: Household) -> Account:
     """Return the household's points account, opening it on first use."""
     return _get_or_open(session, household.bank_id, f"household:{household.id}",
@@ -74,7 +81,7 @@ def household_account(session: Session, household: Household) -> Account:
 
 def resident_account(session: Session, resident: Resident) -> Account:
     """Return the resident's own points account, opening it on first use."""
-    return _get_or_open(session, resident.bank_id, f"resident:{resident.id}", name=resident.name,
+    return _get_or_open(session, resident.bank_id, points_code(resident, "person"), name=resident.name,
                         kind="resident", resident_id=resident.id)
 
 

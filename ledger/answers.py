@@ -39,11 +39,17 @@ def idempotency() -> Idempotency | None:
                        user_id=current_user().id)
 
 
-def transfers_json(session, transfers) -> list[dict]:
-    """Return transfers (as read, or as `post` wrote them) as the API shows them."""
-    codes = reading.account_codes(session, [t.debit_id for t in transfers] +
-                                  [t.credit_id for t in transfers])
-    extra = attachments(session, transfers, [])[0]
+def transfers_json(session, transfers, *, codes: dict[int, str] | None = None,
+                   described: dict | None = None) -> list[dict]:
+    """Return transfers (as read, or as `post` wrote them) as the API shows them.
+
+    `codes` (account codes by id) and `described` (see `attachments`) are what a deed just
+    written already knows (deeds.DeedOutcome); what they leave out is read.
+    """
+    ids = [t.debit_id for t in transfers] + [t.credit_id for t in transfers]
+    if codes is None or not all(i in codes for i in ids):
+        codes = reading.account_codes(session, ids)
+    extra = attachments(session, transfers, [], described)[0]
     out = []
     for t in transfers:
         debit, credit = codes[t.debit_id], codes[t.credit_id]
@@ -58,22 +64,28 @@ def transfers_json(session, transfers) -> list[dict]:
     return out
 
 
-def pending_json(session, pending) -> list[dict]:
-    """Return deeds held for review as the API shows them, with what packages attached to them."""
-    extra = attachments(session, [], pending)[1]
+def pending_json(session, pending, *, described: dict | None = None) -> list[dict]:
+    """Return deeds held for review as the API shows them, with what packages attached to them
+    (`described`: see `attachments`)."""
+    extra = attachments(session, [], pending, described)[1]
     return [{**_pending.dump(p), **extra.get(p.id, {})} for p in pending]
 
 
-def attachments(session, transfers, pending) -> tuple[dict, dict]:
-    """Return what the registered deed attachments (deeds.DEED_ATTACHMENTS) add, by transfer and by pending id."""
+def attachments(session, transfers, pending, described: dict | None = None) -> tuple[dict, dict]:
+    """Return what the registered deed attachments (deeds.DEED_ATTACHMENTS) add, by transfer and by pending id.
+
+    `described` holds what some of them said they attached to a deed just written, by name
+    (deeds.DeedOutcome.described): those are not asked again.
+    """
     by_transfer: dict = {}
     by_pending: dict = {}
     items = transfers or pending
     if not items:
         return by_transfer, by_pending
-    for hook in deeds.DEED_ATTACHMENTS.values():
-        more_t, more_p = hook.describe(session, items[0].bank_id, [t.id for t in transfers],
-                                       [p.id for p in pending])
+    for name, hook in deeds.DEED_ATTACHMENTS.items():
+        said = described.get(name) if described is not None else None
+        more_t, more_p = said if said is not None else hook.describe(
+            session, items[0].bank_id, [t.id for t in transfers], [p.id for p in pending])
         for key, fields_ in more_t.items():
             by_transfer.setdefault(key, {}).update(fields_)
         for key, fields_ in more_p.items():
@@ -88,8 +100,9 @@ def _is_holder(code: str) -> bool:
 def deed_json(session, outcome) -> dict:
     """Return what a deed request answers: its transfers, or the deeds held for review."""
     if outcome.held:
-        return {"pending": pending_json(session, outcome.pending)}
-    return {"transfers": transfers_json(session, outcome.transfers)}
+        return {"pending": pending_json(session, outcome.pending, described=outcome.described)}
+    return {"transfers": transfers_json(session, outcome.transfers, codes=outcome.codes,
+                                        described=outcome.described)}
 
 
 def deed_status(outcome) -> int:

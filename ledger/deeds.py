@@ -6,6 +6,7 @@ or nothing at all on an error. Reversals are ledger.reversals.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,12 @@ class DeedOutcome:
 
     transfers: list[Transfer]
     pending: list[PendingDeed]
+    #: For a deed just written, what the answer would otherwise read back: the codes of the
+    #: accounts its transfers move points between, by id, and what each deed attachment said it
+    #: attached, by the attachment's name (see DEED_ATTACHMENTS). None when not known (a replayed
+    #: or decided deed), and then the answer reads them.
+    codes: dict[int, str] | None = None
+    described: dict[str, tuple[dict, dict]] | None = None
 
     @property
     def posted(self) -> bool:
@@ -59,7 +66,10 @@ class DeedOutcome:
 #: transaction and under the lock, once the deed is written (value None when the request has
 #: none); a hook may refuse the deed by raising a ZongzhiError, and then nothing is written.
 #: hook.describe(session, bank_id, transfer_ids, pending_ids) returns ({transfer id: {field:
-#: value}}, {pending id: {field: value}}) for the API's answers.
+#: value}}, {pending id: {field: value}}) for the API's answers. `attach` returns what `describe`
+#: would return for the outcome's transfers and deeds once committed, when what it wrote alone
+#: decides that, so the answer to a deed just posted reads nothing back; or None, and the answer
+#: asks `describe`.
 DEED_ATTACHMENTS: dict[str, object] = {}
 
 
@@ -108,6 +118,7 @@ def deed_in(uow: UnitOfWork, *, rule_code: str, residents, quantity: int, occurr
     points = rulefiles.deed_points(rule, quantity)
     _check_caps(session, bank, residents, rule, points, occurred_on)
     entries: list[PostedEntry] = []
+    codes = None
     if rule.review or hold:
         pending = [PendingDeed(bank_id=bank.id, resident_id=r.id, rule_code=rule.code,
                                rule_version=version.version, quantity=quantity, points=points,
@@ -117,13 +128,17 @@ def deed_in(uow: UnitOfWork, *, rule_code: str, residents, quantity: int, occurr
         session.flush()
         outcome = DeedOutcome([], pending)
     else:
-        drafts = _deed_drafts(session, book.settings.account_unit, residents, rule,
-                              version.version, points, occurred_on, memo)
+        drafts, codes = _deed_drafts(session, book.settings.account_unit, residents, rule,
+                                     version.version, points, occurred_on, memo)
         # One entry per resident: each deed is an event of its own, reversed on its own.
         entries = uow.post(*([d] for d in drafts))
         outcome = DeedOutcome(legs(entries), [])
+    described = {}
     for name, hook in DEED_ATTACHMENTS.items():
-        hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
+        said = hook.attach(session, bank, rule, (attached or {}).get(name), outcome)
+        if said is not None:
+            described[name] = said
+    outcome = dataclasses.replace(outcome, codes=codes, described=described)
     uow.audit("deed_pending" if outcome.pending else ("penalty" if points < 0 else "deed"),
               f"rule:{rule.code}", {"residents": [r.id for r in residents], "quantity": quantity,
                                     "points": points, "occurred_on": occurred_on,
@@ -177,11 +192,12 @@ def decide_pending(session: Session, bank: Bank, pending_id: int, *, approve: bo
             deed.status = "approved"
             session.flush()
             _check_caps(session, bank, [resident], rule, deed.points, deed.occurred_on)
-            drafts = _deed_drafts(session, unit, [resident], rule, deed.rule_version,
-                                  deed.points, deed.occurred_on, deed.memo)
+            drafts, codes = _deed_drafts(session, unit, [resident], rule, deed.rule_version,
+                                         deed.points, deed.occurred_on, deed.memo)
             [[transfer]] = uow.post(drafts)
             deed.transfer_id = transfer.id
-            outcome = DeedOutcome([transfer], [])
+            # What it was submitted with (photos) is read back by the answer: described is None.
+            outcome = DeedOutcome([transfer], [], codes=codes)
         uow.remember(outcome.kind, {"transfers": [t.id for t in outcome.transfers], "pending": [deed.id]})
         uow.audit("approve" if approve else "reject", f"pending:{deed.id}",
                   {"reason": reason, "transfers": [t.id for t in outcome.transfers]})
@@ -345,21 +361,25 @@ def _earned(session: Session, bank_id: int, resident_ids, codes, start: date,
             for who, code, day, n in conn.execute(statement, params)]
 
 
-def _deed_drafts(session, unit, residents, rule, version_no, points, occurred_on, memo) -> list[Draft]:
-    """Draft a deed (or a penalty) for each of the team (see `_team_read`), opening accounts on first use."""
+def _deed_drafts(session, unit, residents, rule, version_no, points, occurred_on,
+                 memo) -> tuple[list[Draft], dict[int, str]]:
+    """Draft a deed (or a penalty) for each of the team (see `_team_read`), opening accounts on
+    first use; return the drafts and the codes of the accounts they name, by id."""
     system_code = "issued" if points > 0 else "penalties"
-    drafts = []
+    drafts, codes = [], {}
     for resident in residents:
         known = getattr(resident, "issued_id" if points > 0 else "penalties_id", None)
         system_id = known or accounts.system_account(session, resident.bank_id, PTS, system_code).id
         own_id = getattr(resident, "household_account_id" if unit == "household"
                          else "person_account_id", None) or accounts.points_account(session, resident, unit).id
+        # The team read and `points_account` find both accounts by these codes.
+        codes[system_id], codes[own_id] = system_code, accounts.points_code(resident, unit)
         debit_id, credit_id = (system_id, own_id) if points > 0 else (own_id, system_id)
         drafts.append(Draft(ledger=PTS, debit_id=debit_id, credit_id=credit_id, amount=abs(points),
                             kind="deed" if points > 0 else "penalty", occurred_on=occurred_on,
                             rule_code=rule.code, rule_version=version_no, doer_id=resident.id,
                             memo=memo))
-    return drafts
+    return drafts, codes
 
 
 def _outcome_ids(outcome: DeedOutcome) -> dict:

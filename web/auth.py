@@ -174,19 +174,30 @@ def current_user() -> User:
             raise Unauthorized()
         g.user = signed_in
         return signed_in
+    return _token_user(header)[0]
+
+
+def _token_user(header: str, bank_code: str | None = None) -> tuple[User, Bank | None]:
+    """Return the bearer token's user (noted as `current_user`) and, with `bank_code`, the bank
+    of that code (None if there is none): one statement, read afresh on every request, so a
+    revoked or expired token or a deactivated user is refused at once."""
     scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     session = get_session()
     now = current_app.extensions["zongzhi.clock"].now()
-    found = session.execute(_USER_BY_TOKEN, {"digest": _digest(token.strip()), "now": now}).first()
+    params = {"digest": _digest(token.strip()), "now": now}
+    if bank_code is None:
+        found = session.execute(_USER_BY_TOKEN, params).first()
+    else:
+        found = session.execute(_USER_AND_BANK_BY_TOKEN, {**params, "code": bank_code}).first()
     if found is None:
         raise Unauthorized()
-    user, token_id, last_used = found
+    user, token_id, last_used, *bank = found
     if last_used is None or last_used <= now - LAST_USED_EVERY:
         _note_use(session, token_id, now)
     g.user = user
-    return user
+    return user, bank[0] if bank else None
 
 
 def _note_use(session: Session, token_id: int, now) -> None:
@@ -197,12 +208,15 @@ def _note_use(session: Session, token_id: int, now) -> None:
                         execution_options={"synchronize_session": False})
 
 
-# Every API request runs these two: built once, not per request.
+# Every API request runs one of these: built once, not per request.
 _USER_BY_TOKEN = (select(User, ApiToken.id, ApiToken.last_used_at)
                   .join(ApiToken, ApiToken.user_id == User.id)
                   .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
                          ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
 _BANK_BY_CODE = select(Bank).where(Bank.code == bindparam("code"))
+# A token's request to a bank's address: its user and the bank, in one round trip.
+_USER_AND_BANK_BY_TOKEN = (_USER_BY_TOKEN.add_columns(Bank)
+                           .outerjoin(Bank, Bank.code == bindparam("code")))
 
 
 def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
@@ -211,9 +225,12 @@ def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:
     Another bank's, or one that does not exist, is 404 alike: existence never leaks. A bank
     the user belongs to but a role that may not do this is 403.
     """
-    user = current_user()
-    session = get_session()
-    bank = session.execute(_BANK_BY_CODE, {"code": code}).scalar_one_or_none()
+    header = request.headers.get("Authorization", "")
+    if header and "user" not in g:
+        user, bank = _token_user(header, code)
+    else:
+        user = current_user()
+        bank = get_session().execute(_BANK_BY_CODE, {"code": code}).scalar_one_or_none()
     if bank is None or (user.role != "admin" and user.bank_id != bank.id):
         raise NotFound(_("找不到该银行"))
     if user.role not in roles:

@@ -24,6 +24,13 @@ HEADERS = {
 class SessionCookies(SecureCookieSessionInterface):
     """Session cookies marked Secure whenever the site is served over HTTPS (or always, if set)."""
 
+    def open_session(self, app: Flask, request):
+        # A request without the cookie (every API call) opens an empty session, as Flask's own
+        # does once it has built its signer (some 30 µs), which such a request never uses.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         forced = str(app.config.get("SECURE_COOKIES") or "").lower() in ("1", "true", "yes", "on")
         return forced or request.is_secure
@@ -46,15 +53,22 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
+        # Each header the view did not set itself, as `setdefault` would, looked up in one pass.
+        headers = response.headers
+        present = {key.lower() for key in headers.keys()}
+        for lower, name, value in _HEADERS_BY_LOWER:
+            if lower not in present:
+                headers.add(name, value)
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         # A shared office laptop must not keep residents' pages in its cache for the next user.
-        if "Cache-Control" not in response.headers and not request.path.startswith("/static/") \
+        if "cache-control" not in present and not request.path.startswith("/static/") \
                 and _signed_in(app):
-            response.headers["Cache-Control"] = "no-store"
+            headers["Cache-Control"] = "no-store"
         return response
+
+
+_HEADERS_BY_LOWER = [(name.lower(), name, value) for name, value in HEADERS.items()]
 
 
 def _signed_in(app: Flask) -> bool:

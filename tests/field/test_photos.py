@@ -5,6 +5,7 @@ import io
 import struct
 import zlib
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -96,6 +97,30 @@ def test_a_deed_carries_its_photos_as_evidence_on_every_transfer(client, village
     shown = client.get(f"/api/v1/banks/hp/transfers/{answer.get_json()['transfers'][0]['id']}",
                        headers=village["clerk"])
     assert shown.get_json()["evidence"] == ids
+
+
+@pytest.mark.parametrize("rule, photos", [("cleanup", 2), ("cleanup", 0), ("mediation", 1),
+                                          ("mediation", 0)])
+def test_a_deeds_first_answer_shows_the_photos_its_replay_and_a_read_show(client, village, rule,
+                                                                         photos):
+    """The first answer says what the deed was given as evidence; a replay and a read ask the database."""
+    ids = [upload(client, village["clerk"], jpeg()).get_json()["id"] for _ in range(photos)]
+    headers = {**village["clerk"], "Idempotency-Key": f"photos-{rule}-{photos}"}
+    body = {"rule": rule, "residents": [p.id for p in village["people"][:2]],
+            "occurred_on": "2026-10-14", "evidence": ids}
+    first = client.post("/api/v1/banks/hp/deeds", json=body, headers=headers)
+    again = client.post("/api/v1/banks/hp/deeds", json=body, headers=headers)
+    assert first.status_code == again.status_code == (202 if rule == "mediation" else 201)
+    assert first.get_json() == again.get_json()
+    if rule == "mediation":
+        answered = first.get_json()["pending"]
+        assert [(p["evidence"], p["source"]) for p in answered] == [(ids, "clerk")] * 2
+        assert client.get("/api/v1/banks/hp/pending", headers=headers).get_json()["items"] == answered
+    else:
+        answered = first.get_json()["transfers"]
+        assert [t["evidence"] for t in answered] == [ids, ids]
+        assert [client.get(f"/api/v1/banks/hp/transfers/{t['id']}", headers=headers).get_json()
+                for t in answered] == answered
 
 
 def test_a_deed_with_five_photos_is_refused(client, village, session):

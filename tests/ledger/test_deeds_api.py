@@ -153,6 +153,34 @@ def test_the_same_idempotency_key_returns_the_first_answer_and_writes_nothing(cl
     assert _transfers(session) == 1
 
 
+@pytest.mark.parametrize("rules, rule, status", [
+    (None, "cleanup", 201), (None, "litter", 201), (HOUSEHOLD_RULES, "cleanup", 201),
+    (HOUSEHOLD_RULES, "litter", 201), (None, "mediation", 202)])
+def test_a_deeds_first_answer_is_what_its_replay_and_a_later_read_answer(client, make, rules, rule,
+                                                                       status):
+    """The first answer is built from what the posting knew (account codes, attachments); a
+    replay and a read ask the database, for accounts opened by this very deed as well."""
+    bank = make.bank(rules=rules) if rules else make.bank()
+    home = make.household(bank, "E01", "王家")
+    team = [make.resident(bank, n, home).id for n in ("王大", "王二")]
+    headers = {**make.token(bank), "Idempotency-Key": f"first-{rule}"}
+    body = {"rule": rule, "residents": team, "occurred_on": "2026-10-14"}
+    first = client.post("/api/v1/banks/hp/deeds", json=body, headers=headers)
+    again = client.post("/api/v1/banks/hp/deeds", json=body, headers=headers)
+    assert first.status_code == again.status_code == status, first.get_json()
+    assert first.get_json() == again.get_json()
+    if status == 201:
+        transfers = first.get_json()["transfers"]
+        assert {t["debit" if rule == "litter" else "credit"] for t in transfers} == (
+            {f"household:{home.id}"} if rules else {f"resident:{r}" for r in team})
+        read = [client.get(f"/api/v1/banks/hp/transfers/{t['id']}", headers=headers).get_json()
+                for t in transfers]
+        assert read == transfers
+    else:
+        queue = client.get("/api/v1/banks/hp/pending", headers=headers).get_json()["items"]
+        assert queue == first.get_json()["pending"]
+
+
 def test_idempotent_reversal_returns_the_same_reversal(client, village, session):
     tid = _deed(client, village).get_json()["transfers"][0]["id"]
     headers = {**village["clerk"], "Idempotency-Key": "rev-1"}

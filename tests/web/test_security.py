@@ -112,6 +112,36 @@ def test_every_answer_carries_the_security_headers(client, path):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
+def test_a_header_the_view_set_itself_is_kept_and_none_is_sent_twice(app):
+    from flask import Response
+
+    def own():
+        return Response("x", headers={"x-frame-options": "SAMEORIGIN", "cache-control": "max-age=60"})
+
+    app.add_url_rule("/own-headers", "own_headers", own)
+    headers = app.test_client().get("/own-headers").headers
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert headers.getlist("Cache-Control") == ["max-age=60"]
+    assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert len(headers.getlist("Content-Security-Policy")) == 1
+
+
+@pytest.mark.parametrize("cookie", [None, "", "forged.value"])
+@pytest.mark.parametrize("secret", ["test", None])
+def test_a_request_opens_the_session_flasks_own_cookie_sessions_would(app, cookie, secret):
+    from flask.sessions import SecureCookieSessionInterface
+
+    app.secret_key = secret
+    headers = {"Cookie": f"zongzhi_session={cookie}"} if cookie is not None else {}
+    with app.test_request_context("/api/v1/health", headers=headers) as ctx:
+        ours = app.session_interface.open_session(app, ctx.request)
+        flasks = SecureCookieSessionInterface().open_session(app, ctx.request)
+    assert type(ours) is type(flasks) and ours == flasks
+    assert (ours is None) == (secret is None)
+    if ours is not None:
+        assert not ours.modified and not ours.accessed
+
+
 def test_signed_in_pages_are_not_kept_in_the_browser_cache(make, bank, signed_in):
     client = signed_in(make.user(bank, "clerk", name="wang"))
     assert client.get("/banks/hp/residents").headers["Cache-Control"] == "no-store"
