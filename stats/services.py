@@ -269,13 +269,13 @@ def _county_banks(session: Session, month: int, uncounted: dict, registered: dic
         return []
     totals = {row.bank_id: {name: int(getattr(row, name)) for name in _BANK_TOTALS} for row in session.execute(
         select(MonthFigures.bank_id,
-               func.sum(case((MonthFigures.month == month, MonthFigures.earned), else_=0)).label("earned"),
-               func.sum(case((MonthFigures.month == month, MonthFigures.penalty), else_=0)).label("penalty"),
-               func.sum(case((MonthFigures.month == month, MonthFigures.active_residents),
+               upkeep.total(case((MonthFigures.month == month, MonthFigures.earned), else_=0)).label("earned"),
+               upkeep.total(case((MonthFigures.month == month, MonthFigures.penalty), else_=0)).label("penalty"),
+               upkeep.total(case((MonthFigures.month == month, MonthFigures.active_residents),
                              else_=0)).label("active"),
-               func.sum(MonthFigures.held_change).label("held"),
-               func.sum(MonthFigures.backing_change_fen).label("backing"),
-               func.sum(MonthFigures.cash_change_fen).label("cash"))
+               upkeep.total(MonthFigures.held_change).label("held"),
+               upkeep.total(MonthFigures.backing_change_fen).label("backing"),
+               upkeep.total(MonthFigures.cash_change_fen).label("cash"))
         .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
     for (bank_id, counted_month), sums in uncounted.items():
         if counted_month <= month:
@@ -311,8 +311,8 @@ def _county_banks(session: Session, month: int, uncounted: dict, registered: dic
 def _county_months(session: Session, months: list[int], uncounted: dict, registered: dict) -> list[dict]:
     """Return the county's totals for each month: residents, who took part, points, penalties."""
     kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
-        select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
-               func.sum(MonthFigures.penalty))
+        select(MonthFigures.month, upkeep.total(MonthFigures.active_residents), upkeep.total(MonthFigures.earned),
+               upkeep.total(MonthFigures.penalty))
         .where(MonthFigures.month.between(months[0], months[-1])).group_by(MonthFigures.month))}
     for (_bank, month), sums in uncounted.items():
         if months[0] <= month <= months[-1]:
