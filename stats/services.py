@@ -142,16 +142,26 @@ def _objections(session: Session, bank_ids: list[int] | None, months: list[int])
             for (bank_id, month), counts in objection_counts(session, keys, bank_ids).items()}
 
 
-def _books(session: Session, bank_ids: list[int]) -> dict:
-    """Return each bank's rule book in force, read in one statement (books parse once a process)."""
-    latest = (select(RuleVersion.bank_id, func.max(RuleVersion.version).label("version"))
-              .where(RuleVersion.bank_id.in_(bank_ids)).group_by(RuleVersion.bank_id).subquery())
-    rows = session.execute(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
-                           .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
-                                 & (latest.c.version == RuleVersion.version))).all()
-    return {bank_id: ledger_banks.rulebook(session, bank_id,
-                                           ledger_banks.RulesInForce(version, content_hash))[1]
-            for bank_id, version, content_hash in rows}
+def _in_force(one_bank: bool) -> Prepared:
+    latest = select(RuleVersion.bank_id, func.max(RuleVersion.version).label("version")).group_by(RuleVersion.bank_id)
+    if one_bank:
+        latest = latest.where(RuleVersion.bank_id == bindparam("bank"))
+    latest = latest.subquery()
+    return Prepared(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
+                    .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
+                          & (latest.c.version == RuleVersion.version)))
+
+
+#: Which rule version is in force, every bank's or one bank's.
+_IN_FORCE = {False: _in_force(False), True: _in_force(True)}
+
+
+def _books(session: Session, bank_id: int | None = None) -> Callable[[], dict]:
+    """Send the read of the rule book in force of every bank (or of one); return what reads the
+    answer as {bank: book} (books parse once a process)."""
+    rows = _send(session, _IN_FORCE[bank_id is not None], {"bank": bank_id} if bank_id is not None else None)
+    return lambda: {bank: ledger_banks.rulebook(session, bank, ledger_banks.RulesInForce(version, content_hash))[1]
+                    for bank, version, content_hash in rows()}
 
 
 def _coverage(book, held: int, backing_fen: int) -> domain.Coverage:
@@ -184,7 +194,7 @@ def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock
         if first <= month <= last:
             sums = by_rule.setdefault(month, {}).setdefault(code, [0, 0])
             sums[0], sums[1] = sums[0] + earned, sums[1] + penalty
-    book = _books(session, [bank_id])[bank_id]
+    book = _books(session, bank_id)()[bank_id]
     names = {rule.code: rule for rule in book.rules}
     registered = _residents_at(session, months, clock, bank_id=bank_id)()
     residents = {month: registered.get((bank_id, month), 0) for month in months}
@@ -273,7 +283,8 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
             registered = _residents_at(session, [month], clock)
             banks = _send(session, _BANK_LIST)
             totals = _send(session, _BANK_MONTH, {"month": month})
-        return _county_banks(session, month, uncounted, registered(), banks(), totals(), clock=clock)
+            books = _books(session)
+        return _county_banks(session, month, uncounted, registered(), banks(), totals(), books(), clock=clock)
 
 
 def county(session: Session, month: int, first: int, last: int, *, clock: Clock) -> tuple[list[dict], list[dict]]:
@@ -287,8 +298,9 @@ def county(session: Session, month: int, first: int, last: int, *, clock: Clock)
             banks = _send(session, _BANK_LIST)
             totals = _send(session, _BANK_MONTH, {"month": month})
             county_months = _send(session, _COUNTY_MONTHS, {"first": months[0], "last": months[-1]})
+            books = _books(session)
         registered_by = registered()
-        return (_county_banks(session, month, uncounted, registered_by, banks(), totals(), clock=clock),
+        return (_county_banks(session, month, uncounted, registered_by, banks(), totals(), books(), clock=clock),
                 _county_months(months, county_months(), uncounted, registered_by))
 
 
@@ -312,7 +324,7 @@ _COUNTY_MONTHS = Prepared(
 
 
 def _county_banks(session: Session, month: int, uncounted: dict, registered: dict, banks: list, totals: list,
-                  *, clock: Clock) -> list[dict]:
+                  books: dict, *, clock: Clock) -> list[dict]:
     ids = [b.id for b in banks]
     if not ids:
         return []
@@ -326,7 +338,6 @@ def _county_banks(session: Session, month: int, uncounted: dict, registered: dic
                 "backing": sums["backing_change_fen"], "cash": sums["cash_change_fen"]})
     objections = _objections(session, None, [month])
     posted = banks_with_notice(session, figures.month_text(month))
-    books = _books(session, ids)
     now = clock.now()
     rows = []
     for bank in banks:
