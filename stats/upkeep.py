@@ -322,9 +322,8 @@ def _read_tail(session: Session, bank_id: int | None, *, months_only: bool) -> T
     marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
     if not marks:
         return out
-    months, rules, residents = _tail_selects(marks, conn.dialect.name)
-    _fill(out, conn.execute(months), None if months_only else conn.execute(rules),
-          None if months_only else conn.execute(residents))
+    statements = _tail_selects(marks, conn.dialect.name)
+    _fill(out, *(conn.execute(statement) for statement in statements[:1 if months_only else 3]))
     return out
 
 
@@ -345,17 +344,17 @@ def _read_tail_pg(session: Session, bank_id: int | None, *, months_only: bool) -
         cursors = [statement.execute(session, params) for statement in wanted]
         for setting in _TAIL_SETTINGS[1]:
             driver.execute(setting)
-    _fill(out, *(statement.rows_from(cursor) for statement, cursor in zip(wanted, cursors)),
-          *((None, None) if months_only else ()))
+    _fill(out, *(statement.rows_from(cursor) for statement, cursor in zip(wanted, cursors)))
     return out
 
 
-def _fill(out: Tail, months, rules, residents) -> None:
+def _fill(out: Tail, months, rules=(), residents=()) -> None:
+    """Put the rows of the tail's statements (the months; the rules and residents if read) in `out`."""
     for row in months:
         out.months[row.bank_id, row.month] = {name: int(value) for name, value in zip(_MONTH_FIGURES, row[2:])}
-    for row in rules or ():
+    for row in rules:
         out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
-    for row in residents or ():
+    for row in residents:
         out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
 
 
