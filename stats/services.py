@@ -7,15 +7,17 @@ catch-up committing meanwhile changes nothing in it. Reads only; nothing here wr
 """
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
+from typing import Callable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ledger import periods
 from ledger import banks as ledger_banks
 from ground.clock import Clock
-from ground.store import snapshot
+from ground.store import Prepared, pipelined, snapshot
 from ground.errors import NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import Resident, RuleVersion
@@ -81,37 +83,56 @@ def parse_month(text: str | None, *, today: date, field: str = "month") -> int:
 
 # --- what the figures are made of ----------------------------------------------------------------
 
+def _send(session: Session, statement: Prepared, params: dict | None = None) -> Callable[[], list]:
+    """Run a statement now and return what reads its rows: inside `ground.store.pipelined`, the
+    statements go together and their rows are read once the block is over."""
+    cursor = statement.execute(session, params)
+    return lambda: statement.rows_from(cursor)
+
+
 def _month_ends(months: list[int], clock: Clock) -> list[datetime]:
     """Return the moment each YYYYMM month ends in the banks' time zone (the next one starts)."""
     return [datetime.combine(figures.month_start(figures.add_months(m, 1)), datetime.min.time(),
                              tzinfo=clock.tz) for m in months]
 
 
+@functools.cache
+def _registered(count: int, one_bank: bool) -> Prepared:
+    """The count of the residents registered by each of `count` month ends (binds end_0, end_1 ...)."""
+    first_end = case(*((Resident.created_at < bindparam(f"end_{i}"), literal_column(str(i))) for i in range(count)),
+                     else_=None)
+    stmt = (select(Resident.bank_id, first_end.label("month"), func.count().label("n"))
+            .where(Resident.active.is_(True)).group_by(Resident.bank_id, first_end))
+    return Prepared(stmt.where(Resident.bank_id == bindparam("bank")) if one_bank else stmt)
+
+
 def _residents_at(session: Session, months: list[int], clock: Clock, *,
-                  bank_id: int | None = None) -> dict[tuple[int, int], int]:
-    """Return {(bank, month): residents}: how many, still active, were registered by the month's end.
+                  bank_id: int | None = None) -> Callable[[], dict[tuple[int, int], int]]:
+    """Send the count of the residents, still active, registered by each month's end; return what
+    reads it as {(bank, month): residents} (after a pipelined block, see `_send`).
 
     One pass over the register (the bank's, or the county's), whatever the number of months: each
     resident is counted once, in the first month (of those asked) by whose end they were there,
     and the months after add up what came before.
     """
-    ends = _month_ends(months, clock)
-    first_month = case(*((Resident.created_at < end, month) for month, end in zip(months, ends)), else_=None)
-    stmt = (select(Resident.bank_id, first_month.label("month"), func.count())
-            .where(Resident.active.is_(True)).group_by(Resident.bank_id, first_month))
+    params = {f"end_{i}": end for i, end in enumerate(_month_ends(months, clock))}
     if bank_id is not None:
-        stmt = stmt.where(Resident.bank_id == bank_id)
-    joined: dict[tuple[int, int], int] = {}
-    for bank, month, n in session.execute(stmt):
-        if month is not None:
-            joined[bank, month] = int(n)
-    out = {}
-    for bank in {bank for bank, _month in joined}:
-        running = 0
-        for month in months:
-            running += joined.get((bank, month), 0)
-            out[bank, month] = running
-    return out
+        params["bank"] = bank_id
+    rows = _send(session, _registered(len(months), bank_id is not None), params)
+
+    def read() -> dict[tuple[int, int], int]:
+        joined: dict[tuple[int, int], int] = {}
+        for bank, index, n in rows():
+            if index is not None:
+                joined[bank, months[index]] = int(n)
+        out = {}
+        for bank in {bank for bank, _month in joined}:
+            running = 0
+            for month in months:
+                running += joined.get((bank, month), 0)
+                out[bank, month] = running
+        return out
+    return read
 
 
 def _objections(session: Session, bank_ids: list[int] | None, months: list[int]) -> dict:
@@ -121,16 +142,26 @@ def _objections(session: Session, bank_ids: list[int] | None, months: list[int])
             for (bank_id, month), counts in objection_counts(session, keys, bank_ids).items()}
 
 
-def _books(session: Session, bank_ids: list[int]) -> dict:
-    """Return each bank's rule book in force, read in one statement (books parse once a process)."""
-    latest = (select(RuleVersion.bank_id, func.max(RuleVersion.version).label("version"))
-              .where(RuleVersion.bank_id.in_(bank_ids)).group_by(RuleVersion.bank_id).subquery())
-    rows = session.execute(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
-                           .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
-                                 & (latest.c.version == RuleVersion.version))).all()
-    return {bank_id: ledger_banks.rulebook(session, bank_id,
-                                           ledger_banks.RulesInForce(version, content_hash))[1]
-            for bank_id, version, content_hash in rows}
+def _in_force(one_bank: bool) -> Prepared:
+    latest = select(RuleVersion.bank_id, func.max(RuleVersion.version).label("version")).group_by(RuleVersion.bank_id)
+    if one_bank:
+        latest = latest.where(RuleVersion.bank_id == bindparam("bank"))
+    latest = latest.subquery()
+    return Prepared(select(RuleVersion.bank_id, RuleVersion.version, RuleVersion.content_hash)
+                    .join(latest, (latest.c.bank_id == RuleVersion.bank_id)
+                          & (latest.c.version == RuleVersion.version)))
+
+
+#: Which rule version is in force, every bank's or one bank's.
+_IN_FORCE = {False: _in_force(False), True: _in_force(True)}
+
+
+def _books(session: Session, bank_id: int | None = None) -> Callable[[], dict]:
+    """Send the read of the rule book in force of every bank (or of one); return what reads the
+    answer as {bank: book} (books parse once a process)."""
+    rows = _send(session, _IN_FORCE[bank_id is not None], {"bank": bank_id} if bank_id is not None else None)
+    return lambda: {bank: ledger_banks.rulebook(session, bank, ledger_banks.RulesInForce(version, content_hash))[1]
+                    for bank, version, content_hash in rows()}
 
 
 def _coverage(book, held: int, backing_fen: int) -> domain.Coverage:
@@ -163,9 +194,9 @@ def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock
         if first <= month <= last:
             sums = by_rule.setdefault(month, {}).setdefault(code, [0, 0])
             sums[0], sums[1] = sums[0] + earned, sums[1] + penalty
-    book = _books(session, [bank_id])[bank_id]
+    book = _books(session, bank_id)()[bank_id]
     names = {rule.code: rule for rule in book.rules}
-    registered = _residents_at(session, months, clock, bank_id=bank_id)
+    registered = _residents_at(session, months, clock, bank_id=bank_id)()
     residents = {month: registered.get((bank_id, month), 0) for month in months}
     held = figures.running({m: r["held_change"] for m, r in kept.items()}, months)
     cash = figures.running({m: r["cash_change_fen"] for m, r in kept.items()}, months)
@@ -248,7 +279,12 @@ def county_banks(session: Session, month: int, *, clock: Clock) -> list[dict]:
     """Return every bank's figures for one month, coverage warnings first, then by participation."""
     with snapshot(session):
         uncounted = upkeep.tail_months(session)
-        return _county_banks(session, month, uncounted, _residents_at(session, [month], clock), clock=clock)
+        with pipelined(session):
+            registered = _residents_at(session, [month], clock)
+            banks = _send(session, _BANK_LIST)
+            totals = _send(session, _BANK_MONTH, {"month": month})
+            books = _books(session)
+        return _county_banks(session, month, uncounted, registered(), banks(), totals(), books(), clock=clock)
 
 
 def county(session: Session, month: int, first: int, last: int, *, clock: Clock) -> tuple[list[dict], list[dict]]:
@@ -257,26 +293,42 @@ def county(session: Session, month: int, first: int, last: int, *, clock: Clock)
     months = figures.months_between(first, last)
     with snapshot(session):
         uncounted = upkeep.tail_months(session)
-        registered = _residents_at(session, sorted({month, *months}), clock)
-        return (_county_banks(session, month, uncounted, registered, clock=clock),
-                _county_months(session, months, uncounted, registered))
+        with pipelined(session):
+            registered = _residents_at(session, sorted({month, *months}), clock)
+            banks = _send(session, _BANK_LIST)
+            totals = _send(session, _BANK_MONTH, {"month": month})
+            county_months = _send(session, _COUNTY_MONTHS, {"first": months[0], "last": months[-1]})
+            books = _books(session)
+        registered_by = registered()
+        return (_county_banks(session, month, uncounted, registered_by, banks(), totals(), books(), clock=clock),
+                _county_months(months, county_months(), uncounted, registered_by))
 
 
-def _county_banks(session: Session, month: int, uncounted: dict, registered: dict, *, clock: Clock) -> list[dict]:
-    banks = list(session.execute(select(Bank.id, Bank.code, Bank.name).order_by(Bank.code)).all())
+_BANK_LIST = Prepared(select(Bank.id, Bank.code, Bank.name).order_by(Bank.code))
+_IN_MONTH = MonthFigures.month == bindparam("month")
+#: Each bank's month and what it holds at the month's end, from the figures kept.
+_BANK_MONTH = Prepared(
+    select(MonthFigures.bank_id,
+           upkeep.total(case((_IN_MONTH, MonthFigures.earned), else_=0)).label("earned"),
+           upkeep.total(case((_IN_MONTH, MonthFigures.penalty), else_=0)).label("penalty"),
+           upkeep.total(case((_IN_MONTH, MonthFigures.active_residents), else_=0)).label("active"),
+           upkeep.total(MonthFigures.held_change).label("held"),
+           upkeep.total(MonthFigures.backing_change_fen).label("backing"),
+           upkeep.total(MonthFigures.cash_change_fen).label("cash"))
+    .where(MonthFigures.month <= bindparam("month")).group_by(MonthFigures.bank_id))
+#: The county's months from the figures kept: who took part, points, penalties.
+_COUNTY_MONTHS = Prepared(
+    select(MonthFigures.month, upkeep.total(MonthFigures.active_residents).label("active"),
+           upkeep.total(MonthFigures.earned).label("earned"), upkeep.total(MonthFigures.penalty).label("penalty"))
+    .where(MonthFigures.month.between(bindparam("first"), bindparam("last"))).group_by(MonthFigures.month))
+
+
+def _county_banks(session: Session, month: int, uncounted: dict, registered: dict, banks: list, totals: list,
+                  books: dict, *, clock: Clock) -> list[dict]:
     ids = [b.id for b in banks]
     if not ids:
         return []
-    totals = {row.bank_id: {name: int(getattr(row, name)) for name in _BANK_TOTALS} for row in session.execute(
-        select(MonthFigures.bank_id,
-               func.sum(case((MonthFigures.month == month, MonthFigures.earned), else_=0)).label("earned"),
-               func.sum(case((MonthFigures.month == month, MonthFigures.penalty), else_=0)).label("penalty"),
-               func.sum(case((MonthFigures.month == month, MonthFigures.active_residents),
-                             else_=0)).label("active"),
-               func.sum(MonthFigures.held_change).label("held"),
-               func.sum(MonthFigures.backing_change_fen).label("backing"),
-               func.sum(MonthFigures.cash_change_fen).label("cash"))
-        .where(MonthFigures.month <= month).group_by(MonthFigures.bank_id))}
+    totals = {row.bank_id: {name: int(getattr(row, name)) for name in _BANK_TOTALS} for row in totals}
     for (bank_id, counted_month), sums in uncounted.items():
         if counted_month <= month:
             now_only = counted_month == month
@@ -286,7 +338,6 @@ def _county_banks(session: Session, month: int, uncounted: dict, registered: dic
                 "backing": sums["backing_change_fen"], "cash": sums["cash_change_fen"]})
     objections = _objections(session, None, [month])
     posted = banks_with_notice(session, figures.month_text(month))
-    books = _books(session, ids)
     now = clock.now()
     rows = []
     for bank in banks:
@@ -308,12 +359,9 @@ def _county_banks(session: Session, month: int, uncounted: dict, registered: dic
     return figures.rank_banks(rows)
 
 
-def _county_months(session: Session, months: list[int], uncounted: dict, registered: dict) -> list[dict]:
+def _county_months(months: list[int], kept: list, uncounted: dict, registered: dict) -> list[dict]:
     """Return the county's totals for each month: residents, who took part, points, penalties."""
-    kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in session.execute(
-        select(MonthFigures.month, func.sum(MonthFigures.active_residents), func.sum(MonthFigures.earned),
-               func.sum(MonthFigures.penalty))
-        .where(MonthFigures.month.between(months[0], months[-1])).group_by(MonthFigures.month))}
+    kept = {int(m): (int(a), int(e), int(p)) for m, a, e, p in kept}
     for (_bank, month), sums in uncounted.items():
         if months[0] <= month <= months[-1]:
             active, earned, penalty = kept.get(month, (0, 0, 0))

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ground.i18n import _
-from ground.store import Prepared, snapshot
+from ground.store import Prepared, connection_of, pipelined, snapshot
 from ledger.models import CNY, FUND_CASH, PTS, Account, Transfer
 from ground.tenants import Bank
 
@@ -64,6 +64,12 @@ def _between_holder_and(codes, *, toward_system: bool):
     return case((forward, _T.c.amount), (back, -_T.c.amount), else_=0)
 
 
+def total(expression):
+    """SUM as a whole number: PostgreSQL's SUM of bigint is numeric, which the driver would hand
+    over as Decimal, one conversion a value; cast, it comes as int."""
+    return cast(func.sum(expression), BigInteger)
+
+
 def _into(condition_debit, condition_credit):
     return case((condition_credit, _T.c.amount), else_=0) - case((condition_debit, _T.c.amount), else_=0)
 
@@ -90,17 +96,17 @@ _RANGE = (_T.c.bank_id == bindparam("bank"), _T.c.seq.between(bindparam("first")
 def _selects(source, *where):
     """What a run of transfers adds to the figures, by month: by rule, by resident, and in all."""
     rules = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.rule_code,
-                    func.sum(EARNED).label("earned"), func.sum(PENALTY).label("penalty"))
+                    total(EARNED).label("earned"), total(PENALTY).label("penalty"))
              .select_from(source).where(*where, _T.c.rule_code.is_not(None), _T.c.ledger == PTS)
              .group_by(_T.c.bank_id, _MONTH, _T.c.rule_code))
     residents = (select(_T.c.bank_id, _MONTH.label("month"), _T.c.doer_id.label("resident_id"),
-                        func.sum(EARNED).label("earned"))
+                        total(EARNED).label("earned"))
                  .select_from(source).where(*where, _T.c.doer_id.is_not(None), _T.c.ledger == PTS)
                  .group_by(_T.c.bank_id, _MONTH, _T.c.doer_id).having(func.sum(EARNED) != 0))
-    months = (select(_T.c.bank_id, _MONTH.label("month"), func.sum(EARNED).label("earned"),
-                     func.sum(PENALTY).label("penalty"), func.sum(REDEEMED).label("redeemed"),
-                     func.sum(HELD).label("held_change"), func.sum(CASH).label("cash_change_fen"),
-                     func.sum(BACKED).label("backing_change_fen"))
+    months = (select(_T.c.bank_id, _MONTH.label("month"), total(EARNED).label("earned"),
+                     total(PENALTY).label("penalty"), total(REDEEMED).label("redeemed"),
+                     total(HELD).label("held_change"), total(CASH).label("cash_change_fen"),
+                     total(BACKED).label("backing_change_fen"))
               .select_from(source).where(*where).group_by(_T.c.bank_id, _MONTH))
     return rules, residents, months
 
@@ -146,13 +152,13 @@ def _tail_months(source, *where):
     sums = {"earned": EARNED, "penalty": PENALTY, "redeemed": REDEEMED, "held_change": HELD,
             "cash_change_fen": CASH, "backing_change_fen": BACKED}
     month = _MONTH.label("month")
-    people = (select(_T.c.bank_id, month, _T.c.doer_id, *(func.sum(expr).label(name) for name, expr in sums.items()))
+    people = (select(_T.c.bank_id, month, _T.c.doer_id, *(total(expr).label(name) for name, expr in sums.items()))
               .select_from(source).where(*where).group_by(_T.c.bank_id, month, _T.c.doer_id).subquery("people"))
     counted = func.coalesce(_RESIDENTS.c.earned, 0)
     crossed = case((people.c.doer_id.is_(None), 0),
                    else_=case((counted + people.c.earned > 0, 1), else_=0) - case((counted > 0, 1), else_=0))
-    return (select(people.c.bank_id, people.c.month, *(func.sum(people.c[name]).label(name) for name in _SUMS),
-                   func.sum(crossed).label("active_residents"))
+    return (select(people.c.bank_id, people.c.month, *(total(people.c[name]).label(name) for name in _SUMS),
+                   total(crossed).label("active_residents"))
             .select_from(people.outerjoin(_RESIDENTS, and_(
                 _RESIDENTS.c.bank_id == people.c.bank_id, _RESIDENTS.c.month == people.c.month,
                 _RESIDENTS.c.resident_id == people.c.doer_id)))
@@ -299,32 +305,57 @@ class Tail:
 #: the residents' figures' keys, where PostgreSQL would otherwise hash the whole of both; its
 #: estimate of them is two hundred banks' worth of a third of a ledger, which would have it
 #: compile the statement to machine code (JIT) for longer than the statement runs.
-_TAIL_SETTINGS = ("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off",
-                  "SET LOCAL enable_hashjoin TO DEFAULT; SET LOCAL enable_mergejoin TO DEFAULT; "
-                  "SET LOCAL jit TO DEFAULT")
+_TAIL_SETTINGS = (("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off", "SET LOCAL jit = off"),
+                  ("SET LOCAL enable_hashjoin TO DEFAULT", "SET LOCAL enable_mergejoin TO DEFAULT",
+                   "SET LOCAL jit TO DEFAULT"))
+#: PostgreSQL's statements do not depend on the marks (they go as arrays): built and compiled once.
+_MARKS_ALL = Prepared(_MARKS)
+_MARKS_OF_BANK = Prepared(_MARKS.where(_BANKS.c.id == bindparam("bank")))
+_TAIL_PG = tuple(Prepared(statement) for statement in _tail_selects(None, "postgresql"))
 
 
 def _read_tail(session: Session, bank_id: int | None, *, months_only: bool) -> Tail:
-    conn = session.connection()
+    conn = connection_of(session)
+    if conn.dialect.name == "postgresql":
+        return _read_tail_pg(session, bank_id, months_only=months_only)
     out = Tail()
     marks = conn.execute(_MARKS if bank_id is None else _MARKS.where(_BANKS.c.id == bank_id)).all()
     if not marks:
         return out
-    months, rules, residents = _tail_selects(marks, conn.dialect.name)
-    postgres = conn.dialect.name == "postgresql"
-    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]} if postgres else {}
-    if postgres:
-        conn.exec_driver_sql(_TAIL_SETTINGS[0])
-    for row in conn.execute(months, params):
-        out.months[row.bank_id, row.month] = {name: int(value) for name, value in zip(_MONTH_FIGURES, row[2:])}
-    if not months_only:
-        for row in conn.execute(rules, params):
-            out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
-        for row in conn.execute(residents, params):
-            out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
-    if postgres:
-        conn.exec_driver_sql(_TAIL_SETTINGS[1])
+    statements = _tail_selects(marks, conn.dialect.name)
+    _fill(out, *(conn.execute(statement) for statement in statements[:1 if months_only else 3]))
     return out
+
+
+def _read_tail_pg(session: Session, bank_id: int | None, *, months_only: bool) -> Tail:
+    """The same on PostgreSQL: the marks, then the settings, the statements and the settings back
+    sent together (one round trip), each statement compiled once."""
+    out = Tail()
+    marks = (_MARKS_OF_BANK.execute(session, {"bank": bank_id}) if bank_id is not None
+             else _MARKS_ALL.execute(session)).fetchall()
+    if not marks:
+        return out
+    params = {"banks": [m[0] for m in marks], "counted": [m[1] for m in marks]}
+    driver = connection_of(session).connection.driver_connection
+    wanted = _TAIL_PG[:1] if months_only else _TAIL_PG
+    with pipelined(session):
+        for setting in _TAIL_SETTINGS[0]:
+            driver.execute(setting)
+        cursors = [statement.execute(session, params) for statement in wanted]
+        for setting in _TAIL_SETTINGS[1]:
+            driver.execute(setting)
+    _fill(out, *(statement.rows_from(cursor) for statement, cursor in zip(wanted, cursors)))
+    return out
+
+
+def _fill(out: Tail, months, rules=(), residents=()) -> None:
+    """Put the rows of the tail's statements (the months; the rules and residents if read) in `out`."""
+    for row in months:
+        out.months[row.bank_id, row.month] = {name: int(value) for name, value in zip(_MONTH_FIGURES, row[2:])}
+    for row in rules:
+        out.rules[row.bank_id, row.month, row.rule_code] = (int(row.earned), int(row.penalty))
+    for row in residents:
+        out.residents[row.bank_id, row.month, row.resident_id] = int(row.earned)
 
 
 def tail(session: Session, bank_id: int | None = None) -> Tail:

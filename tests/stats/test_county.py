@@ -70,3 +70,20 @@ def test_only_the_county_admin_reads_the_county(client, make, role):
 def test_a_bad_month_is_refused_naming_it(client, make, month):
     answer = client.get(f"/api/v1/county/stats?month={month}", headers=make.token(None, "admin"))
     assert answer.status_code == 422 and list(answer.get_json()["fields"]) == ["month"]
+
+
+def test_a_resident_no_longer_active_leaves_the_residents_of_every_month_in_the_county(
+        client, make, session, two_villages):
+    from ledger import people
+    from stats import services
+
+    heping, _ = two_villages
+    people.set_resident_active(session, heping.bank, heping.li.id, False, reason="迁出本村", by="test",
+                               clock=heping.clock)
+    session.commit()
+    banks = {b["code"]: b for b in _county(client, make)["banks"]}
+    assert (banks["hp"]["residents"], banks["hp"]["participation_percent"]) == (2, 50.0)
+    assert banks["xz"]["residents"] == 3
+    # The county's months: none registered by September's end, five of six still active by October's.
+    _, months = services.county(session, 202610, 202609, 202610, clock=heping.clock)
+    assert [(m["month"], m["residents"]) for m in months] == [("2026-09", 0), ("2026-10", 5)]
