@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, union_all, update
+from sqlalchemy.orm import Session, aliased
 
 from ledger import banks as ledger_banks
 from ledger import people as ledger_people
@@ -26,7 +26,7 @@ from ledger.residents import resident_problems
 from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
-from reports.ranking import competition_ranks
+from reports.ranking import competition_rank
 from reports.services import current_notice
 
 from .models import Card
@@ -40,6 +40,8 @@ NUMBER_TYPED = re.compile(r"^[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\Z")
 #: so the page stays small on a slow phone connection.
 MONTHS_SHOWN = 3
 ENTRIES_SHOWN = 80
+#: The system accounts a holder earns from and is fined into: what counts as earned.
+EARNING = ("issued", "penalties")
 
 
 def digest(token: str) -> str:
@@ -214,35 +216,19 @@ def _month_start(day: date, back: int = 0) -> date:
     return date(year, month, 1)
 
 
-def _accounts_by_code(session: Session, bank_id: int, codes: list[str]) -> dict[str, Account]:
-    if not codes:
-        return {}
-    return {a.code: a for a in session.execute(select(Account).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.code.in_(codes))).scalars()}
-
-
 def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
     """Return what a card's page shows: the holder, balances, recent entries, rank, the desk.
 
     Nothing about any other resident but the holder's rank among them.
     """
-    bank = session.get(Bank, card.bank_id)
-    version, book = ledger_banks.rulebook(session, bank.id)
+    bank, head, book = ledger_banks.bank_with_rulebook(session, card.bank_id)
     unit = book.settings.account_unit
     today = clock.today()
-    if card.resident_id is not None:
-        resident = session.get(Resident, card.resident_id)
-        household = session.get(Household, resident.household_id)
-        name = resident.name
-    else:
-        resident = None
-        household = session.get(Household, card.household_id)
-        name = household.name or household.code
-    members = list(session.execute(select(Resident.id).where(
-        Resident.household_id == household.id)).scalars())
+    household, resident, members = _holder(session, card)
+    name = resident.name if resident is not None else household.name or household.code
     doers = [resident.id] if resident is not None else members
     codes = [f"household:{household.id}"] + [f"resident:{m}" for m in members]
-    held = _accounts_by_code(session, bank.id, codes)
+    held, earning = _accounts(session, bank.id, codes)
     home_account = held.get(f"household:{household.id}")
     if unit == "household":
         holder = home_account
@@ -255,7 +241,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         household_balance = sum(a.balance for c, a in held.items() if c.startswith("resident:"))
     since = _month_start(today, MONTHS_SHOWN - 1)
     entries = _entries(session, bank, doers, since, {a.id for a in held.values()}, book,
-                       earning=set(_earning_sources(session, bank)))
+                       earning=earning)
     truncated = len(entries) > ENTRIES_SHOWN
     entries = entries[:ENTRIES_SHOWN]
     months = []
@@ -266,30 +252,57 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         # spent at the desk are not a month's score going down.
         months.append({"start": start, "entries": rows,
                        "earned": sum(e["points"] for e in rows if e["earned"])})
-    scores = month_scores(session, bank, today, unit)
-    places = {account: place for place, (account, _) in competition_ranks(
-        scores.items(), score=lambda kv: kv[1], tiebreak=lambda kv: kv[0])}
-    place = places.get(holder.id) if holder is not None else None
-    rank = {"place": place, "of": len(scores), "unit": unit,
-            "score": scores.get(holder.id, 0) if holder is not None else 0}
+    scores = month_scores(session, bank, today, unit, head=head)
+    score = scores.get(holder.id) if holder is not None else None
+    place = None if score is None else competition_rank(scores.values(), score)
+    rank = {"place": place, "of": len(scores), "unit": unit, "score": score or 0}
     return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank),
             "resident": resident, "household": household, "unit": unit, "balance": balance,
             "household_balance": household_balance, "months": months, "truncated": truncated,
-            "rank": rank, "settings": book.settings, "today": today, "members": members}
+            "rank": rank, "settings": book.settings, "rules": book, "today": today,
+            "members": members}
+
+
+def _holder(session: Session, card: Card) -> tuple[Household, Resident | None, list[int]]:
+    # The household, the resident holding the card (None for a household's card) and the ids of
+    # every resident registered in the household, in one statement.
+    member = aliased(Resident)
+    home = card.household_id if card.resident_id is None else select(Resident.household_id).where(
+        Resident.id == card.resident_id).scalar_subquery()
+    rows = session.execute(
+        select(Household, Resident, member.id).select_from(Household)
+        .outerjoin(Resident, Resident.id == card.resident_id)
+        .outerjoin(member, member.household_id == Household.id)
+        .where(Household.id == home).order_by(member.id)).all()
+    household, resident = rows[0][0], rows[0][1]
+    return household, resident, [row[2] for row in rows if row[2] is not None]
+
+
+def _accounts(session: Session, bank_id: int, codes: list[str]) -> tuple[dict, set[int]]:
+    # The holders' accounts by code, and the system accounts earned from (see _earning_sources),
+    # in one statement.
+    found = session.execute(select(Account.id, Account.code, Account.kind, Account.balance).where(
+        Account.bank_id == bank_id, Account.ledger == PTS, Account.code.in_([*codes, *EARNING])))
+    held, earning = {}, set()
+    for account in found:
+        if account.kind == "system":
+            earning.add(account.id)
+        else:
+            held[account.code] = account
+    return held, earning
 
 
 def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[int]) -> list[dict]:
     if not doers:
         return []
-    # One query per member on the index (bank, doer, seq), newest first, the months filtered
-    # here: given a date condition, SQLite's planner takes the date index instead and reads
-    # every entry of the whole bank in those months.
-    rows = []
-    for doer in doers:
-        rows += [t for t in session.execute(select(Transfer).where(
-            Transfer.bank_id == bank.id, Transfer.doer_id == doer, Transfer.ledger == PTS)
-            .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1)).scalars()
-            if t.occurred_on >= since]
+    # Per member, on the index (bank, doer, seq), newest first, the months filtered here: given
+    # a date condition, SQLite's planner takes the date index instead and reads every entry of
+    # the whole bank in those months. The members' reads are one statement.
+    reads = [select(*_ENTRY_COLUMNS).where(
+        Transfer.bank_id == bank.id, Transfer.doer_id == doer, Transfer.ledger == PTS)
+        .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for doer in doers]
+    stmt = reads[0] if len(reads) == 1 else union_all(*(r.subquery().select() for r in reads))
+    rows = [t for t in session.execute(stmt) if t.occurred_on >= since]
     out = []
     # Newest first by the day it happened (entries are often logged a day or two late).
     for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
@@ -314,6 +327,10 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
     return out
 
 
+_ENTRY_COLUMNS = (Transfer.id, Transfer.seq, Transfer.occurred_on, Transfer.debit_id,
+                  Transfer.credit_id, Transfer.amount, Transfer.kind, Transfer.rule_code,
+                  Transfer.memo, Transfer.doer_id)
+
 _scores_cache: dict[tuple, tuple[str, dict]] = {}
 _scores_lock = threading.Lock()
 
@@ -322,19 +339,22 @@ def _earning_sources(session: Session, bank: Bank) -> list[int]:
     """Return the system accounts a holder earns from and is fined into: what counts as earned."""
     system = dict(session.execute(select(Account.code, Account.id).where(
         Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
-    return [system[c] for c in ("issued", "penalties") if c in system]
+    return [system[c] for c in EARNING if c in system]
 
 
-def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int, int]:
+def month_scores(session: Session, bank: Bank, day: date, unit: str, *,
+                 head: str | None = None) -> dict[int, int]:
     """Return this month's points by holder account (resident's or household's), from the ledger.
 
     What a holder earned less what was taken as penalties (reversals counted), redemptions
     aside. Cached per bank until its chain head moves, so a busy page does not re-add the month.
+    A caller that has just read the head (`head`) passes it.
     """
     first = _month_start(day)
     key = (bank.id, unit, first)
     # The chain head's hash names the ledger's whole content: a new entry anywhere changes it.
-    head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
+    if head is None:
+        head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
     with _scores_lock:
         cached = _scores_cache.get(key)
     if cached and cached[0] == head:

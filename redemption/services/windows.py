@@ -111,10 +111,12 @@ def next_window(session: Session, bank: Bank, day: date, *, cycle=None) -> domai
 def _windows(session: Session, bank: Bank, first_year: int, last_year: int,
              cycle=None) -> list[domain.Window]:
     cycle = cycle or books.settings(session, bank).cycle
-    stored = session.execute(select(RedemptionWindow).where(
+    stored = session.execute(select(
+        RedemptionWindow.id, RedemptionWindow.opens_on, RedemptionWindow.closes_on,
+        RedemptionWindow.closed_on, RedemptionWindow.kind, RedemptionWindow.memo).where(
         RedemptionWindow.bank_id == bank.id,
         RedemptionWindow.closes_on >= date(first_year, 1, 1),
-        RedemptionWindow.opens_on <= date(last_year, 12, 31))).scalars().all()
+        RedemptionWindow.opens_on <= date(last_year, 12, 31))).all()
     kept = []
     for w in stored:
         closes = w.closes_on if w.closed_on is None else min(w.closes_on, w.closed_on - timedelta(days=1))
