@@ -6,6 +6,7 @@ one in the same transaction: a lost card stops working the moment the new one is
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, union_all, update
+from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from ledger import banks as ledger_banks
@@ -179,8 +180,11 @@ def find_card(session: Session, token: str) -> Card | None:
     """Return the live card with this token, or None (unknown, revoked, or not a token at all)."""
     if not token or len(token) > 64:
         return None
-    return session.execute(select(Card).where(Card.token_hash == digest(token),
-                                              Card.revoked_at.is_(None))).scalar_one_or_none()
+    return session.execute(_LIVE_CARD, {"hash": digest(token)}).scalar_one_or_none()
+
+
+# The statements every card page runs, built once: building one costs more than running it.
+_LIVE_CARD = select(Card).where(Card.token_hash == bindparam("hash"), Card.revoked_at.is_(None))
 
 
 def card_named(session: Session, bank: Bank, text: str) -> Card | None:
@@ -266,23 +270,32 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
 def _holder(session: Session, card: Card) -> tuple[Household, Resident | None, list[int]]:
     # The household, the resident holding the card (None for a household's card) and the ids of
     # every resident registered in the household, in one statement.
-    member = aliased(Resident)
-    home = card.household_id if card.resident_id is None else select(Resident.household_id).where(
-        Resident.id == card.resident_id).scalar_subquery()
-    rows = session.execute(
-        select(Household, Resident, member.id).select_from(Household)
-        .outerjoin(Resident, Resident.id == card.resident_id)
-        .outerjoin(member, member.household_id == Household.id)
-        .where(Household.id == home).order_by(member.id)).all()
+    if card.resident_id is not None:
+        rows = session.execute(_RESIDENTS_HOME, {"resident": card.resident_id}).all()
+    else:
+        rows = session.execute(_HOUSEHOLDS_HOME, {"household": card.household_id}).all()
     household, resident = rows[0][0], rows[0][1]
     return household, resident, [row[2] for row in rows if row[2] is not None]
+
+
+def _home(household):
+    member = aliased(Resident)
+    return (select(Household, Resident, member.id).select_from(Household)
+            .outerjoin(Resident, Resident.id == bindparam("resident"))
+            .outerjoin(member, member.household_id == Household.id)
+            .where(Household.id == household).order_by(member.id))
+
+
+_RESIDENTS_HOME = _home(select(Resident.household_id).where(Resident.id == bindparam("resident"))
+                        .scalar_subquery())
+# A household's card is nobody's: no resident is joined.
+_HOUSEHOLDS_HOME = _home(bindparam("household")).params(resident=None)
 
 
 def _accounts(session: Session, bank_id: int, codes: list[str]) -> tuple[dict, set[int]]:
     # The holders' accounts by code, and the system accounts earned from (see _earning_sources),
     # in one statement.
-    found = session.execute(select(Account.id, Account.code, Account.kind, Account.balance).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.code.in_([*codes, *EARNING])))
+    found = session.execute(_ACCOUNTS, {"bank": bank_id, "codes": [*codes, *EARNING]})
     held, earning = {}, set()
     for account in found:
         if account.kind == "system":
@@ -298,11 +311,8 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
     # Per member, on the index (bank, doer, seq), newest first, the months filtered here: given
     # a date condition, SQLite's planner takes the date index instead and reads every entry of
     # the whole bank in those months. The members' reads are one statement.
-    reads = [select(*_ENTRY_COLUMNS).where(
-        Transfer.bank_id == bank.id, Transfer.doer_id == doer, Transfer.ledger == PTS)
-        .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for doer in doers]
-    stmt = reads[0] if len(reads) == 1 else union_all(*(r.subquery().select() for r in reads))
-    rows = [t for t in session.execute(stmt) if t.occurred_on >= since]
+    params = {"bank": bank.id, **{f"doer{n}": doer for n, doer in enumerate(doers)}}
+    rows = [t for t in session.execute(_entries_of(len(doers)), params) if t.occurred_on >= since]
     out = []
     # Newest first by the day it happened (entries are often logged a day or two late).
     for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
@@ -327,9 +337,21 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
     return out
 
 
-_ENTRY_COLUMNS = (Transfer.id, Transfer.seq, Transfer.occurred_on, Transfer.debit_id,
-                  Transfer.credit_id, Transfer.amount, Transfer.kind, Transfer.rule_code,
-                  Transfer.memo, Transfer.doer_id)
+_ACCOUNTS = select(Account.id, Account.code, Account.kind, Account.balance).where(
+    Account.bank_id == bindparam("bank"), Account.ledger == PTS,
+    Account.code.in_(bindparam("codes", expanding=True)))
+
+
+@functools.lru_cache(maxsize=32)
+def _entries_of(doers: int):
+    # The latest entries of each of so many doers (parameters doer0, doer1 ...), one statement.
+    reads = [select(Transfer.id, Transfer.seq, Transfer.occurred_on, Transfer.debit_id,
+                    Transfer.credit_id, Transfer.amount, Transfer.kind, Transfer.rule_code,
+                    Transfer.memo, Transfer.doer_id)
+             .where(Transfer.bank_id == bindparam("bank"), Transfer.doer_id == bindparam(f"doer{n}"),
+                    Transfer.ledger == PTS)
+             .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for n in range(doers)]
+    return reads[0] if doers == 1 else union_all(*(read.subquery().select() for read in reads))
 
 _scores_cache: dict[tuple, tuple[str, dict]] = {}
 _scores_lock = threading.Lock()

@@ -97,9 +97,7 @@ def bank_with_rulebook(session: Session, bank_id: int) -> tuple[Bank, str, rulef
     One statement for what a page reads first; the head is read as a column, so a bank object
     the session already held does not stand in for it.
     """
-    bank, head, version, content_hash = session.execute(
-        select(Bank, Bank.head_hash, *(in_force.scalar_subquery() for in_force in rules_in_force(Bank.id)))
-        .where(Bank.id == bank_id)).one()
+    bank, head, version, content_hash = session.execute(_BANK_IN_FORCE, {"bank": bank_id}).one()
     _current, book = rulebook(session, bank_id, RulesInForce(version, content_hash)
                               if version is not None else None)
     return bank, head, book
@@ -120,6 +118,9 @@ def rule_versions(session: Session, bank_id: int) -> list:
 
 
 _IN_FORCE = select(*(in_force.scalar_subquery() for in_force in rules_in_force(bindparam("bank"))))
+_BANK_IN_FORCE = select(Bank, Bank.head_hash, *(in_force.scalar_subquery()
+                                                for in_force in rules_in_force(Bank.id))
+                        ).where(Bank.id == bindparam("bank"))
 
 
 def _current_version(session: Session, bank_id: int) -> RulesInForce | None:

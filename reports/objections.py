@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import case, func, literal_column, null, select, union_all
+from sqlalchemy import bindparam, case, func, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger import periods, reversals
@@ -48,12 +48,7 @@ def objection_windows(session: Session, bank_id: int, months: Iterable[str],
     begun = [period.key for period in asked if period.start <= today]
     sealed, closing = set(), {}
     if begun:
-        # The notices' windows first: the union's columns take their types (a stored instant).
-        notices = select(Snapshot.period, Snapshot.window_closes_at, literal_column("0")).where(
-            Snapshot.bank_id == bank_id, Snapshot.kind == "notice", Snapshot.period.in_(begun))
-        seals = select(PeriodSeal.month, null(), literal_column("1")).where(
-            PeriodSeal.bank_id == bank_id, PeriodSeal.month.in_(begun))
-        for month, closes, is_seal in session.execute(union_all(notices, seals)):
+        for month, closes, is_seal in session.execute(_NOTICES_AND_SEALS, {"bank": bank_id, "months": begun}):
             if is_seal:
                 sealed.add(month)
             else:
@@ -67,6 +62,15 @@ def objection_windows(session: Session, bank_id: int, months: Iterable[str],
         else:
             windows[period.key] = (closes is None or now < closes, closes)
     return windows
+
+
+# The notices' windows first: the union's columns take their types (a stored instant).
+_NOTICES_AND_SEALS = union_all(
+    select(Snapshot.period, Snapshot.window_closes_at, literal_column("0")).where(
+        Snapshot.bank_id == bindparam("bank"), Snapshot.kind == "notice",
+        Snapshot.period.in_(bindparam("months", expanding=True))),
+    select(PeriodSeal.month, null(), literal_column("1")).where(
+        PeriodSeal.bank_id == bindparam("bank"), PeriodSeal.month.in_(bindparam("months", expanding=True))))
 
 
 def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -> tuple[bool, object]:
@@ -232,10 +236,14 @@ def objections_of_residents(session: Session, bank_id: int, resident_ids: list[i
     rows of what a card's page shows (id, month, text, status, reason)."""
     if not resident_ids:
         return []
-    return list(session.execute(select(
-        Objection.id, Objection.month, Objection.text, Objection.status, Objection.reason).where(
-        Objection.bank_id == bank_id, Objection.resident_id.in_(resident_ids))
-        .order_by(Objection.id.desc()).limit(limit)).all())
+    return list(session.execute(_OF_RESIDENTS, {"bank": bank_id, "residents": resident_ids,
+                                                "limit": limit}).all())
+
+
+_OF_RESIDENTS = (select(Objection.id, Objection.month, Objection.text, Objection.status, Objection.reason)
+                 .where(Objection.bank_id == bindparam("bank"),
+                        Objection.resident_id.in_(bindparam("residents", expanding=True)))
+                 .order_by(Objection.id.desc()).limit(bindparam("limit")))
 
 
 def objection_counts(session: Session, months: list[str],
