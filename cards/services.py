@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -256,7 +257,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         # spent at the desk are not a month's score going down.
         months.append({"start": start, "entries": rows,
                        "earned": sum(e["points"] for e in rows if e["earned"])})
-    scores = month_scores(session, bank, today, unit, head=head)
+    scores = month_scores(session, bank, today, unit, head=head, sources=earning)
     score = scores.get(holder.id) if holder is not None else None
     place = None if score is None else competition_rank(scores.values(), score)
     rank = {"place": place, "of": len(scores), "unit": unit, "score": score or 0}
@@ -364,13 +365,14 @@ def _earning_sources(session: Session, bank: Bank) -> list[int]:
     return [system[c] for c in EARNING if c in system]
 
 
-def month_scores(session: Session, bank: Bank, day: date, unit: str, *,
-                 head: str | None = None) -> dict[int, int]:
+def month_scores(session: Session, bank: Bank, day: date, unit: str, *, head: str | None = None,
+                 sources: Collection[int] | None = None) -> dict[int, int]:
     """Return this month's points by holder account (resident's or household's), from the ledger.
 
     What a holder earned less what was taken as penalties (reversals counted), redemptions
     aside. Cached per bank until its chain head moves, so a busy page does not re-add the month.
-    A caller that has just read the head (`head`) passes it.
+    A caller that has just read the head (`head`) or the accounts earned from (`sources`, see
+    `_earning_sources`) passes them.
     """
     first = _month_start(day)
     key = (bank.id, unit, first)
@@ -381,27 +383,35 @@ def month_scores(session: Session, bank: Bank, day: date, unit: str, *,
         cached = _scores_cache.get(key)
     if cached and cached[0] == head:
         return cached[1]
-    sources = _earning_sources(session, bank)
-    where = (Transfer.bank_id == bank.id, Transfer.ledger == PTS,
-             Transfer.occurred_on.between(first, day))
+    if sources is None:
+        sources = _earning_sources(session, bank)
     scores: dict[int, int] = {}
-    for account, total in session.execute(select(Transfer.credit_id, func.sum(Transfer.amount))
-                                          .where(*where, Transfer.debit_id.in_(sources))
-                                          .group_by(Transfer.credit_id)):
+    for account, total in session.execute(_MONTH_SCORES, {
+            "bank": bank.id, "first": first, "day": day, "sources": list(sources),
+            "kind": "household" if unit == "household" else "resident"}):
         scores[account] = scores.get(account, 0) + int(total)
-    for account, total in session.execute(select(Transfer.debit_id, func.sum(Transfer.amount))
-                                          .where(*where, Transfer.credit_id.in_(sources))
-                                          .group_by(Transfer.debit_id)):
-        scores[account] = scores.get(account, 0) - int(total)
-    kind = "household" if unit == "household" else "resident"
-    kinds = dict(session.execute(select(Account.id, Account.kind).where(
-        Account.id.in_(list(scores)))).all()) if scores else {}
-    scores = {a: s for a, s in scores.items() if kinds.get(a) == kind}
     with _scores_lock:
         if len(_scores_cache) > 1000:
             _scores_cache.clear()
         _scores_cache[key] = (head, scores)
     return scores
+
+
+def _month_moves(holder, source, sign: int):
+    # What holders of one kind received from the sources (sign 1) or gave back to them (sign -1).
+    account = aliased(Account)
+    total = func.sum(Transfer.amount) if sign > 0 else -func.sum(Transfer.amount)
+    return (select(holder.label("account"), total.label("total"))
+            .join(account, account.id == holder)
+            .where(Transfer.bank_id == bindparam("bank"), Transfer.ledger == PTS,
+                   Transfer.occurred_on.between(bindparam("first"), bindparam("day")),
+                   source.in_(bindparam("sources", expanding=True)), account.kind == bindparam("kind"))
+            .group_by(holder))
+
+
+# Earned (credited from a source) less fined (debited into one), in one statement.
+_MONTH_SCORES = union_all(_month_moves(Transfer.credit_id, Transfer.debit_id, 1),
+                          _month_moves(Transfer.debit_id, Transfer.credit_id, -1))
 
 
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,

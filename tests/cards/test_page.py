@@ -75,6 +75,13 @@ def test_a_card_page_reads_the_database_in_ten_statements(app, client, desk, mak
         page = client.get(_path(card))
     assert page.status_code == 200 and "漏登了" in page.get_data(as_text=True)
     assert len(seen) == 10, "\n".join(seen)
+    # A new entry anywhere in the bank: the month's ranking is added up again, in one more.
+    make.deed(desk.bank, "cleanup", [desk.li])
+    session.commit()
+    with _statements(app) as seen:
+        page = client.get(_path(card))
+    assert page.status_code == 200 and "共 2 人" in page.get_data(as_text=True)
+    assert len(seen) == 11, "\n".join(seen)
 
 
 def test_a_household_cards_page_reads_all_its_members_entries_at_once(app, client, household_desk):
