@@ -354,6 +354,7 @@ def _entries_of(doers: int):
              .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for n in range(doers)]
     return reads[0] if doers == 1 else union_all(*(read.subquery().select() for read in reads))
 
+
 _scores_cache: dict[tuple, tuple[str, dict]] = {}
 _scores_lock = threading.Lock()
 

@@ -48,7 +48,8 @@ def objection_windows(session: Session, bank_id: int, months: Iterable[str],
     begun = [period.key for period in asked if period.start <= today]
     sealed, closing = set(), {}
     if begun:
-        for month, closes, is_seal in session.execute(_NOTICES_AND_SEALS, {"bank": bank_id, "months": begun}):
+        found = session.execute(_NOTICES_AND_SEALS, {"bank": bank_id, "months": begun})
+        for month, closes, is_seal in found:
             if is_seal:
                 sealed.add(month)
             else:
