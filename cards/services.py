@@ -6,15 +6,17 @@ one in the same transaction: a lost card stops working the moment the new one is
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy.orm import Session, aliased
 
 from ledger import banks as ledger_banks
 from ledger import people as ledger_people
@@ -26,7 +28,7 @@ from ledger.residents import resident_problems
 from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
-from reports.ranking import competition_ranks
+from reports.ranking import competition_rank
 from reports.services import current_notice
 
 from .models import Card
@@ -40,6 +42,8 @@ NUMBER_TYPED = re.compile(r"^[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\Z")
 #: so the page stays small on a slow phone connection.
 MONTHS_SHOWN = 3
 ENTRIES_SHOWN = 80
+#: The system accounts a holder earns from and is fined into: what counts as earned.
+EARNING = ("issued", "penalties")
 
 
 def digest(token: str) -> str:
@@ -177,8 +181,11 @@ def find_card(session: Session, token: str) -> Card | None:
     """Return the live card with this token, or None (unknown, revoked, or not a token at all)."""
     if not token or len(token) > 64:
         return None
-    return session.execute(select(Card).where(Card.token_hash == digest(token),
-                                              Card.revoked_at.is_(None))).scalar_one_or_none()
+    return session.execute(_LIVE_CARD, {"hash": digest(token)}).scalar_one_or_none()
+
+
+# The statements every card page runs, built once: building one costs more than running it.
+_LIVE_CARD = select(Card).where(Card.token_hash == bindparam("hash"), Card.revoked_at.is_(None))
 
 
 def card_named(session: Session, bank: Bank, text: str) -> Card | None:
@@ -214,35 +221,19 @@ def _month_start(day: date, back: int = 0) -> date:
     return date(year, month, 1)
 
 
-def _accounts_by_code(session: Session, bank_id: int, codes: list[str]) -> dict[str, Account]:
-    if not codes:
-        return {}
-    return {a.code: a for a in session.execute(select(Account).where(
-        Account.bank_id == bank_id, Account.ledger == PTS, Account.code.in_(codes))).scalars()}
-
-
 def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
     """Return what a card's page shows: the holder, balances, recent entries, rank, the desk.
 
     Nothing about any other resident but the holder's rank among them.
     """
-    bank = session.get(Bank, card.bank_id)
-    version, book = ledger_banks.rulebook(session, bank.id)
+    bank, head, book = ledger_banks.bank_with_rulebook(session, card.bank_id)
     unit = book.settings.account_unit
     today = clock.today()
-    if card.resident_id is not None:
-        resident = session.get(Resident, card.resident_id)
-        household = session.get(Household, resident.household_id)
-        name = resident.name
-    else:
-        resident = None
-        household = session.get(Household, card.household_id)
-        name = household.name or household.code
-    members = list(session.execute(select(Resident.id).where(
-        Resident.household_id == household.id)).scalars())
+    household, resident, members = _holder(session, card)
+    name = resident.name if resident is not None else household.name or household.code
     doers = [resident.id] if resident is not None else members
     codes = [f"household:{household.id}"] + [f"resident:{m}" for m in members]
-    held = _accounts_by_code(session, bank.id, codes)
+    held, earning = _accounts(session, bank.id, codes)
     home_account = held.get(f"household:{household.id}")
     if unit == "household":
         holder = home_account
@@ -255,7 +246,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         household_balance = sum(a.balance for c, a in held.items() if c.startswith("resident:"))
     since = _month_start(today, MONTHS_SHOWN - 1)
     entries = _entries(session, bank, doers, since, {a.id for a in held.values()}, book,
-                       earning=set(_earning_sources(session, bank)))
+                       earning=earning)
     truncated = len(entries) > ENTRIES_SHOWN
     entries = entries[:ENTRIES_SHOWN]
     months = []
@@ -266,30 +257,63 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         # spent at the desk are not a month's score going down.
         months.append({"start": start, "entries": rows,
                        "earned": sum(e["points"] for e in rows if e["earned"])})
-    scores = month_scores(session, bank, today, unit)
-    places = {account: place for place, (account, _) in competition_ranks(
-        scores.items(), score=lambda kv: kv[1], tiebreak=lambda kv: kv[0])}
-    place = places.get(holder.id) if holder is not None else None
-    rank = {"place": place, "of": len(scores), "unit": unit,
-            "score": scores.get(holder.id, 0) if holder is not None else 0}
+    scores = month_scores(session, bank, today, unit, head=head, sources=earning)
+    score = scores.get(holder.id) if holder is not None else None
+    place = None if score is None else competition_rank(scores.values(), score)
+    rank = {"place": place, "of": len(scores), "unit": unit, "score": score or 0}
     return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank),
             "resident": resident, "household": household, "unit": unit, "balance": balance,
             "household_balance": household_balance, "months": months, "truncated": truncated,
-            "rank": rank, "settings": book.settings, "today": today, "members": members}
+            "rank": rank, "settings": book.settings, "rules": book, "today": today,
+            "members": members}
+
+
+def _holder(session: Session, card: Card) -> tuple[Household, Resident | None, list[int]]:
+    # The household, the resident holding the card (None for a household's card) and the ids of
+    # every resident registered in the household, in one statement.
+    if card.resident_id is not None:
+        rows = session.execute(_RESIDENTS_HOME, {"resident": card.resident_id}).all()
+    else:
+        rows = session.execute(_HOUSEHOLDS_HOME, {"household": card.household_id}).all()
+    household, resident = rows[0][0], rows[0][1]
+    return household, resident, [row[2] for row in rows if row[2] is not None]
+
+
+def _home(household):
+    member = aliased(Resident)
+    return (select(Household, Resident, member.id).select_from(Household)
+            .outerjoin(Resident, Resident.id == bindparam("resident"))
+            .outerjoin(member, member.household_id == Household.id)
+            .where(Household.id == household).order_by(member.id))
+
+
+_RESIDENTS_HOME = _home(select(Resident.household_id).where(Resident.id == bindparam("resident"))
+                        .scalar_subquery())
+# A household's card is nobody's: no resident is joined.
+_HOUSEHOLDS_HOME = _home(bindparam("household")).params(resident=None)
+
+
+def _accounts(session: Session, bank_id: int, codes: list[str]) -> tuple[dict, set[int]]:
+    # The holders' accounts by code, and the system accounts earned from (see _earning_sources),
+    # in one statement.
+    found = session.execute(_ACCOUNTS, {"bank": bank_id, "codes": [*codes, *EARNING]})
+    held, earning = {}, set()
+    for account in found:
+        if account.kind == "system":
+            earning.add(account.id)
+        else:
+            held[account.code] = account
+    return held, earning
 
 
 def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[int]) -> list[dict]:
     if not doers:
         return []
-    # One query per member on the index (bank, doer, seq), newest first, the months filtered
-    # here: given a date condition, SQLite's planner takes the date index instead and reads
-    # every entry of the whole bank in those months.
-    rows = []
-    for doer in doers:
-        rows += [t for t in session.execute(select(Transfer).where(
-            Transfer.bank_id == bank.id, Transfer.doer_id == doer, Transfer.ledger == PTS)
-            .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1)).scalars()
-            if t.occurred_on >= since]
+    # Per member, on the index (bank, doer, seq), newest first, the months filtered here: given
+    # a date condition, SQLite's planner takes the date index instead and reads every entry of
+    # the whole bank in those months. The members' reads are one statement.
+    params = {"bank": bank.id, **{f"doer{n}": doer for n, doer in enumerate(doers)}}
+    rows = [t for t in session.execute(_entries_of(len(doers)), params) if t.occurred_on >= since]
     out = []
     # Newest first by the day it happened (entries are often logged a day or two late).
     for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
@@ -314,6 +338,23 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
     return out
 
 
+_ACCOUNTS = select(Account.id, Account.code, Account.kind, Account.balance).where(
+    Account.bank_id == bindparam("bank"), Account.ledger == PTS,
+    Account.code.in_(bindparam("codes", expanding=True)))
+
+
+@functools.lru_cache(maxsize=32)
+def _entries_of(doers: int):
+    # The latest entries of each of so many doers (parameters doer0, doer1 ...), one statement.
+    reads = [select(Transfer.id, Transfer.seq, Transfer.occurred_on, Transfer.debit_id,
+                    Transfer.credit_id, Transfer.amount, Transfer.kind, Transfer.rule_code,
+                    Transfer.memo, Transfer.doer_id)
+             .where(Transfer.bank_id == bindparam("bank"), Transfer.doer_id == bindparam(f"doer{n}"),
+                    Transfer.ledger == PTS)
+             .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for n in range(doers)]
+    return reads[0] if doers == 1 else union_all(*(read.subquery().select() for read in reads))
+
+
 _scores_cache: dict[tuple, tuple[str, dict]] = {}
 _scores_lock = threading.Lock()
 
@@ -322,44 +363,56 @@ def _earning_sources(session: Session, bank: Bank) -> list[int]:
     """Return the system accounts a holder earns from and is fined into: what counts as earned."""
     system = dict(session.execute(select(Account.code, Account.id).where(
         Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
-    return [system[c] for c in ("issued", "penalties") if c in system]
+    return [system[c] for c in EARNING if c in system]
 
 
-def month_scores(session: Session, bank: Bank, day: date, unit: str) -> dict[int, int]:
+def month_scores(session: Session, bank: Bank, day: date, unit: str, *, head: str | None = None,
+                 sources: Collection[int] | None = None) -> dict[int, int]:
     """Return this month's points by holder account (resident's or household's), from the ledger.
 
     What a holder earned less what was taken as penalties (reversals counted), redemptions
     aside. Cached per bank until its chain head moves, so a busy page does not re-add the month.
+    A caller that has just read the head (`head`) or the accounts earned from (`sources`, see
+    `_earning_sources`) passes them.
     """
     first = _month_start(day)
     key = (bank.id, unit, first)
     # The chain head's hash names the ledger's whole content: a new entry anywhere changes it.
-    head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
+    if head is None:
+        head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
     with _scores_lock:
         cached = _scores_cache.get(key)
     if cached and cached[0] == head:
         return cached[1]
-    sources = _earning_sources(session, bank)
-    where = (Transfer.bank_id == bank.id, Transfer.ledger == PTS,
-             Transfer.occurred_on.between(first, day))
+    if sources is None:
+        sources = _earning_sources(session, bank)
     scores: dict[int, int] = {}
-    for account, total in session.execute(select(Transfer.credit_id, func.sum(Transfer.amount))
-                                          .where(*where, Transfer.debit_id.in_(sources))
-                                          .group_by(Transfer.credit_id)):
+    for account, total in session.execute(_MONTH_SCORES, {
+            "bank": bank.id, "first": first, "day": day, "sources": list(sources),
+            "kind": "household" if unit == "household" else "resident"}):
         scores[account] = scores.get(account, 0) + int(total)
-    for account, total in session.execute(select(Transfer.debit_id, func.sum(Transfer.amount))
-                                          .where(*where, Transfer.credit_id.in_(sources))
-                                          .group_by(Transfer.debit_id)):
-        scores[account] = scores.get(account, 0) - int(total)
-    kind = "household" if unit == "household" else "resident"
-    kinds = dict(session.execute(select(Account.id, Account.kind).where(
-        Account.id.in_(list(scores)))).all()) if scores else {}
-    scores = {a: s for a, s in scores.items() if kinds.get(a) == kind}
     with _scores_lock:
         if len(_scores_cache) > 1000:
             _scores_cache.clear()
         _scores_cache[key] = (head, scores)
     return scores
+
+
+def _month_moves(holder, source, sign: int):
+    # What holders of one kind received from the sources (sign 1) or gave back to them (sign -1).
+    account = aliased(Account)
+    total = func.sum(Transfer.amount) if sign > 0 else -func.sum(Transfer.amount)
+    return (select(holder.label("account"), total.label("total"))
+            .join(account, account.id == holder)
+            .where(Transfer.bank_id == bindparam("bank"), Transfer.ledger == PTS,
+                   Transfer.occurred_on.between(bindparam("first"), bindparam("day")),
+                   source.in_(bindparam("sources", expanding=True)), account.kind == bindparam("kind"))
+            .group_by(holder))
+
+
+# Earned (credited from a source) less fined (debited into one), in one statement.
+_MONTH_SCORES = union_all(_month_moves(Transfer.credit_id, Transfer.debit_id, 1),
+                          _month_moves(Transfer.debit_id, Transfer.credit_id, -1))
 
 
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,

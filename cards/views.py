@@ -52,12 +52,16 @@ def card_page(token):
 
 
 def _mark_open_months(session, page, *, only_with_entries: bool = False) -> None:
-    from reports.objections import objection_window
+    from reports.objections import objection_windows
 
+    def key(month):
+        return f"{month['start'].year:04d}-{month['start'].month:02d}"
+
+    asked = [key(month) for month in page["months"] if month["entries"] or not only_with_entries]
+    windows = objection_windows(session, page["bank"].id, asked, clock())
     for month in page["months"]:
-        key = f"{month['start'].year:04d}-{month['start'].month:02d}"
-        month["open"] = (bool(month["entries"]) or not only_with_entries) and \
-            objection_window(session, page["bank"].id, key, clock())[0]
+        window = windows.get(key(month))
+        month["open"] = window is not None and window[0]
 
 
 def _notice_url(bank, notice) -> str | None:

@@ -278,11 +278,14 @@ def _contents(path: str, mtime_ns: int, size: int) -> tuple[bytes, bytes]:
     return data, gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def card_reports_shown(card) -> dict:
-    """What a card's page shows of its reports (a template global): each one's status and why."""
+def card_reports_shown(card, rules=None) -> dict:
+    """What a card's page shows of its reports (a template global): each one's status and why.
+
+    `rules` is the bank's rule book in force, when the page has read it already.
+    """
     session = get_session()
     bank = session.get(Bank, card.bank_id)
-    _version, book = ledger_banks.rulebook(session, bank.id)
+    book = rules or ledger_banks.rulebook(session, bank.id)[1]
     return {"sent": services.card_reports(session, bank, card.id, limit=10),
             "names": {r.code: r.name for r in book.rules},
             "people": {m.id: m.name for m in _members(session, bank, card)}}

@@ -203,9 +203,12 @@ def _day_start(clock: Clock) -> datetime:
 
 def card_reports(session: Session, bank: Bank, card_id: int, *, limit: int = 20) -> list[PendingDeed]:
     """Return the card's reports, newest first, each with its status and the reviewer's reason."""
-    return list(session.execute(select(PendingDeed).join(Report, Report.pending_id == PendingDeed.id)
-                                .where(Report.bank_id == bank.id, Report.card_id == card_id)
-                                .order_by(PendingDeed.id.desc()).limit(limit)).scalars())
+    return list(session.execute(_OF_CARD, {"bank": bank.id, "card": card_id, "limit": limit}).scalars())
+
+
+_OF_CARD = (select(PendingDeed).join(Report, Report.pending_id == PendingDeed.id)
+            .where(Report.bank_id == bindparam("bank"), Report.card_id == bindparam("card"))
+            .order_by(PendingDeed.id.desc()).limit(bindparam("limit")))
 
 
 #: What the field adds to the ledger's deeds, by the request field that carries it: its plug-in for

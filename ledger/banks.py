@@ -91,6 +91,18 @@ def rulebook(session: Session, bank_id: int,
     return current, book
 
 
+def bank_with_rulebook(session: Session, bank_id: int) -> tuple[Bank, str, rulefiles.RuleBook]:
+    """Return the bank, its chain head's hash as the database has it now, and its parsed rules.
+
+    One statement for what a page reads first; the head is read as a column, so a bank object
+    the session already held does not stand in for it.
+    """
+    bank, head, version, content_hash = session.execute(_BANK_IN_FORCE, {"bank": bank_id}).one()
+    _current, book = rulebook(session, bank_id, RulesInForce(version, content_hash)
+                              if version is not None else None)
+    return bank, head, book
+
+
 def stored_version(session: Session, bank_id: int, version: int) -> RuleVersion:
     """Return one of the bank's stored rule versions, text and all."""
     return session.execute(select(RuleVersion).where(
@@ -106,6 +118,9 @@ def rule_versions(session: Session, bank_id: int) -> list:
 
 
 _IN_FORCE = select(*(in_force.scalar_subquery() for in_force in rules_in_force(bindparam("bank"))))
+_BANK_IN_FORCE = select(Bank, Bank.head_hash, *(in_force.scalar_subquery()
+                                                for in_force in rules_in_force(Bank.id))
+                        ).where(Bank.id == bindparam("bank"))
 
 
 def _current_version(session: Session, bank_id: int) -> RulesInForce | None:

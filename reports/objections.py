@@ -6,7 +6,9 @@ deed posted today — and the correction is linked to the objection.
 """
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from typing import Iterable
+
+from sqlalchemy import bindparam, case, func, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from ledger import periods, reversals
@@ -17,6 +19,7 @@ from ground.db import bank_row
 from ground.errors import ConflictError, NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import PTS, Resident, Transfer
+from ledger.periods import PeriodSeal
 from ground.tenants import Bank
 from ledger.posting import Idempotency
 from ledger.unit import UnitOfWork
@@ -32,22 +35,49 @@ class WindowClosed(ConflictError):
     code = "objection_window_closed"
 
 
-def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -> tuple[bool, object]:
-    """Say whether a month takes objections now, and until when (None if its notice is not out yet).
+def objection_windows(session: Session, bank_id: int, months: Iterable[str],
+                      clock: Clock) -> dict[str, tuple[bool, object]]:
+    """Say for each month ("YYYY-MM") whether it takes objections now, and until when.
 
-    Open while the month is not sealed and, once its notice is out, until the notice's window closes.
-    A month still to come takes none.
+    Open while the month is not sealed and, once its notice is out, until the notice's window
+    closes; until when is None while its notice is not out, or once the month is sealed. A month
+    still to come takes none. One statement for all the months asked, none if none has begun.
     """
-    period = periods.parse_period("month", month, field="month")
-    if period.start > clock.today():
-        return False, None
-    if periods.get_seal(session, bank_id, period.key) is not None:
-        return False, None
-    closes = session.execute(select(Snapshot.window_closes_at).where(
-        Snapshot.bank_id == bank_id, Snapshot.kind == "notice", Snapshot.period == period.key)).scalar()
-    if closes is not None and clock.now() >= closes:
-        return False, closes
-    return True, closes
+    asked = [periods.parse_period("month", month, field="month") for month in months]
+    today = clock.today()
+    begun = [period.key for period in asked if period.start <= today]
+    sealed, closing = set(), {}
+    if begun:
+        found = session.execute(_NOTICES_AND_SEALS, {"bank": bank_id, "months": begun})
+        for month, closes, is_seal in found:
+            if is_seal:
+                sealed.add(month)
+            else:
+                closing[month] = closes
+    now = clock.now() if closing else None
+    windows = {}
+    for period in asked:
+        closes = closing.get(period.key)
+        if period.key not in begun or period.key in sealed:
+            windows[period.key] = (False, None)
+        else:
+            windows[period.key] = (closes is None or now < closes, closes)
+    return windows
+
+
+# The notices' windows first: the union's columns take their types (a stored instant).
+_NOTICES_AND_SEALS = union_all(
+    select(Snapshot.period, Snapshot.window_closes_at, literal_column("0")).where(
+        Snapshot.bank_id == bindparam("bank"), Snapshot.kind == "notice",
+        Snapshot.period.in_(bindparam("months", expanding=True))),
+    select(PeriodSeal.month, null(), literal_column("1")).where(
+        PeriodSeal.bank_id == bindparam("bank"), PeriodSeal.month.in_(bindparam("months", expanding=True))))
+
+
+def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -> tuple[bool, object]:
+    """Say whether one month takes objections now, and until when (see `objection_windows`)."""
+    [window] = objection_windows(session, bank_id, [month], clock).values()
+    return window
 
 
 def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_id: int | None,
@@ -202,13 +232,19 @@ def objections_of_month(session: Session, bank_id: int, month: str) -> list[Obje
 
 
 def objections_of_residents(session: Session, bank_id: int, resident_ids: list[int], *,
-                            limit: int = 20) -> list[Objection]:
-    """Return the latest objections filed for these residents, newest first (a card's holders)."""
+                            limit: int = 20) -> list:
+    """Return the latest objections filed for these residents, newest first (a card's holders):
+    rows of what a card's page shows (id, month, text, status, reason)."""
     if not resident_ids:
         return []
-    return list(session.execute(select(Objection).where(
-        Objection.bank_id == bank_id, Objection.resident_id.in_(resident_ids))
-        .order_by(Objection.id.desc()).limit(limit)).scalars())
+    return list(session.execute(_OF_RESIDENTS, {"bank": bank_id, "residents": resident_ids,
+                                                "limit": limit}).all())
+
+
+_OF_RESIDENTS = (select(Objection.id, Objection.month, Objection.text, Objection.status, Objection.reason)
+                 .where(Objection.bank_id == bindparam("bank"),
+                        Objection.resident_id.in_(bindparam("residents", expanding=True)))
+                 .order_by(Objection.id.desc()).limit(bindparam("limit")))
 
 
 def objection_counts(session: Session, months: list[str],

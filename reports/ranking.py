@@ -35,6 +35,12 @@ def competition_ranks(items: Iterable[T], score: Callable[[T], int],
     return ranked
 
 
+def competition_rank(scores: Iterable[int], score: int) -> int:
+    """Return the competition rank `score` has among `scores` (as `competition_ranks` gives it):
+    one more than the number of scores above it."""
+    return 1 + sum(1 for other in scores if other > score)
+
+
 def commendation_order(candidates: Iterable[dict]) -> list[dict]:
     """Return candidates in commendation order by the documented tie rule.
 

@@ -10,7 +10,7 @@ import json
 import logging
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ledger import formatting, periods
@@ -47,11 +47,14 @@ def get_snapshot(session: Session, bank_id: int, kind: str, period: str) -> Snap
 def current_notice(session: Session, bank: Bank) -> dict | None:
     """Return the latest monthly notice put up (its month, when objections close, the key of its
     public address), if any."""
-    row = session.execute(select(Snapshot.period, Snapshot.window_closes_at, Snapshot.content_hash)
-                          .where(Snapshot.bank_id == bank.id, Snapshot.kind == "notice")
-                          .order_by(Snapshot.period.desc()).limit(1)).first()
+    row = session.execute(_LATEST_NOTICE, {"bank": bank.id}).first()
     return {"month": row.period, "closes_at": row.window_closes_at,
             "key": row.content_hash[:16]} if row else None
+
+
+_LATEST_NOTICE = (select(Snapshot.period, Snapshot.window_closes_at, Snapshot.content_hash)
+                  .where(Snapshot.bank_id == bindparam("bank"), Snapshot.kind == "notice")
+                  .order_by(Snapshot.period.desc()).limit(1))
 
 
 def banks_with_notice(session: Session, month: str) -> set[int]:

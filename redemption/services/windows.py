@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ground.clock import Clock
@@ -108,13 +108,17 @@ def next_window(session: Session, bank: Bank, day: date, *, cycle=None) -> domai
     return domain.next_window(day, _windows(session, bank, day.year - 1, day.year + 1, cycle))
 
 
+_STORED = select(RedemptionWindow.id, RedemptionWindow.opens_on, RedemptionWindow.closes_on,
+                 RedemptionWindow.closed_on, RedemptionWindow.kind, RedemptionWindow.memo).where(
+    RedemptionWindow.bank_id == bindparam("bank"), RedemptionWindow.closes_on >= bindparam("first"),
+    RedemptionWindow.opens_on <= bindparam("last"))
+
+
 def _windows(session: Session, bank: Bank, first_year: int, last_year: int,
              cycle=None) -> list[domain.Window]:
     cycle = cycle or books.settings(session, bank).cycle
-    stored = session.execute(select(RedemptionWindow).where(
-        RedemptionWindow.bank_id == bank.id,
-        RedemptionWindow.closes_on >= date(first_year, 1, 1),
-        RedemptionWindow.opens_on <= date(last_year, 12, 31))).scalars().all()
+    stored = session.execute(_STORED, {"bank": bank.id, "first": date(first_year, 1, 1),
+                                       "last": date(last_year, 12, 31)}).all()
     kept = []
     for w in stored:
         closes = w.closes_on if w.closed_on is None else min(w.closes_on, w.closed_on - timedelta(days=1))

@@ -5,7 +5,7 @@ import pytest
 
 from ground.errors import ValidationError
 from ledger.periods import parse_period, period_of
-from reports.ranking import commendation_order, competition_ranks, top
+from reports.ranking import commendation_order, competition_rank, competition_ranks, top
 
 
 @pytest.mark.parametrize("kind, text, start, end", [
@@ -40,6 +40,13 @@ def test_equal_scores_share_a_rank_and_the_next_rank_skips():
     rows = [{"id": 4, "net": 10}, {"id": 2, "net": 30}, {"id": 3, "net": 10}, {"id": 1, "net": 5}]
     ranked = competition_ranks(rows, lambda r: r["net"], lambda r: r["id"])
     assert [(rank, r["id"]) for rank, r in ranked] == [(1, 2), (2, 3), (2, 4), (4, 1)]
+
+
+def test_one_scores_rank_is_the_rank_competition_ranking_gives_it():
+    scores = [10, 30, 10, 5, -2]
+    ranked = competition_ranks(enumerate(scores), lambda kv: kv[1], lambda kv: kv[0])
+    assert [competition_rank(scores, s) for s in scores] == [rank for rank, _ in sorted(ranked, key=lambda r: r[1][0])]
+    assert [competition_rank(scores, s) for s in scores] == [2, 1, 2, 4, 5]
 
 
 def test_ties_are_listed_in_the_same_order_whatever_order_they_came_in():
