@@ -214,6 +214,10 @@ def _rebuild(table: str, *, partitioned: bool, key: str) -> None:
                    "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)")
     triggers = rows("SELECT pg_get_triggerdef(oid) FROM pg_trigger "
                     "WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgparentid = 0")
+    # Its BEFORE TRUNCATE triggers (in pg_trigger.tgtype, 2 is BEFORE and 32 is TRUNCATE).
+    guards = bind.exec_driver_sql(
+        "SELECT tgname, tgfoid::regproc::text FROM pg_trigger WHERE tgrelid = %s::regclass "
+        "AND NOT tgisinternal AND tgparentid = 0 AND tgtype & 34 = 34", (table,)).all()
     sequence = bind.exec_driver_sql("SELECT pg_get_serial_sequence(%s, 'id')", (table,)).scalar()
     for source, name, _ in inbound:
         op.execute(f"ALTER TABLE {source} DROP CONSTRAINT {name}")
@@ -239,14 +243,12 @@ def _rebuild(table: str, *, partitioned: bool, key: str) -> None:
         op.execute(definition)
     for definition in triggers:
         op.execute(definition)
-    if partitioned and any("TRUNCATE" in t for t in triggers):
-        # A statement's trigger guards the table it is on: each part refuses TRUNCATE too.
-        for part in range(PARTITIONS):
-            for definition in triggers:
-                if "TRUNCATE" in definition:
-                    name = definition.split()[2]
-                    op.execute(definition.replace(f"TRIGGER {name} ", f"TRIGGER {name}_p{part:02d} ", 1)
-                               .replace(f" ON public.{table} ", f" ON public.{table}_p{part:02d} ", 1))
+    if partitioned:
+        # A statement's trigger guards only the table it is on: each part refuses TRUNCATE too.
+        for name, function in guards:
+            for part in range(PARTITIONS):
+                op.execute(f"CREATE TRIGGER {name}_p{part:02d} BEFORE TRUNCATE ON {table}_p{part:02d} "
+                           f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
     for name, definition in outbound:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     for source, name, definition in inbound:
