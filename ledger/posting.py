@@ -214,7 +214,7 @@ def post(session: Session, bank_id: int, *entries: Sequence[Draft], by: str, clo
             rows.append(values)
             movements[d.debit_id] = movements.get(d.debit_id, 0) - d.amount
             movements[d.credit_id] = movements.get(d.credit_id, 0) + d.amount
-    moved = [{"account": a, "delta": d} for a, d in movements.items() if d]
+    moved = [{"bank": bank_id, "account": a, "delta": d} for a, d in movements.items() if d]
     # Statements compiled once (the ORM's unit of work would cost more than the writes), sent
     # together: on PostgreSQL the rows, the balances and the head take one round trip.
     ids, waiting = [], []
@@ -257,7 +257,9 @@ _LOCK = Prepared(select(_BANKS.c.head_seq, _BANKS.c.head_hash,
                  .where(_BANKS.c.id == bindparam("bank")).with_for_update(of=_BANKS))
 _INSERT = Prepared(insert(_TRANSFERS).returning(_TRANSFERS.c.id),
                    columns=[*chain.CHAINED_COLUMNS, chain.ENTRY_COLUMN, "prev_hash", "hash"])
-_MOVE_BALANCE = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account"))
+# By the account's whole key (bank, id): on PostgreSQL that is the primary key (migration 0022).
+_MOVE_BALANCE = Prepared(update(_ACCOUNTS).where(_ACCOUNTS.c.bank_id == bindparam("bank"),
+                                                 _ACCOUNTS.c.id == bindparam("account"))
                          .values(balance=_ACCOUNTS.c.balance + bindparam("delta")))
 _MOVE_HEAD = Prepared(update(_BANKS).where(_BANKS.c.id == bindparam("bank"))
                       .values(head_seq=bindparam("seq"), head_hash=bindparam("hash")))

@@ -200,7 +200,7 @@ def _statements(session, make, clock):
     return [
         (posting._LOCK, {"bank": bank.id}),
         (Prepared(posting._INSERT.statement, columns=list(transfer)), transfer),
-        (posting._MOVE_BALANCE, {"account": earner.id, "delta": 3}),
+        (posting._MOVE_BALANCE, {"bank": bank.id, "account": earner.id, "delta": 3}),
         (posting._MOVE_HEAD, {"bank": bank.id, "seq": 1, "hash": "1" * 64}),
         (audit._INSERT, {"bank_id": bank.id, "at": at, "actor": "t", "action": "pin", "subject": None,
                          "detail": '{"a":1}'}),

@@ -20,6 +20,7 @@ from ground.db import normalize_url
 from ground.tenants import Bank
 
 from ..conftest import NOW, POSTGRES_URL
+from ..schema import model_diff
 
 DATA = Path(__file__).parent / "data" / "bank_0018.db"
 #: The API token of the bank's clerk, as the file was made.
@@ -186,13 +187,8 @@ def test_the_old_projects_money_is_not_reversed(upgraded, seq):
 
 
 def test_the_upgrade_builds_the_transfers_table_the_model_describes(upgraded, old_url):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from zongzhi.tables import metadata
-
     engine = sa.create_engine(normalize_url(old_url))
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = model_diff(conn)
     engine.dispose()
     assert [d for d in diff if "transfers" in repr(d) and "entry" in repr(d)] == []

@@ -12,6 +12,7 @@ import migrations
 from ground.db import normalize_url
 
 from ..conftest import POSTGRES_URL
+from ..schema import model_diff
 
 TABLES = {"user_sessions", "api_tokens", "idempotency_records", "stats_progress", "redemption_lines",
           "stock_movements", "legacy_events"}
@@ -36,14 +37,9 @@ def empty_url(backend, tmp_path):
 
 
 def test_the_migration_builds_exactly_the_tables_the_models_describe(database_url):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from zongzhi.tables import metadata
-
     engine = sa.create_engine(normalize_url(database_url))
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = model_diff(conn)
     engine.dispose()
     mine = [d for d in diff if any(getattr(part, "name", part) in TABLES or
                                    getattr(getattr(part, "table", None), "name", None) in TABLES
