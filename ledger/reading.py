@@ -59,7 +59,9 @@ def _summary_statement() -> Prepared:
 
     def this_month(kind):
         return (select(func.coalesce(func.sum(transfers.c.amount), 0))
-                .where(transfers.c.bank_id == residents.c.bank_id, transfers.c.doer_id == residents.c.id,
+                # The bank as a parameter, not the outer row's column: PostgreSQL then reads
+                # only that bank's partition of the transfers (see migration 0022).
+                .where(transfers.c.bank_id == bindparam("bank"), transfers.c.doer_id == residents.c.id,
                        transfers.c.ledger == PTS, transfers.c.kind == kind,
                        transfers.c.occurred_on.between(bindparam("start"), bindparam("end")))
                 .scalar_subquery())

@@ -304,10 +304,13 @@ class Tail:
 #: Each tail's few thousand transfers at most are looked up row by row through the accounts' and
 #: the residents' figures' keys, where PostgreSQL would otherwise hash the whole of both; its
 #: estimate of them is two hundred banks' worth of a third of a ledger, which would have it
-#: compile the statement to machine code (JIT) for longer than the statement runs.
-_TAIL_SETTINGS = (("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off", "SET LOCAL jit = off"),
+#: compile the statement to machine code (JIT) for longer than the statement runs. With the
+#: transfers partitioned by bank (migration 0022) it would also scan every partition rather than
+#: probe each bank's own by its (bank, seq) key: scans are off for it too.
+_TAIL_SETTINGS = (("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off", "SET LOCAL jit = off",
+                   "SET LOCAL enable_seqscan = off"),
                   ("SET LOCAL enable_hashjoin TO DEFAULT", "SET LOCAL enable_mergejoin TO DEFAULT",
-                   "SET LOCAL jit TO DEFAULT"))
+                   "SET LOCAL jit TO DEFAULT", "SET LOCAL enable_seqscan TO DEFAULT"))
 #: PostgreSQL's statements do not depend on the marks (they go as arrays): built and compiled once.
 _MARKS_ALL = Prepared(_MARKS)
 _MARKS_OF_BANK = Prepared(_MARKS.where(_BANKS.c.id == bindparam("bank")))
