@@ -6,8 +6,8 @@ behind one door, `ground.store`.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 import time
+from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import create_engine, event

@@ -46,7 +46,7 @@ class Unit:
         try:
             self._begin()
         except BaseException:
-            if not self._transaction.__exit__(*sys.exc_info()):
+            if not self._end_failed():
                 raise
         return self
 
@@ -65,10 +65,14 @@ class Unit:
             try:
                 self._write()
             except BaseException:
-                if not self._transaction.__exit__(*sys.exc_info()):
+                if not self._end_failed():
                     raise
                 return False
         return self._transaction.__exit__(error_type, error, traceback)
+
+    def _end_failed(self) -> bool:
+        # Roll the transaction back for the exception being handled; true if it was swallowed.
+        return self._transaction.__exit__(*sys.exc_info())
 
     def _write(self) -> None:
         """Write what was noted: the audit entries, sent together."""
