@@ -52,6 +52,9 @@ class Household(SQLModel, table=True):
 
 class Resident(SQLModel, table=True):
     __tablename__ = "residents"
+    # The register as the figures count it: who was there, still active, by each month's end.
+    __table_args__ = (Index("ix_residents_registered", "bank_id", "created_at",
+                            sqlite_where=text("active = 1"), postgresql_where=text("active")),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     bank_id: int = Field(foreign_key="banks.id", index=True)

@@ -102,7 +102,7 @@ def _registered(count: int, one_bank: bool) -> Prepared:
     first_end = case(*((Resident.created_at < bindparam(f"end_{i}"), literal_column(str(i))) for i in range(count)),
                      else_=None)
     stmt = (select(Resident.bank_id, first_end.label("month"), func.count().label("n"))
-            .where(Resident.active.is_(True)).group_by(Resident.bank_id, first_end))
+            .where(Resident.active).group_by(Resident.bank_id, first_end))
     return Prepared(stmt.where(Resident.bank_id == bindparam("bank")) if one_bank else stmt)
 
 
