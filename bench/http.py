@@ -2,10 +2,11 @@
 
 One run starts, on 127.0.0.1 only:
 
-* the real server, ``zongzhi serve`` (waitress, 8 threads), on SQLite in a temporary directory,
+* the real server, ``zongzhi serve`` (waitress, 8 threads; with --processes N, N gunicorn
+  workers of 8 threads each, as ``zongzhi serve --processes N``), on SQLite in a temporary directory,
   and again on PostgreSQL when a URL is given (a database zongzhi_http_<pid> created beside
   the one in the URL and dropped at the end);
-* a bare Flask app on the same waitress settings whose one endpoint parses the same JSON body
+* a bare Flask app on the same server settings whose one endpoint parses the same JSON body
   and answers 201: the most any Flask endpoint could do on this machine now.
 
 and drives each with ``wrk`` (the Debian package ``wrk``; without it the bench says so and
@@ -19,7 +20,7 @@ stops), for --seconds each, all in the same run so that a busy machine slows bot
 Afterwards every bank's chain is verified. The rule posted has no cap, so no deed is refused;
 any answer but 201 is counted and fails its line.
 
-    .venv/bin/python bench/http.py [--seconds 10] [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/http.py [--seconds 10] [--processes 1] [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
 
 ZONGZHI_BENCH_POSTGRES_URL or ZONGZHI_TEST_POSTGRES_URL also turn the PostgreSQL half on.
 It always exits 0: it is a report, and prints PASS/FAIL against each target.
@@ -58,7 +59,12 @@ app = Flask("bare")
 def deed(bank):
     body = json.loads(request.get_data())
     return {{"transfers": [{{"id": 1, "rule": body["rule"], "residents": body["residents"]}}]}}, 201
-serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads={THREADS})
+port, processes = int(sys.argv[1]), int(sys.argv[2])
+if processes == 1:
+    serve(app, host="127.0.0.1", port=port, threads={THREADS})
+else:  # as `zongzhi serve --processes` serves
+    from zongzhi.serving import serve_processes
+    serve_processes(lambda: app, "127.0.0.1", port, threads={THREADS}, processes=processes)
 """
 
 WRK_SCRIPT = """
@@ -139,25 +145,30 @@ class Server:
                 self.proc.wait()
 
 
-def zongzhi_serve(url: str, workdir: Path) -> Server:
+def zongzhi_serve(url: str, workdir: Path, processes: int = 1) -> Server:
     env = {**os.environ, "ZONGZHI_DATABASE_URL": url, "ZONGZHI_SECRET_KEY": "bench-http", "ZONGZHI_GROUP_COMMIT": "1",
            "ZONGZHI_INSTANCE": str(workdir), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
     zongzhi = str(Path(sys.executable).parent / "zongzhi")
-    return Server(lambda port: [zongzhi, "serve", "--port", str(port), "--threads", str(THREADS)],
+    return Server(lambda port: [zongzhi, "serve", "--port", str(port), "--threads", str(THREADS),
+                                "--processes", str(processes)],
                   env, "/api/v1/health")
 
 
-def bare_flask() -> Server:
-    return Server(lambda port: [sys.executable, "-c", BARE_APP, str(port)], dict(os.environ), "/")
+def bare_flask(processes: int = 1) -> Server:
+    return Server(lambda port: [sys.executable, "-c", BARE_APP, str(port), str(processes)],
+                  {**os.environ, "PYTHONPATH": str(ROOT)}, "/")
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU the process has used so far (from /proc; 0 where there is none)."""
+    """User and system CPU the process and its live children (a server's workers) have used so
+    far (from /proc; 0 where there is none)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def drive(port: int, targets: list[tuple[str, str]], body: dict, *, clients: int, seconds: int,
@@ -235,14 +246,14 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def run_sqlite(workdir: Path, seconds: int, village, rows: list) -> None:
+def run_sqlite(workdir: Path, seconds: int, village, rows: list, processes: int) -> None:
     url = f"sqlite:///{workdir}/http.db"
     [bank] = build(url, 1, village)
     day = village.yesterday(village.wall_clock())
     target = [(f"/api/v1/banks/{bank.code}/deeds", bank.token)]
     one = {"rule": "cleanup", "residents": [bank.residents[0]], "occurred_on": day}
     team = {"rule": "cleanup", "residents": bank.residents[:8], "occurred_on": day}
-    with bare_flask() as bare, zongzhi_serve(url, workdir) as real:
+    with bare_flask(processes) as bare, zongzhi_serve(url, workdir, processes) as real:
         print(f"servers up ({load()}); {seconds} s a measurement", flush=True)
         drive(real.port, target, one, clients=2, seconds=2, workdir=workdir)  # warm-up
         results = {}
@@ -272,7 +283,8 @@ def run_sqlite(workdir: Path, seconds: int, village, rows: list) -> None:
         print(f"  verify {line}")
 
 
-def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: list) -> None:
+def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: list,
+                 processes: int) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -290,7 +302,7 @@ def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: lis
         day = village.yesterday(village.wall_clock())
         targets = [(f"/api/v1/banks/{b.code}/deeds", b.token) for b in banks]
         body = {"rule": "cleanup", "residents": [banks[0].residents[0]], "occurred_on": day}
-        with zongzhi_serve(url, workdir) as real:
+        with zongzhi_serve(url, workdir, processes) as real:
             # Each client posts into its own bank: resident ids differ by bank, so each gets a body
             # naming its own bank's first resident.
             drive(real.port, targets[:1], body, clients=1, seconds=2, workdir=workdir)
@@ -335,6 +347,9 @@ def drive_banks(port: int, banks, day: str, seconds: int, workdir: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes, for the real server and the bare app alike "
+                             "(`zongzhi serve --processes`; default 1, waitress)")
     parser.add_argument("--postgres-url", default=os.environ.get("ZONGZHI_BENCH_POSTGRES_URL")
                         or os.environ.get("ZONGZHI_TEST_POSTGRES_URL"))
     args = parser.parse_args()
@@ -346,10 +361,11 @@ def main() -> None:
     rows: list[tuple] = []
     workdir = Path(tempfile.mkdtemp(prefix="zongzhi-http-"))
     try:
-        print(f"bench/http.py: {load()}", flush=True)
-        run_sqlite(workdir, args.seconds, village, rows)
+        print(f"bench/http.py: {load()}; {args.processes} server process{'es' if args.processes > 1 else ''} "
+              f"of {THREADS} threads each", flush=True)
+        run_sqlite(workdir, args.seconds, village, rows, args.processes)
         if args.postgres_url:
-            run_postgres(args.postgres_url, workdir, args.seconds, village, rows)
+            run_postgres(args.postgres_url, workdir, args.seconds, village, rows, args.processes)
         else:
             print("PostgreSQL half skipped: no --postgres-url")
     finally:

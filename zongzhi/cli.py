@@ -323,31 +323,42 @@ def export(code, fmt, output):
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host, port, threads):
-    """Serve the app (production: waitress)."""
-    from waitress import serve as waitress_serve
-
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="threads in each server process")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="server processes: about one per core on a county's server (Linux; 1 runs "
+                   "waitress, more run gunicorn's workers)")
+def serve(host, port, threads, processes):
+    """Serve the app (production: waitress; with --processes, gunicorn's workers)."""
     from .config import serve_refusal
 
     refusal = serve_refusal()
     if refusal:
         click.echo(f"错误 error: {refusal}", err=True)
         sys.exit(1)
+    if processes > 1:
+        from .serving import serve_processes
+
+        click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
+        _warn_without_public_url(_settings(), "serve", port)
+        serve_processes(_app, host, port, threads=threads, processes=processes)
+        return
+    from waitress import serve as waitress_serve
+
     app = _app()
     click.echo(f"综治银行 serving on http://{host}:{port}/")
-    _warn_without_public_url(app, "serve", port)
+    _warn_without_public_url(app.config, "serve", port)
     waitress_serve(app, host=host, port=port, threads=threads)
 
 
-def _warn_without_public_url(app, command: str, port: int) -> None:
+def _warn_without_public_url(settings, command: str, port: int) -> None:
     """Warn that printed QR codes and notice links will point at this machine's own address.
 
     Without ZONGZHI_PUBLIC_URL the links take the address the page was opened at, which on the
     office computer is 127.0.0.1: a resident's phone scanning the card reaches itself, not us.
     """
-    if app.config.get("PUBLIC_URL"):
+    if settings.get("PUBLIC_URL"):
         return
     click.echo(
         f"\n  警告 warning: ZONGZHI_PUBLIC_URL 未设置。二维码和公示链接将使用打开网页时的地址"
@@ -387,7 +398,7 @@ def demo(host, port):
         click.echo(f"  resident card {base}/c/{info['card_token']}")
         click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk")
     click.echo("")
-    _warn_without_public_url(app, "demo", port)
+    _warn_without_public_url(app.config, "demo", port)
     from cycle.scheduler import start_background
 
     click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")

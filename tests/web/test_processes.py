@@ -1,0 +1,165 @@
+"""`zongzhi serve --processes N`: several worker processes behind one address, each building the
+app after the fork; a worker that dies is replaced, and stopping the server stops them all."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+import migrations
+from ground.clock import Clock
+from ground.db import make_engine, session_factory
+from ledger import banks, people
+from web.auth import create_token, create_user
+from zongzhi.cli import main
+
+from ..conftest import RULES
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform == "win32", reason="gunicorn runs on POSIX only")]
+
+ZONGZHI = str(Path(sys.executable).parent / "zongzhi")
+DEEDS = 24
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _workers(pid: int) -> set[int]:
+    """The server's worker processes: the master's children, from /proc."""
+    try:
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except FileNotFoundError:
+        return set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _until(condition, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+@pytest.fixture
+def village(database_url):
+    migrations.upgrade(database_url)
+    clock = Clock(ZoneInfo("Asia/Shanghai"))
+    engine = make_engine(database_url)
+    with session_factory(engine)() as session:
+        bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
+                                 source_name="t.yaml", by="test", clock=clock)
+        people.create_household(session, bank, code="H1", name=None, clock=clock)
+        resident = people.create_resident(session, bank, name="王大", household="H1", phone=None,
+                                          clock=clock).id
+        create_user(session, "clerk", bank_code="hp", role="clerk", password="clerk password",
+                    clock=clock)
+        token = create_token(session, "clerk", clock=clock)
+    engine.dispose()
+    return {"url": database_url, "resident": resident, "token": token,
+            "today": clock.today().isoformat()}
+
+
+@pytest.fixture
+def server(village, tmp_path):
+    """`zongzhi serve --processes 2 --threads 4` on the village's database; yields (process, base)."""
+    port = _free_port()
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": village["url"], "ZONGZHI_SECRET_KEY": "k" * 64,
+           "ZONGZHI_INSTANCE": str(tmp_path), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
+    proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port), "--processes", "2", "--threads", "4"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def answering():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        try:
+            with urllib.request.urlopen(base + "/api/v1/health", timeout=10) as answer:
+                return answer.status == 200
+        except OSError:  # not listening yet, or no worker ready to answer
+            return False
+    _until(answering, "the server answering")
+    yield proc, base
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _post(base: str, village: dict, key: str) -> int:
+    body = json.dumps({"rule": "cleanup", "residents": [village["resident"]],
+                       "occurred_on": village["today"]}).encode()
+    request = urllib.request.Request(
+        base + "/api/v1/banks/hp/deeds", data=body, method="POST",
+        headers={"Authorization": f"Bearer {village['token']}", "Content-Type": "application/json",
+                 "Idempotency-Key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _balance(base: str, village: dict) -> int:
+    request = urllib.request.Request(base + f"/api/v1/banks/hp/residents/{village['resident']}/account",
+                                     headers={"Authorization": f"Bearer {village['token']}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["balance"]
+
+
+def test_two_processes_post_deeds_at_once_and_a_killed_worker_is_replaced(server, village):
+    proc, base = server
+    workers = _until(lambda: len(_workers(proc.pid)) == 2 and _workers(proc.pid), "two workers")
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: _post(base, village, f"many-{i}"), range(DEEDS)))
+    assert statuses == [201] * DEEDS
+    # the same key again, on whichever worker: replayed, not posted twice
+    assert _post(base, village, "many-0") == 201
+    assert _balance(base, village) == 3 * DEEDS
+
+    killed = min(workers)
+    os.kill(killed, signal.SIGKILL)
+    replaced = _until(lambda: (now := _workers(proc.pid)) and len(now) == 2 and killed not in now and now,
+                      "a new worker in the killed one's place")
+    assert replaced - workers and not _alive(killed)
+    assert _post(base, village, "after") == 201
+    assert _balance(base, village) == 3 * (DEEDS + 1)
+
+    result = CliRunner().invoke(main, ["verify", "hp"], env={"ZONGZHI_DATABASE_URL": village["url"]})
+    assert result.exit_code == 0 and "hp: OK" in result.output, result.output
+
+
+def test_stopping_the_server_stops_every_worker(server):
+    proc, _base = server
+    workers = _until(lambda: len(_workers(proc.pid)) == 2 and _workers(proc.pid), "two workers")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0
+    assert not any(_alive(pid) for pid in workers)
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "65", "many"])
+def test_a_number_of_processes_out_of_bounds_is_refused_before_anything_starts(count):
+    result = CliRunner().invoke(main, ["serve", "--processes", count])
+    assert result.exit_code == 2 and "--processes" in result.output
