@@ -169,12 +169,26 @@ MORNING_READERS = 50
 MORNING_SCRIPT = """
 local paths = {%(paths)s}
 local at = 0
-function init(args) at = math.random(#paths) end
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(id * 7919)
+  at = math.random(#paths)
+end
 function request()
   at = at %% #paths + 1
   return wrk.format("GET", paths[at])
 end
-function delay() return %(think)d end
+-- Each reader pauses a random time, exponentially distributed about the mean --think (capped at
+-- five times it): residents open their cards independently, not all at one instant every
+-- --think ms, as a fixed pause would have wrk's 50 connections do once they fall into step.
+function delay()
+  if %(think)d == 0 then return 0 end
+  return math.floor(math.min(5 * %(think)d, -%(think)d * math.log(1 - math.random())))
+end
 function done(summary, latency, requests)
   io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), summary.errors.status))
@@ -183,7 +197,7 @@ end
 
 
 def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, residents: list[int],
-                    tokens: list[str], think_ms: int, seconds: int) -> dict:
+                    tokens: list[str], think_ms: int, seconds: int, processes: int = 1) -> dict:
     """Card pages under 50 readers, with and without a clerk posting; wrk's p50/p99 in ms."""
     import http.client
     import json
@@ -197,7 +211,7 @@ def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, r
     script.write_text(MORNING_SCRIPT % {"paths": ", ".join(f'"/c/{t}"' for t in tokens),
                                         "think": think_ms})
     out = {}
-    with served.zongzhi_serve(url, workdir) as server:
+    with served.zongzhi_serve(url, workdir, processes) as server:
         def readers():
             result = subprocess.run(["wrk", "-t", "2", "-c", str(MORNING_READERS), "-d", f"{seconds}s",
                                      "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{server.port}"],
@@ -221,8 +235,10 @@ def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, r
                 conn.request("POST", f"/api/v1/banks/{bank_code}/deeds", body=body, headers={
                     "Authorization": f"Bearer {clerk_token}", "Content-Type": "application/json"})
                 answer = conn.getresponse()
-                answer.read()
+                said = answer.read()
                 posted.append(answer.status)
+                if answer.status != 201 and len(posted) - posted.count(201) == 1:
+                    county.say(f"the first deed refused, {answer.status}: {said[:300]!r}")
                 n += 1
 
         thread = threading.Thread(target=clerk)
@@ -237,7 +253,7 @@ def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, r
     return out
 
 
-def run(size_name: str, think_ms: int = 500, seconds: int = 10) -> list[tuple]:
+def run(size_name: str, think_ms: int = 500, seconds: int = 10, processes: int = 1) -> list[tuple]:
     size = county.SMALL if size_name == "small" else county.FULL
     rng = random.Random(20261015)
     workdir = Path(tempfile.mkdtemp(prefix="zongzhi_desk_bench_"))
@@ -291,13 +307,17 @@ def run(size_name: str, think_ms: int = 500, seconds: int = 10) -> list[tuple]:
             county.say("the morning of 50 readers needs wrk (apt-get install wrk): skipped")
         else:
             clerk_token = site.headers["clerk"]["Authorization"].split()[1]
+            # The card sheets above issued new cards to the first residents, revoking any of the
+            # sample's among them: the morning's readers hold cards issued now.
+            tokens = issue_cards(site, big.id, sample)
             site.close()
             morning = measure_morning(url, workdir, big.code, clerk_token, big.residents, tokens,
-                                      think_ms, seconds)
+                                      think_ms, seconds, processes)
             county.say(f"morning, 50 readers: card page p50 {morning['busy']['p50']:.1f} ms, p99 "
                        f"{morning['busy']['p99']:.1f} ms ({morning['busy']['pages']:,.0f} pages/s) while "
                        f"a clerk posts {morning['deeds']:,.0f} deeds/s; without the clerk p99 "
-                       f"{morning['quiet']['p99']:.1f} ms")
+                       f"{morning['quiet']['p99']:.1f} ms; {morning['refused']} deeds and "
+                       f"{morning['busy']['bad']} pages answered other than 201 / 200")
         with site.sessions() as session:
             from ledger.verify import verify_bank
 
@@ -339,8 +359,10 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a small county, for a quick run")
     parser.add_argument("--think", type=int, default=500, help="ms each of the 50 readers pauses between pages")
     parser.add_argument("--seconds", type=int, default=10, help="length of each morning measurement")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes for the morning (`zongzhi serve --processes`; default 1)")
     args = parser.parse_args()
-    rows = run("small" if args.small else "full", args.think, args.seconds)
+    rows = run("small" if args.small else "full", args.think, args.seconds, args.processes)
     widths = [max(len(str(r[i])) for r in rows + [("figure", "value", "baseline", "ratio", "target",
                                                     "verdict")]) for i in range(6)]
     header = ("figure", "value", "baseline", "ratio", "target", "verdict")

@@ -327,10 +327,10 @@ def export(code, fmt, output):
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="threads in each server process")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="server processes: about one per core on a county's server (Linux; 1 runs "
-                   "waitress, more run gunicorn's workers)")
+              help="server processes, each with --threads: about one per core on a county's "
+                   "server (POSIX systems such as Linux)")
 def serve(host, port, threads, processes):
-    """Serve the app (production: waitress; with --processes, gunicorn's workers)."""
+    """Serve the app (production: waitress, in one process or --processes of them)."""
     from .config import serve_refusal
 
     refusal = serve_refusal()

@@ -1,61 +1,146 @@
-"""Serving in several processes: gunicorn's pre-forked workers, each with its own threads.
+"""Serving from several processes: waitress in each, one listening socket shared between them.
 
-One Python process holds one core at a time however many threads it runs, so a county's server
-with several cores serves from several processes (`zongzhi serve --processes N`). gunicorn keeps
-them: it listens once, forks the workers, replaces one that dies and stops them all on SIGINT or
-SIGTERM. Each worker builds the app itself after the fork, so no database connection is shared
-between processes. What must agree across processes already lives outside them: the data in the
-database, the secret key in the setting (or the instance folder's key file), and the rate-limit
-counters in Redis when ZONGZHI_REDIS_URL is set (per process otherwise, as API.md says).
+One Python process holds one core at a time however many threads it runs, so a server with
+several cores serves from several processes (`zongzhi serve --processes N`). This module keeps
+them: it binds the address once, forks N workers that each build the app after the fork (no
+database connection is shared between processes) and serve the shared socket with waitress,
+replaces a worker that dies, and on SIGINT or SIGTERM stops them all and waits for them.
 
-A single process (the default, and the village office's) stays on waitress, which also runs on
-Windows; gunicorn runs on Linux and other POSIX systems only.
+Each worker is waitress as a single process is: connections wait in its event loop, not in its
+threads, so a resident's phone that keeps its connection open between pages holds no thread.
+(gunicorn's threaded worker, tried first, gives each kept-alive connection a thread for up to
+five seconds; with 50 readers pausing between pages its p99 rose to ~0.5 s.)
+
+What must agree across processes already lives outside them: the data in the database, the
+secret key in the setting (or the instance folder's key file), and the rate-limit counters in
+Redis when ZONGZHI_REDIS_URL is set (per process otherwise, as API.md says). POSIX only: it
+forks. A single process (the default, and the village office's) needs none of this.
 """
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import sys
+import time
 from typing import Callable
 
-#: How long a worker may take over one request before gunicorn replaces it (s): above the
-#: longest request the app serves (a county's card sheet renders in well under a minute).
-WORKER_TIMEOUT_S = 120
+#: A worker that dies sooner than this after starting is not replaced at once: something is
+#: wrong with every start (the database is down, say), and the loop waits before trying again.
+QUICK_DEATH_S = 5.0
+RESTART_PAUSE_S = 2.0
+#: How long stopping waits for the workers to finish their requests before killing them.
+STOP_GRACE_S = 20.0
 
 
-def options(host: str, port: int, *, threads: int, processes: int) -> dict:
-    """gunicorn's settings for `processes` workers of `threads` threads on host:port."""
-    return {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": processes,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": WORKER_TIMEOUT_S,
-        "graceful_timeout": 30,
-        "keepalive": 5,
-        # Each worker imports and builds the app after the fork: nothing opened before it.
-        "preload_app": False,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "proc_name": "zongzhi",
-    }
+def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """Bind and listen on host:port once, for every worker to accept from."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _exit(signum, _frame) -> None:
+    raise SystemExit(0)  # waitress ends its loop on it and lets its threads finish
+
+
+def _worker(build: Callable, sock: socket.socket, threads: int) -> None:
+    """In the forked child: build the app and serve the shared socket until told to stop."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, _exit)
+        signal.signal(signal.SIGTERM, _exit)
+        from waitress import serve
+
+        serve(build(), sockets=[sock], threads=threads)
+        code = 0
+    except SystemExit:
+        code = 0
+    except BaseException:  # noqa: BLE001 - reported, then the master replaces this worker
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+class _Stop(Exception):
+    """Raised in the master by SIGINT or SIGTERM, to leave a blocking wait."""
 
 
 def serve_processes(build: Callable, host: str, port: int, *, threads: int, processes: int) -> None:
     """Serve the app that `build()` makes from `processes` worker processes until stopped."""
+    if not hasattr(os, "fork"):
+        raise SystemExit("错误 error: --processes 需要 Linux 等 POSIX 系统；--processes needs a POSIX "
+                         "system such as Linux (it forks). On this system serve with one process.")
+    sock = listening_socket(host, port)
+    workers: dict[int, float] = {}  # pid -> when it started
+    deadline = None  # set when told to stop: the workers are killed if still there at it
+    waiting = False  # in a blocking wait, which the signal interrupts
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            _worker(build, sock, threads)
+        workers[pid] = time.monotonic()
+
+    def stop(signum, _frame) -> None:
+        nonlocal deadline
+        if deadline is None:
+            deadline = time.monotonic() + STOP_GRACE_S
+            for pid in workers:
+                _signal(pid, signal.SIGTERM)
+            if waiting:
+                raise _Stop
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
-        from gunicorn.app.base import BaseApplication
-    except ImportError as err:  # gunicorn is not installed on Windows
-        raise SystemExit("错误 error: --processes 需要 gunicorn（仅 Linux 等 POSIX 系统）；"
-                         "gunicorn is needed for --processes (Linux and other POSIX systems only), "
-                         f"and it could not be imported: {err}") from err
+        for _ in range(processes):
+            spawn()
+        while workers:
+            try:
+                waiting = deadline is None
+                pid, status = os.waitpid(-1, 0 if waiting else os.WNOHANG)
+            except _Stop:
+                continue
+            except ChildProcessError:
+                break
+            finally:
+                waiting = False
+            if pid == 0:  # stopping, and none has ended since the last look
+                if time.monotonic() > deadline:
+                    for left in workers:
+                        _signal(left, signal.SIGKILL)
+                time.sleep(0.05)
+                continue
+            started = workers.pop(pid, None)
+            if started is None or deadline is not None:
+                continue
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit {os.WEXITSTATUS(status)}")
+            print(f"综治银行 worker {pid} ended ({how}); starting another", file=sys.stderr, flush=True)
+            if time.monotonic() - started < QUICK_DEATH_S:
+                try:
+                    waiting = True
+                    time.sleep(RESTART_PAUSE_S)
+                except _Stop:
+                    continue
+                finally:
+                    waiting = False
+            spawn()
+    finally:
+        sock.close()
 
-    settings = options(host, port, threads=threads, processes=processes)
 
-    class Server(BaseApplication):
-        def load_config(self):
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            return build()
-
-    Server().run()
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

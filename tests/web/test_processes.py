@@ -1,4 +1,4 @@
-"""`zongzhi serve --processes N`: several worker processes behind one address, each building the
+"""`zongzhi serve --processes N`: several waitress processes behind one address, each building the
 app after the fork; a worker that dies is replaced, and stopping the server stops them all."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from zongzhi.cli import main
 from ..conftest import RULES
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sys.platform == "win32", reason="gunicorn runs on POSIX only")]
+              pytest.mark.skipif(sys.platform == "win32", reason="--processes forks: POSIX only")]
 
 ZONGZHI = str(Path(sys.executable).parent / "zongzhi")
 DEEDS = 24
