@@ -165,61 +165,21 @@ def measure_sheet(site: Site, bank_code: str, residents: list[int]) -> float:
     return time.perf_counter() - t0
 
 
-MORNING_READERS = 50
-MORNING_SCRIPT = """
-local paths = {%(paths)s}
-local at = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("id", threads)
-end
-function init(args)
-  math.randomseed(id * 7919)
-  at = math.random(#paths)
-end
-function request()
-  at = at %% #paths + 1
-  return wrk.format("GET", paths[at])
-end
--- Each reader pauses a random time, exponentially distributed about the mean --think (capped at
--- five times it): residents open their cards independently, not all at one instant every
--- --think ms, as a fixed pause would have wrk's 50 connections do once they fall into step.
-function delay()
-  if %(think)d == 0 then return 0 end
-  return math.floor(math.min(5 * %(think)d, -%(think)d * math.log(1 - math.random())))
-end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), summary.errors.status))
-end
-"""
-
-
 def measure_morning(url: str, workdir: Path, bank_code: str, clerk_token: str, residents: list[int],
                     tokens: list[str], think_ms: int, seconds: int, processes: int = 1) -> dict:
     """Card pages under 50 readers, with and without a clerk posting; wrk's p50/p99 in ms."""
     import http.client
     import json
-    import subprocess
     import threading
 
     spec = importlib.util.spec_from_file_location("bench_http", BENCH_DIR / "http.py")
     served = sys.modules["bench_http"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(served)
-    script = workdir / "morning.lua"
-    script.write_text(MORNING_SCRIPT % {"paths": ", ".join(f'"/c/{t}"' for t in tokens),
-                                        "think": think_ms})
     out = {}
     with served.zongzhi_serve(url, workdir, processes) as server:
         def readers():
-            result = subprocess.run(["wrk", "-t", "2", "-c", str(MORNING_READERS), "-d", f"{seconds}s",
-                                     "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{server.port}"],
-                                    capture_output=True, text=True, check=True).stdout
-            line = next(l for l in result.splitlines() if l.startswith("RESULT "))
-            requests, duration, p50, p99, bad = line.split()[1:]
-            return {"pages": int(requests) / (float(duration) / 1e6), "p50": float(p50) / 1000,
-                    "p99": float(p99) / 1000, "bad": int(bad)}
+            return served.card_readers(server.port, tokens, think_ms=think_ms, seconds=seconds,
+                                       workdir=workdir)
 
         readers()  # warm-up
         out["quiet"] = readers()

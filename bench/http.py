@@ -90,6 +90,57 @@ end
 """
 
 
+#: The residents' morning: this many readers opening card pages at once (bench/desk.py and
+#: bench/province.py), each a wrk connection.
+CARD_READERS = 50
+CARD_READERS_SCRIPT = """
+local paths = {%(paths)s}
+local at = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  math.randomseed(id * 7919)
+  at = math.random(#paths)
+end
+function request()
+  at = at %% #paths + 1
+  return wrk.format("GET", paths[at])
+end
+-- Each reader pauses a random time, exponentially distributed about the mean --think (capped at
+-- five times it): residents open their cards independently, not all at one instant every
+-- --think ms, as a fixed pause would have wrk's 50 connections do once they fall into step.
+function delay()
+  if %(think)d == 0 then return 0 end
+  return math.floor(math.min(5 * %(think)d, -%(think)d * math.log(1 - math.random())))
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+
+
+
+
+def card_readers(port: int, tokens: list[str], *, think_ms: int, seconds: int, workdir: Path) -> dict:
+    """CARD_READERS readers opening the cards' pages (/c/<token>) for `seconds`, each pausing
+    about `think_ms` between pages; wrk's pages a second, p50 and p99 in ms, and how many
+    answers were not 200."""
+    script = workdir / f"readers-{port}.lua"
+    script.write_text(CARD_READERS_SCRIPT % {"paths": ", ".join(f'"/c/{t}"' for t in tokens),
+                                             "think": think_ms})
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(CARD_READERS), "-d", f"{seconds}s",
+                          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    requests, duration, p50, p99, bad = line.split()[1:]
+    return {"pages": int(requests) / (float(duration) / 1e6), "p50": float(p50) / 1000,
+            "p99": float(p99) / 1000, "bad": int(bad)}
+
+
 def load_village():
     spec = importlib.util.spec_from_file_location("bench_village", BENCH_DIR / "village.py")
     module = sys.modules["bench_village"] = importlib.util.module_from_spec(spec)

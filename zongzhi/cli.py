@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "seed_data" / "rules" / "default.yaml"
 
+#: How far below normal priority `zongzhi worker` runs: the cycle's rendering is batch work, and on
+#: a machine it shares with a web server a resident opening a card should not wait behind it. On
+#: a machine of its own the worker gets every core all the same.
+WORKER_NICENESS = 10
+
 
 def _app():
     from .app import create_app
@@ -492,9 +497,13 @@ def cycle_status(period, bank_code):
 @main.command()
 @click.option("--concurrency", type=click.IntRange(1, 512), default=None,
               help="worker processes (default: one per core)")
-def worker(concurrency):
+@click.option("--nice", type=click.IntRange(0, 19), default=WORKER_NICENESS, show_default=True,
+              help="how far below normal the workers run (0-19): on a machine shared with a web "
+                   "server, the residents' pages come before the notices")
+def worker(concurrency, nice):
     """Run a worker of the distributed cycle (Celery) until stopped; needs ZONGZHI_BROKER_URL."""
     import logging
+    import os
 
     from cycle import queue
 
@@ -504,6 +513,8 @@ def worker(concurrency):
         click.echo("错误 error: ZONGZHI_BROKER_URL 未设置 is not set (amqp://… or redis://…); without a broker "
                    "the scheduler runs the cycle itself", err=True)
         sys.exit(1)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # inherited by the pool's processes
     queue.work(app, concurrency=concurrency)
 
 

@@ -26,7 +26,7 @@ from reports import services as reports
 from reports.models import Snapshot
 from tests.conftest import POSTGRES_URL, RULES
 from tests.reports.helpers import at
-from zongzhi.cli import main
+from zongzhi.cli import WORKER_NICENESS, main
 from zongzhi.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -115,6 +115,10 @@ def workers(env, tmp_path):
         proc.log.close()
 
 
+def _niceness(pid) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def _cli(env, *args):
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     return result
@@ -149,9 +153,12 @@ def test_cycle_run_for_every_bank_queues_one_task_each_that_workers_run_once(ses
     assert queued.exit_code == 0, queued.output
     assert queued.output.count("已排队 queued") == 3
     assert {r.status for r in session.execute(select(JobRun)).scalars()} == {"queued"}
-    workers("--concurrency", "2")
+    worker = workers("--concurrency", "2")
     rows = _wait(session, lambda rows: all(r.status == "done" for r in rows), what="three notices")
     assert sorted(r.bank_id for r in rows) == sorted(b.id for b in banks)
+    # The worker and its pool run below normal priority: a web server beside them answers first.
+    pool = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    assert len(pool) == 2 and {_niceness(pid) for pid in [worker.pid, *pool]} == {WORKER_NICENESS}
     assert all(r.attempts == 1 for r in rows)
     # The same task delivered again: the job-runs table says it is done, nothing is rendered again.
     app = create_app({"DATABASE_URL": env["ZONGZHI_DATABASE_URL"], "BROKER_URL": env["ZONGZHI_BROKER_URL"],

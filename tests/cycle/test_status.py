@@ -50,3 +50,9 @@ def test_a_worker_without_a_broker_says_what_to_set_and_exits_1(cli):
 @pytest.mark.parametrize("concurrency", ["0", "-1", "x", "100000"])
 def test_a_worker_refuses_a_concurrency_out_of_bounds(cli, concurrency):
     assert cli("worker", "--concurrency", concurrency).exit_code == 2
+
+
+@pytest.mark.parametrize("nice", ["-1", "20", "x"])
+def test_a_worker_refuses_a_niceness_out_of_bounds(cli, nice):
+    refused = cli("worker", "--nice", nice)
+    assert refused.exit_code == 2 and "--nice" in refused.output
