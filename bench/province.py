@@ -298,7 +298,7 @@ def main() -> int:
         def read(seconds: int) -> dict:
             return served.card_readers(port, tokens, think_ms=args.think, seconds=seconds, workdir=workdir)
 
-        read(2)  # warm-up
+        read(5)  # warm-up: every server process has built its app and compiled its templates
         idle = read(args.seconds)
         background = threading.Thread(target=fan_out, args=(p, banks, "2026-08", 2))
         background.start()

@@ -184,7 +184,10 @@ def served(monkeypatch):
 
     calls = []
     monkeypatch.setenv("ZONGZHI_SECRET_KEY", "a key every server of the test shares")
+    import zongzhi.serving
+
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(zongzhi.serving, "stop_on_signals", lambda: None)  # pytest's own stay
     monkeypatch.setattr(cycle.scheduler, "start_background", lambda app: None)
     return calls
 

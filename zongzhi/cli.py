@@ -351,9 +351,12 @@ def serve(host, port, threads, processes):
         return
     from waitress import serve as waitress_serve
 
+    from .serving import stop_on_signals
+
     app = _app()
     click.echo(f"综治银行 serving on http://{host}:{port}/")
     _warn_without_public_url(app.config, "serve", port)
+    stop_on_signals()
     waitress_serve(app, host=host, port=port, threads=threads)
 
 

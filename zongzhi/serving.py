@@ -4,7 +4,8 @@ One Python process holds one core at a time however many threads it runs, so a s
 several cores serves from several processes (`zongzhi serve --processes N`). This module keeps
 them: it binds the address once, forks N workers that each build the app after the fork (no
 database connection is shared between processes) and serve the shared socket with waitress,
-replaces a worker that dies, and on SIGINT or SIGTERM stops them all and waits for them.
+replaces a worker that dies, and on SIGINT or SIGTERM stops them all and waits for them. A
+worker whose master is gone (killed with SIGKILL) stops within a second.
 
 Each worker is waitress as a single process is: connections wait in its event loop, not in its
 threads, so a resident's phone that keeps its connection open between pages holds no thread.
@@ -22,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -48,12 +50,31 @@ def _exit(signum, _frame) -> None:
     raise SystemExit(0)  # waitress ends its loop on it and lets its threads finish
 
 
-def _worker(build: Callable, sock: socket.socket, threads: int) -> None:
+def stop_on_signals() -> None:
+    """Have SIGINT and SIGTERM end waitress's loop in this process, letting its threads finish:
+    SIGTERM is what a service manager sends, and a server started in the background by a shell
+    would otherwise inherit SIGINT ignored."""
+    signal.signal(signal.SIGINT, _exit)
+    signal.signal(signal.SIGTERM, _exit)
+
+
+def _follow_master(master: int) -> None:
+    """A thread in each worker: once the master is gone (killed, so it could not stop the
+    workers), the worker stops too rather than serve on unsupervised."""
+    def watch() -> None:
+        while os.getppid() == master:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="follow-master", daemon=True).start()
+
+
+def _worker(build: Callable, sock: socket.socket, threads: int, master: int) -> None:
     """In the forked child: build the app and serve the shared socket until told to stop."""
     code = 1
     try:
-        signal.signal(signal.SIGINT, _exit)
-        signal.signal(signal.SIGTERM, _exit)
+        stop_on_signals()
+        _follow_master(master)
         from waitress import serve
 
         serve(build(), sockets=[sock], threads=threads)
@@ -84,10 +105,12 @@ def serve_processes(build: Callable, host: str, port: int, *, threads: int, proc
     deadline = None  # set when told to stop: the workers are killed if still there at it
     waiting = False  # in a blocking wait, which the signal interrupts
 
+    master = os.getpid()
+
     def spawn() -> None:
         pid = os.fork()
         if pid == 0:
-            _worker(build, sock, threads)
+            _worker(build, sock, threads, master)
         workers[pid] = time.monotonic()
 
     def stop(signum, _frame) -> None:

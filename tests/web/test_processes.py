@@ -84,14 +84,13 @@ def village(database_url):
             "today": clock.today().isoformat()}
 
 
-@pytest.fixture
-def server(village, tmp_path):
-    """`zongzhi serve --processes 2 --threads 4` on the village's database; yields (process, base)."""
+def _start(village, tmp_path, *options, preexec_fn=None):
+    """`zongzhi serve` on the village's database with these options; returns (process, base)."""
     port = _free_port()
     env = {**os.environ, "ZONGZHI_DATABASE_URL": village["url"], "ZONGZHI_SECRET_KEY": "k" * 64,
            "ZONGZHI_INSTANCE": str(tmp_path), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
-    proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port), "--processes", "2", "--threads", "4"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port), *options], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
     base = f"http://127.0.0.1:{port}"
 
     def answering():
@@ -102,10 +101,30 @@ def server(village, tmp_path):
         except OSError:  # not listening yet, or no worker ready to answer
             return False
     _until(answering, "the server answering")
-    yield proc, base
+    return proc, base
+
+
+def _stop(proc) -> None:
+    """Stop a server the way a service manager does, and leave none of its workers behind."""
+    workers = _workers(proc.pid)
     if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        proc.terminate()
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in workers:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def server(village, tmp_path):
+    """`zongzhi serve --processes 2 --threads 4`; yields (process, base)."""
+    proc, base = _start(village, tmp_path, "--processes", "2", "--threads", "4")
+    yield proc, base
+    _stop(proc)
 
 
 def _post(base: str, village: dict, key: str) -> int:
@@ -157,6 +176,27 @@ def test_stopping_the_server_stops_every_worker(server):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=40) == 0
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_workers_whose_master_is_killed_stop_rather_than_serve_on_unsupervised(server):
+    proc, base = server
+    workers = _until(lambda: len(_workers(proc.pid)) == 2 and _workers(proc.pid), "two workers")
+    proc.kill()
+    proc.wait()
+    _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers stopping", 15)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(base + "/api/v1/health", timeout=5)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT, though started with SIGINT ignored"])
+def test_one_process_stops_on_sigterm_and_on_sigint_even_when_started_ignoring_it(village, tmp_path, how):
+    # A shell's background job starts with SIGINT ignored; `zongzhi serve` handles it all the same.
+    proc, base = _start(village, tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGINT)
+        assert proc.wait(timeout=40) == 0
+    finally:
+        _stop(proc)
 
 
 @pytest.mark.parametrize("count", ["0", "-1", "65", "many"])
