@@ -11,36 +11,25 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-import migrations
-from ledger import banks, people
-from ground.clock import Clock
 from ground.db import make_engine, session_factory
 from ledger.models import Transfer
 from ground.tenants import Bank
 from ledger.verify import verify_bank
-from web.auth import create_token, create_user
 
-from ..conftest import RULES
+from .. import served
+
 
 CLIENTS = 8
 ZONGZHI = str(Path(sys.executable).parent / "zongzhi")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(url: str, port: int, instance: Path) -> subprocess.Popen:
@@ -64,22 +53,7 @@ def _serve(url: str, port: int, instance: Path) -> subprocess.Popen:
 
 @pytest.fixture
 def village(tmp_path):
-    url = f"sqlite:///{tmp_path}/crash.db"
-    migrations.upgrade(url)
-    clock = Clock(ZoneInfo("Asia/Shanghai"))
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
-                                 source_name="t.yaml", by="test", clock=clock)
-        people.create_household(session, bank, code="H1", name=None, clock=clock)
-        residents = [people.create_resident(session, bank, name=f"居民{i}", household="H1",
-                                            phone=None, clock=clock).id for i in range(CLIENTS)]
-        create_user(session, "clerk", bank_code="hp", role="clerk", password="clerk password",
-                    clock=clock)
-        token = create_token(session, "clerk", clock=clock)
-    engine.dispose()
-    return {"url": url, "residents": residents, "token": token, "today": clock.today().isoformat(),
-            "bank_id": bank.id}
+    return served.village(f"sqlite:///{tmp_path}/crash.db", CLIENTS)
 
 
 def _post(conn, village, resident, key):
@@ -92,7 +66,7 @@ def _post(conn, village, resident, key):
 
 
 def test_a_server_killed_mid_burst_keeps_every_deed_it_acknowledged(village, tmp_path):
-    port = _free_port()
+    port = served.free_port()
     server = _serve(village["url"], port, tmp_path)
     acknowledged: dict[str, list[dict]] = {}
     stop = threading.Event()

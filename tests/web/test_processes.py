@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,31 +12,20 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
-import migrations
-from ground.clock import Clock
-from ground.db import make_engine, session_factory
-from ledger import banks, people
-from web.auth import create_token, create_user
 from zongzhi.cli import main
 
-from ..conftest import RULES
+from .. import served
+
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform == "win32", reason="--processes forks: POSIX only")]
 
 ZONGZHI = str(Path(sys.executable).parent / "zongzhi")
 DEEDS = 24
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _workers(pid: int) -> set[int]:
@@ -67,26 +55,12 @@ def _until(condition, what: str, seconds: float = 60):
 
 @pytest.fixture
 def village(database_url):
-    migrations.upgrade(database_url)
-    clock = Clock(ZoneInfo("Asia/Shanghai"))
-    engine = make_engine(database_url)
-    with session_factory(engine)() as session:
-        bank = banks.create_bank(session, "hp", "和平村综治银行", rules_text=RULES,
-                                 source_name="t.yaml", by="test", clock=clock)
-        people.create_household(session, bank, code="H1", name=None, clock=clock)
-        resident = people.create_resident(session, bank, name="王大", household="H1", phone=None,
-                                          clock=clock).id
-        create_user(session, "clerk", bank_code="hp", role="clerk", password="clerk password",
-                    clock=clock)
-        token = create_token(session, "clerk", clock=clock)
-    engine.dispose()
-    return {"url": database_url, "resident": resident, "token": token,
-            "today": clock.today().isoformat()}
+    return served.village(database_url, 1)
 
 
 def _start(village, tmp_path, *options, preexec_fn=None):
     """`zongzhi serve` on the village's database with these options; returns (process, base)."""
-    port = _free_port()
+    port = served.free_port()
     env = {**os.environ, "ZONGZHI_DATABASE_URL": village["url"], "ZONGZHI_SECRET_KEY": "k" * 64,
            "ZONGZHI_INSTANCE": str(tmp_path), "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
     proc = subprocess.Popen([ZONGZHI, "serve", "--port", str(port), *options], env=env,
@@ -128,7 +102,7 @@ def server(village, tmp_path):
 
 
 def _post(base: str, village: dict, key: str) -> int:
-    body = json.dumps({"rule": "cleanup", "residents": [village["resident"]],
+    body = json.dumps({"rule": "cleanup", "residents": village["residents"][:1],
                        "occurred_on": village["today"]}).encode()
     request = urllib.request.Request(
         base + "/api/v1/banks/hp/deeds", data=body, method="POST",
@@ -142,7 +116,7 @@ def _post(base: str, village: dict, key: str) -> int:
 
 
 def _balance(base: str, village: dict) -> int:
-    request = urllib.request.Request(base + f"/api/v1/banks/hp/residents/{village['resident']}/account",
+    request = urllib.request.Request(base + f"/api/v1/banks/hp/residents/{village['residents'][0]}/account",
                                      headers={"Authorization": f"Bearer {village['token']}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())["balance"]
