@@ -63,8 +63,9 @@ port, processes = int(sys.argv[1]), int(sys.argv[2])
 if processes == 1:
     serve(app, host="127.0.0.1", port=port, threads={THREADS})
 else:  # as `zongzhi serve --processes` serves
-    from zongzhi.serving import serve_processes
-    serve_processes(lambda: app, "127.0.0.1", port, threads={THREADS}, processes=processes)
+    from zongzhi.serving import listening_socket, serve_processes
+    serve_processes(lambda: app, listening_socket("127.0.0.1", port), threads={THREADS},
+                    processes=processes)
 """
 
 WRK_SCRIPT = """

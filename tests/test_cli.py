@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -188,6 +189,9 @@ def served(monkeypatch):
 
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
     monkeypatch.setattr(zongzhi.serving, "stop_on_signals", lambda: None)  # pytest's own stay
+    # a port of the machine's choosing, not 8000, which something else may hold
+    monkeypatch.setattr(zongzhi.serving, "listening_socket",
+                        lambda host, port: socket.create_server(("127.0.0.1", 0)))
     monkeypatch.setattr(cycle.scheduler, "start_background", lambda app: None)
     return calls
 

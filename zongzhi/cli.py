@@ -342,22 +342,26 @@ def serve(host, port, threads, processes):
     if refusal:
         click.echo(f"错误 error: {refusal}", err=True)
         sys.exit(1)
-    if processes > 1:
-        from .serving import serve_processes
+    from .serving import AddressInUse, listening_socket, serve_one, serve_processes
 
-        click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
-        _warn_without_public_url(_settings(), "serve", port)
-        serve_processes(_app, host, port, threads=threads, processes=processes)
-        return
-    from waitress import serve as waitress_serve
-
-    from .serving import stop_on_signals
-
-    app = _app()
-    click.echo(f"综治银行 serving on http://{host}:{port}/")
-    _warn_without_public_url(app.config, "serve", port)
-    stop_on_signals()
-    waitress_serve(app, host=host, port=port, threads=threads)
+    # One process builds the app before it listens, so nothing connects to a server not yet
+    # able to answer; several bind first and build the app in each worker after the fork.
+    app = _app() if processes == 1 else None
+    try:
+        sock = listening_socket(host, port)
+    except AddressInUse as err:
+        click.echo(f"错误 error: 无法监听 cannot listen on {err}（端口可能已被占用 the port may be in use; "
+                   f"use --port）", err=True)
+        sys.exit(1)
+    with sock:
+        if app is None:
+            click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
+            _warn_without_public_url(_settings(), "serve", port)
+            serve_processes(_app, sock, threads=threads, processes=processes)
+        else:
+            click.echo(f"综治银行 serving on http://{host}:{port}/")
+            _warn_without_public_url(app.config, "serve", port)
+            serve_one(app, sock, threads=threads)
 
 
 def _warn_without_public_url(settings, command: str, port: int) -> None:

@@ -35,15 +35,31 @@ RESTART_PAUSE_S = 2.0
 STOP_GRACE_S = 20.0
 
 
+class AddressInUse(Exception):
+    """The address cannot be listened on (another server has it, or it is not this machine's)."""
+
+
 def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """Bind and listen on host:port once, for every worker to accept from."""
+    """Bind and listen on host:port once, for every worker (or the one process) to accept from.
+    A forked worker inherits it as it is."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
-    sock.set_inheritable(True)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as err:
+        sock.close()
+        raise AddressInUse(f"{host}:{port}: {err.strerror or err}") from err
     return sock
+
+
+def serve_one(app, sock: socket.socket, *, threads: int) -> None:
+    """Serve `app` from this process alone on the listening socket, until SIGINT or SIGTERM."""
+    from waitress import serve
+
+    stop_on_signals()
+    serve(app, sockets=[sock], threads=threads)
 
 
 def _exit(signum, _frame) -> None:
@@ -95,12 +111,12 @@ class _Stop(Exception):
     """Raised in the master by SIGINT or SIGTERM, to leave a blocking wait."""
 
 
-def serve_processes(build: Callable, host: str, port: int, *, threads: int, processes: int) -> None:
-    """Serve the app that `build()` makes from `processes` worker processes until stopped."""
+def serve_processes(build: Callable, sock: socket.socket, *, threads: int, processes: int) -> None:
+    """Serve the app that `build()` makes from `processes` worker processes on the listening
+    socket until stopped."""
     if not hasattr(os, "fork"):
         raise SystemExit("错误 error: --processes 需要 Linux 等 POSIX 系统；--processes needs a POSIX "
                          "system such as Linux (it forks). On this system serve with one process.")
-    sock = listening_socket(host, port)
     workers: dict[int, float] = {}  # pid -> when it started
     deadline = None  # set when told to stop: the workers are killed if still there at it
     waiting = False  # in a blocking wait, which the signal interrupts
@@ -124,42 +140,39 @@ def serve_processes(build: Callable, host: str, port: int, *, threads: int, proc
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    try:
-        for _ in range(processes):
-            spawn()
-        while workers:
+    for _ in range(processes):
+        spawn()
+    while workers:
+        try:
+            waiting = deadline is None
+            pid, status = os.waitpid(-1, 0 if waiting else os.WNOHANG)
+        except _Stop:
+            continue
+        except ChildProcessError:
+            break
+        finally:
+            waiting = False
+        if pid == 0:  # stopping, and none has ended since the last look
+            if time.monotonic() > deadline:
+                for left in workers:
+                    _signal(left, signal.SIGKILL)
+            time.sleep(0.05)
+            continue
+        started = workers.pop(pid, None)
+        if started is None or deadline is not None:
+            continue
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit {os.WEXITSTATUS(status)}")
+        print(f"综治银行 worker {pid} ended ({how}); starting another", file=sys.stderr, flush=True)
+        if time.monotonic() - started < QUICK_DEATH_S:
             try:
-                waiting = deadline is None
-                pid, status = os.waitpid(-1, 0 if waiting else os.WNOHANG)
+                waiting = True
+                time.sleep(RESTART_PAUSE_S)
             except _Stop:
                 continue
-            except ChildProcessError:
-                break
             finally:
                 waiting = False
-            if pid == 0:  # stopping, and none has ended since the last look
-                if time.monotonic() > deadline:
-                    for left in workers:
-                        _signal(left, signal.SIGKILL)
-                time.sleep(0.05)
-                continue
-            started = workers.pop(pid, None)
-            if started is None or deadline is not None:
-                continue
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit {os.WEXITSTATUS(status)}")
-            print(f"综治银行 worker {pid} ended ({how}); starting another", file=sys.stderr, flush=True)
-            if time.monotonic() - started < QUICK_DEATH_S:
-                try:
-                    waiting = True
-                    time.sleep(RESTART_PAUSE_S)
-                except _Stop:
-                    continue
-                finally:
-                    waiting = False
-            spawn()
-    finally:
-        sock.close()
+        spawn()
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -171,6 +172,18 @@ def test_one_process_stops_on_sigterm_and_on_sigint_even_when_started_ignoring_i
         assert proc.wait(timeout=40) == 0
     finally:
         _stop(proc)
+
+
+def test_a_port_already_in_use_is_said_plainly_and_nothing_starts():
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        for processes in ("1", "2"):
+            result = CliRunner().invoke(main, ["serve", "--port", str(port), "--processes", processes])
+            assert result.exit_code == 1, result.output
+            assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+    finally:
+        taken.close()
 
 
 @pytest.mark.parametrize("count", ["0", "-1", "65", "many"])

@@ -59,7 +59,7 @@ def servers(database_url, tmp_path):
             try:
                 urllib.request.urlopen(base + "/login", timeout=2).close()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # not listening yet, or not yet answering
                 assert proc.poll() is None, proc.stderr.read().decode()
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
