@@ -53,20 +53,27 @@ def servers(database_url, tmp_path):
         procs.append(subprocess.Popen([sys.executable, "-m", "zongzhi.cli", "serve", "--port", str(port)],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         bases.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
-    for proc, base in zip(procs, bases):
-        while True:
+    try:
+        deadline = time.monotonic() + 60
+        for proc, base in zip(procs, bases):
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/login", timeout=2).close()
+                    break
+                except OSError:  # not listening yet, or not yet answering
+                    assert proc.poll() is None, proc.stderr.read().decode()
+                    assert time.monotonic() < deadline, "the server did not start"
+                    time.sleep(0.2)
+        yield bases
+    finally:  # stopped whether they started or not
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
             try:
-                urllib.request.urlopen(base + "/login", timeout=2).close()
-                break
-            except OSError:  # not listening yet, or not yet answering
-                assert proc.poll() is None, proc.stderr.read().decode()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-    yield bases
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class Client:
