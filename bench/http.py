@@ -133,13 +133,27 @@ def card_readers(port: int, tokens: list[str], *, think_ms: int, seconds: int, w
     script = workdir / f"readers-{port}.lua"
     script.write_text(CARD_READERS_SCRIPT % {"paths": ", ".join(f'"/c/{t}"' for t in tokens),
                                              "think": think_ms})
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(CARD_READERS), "-d", f"{seconds}s",
-                          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
-    requests, duration, p50, p99, bad = line.split()[1:]
+    requests, duration, p50, p99, bad = run_wrk(port, script, threads=2, connections=CARD_READERS,
+                                                seconds=seconds)
     return {"pages": int(requests) / (float(duration) / 1e6), "p50": float(p50) / 1000,
             "p99": float(p99) / 1000, "bad": int(bad)}
+
+
+def run_wrk(port: int, script: Path, *, threads: int, connections: int, seconds: int) -> list[str]:
+    """Run wrk with the script against 127.0.0.1:port; return the fields of the line its done()
+    writes after "RESULT"."""
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+                          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    return next(l for l in out.splitlines() if l.startswith("RESULT ")).split()[1:]
+
+
+def deed_figures(fields: list[str]) -> dict:
+    """WRK_SCRIPT's RESULT fields as a rate, p50/p90/p99 in ms and the failures."""
+    requests, duration, p50, p90, p99, bad, errors = fields
+    return {"rate": int(requests) / (float(duration) / 1e6), "requests": int(requests),
+            "p50": float(p50) / 1000, "p90": float(p90) / 1000, "p99": float(p99) / 1000,
+            "bad": int(bad), "errors": int(errors)}
 
 
 def load_village():
@@ -230,15 +244,7 @@ def drive(port: int, targets: list[tuple[str, str]], body: dict, *, clients: int
     script.write_text(WRK_SCRIPT % {
         "targets": ", ".join(f'{{"{p}", "{t}"}}' for p, t in targets),
         "body": json.dumps(body, ensure_ascii=True)})
-    out = subprocess.run(["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{seconds}s",
-                          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
-    requests, duration, p50, p90, p99, bad, errors = line.split()[1:]
-    seconds_run = float(duration) / 1e6
-    return {"rate": int(requests) / seconds_run, "requests": int(requests),
-            "p50": float(p50) / 1000, "p90": float(p90) / 1000, "p99": float(p99) / 1000,
-            "bad": int(bad), "errors": int(errors)}
+    return deed_figures(run_wrk(port, script, threads=clients, connections=clients, seconds=seconds))
 
 
 def driven(server: Server, *args, **kw) -> dict:
@@ -386,14 +392,8 @@ def drive_banks(port: int, banks, day: str, seconds: int, workdir: Path) -> dict
     script.write_text(WRK_SCRIPT.replace("thread:set(\"token\", t[2])",
                                          "thread:set(\"token\", t[2])\n  thread:set(\"body\", t[3])")
                       .replace("local body = '%(body)s'\n", "") % {"targets": targets})
-    out = subprocess.run(["wrk", "-t", str(len(banks)), "-c", str(len(banks)), "-d", f"{seconds}s",
-                          "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
-    requests, duration, p50, p90, p99, bad, errors = line.split()[1:]
-    return {"rate": int(requests) / (float(duration) / 1e6), "requests": int(requests),
-            "p50": float(p50) / 1000, "p90": float(p90) / 1000, "p99": float(p99) / 1000,
-            "bad": int(bad), "errors": int(errors)}
+    return deed_figures(run_wrk(port, script, threads=len(banks), connections=len(banks),
+                                seconds=seconds))
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ import migrations
 from cards import services as cards
 from ledger import banks, deeds, people
 from ground.db import normalize_url
+from tests import served
 from tests.conftest import NOW, RULES, FixedClock
 
 pytestmark = pytest.mark.slow
@@ -38,12 +38,6 @@ SHARED = "postgresql://postgres@127.0.0.1:5432"
 def _as_postgres(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(command, **kw):
@@ -94,12 +88,12 @@ def pair():
         shutil.chown(root, "postgres", "postgres")
     own_primary = None
     primary_url = SHARED
-    replica = Cluster(_private_folder(root, "replica"), _free_port())
+    replica = Cluster(_private_folder(root, "replica"), served.free_port())
     made = _base_backup(SHARED, replica.folder)
     if made.returncode != 0:
         # 127.0.0.1:5432 refuses replication connections (no `host replication` line in its
         # pg_hba.conf) or is not there: a primary of the test's own, whose initdb default allows them.
-        own_primary = Cluster(_private_folder(root, "primary"), _free_port())
+        own_primary = Cluster(_private_folder(root, "primary"), served.free_port())
         initdb = _run([str(BIN / "initdb"), "-D", str(own_primary.folder / "data"), "-U", "postgres",
                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         assert initdb.returncode == 0, initdb.stderr

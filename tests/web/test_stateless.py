@@ -17,17 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from .. import served
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = "redis://127.0.0.1:6379/13"
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -49,7 +45,7 @@ def servers(database_url, tmp_path):
            "ZONGZHI_PUBLIC_URL": "http://127.0.0.1"}
     procs, bases = [], []
     for _ in range(2):
-        port = _free_port()
+        port = served.free_port()
         procs.append(subprocess.Popen([sys.executable, "-m", "zongzhi.cli", "serve", "--port", str(port)],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         bases.append(f"http://127.0.0.1:{port}")
