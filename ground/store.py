@@ -4,7 +4,8 @@ The code above reads as plain SQLAlchemy would, and uses only this:
 
 - `Prepared(statement, columns=...)`: a Core statement compiled once per database and run on the
   driver's cursor (`execute`, `rows`, `rows_from`, `stream`, `executemany`), for the few
-  statements every posting or every page runs.
+  statements every posting or every page runs; `read_alone` runs one outside any session, and
+  `detached` makes the model instances its row describes.
 - `pipelined(session)`: the statements of a block sent together (PostgreSQL's pipeline mode).
 - `snapshot(session)`: a read-only transaction that sees one moment of the database.
 - `connection_of(session)` and `per_transaction(session, key, make)`: what the session's current
@@ -29,9 +30,11 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from sqlalchemy import event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 
 # --- what a transaction holds ---------------------------------------------------------------------
@@ -91,6 +94,24 @@ def snapshot(session: Session) -> Iterator[Session]:
 
 # --- statements on the driver ---------------------------------------------------------------------
 
+def detached(model, values: dict):
+    """Return an instance of the mapped `model` holding `values` (every column attribute's, by
+    its key), as if a session had loaded it and then let it go.
+
+    Made as SQLAlchemy's loading makes an instance (the class manager's `new_instance`, which
+    runs no constructor and no validation, the values set in its state), then given its
+    identity (`make_transient_to_detached`): reading its attributes costs nothing, and a session
+    it is added to takes it as the existing row it is, never as a new one.
+    """
+    mapper = sa_inspect(model)
+    instance = mapper.class_manager.new_instance()
+    state = instance_state(instance)
+    for prop in mapper.column_attrs:
+        state.dict[prop.key] = values[prop.key]
+    make_transient_to_detached(instance)
+    return instance
+
+
 @contextmanager
 def pipelined(session: Session) -> Iterator[bool]:
     """Send the statements run inside the block together and wait once for all their results.
@@ -127,15 +148,19 @@ class Prepared:
     parameter and result processing, events) costs several times what the database spends on
     such small statements. Values still go through each column type's own bind processor, so
     they are stored exactly as the ORM stores them, and driver errors are raised as
-    SQLAlchemy's. It runs in the session's own transaction. Not for IN lists (expanding
-    parameters) or for results that need type processing (dates on SQLite): use Core for those.
+    SQLAlchemy's. It runs in the session's own transaction, or, with `read_alone`, on a pooled
+    connection of its own. Not for IN lists (expanding parameters). A SELECT's values come as
+    the driver gives them, unless `typed`: then each goes through its column type's result
+    processor (dates on SQLite, booleans), as SQLAlchemy's results would give it.
     An INSERT names the columns it fills (`columns`), as one set of parameters would.
     """
 
-    def __init__(self, statement, *, columns=None):
+    def __init__(self, statement, *, columns=None, typed: bool = False):
         self.statement, self.columns = statement, list(columns) if columns else None
+        self.typed = typed
         # By dialect (one per engine), and let go with it.
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._processors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def execute(self, session: Session, params: dict | None = None):
         """Run the statement with one set of parameters; return the driver's cursor."""
@@ -147,11 +172,48 @@ class Prepared:
 
     def rows(self, session: Session, params: dict | None = None) -> list:
         """Run a SELECT; return its rows as named tuples (row.id, row.name ...)."""
-        return self.rows_from(self.execute(session, params))
+        return self.rows_from(self.execute(session, params), connection_of(session).dialect)
 
-    def rows_from(self, cursor) -> list:
-        """Return the rows of a cursor this statement's `execute` gave, as named tuples."""
-        return [self._row(*values) for values in cursor.fetchall()]
+    def rows_from(self, cursor, dialect=None) -> list:
+        """Return the rows of a cursor this statement's `execute` gave, as named tuples.
+
+        A `typed` statement's values are converted for the `dialect` the cursor is of, which
+        it must then be given."""
+        if not self.typed:
+            return [self._row(*values) for values in cursor.fetchall()]
+        processors = self._results(dialect)
+        return [self._row(*[p(v) if p else v for p, v in zip(processors, values)])
+                for values in cursor.fetchall()]
+
+    def read_alone(self, engine: Engine, params: dict | None = None) -> list:
+        """Run a SELECT on a pooled connection of its own, outside any session; return its rows.
+
+        For the one read a request makes before it knows what it will do (who is asking): no
+        session transaction is begun, and none committed, for it. On SQLite the statement runs
+        in autocommit; on PostgreSQL its transaction is ended as the connection goes back to
+        the pool (the pool's reset), as a session's read would have been.
+        """
+        dialect = engine.dialect
+        sql, convert = self._for(dialect)
+        args = convert(params or {})
+        fairy = engine.raw_connection()
+        try:
+            try:
+                cursor = fairy.driver_connection.execute(sql, args)
+                return self.rows_from(cursor, dialect)
+            except dialect.loaded_dbapi.Error as err:
+                raise DBAPIError.instance(sql, args, err, dialect.loaded_dbapi.Error,
+                                          dialect=dialect) from err
+        finally:
+            fairy.close()
+
+    def _results(self, dialect) -> list:
+        found = self._processors.get(dialect)
+        if found is None:
+            found = self._processors[dialect] = [
+                c.type.dialect_impl(dialect).result_processor(dialect, None)
+                for c in self.statement.selected_columns]
+        return found
 
     def stream(self, session: Session, params: dict | None = None, *, batch: int = 5000):
         """Run a SELECT and yield its rows as the driver gives them (tuples), `batch` at a time.

@@ -11,6 +11,7 @@ from flask import session as flask_session
 from flask_login import LoginManager
 from flask_login import current_user as session_user
 from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +19,7 @@ from ground.clock import Clock
 from ground.db import get_session
 from ground.errors import (ConflictError, Forbidden, NotFound, Unauthorized, ValidationError, ZongzhiError)
 from ground.i18n import _
+from ground.store import Prepared, detached
 from ground.tenants import Bank
 from ground.unit import Unit
 from rules import bounds
@@ -180,24 +182,28 @@ def current_user() -> User:
 def _token_user(header: str, bank_code: str | None = None) -> tuple[User, Bank | None]:
     """Return the bearer token's user (noted as `current_user`) and, with `bank_code`, the bank
     of that code (None if there is none): one statement, read afresh on every request, so a
-    revoked or expired token or a deactivated user is refused at once."""
+    revoked or expired token or a deactivated user is refused at once.
+
+    It is read on a connection of its own, outside the request's session (`Prepared.read_alone`):
+    a deed's write transaction is then the session's first, and no read transaction is begun and
+    committed before it. The user and the bank come back as instances let go of any session
+    (`detached`); a session that needs them takes them as the rows they are.
+    """
     scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    session = get_session()
     now = current_app.extensions["zongzhi.clock"].now()
-    params = {"digest": _digest(token.strip()), "now": now}
-    if bank_code is None:
-        found = session.execute(_USER_BY_TOKEN, params).first()
-    else:
-        found = session.execute(_USER_AND_BANK_BY_TOKEN, {**params, "code": bank_code}).first()
-    if found is None:
+    found = _TOKEN_READ.read_alone(current_app.extensions["zongzhi.engine"],
+                                   {"digest": _digest(token.strip()), "now": now, "code": bank_code})
+    if not found:
         raise Unauthorized()
-    user, token_id, last_used, *bank = found
-    if last_used is None or last_used <= now - LAST_USED_EVERY:
-        _note_use(session, token_id, now)
+    row = found[0]._asdict()
+    user = detached(User, {key: row["u_" + key] for key in _USER_KEYS})
+    bank = detached(Bank, {key: row["b_" + key] for key in _BANK_KEYS}) if row["b_id"] is not None else None
+    if row["t_last_used"] is None or row["t_last_used"] <= now - LAST_USED_EVERY:
+        _note_use(get_session(), row["t_id"], now)
     g.user = user
-    return user, bank[0] if bank else None
+    return user, bank
 
 
 def _note_use(session: Session, token_id: int, now) -> None:
@@ -208,15 +214,21 @@ def _note_use(session: Session, token_id: int, now) -> None:
                         execution_options={"synchronize_session": False})
 
 
-# Every API request runs one of these: built once, not per request.
-_USER_BY_TOKEN = (select(User, ApiToken.id, ApiToken.last_used_at)
-                  .join(ApiToken, ApiToken.user_id == User.id)
-                  .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
-                         ApiToken.expires_at > bindparam("now"), User.active.is_(True)))
+_USER_KEYS = [prop.key for prop in sa_inspect(User).column_attrs]
+_BANK_KEYS = [prop.key for prop in sa_inspect(Bank).column_attrs]
+# Every API request runs this, built and compiled once: the token's user, its id and last use,
+# and (when the path names one) the bank of that code, in one round trip.
+_TOKEN_READ = Prepared(
+    select(*[getattr(User, key).label("u_" + key) for key in _USER_KEYS],
+           ApiToken.id.label("t_id"), ApiToken.last_used_at.label("t_last_used"),
+           *[getattr(Bank, key).label("b_" + key) for key in _BANK_KEYS])
+    .select_from(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .outerjoin(Bank, Bank.code == bindparam("code"))
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
+           ApiToken.expires_at > bindparam("now"), User.active.is_(True)),
+    typed=True)
 _BANK_BY_CODE = select(Bank).where(Bank.code == bindparam("code"))
-# A token's request to a bank's address: its user and the bank, in one round trip.
-_USER_AND_BANK_BY_TOKEN = (_USER_BY_TOKEN.add_columns(Bank)
-                           .outerjoin(Bank, Bank.code == bindparam("code")))
 
 
 def scoped_bank(code: str, roles: frozenset[str]) -> tuple[Bank, User]:

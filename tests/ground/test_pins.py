@@ -10,6 +10,7 @@ library's public way), then move the versions named here.
 | a lean user-agent stylesheet (`HTML._ua_stylesheets`) | WeasyPrint 70.0 (rendered); 62.0, 66.0 (the hook read in their source) | reports/paper.py |
 | parameters converted from the compiled statement (`binds`, `positiontup`, bind processors), driver errors raised through `DBAPIError.instance` | SQLAlchemy 2.1.9 and 2.0.58, psycopg 3.3.9 | ground/store.py |
 | a session's transaction as the key of what it holds | SQLAlchemy 2.1.9 and 2.0.58 | ground/store.py |
+| result values converted by the column types' result processors; an instance made as loading makes it (`ClassManager.new_instance`) | SQLAlchemy 2.1.9, SQLModel 0.0.50 | ground/store.py |
 | a URL rule's converters (`Rule._converters`) | Werkzeug 3.1.9 | zongzhi/openapi.py |
 """
 from __future__ import annotations
@@ -266,6 +267,64 @@ def test_what_a_transaction_holds_is_let_go_with_it(session, make):
         assert session.get_transaction() is not first and again is session.connection()
         assert per_transaction(session, "pin", list) == []
         first = session.get_transaction()
+
+
+def test_typed_rows_read_alone_give_what_sqlalchemys_own_results_give(app, session, make, clock):
+    from sqlalchemy import select
+
+    from ground.store import Prepared
+    from ground.tenants import ApiToken, Bank, User
+
+    bank = make.bank()
+    user = make.user(bank, "clerk")
+    session.add(ApiToken(user_id=user.id, token_hash="h" * 64, created_at=clock.now(),
+                         expires_at=clock.now(), last_used_at=clock.now()))
+    session.commit()
+    statement = (select(User.name, User.active, User.created_at, ApiToken.last_used_at, Bank.head_seq)
+                 .join(ApiToken, ApiToken.user_id == User.id).join(Bank, Bank.id == User.bank_id)
+                 .where(User.id == user.id))
+    theirs = [tuple(row) for row in session.execute(statement)]
+    session.rollback()
+    ours = Prepared(statement, typed=True).read_alone(app.extensions["zongzhi.engine"])
+    assert [tuple(row) for row in ours] == theirs
+    assert [type(value) for value in ours[0]] == [type(value) for value in theirs[0]]
+    assert isinstance(ours[0].created_at, datetime) and ours[0].active is True
+    # The read began nothing in the session, and the connection went back to the pool.
+    assert session.get_transaction() is None
+    assert app.extensions["zongzhi.engine"].pool.checkedout() == 0
+
+
+def test_a_detached_instance_is_the_row_it_describes(session, make):
+    from sqlalchemy import event, inspect
+
+    from ground.store import detached
+    from ground.tenants import Bank, User
+
+    bank = make.bank()
+    user = make.user(bank, "clerk")
+    session.commit()
+    values = {prop.key: getattr(user, prop.key) for prop in inspect(User).column_attrs}
+    session.expunge_all()
+    made = detached(User, values)
+    state = inspect(made)
+    assert state.detached and state.key == inspect(User).identity_key_from_primary_key((user.id,))
+    assert {key: getattr(made, key) for key in values} == values and made == user
+    # Taken into a session, it is the existing row: nothing is inserted, and a change is an UPDATE.
+    sent = []
+    event.listen(session.get_bind(), "before_cursor_execute", lambda *a: sent.append(a[2]))
+    try:
+        session.add(made)
+        session.flush()
+        assert sent == []
+        made.role = "reviewer"
+        session.flush()
+        assert [sql.split()[0] for sql in sent] == ["UPDATE"]
+    finally:
+        session.rollback()
+    bank_values = {prop.key: getattr(bank, prop.key) for prop in inspect(Bank).column_attrs}
+    assert detached(Bank, bank_values).head_hash == bank.head_hash
+    with pytest.raises(KeyError):
+        detached(Bank, {"id": bank.id})
 
 
 # --- Werkzeug: a rule's converters -----------------------------------------------------------------

@@ -141,8 +141,15 @@ def village(pair):
     home = people.create_household(session, bank, code="H1", name=None, clock=clock)
     wang = people.create_resident(session, bank, name="王五", household=home.code, phone=None, clock=clock)
     [card] = cards.issue_cards(session, bank, resident_ids=[wang.id], by="t", clock=clock)
+    client = app.test_client()
+    # The card is new on the primary: the replica serves its page once it has replayed it, which
+    # on a busy machine can take longer than the first request.
+    deadline = time.monotonic() + 15
+    while client.get(f"/c/{card.token}").status_code != 200:
+        assert time.monotonic() < deadline, "the replica never showed the new card"
+        time.sleep(0.2)
     yield {"app": app, "session": session, "bank": bank, "wang": wang, "token": card.token,
-           "client": app.test_client(), "clock": clock}
+           "client": client, "clock": clock}
     session.close()
     app.extensions["zongzhi.replica"].engine.dispose()
     app.extensions["zongzhi.engine"].dispose()
