@@ -29,6 +29,11 @@ import weakref
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; SQLite's own lock alone
+    fcntl = None
+
 from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Engine
@@ -349,6 +354,7 @@ class GroupCommit:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._writers = WritersFile.beside(engine.url.database)
         self._lock = threading.Lock()
         self._turn = threading.Condition(self._lock)
         self._busy = False
@@ -401,12 +407,17 @@ class GroupCommit:
                 raise GroupCommitFailed("the write could not be committed") from group.error
 
     def _begin(self) -> Connection:
-        connection = self.engine.connect()
+        self._writers.take()
         try:
-            connection.execution_options(**{WRITE_OPTION: True})
-            connection.begin()  # BEGIN IMMEDIATE, at once (`begin_on_driver`)
+            connection = self.engine.connect()
+            try:
+                connection.execution_options(**{WRITE_OPTION: True})
+                connection.begin()  # BEGIN IMMEDIATE, at once (`begin_on_driver`)
+            except BaseException:
+                connection.close()
+                raise
         except BaseException:
-            connection.close()
+            self._writers.let_go()
             raise
         return connection
 
@@ -454,8 +465,46 @@ class GroupCommit:
             except Exception:  # the connection is lost with it; the pool discards it
                 pass
         finally:
-            group.connection.close()
-            group.done.set()
+            try:
+                group.connection.close()
+            finally:
+                self._writers.let_go()
+                group.done.set()
+
+
+class WritersFile:
+    """The processes' queue for one SQLite database's write lock: an exclusive flock on a file
+    beside it, taken by a group before it begins and let go once it has committed.
+
+    The kernel wakes a waiting process as soon as the lock is let go. A process that dies lets
+    go of it with its file. Without flock (Windows) or for a database in memory, nothing is
+    taken and writers meet at SQLite's own lock as before.
+    """
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    @classmethod
+    def beside(cls, database: str | None) -> "WritersFile":
+        if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+            return cls(None)
+        return cls(os.path.abspath(database) + "-writers")
+
+    def take(self) -> None:
+        if self.path is None:
+            return
+        if self._pid != os.getpid():
+            # Opened here, not inherited: a forked process sharing its parent's open file would
+            # share its lock too, and the two would never wait for each other.
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            weakref.finalize(self, os.close, self._fd)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks without holding the interpreter lock
+
+    def let_go(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def _open(connection: Connection) -> bool:

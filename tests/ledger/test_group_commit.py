@@ -172,3 +172,69 @@ def test_sqlalchemy_leaves_the_groups_transaction_open_when_a_bound_session_comm
             assert not open_after
             assert _entries(engine) == []
         session.close()
+
+
+HOLD_WRITERS_FILE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.skipif(store.fcntl is None, reason="flock is POSIX's")
+def test_another_process_holding_the_writers_file_queues_a_group_before_sqlites_lock(engine, clock, tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    lock_file = f"{tmp_path}/group.db-writers"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITERS_FILE, lock_file],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = threading.Event()
+
+        def write():
+            with session_factory(engine)() as session, transaction(session):
+                audit.record(session, bank_id=None, actor="queued", action="t", clock=clock)
+            done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.3)
+        # Waiting in the queue, the group has not begun: SQLite's write lock is free for others.
+        assert not done.is_set()
+        other = sqlite3.connect(f"{tmp_path}/group.db", timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert done.wait(10), "the group never went on once the other process let go"
+        writer.join(5)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _entries(engine) == ["queued"]
+
+
+def test_a_group_lets_the_writers_file_go_even_when_its_commit_fails(engine, clock, tmp_path):
+    group = store.group_of(session_factory(engine)())
+    with pytest.raises(RuntimeError):
+        with session_factory(engine)() as session, transaction(session):
+            audit.record(session, bank_id=None, actor="failed", action="t", clock=clock)
+            raise RuntimeError("the writer's own failure")
+    if group._writers.path is not None:
+        import fcntl
+        import os
+
+        fd = os.open(group._writers.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: would raise if still held
+        finally:
+            os.close(fd)
+    with session_factory(engine)() as session, transaction(session):
+        audit.record(session, bank_id=None, actor="next", action="t", clock=clock)
+    assert _entries(engine) == ["next"]
