@@ -195,22 +195,33 @@ class Prepared:
 
         For the one read a request makes before it knows what it will do (who is asking): no
         session transaction is begun, and none committed, for it. On SQLite the statement runs
-        in autocommit; on PostgreSQL its transaction is ended as the connection goes back to
-        the pool (the pool's reset), as a session's read would have been.
+        in autocommit, and on PostgreSQL too (one round trip): a single statement sees one
+        moment of the database either way.
         """
         dialect = engine.dialect
         sql, convert = self._for(dialect)
         args = convert(params or {})
         fairy = engine.raw_connection()
+        driver = fairy.driver_connection
+        # psycopg: in autocommit the SELECT is one round trip, where a transaction would add its
+        # BEGIN and the pool's ROLLBACK; the connection goes back as it came, idle, not in
+        # autocommit (psycopg sends nothing for either switch).
+        switch = getattr(driver, "autocommit", None) is False
         try:
+            if switch:
+                driver.autocommit = True
             try:
-                cursor = fairy.driver_connection.execute(sql, args)
+                cursor = driver.execute(sql, args)
                 return self.rows_from(cursor, dialect)
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(sql, args, err, dialect.loaded_dbapi.Error,
                                           dialect=dialect) from err
         finally:
-            fairy.close()
+            try:
+                if switch and not driver.closed:
+                    driver.autocommit = False
+            finally:
+                fairy.close()
 
     def _results(self, dialect) -> list:
         found = self._processors.get(dialect)

@@ -289,9 +289,22 @@ def test_typed_rows_read_alone_give_what_sqlalchemys_own_results_give(app, sessi
     assert [tuple(row) for row in ours] == theirs
     assert [type(value) for value in ours[0]] == [type(value) for value in theirs[0]]
     assert isinstance(ours[0].created_at, datetime) and ours[0].active is True
-    # The read began nothing in the session, and the connection went back to the pool.
+    # The read began nothing in the session, and the connection went back to the pool as it came:
+    # idle, and on PostgreSQL no longer in the autocommit the read ran in.
+    engine = app.extensions["zongzhi.engine"]
     assert session.get_transaction() is None
-    assert app.extensions["zongzhi.engine"].pool.checkedout() == 0
+    assert engine.pool.checkedout() == 0
+    fairy = engine.raw_connection()
+    try:
+        driver = fairy.driver_connection
+        if engine.dialect.name == "postgresql":
+            from psycopg.pq import TransactionStatus
+
+            assert driver.autocommit is False and driver.info.transaction_status == TransactionStatus.IDLE
+        else:
+            assert not driver.in_transaction
+    finally:
+        fairy.close()
 
 
 def test_a_detached_instance_is_the_row_it_describes(session, make):
