@@ -244,7 +244,7 @@ def main() -> None:
     naive_200 = naive_measured / args.naive_banks * 200
     ours_measured, ours_cpu = county("ours", args.banks, args.residents, cores)
     ours_200 = ours_measured / args.banks * 200
-    print(f"county (one notice per bank, start-up of the processes included):")
+    print("county (one notice per bank, start-up of the processes included):")
     print(f"  naive (fontTools, 1 process): measured {naive_measured:6.1f} s for {args.naive_banks} banks "
           f"-> extrapolated {naive_200:6.0f} s for 200")
     how = "measured" if args.banks == 200 else f"extrapolated from {ours_measured:.1f} s measured for {args.banks}"

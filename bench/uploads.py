@@ -205,7 +205,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="zongzhi-uploads-"))
     try:
         base = template(folder)
-        print(f"SQLite; each case in a fresh child process on a fresh copy of a database of two banks\n")
+        print("SQLite; each case in a fresh child process on a fresh copy of a database of two banks\n")
         print(f"  {'case':48} {'file':>9} {'time s':>7} {'start MB':>9} {'peak MB':>8} {'+MB':>6} "
               f"{'lock s':>6}  {'deeds':>5} {'max wait ms':>11}  outcome")
         rows = []
