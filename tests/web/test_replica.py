@@ -216,3 +216,15 @@ def test_when_the_replica_is_stopped_the_pages_answer_from_the_primary(village, 
     finally:
         pair["replica"].start()
     _until(village, lambda served, page: served == "replica" and "+4" in page)
+
+
+def test_the_replicas_reads_run_in_autocommit_and_a_snapshot_still_gets_its_transaction(village):
+    from ground.store import snapshot
+
+    replica = village["app"].extensions["zongzhi.replica"]
+    with replica.engine.connect() as conn:
+        # No BEGIN before a page's reads and no ROLLBACK after: two round trips a page saved.
+        assert conn.connection.driver_connection.autocommit is True
+    with replica.sessions() as session, snapshot(session):
+        level = session.execute(text("SHOW transaction_isolation")).scalar()
+        assert level == "repeatable read"
