@@ -202,11 +202,25 @@ def test_the_demo_prints_every_roles_login_and_warns_without_a_public_url(cli, s
     monkeypatch.delenv("ZONGZHI_PUBLIC_URL", raising=False)
     shown = cli("demo", "--port", "8123")
     assert shown.exit_code == 0, shown.output
-    assert served == [{"host": "127.0.0.1", "port": 8123, "threads": 8}]
+    [call] = served
+    assert call["threads"] == 8 and len(call["sockets"]) == 1
     for name, role, password in USERS:
         assert f"{role} login" in shown.stdout and f"{name} / {password}" in shown.stdout
     assert "ZONGZHI_PUBLIC_URL" in shown.stderr and "127.0.0.1" in shown.stderr
     assert "ZONGZHI_PUBLIC_URL=http://192.168.1.20:8123 zongzhi demo --host 0.0.0.0" in shown.stderr
+
+
+def test_the_demo_refuses_a_port_in_use_or_out_of_range_before_seeding_anything(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZONGZHI_SECRET_KEY", "a key every server of the test shares")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        shown = cli("demo", "--port", str(port))
+    assert shown.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in shown.stderr and "--port" in shown.stderr
+    assert "preparing the demo village" not in shown.stdout
+    for bad in ("0", "65536", "-1", "http"):
+        refused = cli("demo", "--port", bad)
+        assert refused.exit_code == 2 and "--port" in refused.stderr, bad
 
 
 def test_serve_warns_that_phones_cannot_reach_127_0_0_1_without_a_public_url(cli, served, monkeypatch):

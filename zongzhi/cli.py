@@ -342,18 +342,12 @@ def serve(host, port, threads, processes):
     if refusal:
         click.echo(f"错误 error: {refusal}", err=True)
         sys.exit(1)
-    from .serving import AddressInUse, listening_socket, serve_one, serve_processes
+    from .serving import serve_one, serve_processes
 
     # One process builds the app before it listens, so nothing connects to a server not yet
     # able to answer; several bind first and build the app in each worker after the fork.
     app = _app() if processes == 1 else None
-    try:
-        sock = listening_socket(host, port)
-    except AddressInUse as err:
-        click.echo(f"错误 error: 无法监听 cannot listen on {err}（端口可能已被占用 the port may be in use; "
-                   f"use --port）", err=True)
-        sys.exit(1)
-    with sock:
+    with _listening(host, port) as sock:
         if app is None:
             click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
             _warn_without_public_url(_settings(), "serve", port)
@@ -362,6 +356,18 @@ def serve(host, port, threads, processes):
             click.echo(f"综治银行 serving on http://{host}:{port}/")
             _warn_without_public_url(app.config, "serve", port)
             serve_one(app, sock, threads=threads)
+
+
+def _listening(host: str, port: int):
+    """Return the listening socket for host:port, or exit 1 saying the port is taken."""
+    from .serving import AddressInUse, listening_socket
+
+    try:
+        return listening_socket(host, port)
+    except AddressInUse as err:
+        click.echo(f"错误 error: 无法监听 cannot listen on {err}（端口可能已被占用 the port may be in use; "
+                   f"use --port）", err=True)
+        sys.exit(1)
 
 
 def _warn_without_public_url(settings, command: str, port: int) -> None:
@@ -384,14 +390,16 @@ def _warn_without_public_url(settings, command: str, port: int) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def demo(host, port):
-    """Seed the demo village into the database if it is empty, and serve it."""
+    """Seed the demo village into the database if it is empty, and serve it (until SIGINT or SIGTERM)."""
     import migrations
     from seed_data import demo as demo_village
-    from waitress import serve as waitress_serve
+
+    from .serving import serve_one
 
     app = _app()
+    sock = _listening(host, port)  # a port in use is said at once, not after the village is seeded
     migrations.upgrade(app.config["DATABASE_URL"])
     with _app_opened(app) as (session, clock):
         click.echo("正在准备演示村 (preparing the demo village) ...")
@@ -413,9 +421,10 @@ def demo(host, port):
     _warn_without_public_url(app.config, "demo", port)
     from cycle.scheduler import start_background
 
-    click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")
-    start_background(app)
-    waitress_serve(app, host=host, port=port, threads=8)
+    with sock:
+        click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")
+        start_background(app)
+        serve_one(app, sock, threads=8)
 
 
 @main.group("cycle")
