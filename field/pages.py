@@ -15,6 +15,7 @@ from ledger import people as ledger_people
 from ground.db import get_session
 from ground.errors import ValidationError, ZongzhiError
 from ledger.models import Household, Resident
+from ledger.replica import reading_session
 from ground.tenants import Bank
 from ledger.schemas import MEMO_MAX
 from ledger.answers import pending_json
@@ -281,9 +282,10 @@ def _contents(path: str, mtime_ns: int, size: int) -> tuple[bytes, bytes]:
 def card_reports_shown(card, rules=None) -> dict:
     """What a card's page shows of its reports (a template global): each one's status and why.
 
-    `rules` is the bank's rule book in force, when the page has read it already.
+    `rules` is the bank's rule book in force, when the page has read it already. It reads with
+    the card page's own session: the replica's while it keeps up, like the rest of the page.
     """
-    session = get_session()
+    session = reading_session()
     bank = session.get(Bank, card.bank_id)
     book = rules or ledger_banks.rulebook(session, bank.id)[1]
     return {"sent": services.card_reports(session, bank, card.id, limit=10),

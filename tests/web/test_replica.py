@@ -190,6 +190,25 @@ def test_a_write_on_the_primary_appears_on_the_card_page_the_replica_serves(vill
     assert "X-Zongzhi-Read-From" not in village["client"].get("/login").headers
 
 
+def test_a_card_page_the_replica_serves_reads_nothing_from_the_primary(village):
+    from sqlalchemy import event
+
+    _until(village, lambda served, page: served == "replica")
+    on_primary = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        on_primary.append(statement)
+
+    primary = village["app"].extensions["zongzhi.engine"]
+    event.listen(primary, "before_cursor_execute", note)
+    try:
+        served, page = _card(village)
+    finally:
+        event.remove(primary, "before_cursor_execute", note)
+    assert served == "replica" and "王五" in page
+    assert on_primary == []
+
+
 def test_a_replica_that_falls_behind_too_far_hands_the_pages_to_the_primary(village, pair):
     replica = create_engine(normalize_url(pair["replica_db"]), isolation_level="AUTOCOMMIT")
     with replica.connect() as conn:
