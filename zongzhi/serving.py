@@ -90,11 +90,9 @@ def _worker(build: Callable, sock: socket.socket, threads: int, master: int) -> 
     """In the forked child: build the app and serve the shared socket until told to stop."""
     code = 1
     try:
-        stop_on_signals()
+        stop_on_signals()  # from the start: a stop may come while the app is being built
         _follow_master(master)
-        from waitress import serve
-
-        serve(build(), sockets=[sock], threads=threads)
+        serve_one(build(), sock, threads=threads)
         code = 0
     except SystemExit:
         code = 0
