@@ -11,8 +11,8 @@ per-request figures do not depend on the county's size, only on a bank's.
    (target 1.8x), and from the one-process rate the cores that 20,000 notices within an hour need
    (target: 8 or fewer).
 2. The residents' morning: card pages p50/p99 with 50 concurrent readers (wrk, as bench/desk.py
-   drives them) against `zongzhi serve --processes N` (reading from the replica when
-   --replica-url is given, else from the primary, as stated), while two workers render a year of
+   drives them) against `zongzhi serve --processes N` reading from a streaming replica (the lag
+   it kept, and any page handed to the primary, printed with it), while two workers render a year of
    notices of every bank (FIGURE_2_PERIODS, lasting past the readers), against the same with
    nothing running (target p99 < 50 ms; any answer but 200 fails
    it). Each reader pauses about --think ms (default 500, at random about it, as in
@@ -26,10 +26,15 @@ per-request figures do not depend on the county's size, only on a bank's.
 Run from the project root (needs RabbitMQ or Redis for figure 1 and 2):
 
     .venv/bin/python bench/province.py --postgres-url postgresql://postgres@127.0.0.1:5432/test \
-        --broker redis://127.0.0.1:6379/14 [--replica-url postgresql://…] [--scale 0.02]
+        --broker redis://127.0.0.1:6379/14 [--replica-url postgresql://… | --no-replica] [--scale 0.02]
 
 It creates the databases zongzhi_province_<pid> and zongzhi_pgbench_<pid> beside the one in the URL
-and drops them at the end; the replica, when given, must be streaming from that server. It always
+and drops them at the end. The replica, when given, must be streaming from that server. Without
+one, the bench makes its own as the tests do (tests/pgpair.py: `pg_basebackup -R` of that server,
+started with the installed PostgreSQL 15 binaries on a free port, fsync on). A server that
+refuses replication connections (no `host replication` line in its pg_hba.conf) cannot have one:
+then the bench makes a primary too, with PostgreSQL's defaults, runs everything on it (pgbench
+as well) and says so; `--no-replica` reads the card pages from the primary instead. It always
 exits 0: it is a report, with PASS/FAIL against the targets.
 """
 from __future__ import annotations
@@ -42,6 +47,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -61,6 +67,8 @@ from cycle import jobs, queue  # noqa: E402
 from cycle.models import JobRun  # noqa: E402
 from ground.db import normalize_url
 from ground.tenants import Bank
+from ledger.replica import Replica
+from tests import pgpair
 
 # The ledger bench builds a county the same way: its banks, residents and posting of history.
 _spec = importlib.util.spec_from_file_location("bench_ledger", BENCH_DIR / "ledger.py")
@@ -259,6 +267,29 @@ def pgbench(server: str, seconds: int) -> float:
         admin.dispose()
 
 
+def watch_lag(url: str | None, work: threading.Thread) -> list[float]:
+    """Look at the replica's lag (as the server does) twice a second while `work` runs, from a
+    thread of its own; return the list the looks go into (empty without a replica)."""
+    lags: list[float] = []
+    if not url:
+        return lags
+    replica = Replica(url, max_lag=5)
+
+    def look() -> None:
+        while not work.is_alive() and not work.ident:  # until the fan-out starts
+            time.sleep(0.05)
+        while work.is_alive():
+            try:
+                lags.append(replica.lag())
+            except Exception:
+                lags.append(float("inf"))
+            time.sleep(0.5)
+        replica.engine.dispose()
+
+    threading.Thread(target=look, daemon=True).start()
+    return lags
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -268,7 +299,11 @@ def main() -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("ZONGZHI_BENCH_POSTGRES_URL")
                         or os.environ.get("ZONGZHI_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--broker", default=os.environ.get("ZONGZHI_BROKER_URL") or "redis://127.0.0.1:6379/14")
-    parser.add_argument("--replica-url", default=os.environ.get("ZONGZHI_REPLICA_URL"))
+    parser.add_argument("--replica-url", default=os.environ.get("ZONGZHI_REPLICA_URL"),
+                        help="a replica streaming from --postgres-url's server; without it the bench "
+                             "makes one of its own (tests/pgpair.py)")
+    parser.add_argument("--no-replica", action="store_true",
+                        help="read the card pages from the primary, with no replica at all")
     parser.add_argument("--scale", type=float, default=0.02, help="of a tenth of a province (default 0.02)")
     parser.add_argument("--seconds", type=int, default=10, help="each timed read and posting phase")
     parser.add_argument("--think", type=int, default=500,
@@ -280,7 +315,19 @@ def main() -> int:
     size = {k: max(4 if k == "banks" else 1, int(v * args.scale)) for k, v in TENTH.items()}
     load = os.getloadavg()
     say(f"scale {args.scale} of a tenth of a province; {os.cpu_count()} cores, load {load[0]:.1f}")
-    p = Province(args.postgres_url, args.broker, args.replica_url)
+    server, replica_url, pair = args.postgres_url, args.replica_url, None
+    if not replica_url and not args.no_replica and pgpair.available():
+        pair = pgpair.make(Path(tempfile.mkdtemp(prefix="zongzhi-province-pair-")), server.rsplit("/", 1)[0],
+                           fsync=True)
+        replica_url = f"{pair.replica.url}/postgres"
+        if pair.own_primary:
+            # The server refuses replication connections: the whole bench, pgbench included, runs on
+            # a primary made for the replica, with PostgreSQL's defaults.
+            server = f"{pair.primary_url}/postgres"
+        say(f"a streaming replica of {pair.primary_url} on port {pair.replica.port}"
+            + (f" ({args.postgres_url.rsplit('/', 1)[0]} refuses replication: primary and replica made "
+               "by the bench)" if pair.own_primary else ""))
+    p = Province(server, args.broker, replica_url)
     rows = []
     try:
         banks = build(p, size["banks"], size["residents"], size["transfers"], random.Random(7))
@@ -301,7 +348,7 @@ def main() -> int:
             tokens = [c.token for c in cards.issue_cards(session, bank, resident_ids=banks[0].residents[:200],
                                                          by="bench", clock=county.CLOCK)]
         port = free_port()
-        server = p.start("serve", "--port", str(port), "--processes", str(args.processes), ready="serving on")
+        card_server = p.start("serve", "--port", str(port), "--processes", str(args.processes), ready="serving on")
         workdir = Path(f"/tmp/{p.name}-wrk")
         workdir.mkdir(exist_ok=True)
 
@@ -311,11 +358,13 @@ def main() -> int:
         read(5)  # warm-up: every server process has built its app and compiled its templates
         idle = read(args.seconds)
         background = threading.Thread(target=fan_out, args=(p, banks, FIGURE_2_PERIODS, 2))
+        lags = watch_lag(p.env.get("ZONGZHI_REPLICA_URL"), background)
         background.start()
         busy = read(args.seconds)
         background.join()
-        p.stop(server)
-        where = "replica" if args.replica_url else "primary (no --replica-url)"
+        p.stop(card_server)
+        handed = Path(card_server.logfile.name).read_text(errors="replace").count("the primary serves")
+        where = "replica" if replica_url else "primary (--no-replica)"
         clean = not busy["bad"] and not idle["bad"]
         rows += [(f"card page p50 on the {where}, during fan-out", f"{busy['p50']:.1f} ms",
                   f"{idle['p50']:.1f} ms idle", f"{busy['p50'] / idle['p50']:.2f}x", "", ""),
@@ -325,13 +374,18 @@ def main() -> int:
                  (f"card pages a second, {READERS} readers pausing about {args.think} ms",
                   f"{busy['pages']:,.0f}", f"{idle['pages']:,.0f} idle",
                   f"{busy['bad'] + idle['bad']} not 200", "", "" if clean else "FAIL")]
+        if lags:
+            rows.append(("replica's lag during the fan-out, most", f"{max(lags):.2f} s",
+                         f"{len(lags)} looks", f"{handed} hand-overs to the primary", "", ""))
         say("figure 3: 16 clients posting into 16 banks, then pgbench TPC-B with 16 clients")
         ours = posting(p, banks[:POSTERS], args.seconds, args.processes)
-        theirs = pgbench(args.postgres_url, args.seconds)
+        theirs = pgbench(server, args.seconds)
         rows.append(("deeds posted per second, 16 clients in 16 banks", f"{ours:,.0f}",
                      f"{theirs:,.0f} pgbench TPC-B", f"{ours / theirs:.0%}", ">= 50%", verdict(ours >= theirs / 2)))
     finally:
         p.close()
+        if pair:
+            pair.stop()
     print()
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for r in [("figure", "value", "baseline", "ratio", "target", "verdict")] + rows:

@@ -1,18 +1,13 @@
 """Public pages read from a real PostgreSQL streaming replica, and from the primary when it lags
 or is gone.
 
-The replica is made the way an operator makes one: `pg_basebackup -R` from the PostgreSQL at
-127.0.0.1:5432 into a temporary directory, started with the installed binaries on a free port.
-A server whose pg_hba.conf has no `replication` line refuses that (Debian's default allows it
-over the local socket only); then the test makes its own primary with `initdb` (whose default
-pg_hba.conf allows replication from 127.0.0.1) and the replica from that one, so the replication
-itself is always real.
+The replica is made the way an operator makes one (tests/pgpair.py): `pg_basebackup -R` from
+the PostgreSQL at 127.0.0.1:5432, or from a primary of the test's own when that server refuses
+replication, so the replication itself is always real.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -26,105 +21,29 @@ import migrations
 from cards import services as cards
 from ledger import banks, deeds, people
 from ground.db import normalize_url
-from tests import served
+from tests import pgpair
 from tests.conftest import NOW, RULES, FixedClock
 
 pytestmark = pytest.mark.slow
-
-BIN = Path("/usr/lib/postgresql/15/bin")
-SHARED = "postgresql://postgres@127.0.0.1:5432"
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _run(command, **kw):
-    return subprocess.run(_as_postgres(command), capture_output=True, text=True, timeout=120, **kw)
-
-
-class Cluster:
-    """One PostgreSQL server of the test's own, in a temporary directory."""
-
-    def __init__(self, folder: Path, port: int):
-        self.folder, self.port = folder, port
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        done = _run([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w",
-                     "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off", "start"])
-        assert done.returncode == 0, done.stderr + (self.folder / "log").read_text()
-
-    def stop(self) -> None:
-        _run([str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop"])
-
-
-def _base_backup(source_url: str, folder: Path) -> subprocess.CompletedProcess:
-    host_port = source_url.rsplit("@", 1)[1]
-    host, port = host_port.split(":")
-    return _run([str(BIN / "pg_basebackup"), "-h", host, "-p", port, "-U", "postgres",
-                 "-D", str(folder / "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync"])
-
-
-def _private_folder(root: Path, name: str) -> Path:
-    folder = root / name
-    folder.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    return folder
 
 
 @pytest.fixture(scope="module")
 def pair():
     """A primary and its streaming replica: {primary, replica (a Cluster), database}."""
-    if not (BIN / "pg_basebackup").exists():
-        pytest.skip(f"the PostgreSQL 15 binaries are not installed in {BIN}")
-    root = Path(tempfile.mkdtemp(prefix="zongzhi-replica-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    own_primary = None
-    primary_url = SHARED
-    replica = Cluster(_private_folder(root, "replica"), served.free_port())
-    made = _base_backup(SHARED, replica.folder)
-    if made.returncode != 0:
-        # 127.0.0.1:5432 refuses replication connections (no `host replication` line in its
-        # pg_hba.conf) or is not there: a primary of the test's own, whose initdb default allows them.
-        own_primary = Cluster(_private_folder(root, "primary"), served.free_port())
-        initdb = _run([str(BIN / "initdb"), "-D", str(own_primary.folder / "data"), "-U", "postgres",
-                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
-        assert initdb.returncode == 0, initdb.stderr
-        own_primary.start()
-        primary_url = own_primary.url
-        shutil.rmtree(replica.folder / "data", ignore_errors=True)
-        made = _base_backup(primary_url, replica.folder)
-        assert made.returncode == 0, made.stderr
-    data = replica.folder / "data"
-    for name, content in (("postgresql.conf", "hot_standby = on\n"),
-                          ("pg_hba.conf", "local all all trust\nhost all all 127.0.0.1/32 trust\n"),
-                          ("pg_ident.conf", "")):
-        if not (data / name).exists():
-            (data / name).write_text(content)
-            if os.geteuid() == 0:
-                shutil.chown(data / name, "postgres", "postgres")
-    replica.start()
+    if not pgpair.available():
+        pytest.skip(f"the PostgreSQL 15 binaries are not installed in {pgpair.BIN}")
+    made = pgpair.make(Path(tempfile.mkdtemp(prefix="zongzhi-replica-")))
     name = f"zongzhi_replica_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(normalize_url(primary_url + "/postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalize_url(made.primary_url + "/postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    migrations.upgrade(normalize_url(f"{primary_url}/{name}"))
-    yield {"primary": f"{primary_url}/{name}", "replica": replica, "replica_db": f"{replica.url}/{name}",
-           "shared": own_primary is None}
-    replica.stop()
+    migrations.upgrade(normalize_url(f"{made.primary_url}/{name}"))
+    yield {"primary": f"{made.primary_url}/{name}", "replica": made.replica,
+           "replica_db": f"{made.replica.url}/{name}", "shared": made.own_primary is None}
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-    if own_primary:
-        own_primary.stop()
-    subprocess.Popen(["rm", "-rf", str(root)])  # a few seconds on a slow disk: not waited for
+    made.stop()
 
 
 @pytest.fixture(scope="module")
