@@ -189,6 +189,7 @@ def served(monkeypatch):
 
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
     monkeypatch.setattr(zongzhi.serving, "stop_on_signals", lambda: None)  # pytest's own stay
+    monkeypatch.setattr(zongzhi.serving, "settle", lambda: None)  # pytest's objects stay in sight
     # a port of the machine's choosing, not 8000, which something else may hold
     monkeypatch.setattr(zongzhi.serving, "listening_socket",
                         lambda host, port: socket.create_server(("127.0.0.1", 0)))
@@ -221,6 +222,34 @@ def test_the_demo_refuses_a_port_in_use_or_out_of_range_before_seeding_anything(
     for bad in ("0", "65536", "-1", "http"):
         refused = cli("demo", "--port", bad)
         assert refused.exit_code == 2 and "--port" in refused.stderr, bad
+
+
+def test_a_server_serves_with_what_lived_before_its_first_request_out_of_the_collectors_sight(monkeypatch):
+    import gc
+
+    import waitress
+
+    import zongzhi.serving
+    from zongzhi.app import create_app
+
+    app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "t"})
+    seen = {}
+
+    def serve(served_app, **_kw):
+        tracked = gc.get_objects()
+        seen["app in sight"] = any(o is served_app for o in tracked)
+        seen["frozen"], seen["in sight"] = gc.get_freeze_count(), len(tracked)
+
+    monkeypatch.setattr(waitress, "serve", serve)
+    monkeypatch.setattr(zongzhi.serving, "stop_on_signals", lambda: None)
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as sock:
+            zongzhi.serving.serve_one(app, sock, threads=1)
+    finally:
+        gc.unfreeze()
+    assert seen["app in sight"] is False
+    # Everything the process held when it began to serve: far more than the collector still sees.
+    assert seen["frozen"] > 100_000 and seen["in sight"] < seen["frozen"] / 100
 
 
 def test_serve_warns_that_phones_cannot_reach_127_0_0_1_without_a_public_url(cli, served, monkeypatch):
