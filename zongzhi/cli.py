@@ -531,6 +531,9 @@ def worker(concurrency, nice):
         sys.exit(1)
     if nice and hasattr(os, "nice"):
         os.nice(nice)  # inherited by the pool's processes
+    from .serving import settle
+
+    settle()  # before the pool forks: its processes inherit the app out of the collector's sight
     queue.work(app, concurrency=concurrency)
 
 

@@ -73,7 +73,9 @@ def settle() -> None:
     and it stops every thread of the process while it does: 35-130 ms each on two cores, once
     every few thousand pages, with every request in flight waiting (`bench/desk.py`'s morning).
     Frozen (`gc.freeze`), a full collection walks only what came since: about 4 ms. What is
-    garbage already is collected first, so that none of it is kept for good.
+    garbage already is collected first, so that none of it is kept for good. `zongzhi worker`
+    settles too, before its pool forks: each pool process inherits the frozen objects, and
+    its collections then leave the pages they live on unwritten and shared.
     """
     gc.collect()
     gc.freeze()
