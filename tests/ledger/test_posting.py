@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -157,6 +158,51 @@ def test_concurrent_posting_never_forks_or_gaps_the_chain(app, make, clock):
         Account.bank_id == bank.id, Account.kind == "resident")).scalars().all()
     assert sum(earned) == total * 3
     session.close()
+
+
+def test_on_postgresql_a_deed_into_one_bank_never_waits_on_another_banks_posting(app, make, clock):
+    """Bank A's posting is held open under its lock: a deed into bank B goes through at once,
+    while a second deed into bank A waits for the first to end."""
+    if app.extensions["zongzhi.engine"].dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer for the whole database: its group commit queues them")
+    from ledger.unit import UnitOfWork
+
+    a, b = make.bank("hp", "和平村综治银行"), make.bank("dz", "大庄村综治银行")
+    zhang, li = make.resident(a, name="张三"), make.resident(b, name="李四")
+    wang = make.resident(a, name="王五")
+    sessions = app.extensions["zongzhi.sessions"]
+    holding, release = threading.Event(), threading.Event()
+    done: dict[str, float] = {}
+
+    def hold_a():
+        with sessions() as s, UnitOfWork(s, s.get(Bank, a.id), by="a-clerk", clock=clock):
+            holding.set()
+            release.wait(30)
+
+    def deed(name, bank_id, resident_id):
+        with sessions() as s:
+            deeds.post_deed(s, s.get(Bank, bank_id), rule_code="cleanup", resident_ids=[resident_id],
+                            quantity=1, occurred_on=clock.today(), memo=None, by=name, clock=clock)
+        done[name] = time.monotonic()
+
+    holder = threading.Thread(target=hold_a)
+    holder.start()
+    assert holding.wait(10)
+    into_b = threading.Thread(target=deed, args=("b", b.id, li.id))
+    into_a = threading.Thread(target=deed, args=("a", a.id, wang.id))
+    into_a.start()
+    into_b.start()
+    into_b.join(10)
+    assert "b" in done, "a deed into bank B waited on bank A's lock"
+    time.sleep(0.5)
+    assert "a" not in done, "a second deed into bank A did not wait for the first's lock"
+    released = time.monotonic()
+    release.set()
+    holder.join(10)
+    into_a.join(10)
+    assert done["a"] >= released
+    with sessions() as s:
+        assert [accounts.resident_account(s, r).balance for r in (zhang, li, wang)] == [0, 3, 3]
 
 
 def test_a_deed_records_the_rule_version_it_was_posted_under(session, make, clock):
