@@ -266,6 +266,66 @@ def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkey
     assert "ZONGZHI_PUBLIC_URL" not in shown.output
 
 
+#: Settings no command can use, each with the variable its refusal must name.
+BAD_SETTINGS = [
+    ("ZONGZHI_TIMEZONE", "Mars/Olympus"),
+    ("ZONGZHI_TIMEZONE", "../../etc/passwd"),
+    ("ZONGZHI_REPLICA_MAX_LAG_S", "abc"),
+    ("ZONGZHI_REPLICA_MAX_LAG_S", "nan"),
+    ("ZONGZHI_REPLICA_MAX_LAG_S", "-1"),
+    ("ZONGZHI_REPLICA_MAX_LAG_S", "1e18"),
+    ("ZONGZHI_CYCLE_LEASE_S", "0"),
+    ("ZONGZHI_CYCLE_RETRY_S", "inf"),
+    ("ZONGZHI_BROKER_URL", "http://broker:5672"),
+    ("ZONGZHI_REDIS_URL", "nonsense"),
+    ("ZONGZHI_REPLICA_URL", "mysql://zongzhi:s3cret@replica/zongzhi"),
+    ("ZONGZHI_PUBLIC_URL", "192.168.1.20:8000"),
+    ("ZONGZHI_GROUP_COMMIT", "maybe"),
+    ("ZONGZHI_SECURE_COOKIES", "2"),
+    ("ZONGZHI_CYCLE_QUEUE", "a queue"),
+    ("ZONGZHI_PUBLIC_URL", "http://x/" + "a" * 3000),
+]
+
+
+@pytest.mark.parametrize("variable, value", BAD_SETTINGS)
+def test_a_setting_no_server_can_use_stops_serve_with_a_line_naming_it(cli, served, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    shown = cli("serve")
+    assert shown.exit_code == 1
+    assert served == []
+    assert shown.stderr.startswith(f"错误 error: {variable}: ") and "Traceback" not in shown.output
+    assert "s3cret" not in shown.output
+
+
+def test_a_database_command_refuses_an_unusable_database_url_and_makes_nothing(cli, monkeypatch, tmp_path):
+    before = sorted(tmp_path.rglob("*"))
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"mysql://root@localhost/{tmp_path}/x")
+    shown = cli("db", "upgrade")
+    assert shown.exit_code == 1 and "ZONGZHI_DATABASE_URL" in shown.stderr and "sqlite://" in shown.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_every_unusable_setting_is_named_at_once_and_switches_read_as_on_or_off():
+    from zongzhi.config import SettingError, check
+
+    with pytest.raises(SettingError) as refused:
+        check({"TIMEZONE": "Nowhere/Never", "REPLICA_MAX_LAG_S": "x", "BROKER_URL": "ftp://b"})
+    assert [line.split(":")[0] for line in str(refused.value).splitlines()] == [
+        "ZONGZHI_BROKER_URL", "ZONGZHI_REPLICA_MAX_LAG_S", "ZONGZHI_TIMEZONE"]
+    read = check({"GROUP_COMMIT": "TRUE", "SECURE_COOKIES": "off", "REPLICA_MAX_LAG_S": "2.5",
+                  "TIMEZONE": "Asia/Urumqi", "DATABASE_URL": "postgres://db/zongzhi"})
+    assert (read["GROUP_COMMIT"], read["SECURE_COOKIES"]) == ("1", "")
+
+
+def test_the_app_refuses_settings_it_cannot_use_before_building_anything(tmp_path):
+    from zongzhi.app import create_app
+    from zongzhi.config import SettingError
+
+    with pytest.raises(SettingError, match="ZONGZHI_REPLICA_MAX_LAG_S"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "REPLICA_MAX_LAG_S": "nan", "SECRET_KEY": "t"})
+    assert list(tmp_path.iterdir()) == []
+
+
 #: What a command that only works on the database must never load: the app, its blueprints, and
 #: the libraries only some screens or jobs use (each costs a large part of a second to import).
 NEVER_FOR_THE_DATABASE = ("zongzhi.app", "flask_wtf", "weasyprint", "pypinyin", "matplotlib", "openpyxl",

@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     if config:
         app.config.update(config)
+    settings.check(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.secret_key(app.config["DATABASE_URL"], app.instance_path)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):

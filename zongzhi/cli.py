@@ -32,15 +32,28 @@ WORKER_NICENESS = 10
 
 def _app():
     from .app import create_app
+    from .config import SettingError
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingError as err:
+        _refuse_settings(err)
 
 
 def _settings() -> dict:
-    """The settings the app would read, without building it."""
+    """The settings the app would read, without building it (refused as the app refuses them)."""
     from . import config
 
-    return config.from_environment(config.instance_path())
+    try:
+        return config.check(config.from_environment(config.instance_path()))
+    except config.SettingError as err:
+        _refuse_settings(err)
+
+
+def _refuse_settings(err: Exception):
+    for line in str(err).splitlines():
+        click.echo(f"错误 error: {line}", err=True)
+    sys.exit(1)
 
 
 def _database_url(settings: dict) -> str:
@@ -65,8 +78,7 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     from ground.db import make_engine, session_factory
 
     settings = _settings()
-    group_commit = str(settings.get("GROUP_COMMIT") or "") in ("1", "true", "yes")
-    engine = make_engine(_database_url(settings), group_commit=group_commit)
+    engine = make_engine(_database_url(settings), group_commit=settings["GROUP_COMMIT"] == "1")
     session = session_factory(engine)()
     try:
         yield session, Clock(ZoneInfo(settings["TIMEZONE"]))

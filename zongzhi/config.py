@@ -1,9 +1,12 @@
 """Settings: each ZONGZHI_* environment variable mapped in this one place."""
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 #: environment variable -> (config key, default)
 ENVIRONMENT = {
@@ -33,6 +36,102 @@ ENVIRONMENT = {
     # default until it has run in the field.
     "ZONGZHI_GROUP_COMMIT": ("GROUP_COMMIT", None),
 }
+
+#: What each setting that is a URL may name, by scheme (the part before "://").
+URL_SCHEMES = {
+    "DATABASE_URL": ("sqlite", "postgresql", "postgresql+psycopg", "postgres"),
+    "REPLICA_URL": ("postgresql", "postgresql+psycopg", "postgres"),
+    "BROKER_URL": ("amqp", "amqps", "pyamqp", "redis", "rediss"),
+    "REDIS_URL": ("redis", "rediss", "redis+unix"),
+    "PUBLIC_URL": ("http", "https"),
+}
+#: Settings in seconds: (least, most). A lease shorter than a job would hand a live worker's run
+#: to another; the tests' workers use 2 s, and a day is more than any job needs.
+SECONDS = {
+    "REPLICA_MAX_LAG_S": (0.1, 3600),
+    "CYCLE_LEASE_S": (1, 86400),
+    "CYCLE_RETRY_S": (0.1, 86400),
+}
+#: Settings that are on or off, and the words each may be given as.
+SWITCHES = ("SECURE_COOKIES", "GROUP_COMMIT")
+ON, OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+#: A setting's longest value, and the queue name's characters (RabbitMQ's and Redis's alike).
+SETTING_MAX = 2000
+QUEUE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+
+
+class SettingError(ValueError):
+    """A setting that cannot be used as it is given: one line per problem, each naming its
+    ZONGZHI_* variable and what it must be (never the value of a URL, which may hold a password)."""
+
+
+def check(settings: dict) -> dict:
+    """Refuse settings that cannot be used (SettingError, every problem at once); return them with
+    each switch read as "1" (on) or "" (off).
+
+    Called before anything is built from them, so a mistyped setting stops a command or a server
+    with a line that names it, not a traceback from deep inside a library, and never starts a
+    server that quietly ignores it (a replica never used because its lag bound is "nan").
+    """
+    problems = []
+    variable = {key: var for var, (key, _default) in ENVIRONMENT.items()}
+    for key in ENVIRONMENT.values():
+        value = settings.get(key[0])
+        if isinstance(value, str) and (len(value) > SETTING_MAX or "\x00" in value):
+            problems.append(f"{variable[key[0]]}: 至多 {SETTING_MAX} 个字符，不含 NUL "
+                            f"at most {SETTING_MAX} characters, no NUL")
+            settings[key[0]] = None
+    for key, schemes in URL_SCHEMES.items():
+        value = settings.get(key)
+        if not value:
+            continue
+        scheme = str(value).split("://", 1)[0] if "://" in str(value) else ""
+        if scheme not in schemes or (key != "DATABASE_URL" and not urlsplit(str(value)).netloc
+                                     and scheme != "redis+unix"):
+            shown = f"（{scheme}://）" if scheme and len(scheme) < 30 else ""
+            problems.append(f"{variable[key]}: 须为 {' / '.join(s + '://…' for s in schemes)} 的地址{shown} "
+                            f"must be a URL starting {', '.join(s + '://' for s in schemes)}")
+    for key, (least, most) in SECONDS.items():
+        value = settings.get(key)
+        if value is None or value == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (least <= number <= most):  # NaN fails every comparison
+            problems.append(f"{variable[key]}: 须为 {least:g} 到 {most:g} 之间的秒数 "
+                            f"must be a number of seconds from {least:g} to {most:g}")
+    for key in SWITCHES:
+        word = str(settings.get(key) or "").strip().lower()
+        if word in ON:
+            settings[key] = "1"
+        elif word in OFF:
+            settings[key] = ""
+        else:
+            problems.append(f"{variable[key]}: 须为 1 或 0 must be 1 (on) or 0 (off)")
+    timezone = settings.get("TIMEZONE")
+    if timezone is not None and not _known_zone(str(timezone)):
+        problems.append(f"{variable['TIMEZONE']}: 须为时区名称，如 Asia/Shanghai "
+                        "must be a time zone name such as Asia/Shanghai")
+    queue = settings.get("CYCLE_QUEUE")
+    if queue is not None and not QUEUE_NAME.fullmatch(str(queue)):
+        problems.append(f"{variable['CYCLE_QUEUE']}: 须为 1 到 200 个字母、数字或 ._:- "
+                        "must be 1 to 200 letters, digits or ._:-")
+    if problems:
+        raise SettingError("\n".join(problems))
+    return settings
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
+
 
 #: Where the embedded default keeps its generated secret key, inside the instance folder.
 SECRET_KEY_FILE = "secret_key"
