@@ -266,6 +266,30 @@ def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkey
     assert "ZONGZHI_PUBLIC_URL" not in shown.output
 
 
+@pytest.mark.parametrize("command", [("verify", "hp"), ("token", "list", "wang"), ("bank", "create", "hp", "--name", "和平村"),
+                                     ("cycle", "status", "--period", "2026-10"), ("serve",), ("scheduler",), ("worker",)])
+def test_a_command_on_a_database_without_its_schema_says_to_run_db_upgrade(cli, served, monkeypatch, tmp_path, command):
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"sqlite:///{tmp_path}/never-upgraded.db")
+    monkeypatch.setenv("ZONGZHI_BROKER_URL", "redis://127.0.0.1:6379/13")
+    shown = cli(*command)
+    assert shown.exit_code == 1 and served == []
+    assert shown.stderr.startswith("错误 error: 数据库尚未建立") and "`zongzhi db upgrade`" in shown.stderr
+    assert "Traceback" not in shown.output
+
+
+def test_a_database_an_upgrade_behind_names_both_schemas(cli, monkeypatch, tmp_path):
+    import migrations
+
+    url = f"sqlite:///{tmp_path}/behind.db"
+    migrations.upgrade(url, "0001")
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", url)
+    shown = cli("cycle", "status", "--period", "2026-10")  # its table came after the first schema
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert "0001" in shown.stderr and all(head in shown.stderr for head in migrations.heads())
+    assert cli("db", "upgrade").exit_code == 0
+    assert cli("cycle", "status", "--period", "2026-10").exit_code == 0  # no bank, no run: nothing failed
+
+
 #: Settings no command can use, each with the variable its refusal must name.
 BAD_SETTINGS = [
     ("ZONGZHI_TIMEZONE", "Mars/Olympus"),

@@ -77,11 +77,16 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     from ground.clock import Clock
     from ground.db import make_engine, session_factory
 
+    from sqlalchemy.exc import DBAPIError
+
     settings = _settings()
     engine = make_engine(_database_url(settings), group_commit=settings["GROUP_COMMIT"] == "1")
     session = session_factory(engine)()
     try:
         yield session, Clock(ZoneInfo(settings["TIMEZONE"]))
+    except DBAPIError:
+        _require_schema(settings["DATABASE_URL"])  # a missing table says more as a missing upgrade
+        raise
     finally:
         session.close()
         engine.dispose()
@@ -90,13 +95,40 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
 @contextmanager
 def _app_opened(app) -> Iterator[tuple[Session, Clock]]:
     """Open the app's database inside its context, for a command that needs the app too."""
+    from sqlalchemy.exc import DBAPIError
+
     session = app.extensions["zongzhi.sessions"]()
     try:
         with app.app_context():
             yield session, app.extensions["zongzhi.clock"]
+    except DBAPIError:
+        _require_schema(app.config["DATABASE_URL"])
+        raise
     finally:
         session.close()
         app.extensions["zongzhi.engine"].dispose()
+
+
+def _require_schema(url: str) -> None:
+    """Exit 1 saying so when the database has no schema, or not this version's: `zongzhi db
+    upgrade` makes it. A database that cannot be reached is left to the command's own error."""
+    import migrations
+
+    try:
+        found = migrations.current(url)
+    except Exception:  # noqa: BLE001 - unreachable, refused: not a question of the schema
+        return
+    wanted = migrations.heads()
+    if found == wanted:
+        return
+    if not found:
+        click.echo("错误 error: 数据库尚未建立，请先运行 zongzhi db upgrade "
+                   "the database has no schema yet: run `zongzhi db upgrade` first", err=True)
+    else:
+        click.echo(f"错误 error: 数据库结构为 {', '.join(found)} 版，本程序用 {', '.join(wanted)} 版，"
+                   f"请先运行 zongzhi db upgrade the database's schema is at {', '.join(found)}, "
+                   f"this version uses {', '.join(wanted)}: run `zongzhi db upgrade` first", err=True)
+    sys.exit(1)
 
 
 def _bank(session: Session, code: str):
@@ -359,6 +391,7 @@ def serve(host, port, threads, processes):
     # One process builds the app before it listens, so nothing connects to a server not yet
     # able to answer; several bind first and build the app in each worker after the fork.
     app = _app() if processes == 1 else None
+    _require_schema(app.config["DATABASE_URL"] if app else _settings()["DATABASE_URL"])
     with _listening(host, port) as sock:
         if app is None:
             click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
@@ -537,6 +570,7 @@ def worker(concurrency, nice):
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = _app()
+    _require_schema(app.config["DATABASE_URL"])
     if not queue.enabled(app):
         click.echo("错误 error: ZONGZHI_BROKER_URL 未设置 is not set (amqp://… or redis://…); without a broker "
                    "the scheduler runs the cycle itself", err=True)
@@ -570,6 +604,7 @@ def scheduler():
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = _app()
+    _require_schema(app.config["DATABASE_URL"])
     click.echo(f"综治银行 scheduler: timezone {app.config['TIMEZONE']}; Ctrl-C to stop", err=True)
     run_forever(app)
 
