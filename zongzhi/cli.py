@@ -391,8 +391,8 @@ def serve(host, port, threads, processes):
     # One process builds the app before it listens, so nothing connects to a server not yet
     # able to answer; several bind first and build the app in each worker after the fork.
     app = _app() if processes == 1 else None
-    _require_schema(app.config["DATABASE_URL"] if app else _settings()["DATABASE_URL"])
     with _listening(host, port) as sock:
+        _require_schema(app.config["DATABASE_URL"] if app else _settings()["DATABASE_URL"])
         if app is None:
             click.echo(f"综治银行 serving on http://{host}:{port}/ ({processes} processes)")
             _warn_without_public_url(_settings(), "serve", port)

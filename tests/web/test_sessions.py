@@ -147,6 +147,7 @@ def test_serve_starts_on_the_embedded_default_without_a_key_and_keeps_one(monkey
     started = []
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: started.append(app))
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"sqlite:///{tmp_path / 'zongzhi.db'}")
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     answer = CliRunner().invoke(main, ["serve"])
     assert answer.exit_code == 0, answer.output
     [app] = started
