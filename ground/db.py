@@ -189,7 +189,7 @@ def init_app(app) -> None:
     from flask import g
 
     engine = make_engine(app.config["DATABASE_URL"],
-                         group_commit=str(app.config.get("GROUP_COMMIT") or "") in ("1", "true", "yes"))
+                         group_commit=app.config.get("GROUP_COMMIT") == "1")  # read by zongzhi.config
     app.extensions["zongzhi.engine"] = engine
     app.extensions["zongzhi.sessions"] = session_factory(engine)
 

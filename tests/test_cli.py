@@ -336,8 +336,12 @@ def test_every_unusable_setting_is_named_at_once_and_switches_read_as_on_or_off(
         check({"TIMEZONE": "Nowhere/Never", "REPLICA_MAX_LAG_S": "x", "BROKER_URL": "ftp://b"})
     assert [line.split(":")[0] for line in str(refused.value).splitlines()] == [
         "ZONGZHI_BROKER_URL", "ZONGZHI_REPLICA_MAX_LAG_S", "ZONGZHI_TIMEZONE"]
+    # A database or broker on this machine's socket has no host in its URL; the public address needs one.
     read = check({"GROUP_COMMIT": "TRUE", "SECURE_COOKIES": "off", "REPLICA_MAX_LAG_S": "2.5",
-                  "TIMEZONE": "Asia/Urumqi", "DATABASE_URL": "postgres://db/zongzhi"})
+                  "TIMEZONE": "Asia/Urumqi", "DATABASE_URL": "postgres://db/zongzhi",
+                  "REPLICA_URL": "postgresql:///zongzhi", "BROKER_URL": "amqp://"})
+    with pytest.raises(SettingError, match="ZONGZHI_PUBLIC_URL"):
+        check({"PUBLIC_URL": "http:///cards"})
     assert (read["GROUP_COMMIT"], read["SECURE_COOKIES"]) == ("1", "")
 
 

@@ -32,7 +32,7 @@ class SessionCookies(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        forced = str(app.config.get("SECURE_COOKIES") or "").lower() in ("1", "true", "yes", "on")
+        forced = app.config.get("SECURE_COOKIES") == "1"  # read as on or off by zongzhi.config
         return forced or request.is_secure
 
 

@@ -74,10 +74,10 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     """
     from zoneinfo import ZoneInfo
 
+    from sqlalchemy.exc import DBAPIError
+
     from ground.clock import Clock
     from ground.db import make_engine, session_factory
-
-    from sqlalchemy.exc import DBAPIError
 
     settings = _settings()
     engine = make_engine(_database_url(settings), group_commit=settings["GROUP_COMMIT"] == "1")

@@ -75,19 +75,19 @@ def check(settings: dict) -> dict:
     """
     problems = []
     variable = {key: var for var, (key, _default) in ENVIRONMENT.items()}
-    for key in ENVIRONMENT.values():
-        value = settings.get(key[0])
+    for key, var in variable.items():
+        value = settings.get(key)
         if isinstance(value, str) and (len(value) > SETTING_MAX or "\x00" in value):
-            problems.append(f"{variable[key[0]]}: 至多 {SETTING_MAX} 个字符，不含 NUL "
-                            f"at most {SETTING_MAX} characters, no NUL")
-            settings[key[0]] = None
+            problems.append(f"{var}: 至多 {SETTING_MAX} 个字符，不含 NUL at most {SETTING_MAX} characters, no NUL")
+            settings[key] = None
     for key, schemes in URL_SCHEMES.items():
         value = settings.get(key)
         if not value:
             continue
         scheme = str(value).split("://", 1)[0] if "://" in str(value) else ""
-        if scheme not in schemes or (key != "DATABASE_URL" and not urlsplit(str(value)).netloc
-                                     and scheme != "redis+unix"):
+        # A database or broker URL without a host means this machine's socket; the public
+        # address is for residents' phones, and needs one.
+        if scheme not in schemes or (key == "PUBLIC_URL" and not urlsplit(str(value)).netloc):
             shown = f"（{scheme}://）" if scheme and len(scheme) < 30 else ""
             problems.append(f"{variable[key]}: 须为 {' / '.join(s + '://…' for s in schemes)} 的地址{shown} "
                             f"must be a URL starting {', '.join(s + '://' for s in schemes)}")
