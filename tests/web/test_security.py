@@ -88,6 +88,17 @@ def test_the_api_takes_writes_only_with_a_bearer_token_never_with_a_session_cook
     assert refused.status_code == 401 and refused.get_json()["error"] == "unauthorized"
 
 
+@pytest.mark.parametrize("word, secure", [("yes", True), ("ON", True), ("0", False), ("", False)])
+def test_zongzhi_secure_cookies_marks_the_cookie_secure_even_over_plain_http(app, make, bank, word, secure):
+    # Behind a proxy that ends HTTPS without saying so, the request looks plain: the setting says it is not.
+    from zongzhi.config import check
+
+    app.config.update(check({"SECURE_COOKIES": word}))
+    make.user(bank, "clerk", name="wang")
+    cookie = _sign_in(app.test_client(), "wang").headers["Set-Cookie"]
+    assert "zongzhi_session=" in cookie and ("Secure" in cookie) is secure
+
+
 def test_the_session_cookie_is_http_only_same_site_and_secure_over_https(app, make, bank):
     make.user(bank, "clerk", name="wang")
     plain = _sign_in(app.test_client(), "wang").headers["Set-Cookie"]
