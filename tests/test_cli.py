@@ -321,6 +321,15 @@ def test_a_setting_no_server_can_use_stops_serve_with_a_line_naming_it(cli, serv
     assert "s3cret" not in shown.output
 
 
+def test_a_setting_set_empty_is_taken_as_unset(cli, served, monkeypatch):
+    # A service file's `ZONGZHI_TIMEZONE=` line: the default, not a refusal.
+    for variable in ("ZONGZHI_TIMEZONE", "ZONGZHI_CYCLE_QUEUE", "ZONGZHI_REPLICA_MAX_LAG_S", "ZONGZHI_PUBLIC_URL"):
+        monkeypatch.setenv(variable, "")
+    shown = cli("serve")
+    assert shown.exit_code == 0, shown.output
+    assert len(served) == 1
+
+
 def test_a_database_command_refuses_an_unusable_database_url_and_makes_nothing(cli, monkeypatch, tmp_path):
     before = sorted(tmp_path.rglob("*"))
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"mysql://root@localhost/{tmp_path}/x")

@@ -146,8 +146,9 @@ def instance_path() -> str:
 
 
 def from_environment(instance_path: str) -> dict:
-    """Read the settings from the environment, with defaults for a village office."""
-    settings = {key: os.environ.get(var, default) for var, (key, default) in ENVIRONMENT.items()}
+    """Read the settings from the environment, with defaults for a village office. A variable
+    set empty (`ZONGZHI_TIMEZONE=` in a service file) is taken as unset."""
+    settings = {key: os.environ.get(var) or default for var, (key, default) in ENVIRONMENT.items()}
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "zongzhi.db")
     return settings
