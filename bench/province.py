@@ -365,6 +365,8 @@ def main() -> int:
         say(f"a streaming replica of {pair.primary_url} on port {pair.replica.port}"
             + (f" ({args.postgres_url.rsplit('/', 1)[0]} refuses replication: primary and replica made "
                "by the bench)" if pair.own_primary else ""))
+    if not replica_url and not args.no_replica:
+        say(f"no replica: the PostgreSQL 15 binaries are not in {pgpair.BIN}; the primary serves the card pages")
     p = Province(server, args.broker, replica_url)
     rows = []
     try:
@@ -405,7 +407,7 @@ def main() -> int:
         background.join()
         p.stop(card_server)
         handed = Path(card_server.logfile.name).read_text(errors="replace").count("the primary serves")
-        where = "replica" if replica_url else "primary (--no-replica)"
+        where = "replica" if replica_url else "primary (no replica)"
         clean = not busy["bad"] and not idle["bad"]
         rows += [(f"card page p50 on the {where}, during fan-out", f"{busy['p50']:.1f} ms",
                   f"{idle['p50']:.1f} ms idle", f"{busy['p50'] / idle['p50']:.2f}x", "", ""),
