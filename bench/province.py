@@ -266,7 +266,7 @@ def posting(p: Province, banks: list, seconds: float, processes: int) -> tuple[f
 
 def pgbench(server: str, seconds: int) -> float:
     name = f"zongzhi_pgbench_{os.getpid()}"
-    bin_dir = "/usr/lib/postgresql/15/bin"
+    bin_dir = pgpair.BIN
     admin = create_engine(normalize_url(server).rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
