@@ -275,6 +275,14 @@ def test_a_command_on_a_database_without_its_schema_says_to_run_db_upgrade(cli, 
     assert shown.exit_code == 1 and served == []
     assert shown.stderr.startswith("错误 error: 数据库尚未建立") and "`zongzhi db upgrade`" in shown.stderr
     assert "Traceback" not in shown.output
+    assert not (tmp_path / "never-upgraded.db").exists()  # a mistyped path leaves no empty database behind
+
+
+def test_a_database_file_made_empty_elsewhere_still_says_to_run_db_upgrade(cli, monkeypatch, tmp_path):
+    (tmp_path / "empty.db").write_bytes(b"")
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"sqlite:///{tmp_path}/empty.db")
+    shown = cli("verify", "hp")
+    assert shown.exit_code == 1 and "`zongzhi db upgrade`" in shown.stderr and "Traceback" not in shown.output
 
 
 def test_a_database_an_upgrade_behind_names_both_schemas(cli, monkeypatch, tmp_path):

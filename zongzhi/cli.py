@@ -80,6 +80,7 @@ def _opened() -> Iterator[tuple[Session, Clock]]:
     from ground.db import make_engine, session_factory
 
     settings = _settings()
+    _require_file(settings["DATABASE_URL"])
     engine = make_engine(_database_url(settings), group_commit=settings["GROUP_COMMIT"] == "1")
     session = session_factory(engine)()
     try:
@@ -109,11 +110,25 @@ def _app_opened(app) -> Iterator[tuple[Session, Clock]]:
         app.extensions["zongzhi.engine"].dispose()
 
 
+def _require_file(url: str) -> None:
+    """Exit 1 when the URL names an SQLite file that is not there: opening it would make an
+    empty one (and its folder), for a path mistyped as readily as for one not yet upgraded."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        _no_schema()
+
+
+def _no_schema():
+    click.echo("错误 error: 数据库尚未建立，请先运行 zongzhi db upgrade "
+               "the database has no schema yet: run `zongzhi db upgrade` first", err=True)
+    sys.exit(1)
+
+
 def _require_schema(url: str) -> None:
     """Exit 1 saying so when the database has no schema, or not this version's: `zongzhi db
     upgrade` makes it. A database that cannot be reached is left to the command's own error."""
     import migrations
 
+    _require_file(url)
     try:
         found = migrations.current(url)
     except Exception:  # noqa: BLE001 - unreachable, refused: not a question of the schema
@@ -122,12 +137,10 @@ def _require_schema(url: str) -> None:
     if found == wanted:
         return
     if not found:
-        click.echo("错误 error: 数据库尚未建立，请先运行 zongzhi db upgrade "
-                   "the database has no schema yet: run `zongzhi db upgrade` first", err=True)
-    else:
-        click.echo(f"错误 error: 数据库结构为 {', '.join(found)} 版，本程序用 {', '.join(wanted)} 版，"
-                   f"请先运行 zongzhi db upgrade the database's schema is at {', '.join(found)}, "
-                   f"this version uses {', '.join(wanted)}: run `zongzhi db upgrade` first", err=True)
+        _no_schema()
+    click.echo(f"错误 error: 数据库结构为 {', '.join(found)} 版，本程序用 {', '.join(wanted)} 版，"
+               f"请先运行 zongzhi db upgrade the database's schema is at {', '.join(found)}, "
+               f"this version uses {', '.join(wanted)}: run `zongzhi db upgrade` first", err=True)
     sys.exit(1)
 
 
