@@ -18,6 +18,7 @@ The job-runs table (`cycle.runs`) stays the exactly-once record; the broker only
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -123,8 +124,11 @@ def work(app, *, concurrency: int | None = None, extra: tuple[str, ...] = ()) ->
     """Run a worker of the distributed cycle in the foreground (`zongzhi worker`)."""
     celery = celery_for(app)
     _worked.append(app)
+    # Each worker process under a name of its own: Celery's default, celery@<host>, is the same
+    # for two workers on one machine, and RabbitMQ gives the name's control queue to the first
+    # alone (the second stopped with RESOURCE_LOCKED).
     argv = ["worker", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            "-Q", celery.conf.task_default_queue, *extra]
+            f"--hostname=zongzhi-{os.getpid()}@%h", "-Q", celery.conf.task_default_queue, *extra]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     celery.worker_main(argv)

@@ -4,6 +4,7 @@ delivered twice, a worker killed mid-task, a bank that keeps failing, a broker t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -174,6 +175,28 @@ def test_cycle_run_for_every_bank_queues_one_task_each_that_workers_run_once(ses
     assert [line.split()[:4] for line in status.output.splitlines()] == [
         [code, "monthly", "2026-09:", "done"] for code in ("a1", "b2", "c3")]
     app.extensions["zongzhi.engine"].dispose()
+
+
+def test_two_workers_on_one_machine_each_run_under_a_name_of_its_own(session, env, workers):
+    # Celery names a worker celery@<host> unless told otherwise; on RabbitMQ the second of two
+    # such workers on one machine was refused that name's control queue and stopped.
+    banks = [_bank(session, code) for code in ("a1", "b2")]
+    session.commit()
+    pair = [workers("--concurrency", "1"), workers("--concurrency", "1")]
+    deadline = time.monotonic() + 40
+    logs = ["", ""]
+    while not all(" ready." in log for log in logs):
+        assert time.monotonic() < deadline, logs
+        assert all(w.poll() is None for w in pair), [Path(w.log.name).read_text()[-2000:] for w in pair]
+        time.sleep(0.2)
+        logs = [Path(w.log.name).read_text() for w in pair]
+    names = [re.search(r"(\S+@\S+) ready\.", log).group(1) for log in logs]
+    assert names == [f"zongzhi-{w.pid}@{socket.gethostname()}" for w in pair]
+    assert _cli(env, "cycle", "run", "monthly", "--bank", "all", "--period", "2026-09").exit_code == 0
+    rows = _wait(session, lambda rows: len(rows) == 2 and all(r.status == "done" for r in rows),
+                 seconds=40, what="both notices")
+    assert sorted(r.bank_id for r in rows) == sorted(b.id for b in banks)
+    assert all(w.poll() is None for w in pair)
 
 
 def test_a_failing_bank_is_retried_with_back_off_then_shown_failed_without_holding_up_the_others(
