@@ -457,29 +457,30 @@ def demo(host, port):
     from .serving import serve_one
 
     app = _app()
-    sock = _listening(host, port)  # a port in use is said at once, not after the village is seeded
-    migrations.upgrade(app.config["DATABASE_URL"])
-    with _app_opened(app) as (session, clock):
-        click.echo("正在准备演示村 (preparing the demo village) ...")
-        info = demo_village.seed_if_empty(session, clock=clock)
-    base = f"http://{host}:{port}"
-    click.echo("")
-    click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")
-    click.echo(f"  open          {base}/")
-    click.echo(f"  API document  {base}/api/v1/openapi.json")
-    for role, name, password in info["logins"]:
-        click.echo(f"  {role + ' login':13} {name} / {password}")
-    click.echo(f"  clerk token   {info['clerk_token']}")
-    click.echo(f"  try           curl -H 'Authorization: Bearer {info['clerk_token']}' "
-               f"{base}/api/v1/banks/{info['bank_code']}/residents/{info['resident_id']}/account")
-    if info.get("card_token"):
-        click.echo(f"  resident card {base}/c/{info['card_token']}")
-        click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk")
-    click.echo("")
-    _warn_without_public_url(app.config, "demo", port)
-    from cycle.scheduler import start_background
+    # A port in use is said at once, not after the village is seeded; the socket is closed
+    # however the seeding ends.
+    with _listening(host, port) as sock:
+        migrations.upgrade(app.config["DATABASE_URL"])
+        with _app_opened(app) as (session, clock):
+            click.echo("正在准备演示村 (preparing the demo village) ...")
+            info = demo_village.seed_if_empty(session, clock=clock)
+        base = f"http://{host}:{port}"
+        click.echo("")
+        click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")
+        click.echo(f"  open          {base}/")
+        click.echo(f"  API document  {base}/api/v1/openapi.json")
+        for role, name, password in info["logins"]:
+            click.echo(f"  {role + ' login':13} {name} / {password}")
+        click.echo(f"  clerk token   {info['clerk_token']}")
+        click.echo(f"  try           curl -H 'Authorization: Bearer {info['clerk_token']}' "
+                   f"{base}/api/v1/banks/{info['bank_code']}/residents/{info['resident_id']}/account")
+        if info.get("card_token"):
+            click.echo(f"  resident card {base}/c/{info['card_token']}")
+            click.echo(f"  desk          {base}/banks/{info['bank_code']}/desk")
+        click.echo("")
+        _warn_without_public_url(app.config, "demo", port)
+        from cycle.scheduler import start_background
 
-    with sock:
         click.echo("  the cycle (日登分、月公示、季兑换、年表彰) runs in the background")
         start_background(app)
         serve_one(app, sock, threads=8)
