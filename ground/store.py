@@ -11,7 +11,8 @@ The code above reads as plain SQLAlchemy would, and uses only this:
 - `connection_of(session)` and `per_transaction(session, key, make)`: what the session's current
   transaction holds, remembered for that transaction and forgotten with it.
 - `joined(session)`: SQLite's group commit, behind `ground.db.transaction`; `enable_group_commit`
-  and `begin_on_driver` are what `ground.db.make_engine` sets an engine up with.
+  and `begin_on_driver` (its transactions and savepoints begun on the driver) are what
+  `ground.db.make_engine` sets an engine up with.
 
 What it relies on of other libraries beyond their documented use is pinned, against the versions
 named there, by tests/ground/test_pins.py: `Prepared` converts parameters as SQLAlchemy's own
@@ -319,6 +320,32 @@ def begin_on_driver(engine: Engine) -> None:
         # Straight to the driver: every posting begins here, and this is all it needs.
         immediate = conn.get_execution_options().get(WRITE_OPTION)
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    savepoints_on_driver(engine)
+
+
+def savepoints_on_driver(engine: Engine) -> None:
+    """Make, release and roll back to the SQLite engine's savepoints on the driver.
+
+    Every writer of a group commit but the first writes in a savepoint (`GroupCommit`), and
+    SQLAlchemy's dialect compiles each SAVEPOINT and RELEASE statement afresh: the two cost a
+    writer more CPU than its posting's own statements. SQLAlchemy's Connection still keeps its
+    savepoints (its events, its nesting) and calls these, the dialect's documented hooks, only
+    to send the statement.
+    """
+    dialect = engine.dialect
+    quote = dialect.identifier_preparer.quote
+
+    def sender(verb: str):
+        def send(conn: Connection, name: str) -> None:
+            sql = f"{verb} {quote(name)}"
+            with _driver_errors(conn, sql):
+                conn.connection.driver_connection.execute(sql)
+        return send
+
+    dialect.do_savepoint = sender("SAVEPOINT")
+    dialect.do_release_savepoint = sender("RELEASE SAVEPOINT")
+    dialect.do_rollback_to_savepoint = sender("ROLLBACK TO SAVEPOINT")
 
 
 # --- SQLite's group commit ------------------------------------------------------------------------
