@@ -23,10 +23,15 @@ eight. Where one client's requests already keep the server's CPU busy, more clie
 the cores left: on 2 cores about 1x for one process and 1.5-2x for two. A deed's ratio can pass
 it only by the time one client's deed spends waiting (on PostgreSQL, the round trips).
 
+With --rounds N every measurement is made N times, the sides taking turns, and each figure is
+judged by its median over the rounds (every round's line is printed, and an answer that was
+not 201 in any round fails its line): on a shared machine one run of a side can be a fifth
+slower than the next with nothing changed.
+
 Afterwards every bank's chain is verified. The rule posted has no cap, so no deed is refused;
 any answer but 201 is counted and fails its line.
 
-    .venv/bin/python bench/http.py [--seconds 10] [--processes 1] [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/http.py [--seconds 10] [--rounds 1] [--processes 1] [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
 
 ZONGZHI_BENCH_POSTGRES_URL or ZONGZHI_TEST_POSTGRES_URL also turn the PostgreSQL half on.
 It always exits 0: it is a report, and prints PASS/FAIL against each target.
@@ -40,6 +45,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -262,6 +268,33 @@ def driven(server: Server, *args, **kw) -> dict:
     return result
 
 
+def middle(runs: list[dict]) -> dict:
+    """The rounds of one measurement as one: the median of each rate, latency and CPU figure,
+    the requests and every failure added up."""
+    if len(runs) == 1:
+        return runs[0]
+    return {**{key: statistics.median(r[key] for r in runs)
+               for key in ("rate", "p50", "p90", "p99", "cpu_ms") if key in runs[0]},
+            **{key: sum(r[key] for r in runs) for key in ("requests", "bad", "errors")}}
+
+
+def rounds_of(measurements: list[tuple], rounds: int, measure) -> dict:
+    """Make each measurement (named first in its tuple) `rounds` times, in turn, printing each;
+    return each one's `middle`."""
+    runs: dict[str, list] = {}
+    for n in range(rounds):
+        if rounds > 1:
+            print(f"  round {n + 1} of {rounds} ({load()})", flush=True)
+        for name, *how in measurements:
+            runs.setdefault(name, []).append(r := measure(*how))
+            print("  " + describe(name, r), flush=True)
+    if rounds > 1:
+        print(f"  medians of {rounds} rounds:")
+        for name, rs in runs.items():
+            print("  " + describe(name, middle(rs)), flush=True)
+    return {name: middle(rs) for name, rs in runs.items()}
+
+
 def describe(name: str, r: dict) -> str:
     trouble = f", {r['bad']} answers not 201" if r["bad"] else ""
     trouble += f", {r['errors']} socket errors" if r["errors"] else ""
@@ -310,7 +343,7 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def run_sqlite(workdir: Path, seconds: int, village, rows: list, processes: int) -> float:
+def run_sqlite(workdir: Path, seconds: int, village, rows: list, processes: int, rounds: int = 1) -> float:
     """The SQLite half's rows; returns the bare endpoint's eight clients against one."""
     url = f"sqlite:///{workdir}/http.db"
     [bank] = build(url, 1, village)
@@ -321,15 +354,13 @@ def run_sqlite(workdir: Path, seconds: int, village, rows: list, processes: int)
     with bare_flask(processes) as bare, zongzhi_serve(url, workdir, processes) as real:
         print(f"servers up ({load()}); {seconds} s a measurement", flush=True)
         drive(real.port, target, one, clients=2, seconds=2, workdir=workdir)  # warm-up
-        results = {}
-        for name, server, body, clients in [("bare Flask, 8 clients", bare, one, 8),
-                                            ("bare Flask, 1 client", bare, one, 1),
-                                            ("SQLite deed, 1 client", real, one, 1),
-                                            ("SQLite deed, 8 clients", real, one, 8),
-                                            ("SQLite team of 8, 8 clients", real, team, 8)]:
-            results[name] = r = driven(server, target, body, clients=clients, seconds=seconds,
-                                       workdir=workdir)
-            print("  " + describe(name, r), flush=True)
+        results = rounds_of([("bare Flask, 8 clients", bare, one, 8),
+                             ("bare Flask, 1 client", bare, one, 1),
+                             ("SQLite deed, 1 client", real, one, 1),
+                             ("SQLite deed, 8 clients", real, one, 8),
+                             ("SQLite team of 8, 8 clients", real, team, 8)], rounds,
+                            lambda server, body, clients: driven(server, target, body, clients=clients,
+                                                                 seconds=seconds, workdir=workdir))
     bare, bare1, one1, one8, team8 = results.values()
     ceiling = bare["rate"] / bare1["rate"]
     clean = lambda *rs: all(r["bad"] == 0 and r["errors"] == 0 for r in rs)  # noqa: E731
@@ -355,7 +386,7 @@ def run_sqlite(workdir: Path, seconds: int, village, rows: list, processes: int)
 
 
 def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: list,
-                 processes: int, ceiling: float) -> None:
+                 processes: int, ceiling: float, rounds: int = 1) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -377,12 +408,18 @@ def run_postgres(admin_url: str, workdir: Path, seconds: int, village, rows: lis
             # Each client posts into its own bank: resident ids differ by bank, so each gets a body
             # naming its own bank's first resident.
             drive(real.port, targets[:1], body, clients=1, seconds=2, workdir=workdir)
-            one = driven(real, targets[:1], body, clients=1, seconds=seconds, workdir=workdir)
-            print("  " + describe("PostgreSQL deed, 1 client, 1 bank", one), flush=True)
-            before = cpu_seconds(real.proc.pid)
-            eight = drive_banks(real.port, banks, day, seconds, workdir)
-            eight["cpu_ms"] = (cpu_seconds(real.proc.pid) - before) * 1000 / max(1, eight["requests"])
-            print("  " + describe("PostgreSQL deed, 8 clients, 8 banks", eight), flush=True)
+
+            def eight_banks():
+                before = cpu_seconds(real.proc.pid)
+                eight = drive_banks(real.port, banks, day, seconds, workdir)
+                eight["cpu_ms"] = (cpu_seconds(real.proc.pid) - before) * 1000 / max(1, eight["requests"])
+                return eight
+
+            results = rounds_of(
+                [("PostgreSQL deed, 1 client, 1 bank", lambda: driven(
+                    real, targets[:1], body, clients=1, seconds=seconds, workdir=workdir)),
+                 ("PostgreSQL deed, 8 clients, 8 banks", eight_banks)], rounds, lambda run: run())
+            one, eight = results.values()
         scale = eight["rate"] / one["rate"]
         rows.append(("PostgreSQL: 8 clients into 8 banks vs 1", f"{eight['rate']:,.0f} vs "
                      f"{one['rate']:,.0f} req/s = {scale:.1f}x, p99 {eight['p99']:.1f} ms", "≥ 3x",
@@ -414,12 +451,17 @@ def drive_banks(port: int, banks, day: str, seconds: int, workdir: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="make every measurement this many times, in turn, and judge each figure "
+                             "by its median (default 1)")
     parser.add_argument("--processes", type=int, default=1,
                         help="server processes, for the real server and the bare app alike "
                              "(`zongzhi serve --processes`; default 1, waitress)")
     parser.add_argument("--postgres-url", default=os.environ.get("ZONGZHI_BENCH_POSTGRES_URL")
                         or os.environ.get("ZONGZHI_TEST_POSTGRES_URL"))
     args = parser.parse_args()
+    if not 1 <= args.rounds <= 50:
+        parser.error("--rounds must be from 1 to 50")
     if shutil.which("wrk") is None:
         print("bench/http.py needs the load generator wrk, which is not installed: "
               "`make setup` installs it as root (apt-get install wrk). Skipped.")
@@ -430,9 +472,10 @@ def main() -> None:
     try:
         print(f"bench/http.py: {load()}; {args.processes} server process{'es' if args.processes > 1 else ''} "
               f"of {THREADS} threads each", flush=True)
-        ceiling = run_sqlite(workdir, args.seconds, village, rows, args.processes)
+        ceiling = run_sqlite(workdir, args.seconds, village, rows, args.processes, args.rounds)
         if args.postgres_url:
-            run_postgres(args.postgres_url, workdir, args.seconds, village, rows, args.processes, ceiling)
+            run_postgres(args.postgres_url, workdir, args.seconds, village, rows, args.processes, ceiling,
+                         args.rounds)
         else:
             print("PostgreSQL half skipped: no --postgres-url")
     finally:
