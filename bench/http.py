@@ -462,6 +462,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.rounds <= 50:
         parser.error("--rounds must be from 1 to 50")
+    if not 1 <= args.seconds <= 3600:
+        parser.error("--seconds must be from 1 to 3600")
     if shutil.which("wrk") is None:
         print("bench/http.py needs the load generator wrk, which is not installed: "
               "`make setup` installs it as root (apt-get install wrk). Skipped.")

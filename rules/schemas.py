@@ -114,7 +114,8 @@ class Schema(marshmallow.Schema):
         a page of 500 transfers, 500 times that. Each value still goes through its field's own
         `_serialize`, so the answer is exactly marshmallow's (tests/web/test_schemas.py). A
         mapping, a dotted attribute, a field that reads its value its own way (Method, Function,
-        one overriding `serialize`) and a schema overriding `get_attribute` take marshmallow's way.
+        one overriding `serialize` or `get_value`) and a schema overriding `get_attribute` take
+        marshmallow's way.
         """
         if many or obj is None or hasattr(obj, "__getitem__"):
             return super()._serialize(obj, many=many)

@@ -45,7 +45,8 @@ def _value(field: fields.Field, depth: int, shape: str):
     if isinstance(field, fields.List):
         return [_value(field.inner, depth + 1, shape), _value(field.inner, depth + 1, shape)]
     if isinstance(field, fields.Dict):
-        return {"a": 1, "b": "二"}
+        inner = field.value_field
+        return {"a": _value(inner, depth + 1, shape) if inner is not None else "二"}
     if isinstance(field, fields.Boolean):
         return True
     if isinstance(field, fields.Decimal):
@@ -72,26 +73,12 @@ def _thing(schema: marshmallow.Schema, depth: int = 0, shape: str = "full") -> S
     return thing
 
 
-def _marshmallows(schema, thing):
-    try:
-        return marshmallow.Schema._serialize(schema, thing)
-    except Exception as err:  # noqa: BLE001 - then ours must fail alike
-        return type(err)
-
-
-def _ours(schema, thing):
-    try:
-        return schema.dump(thing)
-    except Exception as err:  # noqa: BLE001
-        return type(err)
-
-
 @pytest.mark.parametrize("cls", _schemas(), ids=lambda c: c.__qualname__)
 @pytest.mark.parametrize("shape", ["full", "none", "sparse"])
 def test_every_schema_dumps_an_object_as_marshmallow_does(cls, shape):
     schema = cls()
     thing = _thing(schema, shape=shape)
-    assert _ours(schema, thing) == _marshmallows(schema, thing)
+    assert schema.dump(thing) == marshmallow.Schema._serialize(schema, thing)
 
 
 class _Toy(Schema):
