@@ -295,6 +295,8 @@ def card_reports_shown(card, rules=None) -> dict:
 
 def init_app(app) -> None:
     """The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to
-    forge. A card's page shows its reports."""
-    app.extensions["csrf"].exempt(phone_token)
+    forge. A card's own address is the secret its forms need (cards.views.init_app): a program
+    may post them as API.md has them, without a page's CSRF token. A card's page shows its reports."""
+    for view in (phone_token, card_signup, card_reports):
+        app.extensions["csrf"].exempt(view)
     app.add_template_global(card_reports_shown, "card_reports")

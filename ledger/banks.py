@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import rules as rulefiles
+from rules import bounds
 from ground.clock import Clock
 from ground.errors import ConflictError, NotFound, ValidationError
 from ground.i18n import _
@@ -41,6 +42,8 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
         problems["code"] = [_("只能包含字母、数字、-、_，最长 40 个字符")]
     if not (name or "").strip() or len(name) > 100:
         problems["name"] = [_("名称不能为空，最长 100 个字符")]
+    elif why := bounds.text_problem(name, max_len=100):
+        problems["name"] = [why]
     if problems:
         raise ValidationError(problems)
     book = _parse_rules(rules_text, source_name)

@@ -268,7 +268,9 @@ def _check_caps(session: Session, bank: Bank, residents, rule, points: int, occu
                   name=resident.name, rule=_in_words(rule.name, rule.code),
                   period=_in_words(_PERIOD_WORDS[period], period), cap=rule.caps[period],
                   remaining=remaining, points=points),
-                fields={"residents": [f"{resident.id}: remaining {remaining} ({period})"]})
+                fields={"residents": [_("%(id)s：%(period)s还可得 %(remaining)s 分", id=resident.id,
+                                        period=_in_words(_PERIOD_WORDS[period], period),
+                                        remaining=remaining)]})
 
 
 #: A cap's period as the Chinese refusal names it (the English names it as the rule file does).

@@ -174,8 +174,10 @@ class ErrorOut(Schema):
 
     error = fields.String(required=True, metadata={"description": "a stable code: not_found, cap_exceeded, ..."})
     message = fields.String(required=True, metadata={"description": "in Chinese, or English for Accept-Language: en"})
-    fields_ = fields.Dict(data_key="fields", required=True,
-                          metadata={"description": "each refused field, with why"})
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                          required=True, metadata={"description": "each refused field, with why; a "
+                                                   "reason about an element of a list is the list's, "
+                                                   "saying which (第 2 项 quantity：…)"})
 
 
 def page_of(item_schema: type[Schema]) -> type[Schema]:

@@ -240,13 +240,15 @@ def plan_redemption(basket: Sequence[tuple[str, int]], goods: Mapping[str, Goods
             raise LimitExceeded(
                 _("%(item)s 每个兑换期限兑 %(limit)s 件，本期还可兑 %(left)s 件",
                   item=label(item.sku, item.name), limit=item.limit_per_window, left=left),
-                fields={"items": [f"{item.name}：本期还可兑 {left} 件"]})
+                fields={"items": [_("%(item)s：本期还可兑 %(left)s 件", item=label(item.sku, item.name),
+                                    left=left)]})
     for sku, quantity in basket:
         item = goods[sku]
         if item.stock < quantity:
             raise OutOfStock(_("%(item)s 库存不足：还剩 %(left)s 件，要兑 %(asked)s 件",
                                item=label(item.sku, item.name), left=item.stock, asked=quantity),
-                             fields={"items": [f"{sku}: stock {item.stock}"]})
+                             fields={"items": [_("%(item)s：库存 %(left)s 件", item=label(item.sku, item.name),
+                                                 left=item.stock)]})
     lines = tuple(PlannedLine(goods[sku], quantity, goods[sku].points * quantity,
                               cost_of_taking(quantity, goods[sku].stock, goods[sku].stock_value_fen))
                   for sku, quantity in basket)

@@ -25,10 +25,12 @@ YEAR_MIN, YEAR_MAX = 2000, 2099
 #: The range of the rule file's `cycle.backdate_days` (a year and a day at most).
 BACKDATE_DAYS_MIN, BACKDATE_DAYS_MAX = 1, 366
 
-#: Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and unpaired
-#: surrogates; newline is allowed only where a text may run over several lines.
-_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: Control characters (C0, DEL, C1), the Unicode line and paragraph separators, the bidirectional
+#: embeddings, overrides and isolates (which make a name on a notice read as other letters than
+#: it holds), and unpaired surrogates; newline is allowed only where a text may run over several
+#: lines.
+_FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,16}")
 _YUAN = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 

@@ -57,6 +57,26 @@ def test_a_second_bank_with_the_same_code_is_refused(cli):
     assert again.exit_code == 1 and "已存在" in again.output
 
 
+@pytest.mark.parametrize("name", ["a\x01b", "和平村\x00", "和平\u202e村", "\ud800"])
+def test_a_bank_name_with_a_control_character_is_refused_and_nothing_made(cli, name):
+    refused = cli("bank", "create", "hp", "--name", name)
+    assert refused.exit_code == 1 and "name:" in refused.output
+    assert cli("bank", "create", "hp", "--name", "和平村").exit_code == 0  # the code was not taken
+
+
+def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exits_1(cli, tmp_path):
+    cli("bank", "create", "hp", "--name", "和平村")
+    result = cli("export", "hp", "--format", "csv", "-o", str(tmp_path / "nowhere" / "hp.csv"))
+    assert result.exit_code == 1 and "无法写入" in result.output and "Traceback" not in result.output
+
+
+def test_a_county_admin_made_with_a_bank_is_told_it_acts_in_every_bank(cli, app):
+    cli("bank", "create", "hp", "--name", "和平村")
+    made = cli("user", "create", "zhou", "--bank", "hp", "--role", "admin", "--password-stdin",
+               input="a long password\n")
+    assert made.exit_code == 0 and "--bank does not narrow it" in made.output
+
+
 @pytest.mark.parametrize("args, says", [
     (["user", "create", "li", "--bank", "nowhere", "--role", "clerk", "--password-stdin"], "银行"),
     (["user", "create", "li", "--bank", "hp", "--role", "clerk", "--password-stdin"], "password"),

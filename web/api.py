@@ -12,7 +12,7 @@ from marshmallow import ValidationError as SchemaError
 
 from ground.clock import Clock
 from ground.errors import ValidationError, ZongzhiError
-from ground.i18n import _
+from ground.i18n import Message, _, in_language
 from rules import bounds
 
 DEFAULT_LIMIT = 50
@@ -66,14 +66,44 @@ def load(schema: Schema, data: dict | None = None) -> dict:
         raise ValidationError(_listed(err.normalized_messages())) from None
 
 
-def _listed(messages):
-    """Return marshmallow's messages with every field's reasons as a list, as the error body has
-    them (marshmallow lists a reason only when it is plain text, not a gettext string)."""
-    if isinstance(messages, dict):
-        return {key: _listed(value) for key, value in messages.items()}
-    if isinstance(messages, list):
-        return [_listed(m) if isinstance(m, dict) else m for m in messages]
-    return [messages]
+def _listed(messages: dict) -> dict:
+    """Return marshmallow's messages as the error body has them: each field with a list of its
+    reasons as text to render, `{"quantity": ["须在 1 与 1000 之间"]}`.
+
+    A reason about one element of a list, or a field inside one, is listed under the list's
+    field, saying which: `{"items": ["第 1 项 quantity：须在 1 与 1000 之间"]}`; a field inside
+    an element is named on its own as well (`"quantity"`), as a form would mark it.
+    """
+    listed: dict = {}
+    for field, value in messages.items():
+        for trail, why in _reasons(value, ()):
+            if trail:
+                why = _("%(where)s：%(why)s", where=_where(trail), why=why)
+            listed.setdefault(str(field), []).append(why)
+            names = [step for step in trail if not isinstance(step, int)]
+            if names and names[-1] != field:
+                listed.setdefault(names[-1], []).append(why)
+    return listed
+
+
+def _where(trail: tuple) -> Message:
+    # "第 1 项 quantity" / "item 1 quantity", in the language the answer is shown in.
+    steps = [_("第 %(n)s 项", n=step + 1) if isinstance(step, int) else step for step in trail]
+    return in_language(lambda _lang: " ".join(str(step) for step in steps))
+
+
+def _reasons(value, trail: tuple):
+    # (where below the field, why) for each reason in marshmallow's nested messages: a list's
+    # element by its index (an int, or digits when the messages were copied), a field by name.
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            step = int(key) if isinstance(key, int) or (isinstance(key, str) and key.isdigit()) else str(key)
+            yield from _reasons(inner, trail + (step,))
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            yield from _reasons(inner, trail) if isinstance(inner, (dict, list, tuple)) else [(trail, inner)]
+    else:
+        yield trail, value
 
 
 def page_args() -> tuple[int, int | None]:

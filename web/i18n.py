@@ -36,8 +36,19 @@ def _asked(*, accept: bool) -> str:
         return "zh"
     asked = request.args.get("lang") or request.cookies.get(COOKIE)
     if not asked and accept and request.path.startswith("/api/"):
-        asked = request.accept_languages.best_match(LANGUAGES, default="zh")
+        asked = preferred(request.accept_languages)
     return "en" if asked == "en" else "zh"
+
+
+def preferred(accepted) -> str:
+    """Return the language of ours the reader ranks highest in an Accept-Language header: each
+    tag by its primary language ("zh-CN", "zh-Hant-TW" are Chinese, "en-GB" English), so a
+    Chinese browser that lists English as a fallback reads Chinese. None of ours, or "*": zh."""
+    for tag, quality in accepted:  # werkzeug lists them by quality, highest first
+        primary = tag.replace("_", "-").split("-", 1)[0].lower()
+        if quality > 0 and primary in LANGUAGES:
+            return primary
+    return "zh"
 
 
 def babel_locale() -> str:

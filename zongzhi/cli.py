@@ -279,6 +279,9 @@ def user_create(name, bank_code, role, password_stdin):
         except ZongzhiError as err:
             _fail(err)
         click.echo(f"user {created.name} ({created.role}) created", err=True)
+        if role == "admin" and bank_code:
+            click.echo(f"  注意 note: 县级管理员管理所有银行，--bank {bank_code} 不限制其范围 "
+                       "(a county admin acts in every bank; --bank does not narrow it)", err=True)
 
 
 @main.group()
@@ -378,7 +381,12 @@ def export(code, fmt, output):
             target = _bank(session, code)
         except ZongzhiError as err:
             _fail(err)
-        with open(output, "w", encoding="utf-8", newline="") as out:
+        try:
+            out = open(output, "w", encoding="utf-8", newline="")
+        except OSError as err:
+            click.echo(f"错误 error: 无法写入 {output}：{err.strerror or err}", err=True)
+            sys.exit(1)
+        with out:
             count = (exporter.write_csv if fmt == "csv" else exporter.write_beancount)(session, target, out)
     click.echo(f"{count} transfers written to {output}", err=True)
 

@@ -14,7 +14,8 @@ from .conftest import gps_exif, jpeg
 
 @pytest.fixture
 def card_client(app):
-    app.config["WTF_CSRF_ENABLED"] = False
+    """A program posting the card's forms as API.md has them: no page fetched, no CSRF token."""
+    assert app.config.get("WTF_CSRF_ENABLED", True)
     return app.test_client()
 
 

@@ -66,12 +66,14 @@ def test_a_cap_refuses_the_whole_team_and_says_what_is_left(client, village, ses
     body = answer.get_json()
     assert body["error"] == "cap_exceeded"
     assert body["message"] == "王大「夜间巡逻」当天上限 8 分，还可得 2 分，本次 4 分超出上限"
+    assert body["fields"] == {"residents": [f"{first}：当天还可得 2 分"]}
     assert _transfers(session) == 1
     english = client.post("/api/v1/banks/hp/deeds", headers={**village["clerk"], "Accept-Language": "en"},
                           json={"rule": "patrol", "residents": [first], "quantity": 2,
                                 "occurred_on": "2026-10-14"})
     assert english.get_json()["message"] == ("王大: 'patrol' is capped at 8 points per day; 2 remaining, "
                                              "this deed is worth 4")
+    assert english.get_json()["fields"] == {"residents": [f"{first}: 2 remaining (day)"]}
 
 
 def test_reversed_points_no_longer_count_against_the_cap(client, village):

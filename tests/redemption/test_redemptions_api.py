@@ -73,6 +73,10 @@ def test_cannot_redeem_more_than_the_stock(client, stocked, session):
     answer = stocked.redeem(client, stocked.wang, [("rice", 11)])
     assert (answer.status_code, answer.get_json()["error"]) == (409, "out_of_stock")
     assert stocked.balance(stocked.wang) == 390
+    # The field's reason is in the reader's language, as the message is.
+    assert answer.get_json()["fields"] == {"items": ["大米 5kg：库存 10 件"]}
+    english = stocked.redeem(client, stocked.wang, [("rice", 11)], headers={**stocked.desk, "Accept-Language": "en"})
+    assert english.get_json()["fields"] == {"items": ["rice: 10 in stock"]}
 
 
 def test_outside_a_window_the_desk_is_closed_and_says_when_it_opens(app, client, stocked):
@@ -88,6 +92,9 @@ def test_a_limit_per_window_counts_what_the_holder_already_took(client, stocked)
     answer = stocked.redeem(client, stocked.wang, [("oil", 2)])
     assert (answer.status_code, answer.get_json()["error"]) == (409, "limit_exceeded")
     assert "还可兑 1 件" in answer.get_json()["message"]
+    assert answer.get_json()["fields"] == {"items": ["菜籽油：本期还可兑 1 件"]}
+    english = stocked.redeem(client, stocked.wang, [("oil", 2)], headers={**stocked.desk, "Accept-Language": "en"})
+    assert english.get_json()["fields"] == {"items": ["oil: 1 left this window"]}
     assert stocked.redeem(client, stocked.wang, [("oil", 1)]).status_code == 201
 
 

@@ -23,7 +23,8 @@ SCHEMA_MODULES = ("ledger.schemas", "redemption.schemas", "foundation.schemas", 
                   "reports.schemas")
 HUGE = 2**70
 BAD_TEXTS = {"nul": "a\x00b", "control": "a\x01b", "lone surrogate": "a\ud800b",
-             "line separator": "a\u2028b", "too long": "长" * 5001}
+             "line separator": "a\u2028b", "right-to-left override": "a\u202eb", "isolate": "a\u2067b",
+             "too long": "长" * 5001}
 
 
 def _request_schemas() -> list[type[Schema]]:

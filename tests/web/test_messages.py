@@ -46,6 +46,17 @@ def test_a_deed_naming_a_resident_twice_answers_in_the_language_asked(client, vi
     assert _deed(client, village, "zh-CN,zh;q=0.9", residents=twice).get_json() == chinese
 
 
+@pytest.mark.parametrize("header, language", [
+    ("zh-CN,en;q=0.5", "zh"), ("zh-TW,en;q=0.1", "zh"), ("zh-Hans-CN, en;q=0.1", "zh"),
+    ("zh_CN", "zh"), ("en-US,en;q=0.9,zh;q=0.8", "en"), ("en-GB", "en"), ("fr,en;q=0.5", "en"),
+    ("fr,de;q=0.5", "zh"), ("en;q=0", "zh"), ("*", "zh"), ("zh;q=0.2,en;q=0.8", "en"),
+])
+def test_a_reader_is_answered_in_the_language_they_rank_highest_by_its_primary_tag(
+        client, village, header, language):
+    message = _deed(client, village, header, rule="nosuch").get_json()["message"]
+    assert message == {"zh": "请求内容有误", "en": "the request is not valid"}[language]
+
+
 def test_marshmallow_s_own_reasons_answer_in_the_language_asked(client, village):
     english = _deed(client, village, "en", quantity="2", rule=None).get_json()
     assert english["fields"] == {"quantity": ["Not a valid integer."], "rule": ["Field may not be null."]}
@@ -64,6 +75,27 @@ def test_a_domain_refusal_with_placeholders_answers_in_the_language_asked(client
     assert missing == {"error": "not_found", "message": "resident not found", "fields": {}}
     assert client.get("/api/v1/banks/hp/residents/999/account",
                       headers=village["clerk"]).get_json()["message"] == "找不到该居民"
+
+
+def test_a_reason_about_one_element_of_a_list_is_listed_under_the_list_saying_which(client, village):
+    too_big = 2**53
+    chinese = _deed(client, village, residents=[village["wang"].id, too_big]).get_json()
+    assert chinese["fields"] == {"residents": ["第 2 项：须在 1 与 9007199254740991 之间"]}
+    english = _deed(client, village, "en", residents=[village["wang"].id, too_big]).get_json()
+    assert english["fields"] == {"residents": ["item 2: Must be greater than or equal to 1 and less than or equal to 9007199254740991."]}
+
+
+def test_a_field_inside_a_list_element_is_named_under_the_list_and_on_its_own(client, make, village):
+    desk = make.token(village["bank"], "desk")
+    body = {"resident": village["wang"].id, "items": [{"sku": "soap", "quantity": 1},
+                                                      {"sku": "oil", "quantity": 1001}]}
+    answer = client.post("/api/v1/banks/hp/redemptions", json=body, headers=desk)
+    assert answer.status_code == 422
+    why = "第 2 项 quantity：须在 1 与 1000 之间"
+    assert answer.get_json()["fields"] == {"items": [why], "quantity": [why]}
+    english = client.post("/api/v1/banks/hp/redemptions", json=body,
+                          headers={**desk, "Accept-Language": "en"}).get_json()
+    assert english["fields"]["quantity"] == ["item 2 quantity: Must be greater than or equal to 1 and less than or equal to 1000."]
 
 
 # --- the screens: the language switch ------------------------------------------------------------
