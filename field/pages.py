@@ -64,6 +64,16 @@ def _private(body, status=200) -> Response:
 
 @bp.get("/c/<token>/activities")
 def card_activities(token, message=None, status=200):
+    """The activities open to sign up for, on a card's page (HTML).
+    ---
+    get:
+      security: []
+      responses:
+        200: {description: "the card's activities, with who of its holders signed up", content: {text/html: {}}}
+        404: {description: "no such card, or one revoked", content: {text/html: {}}}
+        429: {description: "this address missed too many cards: Retry-After says when to try again",
+              content: {text/html: {}}}
+    """
     card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
@@ -80,6 +90,28 @@ def card_activities(token, message=None, status=200):
 
 @bp.post("/c/<token>/activities/<int:activity_id>/signup")
 def card_signup(token, activity_id):
+    """Sign a card's holder up for an activity. A program that asks for application/json
+    (Accept) is answered in JSON; a browser's form goes back to the card's activities.
+    ---
+    post:
+      security: []
+      requestBody:
+        required: false
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              properties:
+                resident: {type: integer, minimum: 1, description: "on a household card, which member"}
+      responses:
+        201: {description: "signed up", content: {application/json: {schema: SignupOut}}}
+        200: {description: "already signed up", content: {application/json: {schema: SignupOut}}}
+        302: {description: "a browser's form: signed up, back to the activities"}
+        404: {description: "no such card or activity", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        409: {description: "activity_full, activity_closed", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        422: {description: "which member is not said", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        429: {description: "this address missed too many cards", content: {text/html: {}}}
+    """
     card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
@@ -104,6 +136,43 @@ def card_signup(token, activity_id):
 @bp.route("/c/<token>/reports", methods=["GET", "POST"])
 @uploads.limit(REPORT_PHOTOS_MAX * photos.MAX_BYTES, field="photos")
 def card_reports(token):
+    """A resident's own report of a deed (积分申报), held for a reviewer; five a day per card.
+    A program that asks for application/json (Accept) is answered in JSON; a browser's form
+    goes back to the page, which lists the card's reports.
+    ---
+    get:
+      security: []
+      responses:
+        200: {description: "the form and the card's reports", content: {text/html: {}}}
+        404: {description: "no such card, or one revoked", content: {text/html: {}}}
+        429: {description: "this address missed too many cards", content: {text/html: {}}}
+    post:
+      security: []
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [rule, occurred_on, memo]
+              properties:
+                resident: {type: integer, minimum: 1, description: "on a household card, which member"}
+                rule: {type: string, description: "the code of a rule in force that is not a penalty"}
+                occurred_on: {type: string, format: date}
+                memo: {type: string, maxLength: 500}
+                photos: {type: array, maxItems: 4, items: {type: string, format: binary},
+                         description: "JPEG or PNG, 8 MB each at most"}
+      responses:
+        201: {description: "held for a reviewer", content: {application/json: {schema: PendingListOut}}}
+        302: {description: "a browser's form: held, back to the page"}
+        404: {description: "no such card, or one revoked", content: {text/html: {}}}
+        409: {description: "period_sealed", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        413: {description: "too_large: the photos are larger than a report takes", content: {text/html: {}}}
+        422: {description: "validation_error, too_old: `fields` names each field refused",
+              content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        429: {description: "too_many_reports: five today already; or this address missed too many cards",
+              content: {text/html: {}, application/json: {schema: ErrorOut}}}
+    """
     card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
@@ -194,7 +263,19 @@ PHONE_TOKEN_DAYS = 30
 
 @bp.post("/m/token")
 def phone_token():
-    """Sign the phone in with name and password (JSON) and answer a bearer token for the API."""
+    """Sign the phone in with name and password (JSON) and answer a bearer token for the API.
+    ---
+    post:
+      security: []
+      requestBody: {required: true, content: {application/json: {schema: TokenIn}}}
+      responses:
+        201: {description: "a token for the API (30 days)", content: {application/json: {schema: TokenOut}}}
+        400: {description: "malformed_json", content: {application/json: {schema: ErrorOut}}}
+        401: {description: "unauthorized: no such user, or the password is wrong", content: {application/json: {schema: ErrorOut}}}
+        413: {description: "the body is larger than the server takes", content: {text/html: {}}}
+        422: {description: "validation_error", content: {application/json: {schema: ErrorOut}}}
+        429: {description: "too many failed sign-ins from here: wait and try again", content: {application/json: {schema: ErrorOut}}}
+    """
     try:
         data = load(schemas.TokenIn())
         session = get_session()
@@ -215,6 +296,14 @@ def phone_token():
 
 @bp.get("/m/")
 def phone_app():
+    """The grid worker's phone app: sign in, scan a card, pick a rule, add a photo, submit;
+    without a signal it keeps the deeds and sends them with deeds/batch later.
+    ---
+    get:
+      security: []
+      responses:
+        200: {description: "the app's page", content: {text/html: {}}}
+    """
     return _shell("index.html")
 
 

@@ -101,6 +101,22 @@ class TokenIn(Schema):
     password = fields.String(required=True, validate=validate.Length(max=200))
 
 
+class TokenOut(Schema):
+    """The phone's sign-in (POST /m/token): a bearer token for the API and whose it is."""
+
+    token = fields.String(required=True)
+    user = fields.String(required=True)
+    role = fields.String(required=True)
+    bank = fields.String(allow_none=True, metadata={"description": "null for a county admin"})
+
+
+class SignupOut(Schema):
+    """A sign-up from a card's page, answered as JSON to a program that asks for it."""
+
+    activity = fields.Integer(required=True)
+    resident = fields.Integer(required=True)
+
+
 def as_local(moment: datetime, tz) -> datetime:
     """Return a moment typed without an offset as the bank's local time."""
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment

@@ -85,8 +85,14 @@ def path_parameters(rule: Rule) -> list[dict]:
     return parameters
 
 
-def _complete(operation: dict, path_params: list[dict]) -> None:
-    """Add what every operation of its kind answers: the shared refusals and descriptions."""
+def _complete(operation: dict, path_params: list[dict], *, page: bool = False) -> None:
+    """Add what every operation of its kind answers: the shared refusals and descriptions.
+    A page (`PAGES`) answers its refusals as pages, and its docstring lists every one."""
+    responses = operation.setdefault("responses", {})
+    if page:
+        for status, response in responses.items():
+            response.setdefault("description", HTTPStatus(int(status)).phrase)
+        return
     public = operation.get("security") == []
     body = operation.get("requestBody")
     retried = {"$ref": "#/components/parameters/IdempotencyKey"} in operation.get("parameters", [])
@@ -102,15 +108,26 @@ def _complete(operation: dict, path_params: list[dict]) -> None:
         statuses |= {400, 413}
     if retried:
         statuses.add(409)
-    responses = operation.setdefault("responses", {})
     for status in sorted(statuses):
         responses.setdefault(str(status), {"description": WHY[status], "content": ERROR})
     for status, response in responses.items():
         response.setdefault("description", HTTPStatus(int(status)).phrase)
 
 
+#: Addresses outside /api/v1 that programs use too: a card's page and forms (the resident's side,
+#: no sign-in) and the phone app with its sign-in. Each is described where its view's docstring
+#: does so (`---`); the phone app's own files and translations are not.
+PAGES = ("/c/", "/m/")
+
+
+def _described(rule: Rule, view) -> bool:
+    if rule.rule.startswith("/api/v1/"):
+        return rule.endpoint != "openapi.document"
+    return rule.rule.startswith(PAGES) and "---" in (view.__doc__ or "")
+
+
 def build(app: Flask) -> dict:
-    """Describe every endpoint under /api/v1."""
+    """Describe every endpoint under /api/v1, and the pages of `PAGES` that describe themselves."""
     from marshmallow import Schema
 
     spec = APISpec(title="综治银行 Zongzhi Bank API", version="1.0.0", openapi_version="3.0.3",
@@ -136,15 +153,16 @@ def build(app: Flask) -> dict:
     parameters_of = {}
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
-            if rule.rule.startswith("/api/v1/") and rule.endpoint != "openapi.document":
+            view = app.view_functions[rule.endpoint]
+            if _described(rule, view):
                 params = path_parameters(rule)
-                spec.path(view=app.view_functions[rule.endpoint], app=app, parameters=params)
+                spec.path(view=view, app=app, parameters=params)
                 parameters_of[FlaskPlugin.flaskpath2openapi(rule.rule)] = params
     document = spec.to_dict()
     for path, item in document["paths"].items():
         for method in METHODS:
             if method in item:
-                _complete(item[method], parameters_of[path])
+                _complete(item[method], parameters_of[path], page=not path.startswith("/api/"))
     _ecma_patterns(document)
     document["security"] = [{"bearer": []}]
     return document

@@ -101,9 +101,34 @@ def test_every_endpoint_the_api_promises_is_described(document):
         assert method in document["paths"].get(f"/api/v1{path}", {}), (method, path)
 
 
+#: The pages outside /api/v1 that API.md names for programs too: the resident's side of a card
+#: (no sign-in) and the grid worker's phone app.
+PROMISED_PAGES = [
+    ("get", "/c/{token}"), ("get", "/c/{token}/activities"),
+    ("post", "/c/{token}/activities/{activity_id}/signup"), ("get", "/c/{token}/reports"),
+    ("post", "/c/{token}/reports"), ("get", "/m/"), ("post", "/m/token"),
+]
+
+
+def test_the_card_pages_and_the_phone_app_api_md_names_are_described_as_public(document):
+    for method, path in PROMISED_PAGES:
+        operation = document["paths"].get(path, {}).get(method)
+        assert operation is not None, (method, path)
+        assert operation["security"] == [], (method, path)
+        assert "401" not in operation["responses"] or path == "/m/token", (method, path)  # a wrong password
+    report = document["paths"]["/c/{token}/reports"]["post"]
+    form = report["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["rule", "occurred_on", "memo"] and form["properties"]["photos"]["maxItems"] == 4
+    assert report["responses"]["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"}
+    assert "text/html" in document["paths"]["/c/{token}"]["get"]["responses"]["404"]["content"]
+
+
 def test_every_operation_documents_its_refusals_with_the_error_body(document):
     error = {"$ref": "#/components/schemas/ErrorOut"}
     for path, method, operation, shared in operations(document):
+        if not path.startswith("/api/"):
+            continue  # a page lists its own refusals, as pages (above)
         responses = operation["responses"]
         assert all(r.get("description") for r in responses.values()), (method, path)
         if operation.get("security") != []:
@@ -143,11 +168,12 @@ def test_every_view_that_reads_a_shared_parameter_declares_it(api, document, cal
                     assert {"$ref": f"#/components/parameters/{name}"} in declared, (rule.rule, name)
 
 
-def test_only_the_health_check_and_open_data_need_no_token(document):
+def test_only_the_health_check_open_data_and_the_card_and_phone_pages_need_no_token(document):
     assert document["security"] == [{"bearer": []}]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     public = {(m, p) for p, m, op, _ in operations(document) if op.get("security") == []}
-    assert public == {("get", "/api/v1/health"), ("get", "/api/v1/banks/{bank}/open-data/{year}.zip")}
+    assert public == {("get", "/api/v1/health"), ("get", "/api/v1/banks/{bank}/open-data/{year}.zip"),
+                      *PROMISED_PAGES}
     assert "401" not in document["paths"]["/api/v1/health"]["get"]["responses"]
 
 
