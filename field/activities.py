@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cards.services import card_named
 from ledger import banks as ledger_banks
 from ledger import deeds as ledger_deeds
+from ledger import periods
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row
@@ -31,15 +32,35 @@ class AlreadyCheckedIn(ConflictError):
     code = "already_checked_in"
 
 
+class NotStarted(ConflictError):
+    """A check-in before the activity's day: its deed will be dated that day, not before."""
+
+    code = "not_started"
+
+
+def deed_day(starts_at, clock: Clock):
+    """Return the day an activity's deed is dated: the day it starts, in the bank's time zone."""
+    return starts_at.astimezone(clock.tz).date()
+
+
 def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str, quantity: int,
                     starts_at, ends_at, place: str | None, capacity: int | None, by: str,
                     clock: Clock) -> Activity:
-    """Publish an activity under one of the bank's rules in force on its day."""
+    """Publish an activity under one of the bank's rules in force on its day.
+
+    Its deed is dated on its day (`deed_day`), so a day no deed may be dated any more is refused
+    as a deed dated then would be: further back than the rule file lets (422 too_old) or in a
+    sealed month (409 period_sealed), naming `starts_at`. Otherwise it could never be closed.
+    A day still to come is what an activity is for.
+    """
+    _version, book = ledger_banks.rulebook(session, bank.id)
+    day, today = deed_day(starts_at, clock), clock.today()
+    if day <= today:
+        periods.check_dated(session, bank.id, day, today=today,
+                            backdate_days=book.settings.cycle.backdate_days, field="starts_at")
     problems = {}
     if ends_at <= starts_at:
         problems["ends_at"] = [_("结束时间须晚于开始时间")]
-    _version, book = ledger_banks.rulebook(session, bank.id)
-    day = starts_at.astimezone(clock.tz).date()
     if not book.knows(rule_code) or book.rule_for(rule_code, day) is None:
         problems["rule"] = [_("规则 %(code)s 在 %(day)s 不适用", code=rule_code, day=day.isoformat())]
     elif book.rule_for(rule_code, day).is_penalty:
@@ -93,8 +114,11 @@ def find_card_for_checkin(session: Session, bank: Bank, text: str):
 
 def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, by: str,
              clock: Clock) -> Resident:
-    """Check the card's holder in at an activity; each person once."""
+    """Check the card's holder in at an activity, from its day on; each person once."""
     activity = get_activity(session, bank, activity_id)
+    day = deed_day(activity.starts_at, clock)
+    if clock.today() < day:
+        raise NotStarted(_("活动 %(day)s 才开始，开始当天才能签到", day=day.isoformat()))
     card = find_card_for_checkin(session, bank, card_text)
     resident = session.get(Resident, card.resident_id)
     if not resident.active:
@@ -166,7 +190,7 @@ def close_activity(session: Session, bank: Bank, activity_id: int, *, by: str, c
                        user_id=SYSTEM_USER)
     outcome = ledger_deeds.post_deed(
         session, bank, rule_code=activity.rule_code, resident_ids=residents,
-        quantity=activity.quantity, occurred_on=activity.starts_at.astimezone(clock.tz).date(),
+        quantity=activity.quantity, occurred_on=deed_day(activity.starts_at, clock),
         memo=activity.title, by=by, clock=clock, idem=idem)
     with UnitOfWork(session, bank, by=by, clock=clock):
         current = session.get(Activity, activity.id)

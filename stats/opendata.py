@@ -18,7 +18,9 @@ from ledger import sheets
 FILES = {
     "months.csv": ("每月概况 · monthly figures", [
         ("month", "月份（YYYY-MM） · the month"),
-        ("residents", "月末在册居民数 · residents registered (and active) at the month's end"),
+        ("residents", "本月居民数：月末在册（仍在册）的居民，加上本月有记分的其他居民（之后登记或已迁出）"
+                      " · residents registered (and still active) by the month's end, plus any other "
+                      "resident with a deed or penalty dated in the month (registered later, or moved away)"),
         ("active_residents", "本月获得积分的居民数 · residents who earned points in the month, net of reversals"),
         ("participation_percent", "参与率（%，向下取一位小数） · active residents / residents, rounded down"),
         ("points", "本月登分所得积分 · points earned by deeds dated in the month, net of reversals"),

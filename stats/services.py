@@ -1,9 +1,10 @@
 """Reading the kept figures: a bank's months, the county's banks and months, the year's open data.
 
 Every figure comes from the rows `stats.upkeep` keeps, plus the transfers posted since the daily
-close last counted them (`upkeep.tail`: at most about a day's), the residents' register, the
-objections and the notices: never from the whole ledger. Each answer reads one snapshot, so a
-catch-up committing meanwhile changes nothing in it. Reads only; nothing here writes.
+close last counted them (`upkeep.tail`: at most about a day's), the residents' register (with
+the deeds of those off a month's register, see `_residents_at`), the objections and the notices:
+never from the whole ledger. Each answer reads one snapshot, so a catch-up committing meanwhile
+changes nothing in it. Reads only; nothing here writes.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import functools
 from datetime import date, datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import bindparam, case, func, literal_column, select
+from sqlalchemy import (Integer, and_, bindparam, case, cast, distinct, extract, func, join, literal_column,
+                        not_, or_, select)
 from sqlalchemy.orm import Session
 
 from ledger import periods
@@ -20,7 +22,7 @@ from ground.clock import Clock
 from ground.store import Prepared, pipelined, snapshot
 from ground.errors import NotFound, ValidationError
 from ground.i18n import _
-from ledger.models import Resident, RuleVersion
+from ledger.models import PTS, Resident, RuleVersion, Transfer
 from ground.tenants import Bank
 from redemption import domain
 from reports.objections import objection_counts
@@ -106,19 +108,57 @@ def _registered(count: int, one_bank: bool) -> Prepared:
     return Prepared(stmt.where(Resident.bank_id == bindparam("bank")) if one_bank else stmt)
 
 
+#: The month a transfer is dated in, as YYYYMM.
+_DATED_IN = cast(extract("year", Transfer.occurred_on) * 100 + extract("month", Transfer.occurred_on), Integer)
+
+
+@functools.cache
+def _dated_outside(count: int, one_bank: bool) -> Prepared:
+    """The count of the residents off a month's register with a deed or penalty dated in it, for
+    each of `count` months (binds end_i and month_i as `_registered`, first_day and last_day).
+
+    Off the register of a month is moved away (inactive), or registered after its end. Only
+    those residents are looked at, and only their own entries, through the transfers' (bank,
+    doer, day) index: never the whole ledger. A reversal is dated the day it is made, not in the
+    deed's month: it says nothing of who was there, and is left out.
+    """
+    # The first of the months asked by whose end the resident was registered (none: after all).
+    since = case(*((Resident.created_at < bindparam(f"end_{i}"), bindparam(f"month_{i}", type_=Integer))
+                   for i in range(count)), else_=None)
+    stmt = (select(Resident.bank_id, _DATED_IN.label("month"), func.count(distinct(Resident.id)).label("n"))
+            .select_from(join(Resident, Transfer, and_(Transfer.bank_id == Resident.bank_id,
+                                                       Transfer.doer_id == Resident.id)))
+            .where(or_(not_(Resident.active), Resident.created_at >= bindparam("end_0")),
+                   or_(not_(Resident.active), since.is_(None), since > _DATED_IN),
+                   Transfer.occurred_on.between(bindparam("first_day"), bindparam("last_day")),
+                   Transfer.ledger == PTS, Transfer.rule_code.is_not(None), Transfer.reverses_id.is_(None))
+            .group_by(Resident.bank_id, _DATED_IN))
+    return Prepared(stmt.where(Resident.bank_id == bindparam("bank")) if one_bank else stmt)
+
+
 def _residents_at(session: Session, months: list[int], clock: Clock, *,
                   bank_id: int | None = None) -> Callable[[], dict[tuple[int, int], int]]:
-    """Send the count of the residents, still active, registered by each month's end; return what
-    reads it as {(bank, month): residents} (after a pipelined block, see `_send`).
+    """Send the count of each month's residents; return what reads it as {(bank, month): residents}
+    (after a pipelined block, see `_send`). `months` are YYYYMM, in order.
 
-    One pass over the register (the bank's, or the county's), whatever the number of months: each
-    resident is counted once, in the first month (of those asked) by whose end they were there,
-    and the months after add up what came before.
+    A month's residents are everyone who could take part in it: those on the register, still
+    active, by its end, and anyone else with a deed or penalty dated in it (registered later, the
+    deed dated back; or moved away since). So who took part, counted from the same deeds, is
+    never more than the residents, and a resident who moved away leaves only the months that
+    hold nothing of theirs.
+
+    The register is read in one pass (the bank's, or the county's), whatever the number of months:
+    each resident is counted once, in the first month (of those asked) by whose end they were
+    there, and the months after add up what came before.
     """
     params = {f"end_{i}": end for i, end in enumerate(_month_ends(months, clock))}
     if bank_id is not None:
         params["bank"] = bank_id
     rows = _send(session, _registered(len(months), bank_id is not None), params)
+    outside = _send(session, _dated_outside(len(months), bank_id is not None), {
+        **params, **{f"month_{i}": month for i, month in enumerate(months)},
+        "first_day": figures.month_start(months[0]),
+        "last_day": figures.month_start(figures.add_months(months[-1], 1)) - timedelta(days=1)})
 
     def read() -> dict[tuple[int, int], int]:
         joined: dict[tuple[int, int], int] = {}
@@ -131,6 +171,10 @@ def _residents_at(session: Session, months: list[int], clock: Clock, *,
             for month in months:
                 running += joined.get((bank, month), 0)
                 out[bank, month] = running
+        asked = set(months)
+        for bank, month, n in outside():
+            if month in asked:
+                out[bank, month] = out.get((bank, month), 0) + int(n)
         return out
     return read
 

@@ -72,18 +72,20 @@ def test_a_bad_month_is_refused_naming_it(client, make, month):
     assert answer.status_code == 422 and list(answer.get_json()["fields"]) == ["month"]
 
 
-def test_a_resident_no_longer_active_leaves_the_residents_of_every_month_in_the_county(
+def test_a_resident_no_longer_active_leaves_the_residents_of_every_month_without_a_deed_of_theirs(
         client, make, session, two_villages):
     from ledger import people
     from stats import services
 
     heping, _ = two_villages
-    people.set_resident_active(session, heping.bank, heping.li.id, False, reason="迁出本村", by="test",
+    # 王二's only deed is dated in September: October no longer counts him, September still does.
+    people.set_resident_active(session, heping.bank, heping.wang2.id, False, reason="迁出本村", by="test",
                                clock=heping.clock)
     session.commit()
     banks = {b["code"]: b for b in _county(client, make)["banks"]}
     assert (banks["hp"]["residents"], banks["hp"]["participation_percent"]) == (2, 50.0)
     assert banks["xz"]["residents"] == 3
-    # The county's months: none registered by September's end, five of six still active by October's.
+    # The county's months: none registered by September's end, but 王二's deed is dated in it;
+    # five of six still active by October's.
     _, months = services.county(session, 202610, 202609, 202610, clock=heping.clock)
-    assert [(m["month"], m["residents"]) for m in months] == [("2026-09", 0), ("2026-10", 5)]
+    assert [(m["month"], m["residents"]) for m in months] == [("2026-09", 1), ("2026-10", 5)]

@@ -39,8 +39,8 @@ def test_a_deed_dated_back_in_september_counts_in_september(client, village):
     september = _months(client, village.supervisor)["2026-09"]
     assert september["points"] == 3 and september["active_residents"] == 1
     assert september["points_by_category"]["环境卫生"] == 3
-    # Nobody was registered by the end of September: no share to speak of.
-    assert september["residents"] == 0 and september["participation_percent"] is None
+    # Nobody was registered by the end of September, but 王二's deed is dated in it: he was there.
+    assert september["residents"] == 1 and september["participation_percent"] == 100.0
     assert september["points_outstanding"] == 3 and september["fund_fen"] == 0
 
 

@@ -30,7 +30,7 @@ def test_the_years_zip_holds_the_figures_as_csv_and_a_readme_of_every_field(clie
     assert (october["residents"], october["active_residents"], october["participation_percent"],
             october["points"], october["penalty_points"], october["redeemed_points"], october["fund_fen"],
             october["objections_filed"]) == ("3", "1", "33.3", "36", "5", "30", "75000", "1")
-    assert months["2026-09"]["points"] == "3" and months["2026-09"]["participation_percent"] == ""
+    assert months["2026-09"]["points"] == "3" and months["2026-09"]["participation_percent"] == "100.0"
     categories = {(r["month"], r["category"]): r["points"] for r in _rows(archive, "categories.csv")}
     assert categories["2026-10", "环境卫生"] == "30" and categories["2026-10", "社会治安"] == "6"
     assert _rows(archive, "penalties.csv") == [
