@@ -3,11 +3,17 @@
 A card's token is a random secret of 192 bits; only its sha256 is stored, so the token exists
 only on the card (and in the answer that issued it). Reissuing a holder's card revokes the old
 one in the same transaction: a lost card stops working the moment the new one is printed.
+
+A card issued under a retry key (the API's Idempotency-Key) has a token drawn from the app's
+secret key and a random seed, and the seed is kept with the key's outcome: a retry answers the
+same token again, while the database alone (seeds, hashes) still opens no card.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 import threading
@@ -21,9 +27,10 @@ from sqlalchemy.orm import Session, aliased
 from ledger import banks as ledger_banks
 from ledger import people as ledger_people
 from ground.clock import Clock
-from ground.errors import NotFound, ValidationError
+from ground.errors import IdempotencyMismatch, NotFound, ValidationError
 from ground.i18n import _
 from ledger.models import PTS, Account, Household, Resident, Transfer
+from ledger.posting import Idempotency
 from ledger.residents import resident_problems
 from ledger.unit import UnitOfWork
 from ground.tenants import Bank
@@ -79,29 +86,40 @@ class IssuedCard:
 
 def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None = None,
                 household_codes: list[str] | None = None, whole_bank: bool = False, by: str,
-                clock: Clock) -> list[IssuedCard]:
+                clock: Clock, idem: Idempotency | None = None,
+                secret: str | None = None) -> list[IssuedCard]:
     """Issue new cards (revoking the old ones) for residents, households, or the whole bank.
 
     Household cards exist only when the bank keeps points per household. The whole bank means
-    every active resident, and every active household too when points are per household.
+    every active resident, and every active household too when points are per household. A
+    retry with the same key returns the cards the first one issued, with their tokens, and
+    revokes nothing; a key needs the app's `secret` to draw the tokens from (see the module).
     """
+    if idem is not None and not secret:
+        raise ValueError("a card issued under a retry key needs the app's secret")
     unit = ledger_banks.rulebook(session, bank.id)[1].settings.account_unit
     if household_codes and unit != "household":
         raise ValidationError({"households": [_("本村积分以个人为单位，不发户卡")]})
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return _issued_before(session, uow.replayed.data["cards"], secret)
         residents, households = _holders(session, bank, resident_ids, household_codes, whole_bank, unit)
         homes = {h.id: h for h in session.execute(select(Household).where(
             Household.id.in_({r.household_id for r in residents} | {h.id for h in households})))
             .scalars()}
         now = clock.now()
-        issued = []
+        issued, seeds = [], []
         for holder in [*households, *residents]:
             is_home = isinstance(holder, Household)
             column = Card.household_id if is_home else Card.resident_id
             session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
                                                Card.revoked_at.is_(None))
                             .values(revoked_at=now, revoked_by=by))
-            token = secrets.token_urlsafe(TOKEN_BYTES)
+            if idem is None:
+                token = secrets.token_urlsafe(TOKEN_BYTES)
+            else:
+                seeds.append(secrets.token_urlsafe(16))
+                token = _drawn_token(secret, seeds[-1])
             card = Card(bank_id=bank.id, resident_id=None if is_home else holder.id,
                         household_id=holder.id if is_home else None, token_hash=digest(token),
                         number=_new_number(session, bank.id), issued_at=now, issued_by=by)
@@ -110,9 +128,40 @@ def issue_cards(session: Session, bank: Bank, *, resident_ids: list[int] | None 
             home = holder if is_home else homes[holder.household_id]
             issued.append(IssuedCard(card, token, home.name or home.code if is_home else holder.name,
                                      home.code, home.name))
+        uow.remember("issued", {"cards": [[i.card.id, seed] for i, seed in zip(issued, seeds)]})
         uow.audit("cards_issue", f"cards:{len(issued)}",
                   {"residents": [r.id for r in residents], "households": [h.code for h in households]})
+    return _in_print_order(issued)
+
+
+def _in_print_order(issued: list[IssuedCard]) -> list[IssuedCard]:
     return sorted(issued, key=lambda i: (i.household_code, i.card.household_id is None, i.card.id))
+
+
+def _drawn_token(secret: str, seed: str) -> str:
+    """Return the token of a card issued under a retry key: as long as a random one, and known
+    only to whoever holds both the app's secret and the seed."""
+    mac = hmac.new(secret.encode("utf-8"), b"card-token:" + seed.encode("ascii"), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:TOKEN_BYTES]).decode("ascii")
+
+
+def _issued_before(session: Session, kept: list, secret: str) -> list[IssuedCard]:
+    """Return the cards a keyed issue made, with their tokens drawn again from their seeds."""
+    issued = []
+    for card_id, seed in kept:
+        card = session.get(Card, card_id)
+        token = _drawn_token(secret, seed)
+        if digest(token) != card.token_hash:
+            # The app's secret changed since: this key can no longer answer what it answered.
+            raise IdempotencyMismatch()
+        if card.household_id is not None:
+            home = session.get(Household, card.household_id)
+            name = home.name or home.code
+        else:
+            resident = session.get(Resident, card.resident_id)
+            home, name = session.get(Household, resident.household_id), resident.name
+        issued.append(IssuedCard(card, token, name, home.code, home.name))
+    return _in_print_order(issued)
 
 
 def whole_bank_reissue(session: Session, bank: Bank) -> dict[str, int]:
@@ -158,9 +207,13 @@ def _holders(session, bank, resident_ids, household_codes, whole_bank, unit):
 
 
 def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
-                household_code: str | None = None, by: str, clock: Clock) -> int:
-    """Revoke a holder's card(s) at once; return how many were revoked."""
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+                household_code: str | None = None, by: str, clock: Clock,
+                idem: Idempotency | None = None) -> int:
+    """Revoke a holder's card(s) at once; return how many were revoked (a retry with the same
+    key, what the first one revoked)."""
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return uow.replayed.data["revoked"]
         if resident_id is not None:
             holder = ledger_people.get_resident(session, bank, resident_id)
             column = Card.resident_id
@@ -172,6 +225,7 @@ def revoke_card(session: Session, bank: Bank, *, resident_id: int | None = None,
         count = session.execute(update(Card).where(Card.bank_id == bank.id, column == holder.id,
                                                    Card.revoked_at.is_(None))
                                 .values(revoked_at=clock.now(), revoked_by=by)).rowcount
+        uow.remember("revoked", {"revoked": count})
         uow.audit("card_revoke", f"{'resident' if resident_id is not None else 'household'}:{holder.id}",
                   {"revoked": count})
     return count

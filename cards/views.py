@@ -6,6 +6,7 @@ from flask import (Blueprint, Response, current_app, jsonify, redirect, render_t
                    url_for)
 
 from ledger import banks, people
+from ledger.answers import idempotency
 from ground.db import get_session
 from ledger.models import Household
 from ledger.replica import reading_session
@@ -29,6 +30,17 @@ def _base_url() -> str:
 
 @bp.get("/c/<token>")
 def card_page(token):
+    """A resident's card page, no sign-in: balance, the entries of the year by month, the
+    latest notice, objections and their answers (HTML).
+    ---
+    get:
+      security: []
+      responses:
+        200: {description: "the card's page", content: {text/html: {}}}
+        404: {description: "no such card, or one revoked", content: {text/html: {}}}
+        429: {description: "this address missed too many cards: Retry-After says when to try again",
+              content: {text/html: {}}}
+    """
     session = reading_session()
     card, refusal = card_or_refusal(token, session)
     if refusal:
@@ -145,16 +157,19 @@ def issue_resident_card(bank, resident_id):
     """Issue a resident a new card, revoking the old one at once.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         201: {content: {application/json: {schema: CardOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     people.get_resident(session, bank, resident_id)
     [issued] = services.issue_cards(session, bank, resident_ids=[resident_id], by=user.name,
-                                    clock=clock())
+                                    clock=clock(), idem=idempotency(), secret=current_app.secret_key)
     return jsonify(_issued_json(issued)), 201
 
 
@@ -163,16 +178,20 @@ def issue_household_card(bank, code):
     """Issue a household a new card (points kept per household), revoking the old one.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         201: {content: {application/json: {schema: CardOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     session = get_session()
     if people.find_household(session, bank, code) is None:
         raise NotFound(_("找不到该住户"))
-    [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock())
+    [issued] = services.issue_cards(session, bank, household_codes=[code], by=user.name, clock=clock(),
+                                    idem=idempotency(), secret=current_app.secret_key)
     return jsonify(_issued_json(issued)), 201
 
 
@@ -181,13 +200,16 @@ def revoke_resident_card(bank, resident_id):
     """Revoke a resident's card at once (lost, or taken).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         200: {content: {application/json: {schema: RevokedOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     count = services.revoke_card(get_session(), bank, resident_id=resident_id, by=user.name,
-                                 clock=clock())
+                                 clock=clock(), idem=idempotency())
     return jsonify({"revoked": count})
 
 
@@ -196,13 +218,16 @@ def revoke_household_card(bank, code):
     """Revoke a household's card at once.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         200: {content: {application/json: {schema: RevokedOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     count = services.revoke_card(get_session(), bank, household_code=code, by=user.name,
-                                 clock=clock())
+                                 clock=clock(), idem=idempotency())
     return jsonify({"revoked": count})
 
 
@@ -211,21 +236,26 @@ def card_sheet(bank):
     """Print card sheets (A4 PDF, 8 or 10 a page): issues new cards, revoking the old ones.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: CardSheetIn}}}
       responses:
-        200: {description: "the sheet", content: {application/pdf: {}}}
+        200: {description: "the sheet (a retry with the key: the same cards again)",
+              content: {application/pdf: {}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.CardSheetIn())
     return _sheet_response(bank, user, data["residents"], data["households"], data["all"],
-                           data["per_page"])
+                           data["per_page"], idem=idempotency())
 
 
-def _sheet_response(bank, user, residents, households, whole, per_page):
+def _sheet_response(bank, user, residents, households, whole, per_page, idem=None):
     session = get_session()
     issued = services.issue_cards(session, bank, resident_ids=residents, household_codes=households,
-                                  whole_bank=whole, by=user.name, clock=clock())
+                                  whole_bank=whole, by=user.name, clock=clock(), idem=idem,
+                                  secret=current_app.secret_key)
     pdf = sheet.render_sheet(issued, bank=bank, base_url=_base_url(), per_page=per_page,
                              when=clock().now())
     return Response(pdf, mimetype="application/pdf", headers={
@@ -275,8 +305,11 @@ def _cards_screen(bank, user):
 
 
 def init_app(app) -> None:
-    """The API's endpoints need no CSRF token."""
+    """The API's endpoints need no CSRF token; nor do a card's forms (/c/<token>/...): whoever
+    can post one holds the card's address, a secret no other site has, and no cookie of the
+    village office's gives it any right (a resident's phone has none)."""
     csrf = app.extensions["csrf"]
+    csrf.exempt(object_to_entry)
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
             csrf.exempt(app.view_functions[rule.endpoint])

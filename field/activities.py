@@ -45,14 +45,30 @@ def deed_day(starts_at, clock: Clock):
 
 def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str, quantity: int,
                     starts_at, ends_at, place: str | None, capacity: int | None, by: str,
-                    clock: Clock) -> Activity:
-    """Publish an activity under one of the bank's rules in force on its day.
+                    clock: Clock, idem: Idempotency | None = None) -> Activity:
+    """Publish an activity under one of the bank's rules in force on its day; a retry with the
+    same key returns the activity the first one published.
 
     Its deed is dated on its day (`deed_day`), so a day no deed may be dated any more is refused
     as a deed dated then would be: further back than the rule file lets (422 too_old) or in a
     sealed month (409 period_sealed), naming `starts_at`. Otherwise it could never be closed.
     A day still to come is what an activity is for.
     """
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Activity, uow.replayed.data["activity"])
+        _check_new(session, bank, rule_code, starts_at, ends_at, clock)
+        activity = Activity(bank_id=bank.id, title=title, rule_code=rule_code, quantity=quantity,
+                            starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
+                            created_by=by, created_at=clock.now())
+        session.add(activity)
+        session.flush()
+        uow.audit("activity", f"activity:{activity.id}", {"title": title, "rule": rule_code})
+        uow.remember("created", {"activity": activity.id})
+    return activity
+
+
+def _check_new(session: Session, bank: Bank, rule_code: str, starts_at, ends_at, clock: Clock) -> None:
     _version, book = ledger_banks.rulebook(session, bank.id)
     day, today = deed_day(starts_at, clock), clock.today()
     if day <= today:
@@ -67,14 +83,6 @@ def create_activity(session: Session, bank: Bank, *, title: str, rule_code: str,
         problems["rule"] = [_("活动不能使用扣分规则")]
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-        activity = Activity(bank_id=bank.id, title=title, rule_code=rule_code, quantity=quantity,
-                            starts_at=starts_at, ends_at=ends_at, place=place, capacity=capacity,
-                            created_by=by, created_at=clock.now())
-        session.add(activity)
-        session.flush()
-        uow.audit("activity", f"activity:{activity.id}", {"title": title, "rule": rule_code})
-    return activity
 
 
 def get_activity(session: Session, bank: Bank, activity_id: int) -> Activity:
@@ -113,22 +121,25 @@ def find_card_for_checkin(session: Session, bank: Bank, text: str):
 
 
 def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, by: str,
-             clock: Clock) -> Resident:
-    """Check the card's holder in at an activity, from its day on; each person once."""
-    activity = get_activity(session, bank, activity_id)
-    day = deed_day(activity.starts_at, clock)
-    if clock.today() < day:
-        raise NotStarted(_("活动 %(day)s 才开始，开始当天才能签到", day=day.isoformat()))
-    card = find_card_for_checkin(session, bank, card_text)
-    resident = session.get(Resident, card.resident_id)
-    if not resident.active:
-        raise ValidationError({"card": [_("%(name)s 已停用", name=resident.name)]})
+             clock: Clock, idem: Idempotency | None = None) -> Resident:
+    """Check the card's holder in at an activity, from its day on; each person once. A retry
+    with the same key returns the resident the first one checked in (not already_checked_in)."""
+    resident = None
     try:
         # The bank's lock, taken by the unit, keeps a close from slipping in between.
-        with UnitOfWork(session, bank, by=by, clock=clock) as uow:
-            current = session.get(Activity, activity.id)
-            session.refresh(current)
-            if current.closed_at is not None:
+        with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+            if uow.replayed:
+                return session.get(Resident, uow.replayed.data["resident"])
+            activity = get_activity(session, bank, activity_id)
+            session.refresh(activity)
+            day = deed_day(activity.starts_at, clock)
+            if clock.today() < day:
+                raise NotStarted(_("活动 %(day)s 才开始，开始当天才能签到", day=day.isoformat()))
+            card = find_card_for_checkin(session, bank, card_text)
+            resident = session.get(Resident, card.resident_id)
+            if not resident.active:
+                raise ValidationError({"card": [_("%(name)s 已停用", name=resident.name)]})
+            if activity.closed_at is not None:
                 raise ConflictError(_("活动已结束，不能再签到"), code="activity_closed")
             if session.execute(select(Checkin.id).where(Checkin.activity_id == activity.id,
                                                         Checkin.resident_id == resident.id)).first():
@@ -137,6 +148,7 @@ def check_in(session: Session, bank: Bank, activity_id: int, card_text: str, *, 
                                 at=clock.now(), by=by))
             session.flush()
             uow.audit("checkin", f"activity:{activity.id}", {"resident": resident.id})
+            uow.remember("checked_in", {"resident": resident.id})
     except IntegrityError:  # the same card scanned twice at once: the second lost the race
         raise AlreadyCheckedIn(_("%(name)s 已签到", name=resident.name)) from None
     return resident

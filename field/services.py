@@ -13,6 +13,7 @@ from ground.db import bank_row
 from ground.errors import ValidationError, ZongzhiError
 from ground.i18n import _
 from ledger.models import PendingDeed
+from ledger.posting import Idempotency
 from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
@@ -34,10 +35,13 @@ class TooManyReports(ZongzhiError):
 # --- photos --------------------------------------------------------------------------------------
 
 def store_photo(session: Session, bank: Bank, prepared: photos.Prepared, *, by: str,
-                clock: Clock) -> Photo:
-    """Keep a prepared photo in the bank's database."""
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+                clock: Clock, idem: Idempotency | None = None) -> Photo:
+    """Keep a prepared photo in the bank's database; a retry with the same key returns the first."""
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Photo, uow.replayed.data["photo"])
         photo = _new_photo(session, bank, prepared, by=by, clock=clock)
+        uow.remember("stored", {"photo": photo.id})
         uow.audit("photo", f"photo:{photo.id}",
                   {"sha256": photo.sha256, "width": photo.width, "height": photo.height})
     return photo

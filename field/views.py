@@ -1,6 +1,8 @@
 """The field's HTTP API: photos, deeds in batches, activities and check-ins, the phone app's sign-in."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import Blueprint, Response, jsonify, request
 
 from ledger import banks, deeds
@@ -11,11 +13,11 @@ from ground.i18n import _
 from ledger.names import search_keys
 from ledger.posting import Idempotency
 from ledger.schemas import DeedIn
-from ledger.answers import deed_json, deed_status
+from ledger.answers import deed_json, deed_status, idempotency
 from rules import bounds
 from web import uploads
 from web.api import clock, load, page, page_args
-from web.auth import EVERY_ROLE, READERS, WRITERS, scoped_bank
+from web.auth import DESK_READERS, EVERY_ROLE, WRITERS, scoped_bank
 from web.errors import error_body
 
 from . import activities, photos, schemas, services
@@ -37,15 +39,21 @@ def upload_photo(bank):
         content:
           multipart/form-data:
             schema: {type: object, properties: {file: {type: string, format: binary}}, required: [file]}
+      parameters:
+        - IdempotencyKey
       responses:
         201: {content: {application/json: {schema: PhotoOut}}}
+        409: {description: "idempotency_mismatch (the key sent with other bytes)",
+              content: {application/json: {schema: ErrorOut}}}
         413: {description: "over 8 MB", content: {application/json: {schema: ErrorOut}}}
         422: {description: "not a JPEG or PNG, or more pixels than allowed",
               content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    idem = idempotency()
     prepared = photos.prepare(read_upload("file"))
-    photo = services.store_photo(get_session(), bank, prepared, by=user.name, clock=clock())
+    photo = services.store_photo(get_session(), bank, prepared, by=user.name, clock=clock(),
+                                 idem=idem)
     return jsonify(schemas.PhotoOut().dump(photo)), 201
 
 
@@ -62,14 +70,14 @@ def read_upload(field: str, storage=None) -> bytes:
 
 @bp.get("/banks/<bank>/photos/<int:photo_id>")
 def show_photo(bank, photo_id):
-    """A photo of the bank, for its staff.
+    """A photo of the bank, for its staff (the desk's too).
     ---
     get:
       responses:
         200: {description: "the photo", content: {image/jpeg: {schema: {type: string, format: binary}}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _user = scoped_bank(bank, READERS)
+    bank, _user = scoped_bank(bank, DESK_READERS)
     photo = services.get_photo(get_session(), bank, photo_id)
     return Response(photo.data, mimetype="image/jpeg", headers={
         "Cache-Control": "private, max-age=86400", "ETag": photo.sha256,
@@ -133,10 +141,15 @@ def create_activity(bank):
     """Publish an activity (活动): residents sign up from their cards, the grid worker checks them in.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ActivityIn}}}
       responses:
         201: {content: {application/json: {schema: ActivityOut}}}
-        422: {content: {application/json: {schema: ErrorOut}}}
+        409: {description: "period_sealed (its day is in a sealed month), idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
+        422: {description: "validation_error; too_old: its day is further back than deeds may be dated",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ActivityIn())
@@ -145,8 +158,14 @@ def create_activity(bank):
         get_session(), bank, title=data["title"].strip(), rule_code=data["rule"].strip(),
         quantity=data["quantity"], starts_at=schemas.as_local(data["starts_at"], tz),
         ends_at=schemas.as_local(data["ends_at"], tz), place=data["place"], capacity=data["capacity"],
-        by=user.name, clock=clock())
-    return jsonify(_activity.dump({**activity.model_dump(), "signups": 0, "checkins": 0})), 201
+        by=user.name, clock=clock(), idem=idempotency())
+    # In the bank's time zone, as just typed or (on a retry) as read back from the row.
+    when = {k: _local(getattr(activity, k), tz) for k in ("starts_at", "ends_at")}
+    return jsonify(_activity.dump({**activity.model_dump(), **when, "signups": 0, "checkins": 0})), 201
+
+
+def _local(moment, tz):
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(tz)
 
 
 @bp.get("/banks/<bank>/activities")
@@ -172,17 +191,20 @@ def check_in(bank, activity_id):
     """Check a resident in by their card: what its QR holds, or its short number.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: CheckinIn}}}
       responses:
         201: {content: {application/json: {schema: CheckinOut}}}
         404: {content: {application/json: {schema: ErrorOut}}}
-        409: {description: "already_checked_in, activity_closed", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_checked_in, activity_closed, not_started (before its day), idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
         422: {description: "a revoked card, another bank's, or none", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.CheckinIn())
     resident = activities.check_in(get_session(), bank, activity_id, data["card"], by=user.name,
-                                   clock=clock())
+                                   clock=clock(), idem=idempotency())
     return jsonify({"resident": resident.id, "name": resident.name}), 201
 
 

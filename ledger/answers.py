@@ -7,6 +7,8 @@ ledger's objects: a wing imports these, never another package's views.
 """
 from __future__ import annotations
 
+import hashlib
+
 from flask import jsonify, request
 
 from ground.errors import ValidationError
@@ -27,6 +29,8 @@ def idempotency() -> Idempotency | None:
     """Return the request's Idempotency-Key with a fingerprint of what it asks, if it sent one.
 
     The key is the asking user's own, and a request without a body (an approval) is an empty one.
+    A multipart body (an upload) is fingerprinted by its fields and the digests of its files'
+    bytes, not as sent: a client retrying draws a new boundary between the parts.
     """
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -34,9 +38,24 @@ def idempotency() -> Idempotency | None:
     key = key.strip()
     if bounds.text_problem(key, max_len=200):
         raise ValidationError({"Idempotency-Key": [_("须为 1 到 200 个字符，不能含控制字符")]})
-    body = json_body() if request.get_data(cache=True).strip() else {}
+    if request.mimetype == "multipart/form-data":
+        body = _multipart()
+    else:
+        body = json_body() if request.get_data(cache=True).strip() else {}
     return Idempotency(key, request_fingerprint(request.method, request.path, body),
                        user_id=current_user().id)
+
+
+def _multipart() -> dict:
+    # Each file is read through once for its digest and left at its start for the view to read.
+    files = {}
+    for name, upload in request.files.items(multi=True):
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
+            digest.update(chunk)
+        upload.stream.seek(0)
+        files.setdefault(name, []).append(digest.hexdigest())
+    return {"form": request.form.to_dict(flat=False), "files": files}
 
 
 def transfers_json(session, transfers, *, codes: dict[int, str] | None = None,

@@ -19,6 +19,7 @@ from ground.tenants import Bank
 
 from . import names
 from .models import Account, Household, Resident, ResidentMove
+from .posting import Idempotency
 from .unit import UnitOfWork
 
 #: Relations to the head of household a roster may name (free text is refused, so a typo in
@@ -89,8 +90,10 @@ def person_problems(*, name: str | None, phone: str | None, relation: str | None
 
 
 def create_household(session: Session, bank: Bank, *, code: str, name: str | None,
-                     clock: Clock, by: str | None = None) -> Household:
-    """Register a household under a code the village already uses (a house number, say)."""
+                     clock: Clock, by: str | None = None,
+                     idem: Idempotency | None = None) -> Household:
+    """Register a household under a code the village already uses (a house number, say); a
+    retry with the same key returns the household the first one registered."""
     code, name = (code or "").strip(), (name or "").strip()
     problems = {}
     if not code or len(code) > HOUSEHOLD_CODE_MAX:
@@ -101,7 +104,9 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
         problems["name"] = [problem]
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Household, uow.replayed.data["household"])
         if session.execute(select(Household.id).where(Household.bank_id == bank.id,
                                                       Household.code == code)).first():
             raise ConflictError(_("户号 %(code)s 已存在", code=code), code="household_exists",
@@ -109,6 +114,7 @@ def create_household(session: Session, bank: Bank, *, code: str, name: str | Non
         household = Household(bank_id=bank.id, code=code, name=name, created_at=clock.now())
         session.add(household)
         session.flush()
+        uow.remember("created", {"household": household.id})
         if by:
             uow.audit("household_create", f"household:{household.id}", {"code": code, "name": name})
     return household
@@ -184,10 +190,14 @@ def household_members(session: Session, bank: Bank, household: Household) -> lis
 
 def create_resident(session: Session, bank: Bank, *, name: str, household: str,
                     phone: str | None, clock: Clock, relation: str | None = None,
-                    reading: str | None = None, by: str | None = None) -> Resident:
-    """Register a resident in an existing household."""
+                    reading: str | None = None, by: str | None = None,
+                    idem: Idempotency | None = None) -> Resident:
+    """Register a resident in an existing household; a retry with the same key returns the
+    resident the first one registered."""
     clean, problems = person_problems(name=name, phone=phone, relation=relation, reading=reading)
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Resident, uow.replayed.data["resident"])
         home = find_household(session, bank, (household or "").strip())
         if home is None or not home.active:
             problems["household"] = [_("户号 %(code)s 不存在或已停用", code=household)]
@@ -197,6 +207,7 @@ def create_resident(session: Session, bank: Bank, *, name: str, household: str,
                             **clean, **names.search_keys(clean["name"], clean["reading"]))
         session.add(resident)
         session.flush()
+        uow.remember("created", {"resident": resident.id})
         if by:
             uow.audit("resident_create", f"resident:{resident.id}", {"household": home.code})
     return resident

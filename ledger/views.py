@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from web.api import clock, load, page, page_args, query_text
-from web.auth import EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
+from web.auth import DESK_READERS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import banks, deeds, people, reading, reversals, schemas
 from ground.db import get_session
@@ -38,16 +38,20 @@ def create_household(bank):
     """Register a household.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: HouseholdIn}}}
       responses:
         201: {content: {application/json: {schema: HouseholdOut}}}
-        409: {description: "household_exists", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "household_exists, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, WRITERS)
+    bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.HouseholdIn())
     household = people.create_household(get_session(), bank, code=data["code"].strip(),
-                                           name=data["name"], clock=clock())
+                                        name=data["name"], clock=clock(), by=user.name,
+                                        idem=idempotency())
     return jsonify(schemas.HouseholdOut().dump(household)), 201
 
 
@@ -56,16 +60,19 @@ def create_resident(bank):
     """Register a resident in a household.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ResidentIn}}}
       responses:
         201: {content: {application/json: {schema: ResidentOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, WRITERS)
+    bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ResidentIn())
     resident = people.create_resident(get_session(), bank, name=data["name"].strip(),
                                       household=data["household"].strip(), phone=data["phone"],
-                                      clock=clock())
+                                      clock=clock(), by=user.name, idem=idempotency())
     return jsonify(_resident_json(resident, data["household"].strip())), 201
 
 
@@ -258,7 +265,7 @@ def resident_transfers(bank, resident_id):
         200: {content: {application/json: {schema: TransferPage}}}
         404: {content: {application/json: {schema: ErrorOut}}}
     """
-    bank, _ = scoped_bank(bank, READERS)
+    bank, _ = scoped_bank(bank, DESK_READERS)
     limit, before = page_args()
     session = get_session()
     found = reading.resident_transfers(session, bank, resident_id, limit=limit + 1, before=before)

@@ -86,10 +86,12 @@ def api_create_item(bank):
     """Add goods to the catalog.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: CatalogIn}}}
       responses:
         201: {content: {application/json: {schema: CatalogItemOut}}}
-        409: {description: "sku_exists", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "sku_exists, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
@@ -97,7 +99,7 @@ def api_create_item(bank):
     item = catalog.create_item(get_session(), bank, sku=data["sku"], name=data["name"].strip(),
                                 points=data["points"], cost_fen=data["cost_fen"],
                                 limit_per_window=data["limit_per_window"], active=data["active"],
-                                by=user.name, clock=clock())
+                                by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_item_json(item)), 201
 
 
@@ -172,17 +174,19 @@ def api_add_window(bank):
     """Add an extra redemption window the council decided (before Spring Festival, say).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WindowIn}}}
       responses:
         201: {content: {application/json: {schema: WindowOut}}}
-        409: {description: "window_overlaps", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "window_overlaps, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.WindowIn())
     window = windows.open_window(get_session(), bank, opens_on=data["opens_on"],
                                   closes_on=data["closes_on"], kind="extra", memo=data["memo"],
-                                  by=user.name, clock=clock())
+                                  by=user.name, clock=clock(), idem=idempotency())
     return jsonify(schemas.WindowOut().dump(window)), 201
 
 

@@ -81,11 +81,13 @@ def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -
 
 
 def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_id: int | None,
-                   month: str | None, text: str, filed_by: str, clock: Clock) -> Objection:
+                   month: str | None, text: str, filed_by: str, clock: Clock,
+                   idem: Idempotency | None = None) -> Objection:
     """File a resident's objection against an entry, or against a deed missing from a month.
 
     Refuse a resident or an entry of another bank (as unknown), a month that is not open to
-    objections, and an empty text; nothing is written then.
+    objections, and an empty text; nothing is written then. A retry with the same key returns
+    the objection the first one filed.
     """
     text = bounds.newlines(text or "").strip()
     problems = {}
@@ -97,7 +99,9 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
         problems["month"] = [_("对缺漏记录提出异议时须写明月份（YYYY-MM）")]
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=filed_by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=filed_by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return get_objection(session, bank, uow.replayed.data["objection"])
         resident = bank_row(session, Resident, resident_id, bank.id, _("找不到该居民"))
         if transfer_id is not None:
             entry = session.get(Transfer, transfer_id)
@@ -116,6 +120,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
                               month=month, text=text, filed_by=filed_by, filed_at=clock.now())
         session.add(objection)
         session.flush()
+        uow.remember("filed", {"objection": objection.id})
         uow.audit("objection", f"objection:{objection.id}",
                   {"resident": resident.id, "transfer": transfer_id, "month": month})
     return objection
@@ -142,23 +147,46 @@ def list_objections(session: Session, bank: Bank, *, status: str | None = None,
 
 
 def reject_objection(session: Session, bank: Bank, objection_id: int, *, reason: str, by: str,
-                     clock: Clock) -> Objection:
-    """Reject an open objection with a reason; nothing is posted."""
+                     clock: Clock, idem: Idempotency | None = None) -> Objection:
+    """Reject an open objection with a reason; nothing is posted. A retry with the same key
+    returns the objection the first one rejected."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("驳回异议须写明理由")]})
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return get_objection(session, bank, uow.replayed.data["objection"])
         objection = _open(session, bank, objection_id)
         objection.status, objection.reason = "rejected", reason
         objection.decided_by, objection.decided_at = by, clock.now()
         session.flush()
+        uow.remember("rejected", {"objection": objection.id})
         uow.audit("objection_reject", f"objection:{objection.id}", {"reason": reason})
     return objection
 
 
 def uphold_objection(session: Session, bank: Bank, objection_id: int, *, correction: str,
                      reason: str, by: str, clock: Clock, rule: str | None = None,
-                     quantity: int = 1) -> Objection:
+                     quantity: int = 1, idem: Idempotency | None = None) -> Objection:
+    """Uphold an objection and post its correction today, linked to it (see `_uphold`).
+
+    A retry with the same key returns the objection the first one upheld: the writes of
+    `_uphold`, each a unit of its own, then join one unit that holds the key.
+    """
+    decide = dict(correction=correction, reason=reason, by=by, clock=clock, rule=rule,
+                  quantity=quantity)
+    if idem is None:
+        return _uphold(session, bank, objection_id, **decide)
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return get_objection(session, bank, uow.replayed.data["objection"])
+        objection = _uphold(session, bank, objection_id, **decide)
+        uow.remember("upheld", {"objection": objection.id})
+    return objection
+
+
+def _uphold(session: Session, bank: Bank, objection_id: int, *, correction: str, reason: str,
+            by: str, clock: Clock, rule: str | None, quantity: int) -> Objection:
     """Uphold an objection and post its correction today, linked to it.
 
     `correction` is "reverse" (the entry objected to is reversed) or "deed" (the missing deed

@@ -11,6 +11,7 @@ from ground.db import get_session
 from ground.errors import NotFound, ValidationError
 from ground.i18n import _, current_language
 from web.api import clock, load, page, page_args, query_text
+from ledger.answers import idempotency
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import objections, paper, schemas, services
@@ -147,18 +148,20 @@ def file_objection(bank):
     """File a resident's objection against an entry, or a deed missing from a month.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ObjectionIn}}}
       responses:
         201: {content: {application/json: {schema: ObjectionOut}}}
         404: {description: "unknown resident or entry (or another bank's)", content: {application/json: {schema: ErrorOut}}}
-        409: {description: "objection_window_closed", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "objection_window_closed, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ObjectionIn())
     filed = objections.file_objection(get_session(), bank, resident_id=data["resident"],
                                       transfer_id=data["transfer"], month=data["month"], text=data["text"],
-                                      filed_by=user.name, clock=clock())
+                                      filed_by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_objection.dump(filed)), 201
 
 
@@ -206,17 +209,20 @@ def uphold_objection(bank, objection_id):
     """Uphold an objection: the correction (a reversal, or the missing deed) is posted today, linked.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: UpholdIn}}}
       responses:
         200: {content: {application/json: {schema: ObjectionOut}}}
-        409: {description: "already_decided, already_reversed, cap_exceeded", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, already_reversed, cap_exceeded, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.UpholdIn())
     decided = objections.uphold_objection(get_session(), bank, objection_id, correction=data["correction"],
                                           reason=data["reason"], rule=data["rule"], quantity=data["quantity"],
-                                          by=user.name, clock=clock())
+                                          by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_objection.dump(decided))
 
 
@@ -225,15 +231,17 @@ def reject_objection(bank, objection_id):
     """Reject an objection with a reason.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: RejectIn}}}
       responses:
         200: {content: {application/json: {schema: ObjectionOut}}}
-        409: {description: "already_decided", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_decided, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.RejectIn())
     decided = objections.reject_objection(get_session(), bank, objection_id, reason=data["reason"],
-                                          by=user.name, clock=clock())
+                                          by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_objection.dump(decided))
 
 

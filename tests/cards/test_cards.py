@@ -165,6 +165,18 @@ def test_a_resident_objects_to_an_entry_from_the_card_page(client, desk, session
     assert objection.filed_by == f"card:{card['number']}"
 
 
+def test_a_cards_forms_need_no_csrf_token_its_address_is_their_secret(app, client, desk, session):
+    desk.points(desk.wang, 30)
+    card = _issue(client, desk, desk.wang)
+    stranger = app.test_client()  # never fetched the page: no session, no token
+    answer = stranger.post(f"{_path(card)}/object", data={"month": "2026-10", "text": "少记了一次巡逻"})
+    assert answer.status_code == 200 and "异议已登记" in answer.get_data(as_text=True)
+    session.rollback()
+    assert session.execute(select(Objection)).scalar_one().filed_by == f"card:{card['number']}"
+    # A staff screen's form still needs its token.
+    assert stranger.post("/banks/hp/cards", data={"all": "1"}).status_code == 400
+
+
 def test_an_empty_objection_is_refused_and_files_nothing(client, desk, session):
     desk.points(desk.wang, 30)
     card = _issue(client, desk, desk.wang)
