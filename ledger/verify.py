@@ -14,6 +14,7 @@ from . import chain
 from ground.i18n import _
 from ground.store import Prepared, snapshot
 from .models import BALANCE_LIMIT, CNY, FUND_CASH, Account, Transfer
+from .periods import PeriodSeal
 from ground.tenants import GENESIS_HASH, Bank
 
 
@@ -83,8 +84,27 @@ class Report:
                 "first_bad_seq": self.first_bad_seq, "problems": self.problems}
 
 
+@dataclass(frozen=True)
+class RecordedHead:
+    """A chain head written down when something was frozen: a month's seal, a notice."""
+
+    #: What recorded it, as a message ("2026-10 的公示").
+    what: object
+    seq: int
+    hash: str
+    #: Where it is, for the problem it may become: {"seal": "2026-10"}, {"notice": "2026-10"}.
+    where: dict
+
+
+#: What else records the chain's head, beyond the ledger's own seals: each a function
+#: (session, bank_id) -> [RecordedHead], declared by a wing (reports: its frozen notices and
+#: registers) and installed by zongzhi.plugins.
+RECORDED_HEADS: list = []
+
+
 def verify_bank(session: Session, bank: Bank, *, batch: int = 5000) -> Report:
-    """Walk the bank's transfers in sequence, checking each link and entry, then every balance.
+    """Walk the bank's transfers in sequence, checking each link and entry, then every balance,
+    then every chain head recorded when something was frozen (`RecordedHead`).
 
     It all reads one snapshot, so a bank being posted to meanwhile verifies as it stood.
     """
@@ -92,8 +112,43 @@ def verify_bank(session: Session, bank: Bank, *, batch: int = 5000) -> Report:
         return _verify(session, bank.id, batch)
 
 
+def recorded_heads(session: Session, bank_id: int) -> list[RecordedHead]:
+    """Every chain head the bank's seals, and what `RECORDED_HEADS` adds, wrote down."""
+    seals = session.execute(select(PeriodSeal.month, PeriodSeal.head_seq, PeriodSeal.head_hash)
+                            .where(PeriodSeal.bank_id == bank_id)).all()
+    heads = [RecordedHead(_("%(month)s 的封账", month=month), seq, hash_, {"seal": month})
+             for month, seq, hash_ in seals]
+    for more in RECORDED_HEADS:
+        heads.extend(more(session, bank_id))
+    return heads
+
+
+def _check_recorded(report: Report, heads: list[RecordedHead], hashes: dict[int, str]) -> None:
+    """Compare each recorded head with the chain's hash at its seq now (`hashes`, seq 0 the
+    genesis). A paper notice carries its head, so one that no longer matches means the chain
+    was rewritten, even if every link was recomputed to match: the rewrite lies after the last
+    recorded head that still holds, and the problem names that first seq that may differ."""
+    holding = sorted(h.seq for h in heads if hashes.get(h.seq) == h.hash)
+    for head in sorted(heads, key=lambda h: h.seq):
+        if hashes.get(head.seq) == head.hash:
+            continue
+        since = max((s for s in holding if s < head.seq), default=0)
+        if head.seq not in hashes:
+            report.add("recorded_head_missing",
+                       _("%(what)s记下的链头第 %(seq)s 号流水已不存在", what=head.what, seq=head.seq),
+                       seq=since + 1, recorded_seq=head.seq, **head.where)
+        else:
+            report.add("recorded_head_mismatch",
+                       _("%(what)s记下的链头（第 %(seq)s 号）与现在的流水不符：第 %(first)s 至 %(seq)s 号流水被改写过",
+                         what=head.what, seq=head.seq, first=since + 1),
+                       seq=since + 1, recorded_seq=head.seq, **head.where)
+
+
 def _verify(session: Session, bank_id: int, batch: int) -> Report:
     report = Report()
+    heads = recorded_heads(session, bank_id)
+    wanted = {h.seq for h in heads}
+    seen: dict[int, str] = {0: GENESIS_HASH}
     head_seq, head_hash = session.execute(
         select(Bank.head_seq, Bank.head_hash).where(Bank.id == bank_id)).one()
     sums: dict[int, int] = defaultdict(int)
@@ -128,6 +183,8 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         if computed != stored_hash:
             report.add("hash_mismatch", _("第 %(seq)s 号流水的内容与其哈希不符（被改动过）", seq=seq), seq=seq)
         prev = stored_hash
+        if seq in wanted:
+            seen[seq] = stored_hash
         sums[debit] -= amount
         sums[credit] += amount
         expected_seq += 1
@@ -137,6 +194,7 @@ def _verify(session: Session, bank_id: int, batch: int) -> Report:
         report.add("head_mismatch",
                    _("银行记录的链头（第 %(head)s 号）与流水（第 %(last)s 号）不符", head=head_seq, last=expected_seq - 1),
                    seq=min(head_seq, expected_seq - 1) + 1)
+    _check_recorded(report, heads, seen)
     _check_balances(report, _ACCOUNTS_OF_BANK.rows(session, {"bank": bank_id}), sums)
     for account_id in sums:
         report.add("unknown_account", _("流水引用了不属于本银行的账户 %(account)s", account=account_id), account_id=account_id)

@@ -22,6 +22,7 @@ from ground.tenants import Bank
 from ledger.chain import canonical_json
 from ledger.periods import Period, PeriodSeal, parse_period
 from ledger.unit import UnitOfWork
+from ledger.verify import RecordedHead
 
 from . import commendation as commendations
 from . import notice as notices
@@ -61,6 +62,27 @@ def banks_with_notice(session: Session, month: str) -> set[int]:
     """Return the banks whose notice of the month ("YYYY-MM") is up."""
     return set(session.execute(select(Snapshot.bank_id).where(
         Snapshot.kind == "notice", Snapshot.period == month)).scalars())
+
+
+#: What a frozen snapshot is called where verify names it, by kind.
+_KIND_WORDS = {"day": lambda period: _("%(period)s 的日登记", period=period),
+               "notice": lambda period: _("%(period)s 的公示", period=period),
+               "quarter": lambda period: _("%(period)s 的季度报告", period=period),
+               "year": lambda period: _("%(period)s 的年度表彰", period=period)}
+
+
+def frozen_heads(session: Session, bank_id: int) -> list[RecordedHead]:
+    """The chain head each of the bank's frozen snapshots carries (printed on its paper), for
+    verify to hold the chain to (`ledger.verify.RECORDED_HEADS`)."""
+    rows = session.execute(select(Snapshot.kind, Snapshot.period, Snapshot.head_seq, Snapshot.head_hash)
+                           .where(Snapshot.bank_id == bank_id)).all()
+    return [RecordedHead(_KIND_WORDS[kind](period) if kind in _KIND_WORDS else f"{kind} {period}",
+                         seq, head_hash, {kind: period})
+            for kind, period, seq, head_hash in rows]
+
+
+#: What reports adds to every verify (zongzhi.plugins installs it).
+RECORDED_HEADS = [frozen_heads]
 
 
 def content_of(snapshot: Snapshot) -> dict:

@@ -350,6 +350,9 @@ def verify(code):
     from ledger.verify import verify_bank
     from stats.upkeep import verify_figures
 
+    from .plugins import install_verify
+
+    install_verify()
     with _opened() as (session, clock):
         try:
             bank = _bank(session, code)

@@ -157,3 +157,100 @@ def test_verify_names_the_accounts_of_a_transfer_amount_that_is_not_an_integer(
     assert sorted(p["account"] for p in report.problems if p["problem"] == "amount_not_integer") == [
         "issued", "resident:1"]
     assert not any(isinstance(v, float) for p in report.problems for v in p.values())
+
+
+# --- a rewritten chain, every link recomputed: the heads frozen papers carry ---------------------
+
+def _rewrite_from(engine, bank_id: int, seq: int) -> None:
+    """Change transfer `seq`'s amount, move its two balances to match, and recompute every link
+    from it on and the bank's head: what someone covering their tracks would do. Only the heads
+    written down elsewhere (notices, registers, seals) still remember the chain as it was."""
+    from ledger.chain import CHAINED_COLUMNS, chained, link
+
+    columns = ", ".join(CHAINED_COLUMNS)
+    with engine.begin() as conn:
+        _drop_guards(conn)
+        where = {"bank": bank_id, "seq": seq}
+        conn.execute(text("UPDATE transfers SET amount = amount + 1 WHERE bank_id = :bank AND seq = :seq"), where)
+        debit, credit = conn.execute(text("SELECT debit_id, credit_id FROM transfers "
+                                          "WHERE bank_id = :bank AND seq = :seq"), where).one()
+        conn.execute(text("UPDATE accounts SET balance = balance - 1 WHERE id = :id"), {"id": debit})
+        conn.execute(text("UPDATE accounts SET balance = balance + 1 WHERE id = :id"), {"id": credit})
+        prev = conn.execute(text("SELECT hash FROM transfers WHERE bank_id = :bank AND seq = :seq"),
+                            {"bank": bank_id, "seq": seq - 1}).scalar_one()
+        rows = conn.execute(text(f"SELECT {columns}, entry_seq, id FROM transfers "
+                                 "WHERE bank_id = :bank AND seq >= :seq ORDER BY seq"), where).all()
+        for row in rows:
+            values = tuple(row[:len(CHAINED_COLUMNS)])
+            new = link(prev, chained(values, row[-2]))
+            conn.execute(text("UPDATE transfers SET prev_hash = :prev, hash = :hash WHERE id = :id"),
+                         {"prev": prev, "hash": new, "id": row[-1]})
+            prev = new
+        conn.execute(text("UPDATE banks SET head_hash = :hash WHERE id = :bank"), {"hash": prev, "bank": bank_id})
+
+
+@pytest.fixture
+def frozen_along_the_way(make, session, clock):
+    """Seven transfers: a day register frozen after the 2nd, September's notice and seal after
+    the 5th."""
+    from ledger import periods
+    from reports import services as reports
+
+    bank = make.bank()
+    wang = make.resident(bank, name="王大")
+    for _ in range(2):
+        make.deed(bank, "cleanup", [wang], occurred_on=clock.today().replace(day=14))
+    reports.close_day(session, bank, "2026-10-14", by="test", clock=clock)
+    for _ in range(3):
+        make.deed(bank, "cleanup", [wang])
+    reports.publish_notice(session, bank, "2026-09", by="test", clock=clock)
+    periods.seal_month(session, bank.id, "2026-09", by="test", clock=clock)
+    session.commit()
+    for _ in range(2):
+        make.deed(bank, "cleanup", [wang])
+    return bank
+
+
+def test_a_chain_rewritten_link_by_link_is_caught_by_the_heads_its_notice_and_seal_carry(
+        app, session, frozen_along_the_way):
+    bank = session.get(Bank, frozen_along_the_way.id)
+    assert verify_bank(session, bank).ok
+    _rewrite_from(app.extensions["zongzhi.engine"], bank.id, 3)
+    session.rollback()
+    report = verify_bank(session, session.get(Bank, bank.id))
+    found = {p["problem"] for p in report.problems}
+    # Every link and balance was made to match: only the recorded heads give it away.
+    assert not found & {"hash_mismatch", "broken_link", "balance_mismatch", "head_mismatch"}
+    assert not report.ok and found == {"recorded_head_mismatch"}
+    named = {(p.get("notice"), p.get("seal"), p["recorded_seq"], p["seq"]) for p in report.problems}
+    # The day register frozen at seq 2 still holds: the rewrite lies in 3..5.
+    assert named == {("2026-09", None, 5, 3), (None, "2026-09", 5, 3)}
+    assert report.first_bad_seq == 3
+    assert any("2026-09 的公示记下的链头（第 5 号）与现在的流水不符：第 3 至 5 号流水被改写过" == p["message"]
+               for p in report.problems)
+
+
+def test_the_verify_command_and_endpoint_both_name_a_rewritten_chain(
+        app, client, make, session, frozen_along_the_way, database_url, monkeypatch):
+    _rewrite_from(app.extensions["zongzhi.engine"], frozen_along_the_way.id, 3)
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
+    broken = CliRunner().invoke(main, ["verify", "hp"])
+    assert broken.exit_code == 1 and "BROKEN at transfer seq 3" in broken.output
+    assert "recorded_head_mismatch" in broken.output
+    body = client.get("/api/v1/banks/hp/verify", headers=make.token(frozen_along_the_way, "supervisor")).get_json()
+    assert body["ok"] is False and body["first_bad_seq"] == 3
+    assert {p["problem"] for p in body["problems"]} == {"recorded_head_mismatch"}
+
+
+def test_a_recorded_head_beyond_the_chain_is_named_when_transfers_are_cut_off(
+        app, session, frozen_along_the_way):
+    with app.extensions["zongzhi.engine"].begin() as conn:
+        _drop_guards(conn)
+        conn.execute(text("DELETE FROM transfers WHERE seq >= 5"))
+        conn.execute(text("UPDATE banks SET head_seq = 4, head_hash = "
+                          "(SELECT hash FROM transfers WHERE seq = 4)"))
+    session.rollback()
+    report = verify_bank(session, session.get(Bank, frozen_along_the_way.id))
+    missing = [p for p in report.problems if p["problem"] == "recorded_head_missing"]
+    assert {(p.get("notice"), p.get("seal"), p["recorded_seq"]) for p in missing} == {
+        ("2026-09", None, 5), (None, "2026-09", 5)}
