@@ -142,12 +142,25 @@ def _register(session, bank, rng, clock) -> list[dict]:
                     for _ in range(rng.choice([0, 1, 1, 2]))]
         if rng.random() < 0.3:
             members.append((surname + rng.choice(["长根", "老根", "秀英", "桂英"]), True))
+        members = _named_apart(members, surname, rng)
         for name, adult in members:
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if adult and rng.random() < 0.7 else None
             resident = ledger_people.create_resident(session, bank, name=name, household=household.code,
                                                      phone=phone, clock=clock)
             people.append({"id": resident.id, "adult": adult})
     return people
+
+
+def _named_apart(members: list[tuple[str, bool]], surname: str, rng) -> list[tuple[str, bool]]:
+    """One household's members with no two of the same name: a family never gives a child a
+    parent's or a sibling's name, so a drawn name already taken is drawn again."""
+    taken, apart = set(), []
+    for name, adult in members:
+        while name in taken:
+            name = surname + rng.choice(GIVEN_MALE + GIVEN_FEMALE)
+        taken.add(name)
+        apart.append((name, adult))
+    return apart
 
 
 def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh: bool) -> None:
@@ -179,13 +192,19 @@ def _one_day(session, bank, rng, day: date, adults: list[dict], clock, *, fresh:
     if rng.random() < 0.15:
         _mediation(session, bank, rng, day, ids, clock, decide=not fresh)
     if rng.random() < 0.06:
-        deed(rng.choice(["littering", "dumping", "straw_burning"]), [rng.choice(ids)], 1,
-             rng.choice(["河边倒垃圾", "柴堆占道", "田间焚烧秸秆"]))
+        rule, memos = rng.choice(list(PENALTY_MEMOS.items()))
+        deed(rule, [rng.choice(ids)], 1, rng.choice(memos))
     if rng.random() < 0.04:
         outcome = deed("cleanup", [rng.choice(ids)], 1, "登记")
         if outcome and outcome.transfers:
             reversals.reverse_transfer(session, bank, outcome.transfers[0].id,
                                        reason="登记错人，当天未参加清扫", by="clerk", clock=clock)
+
+
+#: The penalties the demo's villagers incur, each with what the clerk writes of one.
+PENALTY_MEMOS = {"littering": ["河边乱扔垃圾", "路边丢弃农药瓶"],
+                 "dumping": ["柴堆占道", "建筑垃圾堆在村道上"],
+                 "straw_burning": ["田间焚烧秸秆", "违规燃放烟花"]}
 
 
 def _mediation(session, bank, rng, day, ids, clock, *, decide: bool) -> None:

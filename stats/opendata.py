@@ -32,6 +32,9 @@ FILES = {
         ("coverage_warning_percent", "预警线（%） · the rule file's warning line"),
         ("objections_filed", "对该月提出的异议数 · objections filed against the month"),
         ("objections_upheld", "其中成立的异议数 · of which upheld"),
+        ("sealed", "是否已封账（1 是，0 否）：未封账月份（如本月）的数字仍会随补登、冲正而变 · 1 when the "
+                   "month is sealed and its figures final, 0 when not: a month not yet sealed (this one, "
+                   "say) still changes as deeds are logged late or reversed"),
     ]),
     "categories.csv": ("各类积分 · points by category", [
         ("month", "月份 · the month"),
@@ -76,7 +79,8 @@ def year_zip(bank, year: int, months: list[dict], *, made_on: date) -> bytes:
     month_rows = [[m["month"], m["residents"], m["active_residents"], m["participation_percent"],
                    m["points"], m["penalty_points"], m["redeemed_points"], m["points_outstanding"],
                    m["fund_fen"], m["coverage_percent"], m["coverage_warning_percent"],
-                   m["objections"]["filed"], m["objections"]["upheld"]] for m in months]
+                   m["objections"]["filed"], m["objections"]["upheld"],
+                   1 if m["sealed"] else 0] for m in months]
     category_rows = [[m["month"], category, points] for m in months
                      for category, points in m["points_by_category"].items()]
     penalty_rows = [[m["month"], p["rule"], p["name"], p["points"]] for m in months

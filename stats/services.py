@@ -281,13 +281,19 @@ def _bank_months(session: Session, bank_id: int, first: int, last: int, *, clock
 
 
 def open_year(session: Session, code: str, year: int, *, clock: Clock) -> tuple[Bank, list[dict]]:
-    """Return a bank and its months of a year up to this one, for anyone; NotFound for a year to come."""
+    """Return a bank and its months of a year up to this one, each saying whether it is sealed
+    (its figures final), for anyone; NotFound for a year to come."""
     bank = session.execute(select(Bank).where(Bank.code == code)).scalar_one_or_none()
     today = clock.today()
     if bank is None or year > today.year:
         raise NotFound(_("找不到该公开数据"))
     last = min(year * 100 + 12, figures.month_number(today))
-    return bank, bank_months(session, bank, year * 100 + 1, last, clock=clock)
+    months = bank_months(session, bank, year * 100 + 1, last, clock=clock)
+    sealed = set(session.execute(select(periods.PeriodSeal.month).where(
+        periods.PeriodSeal.bank_id == bank.id, periods.PeriodSeal.month.startswith(f"{year:04d}-"))).scalars())
+    for month in months:
+        month["sealed"] = month["month"] in sealed
+    return bank, months
 
 
 def year_so_far(session: Session, bank: Bank, today: date) -> dict:

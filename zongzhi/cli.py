@@ -159,6 +159,21 @@ def _bank(session: Session, code: str):
     return found
 
 
+#: Libraries whose INFO lines are their own working (WeasyPrint's steps of every page), not the
+#: cycle's: they speak from WARNING up.
+QUIET_LOGGERS = ("weasyprint", "fontTools")
+
+
+def _log_at_info(*, named: bool = True) -> None:
+    """Log the job's own INFO lines to stderr, each with its time (and logger, if `named`)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s "
+                        + ("%(name)s " if named else "") + "%(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _fail(err: ZongzhiError) -> None:
     """Say why a command was refused, in Chinese (the command line's language), and exit 1."""
     click.echo(f"错误 error: {err.text('zh')}", err=True)
@@ -510,15 +525,13 @@ def cycle_group():
 def cycle_run(job, bank_code, period):
     """Run one job of the cycle for a period (idempotent): JOB is daily, monthly, seal,
     quarterly, quarterly_close or annual."""
-    import logging
-
     from sqlalchemy import select
 
     from cycle import jobs, queue, runs
     from ledger import banks as ledger_banks
     from ground.tenants import Bank
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _log_at_info(named=False)
     with _app_opened(_app()) as (session, clock):
         try:
             chosen = jobs.get_job(job)
@@ -588,12 +601,11 @@ def cycle_status(period, bank_code):
                    "server, the residents' pages come before the notices")
 def worker(concurrency, nice):
     """Run a worker of the distributed cycle (Celery) until stopped; needs ZONGZHI_BROKER_URL."""
-    import logging
     import os
 
     from cycle import queue
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_at_info()
     app = _app()
     _require_schema(app.config["DATABASE_URL"])
     if not queue.enabled(app):
@@ -623,11 +635,10 @@ def _app_sessions(session):
 @main.command()
 def scheduler():
     """Run the scheduled cycle in the foreground (Ctrl-C stops it)."""
-    import logging
 
     from cycle.scheduler import run_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_at_info()
     app = _app()
     _require_schema(app.config["DATABASE_URL"])
     click.echo(f"综治银行 scheduler: timezone {app.config['TIMEZONE']}; Ctrl-C to stop", err=True)

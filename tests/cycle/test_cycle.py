@@ -201,3 +201,22 @@ def test_cli_runs_a_job_for_all_banks_and_refuses_bad_input(app, session, databa
         refused = cli.invoke(main, ["cycle", "run", *args])
         assert refused.exit_code == 1 and "错误" in refused.output, (args, refused.output)
     assert len(_runs(session)) == 2
+
+
+def test_a_job_run_by_hand_logs_its_own_steps_not_weasyprints(app, session, database_url, monkeypatch, caplog):
+    """A notice's PDF is rendered as the job runs; WeasyPrint's INFO lines (one per step of every
+    page) would bury what the job itself says."""
+    import logging
+
+    from zongzhi.cli import main
+
+    _bank(session, "hp", at(2026, 9, 1))
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", database_url)
+    for name in ("weasyprint", "fontTools"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    caplog.set_level(logging.INFO)
+    ran = CliRunner().invoke(main, ["cycle", "run", "monthly", "--bank", "hp", "--period", "2026-09"])
+    assert ran.exit_code == 0, ran.output
+    assert not [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))
+                and r.levelno < logging.WARNING]
+    assert logging.getLogger("weasyprint").getEffectiveLevel() == logging.WARNING

@@ -355,6 +355,21 @@ def test_households_and_residents_are_created_and_found_by_pinyin(client, villag
     assert bad.status_code == 422 and "household" in bad.get_json()["fields"]
 
 
+def test_a_residents_phone_is_whole_to_those_who_may_edit_and_masked_to_the_desk_and_supervisor(
+        client, make, village):
+    made = client.post("/api/v1/banks/hp/residents", headers=village["clerk"],
+                       json={"name": "张小明", "household": "E01", "phone": "13800138000"})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["phone"] == "13800138000"
+    path = f"/api/v1/banks/hp/residents/{made.get_json()['id']}"
+    for role, phone in (("reviewer", "13800138000"), ("admin", "13800138000"),
+                        ("desk", "138****8000"), ("supervisor", "138****8000")):
+        headers = make.token(village["bank"], role)
+        assert client.get(path, headers=headers).get_json()["phone"] == phone, role
+        listed = client.get("/api/v1/banks/hp/residents?q=zxm", headers=headers).get_json()["items"]
+        assert [r["phone"] for r in listed] == [phone], role
+
+
 def test_health_needs_no_token_and_openapi_describes_the_api(client):
     assert client.get("/api/v1/health").get_json()["status"] == "ok"
     doc = client.get("/api/v1/openapi.json").get_json()

@@ -31,6 +31,8 @@ def test_the_years_zip_holds_the_figures_as_csv_and_a_readme_of_every_field(clie
             october["points"], october["penalty_points"], october["redeemed_points"], october["fund_fen"],
             october["objections_filed"]) == ("3", "1", "33.3", "36", "5", "30", "75000", "1")
     assert months["2026-09"]["points"] == "3" and months["2026-09"]["participation_percent"] == "100.0"
+    # Nothing is sealed yet: every month's figures may still change, this one's above all.
+    assert {r["sealed"] for r in months.values()} == {"0"}
     categories = {(r["month"], r["category"]): r["points"] for r in _rows(archive, "categories.csv")}
     assert categories["2026-10", "环境卫生"] == "30" and categories["2026-10", "社会治安"] == "6"
     assert _rows(archive, "penalties.csv") == [
@@ -67,3 +69,12 @@ def test_a_past_year_has_all_twelve_months(client, make):
     make.bank()
     archive = _zip(client, "/api/v1/banks/hp/open-data/2025.zip")
     assert len(_rows(archive, "months.csv")) == 12
+
+
+def test_a_sealed_month_is_marked_final_and_the_month_still_running_is_not(client, village, session, clock):
+    from ledger import periods
+
+    periods.seal_month(session, village.bank.id, "2026-09", by="test", clock=clock)
+    session.commit()
+    months = {r["month"]: r["sealed"] for r in _rows(_zip(client), "months.csv")}
+    assert months["2026-09"] == "1" and months["2026-10"] == "0" and months["2026-08"] == "0"
