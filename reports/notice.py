@@ -7,6 +7,11 @@ inputs from the database for one bank and month.
 What a row shows follows each rule's `notice` setting: a `full` rule is itemised and counted in
 its category; a `category_only` rule only in its category's total (or the penalty total);
 a `hidden` rule only in the month's net.
+
+Two residents of one household with the same name would print as two rows alike: each of them
+carries a `mark` (its relation to the head of household when that tells them apart, otherwise
+its place in registration order among them). Notices frozen before marks existed have none;
+their content, and so their hash, stays as it was frozen.
 """
 from __future__ import annotations
 
@@ -45,6 +50,8 @@ class Person:
     name: str
     household_id: int
     active: bool = True
+    #: Relation to the head of household (户主, 配偶, 子, ...), as the roster says; may be empty.
+    relation: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ def build_notice(*, residents: list[Person], households: list[Home], movements: 
             "penalties": row["penalties"], "net": row["net"],
             "balance": own if account_unit == "person" else None,
         })
+    for row, mark in tell_apart(shown, homes).items():
+        person_rows[row]["mark"] = mark
     ranked = competition_ranks(person_rows, lambda r: r["net"], lambda r: r["id"])
     residents_out = [{**row, "rank": rank} for rank, row in ranked]
 
@@ -129,6 +138,25 @@ def build_notice(*, residents: list[Person], households: list[Home], movements: 
     return {"residents": residents_out, "households": households_out, "totals": totals}
 
 
+def tell_apart(people: list[Person], homes: dict[int, Home]) -> dict[int, dict]:
+    """Return a mark for each of `people` (by index) whose row would read like another's: the
+    same name in the same household. The mark is the relation to the head of household when
+    every one of them has a different one, else the place in registration order among them
+    (1, 2, ...). People with nobody alike get no mark."""
+    alike: dict[tuple[str, str], list[int]] = {}
+    for i, p in enumerate(people):
+        alike.setdefault((p.name, homes[p.household_id].code), []).append(i)
+    marks = {}
+    for group in alike.values():
+        if len(group) < 2:
+            continue
+        relations = [people[i].relation.strip() for i in group]
+        by_relation = all(relations) and len(set(relations)) == len(relations)
+        for order, i in enumerate(sorted(group, key=lambda i: people[i].id), start=1):
+            marks[i] = {"relation": people[i].relation.strip()} if by_relation else {"order": order}
+    return marks
+
+
 def _blank(categories) -> dict:
     return {"categories": {}, "details": {}, "penalties": 0, "net": 0, "entries": 0}
 
@@ -153,7 +181,7 @@ def month_movements(session: Session, bank_id: int, start: date, end: date) -> l
 def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.RuleBook) -> dict:
     """Read one bank's month from the database and build the notice's rows."""
     residents = [Person(*row) for row in session.execute(
-        select(Resident.id, Resident.name, Resident.household_id, Resident.active)
+        select(Resident.id, Resident.name, Resident.household_id, Resident.active, Resident.relation)
         .where(Resident.bank_id == bank.id).order_by(Resident.id)).all()]
     households = [Home(*row) for row in session.execute(
         select(Household.id, Household.code, Household.name)

@@ -12,6 +12,10 @@ its fields padded to columns that are whole numbers of half-width cells, so the 
 exactly under their headings and one 500-resident notice is a few hundred boxes, not thousands.
 A row with a character of uncertain width (or a value too long for its column) prints cell by
 cell as before, aligned the same way.
+
+Each column is as wide as its heading on one line and its widest value, in whole cells, so a
+category's name never breaks (道德文/化); 明细 takes what is left, each rule with its points kept
+on one line. Pages after the first repeat the notice's title (bank and month) at their head.
 """
 from __future__ import annotations
 
@@ -23,9 +27,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from jinja2 import Environment
 
-from ground.i18n import current_language, render
+from ground.i18n import _, current_language, render
 from ledger import formatting
-from web.pdf import base_css, qr_png_data_uri
+from web.pdf import FONT_CHAIN, base_css, qr_png_data_uri
 
 from .notice import HOW_TO_OBJECT
 
@@ -51,15 +55,19 @@ MONO_CHAIN = ('"Noto Sans Mono CJK SC", "Noto Serif CJK SC", "HanaMinA", "HanaMi
 #: numbers of these, so a row's cells can print as one line of text (one box, not a dozen) and
 #: still stand exactly under the column headings.
 CELL_PT = 4.25
-#: A4 less the page's side margins (14mm each).
-CONTENT_PT = 182 / 25.4 * 72
+#: A4 less the notice's side margins (10mm each).
+CONTENT_PT = 190 / 25.4 * 72
 
 #: The notice's own page: compact rows, fixed columns, the footer block, normal weight only
 #: (one face per font keeps the embedded fonts small).
 NOTICE_CSS = """
+@page { margin-left: 10mm; margin-right: 10mm;
+        @top-center { content: string(notice-title); font-family: %(chain)s; font-size: 9pt;
+                      color: #444; } }
+@page :first { @top-center { content: none; } }
 html { font-size: 8.5pt; }
 h1, h2, th, b { font-weight: normal; }
-h1 { font-size: 15pt; }
+h1 { font-size: 15pt; string-set: notice-title content(); }
 h2 { font-size: 11pt; }
 .meta { text-align: center; font-size: 8.5pt; margin: 0 0 3mm; }
 table.rows { table-layout: fixed; border-collapse: separate; border-spacing: 0;
@@ -67,26 +75,33 @@ table.rows { table-layout: fixed; border-collapse: separate; border-spacing: 0;
 table.rows th, table.rows td { border: none; }
 table.rows th { border-bottom: 0.6pt solid #333; }
 table.rows td { white-space: nowrap; padding: 0.6mm 4.25pt; border-bottom: 0.3pt solid #bbb; }
-table.rows th { padding: 0.8mm 4.25pt; font-size: 8pt; }
+table.rows th { padding: 0.8mm 1pt 0.8mm 4.25pt; font-size: 8pt; white-space: nowrap; }
+table.rows th.num { padding: 0.8mm 4.25pt 0.8mm 1pt; }
+html[lang=en] table.rows th, table.rows.wrap th { white-space: normal; }
 table.rows td.detail { white-space: normal; font-size: 7pt; color: #333; }
+table.rows td.name { white-space: normal; }
+.item { white-space: nowrap; }
 table.rows td.line { white-space: pre; padding-left: 0; padding-right: 0; font-size: 8.5pt;
                      font-family: %(mono)s; }
-col.c-rank { width: 25.5pt } col.c-name { width: 46.75pt } col.c-hh { width: 34pt }
-col.c-num { width: 34pt } col.c-bal { width: 38.25pt } col.c-detail { width: auto }
 tr.total td { background: #f3f3f3; }
+.closing { page-break-inside: avoid; }  /* the way to object, the hashes and who signs: one page */
 .foot { display: flex; justify-content: space-between; margin-top: 4mm; page-break-inside: avoid; }
 .object { width: 140mm; font-size: 8pt; }
 .qr { text-align: center; font-size: 7.5pt; }
 .qr img { width: 26mm; height: 26mm; }
 .hash { font-size: 7pt; color: #444; margin-top: 3mm; word-break: break-all; }
-""".replace("%(mono)s", MONO_CHAIN)
+""".replace("%(mono)s", MONO_CHAIN).replace("%(chain)s", FONT_CHAIN)
 
 REGISTER_CSS = """
+@page { @top-center { content: string(register-title); font-family: %(chain)s; font-size: 9pt;
+                      color: #444; } }
+@page :first { @top-center { content: none; } }
 html { font-size: 9pt; }
+h1 { string-set: register-title content() " " attr(data-day); }
 h1, h2, th { font-weight: normal; }
 .meta { text-align: center; }
 .hash { font-size: 7pt; color: #444; word-break: break-all; }
-"""
+""".replace("%(chain)s", FONT_CHAIN)
 
 LANDSCAPE_CSS = """
 @page { size: A4 landscape; margin: 14mm; }
@@ -137,14 +152,31 @@ def notice_view(content: dict, tz: ZoneInfo) -> dict:
     published = datetime.fromisoformat(content["published_at"])
     deadline = datetime.fromisoformat(content["objection_deadline"])
     standard = content.get("how_to_object") == render(HOW_TO_OBJECT, "zh")
-    return {**content, "month_title": formatting.month(year, month, lang),
+    residents = [{**r, "label": r["name"] + _mark(r.get("mark"), lang)} for r in content["residents"]]
+    return {**content, "residents": residents, "marked": any("mark" in r for r in residents),
+            "month_title": formatting.month(year, month, lang),
             "published_local": formatting.when(published, tz, lang),
             "deadline_local": formatting.when(deadline, tz, lang),
             **({"how_to_object": HOW_TO_OBJECT} if standard else {})}
 
 
-#: Residents' columns before 明细, in half-width cells: (width, right-aligned).
-_RESIDENT_COLUMNS = {"rank": 6, "name": 11, "hh": 8, "num": 8, "bal": 9}
+def _mark(mark: dict | None, lang: str) -> str:
+    """What follows a name that another row of the household shares: its relation, or its place
+    in registration order; nothing for a name nobody shares (and on notices frozen before)."""
+    if not mark:
+        return ""
+    text = mark.get("relation") or str(mark.get("order", ""))
+    return f"({text})" if lang == "en" else f"（{text}）"
+
+
+#: The narrowest a column of the tables may be, in half-width cells; a name wider than
+#: NAME_MAX_CELLS prints cell by cell, folding in its cell, rather than taking the details' room.
+LEAST_CELLS, NAME_MAX_CELLS = 4, 20
+#: The headings' size (pt) and side padding (pt, a cell on the side of the column's values, a
+#: point on the other): a heading's width in cells follows from them.
+HEADING_PT, HEADING_PAD_PT = 8, 4.25 + 1
+#: The least room 明细 keeps (pt): with more categories than that leaves, their headings fold.
+DETAIL_MIN_PT = 100
 
 
 #: Wide characters whose glyphs in the chain are all 1em: CJK ideographs (all planes), CJK
@@ -181,37 +213,101 @@ def _line(fields) -> str | None:
     return "".join(out)
 
 
+
+def _guess_cells(text: str) -> int:
+    """How many half-width cells `text` surely fits in: its exact width when sure, else two
+    cells a character (what a wide character takes; narrower ones take less)."""
+    exact = _cells(text)
+    return exact if exact is not None else 2 * len(text)
+
+
+def _heading_cells(text: str, lang: str, lines: int = 1) -> int:
+    """How many cells a column needs for its heading on one line (in English: its longest word,
+    since English headings fold at their spaces), or, folded, on `lines` lines."""
+    words = str(text).split() if lang == "en" else [str(text)]
+    # An ideograph is 1em; a letter of the proportional face about 0.58em (more than most).
+    em = max((sum(1 if _cells(ch) == 2 else 0.58 for ch in w) for w in words), default=0)
+    em = -int(-em // lines)
+    return -int(-(em * HEADING_PT + HEADING_PAD_PT + 0.5) // CELL_PT)
+
+
+def _column(heading, values, lang: str, most: int | None = None, lines: int = 1) -> int:
+    """A column's width in cells: its heading on one line (or `lines`), its widest value with a
+    cell of space either side (but no more than `most` for the values), never under LEAST_CELLS."""
+    widest = max((_guess_cells(str(v)) + 2 for v in values if v not in (None, "")), default=0)
+    if most is not None:
+        widest = min(widest, most)
+    return max(LEAST_CELLS, _heading_cells(heading, lang, lines), widest)
+
+
+def _widths(view: dict, lang: str, *, fold: bool) -> tuple[list[int], list[int]]:
+    """The residents' columns before 明细, and the households' columns but the last, in cells.
+
+    `fold` gives the categories' headings two lines: for a rule book whose categories would
+    leave 明细 too little room otherwise.
+    """
+    cats, people, homes, totals = view["categories"], view["residents"], view["households"], view["totals"]
+
+    def category(c, rows, total=()):
+        return _column(c, [r["categories"][c] for r in rows] + list(total), lang, lines=2 if fold else 1)
+
+    people_cols = ([_column(_("排名"), [r["rank"] for r in people], lang),
+                    _column(_("姓名"), [r["label"] for r in people], lang, NAME_MAX_CELLS),
+                    _column(_("户号"), [r["household"] for r in people], lang)]
+                   + [category(c, people, [totals["categories"][c]]) for c in cats]
+                   + [_column(_("扣分"), [r["penalties"] for r in people] + [totals["penalties"]], lang),
+                      _column(_("本月合计"), [r["net"] for r in people] + [totals["net"]], lang),
+                      _column(_("累计积分"), ["—"] + [r["balance"] for r in people], lang)])
+    home_cols = ([_column(_("排名"), [h["rank"] for h in homes], lang),
+                  _column(_("户号"), [h["code"] for h in homes], lang),
+                  _column(_("户名"), [h["name"] for h in homes], lang, NAME_MAX_CELLS),
+                  _column(_("人数"), [h["members"] for h in homes], lang)]
+                 + [category(c, homes) for c in cats]
+                 + [_column(_("扣分"), [h["penalties"] for h in homes], lang),
+                    _column(_("本月合计"), [h["net"] for h in homes], lang)])
+    return people_cols, home_cols
+
+
 def notice_paper_view(content: dict, tz: ZoneInfo) -> dict:
     """`notice_view`, plus each row of the two tables as one line of monospaced text (or None
     where a row prints cell by cell), and the households table's column widths."""
     view = notice_view(content, tz)
+    lang = current_language()
     cats = view["categories"]
-    w = _RESIDENT_COLUMNS
+    cols, homes = _widths(view, lang, fold=False)
+    fold = CONTENT_PT - sum(cols) * CELL_PT < DETAIL_MIN_PT
+    if fold:
+        cols, homes = _widths(view, lang, fold=True)
+    rank, name, hh, *nums = cols
     residents = [{**r, "line": _line(
-        [(r["rank"], w["rank"], False), (r["name"], w["name"], False), (r["household"], w["hh"], False)]
-        + [(r["categories"][c] or "", w["num"], True) for c in cats]
-        + [(r["penalties"] or "", w["num"], True), (r["net"], w["num"], True),
-           ("—" if r["balance"] is None else r["balance"], w["bal"], True)])}
+        [(r["rank"], rank, False), (r["label"], name, False), (r["household"], hh, False)]
+        + list(zip([r["categories"][c] or "" for c in cats]
+                   + [r["penalties"] or "", r["net"], "—" if r["balance"] is None else r["balance"]],
+                   nums, [True] * len(nums))))}
         for r in view["residents"]]
-    # The households table shares the width out evenly; the last column (累计积分) takes the rest.
-    home = int(CONTENT_PT / (len(cats) + 7) / CELL_PT)
+    # The households' columns share out what their widths leave (the last, 累计积分, the rest).
+    spare = int(CONTENT_PT / CELL_PT) - sum(homes) - _column(_("累计积分"), [], lang)
+    homes = [width + max(0, spare) // (len(homes) + 1) for width in homes]
     households = [{**h, "line": _line(
-        [(h["rank"], home, False), (h["code"], home, False), (h["name"], home, False),
-         (h["members"], home, True)]
-        + [(h["categories"][c] or "", home, True) for c in cats]
-        + [(h["penalties"] or "", home, True), (h["net"], home, True)])}
+        [(h["rank"], homes[0], False), (h["code"], homes[1], False), (h["name"], homes[2], False)]
+        + list(zip([h["members"]] + [h["categories"][c] or "" for c in cats] + [h["penalties"] or "", h["net"]],
+                   homes[3:], [True] * (len(homes) - 3))))}
         for h in view["households"]]
-    return {**view, "residents": residents, "households": households,
-            "home_columns": [f"{home * CELL_PT:g}pt"] * (len(cats) + 6)}
+    return {**view, "residents": residents, "households": households, "fold_headings": fold,
+            "columns": [f"{width * CELL_PT:g}pt" for width in cols],
+            "home_columns": [f"{width * CELL_PT:g}pt" for width in homes]}
 
 
 def notice_html(content: dict, snapshot_hash: str, *, qr_url: str | None, tz: ZoneInfo,
                 lines: bool = True) -> str:
     """Return the notice as a standalone HTML document for printing; `lines` prints the table
     rows as lines of text (fast), otherwise every row cell by cell (what the bench calls naive)."""
-    return _render(
-        "reports/notice_paper.html", n=(notice_paper_view if lines else notice_view)(content, tz), snapshot_hash=snapshot_hash,
-        qr=qr_png_data_uri(qr_url) if qr_url else None)
+    view = notice_paper_view(content, tz)
+    if not lines:
+        view = {**view, "residents": [{**r, "line": None} for r in view["residents"]],
+                "households": [{**h, "line": None} for h in view["households"]]}
+    return _render("reports/notice_paper.html", n=view, snapshot_hash=snapshot_hash,
+                   qr=qr_png_data_uri(qr_url) if qr_url else None)
 
 
 def to_pdf(html: str, css: str, *, when: datetime | None = None, fast: bool = True) -> bytes:

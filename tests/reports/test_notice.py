@@ -128,9 +128,12 @@ def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path,
                           "categories": {"社会治安": 20, "环境卫生": 0}}}
     view = paper.notice_paper_view(content, TZ)
     first, second = view["residents"]
-    # whole columns of half-width cells: rank 6, name 11, household 8, each number 8, balance 9
-    assert first["line"] == (" 1    " + " 吉𠮷      " + " H001   " + "     10 " + "        "
-                             + "     -5 " + "      5 " + "      — ")
+    # whole columns of half-width cells, each as wide as its heading on one line or its widest
+    # value: rank 6 (排名), name 16 (the long name, taken at two cells a character), household 6,
+    # each 4-character heading 9, 扣分 6
+    assert first["line"] == (" 1    " + " 吉𠮷" + " " * 11 + " H001 " + "      10 " + " " * 9
+                             + "   -5 " + "       5 " + "      — ")
+    assert view["columns"] == [f"{cells * paper.CELL_PT:g}pt" for cells in (6, 16, 6, 9, 9, 6, 9, 9)]
     assert second["line"] is None                        # "·" is of no sure width: printed cell by cell
     assert view["households"][0]["line"].split() == ["1", "H001", "王家", "2", "10", "-5", "5"]
     data = paper.notice_pdf(content, "cd" * 32, qr_url=None, tz=TZ)
