@@ -3,7 +3,8 @@ reviewers linked to residents; an application from its draft through the workflo
 with its budget lines and its history.
 
 Each service writes as one unit of work (ledger.unit.UnitOfWork): its checks under the bank's
-posting lock, the audit entry, and the commit, or nothing at all on an error.
+posting lock, the idempotency key replayed or its outcome remembered, the audit entry, and the
+commit, or nothing at all on an error.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ground.i18n import _
 from ground.tenants import Bank, User
 from ledger.formatting import yuan
 from ledger.models import Resident
+from ledger.posting import Idempotency
 from ledger.residents import named_residents
 from ledger.unit import UnitOfWork
 
@@ -30,9 +32,13 @@ from .models import Applicant, Application, Line, Member, PanelSeat, ReviewerRes
 # --- applicants and reviewers ------------------------------------------------------------------
 
 def create_applicant(session: Session, bank: Bank, *, kind: str, name: str, phone: str | None,
-                     members: list[int], by: str, clock: Clock) -> Applicant:
-    """Register a resident group or a welfare station with its member residents."""
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+                     members: list[int], by: str, clock: Clock,
+                     idem: Idempotency | None = None) -> Applicant:
+    """Register a resident group or a welfare station with its member residents; a retry
+    with the same key returns the applicant the first one registered."""
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Applicant, uow.replayed.data["applicant"])
         residents = named_residents(session, bank, members, field="members")
         if session.execute(select(Applicant.id).where(Applicant.bank_id == bank.id,
                                                       Applicant.name == name)).first():
@@ -43,6 +49,7 @@ def create_applicant(session: Session, bank: Bank, *, kind: str, name: str, phon
         session.flush()
         session.add_all(Member(bank_id=bank.id, applicant_id=applicant.id, resident_id=r.id)
                         for r in residents)
+        uow.remember("created", {"applicant": applicant.id})
         uow.audit("applicant_create", f"applicant:{applicant.id}", {"members": members})
     return applicant
 
@@ -94,8 +101,10 @@ def reviewers(session: Session, bank: Bank) -> list[dict]:
 
 def create_application(session: Session, bank: Bank, *, applicant_id: int, title: str,
                        purpose: str, budget: list[tuple[str, int]], amount_requested: int,
-                       starts_on: date, ends_on: date, by: str, clock: Clock) -> Application:
-    """Open a draft application; its budget lines must add up to the amount requested."""
+                       starts_on: date, ends_on: date, by: str, clock: Clock,
+                       idem: Idempotency | None = None) -> Application:
+    """Open a draft application; its budget lines must add up to the amount requested. A retry
+    with the same key returns the application the first one opened."""
     problems = {}
     if ends_on < starts_on:
         problems["ends_on"] = [_("结束日期不能早于开始日期")]
@@ -105,7 +114,9 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
                                 requested=yuan(amount_requested))]
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Application, uow.replayed.data["application"])
         applicant = session.get(Applicant, applicant_id)
         if applicant is None or applicant.bank_id != bank.id:
             raise ValidationError({"applicant": [_("申请主体 %(id)s 不存在", id=applicant_id)]})
@@ -121,6 +132,7 @@ def create_application(session: Session, bank: Bank, *, applicant_id: int, title
                         for i, (item, amount) in enumerate(budget))
         session.add(Transition(bank_id=bank.id, application_id=application.id, action="create",
                                from_state="", to_state=wf.DRAFT, by=by, at=now))
+        uow.remember("created", {"application": application.id})
         uow.audit("application_create", f"application:{application.id}",
                   {"amount_requested": amount_requested})
     return application
@@ -150,14 +162,17 @@ def applicant_names(session: Session, ids) -> dict[int, str]:
 
 
 def move(session: Session, bank: Bank, application_id: int, action: str, *, user: User,
-         note: str | None, clock: Clock) -> Application:
+         note: str | None, clock: Clock, idem: Idempotency | None = None) -> Application:
     """Make one plain move of the state machine (submit, screen, review, start, close, withdraw).
 
-    Sending to review seats the bank's reviewers as the panel.
+    Sending to review seats the bank's reviewers as the panel. A retry with the same key
+    returns the application the first one moved, and moves nothing.
     """
     if action not in wf.PLAIN_ACTIONS:
         raise NotFound(_("找不到该操作"))
-    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Application, uow.replayed.data["application"])
         application = _locked_application(session, bank, application_id)
         _step(uow, application, action, user=user, note=note)
         if action == "review":
@@ -167,6 +182,7 @@ def move(session: Session, bank: Bank, application_id: int, action: str, *, user
                 raise ConflictError(_("本银行还没有理事（reviewer）账号，无法送评审"), code="no_reviewers")
             session.add_all(PanelSeat(bank_id=bank.id, application_id=application.id, user_id=u)
                             for u in reviewers)
+        uow.remember(action, {"application": application.id})
     return application
 
 

@@ -17,6 +17,7 @@ from ground.clock import Clock
 from ground.errors import NotFound, TooLarge, ValidationError
 from ground.i18n import _
 from ground.tenants import Bank
+from ledger.posting import Idempotency
 from ledger.unit import UnitOfWork
 
 from . import workflow as wf
@@ -42,17 +43,20 @@ class Upload:
 
 def add_attachment(session: Session, bank: Bank, application_id: int, upload: Upload, *,
                    kind: str, on_behalf_of: str | None, by: str, clock: Clock,
-                   instance_path: str) -> Attachment:
+                   instance_path: str, idem: Idempotency | None = None) -> Attachment:
     """Keep a photo or the scanned paper form under the instance folder, recording who entered it.
 
     A paper form is entered by the clerk on the applicant's behalf: it names whose form it is
-    (the applicant, unless said otherwise) and who entered it.
+    (the applicant, unless said otherwise) and who entered it. A retry with the same key
+    returns the attachment the first one kept, and keeps no second file.
     """
     if kind not in ("photo", "paper_form"):
         raise ValidationError({"kind": [_("须为 photo 或 paper_form")]})
     stored: dict = {}
     try:
-        with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+        with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+            if uow.replayed:
+                return session.get(Attachment, uow.replayed.data["attachment"])
             application = get_application(session, bank, application_id)
             if kind == "paper_form" and not on_behalf_of:
                 on_behalf_of = session.get(Applicant, application.applicant_id).name
@@ -61,6 +65,8 @@ def add_attachment(session: Session, bank: Bank, application_id: int, upload: Up
                                     on_behalf_of=on_behalf_of, entered_by=by,
                                     entered_at=clock.now(), **stored)
             session.add(attachment)
+            session.flush()
+            uow.remember("created", {"attachment": attachment.id})
             uow.audit("attachment_add", f"application:{application.id}",
                       {"kind": kind, "sha256": stored["sha256"]})
     except BaseException:

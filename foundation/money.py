@@ -150,13 +150,16 @@ def complete(session: Session, bank: Bank, application_id: int, *, spent: list[t
 
 def add_progress(session: Session, bank: Bank, application_id: int, *, reported_on: date,
                  percent: int, text: str, photos: list[Upload], user: User, clock: Clock,
-                 instance_path: str) -> Progress:
-    """Record how far a project has come, with photos."""
+                 instance_path: str, idem: Idempotency | None = None) -> Progress:
+    """Record how far a project has come, with photos; a retry with the same key returns the
+    report the first one recorded."""
     if reported_on > clock.today():
         raise ValidationError({"reported_on": [_("日期不能晚于今天")]})
     stored: list[dict] = []
     try:
-        with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
+        with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+            if uow.replayed:
+                return session.get(Progress, uow.replayed.data["progress"])
             application = get_application(session, bank, application_id)
             if application.state != wf.IN_PROGRESS:
                 raise IllegalTransition(_("申请当前状态为「%(state)s」，只有实施中的项目能报告进展",
@@ -171,6 +174,7 @@ def add_progress(session: Session, bank: Bank, application_id: int, *, reported_
                 session.add(Attachment(bank_id=bank.id, application_id=application.id,
                                        progress_id=progress.id, kind="progress", entered_by=user.name,
                                        entered_at=clock.now(), **stored[-1]))
+            uow.remember("created", {"progress": progress.id})
             uow.audit("progress", f"application:{application.id}",
                       {"percent": percent, "photos": len(photos)})
     except BaseException:

@@ -2,8 +2,8 @@
 and the council's decision, which awards no more than was asked nor than the fund has free.
 
 Each service writes as one unit of work (ledger.unit.UnitOfWork): its checks under the bank's
-posting lock (an award is checked against the fund one at a time), the audit entry, and the
-commit, or nothing at all on an error.
+posting lock (an award is checked against the fund one at a time), the idempotency key replayed
+or its outcome remembered, the audit entry, and the commit, or nothing at all on an error.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ground.i18n import _
 from ground.tenants import Bank, User
 from ledger.formatting import yuan
 from ledger.models import CNY, Account, Resident
+from ledger.posting import Idempotency
 from ledger.unit import UnitOfWork
 
 from . import workflow as wf
@@ -65,15 +66,19 @@ def review_complete(seats: list[Seat]) -> bool:
 
 
 def declare_conflict(session: Session, bank: Bank, application_id: int, *, user: User,
-                     note: str, clock: Clock) -> PanelSeat:
-    """Let a reviewer stand aside from an application, in their own words."""
-    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
+                     note: str, clock: Clock, idem: Idempotency | None = None) -> PanelSeat:
+    """Let a reviewer stand aside from an application, in their own words; a retry with the
+    same key returns the seat the first one set aside, its note and time as they were."""
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(PanelSeat, uow.replayed.data["seat"])
         application = _locked_application(session, bank, application_id)
         seat = _seat(session, application, user)
         if session.execute(select(Score.id).where(Score.application_id == application.id,
                                                   Score.user_id == user.id)).first():
             raise AlreadyScored(_("已经评分，不能再申报回避"))
         seat.declared_conflict, seat.declared_note, seat.declared_at = True, note, clock.now()
+        uow.remember("declared", {"seat": seat.id})
         uow.audit("conflict_declare", f"application:{application.id}", {"note": note})
     return seat
 
@@ -87,13 +92,18 @@ def _seat(session: Session, application: Application, user: User) -> PanelSeat:
 
 
 def submit_scores(session: Session, bank: Bank, application_id: int, *, user: User,
-                  scores: dict[str, int], comments: dict[str, str | None], clock: Clock) -> list[Score]:
-    """Record one reviewer's scores, 0–5 on every criterion of the bank's rules, once."""
+                  scores: dict[str, int], comments: dict[str, str | None], clock: Clock,
+                  idem: Idempotency | None = None) -> list[Score]:
+    """Record one reviewer's scores, 0–5 on every criterion of the bank's rules, once; a retry
+    with the same key returns the scores the first one recorded."""
     criteria = rules_of(session, bank).criteria
     problems = wf.score_problems(scores, [c.code for c in criteria])
     if problems:
         raise ValidationError({"scores": [f"{code}: {m}" for code, ms in problems.items() for m in ms]})
-    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return list(session.execute(select(Score).where(Score.id.in_(uow.replayed.data["scores"]))
+                                        .order_by(Score.id)).scalars())
         application = _locked_application(session, bank, application_id)
         if application.state != wf.IN_REVIEW:
             raise IllegalTransition(_("申请当前状态为「%(state)s」，不在评审中，不能评分",
@@ -111,6 +121,8 @@ def submit_scores(session: Session, bank: Bank, application_id: int, *, user: Us
                       criterion=c.code, weight=c.weight, score=scores[c.code],
                       comment=comments.get(c.code), at=now) for c in criteria]
         session.add_all(rows)
+        session.flush()
+        uow.remember("scored", {"scores": [r.id for r in rows]})
         uow.audit("score", f"application:{application.id}", scores)
     return rows
 
@@ -162,11 +174,12 @@ def fund_position(session: Session, bank: Bank) -> dict:
 def decide(session: Session, bank: Bank, application_id: int, *, user: User, met_on: date,
            attendees: list[str], votes_for: int, votes_against: int, abstaining: int,
            minutes: str, outcome: str, amount: int | None, reason: str | None,
-           clock: Clock) -> Decision:
+           clock: Clock, idem: Idempotency | None = None) -> Decision:
     """Record the council meeting that awards (with an amount) or declines (with a reason).
 
     The meeting needs its quorum and votes that add up; the review must be complete; an award
-    is never more than was asked nor more than the fund has free for projects.
+    is never more than was asked nor more than the fund has free for projects. A retry with the
+    same key returns the decision the first one recorded.
     """
     settings = rules_of(session, bank)
     problems = wf.vote_problems(attendees=len(attendees), quorum=settings.quorum,
@@ -182,7 +195,9 @@ def decide(session: Session, bank: Bank, application_id: int, *, user: User, met
         problems["reason"] = [_("不予资助须写明理由")]
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=user.name, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=user.name, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Decision, uow.replayed.data["decision"])
         application = _locked_application(session, bank, application_id)
         action = "award" if outcome == wf.AWARDED else "decline"
         try:
@@ -218,6 +233,8 @@ def decide(session: Session, bank: Bank, application_id: int, *, user: User, met
             application.amount_awarded = amount
         else:
             application.decline_reason = reason
+        session.flush()
+        uow.remember(outcome, {"decision": decision.id})
     return decision
 
 

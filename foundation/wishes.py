@@ -31,15 +31,20 @@ from .models import Claim, Donor, Wish
 
 
 def collect_wish(session: Session, bank: Bank, *, resident_id: int, title: str, description: str,
-                 estimated_value: int | None, by: str, clock: Clock) -> Wish:
-    """Write down a resident's wish, usually taken by the clerk."""
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+                 estimated_value: int | None, by: str, clock: Clock,
+                 idem: Idempotency | None = None) -> Wish:
+    """Write down a resident's wish, usually taken by the clerk; a retry with the same key
+    returns the wish the first one wrote down."""
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Wish, uow.replayed.data["wish"])
         [resident] = named_residents(session, bank, [resident_id], field="resident")
         wish = Wish(bank_id=bank.id, resident_id=resident.id, title=title, description=description,
                     estimated_value=estimated_value, state=wf.COLLECTED, collected_by=by,
                     collected_at=clock.now())
         session.add(wish)
         session.flush()
+        uow.remember("created", {"wish": wish.id})
         uow.audit("wish_collect", f"wish:{wish.id}")
     return wish
 
@@ -73,11 +78,14 @@ def _wish_step(wish: Wish, action: str) -> None:
 
 
 def review_wish(session: Session, bank: Bank, wish_id: int, action: str, *, reason: str | None,
-                by: str, clock: Clock) -> Wish:
-    """Verify a wish (a reviewer), reject it with a reason, or publish it on the wall."""
+                by: str, clock: Clock, idem: Idempotency | None = None) -> Wish:
+    """Verify a wish (a reviewer), reject it with a reason, or publish it on the wall; a retry
+    with the same key returns the wish the first one moved, and moves nothing."""
     if action == "reject" and not reason:
         raise ValidationError({"reason": [_("驳回须写明理由")]})
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Wish, uow.replayed.data["wish"])
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, action)
         now = clock.now()
@@ -87,15 +95,18 @@ def review_wish(session: Session, bank: Bank, wish_id: int, action: str, *, reas
             wish.reject_reason = reason
         elif action == "publish":
             wish.published_at = now
+        uow.remember(action, {"wish": wish.id})
         uow.audit(f"wish_{action}", f"wish:{wish.id}", {"reason": reason} if reason else None)
     return wish
 
 
 def claim_wish(session: Session, bank: Bank, wish_id: int, *, donors: list[dict],
-               deadline: date | None, by: str, clock: Clock) -> Claim:
+               deadline: date | None, by: str, clock: Clock,
+               idem: Idempotency | None = None) -> Claim:
     """Record that one donor, or several together, will fulfil a wish by a deadline.
 
-    A donor is a resident (by id) or an outside person or unit with a name and a phone.
+    A donor is a resident (by id) or an outside person or unit with a name and a phone. A retry
+    with the same key returns the claim the first one recorded.
     """
     problems: dict[str, list[str]] = {}
     today = clock.today()
@@ -112,7 +123,9 @@ def claim_wish(session: Session, bank: Bank, wish_id: int, *, donors: list[dict]
                 _("第 %(n)s 位认领人：非本村居民须填写姓名和电话", n=i + 1))
     if problems:
         raise ValidationError(problems)
-    with UnitOfWork(session, bank, by=by, clock=clock) as uow:
+    with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return session.get(Claim, uow.replayed.data["claim"])
         wish = _locked_wish(session, bank, wish_id)
         _wish_step(wish, "claim")
         resident_ids = [d["resident"] for d in donors if d.get("resident")]
@@ -130,6 +143,7 @@ def claim_wish(session: Session, bank: Bank, wish_id: int, *, donors: list[dict]
             else:
                 session.add(Donor(bank_id=bank.id, claim_id=claim.id, kind=d["kind"],
                                   name=d["name"], phone=d["phone"]))
+        uow.remember("claimed", {"claim": claim.id})
         uow.audit("wish_claim", f"wish:{wish.id}", {"claim": claim.id, "donors": len(donors)})
     return claim
 
@@ -219,12 +233,16 @@ def confirm_wish(session: Session, bank: Bank, wish_id: int, *, thanks: str, use
     return wish
 
 
-def expire_claims(session: Session, bank: Bank, *, clock: Clock) -> list[int]:
+def expire_claims(session: Session, bank: Bank, *, clock: Clock,
+                  idem: Idempotency | None = None) -> list[int]:
     """Put back on the wall every wish whose claim passed its deadline undelivered.
 
-    For the scheduled cycle: safe to run any number of times; returns the wishes put back.
+    For the scheduled cycle: safe to run any number of times; returns the wishes put back. A
+    retry with the same key returns the wishes the first one put back.
     """
-    with UnitOfWork(session, bank, by="cycle", clock=clock) as uow:
+    with UnitOfWork(session, bank, by="cycle", clock=clock, idem=idem) as uow:
+        if uow.replayed:
+            return uow.replayed.data["wishes"]
         overdue = session.execute(select(Claim, Wish).join(Wish, Wish.id == Claim.wish_id).where(
             Claim.bank_id == bank.id, Claim.status == "active", Claim.deadline < clock.today(),
             Wish.state == wf.CLAIMED).with_for_update()).all()
@@ -233,4 +251,5 @@ def expire_claims(session: Session, bank: Bank, *, clock: Clock) -> list[int]:
             _wish_step(wish, "expire")
             uow.audit("wish_claim_expire", f"wish:{wish.id}",
                       {"claim": claim.id, "deadline": claim.deadline})
+        uow.remember("expired", {"wishes": [wish.id for _, wish in overdue]})
     return [wish.id for _, wish in overdue]

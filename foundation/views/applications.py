@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from ground.db import get_session
 from ground.errors import ConflictError, ValidationError
+from ledger.answers import idempotency
 from web.api import clock, load, page, page_args
 from web import uploads
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
@@ -55,10 +56,12 @@ def create_applicant(bank):
     """Register a resident group or a welfare station (公益站) with its member residents.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ApplicantIn}}}
       responses:
         201: {content: {application/json: {schema: ApplicantOut}}}
-        409: {description: "applicant_exists", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "applicant_exists, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
@@ -66,7 +69,7 @@ def create_applicant(bank):
     session = get_session()
     applicant = applications.create_applicant(session, bank, kind=data["kind"], name=data["name"].strip(),
                                               phone=data["phone"], members=data["members"], by=user.name,
-                                              clock=clock())
+                                              clock=clock(), idem=idempotency())
     return jsonify(_applicant_json(session, applicant)), 201
 
 
@@ -109,9 +112,12 @@ def create_application(bank):
     """Enter a micro-project application (a draft), often from the applicant's signed paper form.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ApplicationIn}}}
       responses:
         201: {content: {application/json: {schema: ApplicationOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
@@ -121,7 +127,7 @@ def create_application(bank):
         session, bank, applicant_id=data["applicant"], title=data["title"].strip(),
         purpose=data["purpose"].strip(), budget=[(b["item"].strip(), b["amount"]) for b in data["budget"]],
         amount_requested=data["amount_requested"], starts_on=data["starts_on"], ends_on=data["ends_on"],
-        by=user.name, clock=clock())
+        by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_application_json(session, application)), 201
 
 
@@ -169,17 +175,20 @@ def move_application(bank, application_id, action):
     """Move an application one step: submit, screen, review (seats the panel), start, close, withdraw.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: MoveNoteIn}}}
       responses:
         200: {content: {application/json: {schema: ApplicationOut}}}
         403: {description: "close is the council's", content: {application/json: {schema: ErrorOut}}}
-        409: {description: "illegal_transition, no_reviewers", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "illegal_transition, no_reviewers, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.MoveNoteIn(), _optional_body())
     session = get_session()
     application = applications.move(session, bank, application_id, action, user=user, note=data["note"],
-                                    clock=clock())
+                                    clock=clock(), idem=idempotency())
     return jsonify(_application_json(session, application))
 
 
@@ -189,6 +198,8 @@ def add_attachment(bank, application_id):
     """Attach a photo or the scan of the signed paper form (multipart: file, kind, on_behalf_of).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody:
         content:
           multipart/form-data:
@@ -201,13 +212,16 @@ def add_attachment(bank, application_id):
                 on_behalf_of: {type: string, description: "whose signed form (default: the applicant)"}
       responses:
         201: {content: {application/json: {schema: ApplicationAttachmentOut}}}
+        409: {description: "idempotency_mismatch (the key sent with another file or form)",
+              content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    idem = idempotency()  # before the file is read: the key's fingerprint reads it from its start
     attachment = attachments.add_attachment(
         get_session(), bank, application_id, _upload("file"), kind=request.form.get("kind", ""),
         on_behalf_of=(request.form.get("on_behalf_of") or "").strip()[:100] or None, by=user.name,
-        clock=clock(), instance_path=_files_root())
+        clock=clock(), instance_path=_files_root(), idem=idem)
     return jsonify(schemas.ApplicationAttachmentOut().dump(attachment)), 201
 
 

@@ -48,16 +48,18 @@ def add_progress(bank, application_id):
     """Report a project's progress (JSON; photos go with the screen's form or as attachments).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ProjectProgressIn}}}
       responses:
         201: {content: {application/json: {schema: ProjectProgressOut}}}
-        409: {description: "illegal_transition", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "illegal_transition, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     data = load(schemas.ProjectProgressIn())
     progress = money.add_progress(get_session(), bank, application_id, reported_on=data["reported_on"],
                                   percent=data["percent"], text=data["text"].strip(), photos=[],
-                                  user=user, clock=clock(), instance_path=_files_root())
+                                  user=user, clock=clock(), instance_path=_files_root(), idem=idempotency())
     return jsonify(schemas.ProjectProgressOut().dump(progress)), 201
 
 

@@ -9,6 +9,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from ground.db import get_session
+from ledger.answers import idempotency
 from web.api import clock, load
 from web.auth import READERS, REVIEWERS, scoped_bank
 
@@ -42,10 +43,12 @@ def submit_scores(bank, application_id):
     """Score an application 0–5 on every criterion of the bank's rules, with comments (reviewers).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ReviewScoresIn}}}
       responses:
         201: {content: {application/json: {schema: ReviewOut}}}
-        409: {description: "recused, not_on_panel, already_scored, illegal_transition",
+        409: {description: "recused, not_on_panel, already_scored, illegal_transition, idempotency_mismatch",
               content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
@@ -54,7 +57,8 @@ def submit_scores(bank, application_id):
     session = get_session()
     review.submit_scores(session, bank, application_id, user=user,
                          scores={s["criterion"]: s["score"] for s in data["scores"]},
-                         comments={s["criterion"]: s["comment"] for s in data["scores"]}, clock=clock())
+                         comments={s["criterion"]: s["comment"] for s in data["scores"]}, clock=clock(),
+                         idem=idempotency())
     application = get_application(session, bank, application_id)
     return jsonify(schemas.ReviewOut().dump(review.review_view(session, application, viewer=user))), 201
 
@@ -64,16 +68,19 @@ def declare_conflict(bank, application_id):
     """Declare a conflict of interest and stand aside from this application (reviewers).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: ConflictIn}}}
       responses:
         200: {content: {application/json: {schema: ReviewOut}}}
-        409: {description: "already_scored, not_on_panel", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "already_scored, not_on_panel, idempotency_mismatch",
+              content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     data = load(schemas.ConflictIn())
     session = get_session()
     review.declare_conflict(session, bank, application_id, user=user, note=data["note"].strip(),
-                            clock=clock())
+                            clock=clock(), idem=idempotency())
     application = get_application(session, bank, application_id)
     return jsonify(schemas.ReviewOut().dump(review.review_view(session, application, viewer=user)))
 
@@ -95,10 +102,12 @@ def decide(bank, application_id):
     """Record the council meeting's decision: award with an amount, or decline with a reason (reviewers).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: CouncilDecisionIn}}}
       responses:
         201: {content: {application/json: {schema: CouncilDecisionOut}}}
-        409: {description: "illegal_transition, review_incomplete, award_exceeds_request, award_exceeds_fund",
+        409: {description: "illegal_transition, review_incomplete, award_exceeds_request, award_exceeds_fund, idempotency_mismatch",
               content: {application/json: {schema: ErrorOut}}}
         422: {description: "no quorum, votes that do not add up, missing amount or reason",
               content: {application/json: {schema: ErrorOut}}}
@@ -110,7 +119,8 @@ def decide(bank, application_id):
                              votes_for=data["votes_for"], votes_against=data["votes_against"],
                              abstaining=data["abstaining"], minutes=data["minutes"].strip(),
                              outcome=data["outcome"], amount=data["amount"],
-                             reason=(data["reason"] or "").strip() or None, clock=clock())
+                             reason=(data["reason"] or "").strip() or None, clock=clock(),
+                             idem=idempotency())
     return jsonify(schemas.CouncilDecisionOut().dump(
         {**decision.model_dump(), "attendees": json.loads(decision.attendees)})), 201
 

@@ -39,9 +39,12 @@ def collect_wish(bank):
     """Write down a resident's wish (微心愿).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishIn}}}
       responses:
         201: {content: {application/json: {schema: WishOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
@@ -49,7 +52,8 @@ def collect_wish(bank):
     session = get_session()
     wish = wishes.collect_wish(session, bank, resident_id=data["resident"], title=data["title"].strip(),
                                description=data["description"].strip(),
-                               estimated_value=data["estimated_value"], by=user.name, clock=clock())
+                               estimated_value=data["estimated_value"], by=user.name, clock=clock(),
+                               idem=idempotency())
     return jsonify(_wish_json(session, wish)), 201
 
 
@@ -94,10 +98,12 @@ def review_wish(bank, wish_id, action):
     """Verify a wish, or reject it with a reason (reviewers).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishReasonIn}}}
       responses:
         200: {content: {application/json: {schema: WishOut}}}
-        409: {description: "illegal_transition", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "illegal_transition, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
     return _wish_move(bank, user, wish_id, action)
@@ -108,9 +114,11 @@ def publish_wish(bank, wish_id):
     """Put a verified wish on the public wall.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         200: {content: {application/json: {schema: WishOut}}}
-        409: {description: "illegal_transition", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "illegal_transition, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
     return _wish_move(bank, user, wish_id, "publish")
@@ -120,7 +128,7 @@ def _wish_move(bank, user, wish_id, action):
     data = load(schemas.WishReasonIn(), _optional_body())
     session = get_session()
     wish = wishes.review_wish(session, bank, wish_id, action, reason=(data["reason"] or "").strip() or None,
-                              by=user.name, clock=clock())
+                              by=user.name, clock=clock(), idem=idempotency())
     return jsonify(_wish_json(session, wish))
 
 
@@ -129,10 +137,12 @@ def claim_wish(bank, wish_id):
     """Claim a wish for one donor or several together, with a deadline.
     ---
     post:
+      parameters:
+        - IdempotencyKey
       requestBody: {content: {application/json: {schema: WishClaimIn}}}
       responses:
         201: {content: {application/json: {schema: WishOut}}}
-        409: {description: "wish_not_open", content: {application/json: {schema: ErrorOut}}}
+        409: {description: "wish_not_open, idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
@@ -140,7 +150,7 @@ def claim_wish(bank, wish_id):
     session = get_session()
     donors = [{**d, "name": (d["name"] or "").strip()} for d in data["donors"]]
     wishes.claim_wish(session, bank, wish_id, donors=donors, deadline=data["deadline"], by=user.name,
-                      clock=clock())
+                      clock=clock(), idem=idempotency())
     return jsonify(_wish_json(session, wishes.get_wish(session, bank, wish_id))), 201
 
 
@@ -193,11 +203,14 @@ def expire_claims(bank):
     """Put back on the wall every wish whose claim passed its deadline undelivered (the cycle runs this too).
     ---
     post:
+      parameters:
+        - IdempotencyKey
       responses:
         200: {content: {application/json: {schema: ExpiredWishesOut}}}
+        409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, WRITERS)
-    return jsonify({"wishes": wishes.expire_claims(get_session(), bank, clock=clock())})
+    return jsonify({"wishes": wishes.expire_claims(get_session(), bank, clock=clock(), idem=idempotency())})
 
 
 # --- screens -----------------------------------------------------------------------------------
