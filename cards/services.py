@@ -17,7 +17,7 @@ import hmac
 import re
 import secrets
 import threading
-from collections.abc import Collection
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,8 +35,10 @@ from ledger.residents import resident_problems
 from ledger.unit import UnitOfWork
 from ground.tenants import Bank
 
-from reports.ranking import competition_rank
-from reports.services import current_notice
+from ledger import periods
+from ledger.periods import Period
+from reports.notice import gather_notice
+from reports.services import content_of, current_notice, get_snapshot
 
 from .models import Card
 
@@ -311,11 +313,13 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
         # spent at the desk are not a month's score going down.
         months.append({"start": start, "entries": rows,
                        "earned": sum(e["points"] for e in rows if e["earned"])})
-    scores = month_scores(session, bank, today, unit, head=head, sources=earning)
-    score = scores.get(holder.id) if holder is not None else None
-    place = None if score is None else competition_rank(scores.values(), score)
-    rank = {"place": place, "of": len(scores), "unit": unit, "score": score or 0}
-    return {"bank": bank, "card": card, "name": name, "notice": current_notice(session, bank),
+    notice = current_notice(session, bank)
+    ranks = month_ranks(session, bank, periods.period_of("month", today), book, head=head,
+                        frozen=notice is not None and notice["month"] == periods.month_key(today))
+    ranked = ranks["households" if unit == "household" else "residents"]
+    place, score = ranked["of"].get(household.id if unit == "household" else resident.id, (None, 0))
+    rank = {"place": place, "of": ranked["count"], "unit": unit, "score": score}
+    return {"bank": bank, "card": card, "name": name, "notice": notice,
             "resident": resident, "household": household, "unit": unit, "balance": balance,
             "household_balance": household_balance, "months": months, "truncated": truncated,
             "rank": rank, "settings": book.settings, "rules": book, "today": today,
@@ -367,7 +371,11 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
     # a date condition, SQLite's planner takes the date index instead and reads every entry of
     # the whole bank in those months. The members' reads are one statement.
     params = {"bank": bank.id, **{f"doer{n}": doer for n, doer in enumerate(doers)}}
-    rows = [t for t in session.execute(_entries_of(len(doers)), params) if t.occurred_on >= since]
+    read = session.execute(_entries_of(len(doers)), params).all()
+    # A reversal is newer than what it reverses, and made for the same doer: an entry shown
+    # here has its reversal among the same rows, if it has one.
+    reversed_ids = {t.reverses_id for t in read if t.reverses_id is not None}
+    rows = [t for t in read if t.occurred_on >= since]
     out = []
     # Newest first by the day it happened (entries are often logged a day or two late).
     for t in sorted(rows, key=lambda t: (t.occurred_on, t.seq), reverse=True):
@@ -386,9 +394,12 @@ def _entries(session, bank, doers, since, own_accounts, book, *, earning: set[in
             what = rule.name
         else:
             what = t.rule_code or t.kind
+        reversed_ = t.id in reversed_ids
         out.append({"id": t.id, "day": t.occurred_on, "month": (t.occurred_on.year, t.occurred_on.month),
                     "what": what, "points": points, "kind": t.kind, "doer": t.doer_id,
-                    "earned": other in earning})
+                    "earned": other in earning, "reversed": reversed_,
+                    # Neither a reversed entry nor a reversal is objected to: the entry is undone.
+                    "objectable": not reversed_ and t.kind != "reversal"})
     return out
 
 
@@ -402,71 +413,62 @@ def _entries_of(doers: int):
     # The latest entries of each of so many doers (parameters doer0, doer1 ...), one statement.
     reads = [select(Transfer.id, Transfer.seq, Transfer.occurred_on, Transfer.debit_id,
                     Transfer.credit_id, Transfer.amount, Transfer.kind, Transfer.rule_code,
-                    Transfer.memo, Transfer.doer_id)
+                    Transfer.memo, Transfer.doer_id, Transfer.reverses_id)
              .where(Transfer.bank_id == bindparam("bank"), Transfer.doer_id == bindparam(f"doer{n}"),
                     Transfer.ledger == PTS)
              .order_by(Transfer.seq.desc()).limit(ENTRIES_SHOWN + 1) for n in range(doers)]
     return reads[0] if doers == 1 else union_all(*(read.subquery().select() for read in reads))
 
 
-_scores_cache: dict[tuple, tuple[str, dict]] = {}
-_scores_lock = threading.Lock()
+_ranks_cache: dict[tuple, tuple[str, float, dict]] = {}
+_ranks_lock = threading.Lock()
+_ranks_building = threading.Lock()
+#: How long a month's ranks are kept while no entry moves the chain head: a resident registered
+#: or retired moves no head, and is counted (共 N 人) within this many seconds.
+RANKS_KEPT_S = 60
 
 
-def _earning_sources(session: Session, bank: Bank) -> list[int]:
-    """Return the system accounts a holder earns from and is fined into: what counts as earned."""
-    system = dict(session.execute(select(Account.code, Account.id).where(
-        Account.bank_id == bank.id, Account.ledger == PTS, Account.kind == "system")).all())
-    return [system[c] for c in EARNING if c in system]
+def month_ranks(session: Session, bank: Bank, month: Period, book, *, head: str | None = None,
+                frozen: bool = False) -> dict:
+    """Return the month's ranks as its notice gives them: for "residents" and "households",
+    `of` ({id: (rank, net)}) and `count` (how many the notice ranks).
 
-
-def month_scores(session: Session, bank: Bank, day: date, unit: str, *, head: str | None = None,
-                 sources: Collection[int] | None = None) -> dict[int, int]:
-    """Return this month's points by holder account (resident's or household's), from the ledger.
-
-    What a holder earned less what was taken as penalties (reversals counted), redemptions
-    aside. Cached per bank until its chain head moves, so a busy page does not re-add the month.
-    A caller that has just read the head (`head`) or the accounts earned from (`sources`, see
-    `_earning_sources`) passes them.
+    From the frozen notice when `frozen` (the caller knows it is out); else as the notice would
+    rank the month now (reports.notice.gather_notice), cached per bank until its chain head
+    moves (or for `RANKS_KEPT_S`), so a busy morning does not build the month for every card.
     """
-    first = _month_start(day)
-    key = (bank.id, unit, first)
+    if frozen:
+        snapshot = get_snapshot(session, bank.id, "notice", month.key)
+        if snapshot is not None:
+            return _ranks_of(content_of(snapshot))
+    key = (bank.id, month.key)
     # The chain head's hash names the ledger's whole content: a new entry anywhere changes it.
     if head is None:
         head = session.execute(select(Bank.head_hash).where(Bank.id == bank.id)).scalar_one()
-    with _scores_lock:
-        cached = _scores_cache.get(key)
-    if cached and cached[0] == head:
-        return cached[1]
-    if sources is None:
-        sources = _earning_sources(session, bank)
-    scores: dict[int, int] = {}
-    for account, total in session.execute(_MONTH_SCORES, {
-            "bank": bank.id, "first": first, "day": day, "sources": list(sources),
-            "kind": "household" if unit == "household" else "resident"}):
-        scores[account] = scores.get(account, 0) + int(total)
-    with _scores_lock:
-        if len(_scores_cache) > 1000:
-            _scores_cache.clear()
-        _scores_cache[key] = (head, scores)
-    return scores
+    with _ranks_lock:
+        cached = _ranks_cache.get(key)
+    if cached and cached[0] == head and time.monotonic() - cached[1] < RANKS_KEPT_S:
+        return cached[2]
+    # One build at a time: readers arriving while the month is built wait for it, then read it,
+    # rather than each building it again.
+    with _ranks_building:
+        with _ranks_lock:
+            cached = _ranks_cache.get(key)
+        now = time.monotonic()
+        if cached and cached[0] == head and now - cached[1] < RANKS_KEPT_S:
+            return cached[2]
+        ranks = _ranks_of(gather_notice(session, bank, month, book, running=True))
+        with _ranks_lock:
+            if len(_ranks_cache) > 1000:
+                _ranks_cache.clear()
+            _ranks_cache[key] = (head, now, ranks)
+    return ranks
 
 
-def _month_moves(holder, source, sign: int):
-    # What holders of one kind received from the sources (sign 1) or gave back to them (sign -1).
-    account = aliased(Account)
-    total = func.sum(Transfer.amount) if sign > 0 else -func.sum(Transfer.amount)
-    return (select(holder.label("account"), total.label("total"))
-            .join(account, account.id == holder)
-            .where(Transfer.bank_id == bindparam("bank"), Transfer.ledger == PTS,
-                   Transfer.occurred_on.between(bindparam("first"), bindparam("day")),
-                   source.in_(bindparam("sources", expanding=True)), account.kind == bindparam("kind"))
-            .group_by(holder))
-
-
-# Earned (credited from a source) less fined (debited into one), in one statement.
-_MONTH_SCORES = union_all(_month_moves(Transfer.credit_id, Transfer.debit_id, 1),
-                          _month_moves(Transfer.debit_id, Transfer.credit_id, -1))
+def _ranks_of(notice: dict) -> dict:
+    # Only what a card shows of a notice: each row's rank and net, by id.
+    return {kind: {"of": {row["id"]: (row["rank"], row["net"]) for row in notice[kind]},
+                   "count": len(notice[kind])} for kind in ("residents", "households")}
 
 
 def holders_overview(session: Session, bank: Bank, *, q: str | None = None,

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import (Blueprint, Response, current_app, jsonify, redirect, render_template, request,
                    url_for)
 
-from ledger import banks, people
+from ledger import banks, formatting, people
 from ledger.answers import idempotency
 from ground.db import get_session
 from ledger.models import Household
 from ledger.replica import reading_session
-from ground.errors import NotFound, ZongzhiError
+from rules import bounds
+from ground.errors import NotFound, ValidationError, ZongzhiError
 from ground.i18n import _
+from web.i18n import language
 from web.api import clock, load, query_text
 from web.forms import typed_whole
 from web.auth import REDEEMERS, WRITERS, scoped_bank
@@ -56,11 +58,21 @@ def card_page(token):
 
     # The holder's objections and the council's answers (upheld or rejected, with the reason).
     page["objections"] = objections_of_residents(session, page["bank"].id, page["members"])
-    response = Response(render_template("cards/page.html", token=token, **page))
+    response = Response(render_template("cards/page.html", token=token, month_title=month_title,
+                                        **page))
     # The page is the holder's alone: no shared cache keeps it, no referrer carries the token.
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def month_title(value) -> str:
+    """Return a month (a date in it, or "YYYY-MM") as the reader reads it: 2026年11月, Nov 2026."""
+    if isinstance(value, str):
+        year, number = int(value[:4]), int(value[5:7])
+    else:
+        year, number = value.year, value.month
+    return formatting.month(year, number, language())
 
 
 def _mark_open_months(session, page, *, only_with_entries: bool = False) -> None:
@@ -84,18 +96,23 @@ def _notice_url(bank, notice) -> str | None:
 
 @bp.route("/c/<token>/object", methods=["GET", "POST"])
 def object_to_entry(token):
-    """File an objection to one of the holder's entries, or to a deed missing from a month."""
+    """The form to object to one of the holder's entries, or to a deed missing from a month;
+    filed, the resident is sent (303) to the page that says so, so a reload files nothing again.
+    Refused, the form comes back with the reason: 422 (the text, the member), 409 (the month is
+    closed), 429 (the card's objections of the day are filed).
+    """
     card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
-    from reports.objections import file_objection
+    from reports.objections import OBJECTIONS_PER_DAY, TEXT_MAX, file_objection_once
 
     session = get_session()
     page = services.card_page(session, card, clock=clock())
-    entries = {e["id"]: e for m in page["months"] for e in m["entries"]}
+    # A reversed entry, or a reversal, is not objected to: the form takes neither.
+    entries = {e["id"]: e for m in page["months"] for e in m["entries"] if e["objectable"]}
     chosen = request.values.get("entry", type=int)
     entry = entries.get(chosen)
-    error, problems, done = None, {}, None
+    error, problems, status, done = None, {}, 200, None
     if request.method == "POST":
         # The objection is the resident's who did the entry (a household card's member), or the
         # card holder's own for a missing deed.
@@ -105,19 +122,46 @@ def object_to_entry(token):
             resident_id = None
         try:
             if resident_id is None:
-                raise ZongzhiError(_("请选择是哪位家庭成员提出异议"), code="validation_error")
-            done = file_objection(session, page["bank"], resident_id=resident_id,
-                                  transfer_id=entry["id"] if entry else None,
-                                  month=None if entry else request.form.get("month"),
-                                  text=request.form.get("text", ""),
-                                  filed_by=f"card:{card.number}", clock=clock())
+                raise ValidationError({"resident": [_("请选择是哪位家庭成员提出异议")]},
+                                      _("请选择是哪位家庭成员提出异议"))
+            filed = file_objection_once(session, page["bank"], resident_id=resident_id,
+                                        transfer_id=entry["id"] if entry else None,
+                                        month=None if entry else request.form.get("month"),
+                                        text=request.form.get("text", ""),
+                                        filed_by=f"card:{card.number}", clock=clock(),
+                                        per_day=OBJECTIONS_PER_DAY)
         except ZongzhiError as err:
-            error = err.text()
-            problems = err.field_texts()
+            error, problems, status = err.text(), err.field_texts(), err.status
+        else:
+            # POST, then redirect, then GET: reloading the answer files nothing again.
+            shown = {"filed": filed.objection.id, **({} if filed.new else {"again": 1})}
+            return redirect(url_for("cards.object_to_entry", token=token, **shown), 303)
+    else:
+        done = _filed(session, page, request.args.get("filed", type=int))
     _mark_open_months(session, page)
     choices = services.member_names(session, page["members"]) if page["resident"] is None else []
-    return render_template("cards/object.html", token=token, entry=entry, error=error, done=done,
-                           problems=problems, choices=choices, **page), (422 if error else 200)
+    # What was typed comes back, but never more than an objection may hold: the page stays small.
+    typed = (request.form.get("text") or "")[:TEXT_MAX]
+    response = Response(render_template(
+        "cards/object.html", token=token, entry=entry, error=error, done=done,
+        again=bool(request.args.get("again")), problems=problems, choices=choices, typed=typed,
+        text_max=TEXT_MAX, month_title=month_title, **page), status=status)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _filed(session, page, objection_id):
+    """The objection a filing sent the resident to see: the card's holders' own, else None."""
+    if objection_id is None or not 1 <= objection_id <= bounds.MAX_WHOLE:
+        return None
+    from reports.objections import get_objection
+
+    try:
+        objection = get_objection(session, page["bank"], objection_id)
+    except NotFound:
+        return None
+    return objection if objection.resident_id in page["members"] else None
 
 
 # --- a card read at the desk --------------------------------------------------------------------

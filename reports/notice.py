@@ -27,7 +27,7 @@ from ledger.models import PTS, Household, Resident, Transfer
 from ground.tenants import Bank
 from ledger.periods import Period
 
-from .queries import DEED_KINDS, RuleLookup, balances_on, original_alias, signed_points_column
+from .queries import DEED_KINDS, RuleLookup, balances_now, balances_on, original_alias, signed_points_column
 from .ranking import competition_ranks
 
 #: How to object: a notice keeps it in Chinese (`render(HOW_TO_OBJECT, "zh")`), as part of what
@@ -178,8 +178,10 @@ def month_movements(session: Session, bank_id: int, start: date, end: date) -> l
             for doer, code, version, points, count in rows]
 
 
-def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.RuleBook) -> dict:
-    """Read one bank's month from the database and build the notice's rows."""
+def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.RuleBook, *,
+                  running: bool = False) -> dict:
+    """Read one bank's month from the database and build the notice's rows; a month still
+    `running` shows the balances as they stand (no month end to add them up to)."""
     residents = [Person(*row) for row in session.execute(
         select(Resident.id, Resident.name, Resident.household_id, Resident.active, Resident.relation)
         .where(Resident.bank_id == bank.id).order_by(Resident.id)).all()]
@@ -190,5 +192,6 @@ def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.R
     return build_notice(residents=residents, households=households,
                         movements=month_movements(session, bank.id, month.start, month.end),
                         rule_of=lookup.rule, categories=book.settings.categories,
-                        balances=balances_on(session, bank.id, month.end),
+                        balances=(balances_now(session, bank.id) if running
+                                  else balances_on(session, bank.id, month.end)),
                         account_unit=book.settings.account_unit, on=month.end)

@@ -3,9 +3,15 @@
 A month is open to objections until its notice's window closes (then it is sealed). An upheld
 objection is corrected in the current open period — a reversal of the entry, or the missing
 deed posted today — and the correction is linked to the objection.
+
+The same objection is filed once: one identical to an open one (same resident, same entry or
+month, same text) is that one. A card files a few a day at most, counted as its own reports are
+(field.services): the card's rows of the bank's day, under the bank's lock.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Iterable
 
 from sqlalchemy import bindparam, case, func, literal_column, null, select, union_all
@@ -16,7 +22,7 @@ from ledger import deeds
 from ledger.chain import request_fingerprint
 from ground.clock import Clock
 from ground.db import bank_row
-from ground.errors import ConflictError, NotFound, ValidationError
+from ground.errors import ConflictError, NotFound, ValidationError, ZongzhiError
 from ground.i18n import _
 from ledger.models import PTS, Resident, Transfer
 from ledger.periods import PeriodSeal
@@ -29,10 +35,28 @@ from .models import Objection, Snapshot
 
 TEXT_MAX = 500
 CORRECTIONS = ("reverse", "deed")
+#: Objections one card may file in one day (the bank's day), as many as its own reports.
+OBJECTIONS_PER_DAY = 5
 
 
 class WindowClosed(ConflictError):
     code = "objection_window_closed"
+
+
+class TooManyObjections(ZongzhiError):
+    status = 429
+    code = "too_many_objections"
+
+    def __init__(self, per_day: int):
+        super().__init__(_("每张卡每天最多提出 %(n)s 条异议，今天已满，请明天再来", n=per_day))
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What filing did: the objection, and whether it is new (else the same one, already open)."""
+
+    objection: Objection
+    new: bool
 
 
 def objection_windows(session: Session, bank_id: int, months: Iterable[str],
@@ -80,20 +104,41 @@ def objection_window(session: Session, bank_id: int, month: str, clock: Clock) -
     return window
 
 
+def text_problem(text: str) -> object | None:
+    """Return why an objection's text (as typed) is refused, or None: empty, too long (saying
+    how many characters it has), or characters no text may hold."""
+    text = bounds.newlines(text or "").strip()
+    if not text:
+        return _("请填写异议内容")
+    if len(text) > TEXT_MAX:
+        return _("最多 %(n)s 个字，您写了 %(typed)s 个字", n=TEXT_MAX, typed=len(text))
+    return bounds.text_problem(text, max_len=TEXT_MAX, multiline=True)
+
+
 def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_id: int | None,
                    month: str | None, text: str, filed_by: str, clock: Clock,
                    idem: Idempotency | None = None) -> Objection:
+    """File a resident's objection against an entry, or against a deed missing from a month,
+    and return it: the one already open when it is the same (see `file_objection_once`)."""
+    return file_objection_once(session, bank, resident_id=resident_id, transfer_id=transfer_id,
+                               month=month, text=text, filed_by=filed_by, clock=clock,
+                               idem=idem).objection
+
+
+def file_objection_once(session: Session, bank: Bank, *, resident_id: int, transfer_id: int | None,
+                        month: str | None, text: str, filed_by: str, clock: Clock,
+                        idem: Idempotency | None = None, per_day: int | None = None) -> Filed:
     """File a resident's objection against an entry, or against a deed missing from a month.
 
     Refuse a resident or an entry of another bank (as unknown), a month that is not open to
-    objections, and an empty text; nothing is written then. A retry with the same key returns
-    the objection the first one filed.
+    objections, and an empty or over-long text; nothing is written then. An objection the same
+    as one still open (resident, entry or month, text) is not filed again: that one is returned.
+    With `per_day`, the filer (a card) files at most so many a day (TooManyObjections, 429).
+    A retry with the same key returns the objection the first one filed.
     """
     text = bounds.newlines(text or "").strip()
     problems = {}
-    if not text or len(text) > TEXT_MAX:
-        problems["text"] = [_("异议内容不能为空，最长 %(n)s 个字符", n=TEXT_MAX)]
-    elif problem := bounds.text_problem(text, max_len=TEXT_MAX, multiline=True):
+    if problem := text_problem(text):
         problems["text"] = [problem]
     if transfer_id is None and not month:
         problems["month"] = [_("对缺漏记录提出异议时须写明月份（YYYY-MM）")]
@@ -101,7 +146,7 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
         raise ValidationError(problems)
     with UnitOfWork(session, bank, by=filed_by, clock=clock, idem=idem) as uow:
         if uow.replayed:
-            return get_objection(session, bank, uow.replayed.data["objection"])
+            return Filed(get_objection(session, bank, uow.replayed.data["objection"]), True)
         resident = bank_row(session, Resident, resident_id, bank.id, _("找不到该居民"))
         if transfer_id is not None:
             entry = session.get(Transfer, transfer_id)
@@ -112,10 +157,17 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
                 raise ValidationError({"month": [_("该记录属于 %(entry_month)s，不是 %(month)s", entry_month=entry_month, month=month)]})
             month = entry_month
         month = periods.parse_period("month", month, field="month").key
+        # Looked for under the bank's lock: the same form sent twice at once files it once.
+        same = _same_open(session, bank.id, resident.id, transfer_id, month, text)
+        if same is not None:
+            uow.remember("filed", {"objection": same.id})
+            return Filed(same, False)
         open_now, closes = objection_window(session, bank.id, month, clock)
         if not open_now:
             raise WindowClosed(_("%(month)s 不在异议期内（异议期已结束、已封账或该月尚未开始）", month=month),
                                fields={"month": [_("%(month)s 不在异议期内", month=month)]})
+        if per_day is not None and _filed_today(session, bank.id, filed_by, clock) >= per_day:
+            raise TooManyObjections(per_day)
         objection = Objection(bank_id=bank.id, resident_id=resident.id, transfer_id=transfer_id,
                               month=month, text=text, filed_by=filed_by, filed_at=clock.now())
         session.add(objection)
@@ -123,7 +175,27 @@ def file_objection(session: Session, bank: Bank, *, resident_id: int, transfer_i
         uow.remember("filed", {"objection": objection.id})
         uow.audit("objection", f"objection:{objection.id}",
                   {"resident": resident.id, "transfer": transfer_id, "month": month})
-    return objection
+    return Filed(objection, True)
+
+
+def _same_open(session: Session, bank_id: int, resident_id: int, transfer_id: int | None,
+               month: str, text: str) -> Objection | None:
+    # The open objection this one repeats: the same entry (or, for a missing deed, the same
+    # month), the same words.
+    about = (Objection.transfer_id == transfer_id if transfer_id is not None
+             else Objection.transfer_id.is_(None) & (Objection.month == month))
+    return session.execute(select(Objection).where(
+        Objection.bank_id == bank_id, Objection.resident_id == resident_id,
+        Objection.status == "open", about, Objection.text == text)
+        .order_by(Objection.id).limit(1)).scalar_one_or_none()
+
+
+def _filed_today(session: Session, bank_id: int, filed_by: str, clock: Clock) -> int:
+    # The filer's objections of the bank's day (from its midnight), as a card's reports are counted.
+    start = datetime.combine(clock.today(), time(), tzinfo=clock.tz)
+    return session.execute(select(func.count()).select_from(Objection).where(
+        Objection.bank_id == bank_id, Objection.filed_by == filed_by,
+        Objection.filed_at >= start, Objection.filed_at < start + timedelta(days=1))).scalar()
 
 
 def get_objection(session: Session, bank: Bank, objection_id: int) -> Objection:

@@ -61,6 +61,13 @@ def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+def balances_now(session: Session, bank_id: int) -> dict[str, int]:
+    """Return every resident's and household's points balance as it stands, by account code:
+    the month still running's balances so far, read from the accounts, not added up."""
+    return dict(session.execute(select(Account.code, Account.balance).where(
+        Account.bank_id == bank_id, Account.ledger == PTS, Account.kind != "system")).all())
+
+
 def balances_on(session: Session, bank_id: int, day: date) -> dict[str, int]:
     """Return every resident's and household's points balance at the end of `day`, by account code."""
     moved: dict[int, int] = {}

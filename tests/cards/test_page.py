@@ -75,13 +75,16 @@ def test_a_card_page_reads_the_database_in_ten_statements(app, client, desk, mak
         page = client.get(_path(card))
     assert page.status_code == 200 and "漏登了" in page.get_data(as_text=True)
     assert len(seen) == 10, "\n".join(seen)
-    # A new entry anywhere in the bank: the month's ranking is added up again, in one more.
+    # A new entry anywhere in the bank: the month's ranking is built again, as its notice
+    # would be (reports.notice.gather_notice): residents, households, rule versions, the
+    # month's movements and the balances as they stand (one read of the accounts, not the
+    # bank's whole history added up), five more.
     make.deed(desk.bank, "cleanup", [desk.li])
     session.commit()
     with _statements(app) as seen:
         page = client.get(_path(card))
-    assert page.status_code == 200 and "共 2 人" in page.get_data(as_text=True)
-    assert len(seen) == 11, "\n".join(seen)
+    assert page.status_code == 200 and "共 3 人" in page.get_data(as_text=True)
+    assert len(seen) == 15, "\n".join(seen)
 
 
 def test_a_household_cards_page_reads_all_its_members_entries_at_once(app, client, household_desk):
