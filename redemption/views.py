@@ -12,7 +12,8 @@ from ledger import people
 from ledger import reading as ledger_reading
 from ledger.chain import request_fingerprint
 from ground.db import get_session
-from ground.errors import ValidationError, ZongzhiError
+from ground.errors import ConflictError, ValidationError, ZongzhiError
+from ground.i18n import _
 from ledger.posting import Idempotency
 from ledger.answers import idempotency, transfers_json
 from ledger.schemas import MEMO_MAX
@@ -403,15 +404,20 @@ def desk_redeem(bank):
     bank, user = scoped_bank(bank, REDEEMERS)
     session = get_session()
     resident_id = bounds.parse_whole(request.form.get("resident")) or 0
-    items = []
+    items, wrong = [], {}
     for key, value in request.form.items():
         if key.startswith("qty:") and value.strip() not in ("", "0"):
             items.append((key[4:], typed_whole(value)))
+            if bounds.parse_whole(value, max=bounds.QUANTITY_MAX) is None:
+                # Said beside the goods' own box, by name: not as the API's "第 1 项 quantity".
+                wrong[key[4:]] = _("须为 1 到 %(max)s 之间的整数", max=bounds.QUANTITY_MAX)
     key = request.form.get("key", "")[:200]
     body = {"resident": resident_id, "items": sorted(items, key=str)}
     try:
         if not items:
             raise ValidationError({"items": ["请至少选一样物品"]})
+        if wrong:
+            raise ValidationError({"items": list(wrong.values())}, _("请改正标出的数量"))
         # Read as the API's body, so the desk meets the same bounds (quantity ≤ 1,000, safe SKUs).
         load(schemas.RedemptionIn(), {"resident": resident_id or request.form.get("resident"),
                                       "items": [{"sku": sku, "quantity": q} for sku, q in items]})
@@ -426,13 +432,24 @@ def desk_redeem(bank):
                    "window": windows.next_window(session, bank, clock().today()),
                    "today": clock().today(), "picked": dict(items),
                    "may_open_window": user.role in REVIEWERS,
-                   "error": err.text(language()) + "".join(
-                       f"（{p}）" for problems in err.fields.values() for p in problems)}
+                   "wrong": {sku: str(why) for sku, why in wrong.items()},
+                   "error": _desk_refusal(err, wrong)}
         context.update(_holder_context(session, bank, resident_id) if resident_id else
                        {"holder": None, "catalog": []})
         return render_template("redemption/desk.html", **context), err.status
     return redirect(url_for("redemption.receipt", bank=bank.code,
                             redemption_id=outcome.redemption.id))
+
+
+def _desk_refusal(err: ZongzhiError, wrong: dict) -> str:
+    """The refusal above the desk's goods: its message, and what the fields add to it once each.
+    A conflict's message says it all (which goods, how many are left); quantities wrong are
+    said beside their boxes."""
+    text = err.text(language())
+    if isinstance(err, ConflictError) or wrong:
+        return text
+    reasons = dict.fromkeys(p for problems in err.field_texts(language()).values() for p in problems)
+    return text + "".join(f"（{p}）" for p in reasons if p not in text)
 
 
 @bp.get("/banks/<bank>/desk/receipts/<int:redemption_id>")

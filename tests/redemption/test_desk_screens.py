@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+
+import pytest
 import subprocess
 
 from sqlalchemy import func, select
@@ -113,6 +115,35 @@ def test_a_household_card_asks_which_member_is_at_the_desk(client, make, househo
     page = client.get(scanned.location).get_data(as_text=True)
     assert "王大" in page and "王二" in page and "李四" not in page
     assert client.get("/banks/hp/desk?household=NOPE").status_code == 404
+
+
+@pytest.mark.parametrize("typed", ["-1", "abc", "1000000000000000000", "1001"])
+def test_a_wrong_quantity_at_the_desk_is_said_once_beside_its_goods_by_name(client, make, desk, session, typed):
+    _desk(client, make, desk)
+    holder = client.get(f"/banks/hp/desk?resident={desk.wang.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)
+    answer = client.post("/banks/hp/desk/redeem", data={"resident": desk.wang.id, "qty:rice": typed,
+                                                        "key": "k1", "csrf_token": token})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    banner = re.search(r'<p class="error" role="alert">(.*?)</p>', page).group(1)
+    assert banner == "请改正标出的数量" and "quantity" not in page and "第 1 项" not in page
+    beside = re.search(r'name="qty:rice"[^>]*aria-invalid="true"[^>]*>\s*<p class="field-error" '
+                       r'id="wrong-\d+" role="alert">(.*?)</p>', page)
+    assert beside and beside.group(1) == "须为 1 到 1000 之间的整数"
+    assert f'value="{typed}"' in page  # what was typed stays in the box
+    assert desk.balance(desk.wang) == 90 and desk.stock() == 10
+
+
+def test_a_limit_at_the_desk_is_said_once(client, make, desk):
+    _desk(client, make, desk)
+    desk.item(sku="oil", name="菜籽油", points=10, cost_fen=1500, stock=10, limit=1)
+    holder = client.get(f"/banks/hp/desk?resident={desk.wang.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)
+    answer = client.post("/banks/hp/desk/redeem", data={"resident": desk.wang.id, "qty:oil": "2",
+                                                        "key": "k2", "csrf_token": token})
+    banner = re.search(r'<p class="error" role="alert">(.*?)</p>', answer.get_data(as_text=True)).group(1)
+    assert answer.status_code == 409 and banner == "菜籽油 每个兑换期限兑 1 件，本期还可兑 1 件"
 
 
 def test_a_quantity_typed_as_no_number_at_the_desk_is_refused_and_takes_nothing(client, make, desk, session):

@@ -27,7 +27,8 @@ def test_a_refused_limit_at_the_desk_names_the_goods_not_their_code(client, make
         "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', holder).group(1)})
     text = re.sub(r"<[^>]+>", " ", answer.get_data(as_text=True))
     assert answer.status_code == 409
-    assert "大米 5kg：本期还可兑 1 件" in text and "rice5" not in text and "remaining" not in text
+    assert "大米 5kg 每个兑换期限兑 1 件，本期还可兑 1 件" in text and "rice5" not in text and "remaining" not in text
+    assert text.count("本期还可兑") == 1  # said once, not again by the field
 
 
 def test_the_funds_error_names_the_field_by_its_label(client, make, desk, session):
