@@ -203,3 +203,17 @@ def test_every_foundation_screen_draws_the_one_navigation_once(client, district,
         assert answer.status_code == 200, path
         header = answer.get_data(as_text=True).split("<main>")[0]
         assert header.count("<nav") == 1 and header.count(">社区基金</a>") == 1, path
+
+
+def test_the_state_names_follow_each_pages_language_whatever_page_came_before(app, client, district):
+    """The macros' labels are built once per page: a page in English must not leave them English
+    for the Chinese pages after it (nor the other way round)."""
+    _sign_in(client, "clerk")
+
+    def options(lang):
+        page = client.get(f"/foundation/hp/?lang={lang}").get_data(as_text=True)
+        return re.findall(r'<option value="draft"[^>]*>([^<]*)</option>', page)
+
+    assert options("en") == ["Draft"]
+    assert options("zh") == ["草稿"]
+    assert options("en") == ["Draft"]
