@@ -41,6 +41,8 @@ class Job:
     #: (session, bank, period, by, clock) -> a one-line result
     run: Callable
     description: str
+    #: What the job is called on a screen (a message, in the reader's language).
+    title: object = None
 
 
 def _at(clock: Clock, day: date, at: time) -> datetime:
@@ -142,12 +144,14 @@ def _annual(session, bank, period, by, clock) -> str:
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (
-    Job("daily", "day", _daily_due, _daily, "日登分：关闭当天登分簿"),
-    Job("monthly", "month", _monthly_due, _monthly, "月公示：冻结上月公示，开始异议期"),
-    Job("seal", "month", _seal_due, _seal, "封账：异议期满后封存该月"),
-    Job("quarterly", "quarter", _quarterly_due, _quarterly, "季兑换：开启兑换期，冻结季度汇总"),
-    Job("quarterly_close", "quarter", _quarterly_close_due, _quarterly_close, "季兑换：关闭兑换期"),
-    Job("annual", "year", _annual_due, _annual, "年表彰：评比并清零（如规则要求）"),
+    Job("daily", "day", _daily_due, _daily, "日登分：关闭当天登分簿", _("日登分")),
+    Job("monthly", "month", _monthly_due, _monthly, "月公示：冻结上月公示，开始异议期", _("月公示")),
+    Job("seal", "month", _seal_due, _seal, "封账：异议期满后封存该月", _("封账")),
+    Job("quarterly", "quarter", _quarterly_due, _quarterly, "季兑换：开启兑换期，冻结季度汇总",
+        _("季兑换开始")),
+    Job("quarterly_close", "quarter", _quarterly_close_due, _quarterly_close, "季兑换：关闭兑换期",
+        _("季兑换结束")),
+    Job("annual", "year", _annual_due, _annual, "年表彰：评比并清零（如规则要求）", _("年表彰")),
 )}
 #: Order among jobs falling due at the same moment: a month's notice before the quarter's summary.
 ORDER = {name: i for i, name in enumerate(JOBS)}

@@ -51,7 +51,7 @@ def status():
     if shown:
         rows = [(bank, found) for bank, found in rows if any(run.status == shown for run in found)]
     return render_template("cycle/status.html", rows=rows, counts=counts, untouched=untouched,
-                           labels=LABELS, period=period, asked=asked if problems else (period.key if period else ""),
+                           labels=LABELS, jobs=jobs.JOBS, period=period, asked=asked if problems else (period.key if period else ""),
                            shown=shown, problems=problems), 422 if problems else 200
 
 

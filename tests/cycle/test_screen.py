@@ -28,6 +28,11 @@ def test_the_county_sees_each_banks_runs_with_the_failures_error(county):
     assert "完成 2" in page and "失败 1" in page and "无任务的银行 1" in page
     assert "2026-Q4 的兑换期尚未开启" in page
     assert "丙村综治银行（c3）" in page and "本周期无任务" in page
+    # Each job by its name, its code beside it for whoever runs it by hand.
+    assert '季兑换开始 <span class="muted">quarterly</span>' in page
+    assert '季兑换结束 <span class="muted">quarterly_close</span>' in page
+    english = county["admin"].get("/admin/cycle?period=2026-Q4&lang=en").get_data(as_text=True)
+    assert 'Redemption window opens <span class="muted">quarterly</span>' in english
 
 
 def test_the_screen_shows_only_the_state_asked_for(county):
