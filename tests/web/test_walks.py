@@ -139,3 +139,33 @@ def test_a_resident_walks_the_card_page_and_every_page_it_links_to(live_server, 
             _look(page, artifacts, _shot(backend, f"resident-{n}"))
     finally:
         context.close()
+
+
+def test_on_a_phone_the_deed_form_fits_with_the_default_rules_and_the_register_keeps_names_whole(
+        live_server, browser, make, village):
+    """The default rule file's long names (焚烧秸秆、违规燃放 -10/次 · 有上限) must not push the rule
+    list past a 360 px screen, and a register's resident names must not break a character a line."""
+    from pathlib import Path
+
+    bank = make.bank(code="dr", name="默认规则村",
+                     rules=(Path(__file__).resolve().parents[2] / "seed_data/rules/default.yaml").read_text("utf-8"))
+    clerk = make.user(bank, "clerk", name="dr-clerk")
+    wang = make.resident(bank, "欧阳建国", make.household(bank, "001", "欧阳家"))
+    make.deed(bank, "night_patrol", [wang], quantity=2)
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = sign_in(context, live_server, clerk.name)
+        page.goto(f"{live_server}/banks/dr/deeds/new")
+        assert page.locator("select#rule option").count() > 10
+        assert sideways_scroll(page) == 0
+        page.goto(f"{live_server}/banks/dr/register?day={make.clock.today().isoformat()}")
+        assert sideways_scroll(page) == 0
+        lines = page.evaluate("""() => {
+            const cell = [...document.querySelectorAll('td.who')].find(td => td.textContent.includes('欧阳建国'));
+            const text = document.createRange();
+            text.selectNodeContents(cell);
+            return text.getClientRects().length;
+        }""")
+        assert lines == 1  # one line, not a character a line
+    finally:
+        context.close()
