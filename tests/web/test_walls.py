@@ -201,6 +201,11 @@ def test_a_county_admin_reaches_every_bank(app, world, make, signed_in):
     assert client.get("/banks/xz/residents").status_code == 200
     assert SECRET in client.get("/admin/banks").get_data(as_text=True)
     clerk = signed_in(world["users"]["clerk"])
-    assert clerk.get("/admin/banks").status_code == 403
+    refused = clerk.get("/admin/banks")
+    assert refused.status_code == 403
+    # A refusal page says what it is in words, its status beside them.
+    assert '<h1>无权访问 <span class="muted">403</span></h1>' in refused.get_data(as_text=True)
+    assert "<h1>Not allowed" in clerk.get("/admin/banks?lang=en").get_data(as_text=True)
+    assert "<h1>找不到该页面" in clerk.get("/banks/nowhere/residents?lang=zh").get_data(as_text=True)
     home = clerk.get("/").get_data(as_text=True)
     assert "甲村综治银行" in home and SECRET not in home
