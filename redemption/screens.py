@@ -227,7 +227,7 @@ def _goods_page(bank, *, sent: str | None, form: dict | None = None,
     return render_template(
         "redemption/goods.html", bank=bank, items=catalog.list_items(session, bank),
         history=catalog.shelf_history(session, bank),
-        sources=books.SOURCE_NAMES_EN if language() == "en" else books.SOURCE_NAMES,
+        sources=books.source_names(language()),
         position=fund.fund_position(session, bank), sent=sent, picked=picked,
         form=form or {}, keys=keys, message=message, problems=problems,
     ), (422 if message or problems else 200)

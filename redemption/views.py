@@ -539,7 +539,7 @@ def fund(bank):
                            receipts=fund_services.list_receipts(session, bank, limit=100), items=skus,
                            quarters=[(q.year, q.number) for q in (this, this.previous())],
                            may_write=user.role in WRITERS,
-                           error=error, today=today, sources=books.SOURCE_NAMES,
+                           error=error, today=today, sources=books.source_names(language()),
                            field_labels=RECEIPT_FIELDS), (422 if error else 200)
 
 

@@ -15,6 +15,11 @@ CASH = FUND_CASH
 STOCK = "stock:goods"
 SOURCE_NAMES = {"town": "镇投入", "village": "村投入", "sponsor": "社会赞助", "donor": "村民捐献"}
 SOURCE_NAMES_EN = {"town": "township", "village": "village", "sponsor": "sponsors", "donor": "villagers"}
+
+
+def source_names(lang: str) -> dict[str, str]:
+    """The fund's sources as a screen in `lang` ("zh" or "en") names them."""
+    return SOURCE_NAMES_EN if lang == "en" else SOURCE_NAMES
 RESTRICTED_TO = {None: "fund", "goods": "fund:goods", "projects": "fund:projects"}
 #: Transfer kinds the desk posts.
 KIND_POINTS, KIND_COST = "redemption", "goods_cost"

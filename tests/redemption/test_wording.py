@@ -50,3 +50,13 @@ def test_quarters_read_as_words_on_the_fund_and_the_desk_summary(client, make, d
     assert "2026年第四季度" in fund and "2026年第三季度" in fund and "第4季度" not in fund
     summary = client.get("/banks/hp/desk/summary?quarter=2026-Q4").get_data(as_text=True)
     assert "2026年第四季度 积分兑换汇总" in summary
+
+
+def test_the_funds_sources_are_named_in_the_pages_language(client, make, desk):
+    desk.money(100_000, source="sponsor", donor="某企业")
+    sign_in(client, make, desk.bank, "clerk", "jifen")
+    chinese = re.sub(r"<[^>]+>", " ", client.get("/banks/hp/fund?lang=zh").get_data(as_text=True))
+    english = re.sub(r"<[^>]+>", " ", client.get("/banks/hp/fund?lang=en").get_data(as_text=True))
+    assert "社会赞助" in chinese and "镇投入" in chinese
+    assert "sponsors" in english and "township" in english
+    assert not {"社会赞助", "镇投入", "村投入", "村民捐献"} & set(re.findall(r"[\u4e00-\u9fff]+", english))
