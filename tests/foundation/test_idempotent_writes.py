@@ -17,22 +17,16 @@ from ground.audit import AuditEntry
 from ground.clock import FixedClock
 from ledger.models import IdempotencyRecord
 
+from ..retrying import KeyedWrite
 from .conftest import API, application, decision, fast_user, score_all, station
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 @dataclass
-class Write:
-    """One write of the API to try with a key: its request, another user's, and what it writes."""
+class Write(KeyedWrite):
+    """A write of the foundation's API, and the two users who send it."""
 
-    path: str
-    body: dict | bytes | None
-    #: Another request, as the second user makes it: under the first user's key it is a mismatch.
-    other_path: str
-    other_body: dict | bytes | None
-    #: Counts the rows the write makes (or the rows it moves to a new state).
-    rows: Callable[[], int]
     #: The headers of the first user and of the second, both of a role that may make the write.
     users: tuple[dict, dict]
     status: int = 201

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -21,21 +20,15 @@ from reports.models import Objection
 
 from ..conftest import HOUSEHOLD_RULES
 from ..field.conftest import jpeg
+from ..retrying import KeyedWrite
 
 API = "/api/v1/banks/hp"
 
 
 @dataclass
-class Write:
-    """One write of the API to try with a key: its request, a different one, and what it writes."""
+class Write(KeyedWrite):
+    """A write of the village's API, sent by a user of one role."""
 
-    path: str
-    body: dict | bytes | None
-    #: Another request, as its own user would make it: under the first user's key it is a mismatch.
-    other_path: str
-    other_body: dict | bytes | None
-    #: Counts the rows the write makes.
-    rows: Callable[[], int]
     role: str = "clerk"
     #: The bank whose users write (the village's unless said).
     bank: object = None
