@@ -24,8 +24,14 @@ from .unit import UnitOfWork
 
 #: Relations to the head of household a roster may name (free text is refused, so a typo in
 #: a spreadsheet is caught rather than stored).
-RELATIONS = ("户主", "配偶", "子", "女", "儿媳", "女婿", "孙子", "孙女", "外孙", "外孙女", "父亲",
-             "母亲", "公公", "婆婆", "岳父", "岳母", "兄弟", "姐妹", "其他")
+#: Each is stored, and read from a roster, in Chinese, and shown in the reader's words.
+RELATION_NAMES = {
+    "户主": _("户主"), "配偶": _("配偶"), "子": _("子"), "女": _("女"), "儿媳": _("儿媳"), "女婿": _("女婿"),
+    "孙子": _("孙子"), "孙女": _("孙女"), "外孙": _("外孙"), "外孙女": _("外孙女"), "父亲": _("父亲"),
+    "母亲": _("母亲"), "公公": _("公公"), "婆婆": _("婆婆"), "岳父": _("岳父"), "岳母": _("岳母"),
+    "兄弟": _("兄弟"), "姐妹": _("姐妹"), "其他": _("其他"),
+}
+RELATIONS = tuple(RELATION_NAMES)
 NAME_MAX = 50
 HOUSEHOLD_CODE_MAX, HOUSEHOLD_NAME_MAX = 40, 100
 #: A reason given on a screen (deactivating, moving); the API's memos and reasons have the same.

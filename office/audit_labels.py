@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from ground.i18n import _
+from ground.i18n import _, current_language
 from ledger import formatting
 from rules import bounds
 
@@ -68,7 +68,7 @@ DETAILS = {
     "to": _("新状态"), "hash": _("快照哈希"), "head_seq": _("链头序号"), "head_hash": _("链头哈希"), "amount": _("金额"),
     "amount_fen": _("金额"), "amount_requested": _("申请金额"), "value_fen": _("价值"), "donor": _("捐赠人"),
     "donors": _("认领人"), "source": _("来源"), "sku": _("物品"), "items": _("物品"), "name": _("名称"),
-    "code": _("编号"), "kind": _("类别"), "month": _("月份"), "opens_on": _("开始"), "closes_on": _("结束"),
+    "code": _("编号"), "kind": _("类型"), "month": _("月份"), "opens_on": _("开始日期"), "closes_on": _("结束日期"),
     "percent": _("进度"), "photos": _("照片"), "accounts": _("账户"), "active": _("在册"), "before": _("修改前"),
     "after": _("修改后"), "changed": _("修改项"), "created": _("新增"), "updated": _("更新"), "revoked": _("作废"),
     "expires_at": _("到期"), "household": _("户"), "user": _("用户"), "rules_version": _("规则版本"),
@@ -81,6 +81,11 @@ _MONEY = {"amount", "amount_fen", "amount_requested", "value_fen"}
 _STATES = {"from", "to"}
 #: Keys whose values are days (stored as 2026-10-15).
 _DAYS = {"occurred_on", "opens_on", "closes_on"}
+#: How a list's items, and a mapping's parts, are set apart in each language.
+_LIST = {"zh": "、", "en": ", "}
+_PARTS = {"zh": "；", "en": "; "}
+#: The kinds of a redemption window.
+_WINDOW_KINDS = {"regular": _("常规"), "extra": _("加开")}
 
 
 @dataclass(frozen=True)
@@ -113,32 +118,35 @@ def subject_label(subject: str | None, names: dict[str, str]) -> str:
         if bounds.parse_whole(key) is not None:
             return f"{SUBJECTS[kind]} #{key}"
         if re.fullmatch(r"\d{4}-\d{2}", key):                 # a month: 2026年9月
-            key = formatting.month(int(key[:4]), int(key[5:]))
+            key = formatting.month(int(key[:4]), int(key[5:]), current_language())
         return f"{SUBJECTS[kind]} {key}"
     return subject
 
 
 def _value(key: str, value, names: dict[str, str]) -> str:
     if key in _MONEY and isinstance(value, int):
-        return formatting.yuan(value)
+        return formatting.yuan(value, current_language())
     if key in _DAYS and isinstance(value, str):
         try:
-            return formatting.day(date.fromisoformat(value))
+            return formatting.day(date.fromisoformat(value), current_language())
         except ValueError:
             return value
     if key in _STATES and isinstance(value, str):
         return str(FOUNDATION_STATES.get(value, value))
     if key in ("residents", "resident", "members"):
         ids = value if isinstance(value, list) else [value]
-        return "、".join(names.get(f"resident:{i}", f"#{i}") for i in ids)
+        return _LIST[current_language()].join(names.get(f"resident:{i}", f"#{i}") for i in ids)
+    if key == "kind" and value in _WINDOW_KINDS:
+        return str(_WINDOW_KINDS[value])
     if key == "role" and isinstance(value, str):
         return str(ROLE_NAMES.get(value, value))
     if isinstance(value, bool):
         return str(_("是") if value else _("否"))
     if isinstance(value, list):
-        return "、".join(_value(key, v, names) for v in value)
+        return _LIST[current_language()].join(_value(key, v, names) for v in value)
     if isinstance(value, dict):
-        return "；".join(f"{DETAILS.get(k, k)} {_value(k, v, names)}" for k, v in value.items())
+        return _PARTS[current_language()].join(f"{DETAILS.get(k, k)} {_value(k, v, names)}"
+                                              for k, v in value.items())
     return "" if value is None else str(value)
 
 
@@ -158,7 +166,9 @@ def detail_rows(detail: str | None, names: dict[str, str]) -> list[tuple[str, st
 def describe(entry, names: dict[str, str]) -> Described:
     """Return an audit entry as a sentence (who did what to what) and its details laid out."""
     what = subject_label(entry.subject, names)
-    sentence = f"{entry.actor} {action_label(entry.action)}" + (f"：{what}" if what else "")
+    action = action_label(entry.action)
+    sentence = (str(_("%(who)s %(action)s：%(what)s", who=entry.actor, action=action, what=what)) if what
+                else f"{entry.actor} {action}")
     return Described(sentence, detail_rows(entry.detail, names))
 
 

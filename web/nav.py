@@ -35,7 +35,7 @@ BANK_LINKS = (
     Link("office.deed_form", _l("登分"), WRITERS),
     Link("office.penalty_form", _l("扣分"), WRITERS),
     Link("office.residents", _l("居民"), EVERY_ROLE),
-    Link("office.households", _l("户"), READERS),
+    Link("office.households", lazy_pgettext("heading", "户"), READERS),
     Link("office.pending", _l("待审核"), READERS),
     Link("office.register", _l("登分簿"), READERS),
     Link("office.roster_import", _l("居民名册"), READERS),

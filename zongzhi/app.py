@@ -81,6 +81,7 @@ def formatting_filters(app: Flask) -> None:
     """How figures, money and times read on every page, screen or paper: the ledger's formatting
     in the reader's language, as Jinja filters."""
     from ledger import formatting
+    from ledger.people import RELATION_NAMES
     from web.i18n import language
 
     app.jinja_env.globals["quarter_title"] = lambda year, number: formatting.quarter(year, number, language())
@@ -92,6 +93,7 @@ def formatting_filters(app: Flask) -> None:
         mask_phone=formatting.mask_phone,
         mask_name=formatting.mask_name,
         when=lambda moment: formatting.when(moment, _tz(app), language()),
+        relation=lambda code: str(RELATION_NAMES.get(code, code or "")),
     )
 
 

@@ -193,3 +193,21 @@ def test_every_message_the_code_writes_has_its_english():
 
 def test_no_message_is_translated_by_pattern_any_more():
     assert not (ROOT / "rules" / "messages.py").exists()
+
+
+def test_a_message_has_one_english_across_every_package():
+    """The packages' catalogues are merged into one, the last package's English winning: a
+    message translated two ways would read one package's words on the other's pages."""
+    english: dict[tuple, dict[str, list[str]]] = {}
+    for po in CATALOGUES:
+        if po.parent.parent.name != "en":
+            continue
+        with po.open("rb") as f:
+            for m in read_po(f):
+                if m.id and m.string and not m.fuzzy:
+                    msgid = m.id if isinstance(m.id, str) else m.id[0]
+                    string = m.string if isinstance(m.string, str) else m.string[0]
+                    english.setdefault((m.context, msgid), {}).setdefault(string, []).append(
+                        po.parts[-5])
+    twice = {key: ways for key, ways in english.items() if len(ways) > 1}
+    assert twice == {}
