@@ -323,7 +323,7 @@ def card_page(session: Session, card: Card, *, clock: Clock) -> dict:
             "resident": resident, "household": household, "unit": unit, "balance": balance,
             "household_balance": household_balance, "months": months, "truncated": truncated,
             "rank": rank, "settings": book.settings, "rules": book, "today": today,
-            "members": members}
+            "members": members, "doers": doers}
 
 
 def _holder(session: Session, card: Card) -> tuple[Household, Resident | None, list[int]]:

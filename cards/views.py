@@ -14,7 +14,7 @@ from rules import bounds
 from ground.errors import NotFound, ValidationError, ZongzhiError
 from ground.i18n import _
 from web.i18n import language
-from web.api import clock, load, query_text
+from web.api import clock, load, no_body, query_text
 from web.forms import typed_whole
 from web.auth import REDEEMERS, WRITERS, scoped_bank
 
@@ -57,7 +57,7 @@ def card_page(token):
     from reports.objections import objections_of_residents
 
     # The holder's objections and the council's answers (upheld or rejected, with the reason).
-    page["objections"] = objections_of_residents(session, page["bank"].id, page["members"])
+    page["objections"] = objections_of_residents(session, page["bank"].id, page["doers"])
     response = Response(render_template("cards/page.html", token=token, month_title=month_title,
                                         **page))
     # The page is the holder's alone: no shared cache keeps it, no referrer carries the token.
@@ -118,7 +118,7 @@ def object_to_entry(token):
         # card holder's own for a missing deed.
         resident_id = entry["doer"] if entry else (
             page["resident"].id if page["resident"] else request.form.get("resident", type=int))
-        if resident_id not in page["members"]:
+        if resident_id not in page["doers"]:
             resident_id = None
         try:
             if resident_id is None:
@@ -161,7 +161,7 @@ def _filed(session, page, objection_id):
         objection = get_objection(session, page["bank"], objection_id)
     except NotFound:
         return None
-    return objection if objection.resident_id in page["members"] else None
+    return objection if objection.resident_id in page["doers"] else None
 
 
 # --- a card read at the desk --------------------------------------------------------------------
@@ -210,6 +210,7 @@ def issue_resident_card(bank, resident_id):
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    no_body()
     session = get_session()
     people.get_resident(session, bank, resident_id)
     [issued] = services.issue_cards(session, bank, resident_ids=[resident_id], by=user.name,
@@ -231,6 +232,7 @@ def issue_household_card(bank, code):
         422: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    no_body()
     session = get_session()
     if people.find_household(session, bank, code) is None:
         raise NotFound(_("找不到该住户"))
@@ -252,6 +254,7 @@ def revoke_resident_card(bank, resident_id):
         409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    no_body()
     count = services.revoke_card(get_session(), bank, resident_id=resident_id, by=user.name,
                                  clock=clock(), idem=idempotency())
     return jsonify({"revoked": count})
@@ -270,6 +273,7 @@ def revoke_household_card(bank, code):
         409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    no_body()
     count = services.revoke_card(get_session(), bank, household_code=code, by=user.name,
                                  clock=clock(), idem=idempotency())
     return jsonify({"revoked": count})

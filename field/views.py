@@ -16,7 +16,7 @@ from ledger.schemas import DeedIn
 from ledger.answers import deed_json, deed_status, idempotency
 from rules import bounds
 from web import uploads
-from web.api import clock, load, page, page_args
+from web.api import clock, load, no_body, page, page_args
 from web.auth import DESK_READERS, EVERY_ROLE, WRITERS, scoped_bank
 from web.errors import error_body
 
@@ -107,22 +107,37 @@ def post_batch(bank):
         try:
             results.append(_batch_one(session, bank, user, item, single))
         except ZongzhiError as err:
-            results.append({"key": key if isinstance(key, str) else None, "status": err.status,
+            # A key that is not acceptable text is not echoed: it may not even encode.
+            echoed = key if isinstance(key, str) and not bounds.text_problem(key, max_len=KEY_MAX) else None
+            results.append({"key": echoed, "status": err.status,
                             "body": error_body(err.code, err.message, err.fields)})
     return jsonify({"results": results})
 
 
+#: A batch deed's key, its cards, and one card as typed (its token or its short number).
+KEY_MAX, CARDS_MAX, CARD_MAX = 200, 200, 300
+
+
+def _card_problem(card) -> str | None:
+    if not isinstance(card, str):
+        return _("须为文本")
+    return bounds.text_problem(card, max_len=CARD_MAX)
+
+
 def _batch_one(session, bank, user, item: dict, path: str) -> dict:
     key = item.get("key")
-    if not isinstance(key, str) or bounds.text_problem(key.strip(), max_len=200):
+    if not isinstance(key, str) or bounds.text_problem(key.strip(), max_len=KEY_MAX):
         raise ValidationError({"key": [_("须为 1 到 200 个字符，不能含控制字符")]})
     body = {k: v for k, v in item.items() if k != "key"}
     cards = body.pop("cards", None)
     if cards is not None:
         # A phone without a signal keeps the cards it scanned; who they are is read here.
-        if not isinstance(cards, list) or not 1 <= len(cards) <= 200 or \
-                not all(isinstance(c, str) and len(c) <= 300 for c in cards):
+        if not isinstance(cards, list) or not 1 <= len(cards) <= CARDS_MAX:
             raise ValidationError({"cards": [_("须为 1 到 200 张卡")]})
+        bad = [_("第 %(n)s 张卡：%(why)s", n=n, why=why) for n, why in enumerate(
+            (_card_problem(c) for c in cards), 1) if why]
+        if bad:
+            raise ValidationError({"cards": bad})
         body["residents"] = [activities.find_card_for_checkin(session, bank, c).resident_id for c in cards]
     deed = load(DeedIn(), body)
     fingerprinted = {k: v for k, v in item.items() if k != "key"}
@@ -221,6 +236,7 @@ def close_activity(bank, activity_id):
         422: {description: "no one checked in", content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, WRITERS)
+    no_body()
     session = get_session()
     outcome = activities.close_activity(session, bank, activity_id, by=user.name, clock=clock())
     return jsonify(deed_json(session, outcome)), deed_status(outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from web.api import clock, load, page, page_args, query_text
+from web.api import clock, load, no_body, page, page_args, query_text
 from web.auth import DESK_READERS, EVERY_ROLE, READERS, REVIEWERS, WRITERS, scoped_bank
 
 from . import banks, deeds, formatting, people, reading, reversals, schemas
@@ -172,6 +172,7 @@ def approve_pending(bank, pending_id):
               content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
+    no_body()
     session = get_session()
     outcome = deeds.decide_pending(session, bank, pending_id, approve=True, reason=None,
                                    by=user.name, clock=clock(), idem=idempotency())

@@ -18,7 +18,7 @@ from ledger.posting import Idempotency
 from ledger.answers import idempotency, transfers_json
 from ledger.schemas import MEMO_MAX
 from rules import bounds
-from web.api import clock, load, page, page_args, query_text, query_whole
+from web.api import clock, load, no_body, page, page_args, query_text, query_whole
 from web.forms import text_problems, typed_text, typed_whole
 from web.i18n import language, translate_fields
 from web.auth import (DESK_READERS, EVERY_ROLE, READERS, REDEEMERS, REVIEWERS, WRITERS,
@@ -217,6 +217,7 @@ def api_close_window(bank, window_id):
         404: {content: {application/json: {schema: ErrorOut}}}
     """
     bank, user = scoped_bank(bank, REVIEWERS)
+    no_body()
     window = windows.close_window(get_session(), bank, window_id, by=user.name, clock=clock())
     return jsonify(schemas.WindowOut().dump(window))
 

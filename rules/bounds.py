@@ -31,6 +31,9 @@ BACKDATE_DAYS_MIN, BACKDATE_DAYS_MAX = 1, 366
 #: lines.
 _FORBIDDEN_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 _FORBIDDEN_MULTILINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+#: Characters that print as nothing (zero-width spaces and joiners, the byte-order mark, the
+#: soft hyphen, word joiners): a text of these and spaces alone is blank, though not empty.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 _ASCII_DIGITS = re.compile(r"[0-9]{1,16}")
 _YUAN = re.compile(r"([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
@@ -61,7 +64,7 @@ def text_problem(value: str, *, max_len: int, multiline: bool = False,
         return BAD_CHARACTER
     if len(value) > max_len:
         return too_long(max_len)
-    if not allow_blank and not value.strip():
+    if not allow_blank and not _INVISIBLE.sub("", value).strip():
         return BLANK
     return None
 

@@ -14,6 +14,7 @@ from ground.clock import Clock
 from ground.errors import ValidationError, ZongzhiError
 from ground.i18n import Message, _, in_language
 from rules import bounds
+from rules import schemas as rule_schemas
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -56,6 +57,17 @@ def json_body() -> dict:
     if not isinstance(body, dict):
         raise ValidationError({"_schema": [_("请求内容须为 JSON 对象")]})
     return body
+
+
+def no_body() -> None:
+    """Refuse a body sent to a write that reads none: nothing, or `{}`, is all it takes; bad
+    JSON is a 400, anything else a 422 naming each field, before anything is written."""
+    if request.get_data(cache=True).strip():
+        load(_Nothing())
+
+
+class _Nothing(rule_schemas.Schema):
+    """A body with no fields at all."""
 
 
 def load(schema: Schema, data: dict | None = None) -> dict:

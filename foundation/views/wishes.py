@@ -11,7 +11,7 @@ from ground.db import get_session
 from ground.errors import ConflictError, ValidationError
 from ledger.models import Resident
 from ledger.answers import idempotency
-from web.api import clock, load, page, page_args
+from web.api import clock, load, no_body, page, page_args
 from web.auth import READERS, REVIEWERS, WRITERS, scoped_bank
 
 from .. import people, schemas, wishes
@@ -210,6 +210,7 @@ def expire_claims(bank):
         409: {description: "idempotency_mismatch", content: {application/json: {schema: ErrorOut}}}
     """
     bank, _user = scoped_bank(bank, WRITERS)
+    no_body()
     return jsonify({"wishes": wishes.expire_claims(get_session(), bank, clock=clock(), idem=idempotency())})
 
 

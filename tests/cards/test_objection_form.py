@@ -52,6 +52,20 @@ def test_the_filed_page_shows_only_the_cards_own_objections(client, desk, holder
     assert "那天我不在村里" not in page and "异议已登记" not in page
 
 
+def test_a_personal_card_shows_neither_the_list_nor_the_filed_page_of_a_household_members_objection(
+        client, desk, holder, session):
+    card, entry = holder
+    shown = _object(client, card, entry=entry, text="那天我不在村里").headers["Location"]
+    brother = _issue(client, desk, desk.wang2)  # 王二, of 王大's household, with a card of his own
+    assert "那天我不在村里" in client.get(_path(card)).get_data(as_text=True)
+    assert "那天我不在村里" not in client.get(_path(brother)).get_data(as_text=True)
+    page = client.get(shown.replace(card["token"], brother["token"])).get_data(as_text=True)
+    assert "那天我不在村里" not in page and "异议已登记" not in page
+    # Nor may his card object in his brother's name to his brother's entry.
+    assert _object(client, brother, entry=entry, text="替他说").status_code != 303
+    assert _filed(session) == 1
+
+
 def test_the_same_objection_sent_again_is_not_filed_again_the_resident_sees_the_first(
         client, desk, holder, session):
     card, entry = holder

@@ -154,3 +154,14 @@ def test_one_card_scanned_twice_at_the_same_moment_checks_in_once(app, village, 
     with ThreadPoolExecutor(max_workers=2) as pool:
         assert sorted(pool.map(scan, range(2))) == [201, 409]
     assert _count(session, Checkin) == 1
+
+
+def test_closing_an_activity_with_a_body_it_does_not_read_is_refused_and_posts_nothing(client, village, session):
+    activity = _activity(client, village)
+    assert _check_in(client, village, activity, village["cards"][0].token).status_code == 201
+    path = f"/api/v1/banks/hp/activities/{activity}/close"
+    for raw, status in (("{", 400), ('{"x": 1}', 422)):
+        answer = client.post(path, data=raw, content_type="application/json", headers=village["clerk"])
+        assert answer.status_code == status, raw
+    assert _count(session) == 0
+    assert client.post(path, headers=village["clerk"]).status_code == 201

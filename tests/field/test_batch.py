@@ -82,3 +82,31 @@ def test_a_batch_of_another_banks_is_404_and_a_desk_may_not_send_one(client, vil
                        headers=village["clerk"]).status_code == 404
     assert client.post("/api/v1/banks/hp/deeds/batch", json={"deeds": [_deed(village, "a")]},
                        headers=make.token(village["bank"], "desk")).status_code == 403
+
+
+def test_a_key_that_is_not_text_is_refused_and_not_echoed_while_the_others_post(client, village, session):
+    raw = ('{"deeds": [{"key": "ok-1", "rule": "cleanup", "residents": [%d], "occurred_on": "2026-10-14"},'
+           ' {"key": "\\ud800", "rule": "cleanup", "residents": [%d], "occurred_on": "2026-10-14"}]}'
+           % (village["people"][0].id, village["people"][0].id))
+    answer = client.post("/api/v1/banks/hp/deeds/batch", data=raw, content_type="application/json",
+                         headers=village["clerk"])
+    assert answer.status_code == 200
+    results = answer.get_json()["results"]
+    assert [(r["key"], r["status"]) for r in results] == [("ok-1", 201), (None, 422)]
+    assert list(results[1]["body"]["fields"]) == ["key"]
+    assert _count(session) == 1
+
+
+def test_a_bad_card_in_a_batch_deed_is_named_by_its_place_and_its_fault(client, village, session):
+    deeds = [_deed(village, "long", cards=["A" * 100_000]), _deed(village, "nul", cards=["ok", "a\u0000b"]),
+             _deed(village, "none", cards=[])]
+    for deed in deeds:
+        del deed["residents"]
+    results = client.post("/api/v1/banks/hp/deeds/batch", json={"deeds": deeds}, headers=village["clerk"],
+                          ).get_json()["results"]
+    assert [r["status"] for r in results] == [422, 422, 422]
+    said = [r["body"]["fields"]["cards"] for r in results]
+    assert said[0] == ["第 1 张卡：长度不能超过 300"]
+    assert said[1] == ["第 2 张卡：不能含控制字符或不成对的代理字符"]
+    assert said[2] == ["须为 1 到 200 张卡"]
+    assert _count(session) == 0

@@ -107,6 +107,21 @@ def test_a_deed_needing_review_waits_then_posts_on_approval(client, village, mak
     assert client.get("/api/v1/banks/hp/pending", headers=reviewer).get_json()["items"] == []
 
 
+def test_an_approval_sent_a_body_it_does_not_read_is_refused_and_posts_nothing(client, village, make, session):
+    reviewer = make.token(village["bank"], "reviewer")
+    pid = _deed(client, village, rule="mediation").get_json()["pending"][0]["id"]
+    path = f"/api/v1/banks/hp/pending/{pid}/approve"
+    for raw, status, code in (("{", 400, "malformed_json"), ("[1]", 422, "validation_error"),
+                              ('{"points": 1000}', 422, "validation_error")):
+        answer = client.post(path, data=raw, content_type="application/json", headers=reviewer)
+        assert (answer.status_code, answer.get_json()["error"]) == (status, code), raw
+    assert "points" in answer.get_json()["fields"]
+    assert _transfers(session) == 0
+    # Nothing, or an empty object, is an approval.
+    assert client.post(path, json={}, headers=reviewer).status_code == 201
+    assert _transfers(session) == 1
+
+
 def test_a_rejected_deed_needs_a_reason_and_posts_nothing(client, village, make, session):
     reviewer = make.token(village["bank"], "reviewer")
     pid = _deed(client, village, rule="mediation").get_json()["pending"][0]["id"]

@@ -134,6 +134,14 @@ def test_unsafe_or_over_long_text_is_refused_by_name_in_every_text_field(schema,
     assert _named(errors, path), errors
 
 
+@pytest.mark.parametrize("schema,path,field", [t for t in TEXTS if not t[2].allow_blank],
+                         ids=[f"{s.__name__}.{'.'.join(map(str, p))}" for s, p, f in TEXTS if not f.allow_blank])
+def test_text_that_prints_as_nothing_is_refused_as_blank_where_blank_is(schema, path, field):
+    # Zero-width spaces and a byte-order mark among spaces: a code or a name no one could read.
+    errors = schema().validate(_body(path, "\u200b\ufeff \u2060"))
+    assert _named(errors, path), errors
+
+
 @pytest.mark.parametrize("schema,path,field", [t for t in TEXTS if t[2].multiline],
                          ids=[f"{s.__name__}.{'.'.join(map(str, p))}" for s, p, f in TEXTS if f.multiline])
 def test_a_memo_may_run_over_lines_typed_in_a_browser(schema, path, field):
