@@ -140,6 +140,23 @@ def resident_history(session: Session, bank: Bank, resident: Resident, *, since:
     return list(session.execute(stmt.order_by(Transfer.seq.desc()).limit(limit)).scalars())
 
 
+def points_accounts_of(session: Session, bank: Bank, resident: Resident) -> set[int]:
+    """Return the ids of the points accounts a resident's entries move: their own and their
+    household's (whichever the bank keeps points in, and the other if it ever did)."""
+    codes = [f"resident:{resident.id}", f"household:{resident.household_id}"]
+    return set(session.execute(select(Account.id).where(
+        Account.bank_id == bank.id, Account.ledger == PTS, Account.code.in_(codes))).scalars())
+
+
+def effect_on(transfer: Transfer, own: set[int]) -> int:
+    """Return what a transfer did to the points of these accounts: + earned, − spent or lost."""
+    if transfer.credit_id in own:
+        return transfer.amount
+    if transfer.debit_id in own:
+        return -transfer.amount
+    return 0
+
+
 def reversals_of(session: Session, bank: Bank, transfer_ids) -> dict[int, Transfer]:
     """Return the reversal of each of these transfers that has one, by the original's id."""
     ids = list(set(transfer_ids))

@@ -32,7 +32,8 @@ from . import services as office
 
 bp = Blueprint("office", __name__, template_folder="templates")
 
-KINDS = ("deed", "penalty", "reversal")
+#: The kinds of entry a resident's history may be filtered by, as the resident page lists them.
+KINDS = ("deed", "penalty", "reversal", "redemption", "expiry")
 
 
 def _render(template: str, status: int = 200, **context):
@@ -212,6 +213,7 @@ def resident(bank, resident_id):
     return _render("resident.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,
                    history=history, reversed_by=reversed_by, originals=originals,
+                   own=reading.points_accounts_of(session, bank, person), kinds=KINDS,
                    rule_names=_rule_names(book), filters=request.args, problems=problems,
                    moves=ledger_people.resident_moves(session, bank, person),
                    rules=sorted({(r.code, r.name) for r in book.rules}))
@@ -231,20 +233,9 @@ def _rule_names(book) -> dict[str, str]:
     return {r.code: r.name for r in book.rules}
 
 
-def _signed(transfer: Transfer, original: Transfer | None = None) -> int:
-    """Return a points transfer's effect on the resident: + deed, − penalty, a reversal's mirror."""
-    if transfer.kind == "deed":
-        return transfer.amount
-    if transfer.kind == "penalty":
-        return -transfer.amount
-    if transfer.kind == "reversal" and original is not None:
-        return -_signed(original)
-    return 0
-
-
 @bp.app_template_filter("effect")
-def _effect(transfer, originals=None):
-    return _signed(transfer, (originals or {}).get(transfer.reverses_id))
+def _effect(transfer, own):
+    return reading.effect_on(transfer, own)
 
 
 @bp.get("/banks/<bank>/residents/<int:resident_id>/statement")
@@ -257,10 +248,11 @@ def statement(bank, resident_id):
     history = list(reversed(reading.resident_history(session, bank, person, limit=5000, **filters)))
     originals = {t.id: t for t in _originals(session, bank, history)}
     _version, book = banks.rulebook(session, bank.id)
-    total = sum(_signed(t, originals.get(t.reverses_id)) for t in history)
+    own = reading.points_accounts_of(session, bank, person)
+    total = sum(reading.effect_on(t, own) for t in history)
     return _render("statement.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,
-                   history=history, originals=originals, rule_names=_rule_names(book), total=total,
+                   history=history, originals=originals, own=own, rule_names=_rule_names(book), total=total,
                    filters=filters, today=clock().today())
 
 

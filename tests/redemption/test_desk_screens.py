@@ -163,3 +163,20 @@ def test_a_quantity_typed_as_no_number_at_the_desk_is_refused_and_takes_nothing(
     session.rollback()
     assert session.execute(select(func.count()).select_from(Redemption)).scalar() == 0
     assert desk.balance(desk.wang) == 90 and desk.stock() == 10
+
+
+def test_a_residents_statement_and_page_count_a_redemption_against_the_balance(client, make, desk, session):
+    desk.money(100_000)
+    desk.item()
+    desk.points(desk.wang, 90)
+    assert desk.redeem(client, desk.wang, [("rice", 2)]).status_code == 201   # 60 points spent
+    sign_in(client, make, desk.bank, "clerk", "xiaoli")
+    statement = client.get(f"/banks/hp/residents/{desk.wang.id}/statement").get_data(as_text=True)
+    rows = re.findall(r"<tr><td>\d+</td>.*?</tr>", statement, re.S)
+    redeemed = [r for r in rows if "兑换" in r]
+    assert len(redeemed) == 1 and ">-60<" in redeemed[0], rows
+    total = re.search(r"期间合计</th><th class=\"num\">([^<]+)<", statement).group(1)
+    assert total == "+30"                                                      # 90 earned − 60 spent
+    assert "当前余额：<strong>30</strong>" in statement
+    page = client.get(f"/banks/hp/residents/{desk.wang.id}?kind=redemption").get_data(as_text=True)
+    assert "-60" in page and "+90" not in page
