@@ -140,10 +140,12 @@ def resident_history(session: Session, bank: Bank, resident: Resident, *, since:
     return list(session.execute(stmt.order_by(Transfer.seq.desc()).limit(limit)).scalars())
 
 
-def points_accounts_of(session: Session, bank: Bank, resident: Resident) -> set[int]:
-    """Return the ids of the points accounts a resident's entries move: their own and their
-    household's (whichever the bank keeps points in, and the other if it ever did)."""
-    codes = [f"resident:{resident.id}", f"household:{resident.household_id}"]
+def points_accounts_of(session: Session, bank: Bank, residents) -> set[int]:
+    """Return the ids of the points accounts these residents' entries move: each one's own and
+    their household's (whichever the bank keeps points in, and the other if it ever did)."""
+    codes = [code for r in residents for code in (f"resident:{r.id}", f"household:{r.household_id}")]
+    if not codes:
+        return set()
     return set(session.execute(select(Account.id).where(
         Account.bank_id == bank.id, Account.ledger == PTS, Account.code.in_(codes))).scalars())
 

@@ -213,7 +213,7 @@ def resident(bank, resident_id):
     return _render("resident.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,
                    history=history, reversed_by=reversed_by, originals=originals,
-                   own=reading.points_accounts_of(session, bank, person), kinds=KINDS,
+                   own=reading.points_accounts_of(session, bank, [person]), kinds=KINDS,
                    rule_names=_rule_names(book), filters=request.args, problems=problems,
                    moves=ledger_people.resident_moves(session, bank, person),
                    rules=sorted({(r.code, r.name) for r in book.rules}))
@@ -248,7 +248,7 @@ def statement(bank, resident_id):
     history = list(reversed(reading.resident_history(session, bank, person, limit=5000, **filters)))
     originals = {t.id: t for t in _originals(session, bank, history)}
     _version, book = banks.rulebook(session, bank.id)
-    own = reading.points_accounts_of(session, bank, person)
+    own = reading.points_accounts_of(session, bank, [person])
     total = sum(reading.effect_on(t, own) for t in history)
     return _render("statement.html", 422 if problems else 200, bank=bank, person=person,
                    household=session.get(Household, person.household_id), summary=summary,

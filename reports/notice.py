@@ -8,6 +8,11 @@ What a row shows follows each rule's `notice` setting: a `full` rule is itemised
 its category; a `category_only` rule only in its category's total (or the penalty total);
 a `hidden` rule only in the month's net.
 
+An entry dated in an earlier month but recorded after that month's notice was frozen (a deed
+logged late, within the objection window; a correction an objection won) is on no month's
+rows: the next notice lists it, one line each, under `late` (补登与更正), so that every entry
+reaches a notice board. Notices frozen before that list existed have none.
+
 Two residents of one household with the same name would print as two rows alike: each of them
 carries a `mark` (its relation to the head of household when that tells them apart, otherwise
 its place in registration order among them). Notices frozen before marks existed have none;
@@ -195,3 +200,47 @@ def gather_notice(session: Session, bank: Bank, month: Period, book: rulefiles.R
                         balances=(balances_now(session, bank.id) if running
                                   else balances_on(session, bank.id, month.end)),
                         account_unit=book.settings.account_unit, on=month.end)
+
+
+def late_entries(session: Session, bank_id: int, month: Period, head_seq: int,
+                 notice_heads: dict[str, int], rule_of) -> list[dict]:
+    """Return the entries this month's notice lists as late: dated in an earlier month whose
+    notice was frozen before they were recorded, and recorded since the notice before this one.
+
+    `notice_heads` maps each frozen notice's month ("2026-10") to the chain head it was frozen
+    at; `rule_of(code, version, on)` returns the Rule an entry was posted under. Each line says
+    who, when, what (as the rule's `notice` setting allows) and the points, signed.
+    """
+    earlier = [seq for key, seq in notice_heads.items() if key < month.key]
+    if not earlier:
+        return []
+    original = original_alias()
+    rows = session.execute(
+        select(Transfer.seq, Transfer.occurred_on, Transfer.doer_id, Transfer.kind,
+               func.coalesce(original.rule_code, Transfer.rule_code),
+               func.coalesce(original.rule_version, Transfer.rule_version),
+               signed_points_column(original.kind), Resident.name, Household.code)
+        .outerjoin(original, original.id == Transfer.reverses_id)
+        .join(Resident, Resident.id == Transfer.doer_id)
+        .join(Household, Household.id == Resident.household_id)
+        .where(Transfer.bank_id == bank_id, Transfer.ledger == PTS, Transfer.doer_id.is_not(None),
+               Transfer.occurred_on < month.start, Transfer.seq > max(earlier), Transfer.seq <= head_seq,
+               Transfer.kind.in_(DEED_KINDS) | ((Transfer.kind == "reversal")
+                                                & original.kind.in_(DEED_KINDS)))
+        .order_by(Transfer.seq)).all()
+    out = []
+    for seq, on, doer, kind, code, version, points, name, household in rows:
+        own_head = notice_heads.get(f"{on.year:04d}-{on.month:02d}")
+        if own_head is None or seq <= own_head:
+            continue  # on its own month's notice, or on one still to come
+        rule = rule_of(code, version, on)
+        if rule is None or rule.notice == "hidden":
+            what = ""
+        elif rule.notice == "full":
+            what = rule.name
+        else:  # its category, or for a penalty nothing more than that it is one
+            what = "" if rule.is_penalty else rule.category
+        out.append({"seq": seq, "occurred_on": on.isoformat(), "resident": doer, "name": name,
+                    "household": household, "what": what, "penalty": bool(rule and rule.is_penalty),
+                    "reversal": kind == "reversal", "points": int(points)})
+    return out

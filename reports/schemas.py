@@ -62,6 +62,10 @@ class NoticeOut(Schema):
     residents = fields.List(fields.Dict())
     households = fields.List(fields.Dict())
     totals = fields.Dict()
+    late = fields.List(fields.Dict(), metadata={
+        "description": "entries dated in an earlier month but recorded after that month's notice was "
+                       "frozen (补登与更正), each listed here once: seq, occurred_on, resident, name, "
+                       "household, what, penalty, reversal, points; absent when there are none"})
 
 
 class RegisterOut(Schema):

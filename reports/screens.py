@@ -88,6 +88,7 @@ def _inbox(bank, user, *, status: int = 200, answering: int | None = None, form:
         "reports/objections.html", bank=bank, waiting=waiting, answered=answered, people=people,
         codes=ledger_reading.household_codes(session, people.values()), entries=entries,
         rule_names=rule_names, deed_rules=deed_rules, month=month, may_answer=user.role in REVIEWERS,
+        own=ledger_reading.points_accounts_of(session, bank, people.values()),
         answering=answering, form=form or {}, message=message, problems=problems or {},
         month_title=lambda key: month_title(periods.parse_period("month", key))), status
 

@@ -28,6 +28,7 @@ from . import commendation as commendations
 from . import notice as notices
 from .models import Snapshot
 from .objections import objections_of_month
+from .queries import RuleLookup
 from .register import day_register, overdue_pending
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,17 @@ def publish_notice(session: Session, bank: Bank, month: str | Period, *, by: str
             "head": {"seq": head[0], "hash": head[1]},
             **notices.gather_notice(session, bank, period, book),
         }
+        late = notices.late_entries(session, bank.id, period, head[0], _notice_heads(session, bank.id),
+                                    RuleLookup(session, bank.id).rule)
+        if late:
+            content["late"] = late
         return _freeze(uow, "notice", period.key, content, head, window_closes_at=closes)
+
+
+def _notice_heads(session: Session, bank_id: int) -> dict[str, int]:
+    """Return the chain head each frozen notice of the bank was frozen at, by month."""
+    return dict(session.execute(select(Snapshot.period, Snapshot.head_seq).where(
+        Snapshot.bank_id == bank_id, Snapshot.kind == "notice")).all())
 
 
 def get_notice(session: Session, bank: Bank, month: str) -> Snapshot:

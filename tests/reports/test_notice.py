@@ -140,3 +140,25 @@ def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path,
     text, _ = pdf_text(data, tmp_path)
     assert "吉𠮷" in text and "阿卜杜·热合曼" in text
     assert paper.notice_pdf(content, "cd" * 32, qr_url=None, tz=TZ) == data
+
+
+def test_an_entry_logged_into_a_month_after_its_notice_is_listed_on_the_next_notice(session, september):
+    bank, people, zhang = september
+    sept = services.publish_notice(session, bank, "2026-09", by="cycle", clock=at(2026, 10, 1, 9))
+    window = at(2026, 10, 3)                                  # September is open until its seal
+    late = deed(session, bank, "cleanup", [people[0]], date(2026, 9, 20), window).transfers[0]
+    fine = deed(session, bank, "litter", [people[1]], date(2026, 9, 21), window).transfers[0]
+    deed(session, bank, "cleanup", [people[2]], date(2026, 10, 20), at(2026, 10, 25))   # October's own
+    october = services.content_of(services.publish_notice(session, bank, "2026-10", by="cycle",
+                                                          clock=at(2026, 11, 1, 9)))
+    assert [(e["seq"], e["name"], e["household"], e["occurred_on"], e["what"], e["penalty"], e["points"])
+            for e in october["late"]] == [
+        (late.seq, people[0].name, "H001", "2026-09-20", "环境整治", False, 3),
+        (fine.seq, people[1].name, "H001", "2026-09-21", "乱扔垃圾", True, -5)]
+    # October's own entries are on its rows, not listed as late; September's notice is as it was.
+    assert sum(r["net"] for r in october["residents"]) == 2 * 1 + 3   # zhang's patrol, the cleanup
+    assert "late" not in services.content_of(sept)
+    # The next notice lists nothing of them again.
+    november = services.content_of(services.publish_notice(session, bank, "2026-11", by="cycle",
+                                                           clock=at(2026, 12, 1, 9)))
+    assert "late" not in november
