@@ -202,7 +202,8 @@ def test_the_grid_worker_switches_the_app_to_english_and_it_stays_english(
     page.fill("#rule-q", "hjzz")
     page.click("#rules li[data-code=cleanup]")
     assert page.inner_text("#notice") == f"Added: Card no. {number}"
-    assert page.inner_text("#rules li[data-code=cleanup]") == "环境整治 (+3/次)"
+    # The rule's name and unit are the bank's data; the app's words around them are English.
+    assert page.inner_text("#rules li[data-code=cleanup]") == "环境整治 (+3 points per 次)"
     assert page.inner_text("#rule-chosen") == "Chosen: 环境整治"
     assert sideways_scroll(page) == 0
     assert page.evaluate("""() => [...document.querySelectorAll('button')].filter((b) => b.offsetParent)
