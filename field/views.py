@@ -262,6 +262,7 @@ def phone_start(bank):
     open_now = activities.list_activities(session, bank, limit=50, after=None, open_only=True,
                                           now=clock().now())
     return jsonify({"bank": bank.code, "name": bank.name, "user": user.name, "today": clock().today().isoformat(),
-                    "rules": rules,
+                    # How far back a deed may be dated: the phone's date field goes no further.
+                    "backdate_days": book.settings.cycle.backdate_days, "rules": rules,
                     "activities": [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
                                    for a, s, c in open_now]})

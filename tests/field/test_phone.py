@@ -139,3 +139,4 @@ def test_the_phone_signs_in_for_a_token_and_a_wrong_password_is_refused(client, 
     start = client.get("/api/v1/banks/hp/phone", headers={"Authorization": f"Bearer {right.get_json()['token']}"})
     rules = {r["code"]: r["initials"] for r in start.get_json()["rules"]}
     assert rules["cleanup"] == "hjzz"
+    assert start.get_json()["backdate_days"] == 45  # the rule file's default: the date field's reach
