@@ -24,6 +24,11 @@ _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 #: Text a query parameter may hold (?q=, ?kind=, ...): one line, no control characters.
 QUERY_TEXT_MAX = 100
+#: The most names one object of a JSON body may hold (a deed has eight).
+JSON_KEYS_MAX = 100
+#: The most reasons an error lists under one field, and the most fields it names: what a bad
+#: body is told stays small, however much is wrong with it.
+REASONS_SHOWN, FIELDS_SHOWN = 20, 50
 
 
 def json_depth(raw: bytes) -> int:
@@ -46,7 +51,8 @@ def clock() -> Clock:
 
 
 def json_body() -> dict:
-    """Return the request's JSON object, or refuse it with a 400 the client can read."""
+    """Return the request's JSON object, or refuse it with a 400 the client can read (422 for
+    an object of too many names)."""
     raw = request.get_data(cache=True)
     if json_depth(raw) > JSON_DEPTH_MAX:
         raise ZongzhiError(_("请求内容嵌套超过 %(n)s 层", n=JSON_DEPTH_MAX), code="malformed_json")
@@ -56,7 +62,18 @@ def json_body() -> dict:
         raise ZongzhiError(_("请求内容不是有效的 JSON"), code="malformed_json") from None
     if not isinstance(body, dict):
         raise ValidationError({"_schema": [_("请求内容须为 JSON 对象")]})
+    if _most_names(body) > JSON_KEYS_MAX:
+        raise ValidationError({"_schema": [_("一个对象最多 %(n)s 个字段", n=JSON_KEYS_MAX)]})
     return body
+
+
+def _most_names(value) -> int:
+    # The most names any object in a parsed body holds (its depth is bounded already).
+    if isinstance(value, dict):
+        return max(len(value), *(_most_names(v) for v in value.values())) if value else 0
+    if isinstance(value, list):
+        return max((_most_names(v) for v in value), default=0)
+    return 0
 
 
 def no_body() -> None:
@@ -95,7 +112,17 @@ def _listed(messages: dict) -> dict:
             names = [step for step in trail if not isinstance(step, int)]
             if names and names[-1] != field:
                 listed.setdefault(names[-1], []).append(why)
-    return listed
+    return _bounded(listed)
+
+
+def _bounded(listed: dict) -> dict:
+    # At most FIELDS_SHOWN fields, each with at most REASONS_SHOWN reasons and a last one saying
+    # how many more there were.
+    out = {}
+    for field, reasons in list(listed.items())[:FIELDS_SHOWN]:
+        out[field] = reasons if len(reasons) <= REASONS_SHOWN else [
+            *reasons[:REASONS_SHOWN], _("另有 %(n)s 个问题未列出", n=len(reasons) - REASONS_SHOWN)]
+    return out
 
 
 def _where(trail: tuple) -> Message:

@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        if err.code == 413 and (refused := uploads.refusal()) is not None:
+        if err.code == 413 and (refused := uploads.refusal()) is not None and uploads.past_limit():
             return _domain(refused)  # a streamed upload past its view's limit: say which and how much
         code, message = _HTTP.get(err.code, ("error", err.name))
         if not wants_json():

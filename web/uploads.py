@@ -29,6 +29,14 @@ def refusal() -> TooLarge | None:
     return TooLarge(*found) if found else None
 
 
+def past_limit() -> bool:
+    """Say whether this request's body is (or, sent in chunks, may be) over its upload limit,
+    rather than refused for something else (a form of too many parts, say)."""
+    found = g.get("upload_limit")
+    return found is not None and (request.content_length is None
+                                  or request.content_length > found[1] + ENVELOPE)
+
+
 def init_app(app: Flask) -> None:
     """Apply each view's upload limit before anything reads the request's body."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import io
 import json
 
 import pytest
@@ -370,11 +371,11 @@ def test_a_lone_surrogate_with_an_idempotency_key_is_refused_by_name(client, ses
 
 
 def test_a_lone_surrogate_in_a_body_a_view_does_not_read_is_no_500(client, world, make):
-    """Approving takes no body, but an Idempotency-Key fingerprints whatever was sent."""
+    """Approving takes no body: one sent is refused, naming what it holds, never a 500."""
     answer = client.post("/api/v1/banks/hp/pending/1/approve", data='{"note": "\\ud800"}',
                          content_type="application/json",
                          headers={**make.token(world["bank"], "reviewer"), "Idempotency-Key": "k-2"})
-    assert answer.status_code == 404, answer.get_data(as_text=True)
+    assert (answer.status_code, list(answer.get_json()["fields"])) == (422, ["note"])
 
 
 def test_the_services_screens_share_refuse_unsafe_text_by_name_and_write_nothing(session, world, clock):
@@ -402,3 +403,25 @@ def test_the_services_screens_share_refuse_unsafe_text_by_name_and_write_nothing
         assert field in refused.value.fields
     assert people.find_household(session, bank, "H001\x00") is None
     assert _rows(session) == before
+
+
+def test_a_body_of_many_unknown_names_is_refused_at_once_and_small(client, session, world):
+    import time
+
+    many = {"rule": "cleanup", **{f"x{n}": 1 for n in range(20_000)}}
+    began = time.perf_counter()
+    answer = client.post("/api/v1/banks/hp/deeds", json=many, headers=world["clerk"])
+    assert (answer.status_code, answer.get_json()["fields"]) == (422, {"_schema": ["一个对象最多 100 个字段"]})
+    assert time.perf_counter() - began < 5       # a guard against seconds of work, not a benchmark
+    # Within the names an object may have, each list of reasons is cut short, saying how many more.
+    items = [{"sku": "rice", "quantity": 1, **{f"x{n}": 1 for n in range(90)}} for _ in range(5)]
+    said = client.post("/api/v1/banks/hp/redemptions", json={"resident": 1, "items": items},
+                       headers=world["desk"]).get_json()["fields"]
+    assert len(said["items"]) == 21 and said["items"][-1] == "另有 430 个问题未列出"
+    assert len(said) <= 50 and len(json.dumps(said, ensure_ascii=False)) < 10_000
+
+
+def test_a_form_of_too_many_parts_is_413_without_being_called_a_big_file(client, world):
+    parts = {**{f"f{n}": "x" * 60 for n in range(20_000)}, "file": (io.BytesIO(b"\xff\xd8"), "a.jpg")}
+    answer = client.post("/api/v1/banks/hp/photos", data=parts, headers=world["clerk"])
+    assert answer.status_code == 413 and "8 MB" not in answer.get_json()["message"]
