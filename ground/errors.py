@@ -123,4 +123,3 @@ class Forbidden(ZongzhiError):
 
     def __init__(self):
         super().__init__(_("当前角色无权执行此操作"))
-
