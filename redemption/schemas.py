@@ -21,7 +21,7 @@ def _fen(**kw):
 
 
 SKU = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z",
-                      error="须为字母或数字开头的字母、数字、.、_、-，最长 40 个字符")
+                      error=_("须为字母或数字开头的字母、数字、.、_、-，最长 40 个字符"))
 
 
 class CatalogIn(Schema):
@@ -95,7 +95,7 @@ class WindowsOut(Schema):
 
 class RedemptionItemIn(Schema):
     sku = text_field(40, required=True)
-    quantity = whole(max=bounds.QUANTITY_MAX, load_default=1)
+    quantity = whole(max=bounds.QUANTITY_MAX, required=True)
 
 
 class RedemptionIn(Schema):

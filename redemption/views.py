@@ -416,14 +416,14 @@ def desk_redeem(bank):
     body = {"resident": resident_id, "items": sorted(items, key=str)}
     try:
         if not items:
-            raise ValidationError({"items": ["请至少选一样物品"]})
+            raise ValidationError({"items": [_("请至少选一样物品")]})
         if wrong:
             raise ValidationError({"items": list(wrong.values())}, _("请改正标出的数量"))
         # Read as the API's body, so the desk meets the same bounds (quantity ≤ 1,000, safe SKUs).
         load(schemas.RedemptionIn(), {"resident": resident_id or request.form.get("resident"),
                                       "items": [{"sku": sku, "quantity": q} for sku, q in items]})
         if bounds.text_problem(key, max_len=200, allow_blank=True):
-            raise ValidationError({"key": ["表单已失效，请重新打开"]})
+            raise ValidationError({"key": [_("表单已失效，请重新打开")]})
         idem = (Idempotency(key, request_fingerprint("POST", request.path, body), user_id=user.id)
                 if key else None)
         outcome = redeeming.redeem(session, bank, resident_id=resident_id, items=items,
@@ -558,7 +558,7 @@ def _receipt_form() -> dict:
     yuan = form.get("amount_yuan", "").strip()
     fen = bounds.parse_fen(yuan)
     if fen is None:
-        raise ValidationError({"amount_yuan": ["须为金额，例如 1200 或 1200.50"]})
+        raise ValidationError({"amount_yuan": [_("须为金额，例如 1200 或 1200.50")]})
     data["amount_fen"] = fen
     return data
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ground.clock import Clock
 from ground.errors import ValidationError
+from ground.i18n import _
 from ground.tenants import Bank
 from ledger import accounts
 from ledger.models import CNY, PTS, Account, Resident, Transfer
@@ -28,9 +29,9 @@ def redeem(session: Session, bank: Bank, *, resident_id: int, items: list[tuple[
     All in one unit of work under the bank's posting lock, checked as domain.plan_redemption
     says. A retry with the same key returns the first redemption.
     """
-    skus = [sku for sku, _ in items]
+    skus = [sku for sku, _quantity in items]
     if len(set(skus)) != len(skus):
-        raise ValidationError({"items": ["同一货号不能重复出现"]})
+        raise ValidationError({"items": [_("同一货号不能重复出现")]})
     with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
         if uow.replayed:
             return get_redemption(session, bank, uow.replayed.data["redemption"])

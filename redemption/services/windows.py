@@ -32,13 +32,13 @@ def open_window(session: Session, bank: Bank, *, opens_on: date, closes_on: date
     """
     problems = {}
     if closes_on < opens_on:
-        problems["closes_on"] = ["结束日不能早于开始日"]
+        problems["closes_on"] = [_("结束日不能早于开始日")]
     elif (closes_on - opens_on).days > 62:
-        problems["closes_on"] = ["一个兑换期最长 63 天"]
+        problems["closes_on"] = [_("一个兑换期最长 63 天")]
     if kind not in ("regular", "extra"):
-        problems["kind"] = ["须为 regular 或 extra"]
+        problems["kind"] = [_("须为 regular 或 extra")]
     if kind == "extra" and closes_on < clock.today():
-        problems["closes_on"] = ["不能添加已经结束的兑换期"]
+        problems["closes_on"] = [_("不能添加已经结束的兑换期")]
     if problems:
         raise ValidationError(problems)
     with UnitOfWork(session, bank, by=by, clock=clock, idem=idem) as uow:
@@ -58,7 +58,7 @@ def open_window(session: Session, bank: Bank, *, opens_on: date, closes_on: date
                 raise WindowOverlaps(_("与已有兑换期 %(opens)s 至 %(closes)s 重叠",
                                        opens=in_language(lambda lang: formatting.day(clash.opens_on, lang)),
                                        closes=in_language(lambda lang: formatting.day(clash.closes_on, lang))),
-                                     fields={"opens_on": ["与已有兑换期重叠"]})
+                                     fields={"opens_on": [_("与已有兑换期重叠")]})
         window = RedemptionWindow(bank_id=bank.id, opens_on=opens_on, closes_on=closes_on, kind=kind,
                                   memo=memo, created_at=clock.now(), created_by=by)
         session.add(window)

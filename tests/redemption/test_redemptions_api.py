@@ -109,13 +109,14 @@ def test_a_retried_redemption_returns_the_first_answer_and_writes_nothing(client
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"items": [{"sku": "rice"}]}, "resident"),
+    ({"items": [{"sku": "rice", "quantity": 1}]}, "resident"),
+    ({"resident": 1, "items": [{"sku": "rice"}]}, "items"),              # quantity is not optional
     ({"resident": 1, "items": []}, "items"),
     ({"resident": 1, "items": [{"sku": "rice", "quantity": 0}]}, "items"),
     ({"resident": 1, "items": [{"sku": "rice", "quantity": "2"}]}, "items"),
     ({"resident": 1, "items": [{"sku": "nope", "quantity": 1}]}, "items"),
-    ({"resident": 1, "items": [{"sku": "rice"}, {"sku": "rice"}]}, "items"),
-    ({"resident": 999, "items": [{"sku": "rice"}]}, "resident"),
+    ({"resident": 1, "items": [{"sku": "rice", "quantity": 1}, {"sku": "rice", "quantity": 1}]}, "items"),
+    ({"resident": 999, "items": [{"sku": "rice", "quantity": 1}]}, "resident"),
 ])
 def test_bad_redemption_requests_are_refused_field_by_field(client, stocked, session, body, field):
     before = _count(session)
@@ -367,3 +368,16 @@ def test_an_item_taken_off_the_shelf_is_not_offered_or_redeemed(client, stocked)
                         headers=stocked.clerk).status_code == 422
     assert client.patch("/api/v1/banks/hp/catalog/nope", json={"points": 5},
                         headers=stocked.clerk).status_code == 404
+
+
+def test_the_desk_s_and_the_windows_refusals_answer_in_english_when_asked(client, stocked):
+    en = {**stocked.desk, "Accept-Language": "en"}
+    twice = client.post("/api/v1/banks/hp/redemptions", headers=en, json={
+        "resident": stocked.wang.id, "items": [{"sku": "rice", "quantity": 1}, {"sku": "rice", "quantity": 1}]})
+    assert twice.get_json()["fields"]["items"] == ["a sku may appear only once"]
+    backwards = client.post("/api/v1/banks/hp/redemption-windows", json={
+        "opens_on": "2026-12-20", "closes_on": "2026-12-10"}, headers={**stocked.reviewer, "Accept-Language": "en"})
+    assert backwards.get_json()["fields"]["closes_on"] == ["the last day cannot be before the first"]
+    bad_sku = client.post("/api/v1/banks/hp/catalog", json={
+        "sku": "-x", "name": "毛巾", "points": 5, "cost_fen": 100}, headers={**stocked.clerk, "Accept-Language": "en"})
+    assert bad_sku.get_json()["fields"]["sku"][0].startswith("letters, digits")

@@ -211,3 +211,35 @@ def test_a_message_has_one_english_across_every_package():
                         po.parts[-5])
     twice = {key: ways for key, ways in english.items() if len(ways) > 1}
     assert twice == {}
+
+
+def _cjk_reasons(tree) -> list[int]:
+    """Lines where a list of reasons, or a validator's `error=`, holds Chinese as plain text."""
+    import ast
+    import re
+
+    cjk = re.compile("[\u4e00-\u9fff]")
+    plain = lambda node: isinstance(node, ast.Constant) and isinstance(node.value, str) and cjk.search(node.value)  # noqa: E731
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for value in node.values:
+                if isinstance(value, ast.List) and any(plain(e) for e in value.elts):
+                    found.append(value.lineno)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and \
+                any(isinstance(t, ast.Subscript) for t in node.targets) and any(plain(e) for e in node.value.elts):
+            found.append(node.lineno)
+        elif isinstance(node, ast.keyword) and node.arg == "error" and plain(node.value):
+            found.append(node.value.lineno)
+    return found
+
+
+def test_no_reason_is_written_in_chinese_outside_a_message():
+    """A reason typed as plain Chinese reads Chinese to an English reader: every one is `_(...)`."""
+    import ast
+
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench", "migrations", "seed_data"}
+    plain = [f"{path.relative_to(ROOT)}:{line}" for package in sorted(packages)
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for line in _cjk_reasons(ast.parse(path.read_text(encoding="utf-8")))]
+    assert plain == []
