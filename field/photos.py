@@ -11,7 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ground.errors import ValidationError
 from ground.i18n import _
@@ -37,6 +37,9 @@ class Prepared:
 
 def prepare(raw: bytes, *, field: str = "file") -> Prepared:
     """Return the photo shrunk to LONGEST_SIDE and re-encoded without metadata, or refuse it (422)."""
+    # WeasyPrint, once imported (to print a notice), tells Pillow to make do with files cut
+    # short, process-wide; evidence must be whole, so it is told otherwise again here.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

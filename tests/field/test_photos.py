@@ -51,6 +51,17 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_kept(client, village
     assert _count(session, Photo) == 0
 
 
+def test_a_photo_cut_short_is_refused_even_after_a_notice_was_printed(client, village, session):
+    import weasyprint  # noqa: F401  (printing a notice imports it, and it tells Pillow to make do)
+
+    whole = jpeg((3000, 2000), color="red")
+    for cut in (whole[:2000], whole[: len(whole) // 2]):
+        answer = upload(client, village["clerk"], cut)
+        assert answer.status_code == 422 and "file" in answer.get_json()["fields"]
+    assert _count(session, Photo) == 0
+    assert upload(client, village["clerk"], whole).status_code == 201
+
+
 def test_a_gif_is_refused_as_not_a_jpeg_or_png(client, village):
     out = io.BytesIO()
     Image.new("RGB", (10, 10)).save(out, "GIF")
