@@ -174,12 +174,20 @@ def create_activity(bank):
         quantity=data["quantity"], starts_at=schemas.as_local(data["starts_at"], tz),
         ends_at=schemas.as_local(data["ends_at"], tz), place=data["place"], capacity=data["capacity"],
         by=user.name, clock=clock(), idem=idempotency())
-    # In the bank's time zone, as just typed or (on a retry) as read back from the row.
-    when = {k: _local(getattr(activity, k), tz) for k in ("starts_at", "ends_at")}
-    return jsonify(_activity.dump({**activity.model_dump(), **when, "signups": 0, "checkins": 0})), 201
+    return jsonify(_activity_json(activity, 0, 0)), 201
+
+
+def _activity_json(activity, signups: int, checkins: int) -> dict:
+    """An activity as every answer gives it: its times in the bank's time zone, as typed, however
+    the database kept them (UTC, or without a zone on SQLite)."""
+    tz = clock().tz
+    when = {k: _local(getattr(activity, k), tz) for k in ("starts_at", "ends_at", "closed_at")}
+    return _activity.dump({**activity.model_dump(), **when, "signups": signups, "checkins": checkins})
 
 
 def _local(moment, tz):
+    if moment is None:
+        return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(tz)
 
 
@@ -196,8 +204,7 @@ def list_activities(bank):
     limit, before = page_args()
     found = activities.list_activities(get_session(), bank, limit=limit + 1, after=before)
     result = page(found, limit, lambda row: row[0].id)
-    result["items"] = [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
-                       for a, s, c in result["items"]]
+    result["items"] = [_activity_json(a, s, c) for a, s, c in result["items"]]
     return jsonify(result)
 
 
@@ -264,5 +271,4 @@ def phone_start(bank):
     return jsonify({"bank": bank.code, "name": bank.name, "user": user.name, "today": clock().today().isoformat(),
                     # How far back a deed may be dated: the phone's date field goes no further.
                     "backdate_days": book.settings.cycle.backdate_days, "rules": rules,
-                    "activities": [_activity.dump({**a.model_dump(), "signups": s, "checkins": c})
-                                   for a, s, c in open_now]})
+                    "activities": [_activity_json(a, s, c) for a, s, c in open_now]})

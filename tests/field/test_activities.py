@@ -165,3 +165,11 @@ def test_closing_an_activity_with_a_body_it_does_not_read_is_refused_and_posts_n
         assert answer.status_code == status, raw
     assert _count(session) == 0
     assert client.post(path, headers=village["clerk"]).status_code == 201
+
+
+def test_an_activity_reads_the_same_times_when_made_listed_and_on_the_phone(client, village):
+    made = client.post("/api/v1/banks/hp/activities", headers=village["clerk"], json={
+        "title": "清理河道", "rule": "cleanup", "starts_at": "2026-10-15T08:00", "ends_at": "2026-10-15T18:00"})
+    listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"][0]
+    assert made.get_json()["starts_at"] == listed["starts_at"] == "2026-10-15T08:00:00+08:00"
+    assert made.get_json()["ends_at"] == listed["ends_at"] == "2026-10-15T18:00:00+08:00"
