@@ -51,10 +51,12 @@ def _redemption_json(session, bank, outcome) -> dict:
     r = outcome.redemption
     undone = reading.reversed_lines(session, outcome.lines)
     account = ledger_reading.account_codes(session, [r.account_id])[r.account_id]
+    # The window it was made in, as it stood then: its dates kept with it, its id and kind read.
+    window = windows.current_window(session, bank, r.window_opens_on)
     body = _redemption_out.dump({
         **r.model_dump(), "account": account,
-        "window": {"id": None, "opens_on": r.window_opens_on, "closes_on": r.window_closes_on,
-                   "kind": ""},
+        "window": {"id": window.id if window else None, "opens_on": r.window_opens_on,
+                   "closes_on": r.window_closes_on, "kind": window.kind if window else ""},
         "lines": [_line_json(outcome, line, line.id in undone) for line in outcome.lines],
         "receipt_pdf": url_for("redemption.api_receipt_pdf", bank=bank.code, redemption_id=r.id)})
     return {**body, "transfers": transfers_json(session, outcome.transfers)}

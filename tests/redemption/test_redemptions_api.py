@@ -303,7 +303,10 @@ def test_the_council_adds_an_extra_window_and_the_desk_opens_in_it(app, client, 
     answer = client.post("/api/v1/banks/hp/redemption-windows", headers=stocked.reviewer,
                          json={"opens_on": "2026-10-24", "closes_on": "2026-10-31", "memo": "重阳节"})
     assert answer.status_code == 201 and answer.get_json()["kind"] == "extra"
-    assert stocked.redeem(client, stocked.wang, [("rice", 1)]).status_code == 201
+    made = stocked.redeem(client, stocked.wang, [("rice", 1)])
+    assert made.status_code == 201
+    assert made.get_json()["window"] == {"id": answer.get_json()["id"], "kind": "extra",
+                                         "opens_on": "2026-10-24", "closes_on": "2026-10-31"}
     listed = client.get("/api/v1/banks/hp/redemption-windows", headers=stocked.desk).get_json()
     assert listed["current"]["opens_on"] == "2026-10-24"
 
