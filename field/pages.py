@@ -163,11 +163,14 @@ def card_reports(token):
                 photos: {type: array, maxItems: 4, items: {type: string, format: binary},
                          description: "JPEG or PNG, 8 MB each at most"}
       responses:
+        200: {description: "the same report (who, rule, day, words, photos) is waiting already: the first is
+              answered, nothing more held", content: {application/json: {schema: PendingListOut}}}
         201: {description: "held for a reviewer", content: {application/json: {schema: PendingListOut}}}
         302: {description: "a browser's form: held, back to the page"}
         404: {description: "no such card, or one revoked", content: {text/html: {}}}
         409: {description: "period_sealed", content: {text/html: {}, application/json: {schema: ErrorOut}}}
-        413: {description: "too_large: the photos are larger than a report takes", content: {text/html: {}}}
+        413: {description: "too_large: a photo is larger than a report takes (the form again, the photos'
+              field saying so)", content: {text/html: {}, application/json: {schema: ErrorOut}}}
         422: {description: "validation_error, too_old: `fields` names each field refused",
               content: {text/html: {}, application/json: {schema: ErrorOut}}}
         429: {description: "too_many_reports: five today already; or this address missed too many cards",
@@ -188,18 +191,21 @@ def card_reports(token):
     if request.method == "POST":
         status, code, message, problems, outcome = _submit(session, bank, card, members, rules, form)
         if _wants_json():  # a program posting the form (multipart) reads the answer as the API's
-            if status == 201:
-                return jsonify({"pending": pending_json(session, outcome.pending)}), 201
+            if status == 201:  # the same report again answers the first, as a retry would
+                return jsonify({"pending": pending_json(session, outcome.pending)}), 201 if outcome.new else 200
             return jsonify(error_body(code, message or _("请求内容有误"), problems)), status
         if status == 201:
+            if not outcome.new:  # sent again (a double tap, the Back button): held once, said so
+                return redirect(url_for("field_pages.card_reports", token=token, sent=1, again=1))
             return redirect(url_for("field_pages.card_reports", token=token, sent=1))
-    sent = services.card_reports(session, bank, card.id)
+    sent = services.card_reports(session, bank, [m.id for m in members])
     names = {r.code: r.name for r in book.rules}
     people = {m.id: m.name for m in members}
     return _private(render_template(
         "field/card_reports.html", token=token, bank=bank, members=members, rules=rules, form=form,
         problems=problems, message=message, sent=sent, names=names, people=people, today=today,
-        just_sent=request.args.get("sent"), max_photos=REPORT_PHOTOS_MAX), status)
+        just_sent=request.args.get("sent"), sent_again=request.args.get("again"),
+        max_photos=REPORT_PHOTOS_MAX), status)
 
 
 def _wants_json() -> bool:
@@ -232,8 +238,8 @@ def _submit(session, bank, card, members, rules, form) -> tuple:
             raise ValidationError({"photos": [_("最多 %(n)d 张照片", n=REPORT_PHOTOS_MAX)]})
         prepared = [photos.prepare(read_upload("photos", f), field="photos") for f in uploaded]
     except ZongzhiError as err:
-        if err.status == 413:
-            raise
+        if err.status == 413:  # a photo past its size: said beside the photos, the rest kept
+            return 413, err.code, err.text(), err.field_texts(), None
         problems.update(err.fields)
     if problems:
         return 422, "validation_error", None, problems, None
@@ -377,9 +383,10 @@ def card_reports_shown(card, rules=None) -> dict:
     session = reading_session()
     bank = session.get(Bank, card.bank_id)
     book = rules or ledger_banks.rulebook(session, bank.id)[1]
-    return {"sent": services.card_reports(session, bank, card.id, limit=10),
+    members = _members(session, bank, card)
+    return {"sent": services.card_reports(session, bank, [m.id for m in members], limit=10),
             "names": {r.code: r.name for r in book.rules},
-            "people": {m.id: m.name for m in _members(session, bank, card)}}
+            "people": {m.id: m.name for m in members}}
 
 
 def init_app(app) -> None:

@@ -24,6 +24,23 @@ from .models import Evidence, Photo, Report
 REPORTS_PER_DAY = 5
 
 
+class AlreadyReported(Exception):
+    """The same report from the same card is waiting for a reviewer already: nothing new is held."""
+
+    def __init__(self, pending_id: int):
+        super().__init__(pending_id)
+        self.pending_id = pending_id
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What sending a report held: the deeds waiting for review, and whether they are new (a
+    report sent twice, by a double tap or the Back button, holds nothing the second time)."""
+
+    pending: list
+    new: bool
+
+
 class TooManyReports(ZongzhiError):
     status = 429
     code = "too_many_reports"
@@ -155,6 +172,8 @@ class ReportAttachment:
             return _source([p.id for p in outcome.pending], set())
         now = outcome.pending[0].submitted_at
         start = value.day_start
+        # Under the bank's lock (post_deed holds it), as is the count: two taps at once hold one.
+        _same_waiting(session, bank, value, outcome.pending[0])
         # Counted under the bank's lock (post_deed holds it): two reports at once cannot both pass.
         sent = session.execute(select(func.count()).select_from(Report).where(
             Report.bank_id == bank.id, Report.card_id == value.card_id,
@@ -182,6 +201,23 @@ class ReportAttachment:
         return _source(pending_ids, residents)
 
 
+def _same_waiting(session: Session, bank: Bank, value: ReportFrom, held: PendingDeed) -> None:
+    # Raise AlreadyReported if this card's report of the same deed (who, rule, day, words and
+    # photos alike) is waiting for a reviewer still.
+    alike = session.execute(select(PendingDeed.id).join(Report, Report.pending_id == PendingDeed.id).where(
+        Report.bank_id == bank.id, Report.card_id == value.card_id, PendingDeed.status == "pending",
+        PendingDeed.id != held.id, PendingDeed.resident_id == held.resident_id,
+        PendingDeed.rule_code == held.rule_code, PendingDeed.occurred_on == held.occurred_on,
+        PendingDeed.memo == held.memo)).scalars().all()
+    sent = [p.sha256 for p in value.photos]
+    for pending_id in alike:
+        kept = session.execute(select(Photo.sha256).join(Evidence, Evidence.photo_id == Photo.id).where(
+            Evidence.bank_id == bank.id, Evidence.pending_id == pending_id)
+            .order_by(Evidence.position)).scalars().all()
+        if kept == sent:
+            raise AlreadyReported(pending_id)
+
+
 _REPORTED = select(Report.pending_id).where(Report.bank_id == bindparam("bank"),
                                              Report.pending_id.in_(bindparam("ids", expanding=True)))
 
@@ -193,26 +229,34 @@ def _source(pending_ids, reported: set) -> tuple[dict, dict]:
 
 def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,
                   occurred_on, memo: str | None, prepared: list, clock: Clock):
-    """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card."""
-    return ledger_deeds.post_deed(
-        session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
-        occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
-        attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),
-                  "evidence": WITH_REPORT if prepared else None})
+    """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card.
+    The same report sent again while the first waits holds nothing more: the first is returned."""
+    try:
+        outcome = ledger_deeds.post_deed(
+            session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
+            occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
+            attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),
+                      "evidence": WITH_REPORT if prepared else None})
+    except AlreadyReported as again:
+        return Reported([session.get(PendingDeed, again.pending_id)], new=False)
+    return Reported(outcome.pending, new=True)
 
 
 def _day_start(clock: Clock) -> datetime:
     return datetime.combine(clock.today(), time(), tzinfo=clock.tz)
 
 
-def card_reports(session: Session, bank: Bank, card_id: int, *, limit: int = 20) -> list[PendingDeed]:
-    """Return the card's reports, newest first, each with its status and the reviewer's reason."""
-    return list(session.execute(_OF_CARD, {"bank": bank.id, "card": card_id, "limit": limit}).scalars())
+def card_reports(session: Session, bank: Bank, residents: list[int], *, limit: int = 20) -> list[PendingDeed]:
+    """Return the reports of the residents a card speaks for, from this card or one before it,
+    newest first, each with its status and the reviewer's reason."""
+    return list(session.execute(_OF_RESIDENTS, {"bank": bank.id, "residents": residents, "limit": limit})
+                .scalars())
 
 
-_OF_CARD = (select(PendingDeed).join(Report, Report.pending_id == PendingDeed.id)
-            .where(Report.bank_id == bindparam("bank"), Report.card_id == bindparam("card"))
-            .order_by(PendingDeed.id.desc()).limit(bindparam("limit")))
+_OF_RESIDENTS = (select(PendingDeed).join(Report, Report.pending_id == PendingDeed.id)
+                 .where(Report.bank_id == bindparam("bank"),
+                        PendingDeed.resident_id.in_(bindparam("residents", expanding=True)))
+                 .order_by(PendingDeed.id.desc()).limit(bindparam("limit")))
 
 
 #: What the field adds to the ledger's deeds, by the request field that carries it: its plug-in for

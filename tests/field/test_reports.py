@@ -62,9 +62,9 @@ def test_the_resident_sees_an_approval_on_the_card_page(card_client, village):
 
 def test_a_sixth_report_in_a_day_is_refused_with_429(card_client, village, session):
     token = village["cards"][0].token
-    for _ in range(5):
-        assert _report(card_client, token).status_code == 302
-    sixth = _report(card_client, token)
+    for n in range(5):
+        assert _report(card_client, token, memo=f"扫了村口的路，第 {n + 1} 次").status_code == 302
+    sixth = _report(card_client, token, memo="又扫了一次")
     assert sixth.status_code == 429 and "5".encode() in sixth.data
     assert _count(session, PendingDeed) == 5 and _count(session, Report) == 5
     # Another card of the village has its own five.
@@ -111,9 +111,49 @@ def test_a_program_posting_a_report_reads_json_answers(card_client, village, ses
     assert held["source"] == "resident" and len(held["evidence"]) == 1
     bad = card_client.post(f"/c/{token}/reports", data={"rule": "nosuch"}, headers=ask)
     assert bad.status_code == 422 and {"rule", "memo"} <= set(bad.get_json()["fields"])
-    for _ in range(4):
-        _report(card_client, token)
+    same = card_client.post(f"/c/{token}/reports", headers=ask, content_type="multipart/form-data",
+                            data={**data, "photos": [(io.BytesIO(jpeg()), "a.jpg")]})
+    assert same.status_code == 200 and same.get_json()["pending"][0]["id"] == held["id"]  # as a retry
+    for n in range(4):
+        _report(card_client, token, memo=f"扫路 {n}")
     sixth = card_client.post(f"/c/{token}/reports", headers=ask,
-                             data={"rule": "cleanup", "occurred_on": "2026-10-14", "memo": "扫路"})
+                             data={"rule": "cleanup", "occurred_on": "2026-10-14", "memo": "扫路，又一次"})
     assert sixth.status_code == 429 and sixth.get_json()["error"] == "too_many_reports"
     assert _count(session, PendingDeed) == 5
+
+
+def test_the_same_report_sent_twice_is_held_once_and_the_resident_told(card_client, village, session):
+    token = village["cards"][0].token
+    photo = jpeg((800, 600))
+    first = _report(card_client, token, photos=[photo])
+    again = _report(card_client, token, photos=[photo])                  # Back, and send again
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"].endswith("sent=1&again=1")
+    assert "已经提交过".encode() in card_client.get(again.headers["Location"]).data
+    assert _count(session, PendingDeed) == 1 and _count(session, Photo) == 1
+    # Other words, or other photos, are another report; so is the same once the first is decided.
+    assert "again" not in _report(card_client, token, memo="扫了河边的路").headers["Location"]
+    assert "again" not in _report(card_client, token).headers["Location"]   # without the photo
+    assert _count(session, PendingDeed) == 3
+
+
+def test_a_residents_reports_stay_on_the_card_issued_after_their_old_one(card_client, village):
+    old = village["cards"][0].token
+    _report(card_client, old)
+    [item] = card_client.get("/api/v1/banks/hp/pending", headers=village["reviewer"]).get_json()["items"]
+    card_client.post(f"/api/v1/banks/hp/pending/{item['id']}/reject", json={"reason": "当天没有看到"},
+                     headers=village["reviewer"])
+    new = card_client.post(f"/api/v1/banks/hp/residents/{village['people'][0].id}/card",
+                           headers=village["clerk"]).get_json()["token"]
+    for page in (f"/c/{new}", f"/c/{new}/reports"):
+        text = card_client.get(page).data.decode()
+        assert "未通过" in text and "当天没有看到" in text, page
+
+
+def test_a_photo_too_big_for_a_report_is_said_beside_the_photos_and_the_words_kept(card_client, village, session):
+    answer = _report(card_client, village["cards"][0].token, memo="帮五保户收稻",
+                     photos=[b"\xff\xd8" + b"0" * (8 * 1024 * 1024 + 10)])
+    page = answer.data.decode()
+    assert answer.status_code == 413 and "8 MB" in page and "帮五保户收稻" in page
+    assert 'name="rule"' in page                                  # the card's own form, not an error page
+    assert _count(session, PendingDeed) == 0
