@@ -30,6 +30,20 @@ def _base_url() -> str:
 
 # --- the resident's page -------------------------------------------------------------------------
 
+@bp.get("/c/<path:address>")
+def no_such_card(address):
+    """Any other address under /c/ (a token longer than any card's, one cut or run together with
+    more): the page a card that is not there gets, in the reader's language.
+    ---
+    get:
+      security: []
+      responses:
+        404: {description: "no such card", content: {text/html: {}}}
+        429: {description: "this address missed too many cards", content: {text/html: {}}}
+    """
+    return card_or_refusal("", reading_session())[1]
+
+
 @bp.get("/c/<token>")
 def card_page(token):
     """A resident's card page, no sign-in: balance, the entries of the year by month, the

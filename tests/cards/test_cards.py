@@ -107,6 +107,14 @@ def test_an_unknown_token_gets_a_friendly_404_and_guessing_beyond_the_limit_answ
     assert other.status_code == 404
 
 
+def test_an_address_no_card_could_have_gets_the_cards_own_404_in_the_readers_language(client):
+    for address in ("/c/" + "x" * 2000, "/c/abc/def/ghi", "/c/" + "长" * 300):
+        page = client.get(address)
+        assert page.status_code == 404 and "找不到这张积分卡" in page.get_data(as_text=True), address
+    english = client.get("/c/" + "x" * 2000 + "?lang=en")
+    assert english.status_code == 404 and "找不到这张积分卡" not in english.get_data(as_text=True)
+
+
 def test_a_valid_card_opens_from_an_address_that_guessed_many_times_as_behind_one_carrier_nat(client, desk):
     """One guesser among a village that shares one address never locks the village out."""
     card, neighbour = _issue(client, desk, desk.wang), _issue(client, desk, desk.li)
