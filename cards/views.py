@@ -30,12 +30,17 @@ def _base_url() -> str:
 
 # --- the resident's page -------------------------------------------------------------------------
 
-@bp.get("/c/<path:address>")
+@bp.route("/c/<path:address>", methods=["GET", "POST"])
 def no_such_card(address):
     """Any other address under /c/ (a token longer than any card's, one cut or run together with
-    more): the page a card that is not there gets, in the reader's language.
+    more), read or posted to: the page a card that is not there gets, in the reader's language.
     ---
     get:
+      security: []
+      responses:
+        404: {description: "no such card", content: {text/html: {}}}
+        429: {description: "this address missed too many cards", content: {text/html: {}}}
+    post:
       security: []
       responses:
         404: {description: "no such card", content: {text/html: {}}}
@@ -372,6 +377,7 @@ def init_app(app) -> None:
     village office's gives it any right (a resident's phone has none)."""
     csrf = app.extensions["csrf"]
     csrf.exempt(object_to_entry)
+    csrf.exempt(no_such_card)
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(f"{bp.name}.") and rule.rule.startswith("/api/"):
             csrf.exempt(app.view_functions[rule.endpoint])
