@@ -9,7 +9,7 @@ from importlib import import_module
 _FROM = {
     "cap_breach": "caps", "deed_points": "caps", "period_bounds": "caps",
     "Problem": "loading", "RuleFileInvalid": "loading", "check": "loading", "content_hash": "loading",
-    "parse": "loading",
+    "parse": "loading", "read_file": "loading",
     "ACCOUNT_UNITS": "model", "CAP_PERIODS": "model", "DEFAULT_CATEGORIES": "model",
     "NOTICE_MODES": "model", "UNITS": "model", "Cycle": "model", "Rule": "model", "RuleBook": "model",
     "Settings": "model", "Title": "model",

@@ -19,6 +19,8 @@ from .model import (CAP_PERIODS, DEFAULT_CATEGORIES, Criterion, Cycle, Foundatio
 from .schemas import RuleFileSchema
 
 MAX_BYTES = 1_000_000
+#: How deep a rule file's mappings and lists may nest: the deepest the schema knows is four.
+MAX_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,27 @@ class RuleFileInvalid(Exception):
         self.problems = problems
 
 
+def read_file(path, source: str | None = None) -> str:
+    """Return a rule file's text, read no further than MAX_BYTES, or raise RuleFileInvalid
+    saying why it cannot be read: missing, a folder, too large, or not UTF-8 text."""
+    source = source or str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise RuleFileInvalid([Problem(source, 1, "file", _("是文件夹，不是规则文件"))]) from None
+    except OSError as err:
+        raise RuleFileInvalid([Problem(source, 1, "file", _("无法读取：%(why)s",
+                                                             why=err.strerror or str(err)))]) from None
+    if len(raw) > MAX_BYTES:
+        raise RuleFileInvalid([Problem(source, 1, "file", _("规则文件超过 %(n)s 字节", n=MAX_BYTES))])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise RuleFileInvalid([Problem(source, line, "file", _("不是 UTF-8 编码的文本"))]) from None
+
+
 def check(text: str, source: str = "<rules>") -> list[Problem]:
     """Return every problem of a rule file, or an empty list if it is valid."""
     try:
@@ -57,6 +80,7 @@ def parse(text: str, source: str = "<rules>") -> RuleBook:
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise RuleFileInvalid([Problem(source, 1, "file", _("规则文件超过 %(n)s 字节", n=MAX_BYTES))])
     try:
+        _plain_structure(text, source)
         root = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
@@ -81,6 +105,25 @@ def parse(text: str, source: str = "<rules>") -> RuleBook:
         problems.sort(key=lambda p: (p.line, p.field))
         raise RuleFileInvalid(problems)
     return _build(loaded, text, lines)
+
+
+def _plain_structure(text: str, source: str) -> None:
+    """Refuse, from YAML's events and before anything is built, what would make building it
+    run away: an alias (*name), which may stand for a whole tree again and again (a few hundred
+    bytes that unfold to gigabytes), and nesting deeper than MAX_DEPTH. A rule file needs
+    neither. A syntax error raises YAMLError, with its line, as composing would."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise RuleFileInvalid([Problem(source, event.start_mark.line + 1, "yaml",
+                                           _("规则文件不能使用 YAML 别名（*%(name)s）", name=event.anchor))])
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RuleFileInvalid([Problem(source, event.start_mark.line + 1, "yaml",
+                                               _("嵌套超过 %(n)s 层", n=MAX_DEPTH))])
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 class _Loader(yaml.SafeLoader):

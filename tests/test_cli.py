@@ -184,6 +184,39 @@ def test_rules_check_passes_the_default_file_and_fails_a_bad_one(cli, tmp_path):
     assert lines[1].startswith(f"{bad}:5: rules[0].points: ")
 
 
+def _alias_bomb() -> str:
+    """324 bytes of YAML whose aliases unfold to 9**9 strings: gigabytes, if they were followed."""
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for before, name in zip("abcdefghi", "bcdefghij"):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{before}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("content, said", [
+    (_alias_bomb(), ":2: yaml: 规则文件不能使用 YAML 别名（*a）"),
+    ("a: &a [*a]\n", ":1: yaml: 规则文件不能使用 YAML 别名（*a）"),
+    ("[" * 100_000 + "\n", ":1: yaml: 嵌套超过 20 层"),
+    (b"rules: \xff\xfe bad\n", ":1: file: 不是 UTF-8 编码的文本"),
+    ("# " + "x" * 1_000_001 + "\n", ":1: file: 规则文件超过 1000000 字节"),
+], ids=["alias bomb", "alias loop", "deep", "not utf-8", "too big"])
+def test_a_rule_file_that_would_run_away_or_cannot_be_read_is_one_line_and_exit_1(cli, tmp_path, content, said):
+    path = tmp_path / "r.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    cli("bank", "create", "hp", "--name", "和平村")
+    checked = cli("rules", "check", str(path))
+    assert (checked.exit_code, checked.stdout.strip()) == (1, f"{path}{said}")
+    for command in (["rules", "load", "hp", str(path)], ["bank", "create", "xz", "--name", "新庄村", "--rules", str(path)]):
+        result = cli(*command)
+        assert result.exit_code == 1 and f"{path}{said}" in result.output.splitlines()[-1], command
+        assert "Traceback" not in result.output
+
+
+def test_rules_check_of_a_folder_or_a_missing_file_says_so_on_one_line(cli, tmp_path):
+    for path, said in ((tmp_path, "是文件夹，不是规则文件"), (tmp_path / "nope.yaml", "无法读取：")):
+        result = cli("rules", "check", str(path))
+        assert result.exit_code == 1 and result.stdout.startswith(f"{path}:1: file: {said}")
+
+
 def test_rules_load_prints_the_hash_and_refuses_a_bad_file(cli, tmp_path):
     cli("bank", "create", "hp", "--name", "和平村")
     good = tmp_path / "v2.yaml"

@@ -175,11 +175,12 @@ def _log_at_info(*, named: bool = True) -> None:
 
 
 def _fail(err: ZongzhiError) -> None:
-    """Say why a command was refused, in Chinese (the command line's language), and exit 1."""
+    """Say why a command was refused, in Chinese (the command line's language), and exit 1.
+    A rule file's problems are said as `rules check` says them: FILE:LINE: field: message."""
     click.echo(f"错误 error: {err.text('zh')}", err=True)
     for field, problems in err.field_texts("zh").items():
         for problem in problems:
-            click.echo(f"  {field}: {problem}", err=True)
+            click.echo(f"  {problem}" if field == "rules" else f"  {field}: {problem}", err=True)
     sys.exit(1)
 
 
@@ -211,16 +212,16 @@ def bank():
 @bank.command("create")
 @click.argument("code")
 @click.option("--name", required=True, help="the bank's name, e.g. 和平村综治银行")
-@click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False),
-              help="rule file (default: seed_data/rules/default.yaml)")
+@click.option("--rules", "rules_file", help="rule file (default: seed_data/rules/default.yaml)")
 def bank_create(code, name, rules_file):
     """Open a new bank with its first rule version."""
     from ledger import banks as ledger_banks
 
     path = Path(rules_file) if rules_file else DEFAULT_RULES
+    text = _rule_text(str(path))
     with _opened() as (session, clock):
         try:
-            created = ledger_banks.create_bank(session, code, name, rules_text=path.read_text("utf-8"),
+            created = ledger_banks.create_bank(session, code, name, rules_text=text,
                                                source_name=str(path), by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
@@ -233,18 +234,26 @@ def rules():
     """Rule files."""
 
 
+def _rule_text(file: str) -> str:
+    """A rule file's text; or, if it cannot be read, its problem as FILE:LINE: field: message
+    (a folder, missing, too large, not UTF-8) and exit 1."""
+    import rules as rulefiles
+
+    try:
+        return rulefiles.read_file(file)
+    except rulefiles.RuleFileInvalid as invalid:
+        for problem in invalid.problems:
+            click.echo(str(problem))
+        sys.exit(1)
+
+
 @rules.command("check")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 def rules_check(file):
     """Validate a rule file: every problem as FILE:LINE: field: message."""
     import rules as rulefiles
 
-    try:
-        text = Path(file).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        click.echo(f"{file}:1: file: {err}")
-        sys.exit(1)
-    problems = rulefiles.check(text, file)
+    problems = rulefiles.check(_rule_text(file), file)
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -254,16 +263,16 @@ def rules_check(file):
 
 @rules.command("load")
 @click.argument("code")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file")
 def rules_load(code, file):
     """Install a new rule version for a bank; prints its content hash."""
     from ledger import banks as ledger_banks
 
+    text = _rule_text(file)
     with _opened() as (session, clock):
         try:
             target = ledger_banks.get_bank(session, code)
-            version = ledger_banks.load_rules(session, target, Path(file).read_text("utf-8"),
-                                              source_name=file, by="cli", clock=clock)
+            version = ledger_banks.load_rules(session, target, text, source_name=file, by="cli", clock=clock)
         except ZongzhiError as err:
             _fail(err)
         click.echo(version.content_hash)

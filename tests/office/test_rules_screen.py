@@ -125,6 +125,11 @@ def test_bad_uploads_are_refused_and_change_nothing(sign_in, village, session):
     assert nul.status_code == 422 and 'id="problems"' in text(nul)
     bomb = admin.post("/banks/hp/rules/load", data={"content": packed(b"#" * (2 * 1024 * 1024)), "base": "x"})
     assert bomb.status_code == 413
+    # A few hundred bytes of YAML aliases that would unfold to gigabytes: refused by their line.
+    laughs = ['a: &a ["x","x","x","x","x","x","x","x","x"]'] + [
+        f"{n}: &{n} [" + ",".join([f"*{b}"] * 9) + "]" for b, n in zip("abcdefghi", "bcdefghij")]
+    aliases = _upload(admin, "\n".join(laughs).encode())
+    assert aliases.status_code == 422 and "YAML 别名" in text(aliases)
     assert _versions(session) == 1
 
 
