@@ -19,10 +19,27 @@ RECEIPT_CSS = """
 html { font-size: 9pt; }
 h1 { font-size: 12pt; margin: 0 0 2mm; }
 th, td { padding: 0.8mm 1.2mm; }
+/* the figures keep their columns (数量 and 积分 on one line each), a long item folds in its own */
+table.lines { table-layout: fixed; }
+table.lines col.qty { width: 11mm; } table.lines col.pts { width: 17mm; }
+table.lines th.num, table.lines td.num { white-space: nowrap; }
+table.lines td.item { overflow-wrap: anywhere; }
+.nobr { white-space: nowrap; }
+.receipt p { overflow-wrap: anywhere; }
 """
 
 #: Money columns of one width on every table of a page, so the figures line up down the page.
 TABLE_CSS = "td.num, th.num { width: 32mm; white-space: nowrap; }"
+
+#: The desk summary: the item's name has the room (A4 less the margins: 182mm), the figures
+#: just what they need; the headings fold at their spaces (English), the figures never.
+SUMMARY_CSS = """
+table.summary { table-layout: fixed; font-size: 9.5pt; }
+table.summary col.sku { width: 22mm; } table.summary col.fig { width: 20mm; }
+table.summary col.money { width: 26mm; }
+table.summary td.num { white-space: nowrap; }
+table.summary td.sku, table.summary td.item { overflow-wrap: anywhere; }
+"""
 
 
 def receipt_context(session: Session, bank: Bank, redemption_id: int) -> dict:
@@ -50,7 +67,7 @@ def summary_pdf(session: Session, bank: Bank, year: int, quarter: int, *, clock:
     """Render the quarter's desk summary as an A4 PDF."""
     data = reading.desk_summary(session, bank, year, quarter)
     html = render_template("redemption/summary_pdf.html", **data, printed_on=clock.today())
-    return render_pdf(html, css=TABLE_CSS, when=_stamp(min(data["last"], clock.today())))
+    return render_pdf(html, css=SUMMARY_CSS, when=_stamp(min(data["last"], clock.today())))
 
 
 #: Sections other parts of the fund add to the quarter's disclosure (the community foundation's

@@ -15,7 +15,11 @@ cell as before, aligned the same way.
 
 Each column is as wide as its heading on one line and its widest value, in whole cells, so a
 category's name never breaks (道德文/化); 明细 takes what is left, each rule with its points kept
-on one line. Pages after the first repeat the notice's title (bank and month) at their head.
+on one line. When that leaves 明细 too little room (many categories, or the wider English
+headings), the headings print smaller, never folded. A name or a household code too long for
+its capped column prints cell by cell and folds inside its cell, so one long value never widens
+its column at the others' cost. Pages after the first repeat the notice's title (bank and month)
+at their head.
 """
 from __future__ import annotations
 
@@ -76,10 +80,16 @@ table.rows th, table.rows td { border: none; }
 table.rows th { border-bottom: 0.6pt solid #333; }
 table.rows td { white-space: nowrap; padding: 0.6mm 4.25pt; border-bottom: 0.3pt solid #bbb; }
 table.rows th { padding: 0.8mm 1pt 0.8mm 4.25pt; font-size: 8pt; white-space: nowrap; }
+table.rows.h7 th { font-size: 7pt; }
+table.rows.h6 th { font-size: 6pt; }
 table.rows th.num { padding: 0.8mm 4.25pt 0.8mm 1pt; }
-html[lang=en] table.rows th, table.rows.wrap th { white-space: normal; }
+/* English headings fold at their spaces; a category's name (Chinese, one word) and 明细 never */
+html[lang=en] table.rows th { white-space: normal; }
+html[lang=en] table.rows th.cat, table.rows th.detail { white-space: nowrap; }
 table.rows td.detail { white-space: normal; font-size: 7pt; color: #333; }
-table.rows td.name { white-space: normal; }
+/* a long name or code folds inside its own (capped) column, anywhere if it has to */
+table.rows td.name, table.rows td.code { white-space: normal; overflow-wrap: anywhere; }
+table.rows td.code { word-break: break-all; }
 .item { white-space: nowrap; }
 table.rows td.line { white-space: pre; padding-left: 0; padding-right: 0; font-size: 8.5pt;
                      font-family: %(mono)s; }
@@ -100,6 +110,12 @@ html { font-size: 9pt; }
 h1 { string-set: register-title content() " " attr(data-day); }
 h1, h2, th { font-weight: normal; }
 .meta { text-align: center; }
+/* the entries: fixed columns, so one long name, code or memo folds in its own cell and never
+   squeezes 事项, 积分 or 备注 on every page */
+table.entries { table-layout: fixed; }
+table.entries td { overflow-wrap: anywhere; }
+table.entries td.code { word-break: break-all; }
+table.entries th.num, table.entries td.num, table.entries td.date { white-space: nowrap; }
 .hash { font-size: 7pt; color: #444; word-break: break-all; }
 """.replace("%(chain)s", FONT_CHAIN)
 
@@ -109,23 +125,34 @@ h1, h2 { font-weight: normal; }
 """
 
 HONOUR_CSS = LANDSCAPE_CSS + """
-h1.roll-title { font-size: 26pt; color: #b3261e; letter-spacing: 4pt; }
-.awards { display: flex; flex-wrap: wrap; }
-.award { width: 48%; margin: 0 1% 4mm; }
-.award h2 { color: #b3261e; border-bottom: 0.6pt solid #b3261e; }
+@page { @top-center { content: string(roll-title); font-family: %(chain)s; font-size: 9pt;
+                      color: #444; } }
+@page :first { @top-center { content: none; } }
+h1.roll-title { font-size: 26pt; color: #b3261e; letter-spacing: 4pt; margin-bottom: 6mm;
+                string-set: roll-title content(); }
+/* two awards a row; a row (so an award) is never parted across pages when it fits on one */
+table.awards { table-layout: fixed; }
+table.awards td { border: none; padding: 0 3mm 4mm; vertical-align: top; width: 50%; }
+.award h2 { color: #b3261e; border-bottom: 0.6pt solid #b3261e; margin-top: 0; }
 .awardee { display: inline-block; margin: 0 6mm 2mm 0; font-size: 14pt; }
 .awardee small { font-size: 8pt; color: #555; }
+.closing { page-break-inside: avoid; }
 .hash { font-size: 7pt; color: #444; word-break: break-all; }
-"""
+""".replace("%(chain)s", FONT_CHAIN)
 
+#: A4 landscape less the 12mm margins leaves 186mm: the frame, border and padding included, is
+#: a little less, so its bottom edge always prints on the page.
 CERTIFICATE_CSS = LANDSCAPE_CSS + """
 @page { margin: 12mm; @bottom-center { content: none; } }
-.cert { border: 3mm double #b3261e; height: 170mm; padding: 14mm 24mm; text-align: left; }
+.cert { box-sizing: border-box; border: 3mm double #b3261e; height: 184mm; padding: 14mm 24mm;
+        text-align: left; overflow: hidden; }
 .cert-title { font-size: 44pt; color: #b3261e; text-align: center; letter-spacing: 20pt; margin-bottom: 10mm; }
-.cert-name { font-size: 22pt; margin-bottom: 6mm; }
+.cert-name { font-size: 22pt; margin-bottom: 6mm; overflow-wrap: anywhere; }
+.cert-name.long { font-size: 15pt; }
 .cert-text { font-size: 16pt; text-indent: 2em; line-height: 1.8; }
 .cert-award { font-size: 30pt; color: #b3261e; text-align: center; margin: 6mm 0; }
 .cert-sign { font-size: 14pt; text-align: right; margin-top: 16mm; line-height: 1.8; }
+.word { white-space: nowrap; }
 """
 
 def environment() -> Environment:
@@ -152,7 +179,7 @@ def notice_view(content: dict, tz: ZoneInfo) -> dict:
     published = datetime.fromisoformat(content["published_at"])
     deadline = datetime.fromisoformat(content["objection_deadline"])
     standard = content.get("how_to_object") == render(HOW_TO_OBJECT, "zh")
-    residents = [{**r, "label": r["name"] + _mark(r.get("mark"), lang)} for r in content["residents"]]
+    residents = [{**r, "label": r["name"] + name_mark(r.get("mark"), lang)} for r in content["residents"]]
     return {**content, "residents": residents, "marked": any("mark" in r for r in residents),
             "month_title": formatting.month(year, month, lang),
             "published_local": formatting.when(published, tz, lang),
@@ -160,9 +187,10 @@ def notice_view(content: dict, tz: ZoneInfo) -> dict:
             **({"how_to_object": HOW_TO_OBJECT} if standard else {})}
 
 
-def _mark(mark: dict | None, lang: str) -> str:
+def name_mark(mark: dict | None, lang: str) -> str:
     """What follows a name that another row of the household shares: its relation, or its place
-    in registration order; nothing for a name nobody shares (and on notices frozen before)."""
+    in registration order; nothing for a name nobody shares (and on notices frozen before).
+    `mark` is what reports.notice.tell_apart gives; the card sheets print the same."""
     if not mark:
         return ""
     text = mark.get("relation") or str(mark.get("order", ""))
@@ -170,12 +198,15 @@ def _mark(mark: dict | None, lang: str) -> str:
 
 
 #: The narrowest a column of the tables may be, in half-width cells; a name wider than
-#: NAME_MAX_CELLS prints cell by cell, folding in its cell, rather than taking the details' room.
-LEAST_CELLS, NAME_MAX_CELLS = 4, 20
+#: NAME_MAX_CELLS (a household code wider than CODE_MAX_CELLS) prints cell by cell, folding in
+#: its cell, rather than taking the details' and the figures' room.
+LEAST_CELLS, NAME_MAX_CELLS, CODE_MAX_CELLS = 4, 20, 12
 #: The headings' size (pt) and side padding (pt, a cell on the side of the column's values, a
 #: point on the other): a heading's width in cells follows from them.
 HEADING_PT, HEADING_PAD_PT = 8, 4.25 + 1
-#: The least room 明细 keeps (pt): with more categories than that leaves, their headings fold.
+#: The smaller sizes the headings may take (pt), each with its class on the tables, when at
+#: HEADING_PT they would leave 明细 less than DETAIL_MIN_PT: a heading shrinks, it never folds.
+SMALLER_HEADINGS = ((7, "h7"), (6, "h6"))
 DETAIL_MIN_PT = 100
 
 
@@ -221,63 +252,61 @@ def _guess_cells(text: str) -> int:
     return exact if exact is not None else 2 * len(text)
 
 
-def _heading_cells(text: str, lang: str, lines: int = 1) -> int:
-    """How many cells a column needs for its heading on one line (in English: its longest word,
-    since English headings fold at their spaces), or, folded, on `lines` lines."""
+def _heading_cells(text: str, lang: str, pt: float = HEADING_PT) -> int:
+    """How many cells a column needs for its heading on one line at `pt` (in English: its
+    longest word, since English headings fold at their spaces)."""
     words = str(text).split() if lang == "en" else [str(text)]
     # An ideograph is 1em; a letter of the proportional face about 0.58em (more than most).
     em = max((sum(1 if _cells(ch) == 2 else 0.58 for ch in w) for w in words), default=0)
-    em = -int(-em // lines)
-    return -int(-(em * HEADING_PT + HEADING_PAD_PT + 0.5) // CELL_PT)
+    return -int(-(em * pt + HEADING_PAD_PT + 0.5) // CELL_PT)
 
 
-def _column(heading, values, lang: str, most: int | None = None, lines: int = 1) -> int:
-    """A column's width in cells: its heading on one line (or `lines`), its widest value with a
+def _column(heading, values, lang: str, most: int | None = None, pt: float = HEADING_PT) -> int:
+    """A column's width in cells: its heading on one line (at `pt`), its widest value with a
     cell of space either side (but no more than `most` for the values), never under LEAST_CELLS."""
     widest = max((_guess_cells(str(v)) + 2 for v in values if v not in (None, "")), default=0)
     if most is not None:
         widest = min(widest, most)
-    return max(LEAST_CELLS, _heading_cells(heading, lang, lines), widest)
+    return max(LEAST_CELLS, _heading_cells(heading, lang, pt), widest)
 
 
-def _widths(view: dict, lang: str, *, fold: bool) -> tuple[list[int], list[int]]:
-    """The residents' columns before 明细, and the households' columns but the last, in cells.
-
-    `fold` gives the categories' headings two lines: for a rule book whose categories would
-    leave 明细 too little room otherwise.
-    """
+def _widths(view: dict, lang: str, *, pt: float = HEADING_PT) -> tuple[list[int], list[int]]:
+    """The residents' columns before 明细, and the households' columns but the last, in cells,
+    with the headings at `pt`."""
     cats, people, homes, totals = view["categories"], view["residents"], view["households"], view["totals"]
 
-    def category(c, rows, total=()):
-        return _column(c, [r["categories"][c] for r in rows] + list(total), lang, lines=2 if fold else 1)
+    def column(heading, values, most=None):
+        return _column(heading, values, lang, most, pt)
 
-    people_cols = ([_column(_("排名"), [r["rank"] for r in people], lang),
-                    _column(_("姓名"), [r["label"] for r in people], lang, NAME_MAX_CELLS),
-                    _column(_("户号"), [r["household"] for r in people], lang)]
-                   + [category(c, people, [totals["categories"][c]]) for c in cats]
-                   + [_column(_("扣分"), [r["penalties"] for r in people] + [totals["penalties"]], lang),
-                      _column(_("本月合计"), [r["net"] for r in people] + [totals["net"]], lang),
-                      _column(_("累计积分"), ["—"] + [r["balance"] for r in people], lang)])
-    home_cols = ([_column(_("排名"), [h["rank"] for h in homes], lang),
-                  _column(_("户号"), [h["code"] for h in homes], lang),
-                  _column(_("户名"), [h["name"] for h in homes], lang, NAME_MAX_CELLS),
-                  _column(_("人数"), [h["members"] for h in homes], lang)]
-                 + [category(c, homes) for c in cats]
-                 + [_column(_("扣分"), [h["penalties"] for h in homes], lang),
-                    _column(_("本月合计"), [h["net"] for h in homes], lang)])
+    people_cols = ([column(_("排名"), [r["rank"] for r in people]),
+                    column(_("姓名"), [r["label"] for r in people], NAME_MAX_CELLS),
+                    column(_("户号"), [r["household"] for r in people], CODE_MAX_CELLS)]
+                   + [column(c, [r["categories"][c] for r in people] + [totals["categories"][c]]) for c in cats]
+                   + [column(_("扣分"), [r["penalties"] for r in people] + [totals["penalties"]]),
+                      column(_("本月合计"), [r["net"] for r in people] + [totals["net"]]),
+                      column(_("累计积分"), ["—"] + [r["balance"] for r in people])])
+    home_cols = ([column(_("排名"), [h["rank"] for h in homes]),
+                  column(_("户号"), [h["code"] for h in homes], CODE_MAX_CELLS),
+                  column(_("户名"), [h["name"] for h in homes], NAME_MAX_CELLS),
+                  column(_("人数"), [h["members"] for h in homes])]
+                 + [column(c, [h["categories"][c] for h in homes]) for c in cats]
+                 + [column(_("扣分"), [h["penalties"] for h in homes]),
+                    column(_("本月合计"), [h["net"] for h in homes])])
     return people_cols, home_cols
 
 
 def notice_paper_view(content: dict, tz: ZoneInfo) -> dict:
     """`notice_view`, plus each row of the two tables as one line of monospaced text (or None
-    where a row prints cell by cell), and the households table's column widths."""
+    where a row prints cell by cell), the columns' widths and the headings' size class."""
     view = notice_view(content, tz)
     lang = current_language()
     cats = view["categories"]
-    cols, homes = _widths(view, lang, fold=False)
-    fold = CONTENT_PT - sum(cols) * CELL_PT < DETAIL_MIN_PT
-    if fold:
-        cols, homes = _widths(view, lang, fold=True)
+    cols, homes = _widths(view, lang)
+    size = ""
+    for pt, name in SMALLER_HEADINGS:
+        if CONTENT_PT - sum(cols) * CELL_PT >= DETAIL_MIN_PT:
+            break
+        (cols, homes), size = _widths(view, lang, pt=pt), name
     rank, name, hh, *nums = cols
     residents = [{**r, "line": _line(
         [(r["rank"], rank, False), (r["label"], name, False), (r["household"], hh, False)]
@@ -293,7 +322,7 @@ def notice_paper_view(content: dict, tz: ZoneInfo) -> dict:
         + list(zip([h["members"]] + [h["categories"][c] or "" for c in cats] + [h["penalties"] or "", h["net"]],
                    homes[3:], [True] * (len(homes) - 3))))}
         for h in view["households"]]
-    return {**view, "residents": residents, "households": households, "fold_headings": fold,
+    return {**view, "residents": residents, "households": households, "heading_size": size,
             "columns": [f"{width * CELL_PT:g}pt" for width in cols],
             "home_columns": [f"{width * CELL_PT:g}pt" for width in homes]}
 
@@ -380,9 +409,17 @@ def register_pdf(bank, register, *, head: dict | None, overdue: int, when: datet
     return to_pdf(html, REGISTER_CSS, when=when)
 
 
+def says_household(name: str) -> bool:
+    """Whether a household's name already says it is a household (王家, 万火根户, 二十口之家), so
+    that paper prints it as registered rather than adding 家 (二十口之家家)."""
+    return str(name).rstrip().endswith(("家", "户"))
+
+
 def honour_roll_pdf(content: dict, snapshot_hash: str, *, when: datetime | None) -> bytes:
-    """Render the year's honour roll (光荣榜), A4 landscape."""
-    html = _render("reports/honour_roll.html", y=content, snapshot_hash=snapshot_hash)
+    """Render the year's honour roll (光荣榜), A4 landscape: two awards a row, none parted across
+    pages, every page after the first headed by the bank and the year."""
+    html = _render("reports/honour_roll.html", y=content, snapshot_hash=snapshot_hash,
+                   says_household=says_household)
     return to_pdf(html, HONOUR_CSS, when=when)
 
 
@@ -390,7 +427,8 @@ def certificate_pdf(content: dict, award: dict, awardee: dict, *, issued: str,
                     when: datetime | None) -> bytes:
     """Render one certificate (奖状) for one awardee, A4 landscape."""
     html = _render(
-        "reports/certificate.html", y=content, a=award, w=awardee, issued=issued)
+        "reports/certificate.html", y=content, a=award, w=awardee, issued=issued,
+        says_household=says_household)
     return to_pdf(html, CERTIFICATE_CSS, when=when)
 
 

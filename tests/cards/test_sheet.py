@@ -111,3 +111,56 @@ def test_printing_the_whole_villages_cards_first_says_how_many_are_cancelled_and
         "all": "1", "per_page": "8", "confirm": "1", "csrf_token": csrf_token(client, "/banks/hp/cards")})
     assert confirmed.mimetype == "application/pdf" and len(_decode(confirmed.data, tmp_path)) == 3
     assert client.get("/c/" + old["token"]).status_code == 404
+
+
+def test_two_members_of_one_household_with_one_name_get_cards_marked_as_the_notice_marks_them(
+        client, desk, make, tmp_path):
+    home = make.household(desk.bank, "H20", "二十口之家")
+    first, other, second = (make.resident(desk.bank, name, home) for name in ("张一", "张二", "张一"))
+    answer = client.post("/api/v1/banks/hp/card-sheets",
+                         json={"residents": [second.id, other.id], "per_page": 10}, headers=desk.clerk)
+    assert answer.status_code == 200
+    text = _text(answer.data, tmp_path)
+    # only the second is on this sheet: it still says which 张一 it is
+    assert "张一（2）" in text and "张一（1）" not in text and "张二（" not in text
+    both = client.post("/api/v1/banks/hp/card-sheets", json={"residents": [first.id, second.id]},
+                       headers=desk.clerk)
+    assert "张一（1）" in _text(both.data, tmp_path) and "张一（2）" in _text(both.data, tmp_path)
+
+
+def _text(pdf: bytes, folder: Path, *args: str) -> str:
+    (folder / "text.pdf").write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", *args, str(folder / "text.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("per_page", [8, 10])
+def test_a_long_name_and_household_stay_left_of_the_qr_code_and_clear_of_the_number(
+        client, desk, make, tmp_path, per_page):
+    import html
+    import re
+
+    from cards.sheet import LAYOUTS
+
+    home = make.household(desk.bank, "H" + "9" * 39, ("阿依古丽·买买提艾力·库尔班江·热合曼家" * 3)[:100])
+    longest = make.resident(desk.bank, ("阿依古丽·买买提艾力·库尔班江·热合曼·阿不都热合曼·玉素甫·艾则孜" * 2)[:50], home)
+    answer = client.post("/api/v1/banks/hp/card-sheets", json={"residents": [longest.id], "per_page": per_page},
+                         headers=desk.clerk)
+    assert answer.status_code == 200
+    _columns, _rows, width, height = LAYOUTS[per_page]
+    mm = 72 / 25.4
+    qr_left = (9 + width - 2.5 - min(height - 8, 44)) * mm      # the card's QR code, in points
+    words = [(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        _text(answer.data, tmp_path, "-bbox"))]
+    assert words
+    for x0, y0, x1, y1, word in words:
+        assert x1 <= qr_left + 0.5, word                       # nothing runs under the QR code
+    for i, (x0, y0, x1, y1, word) in enumerate(words):         # nothing prints over anything else
+        for a0, b0, a1, b1, other in words[i + 1:]:
+            # (a word's box is the font's full height: tight lines' boxes touch a little)
+            overlap = min(x1, a1) - max(x0, a0), min(y1, b1) - max(y0, b0)
+            assert not (overlap[0] > 0.5 and overlap[1] > 0.4 * min(y1 - y0, b1 - b0)), (word, other)
+    text = _text(answer.data, tmp_path)
+    assert "扫码查积分 · 兑换请出示" in text and re.search(r"编号 [0-9A-Z]{4}-[0-9A-Z]{4}", text)
+    assert "阿依古丽" in text and "…" in text                  # cut, and saying so

@@ -197,3 +197,89 @@ def test_a_notice_frozen_before_marks_prints_as_frozen_and_keeps_its_hash(
     assert august.content_hash in old_text
     new_text = "".join(_pages(_pdf(september, clock), tmp_path))
     assert "黄细伢（1）" in new_text and "黄细伢（2）" in new_text
+
+
+# --- long values fold in their own cells; headings stay whole in both languages ------------
+
+#: What the roster allows at its longest: a 40-character code, a 100-character household name,
+#: a 50-character resident name.
+LONG_CODE = "H" + "9" * 39
+LONG_HOME = ("阿依古丽·买买提艾力·库尔班江·热合曼家" * 3)[:100]
+LONG_NAME = ("阿依古丽·买买提艾力·库尔班江·热合曼·阿不都热合曼·玉素甫·艾则孜·吐尔逊·阿布拉·依明江·艾力" * 2)[:50]
+
+
+def _flat(data: bytes, tmp_path) -> str:
+    """The PDF's text in the order it is drawn (a cell's lines one after another), with every
+    space and line break taken out: a value folded over lines reads whole."""
+    path = tmp_path / "flat.pdf"
+    path.write_bytes(data)
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-raw", str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s", "", text)
+
+
+def _heading_rows(page: str, categories) -> list[str]:
+    return [row for row in page.splitlines() if "社会治安" in row and "环境卫生" in row]
+
+
+def test_one_long_household_code_and_name_fold_in_their_cells_and_spoil_no_heading(
+        session, make, clock, tmp_path, app_context):
+    bank = make.bank(rules=MANY_RULES)
+    plain = make.resident(bank, name="张三", household=make.household(bank, code="001", name="张家"))
+    long_home = make.household(bank, code=LONG_CODE, name=LONG_HOME)
+    longest = make.resident(bank, name=LONG_NAME, household=long_home)
+    for rule in ("patrol", "volunteer", "study", "cleanup"):
+        deed(session, bank, rule, [plain, longest], date(2026, 9, 5), clock)
+    snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    content = services.content_of(snapshot)
+    view = paper.notice_paper_view(content, clock.tz)
+    # the code's column is capped: the long code folds rather than taking 明细's room
+    assert float(view["columns"][2][:-2]) <= 12 * paper.CELL_PT
+    for lines in (True, False):
+        data = _pdf(snapshot, clock, lines)
+        text = "\n".join(_pages(data, tmp_path, layout=True))
+        headings = _heading_rows(text, content["categories"])
+        # both tables' headings, every category whole on the one line (no 道德/文化)
+        assert len(headings) == 2, headings
+        assert all(c in row for row in headings for c in content["categories"]), headings
+        assert all("明细" in row for row in headings[:1])
+        # every long value printed, whole, folded inside its cell
+        flat = _flat(data, tmp_path)
+        assert LONG_CODE in flat and LONG_NAME in flat and LONG_HOME in flat
+        # the ordinary row still prints on one line, its figures under their headings
+        row = next(line for line in text.splitlines() if "张三" in line)
+        assert row.split()[:3] == ["1", "张三", "001"] or row.split()[1:3] == ["张三", "001"]
+
+
+def test_the_english_notice_keeps_every_category_heading_whole(session, make, clock, tmp_path, app):
+    bank = make.bank(rules=MANY_RULES)
+    people = [make.resident(bank, name=f"王{n}") for n in range(3)]
+    for rule in ("patrol", "volunteer", "study", "cleanup"):
+        deed(session, bank, rule, people, date(2026, 9, 5), clock)
+    snapshot = services.publish_notice(session, bank, "2026-09", by="cycle", clock=clock)
+    content = services.content_of(snapshot)
+    assert len(content["categories"]) >= 5
+    with app.test_request_context("/?lang=en"):
+        data = paper.notice_pdf(content, snapshot.content_hash, qr_url=None, tz=clock.tz)
+    [page] = _pages(data, tmp_path, layout=True)
+    assert "Points notice" in page
+    headings = _heading_rows(page, content["categories"])
+    assert len(headings) == 2 and all(c in row for row in headings for c in content["categories"]), page
+
+
+def test_a_long_household_code_in_the_day_register_leaves_the_other_columns_their_room(
+        session, make, client, tmp_path):
+    bank = make.bank()
+    longest = make.resident(bank, name=LONG_NAME, household=make.household(bank, code=LONG_CODE, name=LONG_HOME))
+    plain = make.resident(bank, name="张三")
+    deed(session, bank, "patrol", [longest, plain], date(2026, 10, 14), at(2026, 10, 14, 20))
+    answer = client.get("/api/v1/banks/hp/registers/2026-10-14.pdf", headers=make.token(bank, "clerk"))
+    assert answer.status_code == 200
+    [page] = _pages(answer.data, tmp_path, layout=True)
+    rows = page.splitlines()
+    # the headings and an ordinary row: every word whole on its line (no 夜间/巡逻, 积/分, 登记/人)
+    assert any(all(h in row for h in ("序号", "姓名", "户号", "事项", "发生日期", "积分", "备注", "登记人"))
+               for row in rows), page
+    assert any("张三" in row and "夜间巡逻" in row and "+" in row for row in rows), page
+    flat = _flat(answer.data, tmp_path)
+    assert LONG_CODE in flat and LONG_NAME in flat
