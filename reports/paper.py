@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -89,6 +89,9 @@ html[lang=en] table.rows th.cat, table.rows th.detail { white-space: nowrap; }
 table.rows td.detail { white-space: normal; font-size: 7pt; color: #333; }
 /* a long name or code folds inside its own (capped) column, anywhere if it has to */
 table.rows td.name, table.rows td.code { white-space: normal; overflow-wrap: anywhere; }
+table.late { width: 100%; margin-bottom: 2mm; }
+table.late td.what { white-space: normal; }
+p.late-note { font-size: 8pt; color: #333; margin: 0 0 1mm; }
 table.rows td.code { word-break: break-all; }
 .item { white-space: nowrap; }
 table.rows td.line { white-space: pre; padding-left: 0; padding-right: 0; font-size: 8.5pt;
@@ -180,11 +183,19 @@ def notice_view(content: dict, tz: ZoneInfo) -> dict:
     deadline = datetime.fromisoformat(content["objection_deadline"])
     standard = content.get("how_to_object") == render(HOW_TO_OBJECT, "zh")
     residents = [{**r, "label": r["name"] + name_mark(r.get("mark"), lang)} for r in content["residents"]]
-    return {**content, "residents": residents, "marked": any("mark" in r for r in residents),
+    late = [{**e, "day": formatting.day(date.fromisoformat(e["occurred_on"]), lang), "said": _late_said(e)}
+            for e in content.get("late", [])]
+    return {**content, "residents": residents, "late": late, "marked": any("mark" in r for r in residents),
             "month_title": formatting.month(year, month, lang),
             "published_local": formatting.when(published, tz, lang),
             "deadline_local": formatting.when(deadline, tz, lang),
             **({"how_to_object": HOW_TO_OBJECT} if standard else {})}
+
+
+def _late_said(entry: dict) -> str:
+    # What a late entry was, as far as its rule's `notice` setting lets a notice say.
+    what = entry["what"] or (str(_("扣分")) if entry["penalty"] else "—")
+    return str(_("冲正：%(rule)s", rule=what)) if entry["reversal"] else what
 
 
 def name_mark(mark: dict | None, lang: str) -> str:

@@ -142,7 +142,8 @@ def test_notice_rows_print_as_aligned_lines_unless_a_value_may_not_fit(tmp_path,
     assert paper.notice_pdf(content, "cd" * 32, qr_url=None, tz=TZ) == data
 
 
-def test_an_entry_logged_into_a_month_after_its_notice_is_listed_on_the_next_notice(session, september):
+def test_an_entry_logged_into_a_month_after_its_notice_is_listed_on_the_next_notice(
+        session, september, client, tmp_path):
     bank, people, zhang = september
     sept = services.publish_notice(session, bank, "2026-09", by="cycle", clock=at(2026, 10, 1, 9))
     window = at(2026, 10, 3)                                  # September is open until its seal
@@ -155,6 +156,14 @@ def test_an_entry_logged_into_a_month_after_its_notice_is_listed_on_the_next_not
             for e in october["late"]] == [
         (late.seq, people[0].name, "H001", "2026-09-20", "环境整治", False, 3),
         (fine.seq, people[1].name, "H001", "2026-09-21", "乱扔垃圾", True, -5)]
+    # The paper and the screen list them under their own heading, dated and signed.
+    snapshot = services.get_snapshot(session, bank.id, "notice", "2026-10")
+    with client.application.app_context():
+        printed, _fonts = pdf_text(paper.notice_pdf(october, snapshot.content_hash, qr_url=None, tz=window.tz),
+                                   tmp_path)
+    assert "补登与更正" in printed and "2026年9月20日" in printed and "乱扔垃圾" in printed and "-5" in printed
+    page = client.get(f"/n/hp/2026-10/{snapshot.content_hash[:16]}").get_data(as_text=True)
+    assert "补登与更正" in page and "2026年9月21日" in page and "-5" in page
     # October's own entries are on its rows, not listed as late; September's notice is as it was.
     assert sum(r["net"] for r in october["residents"]) == 2 * 1 + 3   # zhang's patrol, the cleanup
     assert "late" not in services.content_of(sept)
