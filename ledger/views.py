@@ -27,9 +27,15 @@ def health():
     get:
       security: []
       responses:
-        200: {description: "the service answers"}
+        200: {description: "the service and its database answer"}
+        503: {description: "the service answers, its database does not: {status: unavailable, database: unreachable}"}
     """
-    get_session().execute(select(1))
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        get_session().execute(select(1))
+    except DBAPIError:
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
 
 

@@ -43,11 +43,24 @@ GIVEN_FEMALE = ["秀英", "桂英", "春花", "冬梅", "小红", "丽萍", "美
                 "芳", "婷", "思琪", "雨涵", "欣怡", "佳怡", "淑珍", "翠萍"]
 
 
+class NotTheDemo(Exception):
+    """The database holds banks or users of its own: the demo village is not planted among them
+    (its logins, an admin's among them, are printed for anyone to read)."""
+
+
 def seed_if_empty(session: Session, *, clock: Clock) -> dict:
-    """Seed the demo village unless it is there; return what to print: logins and a token."""
+    """Seed the demo village into an empty database, or find it seeded before; return what to
+    print: logins and a token. Raise NotTheDemo for a database that holds anything else."""
     bank = session.execute(select(Bank).where(Bank.code == BANK_CODE)).scalar_one_or_none()
     if bank is None:
+        if session.execute(select(Bank.id).limit(1)).first() or session.execute(select(User.id).limit(1)).first():
+            raise NotTheDemo("the database is not empty")
         bank = _seed(session, clock)
+    ours = dict(session.execute(select(User.name, User.bank_id).where(
+        User.name.in_([name for name, _role, _password in USERS]))).all())
+    if any(name not in ours or ours[name] != (None if role == "admin" else bank.id)
+           for name, role, _password in USERS):
+        raise NotTheDemo("the demo bank's users are not the demo's")
     resident_id = session.execute(select(Resident.id).where(Resident.bank_id == bank.id)
                                   .order_by(Resident.id).limit(1)).scalar_one()
     token = create_token(session, "clerk", clock=clock)

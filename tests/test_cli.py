@@ -264,6 +264,30 @@ def test_the_demo_prints_every_roles_login_and_warns_without_a_public_url(cli, s
     assert "ZONGZHI_PUBLIC_URL=http://192.168.1.20:8123 zongzhi demo --host 0.0.0.0" in shown.stderr
 
 
+def test_the_demo_is_not_planted_in_a_database_of_other_banks_and_users(cli, served):
+    from sqlalchemy import func, select
+
+    from ground.tenants import Bank, User
+
+    cli("db", "upgrade")
+    cli("bank", "create", "xz", "--name", "新庄村")
+    cli("user", "create", "clerk", "--bank", "xz", "--role", "clerk", "--password-stdin",
+        input="a long enough password\n")
+    refused = cli("demo", "--port", "8124")
+    assert refused.exit_code == 1 and "zongzhi serve" in refused.stderr
+    assert served == []
+    from zongzhi.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        db = app.extensions["zongzhi.sessions"]()
+        try:
+            assert db.execute(select(func.count()).select_from(Bank)).scalar() == 1
+            assert db.execute(select(User.name)).scalars().all() == ["clerk"]   # no county admin planted
+        finally:
+            db.close()
+
+
 def test_the_demo_refuses_a_port_in_use_or_out_of_range_before_seeding_anything(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("ZONGZHI_SECRET_KEY", "a key every server of the test shares")
     with socket.create_server(("127.0.0.1", 0)) as taken:
@@ -320,7 +344,8 @@ def test_serve_says_nothing_of_the_public_url_when_it_is_set(cli, served, monkey
 
 
 @pytest.mark.parametrize("command", [("verify", "hp"), ("token", "list", "wang"), ("bank", "create", "hp", "--name", "和平村"),
-                                     ("cycle", "status", "--period", "2026-10"), ("serve",), ("scheduler",), ("worker",)])
+                                     ("cycle", "status", "--period", "2026-10"), ("serve",), ("scheduler",), ("worker",),
+                                     ("cycle", "run", "daily", "--bank", "hp", "--period", "2026-10-05")])
 def test_a_command_on_a_database_without_its_schema_says_to_run_db_upgrade(cli, served, monkeypatch, tmp_path, command):
     monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"sqlite:///{tmp_path}/never-upgraded.db")
     monkeypatch.setenv("ZONGZHI_BROKER_URL", "redis://127.0.0.1:6379/13")
@@ -329,6 +354,18 @@ def test_a_command_on_a_database_without_its_schema_says_to_run_db_upgrade(cli, 
     assert shown.stderr.startswith("错误 error: 数据库尚未建立") and "`zongzhi db upgrade`" in shown.stderr
     assert "Traceback" not in shown.output
     assert not (tmp_path / "never-upgraded.db").exists()  # a mistyped path leaves no empty database behind
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("verify", "hp"), ("bank", "create", "hp", "--name", "和平村"),
+                                     ("cycle", "status", "--period", "2026-10")])
+def test_a_command_whose_database_cannot_be_reached_says_so_in_one_line(cli, monkeypatch, command):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]          # a port nothing listens on once this closes
+    monkeypatch.setenv("ZONGZHI_DATABASE_URL", f"postgresql://postgres:secret@127.0.0.1:{port}/county")
+    shown = cli(*command)
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert shown.stderr.startswith("错误 error: 无法使用数据库 cannot use the database:")
+    assert len(shown.stderr.strip().splitlines()) == 1 and "secret" not in shown.stderr
 
 
 def test_a_database_file_made_empty_elsewhere_still_says_to_run_db_upgrade(cli, monkeypatch, tmp_path):

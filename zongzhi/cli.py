@@ -184,7 +184,24 @@ def _fail(err: ZongzhiError) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands, each of which says in one line, not a traceback, that the database cannot
+    be reached (a server down, a database not created, a wrong password) and exits 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as err:
+            exc = sys.modules.get("sqlalchemy.exc")
+            if exc is None or not isinstance(err, (exc.OperationalError, exc.InterfaceError)):
+                raise
+            why = str(getattr(err, "orig", None) or err).strip().splitlines()
+            click.echo(f"错误 error: 无法使用数据库 cannot use the database: {why[0] if why else type(err).__name__}",
+                       err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """综治银行 Zongzhi Bank: a points bank for villages and neighbourhoods."""
 
@@ -498,7 +515,14 @@ def demo(host, port):
         migrations.upgrade(app.config["DATABASE_URL"])
         with _app_opened(app) as (session, clock):
             click.echo("正在准备演示村 (preparing the demo village) ...")
-            info = demo_village.seed_if_empty(session, clock=clock)
+            try:
+                info = demo_village.seed_if_empty(session, clock=clock)
+            except demo_village.NotTheDemo:
+                click.echo("错误 error: 这个数据库不是空的，也不是演示村：演示村只建在空数据库里。"
+                           "要服务这个数据库，请用 zongzhi serve。\n"
+                           "  the database is neither empty nor the demo village's: the demo is seeded only "
+                           "into an empty one. To serve this database, run zongzhi serve.", err=True)
+                sys.exit(1)
         base = f"http://{host}:{port}"
         click.echo("")
         click.echo(f"  综治银行 demo village: {info['bank_name']} ({info['bank_code']})")
@@ -541,6 +565,7 @@ def cycle_run(job, bank_code, period):
     from ground.tenants import Bank
 
     _log_at_info(named=False)
+    _require_file(_settings()["DATABASE_URL"])  # before the app, which would open (and make) it
     with _app_opened(_app()) as (session, clock):
         try:
             chosen = jobs.get_job(job)

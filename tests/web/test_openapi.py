@@ -183,3 +183,15 @@ def test_paginated_lists_bound_their_page_size(document):
     residents = document["paths"]["/api/v1/banks/{bank}/residents"]["get"]
     refs = {p.get("$ref") for p in residents["parameters"]}
     assert {"#/components/parameters/limit", "#/components/parameters/cursor"} <= refs
+
+
+def test_the_health_check_answers_503_naming_the_database_when_it_cannot_be_reached():
+    import socket
+
+    from zongzhi.app import create_app
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    app = create_app({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/county", "SECRET_KEY": "t"})
+    answer = app.test_client().get("/api/v1/health")
+    assert (answer.status_code, answer.get_json()) == (503, {"status": "unavailable", "database": "unreachable"})
