@@ -70,6 +70,42 @@ def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exits_1(cli, tmp_
     assert result.exit_code == 1 and "无法写入" in result.output and "Traceback" not in result.output
 
 
+def test_an_export_onto_the_database_itself_is_refused_and_the_database_kept(cli, database_url):
+    if not database_url.startswith("sqlite:///"):
+        pytest.skip("an SQLite database is a file")
+    cli("bank", "create", "hp", "--name", "和平村")
+    path = Path(database_url.removeprefix("sqlite:///"))
+    size = path.stat().st_size
+    result = cli("export", "hp", "--format", "csv", "-o", str(path))
+    assert result.exit_code == 1 and "数据库本身" in result.output
+    assert path.stat().st_size == size and cli("verify", "hp").exit_code == 0
+
+
+def test_an_export_that_cannot_be_written_whole_leaves_the_old_file_and_says_why(cli, tmp_path, monkeypatch):
+    from ledger import export as exporter
+
+    cli("bank", "create", "hp", "--name", "和平村")
+    old = tmp_path / "hp.csv"
+    old.write_text("last month's export\n", encoding="utf-8")
+
+    def full_disk(session, bank, out):
+        out.write("seq,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(exporter, "write_csv", full_disk)
+    result = cli("export", "hp", "--format", "csv", "-o", str(old))
+    assert result.exit_code == 1 and "No space left on device" in result.output and "Traceback" not in result.output
+    assert old.read_text(encoding="utf-8") == "last month's export\n"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".export-")]   # no scratch left
+
+
+def test_an_export_to_dash_goes_to_standard_output(cli, tmp_path, monkeypatch):
+    cli("bank", "create", "hp", "--name", "和平村")
+    monkeypatch.chdir(tmp_path)
+    result = cli("export", "hp", "--format", "beancount", "-o", "-")
+    assert result.exit_code == 0 and "open" in result.stdout and not (tmp_path / "-").exists()
+
+
 def test_a_county_admin_made_with_a_bank_is_told_it_acts_in_every_bank(cli, app):
     cli("bank", "create", "hp", "--name", "和平村")
     made = cli("user", "create", "zhou", "--bank", "hp", "--role", "admin", "--password-stdin",

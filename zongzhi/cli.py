@@ -415,24 +415,51 @@ def verify(code):
 @main.command()
 @click.argument("code")
 @click.option("--format", "fmt", type=click.Choice(["csv", "beancount"]), required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="the file to write (- for standard output)")
 def export(code, fmt, output):
-    """Write the bank's transfers as CSV or as a beancount journal."""
+    """Write the bank's transfers as CSV or as a beancount journal.
+
+    The file is written whole beside its place and then put there: an export that fails half
+    way (a full disk) leaves what was there before, and the database itself is never the file."""
+    import os
+    import tempfile
+
     from ledger import export as exporter
 
+    database = _settings()["DATABASE_URL"]
+    if output != "-" and database.startswith("sqlite:///") and \
+            Path(output).resolve() == Path(database.removeprefix("sqlite:///")).resolve():
+        click.echo(f"错误 error: {output} 是数据库本身，不能写入导出 is the database itself", err=True)
+        sys.exit(1)
     with _opened() as (session, clock):
         try:
             target = _bank(session, code)
         except ZongzhiError as err:
             _fail(err)
-        try:
-            out = open(output, "w", encoding="utf-8", newline="")
-        except OSError as err:
-            click.echo(f"错误 error: 无法写入 {output}：{err.strerror or err}", err=True)
-            sys.exit(1)
-        with out:
-            count = (exporter.write_csv if fmt == "csv" else exporter.write_beancount)(session, target, out)
-    click.echo(f"{count} transfers written to {output}", err=True)
+        write = exporter.write_csv if fmt == "csv" else exporter.write_beancount
+        if output == "-":
+            count = write(session, target, sys.stdout)
+            sys.stdout.flush()
+        else:
+            place = Path(output).resolve().parent
+            try:
+                fd, scratch = tempfile.mkstemp(dir=place, prefix=".export-", suffix=".part")
+            except OSError as err:
+                click.echo(f"错误 error: 无法写入 {output}：{err.strerror or err}", err=True)
+                sys.exit(1)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                    count = write(session, target, out)
+                os.replace(scratch, output)
+            except OSError as err:
+                Path(scratch).unlink(missing_ok=True)
+                click.echo(f"错误 error: 无法写入 {output}：{err.strerror or err}", err=True)
+                sys.exit(1)
+            except BaseException:
+                Path(scratch).unlink(missing_ok=True)
+                raise
+    click.echo(f"{count} transfers written to {'standard output' if output == '-' else output}", err=True)
 
 
 @main.command()
