@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 import rules as rulefiles
@@ -24,6 +24,8 @@ from .posting import locked_rules, reread_lock, rules_in_force
 from .unit import UnitOfWork
 
 BANK_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+#: Codes that mean something else where a bank's code is asked for (`--bank all`: every bank).
+RESERVED_CODES = frozenset({"all"})
 
 
 def get_bank(session: Session, code: str) -> Bank:
@@ -40,6 +42,8 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
     problems = {}
     if not BANK_CODE.match(code or ""):
         problems["code"] = [_("只能包含字母、数字、-、_，最长 40 个字符")]
+    elif code.lower() in RESERVED_CODES:
+        problems["code"] = [_("%(code)s 有别的意思（--bank all 指每个银行），不能作银行代码", code=code)]
     if not (name or "").strip() or len(name) > 100:
         problems["name"] = [_("名称不能为空，最长 100 个字符")]
     elif why := bounds.text_problem(name, max_len=100):
@@ -48,7 +52,8 @@ def create_bank(session: Session, code: str, name: str, *, rules_text: str, sour
         raise ValidationError(problems)
     book = _parse_rules(rules_text, source_name)
     with UnitOfWork(session, None, by=by, clock=clock) as uow:
-        if session.execute(select(Bank.id).where(Bank.code == code)).first():
+        # Codes that differ only in case would be told apart by nobody reading them aloud.
+        if session.execute(select(Bank.id).where(func.lower(Bank.code) == code.lower())).first():
             raise ConflictError(_("银行代码 %(code)s 已存在", code=code), code="bank_exists")
         bank = uow.bank = Bank(code=code, name=name.strip(), created_at=clock.now())
         session.add(bank)

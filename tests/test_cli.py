@@ -64,6 +64,15 @@ def test_a_bank_name_with_a_control_character_is_refused_and_nothing_made(cli, n
     assert cli("bank", "create", "hp", "--name", "和平村").exit_code == 0  # the code was not taken
 
 
+def test_all_is_no_banks_code_and_a_code_differing_only_in_case_is_taken(cli):
+    for code in ("all", "ALL"):
+        refused = cli("bank", "create", code, "--name", "全部")
+        assert refused.exit_code == 1 and "--bank all" in refused.output, code
+    assert cli("bank", "create", "heping", "--name", "和平村").exit_code == 0
+    again = cli("bank", "create", "HePing", "--name", "和平村二")
+    assert again.exit_code == 1 and "已存在" in again.output
+
+
 def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exits_1(cli, tmp_path):
     cli("bank", "create", "hp", "--name", "和平村")
     result = cli("export", "hp", "--format", "csv", "-o", str(tmp_path / "nowhere" / "hp.csv"))
