@@ -73,6 +73,16 @@ def test_all_is_no_banks_code_and_a_code_differing_only_in_case_is_taken(cli):
     assert again.exit_code == 1 and "已存在" in again.output
 
 
+def test_cycle_run_with_the_broker_down_says_nothing_was_queued_and_exits_1(cli, monkeypatch):
+    cli("bank", "create", "hp", "--name", "和平村")
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("ZONGZHI_BROKER_URL", f"redis://127.0.0.1:{port}/9")
+    shown = cli("cycle", "run", "daily", "--bank", "all", "--period", "2026-10-14")
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert "0 of 1 banks queued" in shown.stderr and "1 not queued" in shown.stderr
+
+
 def test_an_export_to_a_folder_that_does_not_exist_says_so_and_exits_1(cli, tmp_path):
     cli("bank", "create", "hp", "--name", "和平村")
     result = cli("export", "hp", "--format", "csv", "-o", str(tmp_path / "nowhere" / "hp.csv"))

@@ -616,14 +616,19 @@ def cycle_run(job, bank_code, period):
                 outcomes = queue.hand_over_by_hand(app, banks, chosen, wanted, progress=progress)
             else:
                 outcomes = runs.run_by_hand(sessions, banks, chosen, wanted, clock=clock, progress=progress)
-    queued = sum(o.status in ("queued", "due") for o in outcomes)
-    if queued:
+    queued = sum(o.status == "queued" for o in outcomes)
+    # Due, not queued: the broker did not take them. They are on record and go to the workers
+    # when it is back (the scheduler's next sweep), but nothing runs them now: said, and exit 1.
+    waiting = sum(o.status == "due" for o in outcomes)
+    if queued or waiting:
         click.echo(f"{queued} of {len(banks)} banks queued for the workers (zongzhi cycle status "
-                   f"--period {wanted.key}), {len(banks) - failed - queued} already done, {failed} failed", err=True)
+                   f"--period {wanted.key}), {waiting} not queued (the broker is unreachable: recorded as due, "
+                   f"queued when it is back), {len(banks) - failed - queued - waiting} already done, "
+                   f"{failed} failed", err=True)
     else:
         click.echo(f"{len(banks) - failed} of {len(banks)} banks done or already done, {failed} failed",
                    err=True)
-    if failed:
+    if failed or waiting:
         sys.exit(1)
 
 
