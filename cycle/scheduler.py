@@ -90,12 +90,23 @@ class Cycle:
 
 
 def run_forever(app) -> None:
-    """Run the cycle in the foreground until interrupted (`zongzhi scheduler`)."""
+    """Run the cycle in the foreground until interrupted (`zongzhi scheduler`): SIGINT (Ctrl-C)
+    or SIGTERM (what a service manager sends) stops it, a job already running let finish, so
+    that no run is left marked running until its lease runs out."""
+    import signal
+
+    def _stop(_signum, _frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
     cycle = Cycle(app, BlockingScheduler(timezone=app.extensions["zongzhi.clock"].tz))
     try:
         cycle.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if cycle.scheduler.running:
+            cycle.scheduler.shutdown(wait=True)
 
 
 def start_background(app) -> Cycle:

@@ -556,3 +556,29 @@ def test_a_database_command_loads_neither_the_app_nor_weasyprint_pypinyin_or_blu
     modules = set(found["modules"])
     assert not [m for m in modules if m in never or m.partition(".")[0] in never]
     assert "ground.tenants" in modules or args[0] == "rules"  # it did reach the database
+
+
+def test_the_scheduler_stops_cleanly_on_sigterm_as_a_service_manager_sends_it(database_url, tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "ZONGZHI_DATABASE_URL": database_url, "ZONGZHI_SECRET_KEY": "t" * 32,
+           "ZONGZHI_INSTANCE": str(tmp_path / "instance"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("ZONGZHI_BROKER_URL", None)
+    subprocess.run([sys.executable, "-m", "zongzhi.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    log = tmp_path / "scheduler.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "zongzhi.cli", "scheduler"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            for _ in range(300):
+                if "Ctrl-C to stop" in log.read_text():
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0, log.read_text()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert "Traceback" not in log.read_text()
