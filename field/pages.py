@@ -158,6 +158,7 @@ def card_reports(token):
               properties:
                 resident: {type: integer, minimum: 1, description: "on a household card, which member"}
                 rule: {type: string, description: "the code of a rule in force that is not a penalty"}
+                quantity: {type: integer, minimum: 1, maximum: 1000, default: 1, description: "times or hours, as the rule counts"}
                 occurred_on: {type: string, format: date}
                 memo: {type: string, maxLength: 500}
                 photos: {type: array, maxItems: 4, items: {type: string, format: binary},
@@ -205,7 +206,7 @@ def card_reports(token):
         "field/card_reports.html", token=token, bank=bank, members=members, rules=rules, form=form,
         problems=problems, message=message, sent=sent, names=names, people=people, today=today,
         just_sent=request.args.get("sent"), sent_again=request.args.get("again"),
-        max_photos=REPORT_PHOTOS_MAX), status)
+        max_photos=REPORT_PHOTOS_MAX, quantity_max=bounds.QUANTITY_MAX), status)
 
 
 def _wants_json() -> bool:
@@ -221,6 +222,9 @@ def _submit(session, bank, card, members, rules, form) -> tuple:
     rule = form.get("rule", "")
     if rule not in {r.code for r in rules}:
         problems["rule"] = [_("请选择规则")]
+    quantity = bounds.parse_whole((form.get("quantity") or "1").strip(), max=bounds.QUANTITY_MAX)
+    if quantity is None:
+        problems["quantity"] = [bounds.out_of_range(1, bounds.QUANTITY_MAX)]
     day = _day(form.get("occurred_on"))
     if day is None:
         problems["occurred_on"] = [_("请填写日期（年-月-日）")]
@@ -244,8 +248,8 @@ def _submit(session, bank, card, members, rules, form) -> tuple:
     if problems:
         return 422, "validation_error", None, problems, None
     try:
-        outcome = services.submit_report(session, bank, card, who.id, rule_code=rule, occurred_on=day,
-                                         memo=memo, prepared=prepared, clock=clock())
+        outcome = services.submit_report(session, bank, card, who.id, rule_code=rule, quantity=quantity,
+                                         occurred_on=day, memo=memo, prepared=prepared, clock=clock())
     except ZongzhiError as err:
         return err.status, err.code, err.text(), err.field_texts(), None
     return 201, None, None, {}, outcome

@@ -208,7 +208,7 @@ def _same_waiting(session: Session, bank: Bank, value: ReportFrom, held: Pending
         Report.bank_id == bank.id, Report.card_id == value.card_id, PendingDeed.status == "pending",
         PendingDeed.id != held.id, PendingDeed.resident_id == held.resident_id,
         PendingDeed.rule_code == held.rule_code, PendingDeed.occurred_on == held.occurred_on,
-        PendingDeed.memo == held.memo)).scalars().all()
+        PendingDeed.quantity == held.quantity, PendingDeed.memo == held.memo)).scalars().all()
     sent = [p.sha256 for p in value.photos]
     for pending_id in alike:
         kept = session.execute(select(Photo.sha256).join(Evidence, Evidence.photo_id == Photo.id).where(
@@ -228,12 +228,12 @@ def _source(pending_ids, reported: set) -> tuple[dict, dict]:
 
 
 def submit_report(session: Session, bank: Bank, card, resident_id: int, *, rule_code: str,
-                  occurred_on, memo: str | None, prepared: list, clock: Clock):
+                  occurred_on, memo: str | None, prepared: list, clock: Clock, quantity: int = 1):
     """Hold a resident's own report of a deed for a reviewer, with its photos; five a day per card.
     The same report sent again while the first waits holds nothing more: the first is returned."""
     try:
         outcome = ledger_deeds.post_deed(
-            session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=1,
+            session, bank, rule_code=rule_code, resident_ids=[resident_id], quantity=quantity,
             occurred_on=occurred_on, memo=memo, by=f"card:{card.number}", clock=clock, hold=True,
             attached={"report": ReportFrom(card.id, tuple(prepared), _day_start(clock)),
                       "evidence": WITH_REPORT if prepared else None})

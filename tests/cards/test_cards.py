@@ -256,3 +256,13 @@ def test_two_server_processes_with_redis_count_one_addresses_failures_together(d
     finally:
         for app in (first, second):
             app.extensions["zongzhi.engine"].dispose()
+
+
+def test_each_page_a_card_opens_is_titled_by_what_it_is(client, desk):
+    card = _issue(client, desk, desk.wang)
+    titles = {path: re.search(r"<title>([^<]*)</title>", client.get(_path(card) + path).get_data(as_text=True)).group(1)
+              for path in ("", "/object", "/reports", "/activities")}
+    assert titles[""].startswith("王大") and "提出异议" in titles["/object"]
+    assert "积分申报" in titles["/reports"] and "活动报名" in titles["/activities"]
+    missing = client.get("/c/" + "x" * 32).get_data(as_text=True)
+    assert "<title>找不到这张积分卡</title>" in missing

@@ -157,3 +157,14 @@ def test_a_photo_too_big_for_a_report_is_said_beside_the_photos_and_the_words_ke
     assert answer.status_code == 413 and "8 MB" in page and "帮五保户收稻" in page
     assert 'name="rule"' in page                                  # the card's own form, not an error page
     assert _count(session, PendingDeed) == 0
+
+
+def test_a_report_says_how_many_times_or_hours_and_a_bad_number_is_refused_beside_it(card_client, village, session):
+    token = village["cards"][0].token
+    assert _report(card_client, token, rule="patrol", quantity="3").status_code == 302
+    [item] = card_client.get("/api/v1/banks/hp/pending", headers=village["reviewer"]).get_json()["items"]
+    assert (item["quantity"], item["points"]) == (3, 6)                       # 2 points an hour
+    for bad in ("0", "1001", "1.5", "x", "10" * 10):
+        refused = _report(card_client, token, quantity=bad, memo=f"第 {bad} 次")
+        assert refused.status_code == 422 and 'id="quantity-error"' in refused.data.decode(), bad
+    assert _count(session, PendingDeed) == 1
