@@ -63,7 +63,7 @@ def _private(body, status=200) -> Response:
 # --- a card's activities -------------------------------------------------------------------------
 
 @bp.get("/c/<token>/activities")
-def card_activities(token, message=None, status=200):
+def card_activities(token, message=None, status=200, refused=None):
     """The activities open to sign up for, on a card's page (HTML).
     ---
     get:
@@ -85,7 +85,7 @@ def card_activities(token, message=None, status=200):
     joined = {m.id: activities.signed_up(session, m.id, [a.id for a, _s, _c in found]) for m in members}
     return _private(render_template("field/card_activities.html", token=token, bank=bank,
                                     members=members, found=found, joined=joined, message=message,
-                                    done=request.args.get("done")), status)
+                                    refused=refused, done=request.args.get("done")), status)
 
 
 @bp.post("/c/<token>/activities/<int:activity_id>/signup")
@@ -125,7 +125,8 @@ def card_signup(token, activity_id):
     except ZongzhiError as err:
         if _wants_json():
             return jsonify(error_body(err.code, err.message, err.fields)), err.status
-        return card_activities(token, message=err.text(), status=err.status)
+        # Said beside the activity it is about (which a message at the top would not name).
+        return card_activities(token, message=err.text(), status=err.status, refused=activity_id)
     if _wants_json():
         return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
     return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))

@@ -1,6 +1,8 @@
 """Activities: published, signed up for from a card, attended by check-in, closed with one team deed once."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from cards.services import revoke_card
@@ -113,8 +115,13 @@ def test_residents_see_open_activities_on_their_card_and_sign_up_once(app, villa
     signed = client.post(f"/c/{token}/activities/{activity}/signup")
     assert signed.status_code == 302
     assert "已报名".encode() in client.get(f"/c/{token}/activities").data
-    full = client.post(f"/c/{village['cards'][1].token}/activities/{activity}/signup")
-    assert full.status_code == 409 and "名额已满".encode() in full.data
+    other = village["cards"][1].token
+    offered = client.get(f"/c/{other}/activities").get_data(as_text=True)
+    box = offered.split('id="activity-', 1)[1].split("</main>", 1)[0]
+    assert "名额已满" in box and "<button" not in box          # a full activity offers no sign-up
+    full = client.post(f"/c/{other}/activities/{activity}/signup")
+    page = full.get_data(as_text=True)
+    assert full.status_code == 409 and re.search(r'id="activity-\d+">.*?名额已满', page, re.S)  # said beside it
     listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"]
     assert listed[0]["signups"] == 1
     again = client.post(f"/c/{token}/activities/{activity}/signup", headers={"Accept": "application/json"})
