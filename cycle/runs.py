@@ -147,9 +147,19 @@ def not_due(session: Session, bank: Bank, job: jobs.Job, period, *, clock: Clock
     due = jobs.due_at(session, bank, job, period, clock)
     if due is not None and clock.now() >= due:
         return None
-    when = due.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M") if due else "—"
+    if due is None:  # it falls due only once something else has happened: say what
+        return Outcome(job.name, bank.code, period.key, "failed",
+                       f"{WAITING.get(job.name, '尚未到期')}，未做任何更改 / "
+                       f"{WAITING_EN.get(job.name, 'not due yet')}, nothing written")
+    when = due.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M")
     return Outcome(job.name, bank.code, period.key, "failed",
                    f"尚未到期（到期时间 {when}），未做任何更改 / not due yet, nothing written")
+
+
+#: What a job whose time comes only after another's waits for, in the command line's words.
+WAITING = {"seal": "该月尚未公示，公示的异议期满后才能封账", "quarterly_close": "本季度没有常规兑换期"}
+WAITING_EN = {"seal": "the month has no notice yet: it is sealed once its notice's objection window closes",
+              "quarterly_close": "the quarter has no regular redemption window"}
 
 
 def any_period(text: str):

@@ -60,10 +60,12 @@ def parse_period(kind: str, text: str, *, field: str = "period") -> Period:
                 start = date(year, 3 * parts[1] - 2, 1)
             else:
                 start = date(year, 1, 1)
-            if not bounds.YEAR_MIN <= year <= bounds.YEAR_MAX:
-                raise ValueError("year out of bounds")
         except ValueError:
             problem = _("%(text)s 不是一个存在的日期或周期（%(shape)s）", text=text, shape=shape)
+        else:
+            if not bounds.YEAR_MIN <= year <= bounds.YEAR_MAX:
+                problem = _("%(text)s 不在 %(first)s–%(last)s 年之间", text=text, first=bounds.YEAR_MIN,
+                            last=bounds.YEAR_MAX)
     if problem:
         raise ValidationError({field: [problem]}, _("周期有误"))
     return period_of(kind, start)

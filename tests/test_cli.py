@@ -461,6 +461,8 @@ BAD_SETTINGS = [
     ("ZONGZHI_SECURE_COOKIES", "2"),
     ("ZONGZHI_CYCLE_QUEUE", "a queue"),
     ("ZONGZHI_PUBLIC_URL", "http://x/" + "a" * 3000),
+    ("ZONGZHI_PUBLIC_URL", "http://"),                     # no host to print in a QR code
+    ("ZONGZHI_PUBLIC_URL", "http://x y"),                  # nor a space
 ]
 
 
@@ -582,3 +584,21 @@ def test_the_scheduler_stops_cleanly_on_sigterm_as_a_service_manager_sends_it(da
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
     assert "Traceback" not in log.read_text()
+
+
+def test_a_command_without_a_terminal_or_password_stdin_says_how_to_give_the_password(cli):
+    cli("bank", "create", "hp", "--name", "和平村")
+    shown = cli("user", "create", "wang", "--bank", "hp", "--role", "clerk", input="secret\n")
+    assert shown.exit_code == 1 and "--password-stdin" in shown.stderr
+
+
+def test_a_period_outside_the_years_the_cycle_knows_is_said_so(cli):
+    cli("bank", "create", "hp", "--name", "和平村")
+    shown = cli("cycle", "run", "monthly", "--bank", "hp", "--period", "1999-01")
+    assert shown.exit_code == 1 and "1999-01 不在 2000–2099 年之间" in shown.output
+
+
+def test_sealing_a_month_without_its_notice_says_the_notice_is_missing(cli):
+    cli("bank", "create", "hp", "--name", "和平村")
+    shown = cli("cycle", "run", "seal", "--bank", "hp", "--period", "2026-09")
+    assert shown.exit_code == 1 and "该月尚未公示" in shown.output and "到期时间 —" not in shown.output

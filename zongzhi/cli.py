@@ -312,6 +312,11 @@ def user_create(name, bank_code, role, password_stdin):
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
+        if not sys.stdin.isatty():
+            click.echo("错误 error: 没有终端可输入密码：请用 --password-stdin 从标准输入读入 "
+                       "no terminal to type the password in: pass it on standard input with --password-stdin",
+                       err=True)
+            sys.exit(1)
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     with _opened() as (session, clock):
         try:

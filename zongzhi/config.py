@@ -87,10 +87,14 @@ def check(settings: dict) -> dict:
         scheme = str(value).split("://", 1)[0] if "://" in str(value) else ""
         # A database or broker URL without a host means this machine's socket; the public
         # address is for residents' phones, and needs one.
-        if scheme not in schemes or (key == "PUBLIC_URL" and not urlsplit(str(value)).netloc):
+        if scheme not in schemes:
             shown = f"（{scheme}://）" if scheme and len(scheme) < 30 else ""
             problems.append(f"{variable[key]}: 须为 {' / '.join(s + '://…' for s in schemes)} 的地址{shown} "
                             f"must be a URL starting {', '.join(s + '://' for s in schemes)}")
+        elif key == "PUBLIC_URL" and (not urlsplit(str(value)).netloc or any(c.isspace() for c in str(value))):
+            # Printed in every QR code: it needs a host, and a space no phone would follow.
+            problems.append(f"{variable[key]}: 须写明主机，且不含空白，如 http://192.168.1.20:8000 "
+                            f"needs a host and no spaces, such as http://192.168.1.20:8000")
     for key, (least, most) in SECONDS.items():
         value = settings.get(key)
         if value is None or value == "":
