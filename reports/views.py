@@ -287,6 +287,31 @@ def register_pdf(bank, day):
     return _pdf(data, f"{bank.code}-register-{wanted.isoformat()}.pdf")
 
 
+# --- 季度汇总 -------------------------------------------------------------------------------------
+
+@bp.get(f"{API}/quarters/<quarter>")
+def quarter_summary(bank, quarter):
+    """The quarter's summary (季度汇总), frozen when its redemption window opens: each resident's
+    and household's quarter from the months' notices, ranked (.pdf to print).
+    ---
+    get:
+      responses:
+        200: {description: "the frozen summary, or its PDF", content: {application/json: {}, application/pdf: {}}}
+        404: {content: {application/json: {schema: ErrorOut}}}
+        422: {content: {application/json: {schema: ErrorOut}}}
+    """
+    bank, _user = scoped_bank(bank, READERS)
+    as_pdf = quarter.endswith(".pdf")
+    key = periods.parse_period("quarter", quarter.removesuffix(".pdf"), field="quarter").key
+    snapshot = services.get_snapshot(get_session(), bank.id, "quarter", key)
+    if snapshot is None:
+        raise NotFound(_("找不到 %(quarter)s 的季度汇总", quarter=key))
+    if as_pdf:
+        data = paper.quarter_pdf(services.content_of(snapshot), snapshot.content_hash, when=snapshot.created_at)
+        return _pdf(data, f"{bank.code}-quarter-{key}.pdf")
+    return jsonify({**services.content_of(snapshot), "snapshot_hash": snapshot.content_hash})
+
+
 # --- 年表彰 ---------------------------------------------------------------------------------------
 
 def _year(bank, year: str) -> Snapshot:

@@ -171,3 +171,22 @@ def test_an_entry_logged_into_a_month_after_its_notice_is_listed_on_the_next_not
     november = services.content_of(services.publish_notice(session, bank, "2026-11", by="cycle",
                                                            clock=at(2026, 12, 1, 9)))
     assert "late" not in november
+
+
+def test_the_quarters_summary_the_cycle_freezes_can_be_read_and_printed(session, september, client, make, tmp_path):
+    bank, people, zhang = september
+    services.publish_notice(session, bank, "2026-09", by="cycle", clock=at(2026, 10, 1, 9))
+    frozen = services.summarize_quarter(session, bank, "2026-Q4", by="cycle", clock=at(2026, 10, 2))
+    session.commit()
+    reader = make.token(bank, "supervisor")
+    answer = client.get("/api/v1/banks/hp/quarters/2026-Q4", headers=reader)
+    assert answer.status_code == 200 and answer.get_json()["snapshot_hash"] == frozen.content_hash
+    summary = answer.get_json()
+    assert summary["months"] == ["2026-07", "2026-08", "2026-09"]   # the quarter before its window
+    assert {r["name"] for r in summary["residents"]} >= {people[0].name, zhang.name}
+    printed = client.get("/api/v1/banks/hp/quarters/2026-Q4.pdf", headers=reader)
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    text, fonts = pdf_text(printed.data, tmp_path)
+    assert "季度汇总" in text and "2026年第四季度" in text and zhang.name in text and "2026年9月" in text
+    assert client.get("/api/v1/banks/hp/quarters/2026-Q3", headers=reader).status_code == 404
+    assert client.get("/api/v1/banks/hp/quarters/2026-Q5", headers=reader).status_code == 422
