@@ -263,8 +263,7 @@ def phone_start(bank):
     session = get_session()
     _version, book = banks.rulebook(session, bank.id)
     rules = [{"code": r.code, "name": r.name, "points": r.points, "unit": r.unit,
-              "review": r.review, "evidence": r.evidence,
-              "initials": search_keys(r.name)["initials"]}
+              "review": r.review, "evidence": r.evidence, **search_keys(r.name)}
              for r in book.in_force(clock().today())]
     open_now = activities.list_activities(session, bank, limit=50, after=None, open_only=True,
                                           now=clock().now())

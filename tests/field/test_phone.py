@@ -71,6 +71,14 @@ def test_the_grid_worker_scans_a_card_to_check_in_and_sends_three_offline_deeds_
     page.click("#signin-form button")
     page.wait_for_selector("#work:not([hidden])")
 
+    # A rule is found by any part of its initials or its full pinyin; nothing typed lists them all.
+    listed = lambda: page.eval_on_selector_all("#rules li", "items => items.map(i => i.dataset.code)")  # noqa: E731
+    assert len(listed()) == 5                                     # every rule of the village
+    for typed in ("jz", "jing", "Huan Jing"):
+        page.fill("#rule-q", typed)
+        assert listed() == ["cleanup"], typed
+    page.fill("#rule-q", "")
+
     # At the activity: the camera reads the card's QR and the resident is checked in.
     page.select_option("#activity", label="签到：清理河道")
     page.click("#scan")

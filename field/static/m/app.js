@@ -412,10 +412,13 @@ $("stop-scan").addEventListener("click", stopScan);
 // --- rules by pinyin initials ---------------------------------------------------------------------
 const signed = (points) => (points > 0 ? "+" : "") + points;
 
+// A rule is found by any part of its name, of its initials (pf finds 参加普法学习, cjpfxx) or of
+// its full pinyin (huanjing finds 环境整治); with nothing typed, every rule is listed.
 function drawRules() {
-  const q = $("rule-q").value.trim().toLowerCase();
-  const shown = state.rules.filter((r) => !q || r.initials.split(" ").some((i) => i.startsWith(q))
-    || r.name.includes(q) || r.code.startsWith(q)).slice(0, 8);
+  const q = $("rule-q").value.trim().toLowerCase().replace(/\s+/g, "");
+  const keys = (r) => `${r.initials || ""} ${r.pinyin || ""}`.split(" ").filter(Boolean);
+  const shown = state.rules.filter((r) => !q || keys(r).some((k) => k.includes(q))
+    || r.name.includes(q) || r.code.startsWith(q)).slice(0, q ? 12 : state.rules.length);
   $("rules").replaceChildren(...shown.map((r) => {
     const li = document.createElement("li");
     li.textContent = t("rule_line", {name: r.name, points: signed(r.points), unit: r.unit});
@@ -433,9 +436,12 @@ function drawChosen() {
 $("rule-q").addEventListener("input", drawRules);
 
 // --- activities and check-ins ---------------------------------------------------------------------
+// Only activities whose day has come: nobody is checked in before it (the server refuses it).
+// Their times come in the bank's time zone, so the first ten characters are the bank's day.
 function drawActivities() {
   const keep = $("activity").value;
-  $("activity").replaceChildren($("activity").options[0], ...state.activities.map((a) => {
+  const begun = state.activities.filter((a) => String(a.starts_at).slice(0, 10) <= today());
+  $("activity").replaceChildren($("activity").options[0], ...begun.map((a) => {
     const option = document.createElement("option");
     option.value = a.id;
     option.textContent = t("activity_option", {title: a.title});

@@ -1,7 +1,7 @@
 // The phone app's service worker: keeps the app shell so it opens without a signal.
 // API requests always go to the network; the app keeps unsent work in IndexedDB itself.
 // A new SHELL name replaces the caches of older versions of the app when it activates.
-const SHELL = "zongzhi-m-v3";
+const SHELL = "zongzhi-m-v4";
 const FILES = ["./", "app.js", "app.css", "jsQR.js", "manifest.webmanifest", "icon.svg",
                "i18n/zh.json", "i18n/en.json"];
 
