@@ -213,12 +213,14 @@ def test_a_revoked_token_answers_401_at_once_and_says_so_in_the_list(cli, wang, 
     keep = cli("token", "create", "wang").stdout.strip()
     _at(app, datetime.now(timezone.utc))
     assert _rules(app, token).status_code == 200
-    assert cli("token", "revoke", "1").exit_code == 0
+    first = cli("token", "revoke", "1")
+    assert first.exit_code == 0 and "token 1 revoked at" in first.stderr
     assert _rules(app, token).status_code == 401
     assert _rules(app, keep).status_code == 200  # the user's other token goes on
     rows = cli("token", "list", "wang").stdout.strip().splitlines()[1:]
     assert "revoked" in rows[0] and rows[1].endswith("active")
-    assert cli("token", "revoke", "1").exit_code == 0  # again: nothing more to do
+    again = cli("token", "revoke", "1")                   # again: nothing more to do, and said so
+    assert again.exit_code == 0 and "token 1 was already revoked at" in again.stderr
 
 
 @pytest.mark.parametrize("token_id, code", [("99", 1), ("0", 2), ("x", 2), (str(2 ** 64), 2)])

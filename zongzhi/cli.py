@@ -374,14 +374,19 @@ def token_list(name):
 @click.argument("token_id", metavar="ID", type=click.IntRange(1, 2 ** 53 - 1))
 def token_revoke(token_id):
     """Revoke a token at once: the next request that carries it answers 401."""
+    from ground.tenants import ApiToken
     from web.auth import revoke_token
 
     with _opened() as (session, clock):
+        # Revoking again changes nothing: the first revocation's time is kept, and said as such.
+        before = session.get(ApiToken, token_id) if token_id <= 2**31 - 1 else None
+        again = before is not None and before.revoked_at is not None
         try:
             revoked = revoke_token(session, token_id, clock=clock)
         except ZongzhiError as err:
             _fail(err)
-    click.echo(f"token {revoked.id} revoked at {_when(revoked.revoked_at, clock)}", err=True)
+    click.echo(f"token {revoked.id} {'was already revoked' if again else 'revoked'} at "
+               f"{_when(revoked.revoked_at, clock)}", err=True)
 
 
 def _when(moment, clock: Clock) -> str:
