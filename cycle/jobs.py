@@ -38,7 +38,7 @@ class Job:
     kind: str  # the period kind: day, month, quarter, year
     #: (session, bank, cycle, period, clock) -> when it falls due (aware), or None if it never does
     due: Callable
-    #: (session, bank, period, by, clock) -> a one-line result
+    #: (session, bank, period, by, clock) -> what it did: messages, each shown in its reader's language
     run: Callable
     description: str
     #: What the job is called on a screen (a message, in the reader's language).
@@ -82,7 +82,7 @@ def _annual_due(session, bank, cycle, period, clock):
 
 # --- what -------------------------------------------------------------------------------------
 
-def _daily(session, bank, period, by, clock) -> str:
+def _daily(session, bank, period, by, clock) -> list:
     snapshot = reports.close_day(session, bank, period.key, by=by, clock=clock)
     content = reports.content_of(snapshot)
     late = len(content["pending_overdue"])
@@ -90,57 +90,58 @@ def _daily(session, bank, period, by, clock) -> str:
     returned = wishes.expire_claims(session, bank, clock=clock)
     # The monthly figures count every transfer up to the chain head from here on.
     stats_upkeep.catch_up(session, bank)
-    return (f"{content['count']} 条，{content['points']:+d} 分，链头 #{content['head']['seq']}"
-            + (f"；{late} 条待审核超过一天" if late else "")
-            + (f"；{len(returned)} 个微心愿认领过期，重新上墙" if returned else ""))
+    return [_("%(count)s 条，%(points)s 分，链头 #%(seq)s", count=content["count"],
+              points=f"{content['points']:+d}", seq=content["head"]["seq"]),
+            *([_("%(n)s 条待审核超过一天", n=late)] if late else []),
+            *([_("%(n)s 个微心愿认领过期，重新上墙", n=len(returned))] if returned else [])]
 
 
-def _monthly(session, bank, period, by, clock) -> str:
+def _monthly(session, bank, period, by, clock) -> list:
     snapshot = reports.publish_notice(session, bank, period, by=by, clock=clock)
     closes = snapshot.window_closes_at.astimezone(clock.tz).strftime("%Y-%m-%d %H:%M")
-    return f"公示 {snapshot.content_hash[:12]}，异议截止 {closes}"
+    return [_("公示 %(hash)s，异议截止 %(closes)s", hash=snapshot.content_hash[:12], closes=closes)]
 
 
-def _seal(session, bank, period, by, clock) -> str:
+def _seal(session, bank, period, by, clock) -> list:
     seal = reports.seal_month(session, bank, period, by=by, clock=clock)
-    return f"封账，链头 #{seal.head_seq}"
+    return [_("封账，链头 #%(seq)s", seq=seal.head_seq)]
 
 
-def _quarterly(session, bank, period, by, clock) -> str:
+def _quarterly(session, bank, period, by, clock) -> list:
     from redemption.services import windows as redemption
 
     _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
-    opened = ""
+    opened = []
     if window:
         redemption.open_window(session, bank, opens_on=window[0], closes_on=window[1], kind="regular",
                                by=by, clock=clock, memo=f"{period.key} 季兑换")
-        opened = f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()}；"
+        opened = [_("兑换期 %(opens)s 至 %(closes)s", opens=window[0].isoformat(), closes=window[1].isoformat())]
     snapshot = reports.summarize_quarter(session, bank, period, by=by, clock=clock)
-    return f"{opened}季度汇总 {snapshot.content_hash[:12]}"
+    return [*opened, _("季度汇总 %(hash)s", hash=snapshot.content_hash[:12])]
 
 
-def _quarterly_close(session, bank, period, by, clock) -> str:
+def _quarterly_close(session, bank, period, by, clock) -> list:
     from redemption.services import windows as redemption
 
     _version, book = banks.rulebook(session, bank.id)
     window = commendation.redemption_window(book.settings.cycle, period)
     if window is None:
-        return "本季度没有常规兑换期"
+        return [_("本季度没有常规兑换期")]
     stored = redemption.regular_window_id(session, bank, window[0])
     if stored is None:
         raise ConflictError(_("%(period)s 的兑换期尚未开启", period=period.key), code="window_missing")
     redemption.close_window(session, bank, stored, by=by, clock=clock)
-    return f"兑换期 {window[0].isoformat()} 至 {window[1].isoformat()} 已关闭"
+    return [_("兑换期 %(opens)s 至 %(closes)s 已关闭", opens=window[0].isoformat(), closes=window[1].isoformat())]
 
 
-def _annual(session, bank, period, by, clock) -> str:
+def _annual(session, bank, period, by, clock) -> list:
     snapshot = reports.commend_year(session, bank, period, by=by, clock=clock)
     content = reports.content_of(snapshot)
     named = sum(len(a["awardees"]) for a in content["awards"])
     expired = expiry.expire_year(session, bank, period, by=by, clock=clock)
-    return f"表彰 {named} 人次 {snapshot.content_hash[:12]}" + (
-        f"；{len(expired)} 个账户积分清零" if expired else "")
+    return [_("表彰 %(n)s 人次 %(hash)s", n=named, hash=snapshot.content_hash[:12]),
+            *([_("%(n)s 个账户积分清零", n=len(expired))] if expired else [])]
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (

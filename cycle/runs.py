@@ -7,6 +7,7 @@ to MAX_ATTEMPTS times).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from ledger import periods
 from ground.clock import Clock
 from ground.db import transaction
 from ground.errors import ZongzhiError
-from ground.i18n import _
+from ground.i18n import _, as_record, current_language, from_record, render
 from ground.tenants import Bank
 from rules.periods import periods_since
 
@@ -127,19 +128,37 @@ def run_one(sessions: sessionmaker, bank: Bank, job: jobs.Job, period, *, clock:
             return Outcome(job.name, bank.code, period.key, "busy" if busy else "skipped", why)
         try:
             work = session.get(Bank, bank.id)
-            message = job.run(session, work, period, ACTOR, clock)
+            said = job.run(session, work, period, ACTOR, clock)
         except Exception as err:  # one failure is recorded and logged; the others go on
             session.rollback()
-            # Kept in the runs table as written here: in Chinese, outside any request.
-            message = err.text("zh") if isinstance(err, ZongzhiError) else f"{type(err).__name__}: {err}"
+            # A refusal is kept as its message, read in each reader's language; anything else as
+            # the error's own words.
+            kept = (json.dumps({"said": [as_record(err.message)]}, ensure_ascii=False)
+                    if isinstance(err, ZongzhiError) else f"{type(err).__name__}: {err}")
+            message = result_text(kept, "zh")
             if not isinstance(err, ZongzhiError):
                 log.error("%s %s %s failed:\n%s", bank.code, job.name, period.key, traceback.format_exc())
-            finish(session, run, ok=False, message=message, clock=clock)
+            finish(session, run, ok=False, message=kept, clock=clock)
             log.warning("%s %s %s: failed — %s", bank.code, job.name, period.key, message)
             return Outcome(job.name, bank.code, period.key, "failed", message)
-        finish(session, run, ok=True, message=message, clock=clock)
+        kept = json.dumps({"said": [as_record(m) for m in said]}, ensure_ascii=False)
+        message = result_text(kept, "zh")  # the log and the command line speak Chinese
+        finish(session, run, ok=True, message=kept, clock=clock)
         log.info("%s %s %s: done — %s", bank.code, job.name, period.key, message)
         return Outcome(job.name, bank.code, period.key, "done", message)
+
+
+def result_text(result: str | None, lang: str | None = None) -> str:
+    """Return what a run said (its result, or a failed run's refusal), in `lang` (by default the
+    reader's language): a run keeps them as messages, so a screen in English reads English; a
+    run kept before that, or an unforeseen error, as the words it was written in."""
+    if not result or not result.startswith('{"said"'):
+        return result or ""
+    try:
+        said = [from_record(r) for r in json.loads(result)["said"]]
+    except (ValueError, KeyError, TypeError):
+        return result
+    return ("; " if (lang or current_language()) == "en" else "；").join(str(m) for m in render(said, lang))
 
 
 def not_due(session: Session, bank: Bank, job: jobs.Job, period, *, clock: Clock) -> Outcome | None:

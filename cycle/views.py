@@ -52,7 +52,7 @@ def status():
         rows = [(bank, found) for bank, found in rows if any(run.status == shown for run in found)]
     return render_template("cycle/status.html", rows=rows, counts=counts, untouched=untouched,
                            labels=LABELS, jobs=jobs.JOBS, period=period, asked=asked if problems else (period.key if period else ""),
-                           shown=shown, problems=problems), 422 if problems else 200
+                           shown=shown, problems=problems, result_text=runs.result_text), 422 if problems else 200
 
 
 @bp.post("/banks/<bank>/months/<month:month>/run")

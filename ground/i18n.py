@@ -87,6 +87,24 @@ def _(msgid: str, **values) -> Message:
     return Message(_gettext, msgid, **values)
 
 
+def as_record(message) -> dict:
+    """Return a message as data to keep (its msgid and values), to be shown later in whichever
+    language its reader reads; anything else (text, a message written some other way) as its
+    Chinese text."""
+    if isinstance(message, Message) and message._func is _gettext and len(message._args) == 1:
+        return {"msgid": message._args[0],
+                "values": {k: as_record(v) if is_message(v) else v for k, v in message._kwargs.items()}}
+    return {"text": str(render(message, "zh"))}
+
+
+def from_record(record: dict):
+    """Return the message `as_record` kept (or its text)."""
+    if "msgid" in record:
+        return _(record["msgid"], **{k: from_record(v) if isinstance(v, dict) else v
+                                     for k, v in record.get("values", {}).items()})
+    return record.get("text", "")
+
+
 def in_language(write) -> Message:
     """Return text written by `write(lang)` ("zh" or "en") when it is shown, in the language it
     is shown in: a month or a date inside a message (`formatting.month(2026, 11, lang)`)."""

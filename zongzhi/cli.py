@@ -661,7 +661,7 @@ def cycle_status(period, bank_code):
                 click.echo(f"{bank.code} {period}: 无 none")
             for run in found:
                 failed += run.status == "failed"
-                detail = run.error if run.status == "failed" else (run.result or run.owner)
+                detail = runs.result_text(run.error if run.status == "failed" else run.result, "zh") or run.owner
                 click.echo(f"{bank.code} {run.job} {period}: {run.status} (attempts {run.attempts}, "
                            f"{_when(run.finished_at or run.started_at, clock)}) — {detail}")
     if failed:

@@ -27,17 +27,21 @@ def test_the_county_sees_each_banks_runs_with_the_failures_error(county):
     assert "<h1>周期任务</h1>" in page
     assert "完成 2" in page and "失败 1" in page and "无任务的银行 1" in page
     assert "2026-Q4 的兑换期尚未开启" in page
-    assert "丙村综治银行（c3）" in page and "本周期无任务" in page
+    assert "丙村综治银行 <span class=\"muted\">c3</span>" in page and "本周期无任务" in page
     # Each job by its name, its code beside it for whoever runs it by hand.
     assert '季兑换开始 <span class="muted">quarterly</span>' in page
     assert '季兑换结束 <span class="muted">quarterly_close</span>' in page
     english = county["admin"].get("/admin/cycle?period=2026-Q4&lang=en").get_data(as_text=True)
     assert 'Redemption window opens <span class="muted">quarterly</span>' in english
+    # What a run did reads in the page's language: it is kept as messages, not as Chinese text.
+    assert "兑换期 2026-10-01 至 2026-10-07；季度汇总 " in page
+    assert "redemption window 2026-10-01 to 2026-10-07; quarter&#39;s summary " in english
+    assert "redemption window 2026-10-01 to 2026-10-07 closed" in english and "兑换期" not in english
 
 
 def test_the_screen_shows_only_the_state_asked_for(county):
     page = county["admin"].get("/admin/cycle?period=2026-Q4&state=failed").get_data(as_text=True)
-    assert "乙村综治银行（b2）" in page and "甲村综治银行（a1）" not in page
+    assert "乙村综治银行 <span class=\"muted\">b2</span>" in page and "甲村综治银行 <span class=\"muted\">a1</span>" not in page
 
 
 @pytest.mark.parametrize("period", ["2026-13", "10月", "2026-Q5", "x" * 500, "2026\x00"])
