@@ -73,6 +73,7 @@ def test_the_grid_worker_scans_a_card_to_check_in_and_sends_three_offline_deeds_
 
     # A rule is found by any part of its initials or its full pinyin; nothing typed lists them all.
     listed = lambda: page.eval_on_selector_all("#rules li", "items => items.map(i => i.dataset.code)")  # noqa: E731
+    page.wait_for_function("() => document.querySelectorAll('#rules li').length > 0")
     assert len(listed()) == 5                                     # every rule of the village
     for typed in ("jz", "jing", "Huan Jing"):
         page.fill("#rule-q", typed)

@@ -298,10 +298,13 @@ def test_after_a_switch_to_english_the_notice_and_the_sent_log_are_english(
     page.wait_for_function("() => document.querySelector('#notice').textContent === '已全部发送'")
     page.click("#langs button[data-lang=en]")
     page.wait_for_function("() => document.querySelector('#scan').textContent === 'Scan card'")
+    # The log is read back from the phone's store: redrawn a moment after the words change.
+    page.wait_for_function("() => document.querySelector('#sent li').textContent.startsWith('Posted')")
     assert page.inner_text("#sent li") == "Posted: 环境整治, 1 次 · 1 person"
     assert page.inner_text("#notice") == "All sent"
     assert page.inner_text("#rules li[data-code=cleanup]") == "环境整治 (+3 points per 次)"
     page.screenshot(path=str(artifacts / "phone-english-sent.png"), full_page=True)
     page.click("#langs button[data-lang=zh]")
     page.wait_for_function("() => document.querySelector('#scan').textContent === '扫卡'")
+    page.wait_for_function("() => document.querySelector('#sent li').textContent.startsWith('已入账')")
     assert page.inner_text("#sent li") == "已入账：环境整治 1次 · 1人"
