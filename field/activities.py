@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -174,6 +174,18 @@ def sign_up(session: Session, bank: Bank, activity_id: int, resident_id: int, *,
     except IntegrityError:
         return False
     return True
+
+
+def withdraw(session: Session, bank: Bank, activity_id: int, resident_id: int, *, clock: Clock) -> bool:
+    """Take back a resident's sign-up before the activity starts, freeing the place; return False
+    if there was none. Once it has started (or closed), the sign-up stands: 409 activity_started."""
+    activity = get_activity(session, bank, activity_id)
+    if activity.closed_at is not None or activity.starts_at <= clock.now():
+        raise ConflictError(_("活动已开始，不能取消报名"), code="activity_started")
+    with UnitOfWork(session, bank, by=None, clock=clock):
+        gone = session.execute(delete(Signup).where(Signup.activity_id == activity.id,
+                                                    Signup.resident_id == resident_id)).rowcount
+    return bool(gone)
 
 
 def signed_up(session: Session, resident_id: int, activity_ids) -> set[int]:

@@ -85,7 +85,8 @@ def card_activities(token, message=None, status=200, refused=None):
     joined = {m.id: activities.signed_up(session, m.id, [a.id for a, _s, _c in found]) for m in members}
     return _private(render_template("field/card_activities.html", token=token, bank=bank,
                                     members=members, found=found, joined=joined, message=message,
-                                    refused=refused, done=request.args.get("done")), status)
+                                    refused=refused, done=request.args.get("done"),
+                                    withdrawn=request.args.get("withdrawn"), now=clock().now()), status)
 
 
 @bp.post("/c/<token>/activities/<int:activity_id>/signup")
@@ -130,6 +131,49 @@ def card_signup(token, activity_id):
     if _wants_json():
         return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
     return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
+
+
+@bp.post("/c/<token>/activities/<int:activity_id>/withdraw")
+def card_withdraw(token, activity_id):
+    """Take back a card's holder's sign-up before the activity starts. A program that asks for
+    application/json (Accept) is answered in JSON; a browser's form goes back to the activities.
+    ---
+    post:
+      security: []
+      requestBody:
+        required: false
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              properties:
+                resident: {type: integer, minimum: 1, description: "on a household card, which member"}
+      responses:
+        200: {description: "withdrawn (or never signed up)", content: {application/json: {schema: SignupOut}}}
+        302: {description: "a browser's form: withdrawn, back to the activities"}
+        404: {description: "no such card or activity", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        409: {description: "activity_started: a sign-up stands once the activity has begun",
+              content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        422: {description: "which member is not said", content: {text/html: {}, application/json: {schema: ErrorOut}}}
+        429: {description: "this address missed too many cards", content: {text/html: {}}}
+    """
+    card, refusal = card_or_refusal(token)
+    if refusal:
+        return refusal
+    session = get_session()
+    bank = session.get(Bank, card.bank_id)
+    who = _chosen(_members(session, bank, card), request.form.get("resident"))
+    try:
+        if who is None:
+            raise ValidationError({"resident": [_("请选择报名的家庭成员")]}, _("请选择报名的家庭成员"))
+        activities.withdraw(session, bank, activity_id, who.id, clock=clock())
+    except ZongzhiError as err:
+        if _wants_json():
+            return jsonify(error_body(err.code, err.message, err.fields)), err.status
+        return card_activities(token, message=err.text(), status=err.status, refused=activity_id)
+    if _wants_json():
+        return jsonify({"activity": activity_id, "resident": who.id}), 200
+    return redirect(url_for("field_pages.card_activities", token=token, withdrawn=activity_id))
 
 
 # --- a resident's own reports --------------------------------------------------------------------
@@ -398,6 +442,6 @@ def init_app(app) -> None:
     """The phone signs in with a JSON body and gets a bearer token back: no cookie, no form to
     forge. A card's own address is the secret its forms need (cards.views.init_app): a program
     may post them as API.md has them, without a page's CSRF token. A card's page shows its reports."""
-    for view in (phone_token, card_signup, card_reports):
+    for view in (phone_token, card_signup, card_withdraw, card_reports):
         app.extensions["csrf"].exempt(view)
     app.add_template_global(card_reports_shown, "card_reports")

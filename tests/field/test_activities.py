@@ -180,3 +180,29 @@ def test_an_activity_reads_the_same_times_when_made_listed_and_on_the_phone(clie
     listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"][0]
     assert made.get_json()["starts_at"] == listed["starts_at"] == "2026-10-15T08:00:00+08:00"
     assert made.get_json()["ends_at"] == listed["ends_at"] == "2026-10-15T18:00:00+08:00"
+
+
+def test_a_resident_withdraws_a_sign_up_before_the_activity_starts_freeing_the_place(app, village, session):
+    client = app.test_client()
+    activity = _activity(client, village, capacity=1, starts_at="2026-10-16T08:00", ends_at="2026-10-16T18:00")
+    mine, other = village["cards"][0].token, village["cards"][1].token
+    assert client.post(f"/c/{mine}/activities/{activity}/signup").status_code == 302
+    assert "取消报名" in client.get(f"/c/{mine}/activities").get_data(as_text=True)
+    gone = client.post(f"/c/{mine}/activities/{activity}/withdraw")
+    assert gone.status_code == 302 and gone.headers["Location"].endswith(f"withdrawn={activity}")
+    assert "已取消报名" in client.get(gone.headers["Location"]).get_data(as_text=True)
+    assert client.post(f"/c/{other}/activities/{activity}/signup").status_code == 302   # the place is free
+    again = client.post(f"/c/{mine}/activities/{activity}/withdraw", headers={"Accept": "application/json"})
+    assert again.status_code == 200                                                    # nothing to take back
+
+
+def test_a_sign_up_stands_once_the_activity_has_begun(app, village, session):
+    client = app.test_client()
+    activity = _activity(client, village)                      # began at 08:00 today; it is 10:00
+    token = village["cards"][0].token
+    assert client.post(f"/c/{token}/activities/{activity}/signup").status_code == 302
+    assert "取消报名" not in client.get(f"/c/{token}/activities").get_data(as_text=True)
+    late = client.post(f"/c/{token}/activities/{activity}/withdraw", headers={"Accept": "application/json"})
+    assert (late.status_code, late.get_json()["error"]) == (409, "activity_started")
+    listed = client.get("/api/v1/banks/hp/activities", headers=village["clerk"]).get_json()["items"]
+    assert listed[0]["signups"] == 1

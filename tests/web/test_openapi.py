@@ -173,7 +173,8 @@ def test_only_the_health_check_open_data_and_the_card_and_phone_pages_need_no_to
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     public = {(m, p) for p, m, op, _ in operations(document) if op.get("security") == []}
     assert public == {("get", "/api/v1/health"), ("get", "/api/v1/banks/{bank}/open-data/{year}.zip"),
-                      ("get", "/c/{address}"), ("post", "/c/{address}"), *PROMISED_PAGES}  # no card there
+                      ("get", "/c/{address}"), ("post", "/c/{address}"),   # no card there
+                      ("post", "/c/{token}/activities/{activity_id}/withdraw"), *PROMISED_PAGES}
     assert "401" not in document["paths"]["/api/v1/health"]["get"]["responses"]
 
 
