@@ -113,24 +113,8 @@ def card_signup(token, activity_id):
         422: {description: "which member is not said", content: {text/html: {}, application/json: {schema: ErrorOut}}}
         429: {description: "this address missed too many cards", content: {text/html: {}}}
     """
-    card, refusal = card_or_refusal(token)
-    if refusal:
-        return refusal
-    session = get_session()
-    bank = session.get(Bank, card.bank_id)
-    who = _chosen(_members(session, bank, card), request.form.get("resident"))
-    try:
-        if who is None:
-            raise ValidationError({"resident": [_("请选择报名的家庭成员")]}, _("请选择报名的家庭成员"))
-        new = activities.sign_up(session, bank, activity_id, who.id, clock=clock())
-    except ZongzhiError as err:
-        if _wants_json():
-            return jsonify(error_body(err.code, err.message, err.fields)), err.status
-        # Said beside the activity it is about (which a message at the top would not name).
-        return card_activities(token, message=err.text(), status=err.status, refused=activity_id)
-    if _wants_json():
-        return jsonify({"activity": activity_id, "resident": who.id}), 201 if new else 200
-    return redirect(url_for("field_pages.card_activities", token=token, done=activity_id))
+    return _sign_up_move(token, activity_id, activities.sign_up, status=lambda new: 201 if new else 200,
+                         shown="done")
 
 
 @bp.post("/c/<token>/activities/<int:activity_id>/withdraw")
@@ -157,6 +141,13 @@ def card_withdraw(token, activity_id):
         422: {description: "which member is not said", content: {text/html: {}, application/json: {schema: ErrorOut}}}
         429: {description: "this address missed too many cards", content: {text/html: {}}}
     """
+    return _sign_up_move(token, activity_id, activities.withdraw, status=lambda _gone: 200, shown="withdrawn")
+
+
+def _sign_up_move(token, activity_id: int, move, *, status, shown: str):
+    """Sign a card's holder up, or take it back (`move`, a service of field.activities), for the
+    member the form names: JSON to a program that asks for it (`status(what move returned)`),
+    else back to the activities, saying so (`?shown=activity`) or the refusal beside it."""
     card, refusal = card_or_refusal(token)
     if refusal:
         return refusal
@@ -166,14 +157,15 @@ def card_withdraw(token, activity_id):
     try:
         if who is None:
             raise ValidationError({"resident": [_("请选择报名的家庭成员")]}, _("请选择报名的家庭成员"))
-        activities.withdraw(session, bank, activity_id, who.id, clock=clock())
+        done = move(session, bank, activity_id, who.id, clock=clock())
     except ZongzhiError as err:
         if _wants_json():
             return jsonify(error_body(err.code, err.message, err.fields)), err.status
+        # Said beside the activity it is about (which a message at the top would not name).
         return card_activities(token, message=err.text(), status=err.status, refused=activity_id)
     if _wants_json():
-        return jsonify({"activity": activity_id, "resident": who.id}), 200
-    return redirect(url_for("field_pages.card_activities", token=token, withdrawn=activity_id))
+        return jsonify({"activity": activity_id, "resident": who.id}), status(done)
+    return redirect(url_for("field_pages.card_activities", token=token, **{shown: activity_id}))
 
 
 # --- a resident's own reports --------------------------------------------------------------------

@@ -122,22 +122,6 @@ table.entries th.num, table.entries td.num, table.entries td.date { white-space:
 .hash { font-size: 7pt; color: #444; word-break: break-all; }
 """.replace("%(chain)s", FONT_CHAIN)
 
-#: The quarter's summary (季度汇总): the register's page, its bank and quarter atop every page.
-QUARTER_CSS = """
-@page { @top-center { content: string(quarter-title); font-family: %(chain)s; font-size: 9pt;
-                      color: #444; } }
-@page :first { @top-center { content: none; } }
-html { font-size: 9pt; }
-h1 { string-set: quarter-title content(); }
-h1, h2, th { font-weight: normal; }
-.meta { text-align: center; }
-table.summary { table-layout: fixed; width: 100%; }
-table.summary td { overflow-wrap: anywhere; }
-table.summary td.code { word-break: break-all; }
-table.summary th.num, table.summary td.num { white-space: nowrap; text-align: right; }
-.hash { font-size: 7pt; color: #444; word-break: break-all; }
-""".replace("%(chain)s", FONT_CHAIN)
-
 LANDSCAPE_CSS = """
 @page { size: A4 landscape; margin: 14mm; }
 h1, h2 { font-weight: normal; }
@@ -269,7 +253,6 @@ def _line(fields) -> str | None:
         pad = " " * (width - used - 1)
         out.append(pad + text + " " if right else " " + text + pad)
     return "".join(out)
-
 
 
 def _guess_cells(text: str) -> int:
@@ -446,7 +429,8 @@ def quarter_pdf(content: dict, snapshot_hash: str, *, when: datetime | None) -> 
     days = [formatting.day(date.fromisoformat(window[k]), lang) for k in ("opens_on", "closes_on")] if window else None
     html = _render("reports/quarter_paper.html", q=content, snapshot_hash=snapshot_hash,
                    title=formatting.quarter(year, number, lang), months=months, window=days)
-    return to_pdf(html, QUARTER_CSS, when=when)
+    # The register's page: its title atop every page after the first, its tables' columns fixed.
+    return to_pdf(html, REGISTER_CSS, when=when)
 
 
 def says_household(name: str) -> bool:
